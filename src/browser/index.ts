@@ -1,0 +1,2 @@
+/** isobroker/browser — browser adapters: IndexedDB clone persistence (idb-keyval). */
+export {};

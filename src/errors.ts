@@ -1,0 +1,75 @@
+/**
+ * The error hierarchy of isobroker. Every error carries a machine-readable `code` (Broker's
+ * names where Broker has one) and a human-readable message; `cause` links the underlying error.
+ */
+
+/** Base class of every error isobroker throws or reports. */
+export class IsobrokerError extends Error {
+  override name = 'IsobrokerError';
+  /** Machine-readable code, e.g. `deserialization_failed`, `no_such_key`. */
+  readonly code: string;
+
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+  }
+}
+
+/** Input bytes or text that cannot be decoded (bad shape, over a limit, invalid value). */
+export class DecodeError extends IsobrokerError {
+  override name = 'DecodeError';
+  constructor(message: string, options?: { cause?: unknown; code?: string }) {
+    super(options?.code ?? 'deserialization_failed', message, options);
+  }
+}
+
+/** A peer broke the protocol (unexpected message, bad handshake, wrong version). */
+export class ProtocolError extends IsobrokerError {
+  override name = 'ProtocolError';
+}
+
+/** An operation did not complete in time. */
+export class TimeoutError extends IsobrokerError {
+  override name = 'TimeoutError';
+  constructor(message: string, options?: { cause?: unknown; code?: string }) {
+    super(options?.code ?? 'request_timeout', message, options);
+  }
+}
+
+/** The endpoint, connection or store was closed. */
+export class ClosedError extends IsobrokerError {
+  override name = 'ClosedError';
+  constructor(message: string, options?: { cause?: unknown; code?: string }) {
+    super(options?.code ?? 'closed', message, options);
+  }
+}
+
+/** Broker's data-store error codes. */
+export const STORE_ERROR_CODES = [
+  'no_such_key',
+  'type_clash',
+  'stale_data',
+  'request_timeout',
+  'master_exists',
+  'no_such_master',
+  'backend_failure',
+  'invalid_data',
+] as const;
+export type StoreErrorCode = (typeof STORE_ERROR_CODES)[number];
+
+/** A data-store operation failed with one of Broker's store error codes. */
+export class StoreError extends IsobrokerError {
+  override name = 'StoreError';
+  declare readonly code: StoreErrorCode;
+  constructor(code: StoreErrorCode, message: string, options?: { cause?: unknown }) {
+    super(code, message, options);
+  }
+}
+
+/** Invalid argument given to a constructor or API call. */
+export class ValueError extends IsobrokerError {
+  override name = 'ValueError';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('invalid_argument', message, options);
+  }
+}

@@ -1,0 +1,27 @@
+import { fileURLToPath } from 'node:url';
+import { defineConfig } from 'vitest/config';
+
+const here = (p: string): string => fileURLToPath(new URL(p, import.meta.url));
+
+/**
+ * One config for the demo page (Vite) and the test suite (Vitest). The public package specifiers
+ * resolve to the sources, so tests and the demo import exactly what users import.
+ */
+export default defineConfig({
+  root: 'web-demo',
+  resolve: {
+    alias: [
+      { find: /^isobroker$/, replacement: here('./src/index.ts') },
+      { find: /^isobroker\/node$/, replacement: here('./src/node/index.ts') },
+      { find: /^isobroker\/browser$/, replacement: here('./src/browser/index.ts') },
+    ],
+  },
+  build: { outDir: here('./web-demo/dist'), emptyOutDir: true },
+  test: {
+    root: here('.'),
+    include: ['test/**/*.test.ts'],
+    testTimeout: 30_000,
+    hookTimeout: 60_000,
+    pool: 'forks',
+  },
+});
