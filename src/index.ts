@@ -35,12 +35,24 @@ export {
   table,
   timespan,
   timestamp,
+  timespanFromSeconds,
   timestampFromSeconds,
   vector,
 } from './data/constructors.js';
+export type { TimespanParts } from './data/constructors.js';
 export { compare, equals } from './data/order.js';
-export { formatAddress, parseAddress } from './data/address.js';
-export { formatTimespan, formatTimestampMs, toText } from './data/text.js';
+export { addressToString, formatAddress, isIPv4, parseAddress } from './data/address.js';
+export {
+  formatEpochSeconds,
+  formatRealFixed,
+  formatTimespan,
+  formatTimestampMs,
+  toBrokerString,
+  toText,
+} from './data/text.js';
+export { DEFAULT_TO_JS_OPTIONS, dataToJs, toBigInt, toDate, toNumber } from './data/to-js.js';
+export type { JsValue, ToJsOptions } from './data/to-js.js';
+export { DataMap, DataSet, dataKey } from './data/data-map.js';
 export { DATA_TYPES, MAX_COUNT, MAX_INTEGER, MIN_INTEGER, PORT_PROTOCOLS } from './data/types.js';
 export type {
   AddressData,
@@ -66,7 +78,94 @@ export type {
 // --- codec: Broker JSON v1
 
 // --- codec: native MessagePack
+export {
+  ENDPOINT_ID_BYTES,
+  MessageKind,
+  NATIVE_PROTOCOL_VERSION,
+  RESERVED_MESSAGE_KINDS,
+} from './codec/native-kinds.js';
+export type {
+  AnnounceMessage,
+  ByeMessage,
+  DataMessage,
+  DataMessageInput,
+  ErrorMessage,
+  HelloMessage,
+  NativeMessage,
+  NativeMessageInput,
+  PingMessage,
+  PongMessage,
+} from './codec/native-kinds.js';
+export { encodeDataMessage, encodeMessage } from './codec/native-messages.js';
+export { decodeFrame, encodeFrame } from './codec/native-frame.js';
+export { decodeValue, encodeValue } from './codec/native-values.js';
+export { ContainerMarker, NativeExt } from './codec/native-format.js';
+export { DEFAULT_NATIVE_LIMITS } from './codec/native-limits.js';
+export type { NativeLimits } from './codec/native-limits.js';
 
 // --- message layouts
+export {
+  makeBatch,
+  makeEvent,
+  makeIdentifierUpdate,
+  makeLogCreate,
+  makeLogWrite,
+  makeZeekMessage,
+} from './message/builders.js';
+export type { EventOptions, LogCreateFields, LogWriteFields } from './message/builders.js';
+export { isZeekEvent, parseZeekMessage } from './message/parse.js';
+export {
+  DEFAULT_MAX_BATCH_DEPTH,
+  METADATA_NETWORK_TIMESTAMP,
+  METADATA_USER_START,
+  ZEEK_MESSAGE_TYPES,
+  ZEEK_PROTOCOL_VERSION,
+} from './message/types.js';
+export type {
+  MetadataEntry,
+  ParseZeekMessageOptions,
+  ZeekBatch,
+  ZeekEvent,
+  ZeekIdentifierUpdate,
+  ZeekLogCreate,
+  ZeekLogWrite,
+  ZeekMessage,
+  ZeekMessageKind,
+} from './message/types.js';
 
 // --- topics
+export { filterMatches, normalizeFilter } from './topic/filter.js';
+export { TopicTrie } from './topic/topic-trie.js';
+export type { TrieHandle } from './topic/topic-trie.js';
+
+// --- transports
+export { CloseCode } from './transport/transport.js';
+export type { Connector, Frame, Transport, TransportHandlers } from './transport/transport.js';
+export { memoryPair } from './transport/memory-transport.js';
+export type { MemoryPairOptions } from './transport/memory-transport.js';
+export { MemoryNetwork } from './transport/memory-network.js';
+export type { Acceptor } from './transport/memory-network.js';
+export { websocketConnector, wrapWebSocket } from './transport/websocket-transport.js';
+export type { WebSocketConstructor, WebSocketLike } from './transport/websocket-transport.js';
+
+// --- endpoint
+export { Endpoint } from './endpoint/endpoint.js';
+export type { EndpointEvents, Message, MessageHandler, PeerInfo, PeerOptions, Subscription } from './endpoint/endpoint.js';
+export {
+  DEFAULT_HIGH_WATER_MARK,
+  DEFAULT_MAX_BATCH,
+  DEFAULT_MAX_RETRY_MS,
+  DEFAULT_PING_INTERVAL_MS,
+  DEFAULT_PING_TIMEOUT_MS,
+  DEFAULT_RETRY_MS,
+  DEFAULT_TTL,
+  ISOBROKER_VERSION,
+} from './endpoint/endpoint-options.js';
+export type { EndpointOptions } from './endpoint/endpoint-options.js';
+export { DEFAULT_SEND_BUFFER_SIZE, OVERFLOW_POLICIES } from './endpoint/send-queue.js';
+export type { OverflowPolicy, SendQueueStats } from './endpoint/send-queue.js';
+export { JSON_PATH, NATIVE_PATH } from './endpoint/peering.js';
+export type { PeerProtocol, PeeringState } from './endpoint/peering.js';
+export { ERROR_TEXT, STATUS_TEXT } from './endpoint/status.js';
+export type { ErrorCode, ErrorEvent, PeerRef, StatusCode, StatusEvent } from './endpoint/status.js';
+export type { Timers } from './endpoint/timers.js';

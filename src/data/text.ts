@@ -1,61 +1,40 @@
 /**
- * Readable text forms of Broker values (Broker's `to_string` style), and the shared formatting of
- * timestamps and timespans used by the JSON v1 codec and logs.
+ * Text forms of Broker values: a readable form for logs and the demo (`toText`), Broker's own
+ * `to_string` form (`toBrokerString`), and the shared formatting of reals, timestamps and
+ * timespans used by the JSON v1 codec and the log writers.
  */
-import { formatAddress, isV4 } from './address.js';
+import { ValueError } from '../errors.js';
+import { formatAddress } from './address.js';
 import type { Data } from './types.js';
 
+/** Lives in `address.ts`; re-exported so existing imports keep working. */
+export { isIPv4 } from './address.js';
+
 const NS_PER_MS = 1_000_000n;
+const MAX_DATE_MS = 8_640_000_000_000_000n;
 
 function pad(n: number | bigint, width: number): string {
   return String(n).padStart(width, '0');
 }
 
 /**
- * `YYYY-MM-DDThh:mm:ss.mmm` in UTC (Broker JSON v1's timestamp form): truncated to milliseconds
- * toward negative infinity, no zone.
+ * `YYYY-MM-DDThh:mm:ss.mmm` in UTC, no zone (Broker JSON v1's timestamp form), truncated to the
+ * millisecond at or before the instant. Every int64 nanosecond value (1677-09-21 to 2262-04-11)
+ * has a four-digit year. Broker itself prints negative timestamps with a sub-second part one
+ * second late and with `.000` (it truncates toward zero); this prints the true instant.
  */
 export function formatTimestampMs(ns: bigint): string {
   let ms = ns / NS_PER_MS;
-  if (ns < 0n && ms * NS_PER_MS !== ns) ms -= 1n;
+  if (ms * NS_PER_MS > ns) ms -= 1n; // floor for negative values
+  if (ms > MAX_DATE_MS || ms < -MAX_DATE_MS) throw new ValueError(`timestamp ${ns}ns is beyond the Date range`);
   const d = new Date(Number(ms));
-  if (Number.isNaN(d.getTime())) return formatTimestampIsoBig(ms);
   const year = d.getUTCFullYear();
-  const y = year < 0 ? `-${pad(-year, 6)}` : year > 9999 ? `+${pad(year, 6)}` : pad(year, 4);
+  const y = year >= 0 && year <= 9999 ? pad(year, 4) : `${year < 0 ? '-' : '+'}${pad(Math.abs(year), 6)}`;
   return (
     `${y}-${pad(d.getUTCMonth() + 1, 2)}-${pad(d.getUTCDate(), 2)}T` +
     `${pad(d.getUTCHours(), 2)}:${pad(d.getUTCMinutes(), 2)}:${pad(d.getUTCSeconds(), 2)}.` +
     pad(d.getUTCMilliseconds(), 3)
   );
-}
-
-// Beyond JavaScript's Date range (±8.64e15 ms): compute the civil date by hand.
-function formatTimestampIsoBig(ms: bigint): string {
-  const msPerDay = 86_400_000n;
-  let days = ms / msPerDay;
-  let rem = ms % msPerDay;
-  if (rem < 0n) {
-    rem += msPerDay;
-    days -= 1n;
-  }
-  // Howard Hinnant's civil_from_days.
-  const z = days + 719468n;
-  const era = (z >= 0n ? z : z - 146096n) / 146097n;
-  const doe = z - era * 146097n;
-  const yoe = (doe - doe / 1460n + doe / 36524n - doe / 146096n) / 365n;
-  let y = yoe + era * 400n;
-  const doy = doe - (365n * yoe + yoe / 4n - yoe / 100n);
-  const mp = (5n * doy + 2n) / 153n;
-  const d = doy - (153n * mp + 2n) / 5n + 1n;
-  const m = mp < 10n ? mp + 3n : mp - 9n;
-  if (m <= 2n) y += 1n;
-  const sign = y < 0n ? '-' : '+';
-  const yy = y < 0n ? -y : y;
-  const h = rem / 3_600_000n;
-  const mi = (rem / 60_000n) % 60n;
-  const s = (rem / 1000n) % 60n;
-  const msPart = rem % 1000n;
-  return `${sign}${pad(yy, 6)}-${pad(m, 2)}-${pad(d, 2)}T${pad(h, 2)}:${pad(mi, 2)}:${pad(s, 2)}.${pad(msPart, 3)}`;
 }
 
 const SPAN_UNITS: readonly (readonly [bigint, string])[] = [
@@ -64,19 +43,14 @@ const SPAN_UNITS: readonly (readonly [bigint, string])[] = [
   [1_000n, 'us'],
 ];
 
-/** Integer count of the largest exact unit among ns, us, ms, s (`1500ms`, `0s`). */
+/** Integer count of the largest exact unit among ns, us, ms, s (`1500ms`, `-2s`, `0s`), as Broker JSON v1. */
 export function formatTimespan(ns: bigint): string {
   if (ns === 0n) return '0s';
   for (const [factor, unit] of SPAN_UNITS) if (ns % factor === 0n) return `${ns / factor}${unit}`;
   return `${ns}ns`;
 }
 
-function formatReal(v: number): string {
-  if (Number.isInteger(v) && Math.abs(v) < 1e21) return v.toFixed(1);
-  return String(v);
-}
-
-/** Nanosecond timestamp as seconds with nine decimals (`1404901004.000000000`). */
+/** Nanosecond timestamp as seconds with nine decimals (`1404901004.000000000`, `-1.500000000`). */
 export function formatEpochSeconds(ns: bigint): string {
   const neg = ns < 0n;
   const abs = neg ? -ns : ns;
@@ -84,9 +58,43 @@ export function formatEpochSeconds(ns: bigint): string {
 }
 
 /**
- * A readable, Zeek-like text form: `80/tcp`, `10.0.0.0/8`, `{1, 2}` for sets, `[a, b]` for
- * vectors, `{a -> 1}` for tables, `nil` for none, strings unquoted at the top level and quoted
- * inside containers.
+ * A double exactly as C's `printf("%f")` prints it (glibc: the exact binary value rounded
+ * half-to-even to six decimals; `-0.000000`, `inf`, `-inf`, `nan`). Broker prints reals this
+ * way in JSON v1 and in `to_string`; JavaScript's `toFixed` rounds ties away from zero instead and
+ * switches to exponents from 1e21.
+ */
+export function formatRealFixed(v: number): string {
+  if (Number.isNaN(v)) return 'nan';
+  if (!Number.isFinite(v)) return v > 0 ? 'inf' : '-inf';
+  const sign = v < 0 || Object.is(v, -0) ? '-' : '';
+  const abs = Math.abs(v);
+  // From 1e21 on every double is an integer (and toFixed switches to exponents).
+  if (abs >= 1e21) return `${sign}${BigInt(abs)}.000000`;
+  // toFixed rounds the exact binary value correctly except on a tie, where it rounds away from
+  // zero. A tie (abs * 1e6 ending in exactly .5) happens exactly when abs = j / 128 with j odd.
+  const j = abs * 128;
+  if (!Number.isInteger(j) || j % 2 !== 1) return sign + abs.toFixed(6);
+  // abs * 1e6 = j * 15625 / 2: round half to even.
+  const below = (BigInt(j) * 15625n - 1n) / 2n;
+  const micros = pad(below % 2n === 0n ? below : below + 1n, 7);
+  return `${sign}${micros.slice(0, -6)}.${micros.slice(-6)}`;
+}
+
+function formatReal(v: number): string {
+  if (Object.is(v, -0)) return '-0.0';
+  if (Number.isInteger(v) && Math.abs(v) < 1e21) return v.toFixed(1);
+  return String(v);
+}
+
+function formatPort(n: number, protocol: string): string {
+  return `${n}/${protocol === 'unknown' ? '?' : protocol}`;
+}
+
+/**
+ * A readable, Zeek-like text form: `T`/`F`, `1.5`, `80/tcp`, `10.0.0.0/8`, timestamps as
+ * `2014-07-09T10:16:44.000`, timespans as `1500ms`, `nil` for none, `{1, 2}` for sets,
+ * `[a, b]` for vectors, `{a -> 1}` for tables; strings are bare at the top level and quoted (JSON
+ * style) inside containers, so `["a, b"]` and `["a", "b"]` stay apart.
  */
 export function toText(v: Data): string {
   return text(v, false);
@@ -110,9 +118,9 @@ function text(v: Data, nested: boolean): string {
     case 'subnet':
       return `${formatAddress(v.bytes)}/${v.length}`;
     case 'port':
-      return `${v.number}/${v.protocol === 'unknown' ? '?' : v.protocol}`;
+      return formatPort(v.number, v.protocol);
     case 'timestamp':
-      return `${formatTimestampMs(v.ns)}`;
+      return formatTimestampMs(v.ns);
     case 'timespan':
       return formatTimespan(v.ns);
     case 'enum-value':
@@ -126,7 +134,27 @@ function text(v: Data, nested: boolean): string {
   }
 }
 
-/** True when the address of an address or subnet value is IPv4. */
-export function isIPv4(v: { readonly bytes: Uint8Array }): boolean {
-  return isV4(v.bytes);
+/**
+ * Exactly Broker's `to_string(data)`: `nil`, `T`/`F`, reals as `%f`, strings bare (also inside
+ * containers), timestamps and timespans as nanoseconds with `ns`, `{a, b}` for sets,
+ * `{k -> v}` for tables and `(a, b)` for vectors.
+ */
+export function toBrokerString(v: Data): string {
+  switch (v.type) {
+    case 'real':
+      return formatRealFixed(v.value);
+    case 'string':
+      return v.value;
+    case 'timestamp':
+    case 'timespan':
+      return `${v.ns}ns`;
+    case 'set':
+      return `{${v.elements.map(toBrokerString).join(', ')}}`;
+    case 'vector':
+      return `(${v.elements.map(toBrokerString).join(', ')})`;
+    case 'table':
+      return `{${v.entries.map(([k, x]) => `${toBrokerString(k)} -> ${toBrokerString(x)}`).join(', ')}}`;
+    default:
+      return text(v, false);
+  }
 }

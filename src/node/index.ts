@@ -1,2 +1,3 @@
 /** isobroker/node — Node.js adapters: WebSocket listener, SQLite store backend, file log writer. */
-export {};
+export { DEFAULT_LISTEN_HOST, DEFAULT_MAX_PAYLOAD, DEFAULT_WS_PING_INTERVAL_MS, listen } from './listener.js';
+export type { ListenOptions, Listener } from './listener.js';

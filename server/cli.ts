@@ -1,0 +1,40 @@
+/** The `isobroker` command line: dispatches to the subcommands. */
+import { runHub } from './hub.js';
+import { runPipe } from './pipe.js';
+import { UsageError } from './args.js';
+
+const USAGE = `usage: isobroker <command> [options]
+
+commands:
+  hub   --listen HOST:PORT [--peer URL]... [--name NAME]
+        run one endpoint that listens (native protocol and Broker JSON v1 on one port)
+  pipe  --peer URL --topic TOPIC (--publish | --subscribe)
+        publish each stdin line as a string, or print each message received (JSON v1, one per line)
+`;
+
+/** Runs the CLI; resolves to the exit code (long-running commands resolve when they stop). */
+export async function main(argv: readonly string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  try {
+    switch (command) {
+      case 'hub':
+        return await runHub(rest);
+      case 'pipe':
+        return await runPipe(rest);
+      case undefined:
+      case 'help':
+      case '--help':
+      case '-h':
+        process.stdout.write(USAGE);
+        return command === undefined ? 2 : 0;
+      default:
+        throw new UsageError(`unknown command '${command}'`);
+    }
+  } catch (err) {
+    if (err instanceof UsageError) {
+      process.stderr.write(`isobroker: ${err.message}\n\n${USAGE}`);
+      return 2;
+    }
+    throw err;
+  }
+}

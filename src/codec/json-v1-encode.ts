@@ -1,0 +1,182 @@
+/**
+ * Broker JSON v1 encoding, byte for byte what Broker's compact encoder
+ * (`broker::format::json::v1::encode`, Broker ≥ 6.2 and Zeek's own server) writes:
+ * `{"@data-type":"count","data":42}`, reals as C's `%f`, timestamps `YYYY-MM-DDThh:mm:ss.mmm` in
+ * UTC, timespans as an integer and the largest exact unit, ports `80/tcp` (`0/?` unknown), sets and
+ * vectors as arrays, tables as arrays of `{"key":…,"value":…}`, data messages with the keys in the
+ * order type, topic, @data-type, data.
+ *
+ * Strings: Broker escapes `"`, `\`, `\b`, `\f`, `\n`, `\r`, `\t` and `\v` and passes every other
+ * byte through raw, control characters included — neither `\v` nor raw control characters are
+ * JSON. By default (`stringEscapes: 'json'`) those go out as `\u000b`-style escapes, which every
+ * JSON parser and Broker's current parser (CAF ≥ 1.0.2) read; `'broker'` writes exactly what
+ * Broker writes, for servers whose parser predates `\u` support (Zeek before 7.1). Non-ASCII text
+ * is written raw in both modes; a lone UTF-16 surrogate (no UTF-8 form) is written as `\uXXXX`.
+ *
+ * Timestamps before 1970 with a sub-second part: Broker truncates toward zero and prints a wrong
+ * millisecond field; we round toward negative infinity, so the text names the right millisecond.
+ */
+import { formatAddress } from '../data/address.js';
+import { formatTimespan, formatTimestampMs } from '../data/text.js';
+import type { Data, PortProtocol } from '../data/types.js';
+import { ValueError } from '../errors.js';
+import { formatRealFixed6 } from './json-real.js';
+import type { JsonV1Message } from './json-v1-message.js';
+
+/** Options of {@link encodeJsonData} and {@link encodeJsonMessage}. */
+export interface JsonEncodeOptions {
+  /**
+   * How control characters other than `\b \f \n \r \t` are written in strings: `'json'` as
+   * `\u00XX` escapes (strict JSON), `'broker'` as Broker does (`\v`, others raw; not JSON, but
+   * read by every Broker version).
+   * @default 'json'
+   */
+  readonly stringEscapes?: 'json' | 'broker';
+}
+
+/** The default {@link JsonEncodeOptions}. */
+export const DEFAULT_JSON_ENCODE_OPTIONS: Readonly<Required<JsonEncodeOptions>> = Object.freeze({
+  stringEscapes: 'json',
+});
+
+const HEX = '0123456789abcdef';
+
+function unicodeEscape(c: number): string {
+  return `\\u${HEX[(c >> 12) & 15]}${HEX[(c >> 8) & 15]}${HEX[(c >> 4) & 15]}${HEX[c & 15]}`;
+}
+
+function escapeChar(c: number, broker: boolean): string | undefined {
+  switch (c) {
+    case 0x22:
+      return '\\"';
+    case 0x5c:
+      return '\\\\';
+    case 0x08:
+      return '\\b';
+    case 0x0c:
+      return '\\f';
+    case 0x0a:
+      return '\\n';
+    case 0x0d:
+      return '\\r';
+    case 0x09:
+      return '\\t';
+    case 0x0b:
+      return broker ? '\\v' : '\\u000b';
+    default:
+      return broker ? undefined : unicodeEscape(c);
+  }
+}
+
+function quoteSlow(s: string, from: number, broker: boolean): string {
+  let out = '"';
+  let chunk = 0;
+  const n = s.length;
+  for (let i = from; i < n; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0xd800 && c <= 0xdfff) {
+      if (c <= 0xdbff && i + 1 < n) {
+        const d = s.charCodeAt(i + 1);
+        if (d >= 0xdc00 && d <= 0xdfff) {
+          i++; // a well-formed pair goes out raw
+          continue;
+        }
+      }
+      out += s.slice(chunk, i) + unicodeEscape(c);
+      chunk = i + 1;
+    } else if (c < 0x20 || c === 0x22 || c === 0x5c) {
+      const esc = escapeChar(c, broker);
+      if (esc === undefined) continue; // raw control character (Broker mode)
+      out += s.slice(chunk, i) + esc;
+      chunk = i + 1;
+    }
+  }
+  return `${out}${s.slice(chunk)}"`;
+}
+
+/** A JSON string literal for `s`. */
+export function quoteJsonString(s: string, broker = false): string {
+  const n = s.length;
+  for (let i = 0; i < n; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x20 || c === 0x22 || c === 0x5c || (c >= 0xd800 && c <= 0xdfff)) return quoteSlow(s, i, broker);
+  }
+  return `"${s}"`;
+}
+
+const PROTOCOL_TEXT: Readonly<Record<PortProtocol, string>> = { unknown: '?', tcp: 'tcp', udp: 'udp', icmp: 'icmp' };
+
+/** `"@data-type":"…","data":…` — the fields of a value, without braces. */
+function fields(v: Data, broker: boolean): string {
+  switch (v.type) {
+    case 'none':
+      return '"@data-type":"none","data":{}';
+    case 'boolean':
+      return v.value ? '"@data-type":"boolean","data":true' : '"@data-type":"boolean","data":false';
+    case 'count':
+      return `"@data-type":"count","data":${v.value}`;
+    case 'integer':
+      return `"@data-type":"integer","data":${v.value}`;
+    case 'real':
+      return `"@data-type":"real","data":${formatRealFixed6(v.value)}`;
+    case 'string':
+      return `"@data-type":"string","data":${quoteJsonString(v.value, broker)}`;
+    case 'address':
+      return `"@data-type":"address","data":"${formatAddress(v.bytes)}"`;
+    case 'subnet':
+      return `"@data-type":"subnet","data":"${formatAddress(v.bytes)}/${v.length}"`;
+    case 'port':
+      return `"@data-type":"port","data":"${v.number}/${PROTOCOL_TEXT[v.protocol]}"`;
+    case 'timestamp':
+      return `"@data-type":"timestamp","data":"${formatTimestampMs(v.ns)}"`;
+    case 'timespan':
+      return `"@data-type":"timespan","data":"${formatTimespan(v.ns)}"`;
+    case 'enum-value':
+      return `"@data-type":"enum-value","data":${quoteJsonString(v.name, broker)}`;
+    case 'vector':
+    case 'set': {
+      const xs = v.elements;
+      let out = v.type === 'set' ? '"@data-type":"set","data":[' : '"@data-type":"vector","data":[';
+      for (let i = 0; i < xs.length; i++) out += `${i === 0 ? '{' : ',{'}${fields(xs[i]!, broker)}}`;
+      return `${out}]`;
+    }
+    case 'table': {
+      const es = v.entries;
+      let out = '"@data-type":"table","data":[';
+      for (let i = 0; i < es.length; i++) {
+        const [k, x] = es[i]!;
+        out += `${i === 0 ? '' : ','}{"key":{${fields(k, broker)}},"value":{${fields(x, broker)}}}`;
+      }
+      return `${out}]`;
+    }
+    default:
+      throw new ValueError(`cannot encode ${String((v as { type?: unknown }).type)} as Broker JSON v1`);
+  }
+}
+
+function isBroker(options: JsonEncodeOptions | undefined): boolean {
+  return (options?.stringEscapes ?? DEFAULT_JSON_ENCODE_OPTIONS.stringEscapes) === 'broker';
+}
+
+/**
+ * Encodes a value as Broker's compact JSON v1 (`{"@data-type":"count","data":42}`). Throws
+ * `ValueError` for a NaN or infinite real, which JSON v1 cannot carry.
+ */
+export function encodeJsonData(v: Data, options?: JsonEncodeOptions): string {
+  return `{${fields(v, isBroker(options))}}`;
+}
+
+/** Encodes a message with Broker's key order (type, topic, @data-type, data for data messages). */
+export function encodeJsonMessage(m: JsonV1Message, options?: JsonEncodeOptions): string {
+  const broker = isBroker(options);
+  switch (m.type) {
+    case 'data-message':
+      return `{"type":"data-message","topic":${quoteJsonString(m.topic, broker)},${fields(m.data, broker)}}`;
+    case 'ack':
+      return `{"type":"ack","endpoint":${quoteJsonString(m.endpoint, broker)},"version":${quoteJsonString(m.version, broker)}}`;
+    case 'error':
+      return `{"type":"error","code":${quoteJsonString(m.code, broker)},"context":${quoteJsonString(m.context, broker)}}`;
+    default:
+      throw new ValueError(`cannot encode message type ${String((m as { type?: unknown }).type)}`);
+  }
+}

@@ -1,0 +1,94 @@
+/**
+ * Broker JSON v1 WebSocket messages: the handshake (a JSON array of topic prefixes), data
+ * messages, and the server's ack and error messages.
+ *
+ * Broker's and Zeek's servers do not check the `type` field of a client's data message, so any
+ * object that is not an ack or an error decodes as a data message when it has a topic and a value.
+ */
+import type { Data } from '../data/types.js';
+import { DecodeError } from '../errors.js';
+import { JsonObject, parseJson, resolveJsonLimits, type JsonLimits, type JsonNode } from './json-parse.js';
+import { decodeDataMessageFast } from './json-v1-fast.js';
+import { decodeJsonData, describeNode } from './json-v1-decode.js';
+
+/** `{"type":"data-message","topic":T,"@data-type":X,"data":Y}` */
+export interface JsonV1DataMessage {
+  readonly type: 'data-message';
+  readonly topic: string;
+  readonly data: Data;
+}
+
+/** The server's handshake answer: `{"type":"ack","endpoint":ID,"version":V}`. */
+export interface JsonV1AckMessage {
+  readonly type: 'ack';
+  readonly endpoint: string;
+  readonly version: string;
+}
+
+/** `{"type":"error","code":C,"context":S}`, e.g. code `deserialization_failed`. */
+export interface JsonV1ErrorMessage {
+  readonly type: 'error';
+  readonly code: string;
+  readonly context: string;
+}
+
+/** Any message of the Broker JSON v1 WebSocket protocol after the handshake. */
+export type JsonV1Message = JsonV1DataMessage | JsonV1AckMessage | JsonV1ErrorMessage;
+
+/** Context of the error a server sends when the handshake is not an array. */
+export const HANDSHAKE_NOT_AN_ARRAY = 'subscriptions not an array';
+/** Context of the error a server sends when a handshake element is not a string. */
+export const HANDSHAKE_NOT_A_STRING = 'individual subscription not a string';
+
+function field(root: JsonObject, key: string): string {
+  const v = root.get(key);
+  if (typeof v !== 'string') throw new DecodeError(`${key}: expected a string, got ${describeNode(v)}`);
+  return v;
+}
+
+/**
+ * Decodes one message. `ack` and `error` are recognised by their `type`; anything else is a data
+ * message (its `type` is not checked, as in Broker) and needs a non-empty `topic` and a value.
+ * Throws `DecodeError` (code `deserialization_failed`) naming the JSON path and the problem.
+ */
+export function decodeJsonMessage(text: string, limits?: JsonLimits): JsonV1Message {
+  const resolved = resolveJsonLimits(limits);
+  if (typeof text === 'string' && text.length <= resolved.maxTextLength) {
+    const fast = decodeDataMessageFast(text, resolved);
+    if (fast !== undefined) return fast;
+  }
+  const root: JsonNode = parseJson(text, resolved);
+  if (!(root instanceof JsonObject)) {
+    throw new DecodeError(`(root): expected a JSON object, got ${describeNode(root)}`);
+  }
+  const type = root.get('type');
+  if (type === 'ack') return { type: 'ack', endpoint: field(root, 'endpoint'), version: field(root, 'version') };
+  if (type === 'error') return { type: 'error', code: field(root, 'code'), context: field(root, 'context') };
+  const topic = root.get('topic');
+  if (typeof topic !== 'string' || topic.length === 0) {
+    throw new DecodeError(`topic: expected a non-empty string, got ${describeNode(topic)}`);
+  }
+  return { type: 'data-message', topic, data: decodeJsonData(root) };
+}
+
+/**
+ * Decodes a client's first message, the array of topic prefixes (`[]` publish-only, `[""]`
+ * everything). Duplicates are kept. Throws `DecodeError` whose message is exactly the context a
+ * server sends back: `subscriptions not an array` (also for text that is not JSON, with the parse
+ * error as `cause`) or `individual subscription not a string`.
+ */
+export function decodeJsonHandshake(text: string, limits?: JsonLimits): string[] {
+  let root: JsonNode;
+  try {
+    root = parseJson(text, limits);
+  } catch (e) {
+    throw new DecodeError(HANDSHAKE_NOT_AN_ARRAY, { cause: e });
+  }
+  if (!Array.isArray(root)) throw new DecodeError(HANDSHAKE_NOT_AN_ARRAY);
+  const topics: string[] = [];
+  for (const t of root as readonly JsonNode[]) {
+    if (typeof t !== 'string') throw new DecodeError(HANDSHAKE_NOT_A_STRING);
+    topics.push(t);
+  }
+  return topics;
+}

@@ -1,0 +1,465 @@
+/**
+ * An Endpoint: a UUID identity and a name, local subscriptions, publishing, peerings (native or
+ * Broker JSON v1, chosen by URL), JSON v1 clients accepted by a listener, and status events with
+ * Broker's codes. Isomorphic: the platform reaches it only through transports.
+ */
+import { from, isData } from '../data/constructors.js';
+import type { Data } from '../data/types.js';
+import { decodeValue, encodeValue } from '../codec/native-messages.js';
+import { encodeJsonMessage } from '../codec/json-v1-encode.js';
+import { makeEvent, type EventOptions } from '../message/builders.js';
+import { normalizeFilter } from '../topic/filter.js';
+import { TopicTrie } from '../topic/topic-trie.js';
+import type { Connector, Transport } from '../transport/transport.js';
+import { websocketConnector } from '../transport/websocket-transport.js';
+import { DefaultWebSocket } from '../transport/websocket-default.js';
+import { ClosedError, TimeoutError, ValueError } from '../errors.js';
+import { resolveEndpointOptions, type EndpointOptions, type ResolvedEndpointOptions } from './endpoint-options.js';
+import { JsonClientSession } from './json-client-session.js';
+import { JsonServerSession } from './json-server-session.js';
+import type { NativeSession, SessionConfig } from './native-session.js';
+import { Overlay } from './overlay.js';
+import { Peering, resolvePeerUrl, type PeerProtocol, type PeeringState } from './peering.js';
+import type { SendQueueStats } from './send-queue.js';
+import { errorEvent, statusEvent, type ErrorEvent, type StatusEvent } from './status.js';
+
+/** A message delivered to a subscriber. */
+export interface Message {
+  readonly topic: string;
+  readonly data: Data;
+}
+
+export type MessageHandler = (msg: Message) => void;
+
+export interface Subscription {
+  /** The subscription's prefixes, normalised. */
+  readonly prefixes: readonly string[];
+  unsubscribe(): void;
+}
+
+export interface PeerInfo {
+  /** Peer endpoint id once the handshake succeeded. */
+  readonly id?: string;
+  readonly name?: string;
+  readonly role?: string;
+  /** URL we dial (outbound) or the remote address (inbound). */
+  readonly url: string;
+  readonly protocol: PeerProtocol;
+  readonly direction: 'outbound' | 'inbound';
+  readonly status: PeeringState;
+  readonly stats?: SendQueueStats;
+}
+
+export interface PeerOptions {
+  /** First reconnect delay in ms; 0 gives up after the first failure. @default the endpoint's `retry` */
+  readonly retry?: number;
+}
+
+export interface EndpointEvents {
+  status: StatusEvent;
+  error: ErrorEvent;
+}
+
+interface LocalSub {
+  readonly handler: MessageHandler;
+  stamp: number;
+}
+
+export class Endpoint {
+  readonly id: string;
+  readonly name: string;
+  readonly role: string;
+  private readonly opts: ResolvedEndpointOptions;
+  private readonly cfg: SessionConfig & { readonly ttl: number; readonly version: string };
+  private readonly overlay: Overlay;
+  private readonly connector: Connector;
+  private readonly local = new TopicTrie<LocalSub>();
+  private readonly clientTrie = new TopicTrie<JsonServerSession>();
+  private readonly clients = new Map<JsonServerSession, { handles: ReturnType<TopicTrie<JsonServerSession>['add']>[]; stamp: number }>();
+  private readonly prefixCount = new Map<string, number>();
+  private readonly peerings = new Map<string, Peering>();
+  private readonly sessionPeering = new Map<NativeSession | JsonClientSession, Peering>();
+  private readonly jsonServers = new Set<JsonClientSession>();
+  private readonly resubscribing = new WeakSet<JsonClientSession>();
+  private readonly listeners: { [K in keyof EndpointEvents]: Set<(ev: EndpointEvents[K]) => void> } = {
+    status: new Set(),
+    error: new Set(),
+  };
+  private filterDirty = false;
+  private filter: readonly string[] = [];
+  private stamp = 0;
+  private closed = false;
+
+  constructor(options: EndpointOptions = {}) {
+    this.opts = resolveEndpointOptions(options);
+    this.id = this.opts.id;
+    this.name = this.opts.name;
+    this.role = this.opts.role;
+    this.cfg = {
+      selfId: this.id,
+      selfName: this.name,
+      selfRole: this.role,
+      sendBufferSize: this.opts.sendBufferSize,
+      overflowPolicy: this.opts.overflowPolicy,
+      highWaterMark: this.opts.highWaterMark,
+      maxBatch: this.opts.maxBatch,
+      pingInterval: this.opts.pingInterval,
+      pingTimeout: this.opts.pingTimeout,
+      timers: this.opts.timers,
+      ttl: this.opts.ttl,
+      version: this.opts.version,
+    };
+    this.connector = this.opts.connector ?? websocketConnector(this.opts.WebSocket ?? DefaultWebSocket);
+    this.overlay = new Overlay(this.cfg, {
+      deliver: (topic, bytes) => this.deliver(topic, undefined, bytes, undefined),
+      status: (ev) => this.emit('status', ev),
+      error: (ev) => this.emit('error', ev),
+      established: (s) => this.onEstablished(s),
+      closed: (s, code, reason) => this.onNativeClosed(s, reason),
+    });
+  }
+
+  // ---- events
+
+  /** Listens to status or error events; returns a function that stops listening. */
+  on<K extends keyof EndpointEvents>(event: K, fn: (ev: EndpointEvents[K]) => void): () => void {
+    const set = this.listeners[event] as Set<(ev: EndpointEvents[K]) => void>;
+    set.add(fn);
+    return () => set.delete(fn);
+  }
+
+  private emit<K extends keyof EndpointEvents>(event: K, ev: EndpointEvents[K]): void {
+    for (const fn of this.listeners[event] as Set<(ev: EndpointEvents[K]) => void>) {
+      try {
+        fn(ev);
+      } catch {
+        /* a listener's failure must not break the endpoint */
+      }
+    }
+  }
+
+  // ---- subscriptions
+
+  /** Calls `handler` for every message whose topic starts with one of `prefixes`. */
+  subscribe(prefixes: string | readonly string[], handler: MessageHandler): Subscription {
+    this.assertOpen();
+    const list = normalizeFilter(typeof prefixes === 'string' ? [prefixes] : prefixes);
+    const sub: LocalSub = { handler, stamp: 0 };
+    const handles = list.map((p) => this.local.add(p, sub));
+    this.countPrefixes(list, +1);
+    let active = true;
+    return {
+      prefixes: list,
+      unsubscribe: () => {
+        if (!active) return;
+        active = false;
+        for (const h of handles) this.local.remove(h);
+        this.countPrefixes(list, -1);
+      },
+    };
+  }
+
+  /** Our advertised subscription filter (local subscribers and JSON v1 clients), normalised. */
+  subscriptions(): readonly string[] {
+    this.refreshFilter();
+    return this.filter;
+  }
+
+  private countPrefixes(list: readonly string[], delta: number): void {
+    for (const p of list) {
+      const n = (this.prefixCount.get(p) ?? 0) + delta;
+      if (n <= 0) this.prefixCount.delete(p);
+      else this.prefixCount.set(p, n);
+    }
+    if (this.filterDirty) return;
+    this.filterDirty = true;
+    queueMicrotask(() => this.refreshFilter());
+  }
+
+  private refreshFilter(): void {
+    if (!this.filterDirty) return;
+    this.filterDirty = false;
+    const next = normalizeFilter(this.prefixCount.keys());
+    if (next.length === this.filter.length && next.every((p, i) => p === this.filter[i])) return;
+    this.filter = next;
+    this.overlay.setFilter(next);
+    // JSON v1 fixes subscriptions in the handshake: reconnect with the new list.
+    for (const s of this.jsonServers) {
+      this.resubscribing.add(s);
+      s.close(1000, 'resubscribe');
+    }
+  }
+
+  // ---- publishing
+
+  /** Publishes a value (Broker data, or a plain JS value converted with `from`) on `topic`. */
+  publish(topic: string, value: Data | unknown): void {
+    this.assertOpen();
+    if (typeof topic !== 'string') throw new ValueError('topic must be a string');
+    const data = isData(value) ? value : from(value);
+    this.inject(topic, data, undefined, undefined);
+  }
+
+  /** Publishes a Zeek event `name(args…)` on `topic`. */
+  publishEvent(topic: string, name: string, args: Iterable<unknown> = [], opts?: EventOptions): void {
+    this.publish(topic, makeEvent(name, args, opts));
+  }
+
+  /**
+   * Sends a message into the network on behalf of this endpoint, a JSON v1 client of ours
+   * (`fromClient`, which does not get it back) or a JSON v1 server we peer with (`fromServer`).
+   */
+  private inject(topic: string, data: Data, fromClient: JsonServerSession | undefined, fromServer: JsonClientSession | undefined): void {
+    const bytes = encodeValue(data);
+    if (fromClient || fromServer) this.deliverLocal(topic, data, bytes);
+    this.deliverClients(topic, data, fromClient);
+    this.overlay.publish(topic, bytes);
+    for (const s of this.jsonServers) if (s !== fromServer && s.established) s.publish(topic, data);
+  }
+
+  private deliver(topic: string, data: Data | undefined, bytes: Uint8Array, exclude: JsonServerSession | undefined): void {
+    const decoded = this.deliverLocal(topic, data, bytes);
+    this.deliverClients(topic, decoded, exclude, bytes);
+  }
+
+  /** Calls matching local handlers; returns the decoded value if it had to decode it. */
+  private deliverLocal(topic: string, data: Data | undefined, bytes: Uint8Array): Data | undefined {
+    const stamp = ++this.stamp;
+    let value = data;
+    this.local.forEachMatch(topic, (sub) => {
+      if (sub.stamp === stamp) return;
+      sub.stamp = stamp;
+      const v = (value ??= decodeValue(bytes));
+      try {
+        sub.handler({ topic, data: v });
+      } catch (err) {
+        this.emit('error', errorEvent('handler_failed', undefined, `subscriber of '${topic}' threw: ${String(err)}`));
+      }
+    });
+    return value;
+  }
+
+  private deliverClients(topic: string, data: Data | undefined, exclude: JsonServerSession | undefined, bytes?: Uint8Array): void {
+    if (this.clients.size === 0) return;
+    const stamp = ++this.stamp;
+    let text: string | undefined;
+    this.clientTrie.forEachMatch(topic, (client) => {
+      const entry = this.clients.get(client);
+      if (!entry || entry.stamp === stamp || client === exclude) return;
+      entry.stamp = stamp;
+      if (text === undefined) {
+        try {
+          text = encodeJsonMessage({ type: 'data-message', topic, data: data ?? decodeValue(bytes!) });
+        } catch {
+          text = ''; // NaN/Infinity cannot be written in JSON v1
+        }
+      }
+      if (text) client.sendData(text);
+    });
+  }
+
+  // ---- peering
+
+  /**
+   * Peers with the endpoint at `url` and keeps the peering up (reconnecting with backoff after a
+   * drop) until `unpeer`. `ws://host:port` speaks the native protocol; a URL ending in
+   * `/v1/messages/json` speaks Broker JSON v1 (a Zeek or any Broker WebSocket server).
+   * Resolves once the first handshake succeeded.
+   */
+  peer(url: string, opts: PeerOptions = {}): Promise<void> {
+    this.assertOpen();
+    const { url: u, protocol } = resolvePeerUrl(url);
+    const existing = this.peerings.get(u);
+    if (existing) return existing.whenUp();
+    const p = new Peering(u, protocol, opts.retry ?? this.opts.retry, this.opts.maxRetry, {
+      connector: this.connector,
+      timers: this.opts.timers,
+      open: (peering, t) => this.openPeering(peering, t),
+      unavailable: (peering, err) =>
+        this.emit('error', errorEvent('peer_unavailable', { remote: peering.url }, err instanceof Error ? err.message : String(err))),
+    });
+    this.peerings.set(u, p);
+    const up = p.whenUp();
+    p.start();
+    return up;
+  }
+
+  /** Ends the peering with `url` (reported as peer_removed). */
+  async unpeer(url: string): Promise<void> {
+    const { url: u } = resolvePeerUrl(url);
+    const p = this.peerings.get(u);
+    if (!p) return;
+    this.peerings.delete(u);
+    p.stop();
+    for (const [s, q] of this.sessionPeering) {
+      if (q !== p) continue;
+      if (s instanceof JsonClientSession) s.close(1000, 'unpeered');
+      else this.overlay.remove(s);
+    }
+  }
+
+  /** Redials every peering that waits for its next retry (e.g. when a browser comes back online). */
+  reconnectNow(): void {
+    for (const p of this.peerings.values()) p.retryNow();
+  }
+
+  /** Takes over a connection accepted by a listener. */
+  accept(transport: Transport, protocol: PeerProtocol): void {
+    if (this.closed) {
+      transport.close(1001, 'endpoint closed');
+      return;
+    }
+    if (protocol === 'native') {
+      this.overlay.attach(transport, false);
+      return;
+    }
+    new JsonServerSession(transport, this.cfg, {
+      subscribed: (x, filter) => this.addClient(x, filter),
+      publish: (x, topic, data) => this.inject(topic, data, x, undefined),
+      closed: (x) => this.removeClient(x),
+    });
+  }
+
+  private openPeering(p: Peering, t: Transport): void {
+    if (p.protocol === 'native') {
+      this.sessionPeering.set(this.overlay.attach(t, true), p);
+      return;
+    }
+    this.refreshFilter();
+    const s = new JsonClientSession(t, this.filter, this.cfg, {
+      acked: (x) => {
+        this.jsonServers.add(x);
+        p.up(x.peerId!);
+        this.emit('status', statusEvent('peer_added', { id: x.peerId!, remote: p.url }));
+      },
+      message: (x, topic, data) => this.inject(topic, data, undefined, x),
+      serverError: (x, code, context) => this.emit('error', errorEvent(code, { remote: x.remote, ...(x.peerId ? { id: x.peerId } : {}) }, context)),
+      closed: (x) => {
+        this.sessionPeering.delete(x);
+        const was = this.jsonServers.delete(x);
+        if (this.resubscribing.has(x)) {
+          p.state = 'reconnecting';
+          p.retryNow();
+          return;
+        }
+        if (was) this.emit('status', statusEvent(p.state === 'stopped' ? 'peer_removed' : 'peer_lost', { id: x.peerId!, remote: p.url }));
+        p.down();
+      },
+    });
+    this.sessionPeering.set(s, p);
+  }
+
+  private onEstablished(s: NativeSession): void {
+    this.sessionPeering.get(s)?.up(s.peerId!);
+    this.emit('status', statusEvent('peer_added', { id: s.peerId!, name: s.peerName, remote: s.remote }));
+  }
+
+  private onNativeClosed(s: NativeSession, reason: string): void {
+    const p = this.sessionPeering.get(s);
+    this.sessionPeering.delete(s);
+    if (p) {
+      if (!s.established && p.state === 'connecting') {
+        this.emit('error', errorEvent('peer_unavailable', { remote: p.url }, reason || 'closed during the handshake'));
+      }
+      if (s.peerId) p.peerId = s.peerId;
+      p.down({ redundant: reason === 'redundant_connection' });
+    }
+    // A peering that stood by for this peer's other connection takes over now.
+    if (s.established && s.peerId) {
+      for (const q of this.peerings.values()) if (q.state === 'standby' && q.peerId === s.peerId) q.retryNow();
+    }
+  }
+
+  private addClient(s: JsonServerSession, filter: readonly string[]): void {
+    const list = normalizeFilter(filter);
+    this.clients.set(s, { handles: list.map((p) => this.clientTrie.add(p, s)), stamp: 0 });
+    this.countPrefixes(list, +1);
+  }
+
+  private removeClient(s: JsonServerSession): void {
+    const entry = this.clients.get(s);
+    if (!entry) return;
+    this.clients.delete(s);
+    for (const h of entry.handles) this.clientTrie.remove(h);
+    this.countPrefixes(normalizeFilter(s.filter ?? []), -1);
+  }
+
+  // ---- introspection
+
+  /** Every peering and connection with its status and send-buffer statistics. */
+  peers(): PeerInfo[] {
+    const out: PeerInfo[] = [];
+    const seen = new Set<unknown>();
+    for (const s of this.overlay.peers()) {
+      const p = this.sessionPeering.get(s);
+      if (p) seen.add(p);
+      out.push({
+        id: s.peerId!,
+        name: s.peerName,
+        role: s.peerRole,
+        url: p?.url ?? s.remote,
+        protocol: 'native',
+        direction: p ? 'outbound' : 'inbound',
+        status: s.established ? 'connected' : 'connecting',
+        stats: s.stats(),
+      });
+    }
+    for (const s of this.jsonServers) {
+      const p = this.sessionPeering.get(s);
+      if (p) seen.add(p);
+      out.push({ id: s.peerId!, url: s.remote, protocol: 'json', direction: 'outbound', status: 'connected', stats: s.stats() });
+    }
+    for (const c of this.clients.keys()) {
+      out.push({ url: c.remote, protocol: 'json', direction: 'inbound', status: 'connected', stats: c.stats() });
+    }
+    for (const p of this.peerings.values()) {
+      if (seen.has(p)) continue;
+      out.push({ ...(p.peerId ? { id: p.peerId } : {}), url: p.url, protocol: p.protocol, direction: 'outbound', status: p.state });
+    }
+    return out;
+  }
+
+  /** Counters of the forwarding layer. */
+  stats(): { forwarded: number; duplicates: number; ttlExpired: number; badFrames: number } {
+    return { ...this.overlay.counters };
+  }
+
+  /** Other endpoints reachable through the native overlay, with their subscription filters. */
+  reachable(): { id: string; name: string; filter: readonly string[] }[] {
+    return this.overlay.router.reachableEndpoints().map((a) => ({ id: a.origin, name: a.name, filter: a.filter }));
+  }
+
+  /** True when some other endpoint subscribed to `topic` is reachable. */
+  hasRoute(topic: string): boolean {
+    return this.overlay.router.routes(topic).length > 0;
+  }
+
+  /** Resolves once some other endpoint subscribed to `topic` is reachable (or rejects on timeout). */
+  whenRoutable(topic: string, opts: { timeoutMs?: number } = {}): Promise<void> {
+    const timeout = opts.timeoutMs ?? 10_000;
+    const start = this.opts.timers.now();
+    return new Promise((resolve, reject) => {
+      const check = (): void => {
+        if (this.hasRoute(topic)) resolve();
+        else if (this.opts.timers.now() - start >= timeout) reject(new TimeoutError(`no subscriber of '${topic}' reachable after ${timeout} ms`));
+        else this.opts.timers.setTimeout(check, 10);
+      };
+      check();
+    });
+  }
+
+  /** Closes every peering and connection; the endpoint cannot be used afterwards. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const p of this.peerings.values()) p.stop();
+    this.peerings.clear();
+    this.overlay.closeAll();
+    for (const s of this.sessionPeering.keys()) if (s instanceof JsonClientSession) s.close(1000, 'endpoint closed');
+    for (const c of this.clients.keys()) c.close(1001, 'endpoint closed');
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new ClosedError(`endpoint ${this.name} is closed`);
+  }
+}

@@ -1,0 +1,219 @@
+/**
+ * One native-protocol connection: hello handshake, batching outbox, keepalive pings, and decoding
+ * of incoming frames. Routing decisions stay with the endpoint; the session reports messages up.
+ */
+import { DecodeError } from '../errors.js';
+import {
+  MessageKind,
+  NATIVE_PROTOCOL_VERSION,
+  decodeFrame,
+  encodeFrame,
+  encodeMessage,
+  type NativeMessage,
+} from '../codec/native-messages.js';
+import { CloseCode, type Frame, type Transport } from '../transport/transport.js';
+import { idFromBytes, idToBytes } from './endpoint-id.js';
+import { Outbox } from './outbox.js';
+import type { OverflowPolicy, SendQueueStats } from './send-queue.js';
+import type { Timers } from './timers.js';
+
+export interface SessionConfig {
+  readonly selfId: string;
+  readonly selfName: string;
+  readonly selfRole: string;
+  readonly sendBufferSize: number;
+  readonly overflowPolicy: OverflowPolicy;
+  readonly highWaterMark: number;
+  readonly maxBatch: number;
+  readonly pingInterval: number;
+  readonly pingTimeout: number;
+  readonly timers: Timers;
+}
+
+export interface SessionEvents {
+  /** The peer's hello arrived; return an error code to refuse the peering. */
+  hello(s: NativeSession): string | undefined;
+  messages(s: NativeSession, msgs: NativeMessage[]): void;
+  /** A frame could not be decoded (the session answers with an error and keeps going). */
+  badFrame(s: NativeSession, err: DecodeError): void;
+  closed(s: NativeSession, code: number, reason: string): void;
+}
+
+export class NativeSession {
+  peerId: string | undefined;
+  peerName = '';
+  peerRole = '';
+  /** Set once the peering is fully up (decided by the endpoint). */
+  established = false;
+  private readonly outbox: Outbox<Uint8Array>;
+  private lastHeard: number;
+  private pingTimer: unknown;
+  private nonce = 0;
+  private closed = false;
+  received = 0;
+
+  constructor(
+    readonly transport: Transport,
+    /** True when we dialled. */
+    readonly initiator: boolean,
+    private readonly cfg: SessionConfig,
+    private readonly events: SessionEvents,
+  ) {
+    this.lastHeard = cfg.timers.now();
+    this.outbox = new Outbox<Uint8Array>(transport, {
+      limit: cfg.sendBufferSize,
+      policy: cfg.overflowPolicy,
+      highWaterMark: cfg.highWaterMark,
+      maxBatch: cfg.maxBatch,
+      toFrames: (items) => [encodeFrame(items)],
+      timers: cfg.timers,
+    });
+    transport.attach({
+      onMessage: (f) => this.onFrame(f),
+      onClose: (code, reason) => this.onClosed(code, reason),
+    });
+    this.sendControl({
+      kind: MessageKind.Hello,
+      version: NATIVE_PROTOCOL_VERSION,
+      id: idToBytes(cfg.selfId),
+      name: cfg.selfName,
+      role: cfg.selfRole,
+      credential: null,
+    });
+    this.armPing();
+  }
+
+  get remote(): string {
+    return this.transport.remote;
+  }
+
+  /** Sends a control message (never dropped by overflow). */
+  sendControl(msg: NativeMessage): void {
+    this.outbox.pushControl(encodeFrame([encodeMessage(msg)]));
+  }
+
+  /** Sends an already encoded control message. */
+  sendControlEncoded(encoded: Uint8Array): void {
+    this.outbox.pushControl(encodeFrame([encoded]));
+  }
+
+  /** Queues an encoded data message; returns false when it overflowed with policy disconnect. */
+  sendData(encoded: Uint8Array): boolean {
+    const r = this.outbox.push(encoded);
+    if (r === 'overflow-disconnect') {
+      this.fail(
+        'buffer_overflow',
+        `send buffer of ${this.cfg.sendBufferSize} messages overflowed; disconnecting (overflow policy 'disconnect')`,
+      );
+      return false;
+    }
+    return true;
+  }
+
+  stats(): SendQueueStats {
+    return this.outbox.queue.stats();
+  }
+
+  /** Sends an error then closes. */
+  fail(code: string, context: string, closeCode: number = CloseCode.PolicyViolation): void {
+    if (this.closed) return;
+    this.sendControl({ kind: MessageKind.Error, code, context });
+    this.outbox.flushNow();
+    this.close(closeCode, `${code}: ${context}`.slice(0, 120));
+  }
+
+  /** Says goodbye and closes. */
+  bye(code = 'peer_removed', context = 'unpeered'): void {
+    if (this.closed) return;
+    this.sendControl({ kind: MessageKind.Bye, code, context });
+    this.outbox.flushNow();
+    this.close(CloseCode.Normal, code);
+  }
+
+  close(code: number = CloseCode.Normal, reason = ''): void {
+    if (this.closed) return;
+    this.transport.close(code, reason);
+  }
+
+  private onFrame(f: Frame): void {
+    if (this.closed) return;
+    this.lastHeard = this.cfg.timers.now();
+    if (typeof f === 'string') {
+      this.fail(
+        'deserialization_failed',
+        'text frame on the native path: the native protocol uses binary frames (Broker JSON v1 lives at /v1/messages/json)',
+        CloseCode.UnsupportedData,
+      );
+      return;
+    }
+    let msgs: NativeMessage[];
+    try {
+      msgs = decodeFrame(f);
+    } catch (err) {
+      if (!(err instanceof DecodeError)) throw err;
+      this.sendControl({ kind: MessageKind.Error, code: err.code, context: `frame #${this.received + 1}: ${err.message}` });
+      this.received++;
+      this.events.badFrame(this, err);
+      return;
+    }
+    this.received++;
+    let rest: NativeMessage[] | undefined;
+    for (let i = 0; i < msgs.length; i++) {
+      const m = msgs[i]!;
+      switch (m.kind) {
+        case MessageKind.Hello:
+          if (this.peerId !== undefined) {
+            this.fail('peer_invalid', 'second hello on one connection');
+            return;
+          }
+          if (m.version !== NATIVE_PROTOCOL_VERSION) {
+            this.fail('peer_incompatible', `protocol version ${m.version}, this endpoint speaks ${NATIVE_PROTOCOL_VERSION}`);
+            return;
+          }
+          this.peerId = idFromBytes(m.id);
+          this.peerName = m.name;
+          this.peerRole = m.role;
+          {
+            const refused = this.events.hello(this);
+            if (refused !== undefined) return;
+          }
+          break;
+        case MessageKind.Ping:
+          this.sendControl({ kind: MessageKind.Pong, nonce: m.nonce });
+          break;
+        case MessageKind.Pong:
+          break;
+        default:
+          if (this.peerId === undefined) {
+            this.fail('peer_invalid', `message kind ${m.kind} before hello`);
+            return;
+          }
+          (rest ??= []).push(m);
+      }
+      if (this.closed) return;
+    }
+    if (rest) this.events.messages(this, rest);
+  }
+
+  private armPing(): void {
+    const { pingInterval, pingTimeout, timers } = this.cfg;
+    if (pingInterval <= 0) return;
+    this.pingTimer = timers.setTimeout(() => {
+      if (this.closed) return;
+      if (timers.now() - this.lastHeard > pingTimeout) {
+        this.fail('peer_timeout', `no frame from the peer for ${pingTimeout} ms`, CloseCode.GoingAway);
+        return;
+      }
+      this.sendControl({ kind: MessageKind.Ping, nonce: ++this.nonce });
+      this.armPing();
+    }, pingInterval);
+  }
+
+  private onClosed(code: number, reason: string): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.outbox.close();
+    if (this.pingTimer !== undefined) this.cfg.timers.clearTimeout(this.pingTimer);
+    this.events.closed(this, code, reason);
+  }
+}

@@ -1,0 +1,134 @@
+/**
+ * One outgoing peering, kept up until `unpeer`: dial, hand the transport to the endpoint, and after
+ * a failure or a drop dial again with backoff and jitter. The URL picks the protocol: a path of
+ * `/v1/messages/json` speaks Broker JSON v1, anything else the native protocol (its path implied).
+ */
+import type { Connector, Transport } from '../transport/transport.js';
+import { backoffDelay } from './backoff.js';
+import type { Timers } from './timers.js';
+
+export const NATIVE_PATH = '/v1/messages/native';
+export const JSON_PATH = '/v1/messages/json';
+
+export type PeerProtocol = 'native' | 'json';
+
+export type PeeringState = 'connecting' | 'connected' | 'reconnecting' | 'standby' | 'stopped';
+
+/** Normalises a peer URL: native when the path is empty or `/`, else as given. */
+export function resolvePeerUrl(url: string): { url: string; protocol: PeerProtocol } {
+  const m = /^(wss?):\/\/([^/?#]+)([^?#]*)(.*)$/i.exec(url.trim());
+  if (!m) throw new TypeError(`peer URL '${url}' is not a ws:// or wss:// URL`);
+  const path = m[3] === '' || m[3] === '/' ? NATIVE_PATH : m[3]!;
+  const protocol: PeerProtocol = path === JSON_PATH ? 'json' : 'native';
+  return { url: `${m[1]!.toLowerCase()}://${m[2]}${path}${m[4]}`, protocol };
+}
+
+export interface PeeringHost {
+  connector: Connector;
+  timers: Timers;
+  /** The transport is connected: start a session on it. */
+  open(p: Peering, transport: Transport): void;
+  /** A dial failed. */
+  unavailable(p: Peering, err: unknown): void;
+}
+
+export class Peering {
+  state: PeeringState = 'connecting';
+  attempt = 0;
+  /** Peer id once the handshake succeeded. */
+  peerId: string | undefined;
+  private timer: unknown;
+  private readonly waiters: { resolve: () => void; reject: (e: unknown) => void }[] = [];
+
+  constructor(
+    readonly url: string,
+    readonly protocol: PeerProtocol,
+    /** First retry delay in ms; 0 means do not retry. */
+    readonly retry: number,
+    readonly maxRetry: number,
+    private readonly host: PeeringHost,
+  ) {}
+
+  start(): void {
+    void this.dial();
+  }
+
+  /** Resolves when the peering is up (now, or at the next successful handshake). */
+  whenUp(): Promise<void> {
+    if (this.state === 'connected') return Promise.resolve();
+    return new Promise((resolve, reject) => this.waiters.push({ resolve, reject }));
+  }
+
+  /** The handshake succeeded. */
+  up(peerId: string): void {
+    this.state = 'connected';
+    this.peerId = peerId;
+    this.attempt = 0;
+    for (const w of this.waiters.splice(0)) w.resolve();
+  }
+
+  /** The session ended (or never came up); retry unless stopped. */
+  down(opts: { redundant?: boolean; error?: unknown } = {}): void {
+    if (this.state === 'stopped') return;
+    if (opts.redundant) {
+      // Another connection to the same endpoint carries the peering; wake when it drops.
+      this.state = 'standby';
+      for (const w of this.waiters.splice(0)) w.resolve();
+      return;
+    }
+    if (this.retry <= 0) {
+      this.state = 'stopped';
+      for (const w of this.waiters.splice(0)) w.reject(opts.error ?? new Error(`peering with ${this.url} ended`));
+      return;
+    }
+    this.state = 'reconnecting';
+    this.schedule(backoffDelay(this.attempt++, this.retry, this.maxRetry));
+  }
+
+  /** Dials again now (e.g. the browser came back online, or a redundant twin dropped). */
+  retryNow(): void {
+    if (this.state !== 'reconnecting' && this.state !== 'standby') return;
+    if (this.timer !== undefined) this.host.timers.clearTimeout(this.timer);
+    this.timer = undefined;
+    this.state = 'reconnecting';
+    void this.dial();
+  }
+
+  stop(): void {
+    this.state = 'stopped';
+    if (this.timer !== undefined) this.host.timers.clearTimeout(this.timer);
+    this.timer = undefined;
+    for (const w of this.waiters.splice(0)) w.reject(new Error(`unpeered from ${this.url}`));
+  }
+
+  /** Read through a method: `stop()` may run while a dial is awaited. */
+  private stopped(): boolean {
+    return this.state === 'stopped';
+  }
+
+  private schedule(ms: number): void {
+    if (this.timer !== undefined) this.host.timers.clearTimeout(this.timer);
+    this.timer = this.host.timers.setTimeout(() => {
+      this.timer = undefined;
+      void this.dial();
+    }, ms);
+  }
+
+  private async dial(): Promise<void> {
+    if (this.state === 'stopped') return;
+    let t: Transport;
+    try {
+      t = await this.host.connector(this.url);
+    } catch (err) {
+      if (this.stopped()) return;
+      this.host.unavailable(this, err);
+      this.down({ error: err });
+      return;
+    }
+    if (this.stopped()) {
+      t.close(1000, 'unpeered');
+      return;
+    }
+    this.host.open(this, t);
+  }
+}

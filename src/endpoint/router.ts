@@ -1,0 +1,164 @@
+/**
+ * Link-state routing for the native overlay. Every endpoint floods an announcement of its
+ * subscription filter and its direct peers (with a version that only grows); every endpoint thus
+ * knows the whole graph, computes shortest paths from itself and forwards a message only to the
+ * next hops toward endpoints that subscribe to its topic. Together with duplicate suppression
+ * (dedup.ts) and a TTL this delivers exactly once, without loops, in any topology.
+ *
+ * Pure: no I/O, no timers. The endpoint feeds announcements in and asks for routes.
+ */
+import { TopicTrie, type TrieHandle } from '../topic/topic-trie.js';
+
+export interface Announcement {
+  readonly origin: string;
+  readonly version: number;
+  readonly name: string;
+  readonly filter: readonly string[];
+  readonly neighbors: readonly string[];
+}
+
+export interface RouteChanges {
+  /** Endpoints that became reachable. */
+  readonly discovered: readonly Announcement[];
+  /** Endpoints that are no longer reachable. */
+  readonly unreachable: readonly Announcement[];
+}
+
+interface Installed {
+  hop: string;
+  filter: readonly string[];
+  handles: TrieHandle<string>[];
+}
+
+const ROUTE_CACHE_LIMIT = 10_000;
+const NO_ROUTES: readonly string[] = Object.freeze([]);
+
+export class Router {
+  private readonly db = new Map<string, Announcement>();
+  private neighbors = new Set<string>();
+  private reachable = new Set<string>();
+  private readonly installed = new Map<string, Installed>();
+  private readonly trie = new TopicTrie<string>();
+  private readonly cache = new Map<string, readonly string[]>();
+
+  constructor(readonly self: string) {}
+
+  /** Known announcement of an endpoint (including ourselves once set). */
+  get(origin: string): Announcement | undefined {
+    return this.db.get(origin);
+  }
+
+  /** Every announcement known, for a newly connected peer. */
+  all(): Announcement[] {
+    return [...this.db.values()];
+  }
+
+  isReachable(origin: string): boolean {
+    return this.reachable.has(origin);
+  }
+
+  /** Reachable endpoints other than ourselves. */
+  reachableEndpoints(): Announcement[] {
+    const out: Announcement[] = [];
+    for (const id of this.reachable) {
+      const a = this.db.get(id);
+      if (a && id !== this.self) out.push(a);
+    }
+    return out;
+  }
+
+  /** Records our own announcement (the endpoint assigns versions). */
+  setSelf(a: Announcement): RouteChanges {
+    this.db.set(this.self, a);
+    this.neighbors = new Set(a.neighbors);
+    return this.recompute();
+  }
+
+  /**
+   * Applies a received announcement. Returns `undefined` when it is old news (do not flood it),
+   * else the route changes it caused (flood it on to the other peers).
+   */
+  apply(a: Announcement): RouteChanges | undefined {
+    if (a.origin === this.self) return undefined;
+    const known = this.db.get(a.origin);
+    if (known && known.version >= a.version) return undefined;
+    this.db.set(a.origin, a);
+    return this.recompute();
+  }
+
+  /** Next hops (peer ids) toward every reachable endpoint subscribed to `topic`. */
+  routes(topic: string): readonly string[] {
+    const cached = this.cache.get(topic);
+    if (cached) return cached;
+    let out: string[] | undefined;
+    this.trie.forEachMatch(topic, (hop) => {
+      if (!out) out = [hop];
+      else if (!out.includes(hop)) out.push(hop);
+    });
+    const result = out ?? NO_ROUTES;
+    if (this.cache.size >= ROUTE_CACHE_LIMIT) this.cache.clear();
+    this.cache.set(topic, result);
+    return result;
+  }
+
+  /** Next hop toward an endpoint, if reachable. */
+  nextHop(origin: string): string | undefined {
+    return this.installed.get(origin)?.hop ?? (this.neighbors.has(origin) ? origin : undefined);
+  }
+
+  private recompute(): RouteChanges {
+    // Breadth-first search over confirmed (two-sided) links, from ourselves.
+    const hops = new Map<string, string>();
+    const seen = new Set<string>([this.self]);
+    let frontier: string[] = [];
+    for (const n of this.neighbors) {
+      if (!this.db.has(n) || !this.db.get(n)!.neighbors.includes(this.self)) continue;
+      seen.add(n);
+      hops.set(n, n);
+      frontier.push(n);
+    }
+    while (frontier.length > 0) {
+      const next: string[] = [];
+      for (const u of frontier) {
+        const au = this.db.get(u);
+        if (!au) continue;
+        for (const v of au.neighbors) {
+          if (seen.has(v)) continue;
+          const av = this.db.get(v);
+          if (!av || !av.neighbors.includes(u)) continue;
+          seen.add(v);
+          hops.set(v, hops.get(u)!);
+          next.push(v);
+        }
+      }
+      frontier = next;
+    }
+
+    const discovered: Announcement[] = [];
+    const unreachable: Announcement[] = [];
+    for (const id of hops.keys()) if (!this.reachable.has(id)) discovered.push(this.db.get(id)!);
+    for (const id of this.reachable) {
+      if (id !== this.self && !hops.has(id)) unreachable.push(this.db.get(id)!);
+    }
+    this.reachable = new Set(hops.keys());
+
+    let changed = false;
+    for (const [id, inst] of this.installed) {
+      if (hops.has(id)) continue;
+      for (const h of inst.handles) this.trie.remove(h);
+      this.installed.delete(id);
+      changed = true;
+    }
+    for (const [id, hop] of hops) {
+      const a = this.db.get(id)!;
+      const inst = this.installed.get(id);
+      if (inst && inst.hop === hop && inst.filter === a.filter) continue;
+      if (inst) for (const h of inst.handles) this.trie.remove(h);
+      const handles = a.filter.map((prefix) => this.trie.add(prefix, hop));
+      this.installed.set(id, { hop, filter: a.filter, handles });
+      changed = true;
+    }
+    if (changed) this.cache.clear();
+    return { discovered, unreachable };
+  }
+}

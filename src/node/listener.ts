@@ -1,0 +1,152 @@
+/**
+ * The WebSocket listener: one port serves the native protocol (binary frames at
+ * `/v1/messages/native`) and Broker JSON v1 (text frames at `/v1/messages/json`), binding
+ * 127.0.0.1 unless told otherwise. Upgrades are checked against an Origin/Host allowlist, because
+ * any web page the user opens can try `ws://127.0.0.1:…` (cross-site WebSocket hijacking, DNS
+ * rebinding). Other HTTP requests go to an optional handler (the demo page).
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, type WebSocket } from 'ws';
+import type { Endpoint } from '../endpoint/endpoint.js';
+import { JSON_PATH, NATIVE_PATH } from '../endpoint/peering.js';
+import { encodeJsonMessage } from '../codec/json-v1-encode.js';
+import { wrapWebSocket, type WebSocketLike } from '../transport/websocket-transport.js';
+
+export interface ListenOptions {
+  /** Address to bind. @default '127.0.0.1' */
+  readonly host?: string;
+  /** Port; 0 picks a free one. @default 0 */
+  readonly port?: number;
+  /** Extra origins (`http://host:port`) allowed to open WebSockets; `'*'` allows any. @default [] (loopback origins and the listener's own are always allowed) */
+  readonly allowedOrigins?: readonly string[] | '*';
+  /** Extra Host header names allowed (DNS-rebinding guard). @default [] (loopback names and the bound host) */
+  readonly allowedHosts?: readonly string[];
+  /** Largest WebSocket message in bytes; larger ones close the connection with 1009. @default 16 MiB */
+  readonly maxPayload?: number;
+  /** WebSocket-level ping interval in ms (dead clients are dropped after two silent intervals); 0 disables. @default 5000 */
+  readonly pingInterval?: number;
+  /** Handles plain HTTP requests (e.g. serves the dashboard). @default 404 for everything */
+  readonly http?: (req: IncomingMessage, res: ServerResponse) => void;
+}
+
+export const DEFAULT_LISTEN_HOST = '127.0.0.1';
+export const DEFAULT_MAX_PAYLOAD = 16 * 1024 * 1024;
+export const DEFAULT_WS_PING_INTERVAL_MS = 5000;
+
+export interface Listener {
+  readonly host: string;
+  readonly port: number;
+  /** `ws://host:port` — peer with this for the native protocol. */
+  readonly url: string;
+  /** `ws://host:port/v1/messages/json` for Broker JSON v1 clients. */
+  readonly jsonUrl: string;
+  readonly server: Server;
+  close(): Promise<void>;
+}
+
+const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
+
+function hostName(hostHeader: string): string {
+  if (hostHeader.startsWith('[')) return hostHeader.slice(0, hostHeader.indexOf(']') + 1).toLowerCase();
+  const colon = hostHeader.lastIndexOf(':');
+  return (colon >= 0 ? hostHeader.slice(0, colon) : hostHeader).toLowerCase();
+}
+
+function reject(socket: Duplex, status: number, text: string): void {
+  socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(text)}\r\n\r\n${text}`);
+}
+
+/** Starts listening for peers and JSON v1 clients of `endpoint`. */
+export async function listen(endpoint: Endpoint, opts: ListenOptions = {}): Promise<Listener> {
+  const host = opts.host ?? DEFAULT_LISTEN_HOST;
+  const pingInterval = opts.pingInterval ?? DEFAULT_WS_PING_INTERVAL_MS;
+  const server = createServer((req, res) => {
+    if (opts.http) opts.http(req, res);
+    else {
+      res.writeHead(404, { 'content-type': 'text/plain' });
+      res.end(`isobroker endpoint ${endpoint.name}: WebSocket paths are ${NATIVE_PATH} and ${JSON_PATH}\n`);
+    }
+  });
+  const wss = new WebSocketServer({ noServer: true, maxPayload: opts.maxPayload ?? DEFAULT_MAX_PAYLOAD, perMessageDeflate: false });
+  const alive = new WeakMap<WebSocket, boolean>();
+
+  const allowedHosts = new Set([...LOOPBACK_HOSTS, host.toLowerCase(), ...(opts.allowedHosts ?? []).map((h) => h.toLowerCase())]);
+  const originAllowed = (origin: string | undefined, port: number): boolean => {
+    if (origin === undefined) return true; // not a browser
+    if (opts.allowedOrigins === '*') return true;
+    if ((opts.allowedOrigins ?? []).includes(origin)) return true;
+    const m = /^https?:\/\/(\[[^\]]+\]|[^:/]+)(?::(\d+))?$/i.exec(origin);
+    if (!m) return false;
+    const h = m[1]!.toLowerCase();
+    return LOOPBACK_HOSTS.has(h) || (h === host.toLowerCase() && Number(m[2] ?? 80) === port);
+  };
+
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    const port = (server.address() as AddressInfo).port;
+    const hostHeader = req.headers.host ?? '';
+    if (!allowedHosts.has(hostName(hostHeader))) {
+      reject(socket, 403, `Host '${hostHeader}' is not allowed`);
+      return;
+    }
+    const origin = req.headers.origin;
+    if (!originAllowed(origin, port)) {
+      reject(socket, 403, `Origin '${origin}' is not allowed`);
+      return;
+    }
+    const path = (req.url ?? '/').split('?')[0]!;
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      alive.set(ws, true);
+      ws.on('pong', () => alive.set(ws, true));
+      const remote = `${req.socket.remoteAddress}:${req.socket.remotePort}`;
+      if (path === JSON_PATH) endpoint.accept(wrapWebSocket(ws as unknown as WebSocketLike, remote), 'json');
+      else if (path === NATIVE_PATH) endpoint.accept(wrapWebSocket(ws as unknown as WebSocketLike, remote), 'native');
+      else {
+        const context = 'Invalid URI - use /v1/messages/json';
+        ws.send(encodeJsonMessage({ type: 'error', code: 'invalid_uri', context }));
+        ws.close(1008, context);
+      }
+    });
+  });
+
+  const pinger =
+    pingInterval > 0
+      ? setInterval(() => {
+          for (const ws of wss.clients) {
+            if (alive.get(ws) === false) {
+              ws.terminate();
+              continue;
+            }
+            alive.set(ws, false);
+            ws.ping();
+          }
+        }, pingInterval)
+      : undefined;
+  pinger?.unref();
+
+  await new Promise<void>((resolve, rejectListen) => {
+    server.once('error', rejectListen);
+    server.listen(opts.port ?? 0, host, () => {
+      server.off('error', rejectListen);
+      resolve();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+  const urlHost = host.includes(':') ? `[${host}]` : host;
+  return {
+    host,
+    port,
+    url: `ws://${urlHost}:${port}`,
+    jsonUrl: `ws://${urlHost}:${port}${JSON_PATH}`,
+    server,
+    close: () =>
+      new Promise<void>((resolve) => {
+        if (pinger) clearInterval(pinger);
+        for (const ws of wss.clients) ws.terminate();
+        wss.close();
+        server.close(() => resolve());
+        server.closeAllConnections?.();
+      }),
+  };
+}
