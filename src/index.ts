@@ -76,6 +76,23 @@ export type {
 } from './data/types.js';
 
 // --- codec: Broker JSON v1
+export { DEFAULT_JSON_LIMITS, JsonNumber, JsonObject, parseJson } from './codec/json-parse.js';
+export type { JsonLimits, JsonNode } from './codec/json-parse.js';
+export { decodeJsonData } from './codec/json-v1-decode.js';
+export { DEFAULT_JSON_ENCODE_OPTIONS, encodeJsonData, encodeJsonMessage } from './codec/json-v1-encode.js';
+export type { JsonEncodeOptions } from './codec/json-v1-encode.js';
+export {
+  HANDSHAKE_NOT_A_STRING,
+  HANDSHAKE_NOT_AN_ARRAY,
+  decodeJsonHandshake,
+  decodeJsonMessage,
+} from './codec/json-v1-message.js';
+export type {
+  JsonV1AckMessage,
+  JsonV1DataMessage,
+  JsonV1ErrorMessage,
+  JsonV1Message,
+} from './codec/json-v1-message.js';
 
 // --- codec: native MessagePack
 export {
@@ -169,3 +186,5 @@ export type { PeerProtocol, PeeringState } from './endpoint/peering.js';
 export { ERROR_TEXT, STATUS_TEXT } from './endpoint/status.js';
 export type { ErrorCode, ErrorEvent, PeerRef, StatusCode, StatusEvent } from './endpoint/status.js';
 export type { Timers } from './endpoint/timers.js';
+export { idFromBytes, idToBytes, isEndpointId, newEndpointId } from './endpoint/endpoint-id.js';
+export { MAX_FILTER_PREFIXES, MAX_NEIGHBORS } from './endpoint/limits.js';

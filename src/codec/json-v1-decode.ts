@@ -15,6 +15,7 @@ import { DecodeError } from '../errors.js';
 import { JsonNumber, JsonObject, type JsonNode } from './json-parse.js';
 import {
   JsonPathError,
+  hasLoneSurrogate,
   parseAddressText,
   parsePort,
   parseSubnet,
@@ -104,6 +105,13 @@ function decodeReal(d: JsonNode | undefined): Data {
 function stringData(tag: string, d: JsonNode | undefined): string {
   if (typeof d !== 'string') fail(`${tag} must be a string, got ${describeNode(d)}`);
   return d;
+}
+
+/** String and enum texts must be valid Unicode, as the data model requires (exact UTF-8 form). */
+function unicodeText(tag: string, d: JsonNode | undefined): string {
+  const s = stringData(tag, d);
+  if (hasLoneSurrogate(s)) fail(`${tag} holds a lone UTF-16 surrogate (not valid Unicode)`);
+  return s;
 }
 
 function decodeElements(d: JsonNode | undefined, tag: string): Data[] {
@@ -207,7 +215,7 @@ function decodeValue(node: JsonNode): Data {
       case 'real':
         return decodeReal(d);
       case 'string':
-        return { type: 'string', value: stringData(tag, d) };
+        return { type: 'string', value: unicodeText(tag, d) };
       case 'address':
         return { type: 'address', bytes: parseAddressText(stringData(tag, d)) };
       case 'subnet':
@@ -219,7 +227,7 @@ function decodeValue(node: JsonNode): Data {
       case 'timespan':
         return { type: 'timespan', ns: parseTimespan(stringData(tag, d)) };
       case 'enum-value':
-        return { type: 'enum-value', name: stringData(tag, d) };
+        return { type: 'enum-value', name: unicodeText(tag, d) };
       case 'vector':
         return { type: 'vector', elements: decodeElements(d, tag) };
       case 'set':

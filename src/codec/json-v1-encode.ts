@@ -17,10 +17,9 @@
  * millisecond field; we round toward negative infinity, so the text names the right millisecond.
  */
 import { formatAddress } from '../data/address.js';
-import { formatTimespan, formatTimestampMs } from '../data/text.js';
+import { formatRealFixed, formatTimespan, formatTimestampMs } from '../data/text.js';
 import type { Data, PortProtocol } from '../data/types.js';
 import { ValueError } from '../errors.js';
-import { formatRealFixed6 } from './json-real.js';
 import type { JsonV1Message } from './json-v1-message.js';
 
 /** Options of {@link encodeJsonData} and {@link encodeJsonMessage}. */
@@ -104,6 +103,17 @@ export function quoteJsonString(s: string, broker = false): string {
   return `"${s}"`;
 }
 
+/**
+ * A finite real as C's `%f` (what Broker writes). NaN and ±Infinity throw: Broker writes them as
+ * `nan`/`inf`, which is not JSON and which Broker's own parser cannot read back.
+ */
+function realText(x: number): string {
+  if (x !== x || x === Infinity || x === -Infinity) {
+    throw new ValueError(`real ${x} is not representable in Broker JSON v1 (only finite numbers are)`);
+  }
+  return formatRealFixed(x);
+}
+
 const PROTOCOL_TEXT: Readonly<Record<PortProtocol, string>> = { unknown: '?', tcp: 'tcp', udp: 'udp', icmp: 'icmp' };
 
 /** `"@data-type":"…","data":…` — the fields of a value, without braces. */
@@ -118,7 +128,7 @@ function fields(v: Data, broker: boolean): string {
     case 'integer':
       return `"@data-type":"integer","data":${v.value}`;
     case 'real':
-      return `"@data-type":"real","data":${formatRealFixed6(v.value)}`;
+      return `"@data-type":"real","data":${realText(v.value)}`;
     case 'string':
       return `"@data-type":"string","data":${quoteJsonString(v.value, broker)}`;
     case 'address':

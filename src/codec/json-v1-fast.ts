@@ -55,6 +55,26 @@ const TAG_TAILS: readonly (readonly number[])[] = [
   'vector"',
 ].map((t) => Array.from(t.slice(1), (c) => c.charCodeAt(0)));
 
+/** Tag candidate by first letter (`s` and `t` are refined by later letters); -1 for none. */
+const TAG_BY_FIRST: Int8Array = (() => {
+  const out = new Int8Array(128).fill(-1);
+  const first: readonly [string, number][] = [
+    ['n', T_NONE],
+    ['b', T_BOOLEAN],
+    ['c', T_COUNT],
+    ['i', T_INTEGER],
+    ['r', T_REAL],
+    ['s', T_STRING],
+    ['a', T_ADDRESS],
+    ['p', T_PORT],
+    ['t', T_TIMESTAMP],
+    ['e', T_ENUM],
+    ['v', T_VECTOR],
+  ];
+  for (const [c, t] of first) out[c.charCodeAt(0)] = t;
+  return out;
+})();
+
 // Literal comparisons, unrolled: several times faster than `startsWith` on V8 for short tokens.
 
 /** `"@data-type":"` at `p`. */
@@ -131,36 +151,21 @@ class FastDecoder {
   }
 
   /**
-   * Reads a type tag (after its opening quote) without allocating: the index of the tag in
-   * `TAGS`, with the position after the closing quote; gives up on anything else.
+   * Reads a type tag after its opening quote, without allocating: its `T_*` constant, with the
+   * position after the closing quote; gives up on anything else.
    */
   tag(): number {
     const text = this.text;
     const pos = this.pos;
-    let t: number;
-    switch (text.charCodeAt(pos)) {
-      case 0x6e: t = T_NONE; break; // n
-      case 0x62: t = T_BOOLEAN; break; // b
-      case 0x63: t = T_COUNT; break; // c
-      case 0x69: t = T_INTEGER; break; // i
-      case 0x72: t = T_REAL; break; // r
-      case 0x61: t = T_ADDRESS; break; // a
-      case 0x70: t = T_PORT; break; // p
-      case 0x65: t = T_ENUM; break; // e
-      case 0x76: t = T_VECTOR; break; // v
-      case 0x73: { // s
-        const c1 = text.charCodeAt(pos + 1);
-        t = c1 === 0x74 ? T_STRING : c1 === 0x75 ? T_SUBNET : T_SET;
-        break;
-      }
-      case 0x74: { // t
-        const c1 = text.charCodeAt(pos + 1);
-        t = c1 === 0x61 ? T_TABLE : text.charCodeAt(pos + 5) === 0x74 ? T_TIMESTAMP : T_TIMESPAN;
-        break;
-      }
-      default:
-        throw GIVE_UP;
-    }
+    const c0 = text.charCodeAt(pos);
+    let t = c0 < 0x80 ? TAG_BY_FIRST[c0]! : -1;
+    if (t === T_STRING) {
+      const c1 = text.charCodeAt(pos + 1);
+      t = c1 === 0x74 ? T_STRING : c1 === 0x75 ? T_SUBNET : T_SET; // st, su, se
+    } else if (t === T_TIMESTAMP) {
+      if (text.charCodeAt(pos + 1) === 0x61) t = T_TABLE; // ta
+      else if (text.charCodeAt(pos + 5) === 0x70) t = T_TIMESPAN; // times(p)an
+    } else if (t < 0) throw GIVE_UP;
     const tail = TAG_TAILS[t]!;
     const n = tail.length;
     for (let j = 0; j < n; j++) if (text.charCodeAt(pos + 1 + j) !== tail[j]) throw GIVE_UP;
@@ -168,7 +173,7 @@ class FastDecoder {
     return t;
   }
 
-  /** A string without escapes, after optional whitespace. */
+  /** A string without escapes or lone surrogates, after optional whitespace. */
   string(): string {
     if (this.ws() !== QUOTE) throw GIVE_UP;
     const text = this.text;
@@ -178,6 +183,11 @@ class FastDecoder {
       const c = text.charCodeAt(pos);
       if (c === QUOTE) break;
       if (c === BACKSLASH || c !== c) throw GIVE_UP;
+      if (c >= 0xd800 && c <= 0xdfff) {
+        const d = text.charCodeAt(pos + 1);
+        if (c > 0xdbff || !(d >= 0xdc00 && d <= 0xdfff)) throw GIVE_UP;
+        pos++;
+      }
       pos++;
     }
     if (pos - start > this.maxString) throw GIVE_UP;

@@ -9,6 +9,7 @@ import type { Data } from '../data/types.js';
 import { DecodeError } from '../errors.js';
 import { JsonObject, parseJson, resolveJsonLimits, type JsonLimits, type JsonNode } from './json-parse.js';
 import { decodeDataMessageFast } from './json-v1-fast.js';
+import { hasLoneSurrogate } from './json-v1-scalars.js';
 import { decodeJsonData, describeNode } from './json-v1-decode.js';
 
 /** `{"type":"data-message","topic":T,"@data-type":X,"data":Y}` */
@@ -68,6 +69,7 @@ export function decodeJsonMessage(text: string, limits?: JsonLimits): JsonV1Mess
   if (typeof topic !== 'string' || topic.length === 0) {
     throw new DecodeError(`topic: expected a non-empty string, got ${describeNode(topic)}`);
   }
+  if (hasLoneSurrogate(topic)) throw new DecodeError('topic: holds a lone UTF-16 surrogate (not valid Unicode)');
   return { type: 'data-message', topic, data: decodeJsonData(root) };
 }
 

@@ -37,6 +37,19 @@ function fail(what: string): never {
   throw new JsonPathError(what);
 }
 
+/** True when `s` holds a UTF-16 surrogate that is not part of a pair (not valid Unicode). */
+export function hasLoneSurrogate(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0xd800 || c > 0xdfff) continue;
+    if (c > 0xdbff) return true;
+    const d = s.charCodeAt(i + 1);
+    if (!(d >= 0xdc00 && d <= 0xdfff)) return true;
+    i++;
+  }
+  return false;
+}
+
 /** Reads `count` decimal digits at `at`; -1 when any is not a digit. */
 function digits(s: string, at: number, count: number): number {
   let v = 0;

@@ -385,7 +385,7 @@ export function compareEncoded(a: Uint8Array, pa: number, b: Uint8Array, pb: num
     }
     case STRING:
     case ENUM:
-      return sign(la - lb) || compareBytesAt(a, sa, la, b, sb, lb);
+      return compareBytesAt(a, sa, la, b, sb, lb);
     case ADDRESS:
       return compareAddr(a, sa, la, b, sb, lb);
     case SUBNET:

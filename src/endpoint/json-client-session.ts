@@ -45,11 +45,11 @@ export class JsonClientSession {
       toFrames: (items) => items,
       timers: cfg.timers,
     });
+    this.outbox.pushControl(JSON.stringify(filter));
     transport.attach({
       onMessage: (f) => this.onFrame(f),
       onClose: (code, reason) => this.onClosed(code, reason),
     });
-    this.outbox.pushControl(JSON.stringify(filter));
     this.armWatchdog();
   }
 

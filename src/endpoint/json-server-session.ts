@@ -10,6 +10,7 @@ import { encodeJsonMessage } from '../codec/json-v1-encode.js';
 import { decodeJsonHandshake, decodeJsonMessage } from '../codec/json-v1-message.js';
 import { CloseCode, type Frame, type Transport } from '../transport/transport.js';
 import { Outbox } from './outbox.js';
+import { MAX_FILTER_PREFIXES } from './limits.js';
 import type { SessionConfig } from './native-session.js';
 import type { SendQueueStats } from './send-queue.js';
 
@@ -113,6 +114,10 @@ export class JsonServerSession {
       if (!(err instanceof DecodeError)) throw err;
       // As Zeek does: no ack, the connection stays open and waits for a valid handshake.
       this.error('deserialization_failed', err.message);
+      return;
+    }
+    if (filter.length > MAX_FILTER_PREFIXES) {
+      this.error('deserialization_failed', `too many subscriptions: ${filter.length}, the limit is ${MAX_FILTER_PREFIXES}`);
       return;
     }
     this.filter = [...new Set(filter)];

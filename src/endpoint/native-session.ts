@@ -68,10 +68,7 @@ export class NativeSession {
       toFrames: (items) => [encodeFrame(items)],
       timers: cfg.timers,
     });
-    transport.attach({
-      onMessage: (f) => this.onFrame(f),
-      onClose: (code, reason) => this.onClosed(code, reason),
-    });
+    // Our hello goes first, before frames that arrived while connecting are delivered.
     this.sendControl({
       kind: MessageKind.Hello,
       version: NATIVE_PROTOCOL_VERSION,
@@ -79,6 +76,10 @@ export class NativeSession {
       name: cfg.selfName,
       role: cfg.selfRole,
       credential: null,
+    });
+    transport.attach({
+      onMessage: (f) => this.onFrame(f),
+      onClose: (code, reason) => this.onClosed(code, reason),
     });
     this.armPing();
   }

@@ -28,19 +28,25 @@ export class Outbox<T> {
   private scheduled = false;
   private pollTimer: unknown;
   private closed = false;
+  private readonly flushThreshold: number;
 
   constructor(
     private readonly transport: Transport,
     private readonly opts: OutboxOptions<T>,
   ) {
     this.queue = new SendQueue<T>(opts.limit, opts.policy, opts.timers.now);
+    this.flushThreshold = Math.max(1, Math.min(opts.maxBatch, Math.floor(opts.limit / 2)));
   }
 
   /** Queues a data message; the result tells whether it was dropped or must disconnect. */
   push(item: T): PushResult {
     if (this.closed) return 'dropped';
     const r = this.queue.push(item);
-    if (r === 'queued') this.schedule();
+    if (r !== 'queued') return r;
+    // A full batch leaves at once unless the transport is congested, so the queue only grows
+    // (and the overflow policy only bites) while the peer cannot keep up.
+    if (this.queue.length >= this.flushThreshold && this.pollTimer === undefined) this.flush(false);
+    else this.schedule();
     return r;
   }
 

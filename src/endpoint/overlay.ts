@@ -14,6 +14,7 @@ import {
 import type { DecodeError } from '../errors.js';
 import type { Transport } from '../transport/transport.js';
 import { Deduplicator } from './dedup.js';
+import { MAX_FILTER_PREFIXES, MAX_NEIGHBORS } from './limits.js';
 import { idFromBytes, idToBytes, randomBytes } from './endpoint-id.js';
 import { NativeSession, type SessionConfig } from './native-session.js';
 import { Router, type Announcement, type RouteChanges } from './router.js';
@@ -222,6 +223,13 @@ export class Overlay {
   }
 
   private onAnnounce(s: NativeSession, m: AnnounceMessage): void {
+    if (m.filter.length > MAX_FILTER_PREFIXES || m.neighbors.length > MAX_NEIGHBORS) {
+      s.fail(
+        'filter_too_large',
+        `announcement of ${m.name} has ${m.filter.length} prefixes and ${m.neighbors.length} neighbours; the limits are ${MAX_FILTER_PREFIXES} and ${MAX_NEIGHBORS}`,
+      );
+      return;
+    }
     const a = fromWire(m);
     if (a.origin === this.cfg.selfId) {
       // An older run of ourselves is still remembered with a newer version: jump past it.

@@ -2,6 +2,10 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   DEFAULT_NATIVE_LIMITS,
+  DecodeError,
+  decodeFrame,
+  encodeDataMessage,
+  encodeFrame,
   MAX_COUNT,
   MAX_INTEGER,
   MIN_INTEGER,
@@ -171,6 +175,19 @@ describe('native value decoding: accepted variants', () => {
   it('reads a 16-byte v4-mapped address as the IPv4 address', () => {
     expect(decodeValue(hex('d8 02 00 00 00 00 00 00 00 00 00 00 ff ff 01 02 03 04'))).toEqual(address('1.2.3.4'));
   });
+
+  it('treats both forms of one IPv4 address or subnet as the same value in sets', () => {
+    const v4mapped = '00 00 00 00 00 00 00 00 00 00 ff ff';
+    const sameAddress = hex(`93 d4 08 00 d6 02 0a 00 00 00 d8 02 ${v4mapped} 0a 00 00 00`);
+    const sameSubnet = hex(`93 d4 08 00 c7 05 03 08 0a 00 00 00 c7 11 03 68 ${v4mapped} 0a 00 00 00`);
+    const longerSubnet = hex(`93 d4 08 00 c7 05 03 08 0a 00 00 00 c7 11 03 69 ${v4mapped} 0a 00 00 00`);
+    for (const dup of [sameAddress, sameSubnet]) {
+      expectDecodeError(() => decodeValue(dup), ['set element 1']);
+      expect(validatedInFrame(dup)).toBe(false);
+    }
+    expect(decodeValue(longerSubnet)).toEqual(set([subnet('10.0.0.0/8'), subnet('10.0.0.0/9')]));
+    expect(validatedInFrame(longerSubnet)).toBe(true);
+  });
 });
 
 describe('native value decoding: rejections', () => {
@@ -318,15 +335,113 @@ describe('native value round trips (property)', () => {
   });
 
   it('rejects any set whose elements are out of order, and accepts every sorted one', () => {
-    // Both orders of two distinct values, spliced by hand into a set's array.
+    // Both orders of two values, spliced by hand into a set's array; checked by decodeValue (which
+    // uses compare) and by the frame validator (which compares the encoded bytes).
     fc.assert(
-      fc.property(dataArb({ depth: 2 }), dataArb({ depth: 2 }), (a, b) => {
-        const c = Math.sign(compare(a, b));
-        const marked = concat(hex('93 d4 08 00'), encodeValue(a), encodeValue(b));
-        if (c < 0) expect(equals(decodeValue(marked), set([a, b]))).toBe(true);
-        else expectDecodeError(() => decodeValue(marked), ['set element 1']);
-      }),
+      fc.property(dataArb({ depth: 2 }), dataArb({ depth: 2 }), (a, b) => expectPairOrder(a, b)),
       { numRuns: 1000 },
     );
   });
+
+  it('orders every pair of edge values the same way on the wire as in memory', () => {
+    const edges: Data[] = [
+      none(),
+      boolean(false),
+      boolean(true),
+      count(0),
+      count(127),
+      count(128),
+      count(0xffffffff),
+      count(0x100000000),
+      count(MAX_COUNT),
+      integer(MIN_INTEGER),
+      integer(-1),
+      integer(0),
+      integer(1),
+      integer(MAX_INTEGER),
+      real(-Infinity),
+      real(-1.5),
+      real(-0),
+      real(0),
+      real(Number.MIN_VALUE),
+      real(Infinity),
+      real(NaN),
+      string(''),
+      string('a'),
+      string('ab'),
+      string('b'),
+      string('\u00ff'),
+      string('\uffff'),
+      string('😀'),
+      string('x'.repeat(40)),
+      address('::'),
+      address('::1'),
+      address('0.0.0.0'),
+      address('1.2.3.4'),
+      address('255.255.255.255'),
+      address('::ffff:0:0'),
+      address('2001:db8::'),
+      address('ffff::'),
+      subnet('0.0.0.0/0'),
+      subnet('10.0.0.0/8'),
+      subnet('10.0.0.0/9'),
+      subnet('::/0'),
+      subnet('::/96'),
+      subnet('2001:db8::/32'),
+      port(0, 'unknown'),
+      port(80, 'unknown'),
+      port(80, 'tcp'),
+      port(80, 'udp'),
+      port(80, 'icmp'),
+      port(65535, 'tcp'),
+      timestamp(MIN_INTEGER),
+      timestamp(-1n),
+      timestamp(0n),
+      timestamp(MAX_INTEGER),
+      timespan(-1n),
+      timespan(1n),
+      enumValue(''),
+      enumValue('A'),
+      enumValue('B'),
+      set([]),
+      set([count(1)]),
+      set([count(1), count(2)]),
+      set([count(2)]),
+      table([]),
+      table([[count(1), none()]]),
+      table([[count(1), boolean(true)]]),
+      table([[count(2), none()]]),
+      vector([]),
+      vector([none()]),
+      vector([none(), none()]),
+      vector([count(1)]),
+    ];
+    for (const a of edges) for (const b of edges) expectPairOrder(a, b);
+  });
 });
+
+const ORIGIN = new Uint8Array(16);
+
+/** Whether the frame validator accepts a Data message carrying these value bytes. */
+function validatedInFrame(valueBytes: Uint8Array): boolean {
+  try {
+    decodeFrame(encodeFrame([encodeDataMessage('t', ORIGIN, 1, 1, valueBytes)]));
+    return true;
+  } catch (e) {
+    if (e instanceof DecodeError) return false;
+    throw e;
+  }
+}
+
+/** A set spliced as [a, b] is valid exactly when a < b, for decodeValue and the validator alike. */
+function expectPairOrder(a: Data, b: Data): void {
+  const ascending = Math.sign(compare(a, b)) < 0;
+  const spliced = concat(hex('93 d4 08 00'), encodeValue(a), encodeValue(b));
+  const label = `{${toText(a)}, ${toText(b)}}`;
+  expect(validatedInFrame(spliced), label).toBe(ascending);
+  if (ascending) expect(equals(decodeValue(spliced), set([a, b])), label).toBe(true);
+  else expectDecodeError(() => decodeValue(spliced), ['set element 1']);
+  // The same for table keys.
+  const keyed = concat(hex('95 d4 08 01'), encodeValue(a), hex('c0'), encodeValue(b), hex('c0'));
+  expect(validatedInFrame(keyed), `table ${label}`).toBe(ascending);
+}

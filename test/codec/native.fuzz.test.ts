@@ -262,6 +262,24 @@ describe(`native decoder fuzz (FUZZ_SEED=${SEED})`, () => {
     expect(accepted).toBeGreaterThan(VALUE_CASES / 100);
   });
 
+  it('agrees with the frame validator on UTF-8 validity of strings and enum names', () => {
+    // Edge bytes of UTF-8: ASCII, continuation ranges, overlong and surrogate leads, > U+10FFFF.
+    const edges = [0x00, 0x41, 0x7f, 0x80, 0x8f, 0x90, 0x9f, 0xa0, 0xbf, 0xc0, 0xc1, 0xc2, 0xdf, 0xe0, 0xe1, 0xec, 0xed,
+      0xee, 0xef, 0xf0, 0xf1, 0xf3, 0xf4, 0xf5, 0xf8, 0xfe, 0xff];
+    const m = new Mutator(prng(SEED ^ 0x07f8));
+    let accepted = 0;
+    for (let i = 0; i < 40_000; i++) {
+      const len = m.int(24);
+      const payload = new Uint8Array(len);
+      for (let k = 0; k < len; k++) payload[k] = m.rand() < 0.25 ? 0x61 : m.pick(edges);
+      const asString = concat(hex(`d9 ${len.toString(16).padStart(2, '0')}`), payload);
+      const asEnum = concat(hex(`c7 ${len.toString(16).padStart(2, '0')} 07`), payload);
+      if (checkValue(i, 'utf-8 string', asString)) accepted++;
+      checkValue(i, 'utf-8 enum', asEnum);
+    }
+    expect(accepted).toBeGreaterThan(1000);
+  });
+
   it('decodes the corpus it mutates', () => {
     for (const f of frames) {
       const back = decodeFrame(f.bytes);

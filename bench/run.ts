@@ -1,0 +1,75 @@
+/**
+ * Benchmark entry: `npm run bench -- [--only codec,trie] [--quick] [--no-write]`.
+ *
+ * Runs the sections of `sections/index.ts` in one process, prints each section's tables as it
+ * finishes, and rewrites `BENCHMARKS.md` at the repository root. Exits 1 when a section fails
+ * (a missed goal is reported, not an error).
+ */
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { commandLine, parseBenchArgs, usage } from './lib/args.js';
+import { gcAvailable } from './lib/memory.js';
+import { machineInfo, renderReport, renderSection, type RunInfo, type SectionOutcome } from './lib/report.js';
+import { DEFAULT_TIMING_OPTIONS, QUICK_TIMING_OPTIONS } from './lib/timing.js';
+import { SECTIONS } from './sections/index.js';
+
+/** The nearest directory above this file whose package.json names this package. */
+function repoRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    const pkg = join(dir, 'package.json');
+    if (existsSync(pkg) && (JSON.parse(readFileSync(pkg, 'utf8')) as { name?: unknown }).name === 'isobroker') return dir;
+    const up = dirname(dir);
+    if (up === dir) throw new Error('cannot find the isobroker package root');
+    dir = up;
+  }
+}
+
+async function main(): Promise<number> {
+  const ids = SECTIONS.map((s) => s.id);
+  let args;
+  try {
+    args = parseBenchArgs(process.argv.slice(2), ids);
+  } catch (e) {
+    process.stderr.write(`${(e as Error).message}\n${usage(ids)}\n`);
+    return 2;
+  }
+  if (args.help) {
+    process.stdout.write(`${usage(ids)}\n`);
+    return 0;
+  }
+  if (!gcAvailable()) process.stderr.write('note: run with node --expose-gc for exact memory numbers\n');
+
+  const info: RunInfo = {
+    date: new Date(),
+    machine: machineInfo(),
+    command: commandLine(args),
+    quick: args.quick,
+    timing: args.quick ? QUICK_TIMING_OPTIONS : DEFAULT_TIMING_OPTIONS,
+  };
+  process.stdout.write(`${info.command}\n${info.machine}\n\n`);
+
+  const outcomes: SectionOutcome[] = [];
+  for (const section of SECTIONS) {
+    if (args.only !== undefined && !args.only.includes(section.id)) continue;
+    const ctx = { quick: args.quick, timing: info.timing, log: (line: string) => process.stderr.write(`… ${line}\n`) };
+    let outcome: SectionOutcome;
+    try {
+      outcome = { section, report: await section.run(ctx) };
+    } catch (e) {
+      outcome = { section, error: e instanceof Error ? (e.stack ?? e.message) : String(e) };
+    }
+    outcomes.push(outcome);
+    process.stdout.write(`${renderSection(outcome)}\n\n`);
+  }
+
+  if (args.write) {
+    const path = join(repoRoot(), 'BENCHMARKS.md');
+    writeFileSync(path, renderReport(info, outcomes));
+    process.stdout.write(`wrote ${path}\n`);
+  }
+  return outcomes.some((o) => 'error' in o) ? 1 : 0;
+}
+
+process.exitCode = await main();

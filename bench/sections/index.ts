@@ -1,0 +1,14 @@
+/**
+ * The benchmark sections, in the order they run and appear in `BENCHMARKS.md`.
+ *
+ * To add one: write `bench/sections/<id>.ts` exporting a `BenchSection` (see `../lib/section.ts`;
+ * time with `compareInterleaved` from `../lib/timing.ts`, measure memory with `../lib/memory.ts`,
+ * return tables built with `../lib/markdown.ts` and goals from `goalAtMost`/`goalAtLeast`), then add
+ * it to this list. `npm run bench -- --only <id>` runs it alone.
+ */
+import type { BenchSection } from '../lib/section.js';
+import { codecSection } from './codec.js';
+import { trieSection } from './trie.js';
+
+/** Every section, in run order. */
+export const SECTIONS: readonly BenchSection[] = [codecSection, trieSection];
