@@ -46,7 +46,7 @@ export const DEFAULT_TIMING_OPTIONS: Readonly<Required<TimingOptions>> = Object.
 /** {@link TimingOptions} for `--quick`: a smoke test whose numbers are only indicative. */
 export const QUICK_TIMING_OPTIONS: Readonly<Required<TimingOptions>> = Object.freeze({
   ...DEFAULT_TIMING_OPTIONS,
-  warmupMs: 40,
+  warmupMs: 100,
   roundMs: 20,
   rounds: 3,
 });

@@ -8,8 +8,10 @@ import {
   address,
   count,
   decodeFrame,
+  decodeJsonMessage,
   decodeValue,
   encodeFrame,
+  encodeJsonMessage,
   encodeMessage,
   encodeValue,
   equals,
@@ -19,10 +21,8 @@ import {
   string,
   timestamp,
   type Data,
+  type JsonV1DataMessage,
 } from 'isobroker';
-// The JSON v1 codec is not exported from `isobroker` yet; import it from its sources until it is.
-import { encodeJsonMessage } from '../../src/codec/json-v1-encode.js';
-import { decodeJsonMessage, type JsonV1DataMessage } from '../../src/codec/json-v1-message.js';
 import { formatBytes, formatNs, formatOps, formatRatio } from '../lib/markdown.js';
 import { goalAtMost, type BenchSection, type SectionContext, type SectionReport } from '../lib/section.js';
 import { compareInterleaved, medianRatio, taskTiming, type BenchTask } from '../lib/timing.js';

@@ -1,2 +1,3 @@
-/** isobroker/browser — browser adapters: IndexedDB clone persistence (idb-keyval). */
-export {};
+/** isobroker/browser — browser adapters: prompt reconnects on `online`, IndexedDB clone persistence. */
+export { reconnectOnOnline } from './online.js';
+export type { OnlineTarget } from './online.js';

@@ -7,7 +7,7 @@
 export interface NativeLimits {
   /** Largest frame (or encoded value) accepted, in bytes. @default 16777216 (16 MiB) */
   readonly maxFrameBytes?: number;
-  /** Deepest container nesting (a value's vectors, sets and tables; a message counts as one). @default 64 */
+  /** Deepest nesting of containers (vectors, sets, tables) within one value. @default 64 */
   readonly maxDepth?: number;
   /** Longest string, enum name or topic, in UTF-8 bytes. @default 4194304 (4 MiB) */
   readonly maxStringBytes?: number;

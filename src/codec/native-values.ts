@@ -1,7 +1,8 @@
 /**
  * Broker values ↔ the native protocol's MessagePack encoding (PROTOCOL.md, "Values"). Hand-written
- * and specialised: one reused output buffer, no generic object mapping, a fast path for short
- * ASCII strings, and a decoder that checks every length against the limits before allocating.
+ * and specialised: output straight into a reused slab, no generic object mapping, a fast path for
+ * short ASCII strings, and a decoder that checks every length against the limits before
+ * allocating. The encoder trusts its input to be well-formed (as the constructors guarantee).
  */
 import { boolean as booleanData, none as noneData } from '../data/constructors.js';
 import { compare } from '../data/order.js';

@@ -148,6 +148,17 @@ describe('limits and slow consumers', () => {
   });
 });
 
+describe('keepalive', () => {
+  it('drops a peer that stops answering pings, with peer_timeout', async () => {
+    await start({ pingInterval: 100, pingTimeout: 300 });
+    const c = await nativeRaw();
+    const closed = await c.closed;
+    expect(closed.code).toBe(1001);
+    expect(errorsIn(c).map((e) => e.code)).toContain('peer_timeout');
+    expect(c.binaries.flatMap((b) => decodeFrame(b)).some((m) => m.kind === MessageKind.Ping)).toBe(true);
+  });
+});
+
 describe('origin and host checks', () => {
   beforeEach(async () => start());
 
