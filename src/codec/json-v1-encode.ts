@@ -14,7 +14,8 @@
  * is written raw in both modes; a lone UTF-16 surrogate (no UTF-8 form) is written as `\uXXXX`.
  *
  * Timestamps before 1970 with a sub-second part: Broker truncates toward zero and prints a wrong
- * millisecond field; we round toward negative infinity, so the text names the right millisecond.
+ * millisecond field; we round toward negative infinity, so the text names the right millisecond
+ * (except in the first 0.776 ms of the int64 range, see `FIRST_WHOLE_MS`).
  */
 import { formatAddress } from '../data/address.js';
 import { formatRealFixed, formatTimespan, formatTimestampMs } from '../data/text.js';
@@ -114,6 +115,13 @@ function realText(x: number): string {
   return formatRealFixed(x);
 }
 
+/**
+ * The earliest whole millisecond in the int64 nanosecond range. The instants before it (the first
+ * 0.776 ms of the range) would floor to a millisecond outside the range, which no decoder could
+ * read back; they go out as this millisecond instead.
+ */
+const FIRST_WHOLE_MS = -9_223_372_036_854_000_000n;
+
 const PROTOCOL_TEXT: Readonly<Record<PortProtocol, string>> = { unknown: '?', tcp: 'tcp', udp: 'udp', icmp: 'icmp' };
 
 /** `"@data-type":"…","data":…` — the fields of a value, without braces. */
@@ -138,7 +146,7 @@ function fields(v: Data, broker: boolean): string {
     case 'port':
       return `"@data-type":"port","data":"${v.number}/${PROTOCOL_TEXT[v.protocol]}"`;
     case 'timestamp':
-      return `"@data-type":"timestamp","data":"${formatTimestampMs(v.ns)}"`;
+      return `"@data-type":"timestamp","data":"${formatTimestampMs(v.ns < FIRST_WHOLE_MS ? FIRST_WHOLE_MS : v.ns)}"`;
     case 'timespan':
       return `"@data-type":"timespan","data":"${formatTimespan(v.ns)}"`;
     case 'enum-value':

@@ -48,6 +48,17 @@ export function readUint16(b: Uint8Array, p: number): number {
   return (b[p]! << 8) | b[p + 1]!;
 }
 
+/**
+ * Passes DecodeErrors through and turns a stack overflow (input nested deeper than the stack
+ * allows, possible only with a raised `maxDepth`) into one; anything else is a bug and rethrown.
+ */
+export function asDecodeError(e: unknown, at: number): unknown {
+  if (e instanceof RangeError && !(e instanceof DecodeError)) {
+    return new DecodeError(`at byte ${at}: input nested too deeply for the call stack`, { cause: e });
+  }
+  return e;
+}
+
 /** A readable name of the MessagePack form starting with byte `c`. */
 export function formName(c: number): string {
   if (c < 0x80) return 'positive fixint';

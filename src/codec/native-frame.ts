@@ -3,7 +3,7 @@
  * MessagePack array header of N followed by N encoded messages. Decoding validates every message
  * completely — a Data message's value structurally, without decoding it — before returning.
  */
-import { MsgpackReader } from './msgpack-reader.js';
+import { asDecodeError, MsgpackReader } from './msgpack-reader.js';
 import { MsgpackWriter } from './msgpack-writer.js';
 import { DEFAULT_NATIVE_LIMITS, resolveNativeLimits, type NativeLimits } from './native-limits.js';
 import { ENDPOINT_ID_BYTES, MessageKind, type NativeMessage } from './native-kinds.js';
@@ -66,6 +66,8 @@ export function decodeFrame(bytes: Uint8Array, limits?: NativeLimits): NativeMes
     for (let i = 0; i < n; i++) out.push(readMessage(r));
     if (r.pos !== r.end) r.fail(r.pos, `${r.end - r.pos} trailing bytes after the last message`);
     return out;
+  } catch (e) {
+    throw asDecodeError(e, r.pos);
   } finally {
     r.reset(EMPTY, lim);
   }

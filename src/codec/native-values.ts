@@ -8,7 +8,7 @@ import { boolean as booleanData, none as noneData } from '../data/constructors.j
 import { compare } from '../data/order.js';
 import { PORT_PROTOCOLS, type Data } from '../data/types.js';
 import { isV4 } from '../data/address.js';
-import { MsgpackReader, readFloat64, readInt64, readUint16, readUint32, readUint64 } from './msgpack-reader.js';
+import { asDecodeError, MsgpackReader, readFloat64, readInt64, readUint16, readUint32, readUint64 } from './msgpack-reader.js';
 import { decodeUtf8 } from './msgpack-utf8.js';
 import { MsgpackWriter } from './msgpack-writer.js';
 import { ContainerMarker, isV4MappedAt, MARKER_LEAD, NativeExt } from './native-format.js';
@@ -333,6 +333,8 @@ export function decodeValue(bytes: Uint8Array, limits?: NativeLimits): Data {
     const v = readValue(r, 0);
     if (r.pos !== r.end) r.fail(r.pos, `${r.end - r.pos} trailing bytes after the value`);
     return v;
+  } catch (e) {
+    throw asDecodeError(e, r.pos);
   } finally {
     r.reset(EMPTY, lim);
   }

@@ -4,11 +4,13 @@ import {
   ValueError,
   address,
   count,
+  decodeJsonData,
   encodeJsonData,
   encodeJsonMessage,
   enumValue,
   integer,
   none,
+  parseJson,
   port,
   real,
   set,
@@ -73,10 +75,18 @@ describe('encodeJsonData: times', () => {
     [1404901004n * S, '2014-07-09T10:16:44.000'],
     [1404901004n * S + 123_456_789n, '2014-07-09T10:16:44.123'], // truncated to ms
     [-1n, '1969-12-31T23:59:59.999'], // toward negative infinity
-    [-(1n << 63n), '1677-09-21T00:12:43.145'],
+    [-(1n << 63n), '1677-09-21T00:12:43.146'], // its millisecond starts before the int64 range
+    [-9_223_372_036_854_000_000n, '1677-09-21T00:12:43.146'],
+    [-9_223_372_036_853_999_999n, '1677-09-21T00:12:43.146'],
+    [-9_223_372_036_853_000_001n, '1677-09-21T00:12:43.146'],
     [(1n << 63n) - 1n, '2262-04-11T23:47:16.854'],
   ])('timestamp %d → %s', (ns, text) => {
     expect(dataText(timestamp(ns))).toBe(`"${text}"`);
+  });
+
+  it('the lowest timestamps still decode (to the first whole millisecond of the range)', () => {
+    const back = decodeJsonData(parseJson(encodeJsonData(timestamp(-(1n << 63n)))));
+    expect(back).toEqual({ type: 'timestamp', ns: -9_223_372_036_854_000_000n });
   });
 
   it.each([

@@ -217,6 +217,8 @@ describe('native frames: rejections', () => {
     const deep = encodeDataMessage('t', ID, 1, 1, vector([vector([vector([count(1)])])]));
     expect(decodeFrame(encodeFrame([deep]), { maxDepth: 3 })).toHaveLength(1);
     expectDecodeError(() => decodeFrame(encodeFrame([deep]), { maxDepth: 2 }), ['nested deeper than the limit of 2']);
+    const tooDeep = concat(hex('91'), encodeDataMessage('t', ID, 1, 1, new Uint8Array(0)), new Uint8Array(1_000_000).fill(0x91), hex('c0'));
+    expectDecodeError(() => decodeFrame(tooDeep, { maxDepth: 2_000_000 }), ['nested too deeply for the call stack']);
     const long = encodeDataMessage('a-long-topic', ID, 1, 1, count(1));
     expectDecodeError(() => decodeFrame(encodeFrame([long]), { maxStringBytes: 4 }), ['string of 12 bytes exceeds the limit of 4']);
     const wide = encodeDataMessage('t', ID, 1, 1, set([count(1), count(2), count(3)]));

@@ -251,6 +251,8 @@ describe('native value decoding: rejections', () => {
     expect(() => decodeValue(nested(3), { maxDepth: 3 })).not.toThrow();
     // Far beyond the limit: fails cleanly rather than exhausting the stack.
     expectDecodeError(() => decodeValue(nested(1_000_000)), ['limit of 64']);
+    // With the limit raised beyond what the stack holds: still a DecodeError.
+    expectDecodeError(() => decodeValue(nested(1_000_000), { maxDepth: 2_000_000 }), ['nested too deeply for the call stack']);
   });
 
   it('enforces the string, array and size limits', () => {

@@ -1,0 +1,46 @@
+/**
+ * The store backend seam: where a master keeps its entries. Backends are plain synchronous
+ * storage (memory, SQLite); every store semantic — operations, expiry, sequence numbers — lives
+ * once in the master state machine.
+ */
+import type { Data } from '../data/types.js';
+
+/** One key of a store. Times are milliseconds since the Unix epoch. */
+export interface StoreEntry {
+  readonly key: Data;
+  readonly value: Data;
+  /** When the key expires (strictly after this instant); undefined = never. */
+  readonly expiry?: number;
+  /** The key's expiry interval in ms, re-armed by later changes that pass none; undefined = none. */
+  readonly interval?: number;
+}
+
+/** A page of a scan: the entries and where to continue. */
+export interface ScanPage {
+  readonly entries: readonly StoreEntry[];
+  /** Opaque position to pass to the next `scan`; undefined when the scan is complete. */
+  readonly cursor: unknown;
+}
+
+export interface StoreBackend {
+  get(key: Data): StoreEntry | undefined;
+  /** Inserts or replaces the entry for `entry.key`. */
+  put(entry: StoreEntry): void;
+  /** Removes a key; true when it existed. */
+  erase(key: Data): boolean;
+  clear(): void;
+  size(): number;
+  keys(): Data[];
+  /**
+   * Pages through all entries, `limit` at a time, starting with `cursor` undefined. Changes made
+   * between pages may or may not be seen; every key present for the whole scan is seen once.
+   */
+  scan(cursor: unknown, limit: number): ScanPage;
+  /** Every entry with an expiry (to rebuild the expiry schedule after a restart). */
+  expiring(): StoreEntry[];
+  getMeta(name: string): string | undefined;
+  setMeta(name: string, value: string): void;
+  /** Runs `fn` as one atomic unit (one transaction: the group commit of a batch). */
+  transaction<T>(fn: () => T): T;
+  close(): void;
+}

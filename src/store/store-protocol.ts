@@ -1,0 +1,166 @@
+/**
+ * The store protocol: messages between a master and its clones, carried as Broker vectors in data
+ * messages on internal topics (`<$>/store/<name>/…`, never shown to JSON v1 clients), so they are
+ * routed like any message, across any number of hops. Numbered as in PROTOCOL.md.
+ *
+ * Updates carry the resulting state of a key (its new value, or its removal), not the operation,
+ * so applying one twice is harmless: this is what makes snapshot + replay converge.
+ */
+import { count, string, vector, none } from '../data/constructors.js';
+import type { Data, VectorData } from '../data/types.js';
+import { DecodeError } from '../errors.js';
+import { StoreOp } from './operations.js';
+
+export const StoreMsg = {
+  Command: 1,
+  Ack: 2,
+  Attach: 3,
+  Update: 4,
+  SnapshotBegin: 5,
+  SnapshotChunk: 6,
+  SnapshotEnd: 7,
+  DeltaEnd: 8,
+  Heartbeat: 9,
+} as const;
+export type StoreMsg = (typeof StoreMsg)[keyof typeof StoreMsg];
+
+export const ChangeKind = { Put: 1, Erase: 2, Clear: 3, Expire: 4 } as const;
+export type ChangeKind = (typeof ChangeKind)[keyof typeof ChangeKind];
+
+/** One change to a store, as broadcast by the master. */
+export type Change =
+  | { readonly kind: typeof ChangeKind.Put; readonly key: Data; readonly value: Data }
+  | { readonly kind: typeof ChangeKind.Erase | typeof ChangeKind.Expire; readonly key: Data }
+  | { readonly kind: typeof ChangeKind.Clear };
+
+export type StoreMessage =
+  | { readonly kind: typeof StoreMsg.Command; readonly cloneId: string; readonly reqId: number; readonly op: StoreOp; readonly key: Data; readonly args: readonly Data[]; readonly expiry?: number }
+  | { readonly kind: typeof StoreMsg.Ack; readonly reqId: number; readonly seq: number; readonly result: Data; readonly errorCode?: string; readonly errorText?: string }
+  | { readonly kind: typeof StoreMsg.Attach; readonly cloneId: string; readonly epoch?: string; readonly seq: number }
+  | { readonly kind: typeof StoreMsg.Update; readonly epoch: string; readonly seq: number; readonly changes: readonly Change[] }
+  | { readonly kind: typeof StoreMsg.SnapshotBegin; readonly epoch: string; readonly seq: number }
+  | { readonly kind: typeof StoreMsg.SnapshotChunk; readonly epoch: string; readonly index: number; readonly entries: readonly (readonly [Data, Data])[] }
+  | { readonly kind: typeof StoreMsg.SnapshotEnd; readonly epoch: string; readonly seq: number; readonly chunks: number }
+  | { readonly kind: typeof StoreMsg.DeltaEnd; readonly epoch: string; readonly seq: number }
+  | { readonly kind: typeof StoreMsg.Heartbeat; readonly epoch: string; readonly seq: number };
+
+export const INTERNAL_PREFIX = '<$>/';
+export const masterTopic = (name: string): string => `${INTERNAL_PREFIX}store/${name}/master`;
+export const updatesTopic = (name: string): string => `${INTERNAL_PREFIX}store/${name}/updates`;
+export const cloneTopic = (name: string, cloneId: string): string => `${INTERNAL_PREFIX}store/${name}/clone/${cloneId}`;
+
+const n = (x: number): Data => count(x);
+const opt = (x: number | undefined): Data => (x === undefined ? none() : count(x));
+
+function encodeChange(c: Change): Data {
+  switch (c.kind) {
+    case ChangeKind.Put:
+      return vector([n(c.kind), c.key, c.value]);
+    case ChangeKind.Erase:
+    case ChangeKind.Expire:
+      return vector([n(c.kind), c.key]);
+    case ChangeKind.Clear:
+      return vector([n(c.kind)]);
+  }
+}
+
+export function encodeStoreMessage(m: StoreMessage): VectorData {
+  switch (m.kind) {
+    case StoreMsg.Command:
+      return vector([n(m.kind), string(m.cloneId), n(m.reqId), n(m.op), m.key, vector(m.args), opt(m.expiry)]);
+    case StoreMsg.Ack:
+      return vector([n(m.kind), n(m.reqId), n(m.seq), m.result, m.errorCode === undefined ? none() : string(m.errorCode), string(m.errorText ?? '')]);
+    case StoreMsg.Attach:
+      return vector([n(m.kind), string(m.cloneId), m.epoch === undefined ? none() : string(m.epoch), n(m.seq)]);
+    case StoreMsg.Update:
+      return vector([n(m.kind), string(m.epoch), n(m.seq), vector(m.changes.map(encodeChange))]);
+    case StoreMsg.SnapshotBegin:
+    case StoreMsg.DeltaEnd:
+    case StoreMsg.Heartbeat:
+      return vector([n(m.kind), string(m.epoch), n(m.seq)]);
+    case StoreMsg.SnapshotChunk:
+      return vector([n(m.kind), string(m.epoch), n(m.index), vector(m.entries.flatMap(([k, v]) => [k, v]))]);
+    case StoreMsg.SnapshotEnd:
+      return vector([n(m.kind), string(m.epoch), n(m.seq), n(m.chunks)]);
+  }
+}
+
+// ---- decoding (validating: a store message from the network is untrusted input)
+
+function fail(what: string): never {
+  throw new DecodeError(`invalid store message: ${what}`);
+}
+
+function num(d: Data | undefined, what: string): number {
+  if (d?.type !== 'count' || d.value > BigInt(Number.MAX_SAFE_INTEGER)) fail(`${what} must be a count`);
+  return Number(d.value);
+}
+
+function str(d: Data | undefined, what: string): string {
+  if (d?.type !== 'string') fail(`${what} must be a string`);
+  return d.value;
+}
+
+function vec(d: Data | undefined, what: string): readonly Data[] {
+  if (d?.type !== 'vector') fail(`${what} must be a vector`);
+  return d.elements;
+}
+
+function decodeChange(d: Data, i: number): Change {
+  const f = vec(d, `change ${i}`);
+  const kind = num(f[0], `change ${i} kind`);
+  if (kind === ChangeKind.Put && f.length === 3) return { kind, key: f[1]!, value: f[2]! };
+  if ((kind === ChangeKind.Erase || kind === ChangeKind.Expire) && f.length === 2) return { kind, key: f[1]! };
+  if (kind === ChangeKind.Clear && f.length === 1) return { kind };
+  return fail(`change ${i} has kind ${kind} with ${f.length} fields`);
+}
+
+const OPS = new Set<number>(Object.values(StoreOp));
+
+export function decodeStoreMessage(d: Data): StoreMessage {
+  const f = vec(d, 'message');
+  const kind = num(f[0], 'kind');
+  const want = (len: number): void => {
+    if (f.length !== len) fail(`kind ${kind} needs ${len} fields, got ${f.length}`);
+  };
+  switch (kind) {
+    case StoreMsg.Command: {
+      want(7);
+      const op = num(f[3], 'op');
+      if (!OPS.has(op)) fail(`unknown op ${op}`);
+      const expiry = f[6]!.type === 'none' ? undefined : num(f[6], 'expiry');
+      return { kind, cloneId: str(f[1], 'clone id'), reqId: num(f[2], 'request id'), op: op as StoreOp, key: f[4]!, args: vec(f[5], 'args'), ...(expiry === undefined ? {} : { expiry }) };
+    }
+    case StoreMsg.Ack: {
+      want(6);
+      const code = f[4]!.type === 'none' ? undefined : str(f[4], 'error code');
+      return { kind, reqId: num(f[1], 'request id'), seq: num(f[2], 'seq'), result: f[3]!, ...(code === undefined ? {} : { errorCode: code, errorText: str(f[5], 'error text') }) };
+    }
+    case StoreMsg.Attach: {
+      want(4);
+      const epoch = f[2]!.type === 'none' ? undefined : str(f[2], 'epoch');
+      return { kind, cloneId: str(f[1], 'clone id'), ...(epoch === undefined ? {} : { epoch }), seq: num(f[3], 'seq') };
+    }
+    case StoreMsg.Update:
+      want(4);
+      return { kind, epoch: str(f[1], 'epoch'), seq: num(f[2], 'seq'), changes: vec(f[3], 'changes').map(decodeChange) };
+    case StoreMsg.SnapshotBegin:
+    case StoreMsg.DeltaEnd:
+    case StoreMsg.Heartbeat:
+      want(3);
+      return { kind, epoch: str(f[1], 'epoch'), seq: num(f[2], 'seq') };
+    case StoreMsg.SnapshotChunk: {
+      want(4);
+      const flat = vec(f[3], 'entries');
+      if (flat.length % 2 !== 0) fail('snapshot chunk entries must come in key/value pairs');
+      const entries: [Data, Data][] = [];
+      for (let i = 0; i < flat.length; i += 2) entries.push([flat[i]!, flat[i + 1]!]);
+      return { kind, epoch: str(f[1], 'epoch'), index: num(f[2], 'chunk index'), entries };
+    }
+    case StoreMsg.SnapshotEnd:
+      want(4);
+      return { kind, epoch: str(f[1], 'epoch'), seq: num(f[2], 'seq'), chunks: num(f[3], 'chunk count') };
+    default:
+      return fail(`unknown kind ${kind}`);
+  }
+}
