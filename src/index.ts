@@ -76,8 +76,10 @@ export type {
 } from './data/types.js';
 
 // --- codec: Broker JSON v1
-export { DEFAULT_JSON_LIMITS, JsonNumber, JsonObject, parseJson } from './codec/json-parse.js';
-export type { JsonLimits, JsonNode } from './codec/json-parse.js';
+export { JsonNumber, JsonObject } from './codec/json-node.js';
+export type { JsonNode } from './codec/json-node.js';
+export { DEFAULT_JSON_LIMITS, parseJson } from './codec/json-parse.js';
+export type { JsonLimits } from './codec/json-parse.js';
 export { decodeJsonData } from './codec/json-v1-decode.js';
 export { DEFAULT_JSON_ENCODE_OPTIONS, encodeJsonData, encodeJsonMessage } from './codec/json-v1-encode.js';
 export type { JsonEncodeOptions } from './codec/json-v1-encode.js';
@@ -188,3 +190,26 @@ export type { ErrorCode, ErrorEvent, PeerRef, StatusCode, StatusEvent } from './
 export type { Timers } from './endpoint/timers.js';
 export { idFromBytes, idToBytes, isEndpointId, newEndpointId } from './endpoint/endpoint-id.js';
 export { MAX_FILTER_PREFIXES, MAX_NEIGHBORS } from './endpoint/limits.js';
+
+// --- stores: backends
+export { createMemoryBackend } from './store/memory-backend.js';
+export type { ScanPage, StoreBackend, StoreEntry } from './store/backend.js';
+
+// --- stores: persistence
+export { createMemoryPersistence } from './store/memory-persistence.js';
+export type { CloneCheckpoint, ClonePersistence, PersistChange, PersistedClone } from './store/persistence.js';
+
+// --- stores
+export {
+  DEFAULT_CLONE_OPTIONS,
+  DEFAULT_MASTER_OPTIONS,
+  StoreClone,
+  StoreMaster,
+  createClone,
+  createMaster,
+} from './store/stores.js';
+export type { CloneOptions, Expiry, MasterOptions, WriteOptions } from './store/stores.js';
+export type { CloneStatus } from './store/clone.js';
+export type { StoreChangeEvent } from './store/store-events.js';
+export { StoreOp } from './store/operations.js';
+export { INTERNAL_TOPIC_PREFIX } from './endpoint/endpoint.js';

@@ -12,10 +12,12 @@
  *
  * Hardening: limits on text length, nesting depth, string length, array length and object keys;
  * the keys `__proto__`, `constructor` and `prototype` and duplicate keys are rejected, and objects
- * are {@link JsonObject}s (parallel key/value arrays), never plain objects, so prototype pollution
- * is impossible by construction. Every failure is a `DecodeError` naming what and the offset.
+ * are {@link JsonObject}s (keys and values in one array), never plain objects, so prototype
+ * pollution is impossible by construction. Every failure is a `DecodeError` naming what and the
+ * offset.
  */
 import { DecodeError } from '../errors.js';
+import { JsonNumber, JsonObject, type JsonNode } from './json-node.js';
 
 /** Limits enforced by {@link parseJson}. Lengths count UTF-16 code units. */
 export interface JsonLimits {
@@ -39,58 +41,6 @@ export const DEFAULT_JSON_LIMITS: Readonly<Required<JsonLimits>> = Object.freeze
   maxArrayLength: 1024 * 1024,
   maxObjectKeys: 256,
 });
-
-/** A JSON number with its exact source text. */
-export class JsonNumber {
-  /**
-   * @param text the number exactly as written, e.g. `-7.5`, `18446744073709551615`, `1e3`
-   * @param isInteger true when written without `.` and exponent
-   */
-  constructor(
-    readonly text: string,
-    readonly isInteger: boolean,
-  ) {}
-}
-
-/** A JSON object: keys in source order, unique, none of them a prototype-polluting name. */
-export class JsonObject {
-  /** Keys and values alternating: `[k0, v0, k1, v1, …]` (one array, not one per side). */
-  readonly #kv: readonly (string | JsonNode)[];
-
-  /** @param kv keys and values alternating; keys must be unique */
-  constructor(kv: readonly (string | JsonNode)[]) {
-    this.#kv = kv;
-  }
-
-  /** The value of `key`, or undefined when absent. */
-  get(key: string): JsonNode | undefined {
-    const kv = this.#kv;
-    for (let i = 0; i < kv.length; i += 2) if (kv[i] === key) return kv[i + 1] as JsonNode;
-    return undefined;
-  }
-
-  /** Number of keys. */
-  get size(): number {
-    return this.#kv.length >> 1;
-  }
-
-  /** The keys in source order. */
-  keys(): string[] {
-    const out: string[] = [];
-    for (let i = 0; i < this.#kv.length; i += 2) out.push(this.#kv[i] as string);
-    return out;
-  }
-
-  /** `[key, value]` pairs in source order. */
-  entries(): [string, JsonNode][] {
-    const out: [string, JsonNode][] = [];
-    for (let i = 0; i < this.#kv.length; i += 2) out.push([this.#kv[i] as string, this.#kv[i + 1] as JsonNode]);
-    return out;
-  }
-}
-
-/** A parsed JSON value. */
-export type JsonNode = null | boolean | string | JsonNumber | readonly JsonNode[] | JsonObject;
 
 const FORBIDDEN_KEYS: ReadonlySet<string> = new Set(['__proto__', 'constructor', 'prototype']);
 

@@ -12,7 +12,7 @@ import { boolean, none } from '../data/constructors.js';
 import { compare } from '../data/order.js';
 import { MAX_COUNT, MAX_INTEGER, MIN_INTEGER, type Data } from '../data/types.js';
 import { DecodeError } from '../errors.js';
-import { JsonNumber, JsonObject, type JsonNode } from './json-parse.js';
+import { JsonNumber, JsonObject, type JsonNode } from './json-node.js';
 import {
   JsonPathError,
   hasLoneSurrogate,
@@ -49,6 +49,8 @@ function fail(what: string): never {
 /** Converts an internal path error into the public `DecodeError`; other errors pass through. */
 export function toDecodeError(e: unknown): unknown {
   if (e instanceof JsonPathError) return new DecodeError(`${e.path()}: ${e.message}`);
+  // Nesting allowed by a very large maxDepth can still exhaust the call stack.
+  if (e instanceof RangeError) return new DecodeError(`(root): value too deeply nested (${e.message})`, { cause: e });
   return e;
 }
 

@@ -350,6 +350,7 @@ class FastDecoder {
   }
 
   message(): JsonV1DataMessage {
+    if (this.maxDepth < 1) throw GIVE_UP;
     this.expectChar(0x7b);
     this.ws();
     if (this.text.startsWith('"type"', this.pos)) {
@@ -377,7 +378,10 @@ class FastDecoder {
  * takes the general path. `limits` must already be resolved; the text length is checked by the
  * caller.
  */
-export function decodeDataMessageFast(text: string, limits: Readonly<Required<JsonLimits>>): JsonV1DataMessage | undefined {
+export function decodeDataMessageFast(
+  text: string,
+  limits: Readonly<Required<JsonLimits>>,
+): JsonV1DataMessage | undefined {
   // Keys are matched literally here, so limits that could reject them leave it to the general path.
   if (limits.maxObjectKeys < 4 || limits.maxStringLength < 12) return undefined;
   try {

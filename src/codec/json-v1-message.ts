@@ -7,7 +7,8 @@
  */
 import type { Data } from '../data/types.js';
 import { DecodeError } from '../errors.js';
-import { JsonObject, parseJson, resolveJsonLimits, type JsonLimits, type JsonNode } from './json-parse.js';
+import { JsonObject, type JsonNode } from './json-node.js';
+import { parseJson, resolveJsonLimits, type JsonLimits } from './json-parse.js';
 import { decodeDataMessageFast } from './json-v1-fast.js';
 import { hasLoneSurrogate } from './json-v1-scalars.js';
 import { decodeJsonData, describeNode } from './json-v1-decode.js';
@@ -51,6 +52,10 @@ function field(root: JsonObject, key: string): string {
  * Decodes one message. `ack` and `error` are recognised by their `type`; anything else is a data
  * message (its `type` is not checked, as in Broker) and needs a non-empty `topic` and a value.
  * Throws `DecodeError` (code `deserialization_failed`) naming the JSON path and the problem.
+ *
+ * A data message in the usual shape is decoded in one pass straight from the text
+ * (`json-v1-fast.ts`); anything else goes through `parseJson` and `decodeJsonData`, with the same
+ * result.
  */
 export function decodeJsonMessage(text: string, limits?: JsonLimits): JsonV1Message {
   const resolved = resolveJsonLimits(limits);

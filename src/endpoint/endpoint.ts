@@ -62,8 +62,15 @@ export interface EndpointEvents {
 
 interface LocalSub {
   readonly handler: MessageHandler;
+  /** Subscribed to internal topics (`<$>/…`) explicitly; others never see them. */
+  readonly internal: boolean;
   stamp: number;
 }
+
+/** Topics starting with this are internal (store traffic): never delivered to JSON v1 clients or to
+ * subscribers of broader prefixes, and not publishable by JSON v1 clients. */
+export const INTERNAL_TOPIC_PREFIX = '<$>/';
+const isInternal = (topic: string): boolean => topic.startsWith(INTERNAL_TOPIC_PREFIX);
 
 export class Endpoint {
   readonly id: string;
@@ -144,14 +151,14 @@ export class Endpoint {
   subscribe(prefixes: string | readonly string[], handler: MessageHandler): Subscription {
     this.assertOpen();
     const list = normalizeFilter(typeof prefixes === 'string' ? [prefixes] : prefixes);
-    const sub: LocalSub = { handler, stamp: 0 };
+    const sub: LocalSub = { handler, internal: list.length > 0 && list.every(isInternal), stamp: 0 };
     const handles = list.map((p) => this.local.add(p, sub));
     this.countPrefixes(list, +1);
     let active = true;
     return {
       prefixes: list,
       unsubscribe: () => {
-        if (!active) return;
+        if (!active || this.closed) return;
         active = false;
         for (const h of handles) this.local.remove(h);
         this.countPrefixes(list, -1);
@@ -179,7 +186,10 @@ export class Endpoint {
   private refreshFilter(): void {
     if (!this.filterDirty) return;
     this.filterDirty = false;
-    const next = normalizeFilter(this.prefixCount.keys());
+    // Internal prefixes are normalised apart, so that they stay visible in the announced filter
+    // (a master's topic shows even when the endpoint also subscribes to everything).
+    const all = [...this.prefixCount.keys()];
+    const next = [...normalizeFilter(all.filter((p) => !isInternal(p))), ...normalizeFilter(all.filter(isInternal))];
     if (next.length === this.filter.length && next.every((p, i) => p === this.filter[i])) return;
     this.filter = next;
     this.overlay.setFilter(next);
@@ -200,6 +210,31 @@ export class Endpoint {
     this.inject(topic, data, undefined, undefined);
   }
 
+  /**
+   * Publishes a value already encoded in the native format (see `encodeValue`): the bytes travel
+   * as they are. Used by services that need the encoded size (stores) or publish one value often.
+   */
+  publishEncoded(topic: string, valueBytes: Uint8Array): void {
+    this.assertOpen();
+    if (this.clients.size > 0) this.deliverClients(topic, undefined, undefined, valueBytes);
+    this.overlay.publish(topic, valueBytes);
+    if (this.jsonServers.size > 0 && !isInternal(topic)) {
+      const data = decodeValue(valueBytes);
+      for (const s of this.jsonServers) if (s.established) s.publish(topic, data);
+    }
+  }
+
+  /**
+   * Announces subscription changes now instead of at the end of the turn, so that a message sent
+   * next (e.g. a request whose answer comes back on the new subscription) travels behind the
+   * announcement on every link.
+   */
+  flushSubscriptions(): void {
+    if (this.closed) return;
+    this.refreshFilter();
+    this.overlay.flushAnnouncement();
+  }
+
   /** Publishes a Zeek event `name(args…)` on `topic`. */
   publishEvent(topic: string, name: string, args: Iterable<unknown> = [], opts?: EventOptions): void {
     this.publish(topic, makeEvent(name, args, opts));
@@ -214,6 +249,7 @@ export class Endpoint {
     if (fromClient || fromServer) this.deliverLocal(topic, data, bytes);
     this.deliverClients(topic, data, fromClient);
     this.overlay.publish(topic, bytes);
+    if (isInternal(topic)) return;
     for (const s of this.jsonServers) if (s !== fromServer && s.established) s.publish(topic, data);
   }
 
@@ -225,9 +261,10 @@ export class Endpoint {
   /** Calls matching local handlers; returns the decoded value if it had to decode it. */
   private deliverLocal(topic: string, data: Data | undefined, bytes: Uint8Array): Data | undefined {
     const stamp = ++this.stamp;
+    const internal = isInternal(topic);
     let value = data;
     this.local.forEachMatch(topic, (sub) => {
-      if (sub.stamp === stamp) return;
+      if (sub.stamp === stamp || (internal && !sub.internal)) return;
       sub.stamp = stamp;
       const v = (value ??= decodeValue(bytes));
       try {
@@ -240,7 +277,7 @@ export class Endpoint {
   }
 
   private deliverClients(topic: string, data: Data | undefined, exclude: JsonServerSession | undefined, bytes?: Uint8Array): void {
-    if (this.clients.size === 0) return;
+    if (this.clients.size === 0 || isInternal(topic)) return;
     const stamp = ++this.stamp;
     let text: string | undefined;
     this.clientTrie.forEachMatch(topic, (client) => {
@@ -315,7 +352,10 @@ export class Endpoint {
     }
     new JsonServerSession(transport, this.cfg, {
       subscribed: (x, filter) => this.addClient(x, filter),
-      publish: (x, topic, data) => this.inject(topic, data, x, undefined),
+      publish: (x, topic, data) => {
+        if (isInternal(topic)) x.reject(`topic '${topic}' is reserved: topics starting with ${INTERNAL_TOPIC_PREFIX} are internal`);
+        else this.inject(topic, data, x, undefined);
+      },
       closed: (x) => this.removeClient(x),
     });
   }
@@ -457,6 +497,11 @@ export class Endpoint {
     this.overlay.closeAll();
     for (const s of this.sessionPeering.keys()) if (s instanceof JsonClientSession) s.close(1000, 'endpoint closed');
     for (const c of this.clients.keys()) c.close(1001, 'endpoint closed');
+  }
+
+  /** True once `close()` was called. */
+  get isClosed(): boolean {
+    return this.closed;
   }
 
   private assertOpen(): void {

@@ -75,6 +75,11 @@ export class JsonServerSession {
     this.transport.close(code, reason);
   }
 
+  /** Refuses the client's last input with an error (the connection stays open). */
+  reject(context: string): void {
+    this.error('deserialization_failed', `input #${this.inputs}: ${context}`);
+  }
+
   private error(code: string, context: string): void {
     this.outbox.pushControl(encodeJsonMessage({ type: 'error', code, context }));
   }

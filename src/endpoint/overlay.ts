@@ -127,10 +127,18 @@ export class Overlay {
     };
   }
 
+  /** Sends a pending announcement now. */
+  flushAnnouncement(): void {
+    if (!this.announceScheduled) return;
+    this.announceScheduled = false;
+    this.announceNow();
+  }
+
   private scheduleAnnounce(): void {
     if (this.announceScheduled) return;
     this.announceScheduled = true;
     queueMicrotask(() => {
+      if (!this.announceScheduled) return;
       this.announceScheduled = false;
       this.announceNow();
     });

@@ -31,6 +31,7 @@ interface Installed {
 }
 
 const ROUTE_CACHE_LIMIT = 10_000;
+const INTERNAL_PREFIX = '<$>/';
 const NO_ROUTES: readonly string[] = Object.freeze([]);
 
 export class Router {
@@ -39,6 +40,8 @@ export class Router {
   private reachable = new Set<string>();
   private readonly installed = new Map<string, Installed>();
   private readonly trie = new TopicTrie<string>();
+  /** Internal topics (`<$>/…`) match only internal prefixes: a subscriber of "" never gets them. */
+  private readonly internalTrie = new TopicTrie<string>();
   private readonly cache = new Map<string, readonly string[]>();
 
   constructor(readonly self: string) {}
@@ -91,7 +94,8 @@ export class Router {
     const cached = this.cache.get(topic);
     if (cached) return cached;
     let out: string[] | undefined;
-    this.trie.forEachMatch(topic, (hop) => {
+    const trie = topic.startsWith(INTERNAL_PREFIX) ? this.internalTrie : this.trie;
+    trie.forEachMatch(topic, (hop) => {
       if (!out) out = [hop];
       else if (!out.includes(hop)) out.push(hop);
     });
@@ -104,6 +108,10 @@ export class Router {
   /** Next hop toward an endpoint, if reachable. */
   nextHop(origin: string): string | undefined {
     return this.installed.get(origin)?.hop ?? (this.neighbors.has(origin) ? origin : undefined);
+  }
+
+  private trieFor(prefix: string): TopicTrie<string> {
+    return prefix.startsWith(INTERNAL_PREFIX) ? this.internalTrie : this.trie;
   }
 
   private recompute(): RouteChanges {
@@ -145,7 +153,7 @@ export class Router {
     let changed = false;
     for (const [id, inst] of this.installed) {
       if (hops.has(id)) continue;
-      for (const h of inst.handles) this.trie.remove(h);
+      for (const h of inst.handles) this.trieFor(h.prefix).remove(h);
       this.installed.delete(id);
       changed = true;
     }
@@ -153,8 +161,8 @@ export class Router {
       const a = this.db.get(id)!;
       const inst = this.installed.get(id);
       if (inst && inst.hop === hop && inst.filter === a.filter) continue;
-      if (inst) for (const h of inst.handles) this.trie.remove(h);
-      const handles = a.filter.map((prefix) => this.trie.add(prefix, hop));
+      if (inst) for (const h of inst.handles) this.trieFor(h.prefix).remove(h);
+      const handles = a.filter.map((prefix) => this.trieFor(prefix).add(prefix, hop));
       this.installed.set(id, { hop, filter: a.filter, handles });
       changed = true;
     }

@@ -21,6 +21,7 @@ export const StoreMsg = {
   SnapshotEnd: 7,
   DeltaEnd: 8,
   Heartbeat: 9,
+  ChunkAck: 10,
 } as const;
 export type StoreMsg = (typeof StoreMsg)[keyof typeof StoreMsg];
 
@@ -42,7 +43,8 @@ export type StoreMessage =
   | { readonly kind: typeof StoreMsg.SnapshotChunk; readonly epoch: string; readonly index: number; readonly entries: readonly (readonly [Data, Data])[] }
   | { readonly kind: typeof StoreMsg.SnapshotEnd; readonly epoch: string; readonly seq: number; readonly chunks: number }
   | { readonly kind: typeof StoreMsg.DeltaEnd; readonly epoch: string; readonly seq: number }
-  | { readonly kind: typeof StoreMsg.Heartbeat; readonly epoch: string; readonly seq: number };
+  | { readonly kind: typeof StoreMsg.Heartbeat; readonly epoch: string; readonly seq: number }
+  | { readonly kind: typeof StoreMsg.ChunkAck; readonly cloneId: string; readonly index: number };
 
 export const INTERNAL_PREFIX = '<$>/';
 export const masterTopic = (name: string): string => `${INTERNAL_PREFIX}store/${name}/master`;
@@ -82,6 +84,8 @@ export function encodeStoreMessage(m: StoreMessage): VectorData {
       return vector([n(m.kind), string(m.epoch), n(m.index), vector(m.entries.flatMap(([k, v]) => [k, v]))]);
     case StoreMsg.SnapshotEnd:
       return vector([n(m.kind), string(m.epoch), n(m.seq), n(m.chunks)]);
+    case StoreMsg.ChunkAck:
+      return vector([n(m.kind), string(m.cloneId), n(m.index)]);
   }
 }
 
@@ -160,6 +164,9 @@ export function decodeStoreMessage(d: Data): StoreMessage {
     case StoreMsg.SnapshotEnd:
       want(4);
       return { kind, epoch: str(f[1], 'epoch'), seq: num(f[2], 'seq'), chunks: num(f[3], 'chunk count') };
+    case StoreMsg.ChunkAck:
+      want(3);
+      return { kind, cloneId: str(f[1], 'clone id'), index: num(f[2], 'chunk index') };
     default:
       return fail(`unknown kind ${kind}`);
   }

@@ -20,7 +20,9 @@ import {
   timestamp,
   toText,
   vector,
+  JsonObject,
   type Data,
+  type JsonNode,
 } from 'isobroker';
 
 const S = 1_000_000_000n;
@@ -318,5 +320,15 @@ describe('decodeJsonData: containers', () => {
     expect(encodeJsonData(v)).toBe('{"@data-type":"timestamp","data":"2014-07-09T10:16:44.123"}');
     same(dec('timespan', '"1.5s"'), timespan(1_500_000_000n));
     expect(encodeJsonData(dec('timespan', '"1.5s"'))).toBe('{"@data-type":"timespan","data":"1500ms"}');
+  });
+});
+
+describe('decodeJsonData: call stack', () => {
+  it('a tree nested deeper than the stack allows fails with a DecodeError, not a RangeError', () => {
+    // Built by hand: parseJson's own depth limit would stop such a text first.
+    let node: JsonNode = new JsonObject(['@data-type', 'none', 'data', new JsonObject([])]);
+    for (let i = 0; i < 200_000; i++) node = new JsonObject(['@data-type', 'vector', 'data', [node]]);
+    expect(() => decodeJsonData(node)).toThrow(DecodeError);
+    expect(() => decodeJsonData(node)).toThrow(/^\(root\): value too deeply nested/);
   });
 });

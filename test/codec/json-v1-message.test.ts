@@ -82,6 +82,7 @@ describe('decodeJsonMessage: data messages', () => {
     const deep = encodeJsonMessage({ type: 'data-message', topic: '/t', data: vector([vector([vector([])])]) });
     expect(() => decodeJsonMessage(deep)).not.toThrow();
     expect(messageError(deep, { maxDepth: 5 })).toContain('nesting deeper than maxDepth 5');
+    expect(messageError(compact, { maxDepth: 0 })).toContain('nesting deeper than maxDepth 0');
     expect(messageError(compact, { maxTextLength: 10 })).toContain('exceeds maxTextLength 10');
     expect(messageError(compact, { maxStringLength: 3 })).toContain('maxStringLength 3');
     expect(messageError(compact, { maxArrayLength: 2 })).toContain('maxArrayLength 2');

@@ -1,0 +1,448 @@
+/**
+ * The SQLite store backend (better-sqlite3): durable storage for a store master.
+ *
+ * Schema (created when missing):
+ *
+ *     store(key blob primary key, value blob, expiry integer, interval integer)
+ *     meta(key text primary key, value text)
+ *
+ * Keys and values are the native MessagePack encoding of the Broker values (`encodeValue`). That
+ * encoding is canonical — sets and tables sorted, integers in their smallest form, IPv4 addresses
+ * as 4 bytes — with two exceptions this file removes from keys: −0 is stored as 0 and every NaN as
+ * the one canonical NaN, so keys equal under Broker's `equals` are identical bytes (values keep
+ * their exact bits). `expiry` is the key's deadline in ms since the Unix epoch; `interval` is the
+ * key's expiry interval in ms, which the master re-arms when a later change passes no expiry;
+ * NULL means none for both. Every operation runs one statement prepared at open; `put` is one
+ * upsert with no read before it.
+ */
+import { unlinkSync } from 'node:fs';
+import Database from 'better-sqlite3';
+import { decodeValue, encodeValue } from '../codec/native-values.js';
+import type { NativeLimits } from '../codec/native-limits.js';
+import type { Data } from '../data/types.js';
+import { ClosedError, IsobrokerError, StoreError, ValueError } from '../errors.js';
+import type { ScanPage, StoreBackend, StoreEntry } from '../store/backend.js';
+import { checkScanLimit, checkSynchronous } from '../store/backend-checks.js';
+
+export type SqliteSynchronous = 'OFF' | 'NORMAL' | 'FULL' | 'EXTRA';
+export type SqliteJournalMode = 'DELETE' | 'WAL';
+export type SqliteFailureMode = 'FAIL' | 'DELETE';
+
+export interface SqliteBackendOptions {
+  /** Database file (`:memory:` for a private in-memory database). Not allowed with `database`. @default ':memory:' */
+  readonly path?: string;
+  /**
+   * An open better-sqlite3 `Database` to use instead of opening `path`. The backend creates its
+   * tables in it, and `close()` leaves it open: whoever opened it closes it. `failureMode`
+   * 'DELETE' cannot delete a handed-in database; a corrupt one fails.
+   * @default undefined
+   */
+  readonly database?: Database.Database;
+  /** `PRAGMA synchronous`; unset leaves SQLite's default (FULL). @default undefined */
+  readonly synchronous?: SqliteSynchronous;
+  /**
+   * `PRAGMA journal_mode`; unset leaves SQLite's default (DELETE, or whatever mode the file was
+   * left in: WAL persists). An in-memory database keeps its 'memory' journal whatever is asked.
+   * @default undefined
+   */
+  readonly journalMode?: SqliteJournalMode;
+  /**
+   * What to do at open when the file is corrupt or not a database: 'FAIL' throws a `StoreError`
+   * with code `backend_failure`; 'DELETE' deletes the file with its -wal, -shm and -journal files
+   * and starts again empty. Corruption found after open always fails the operation.
+   * @default 'FAIL'
+   */
+  readonly failureMode?: SqliteFailureMode;
+  /** Run `PRAGMA integrity_check` at open and treat any problem it reports as corruption. @default false */
+  readonly integrityCheck?: boolean;
+}
+
+/** The defaults of `SqliteBackendOptions` (undefined pragmas: SQLite's own defaults apply). */
+export const DEFAULT_SQLITE_OPTIONS: {
+  readonly path: string;
+  readonly synchronous: SqliteSynchronous | undefined;
+  readonly journalMode: SqliteJournalMode | undefined;
+  readonly failureMode: SqliteFailureMode;
+  readonly integrityCheck: boolean;
+} = Object.freeze({
+  path: ':memory:',
+  synchronous: undefined,
+  journalMode: undefined,
+  failureMode: 'FAIL',
+  integrityCheck: false,
+});
+
+const SYNCHRONOUS: readonly string[] = ['OFF', 'NORMAL', 'FULL', 'EXTRA'];
+const JOURNAL_MODES: readonly string[] = ['DELETE', 'WAL'];
+const FAILURE_MODES: readonly string[] = ['FAIL', 'DELETE'];
+
+/** Stored bytes were written by this backend: decode them without the wire's size limits. */
+const STORED_LIMITS: NativeLimits = Object.freeze({
+  maxFrameBytes: Number.MAX_SAFE_INTEGER,
+  maxDepth: 1000,
+  maxStringBytes: Number.MAX_SAFE_INTEGER,
+  maxArrayLength: Number.MAX_SAFE_INTEGER,
+});
+
+const SCHEMA = `
+  CREATE TABLE IF NOT EXISTS store(key BLOB PRIMARY KEY, value BLOB, expiry INTEGER, interval INTEGER);
+  CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT);
+`;
+const COLUMNS = 'key, value, expiry, interval';
+
+/** A row of `store` in raw mode. */
+type Row = [key: Buffer, value: Buffer, expiry: number | null, interval: number | null];
+
+/** `integrity_check` reported problems. */
+class IntegrityFailure extends Error {}
+
+/** A key with −0 made 0 and every NaN made the canonical NaN (the same object when none occur). */
+function canonicalKey(v: Data): Data {
+  switch (v.type) {
+    case 'real':
+      if (Number.isNaN(v.value)) return { type: 'real', value: NaN };
+      return Object.is(v.value, -0) ? { type: 'real', value: 0 } : v;
+    case 'vector':
+    case 'set': {
+      const xs = canonicalList(v.elements);
+      return xs === v.elements ? v : { type: v.type, elements: xs };
+    }
+    case 'table': {
+      let out: (readonly [Data, Data])[] | undefined;
+      v.entries.forEach(([k, x], i) => {
+        const ck = canonicalKey(k);
+        const cx = canonicalKey(x);
+        if (out === undefined && (ck !== k || cx !== x)) out = v.entries.slice(0, i);
+        out?.push(ck === k && cx === x ? v.entries[i]! : [ck, cx]);
+      });
+      return out === undefined ? v : { type: 'table', entries: out };
+    }
+    default:
+      return v;
+  }
+}
+
+function canonicalList(xs: readonly Data[]): readonly Data[] {
+  let out: Data[] | undefined;
+  for (let i = 0; i < xs.length; i++) {
+    const x = xs[i]!;
+    const c = canonicalKey(x);
+    if (out === undefined && c !== x) out = xs.slice(0, i);
+    out?.push(c);
+  }
+  return out ?? xs;
+}
+
+function encodeKey(key: Data): Uint8Array {
+  return encodeValue(canonicalKey(key));
+}
+
+function isCorruption(e: unknown): boolean {
+  if (e instanceof IntegrityFailure) return true;
+  if (!(e instanceof Database.SqliteError)) return false;
+  return e.code === 'SQLITE_NOTADB' || e.code.startsWith('SQLITE_CORRUPT');
+}
+
+function messageOf(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+class SqliteBackend implements StoreBackend {
+  readonly #db: Database.Database;
+  readonly #owned: boolean;
+  readonly #label: string;
+  #closed = false;
+  readonly #get: Database.Statement<[Uint8Array], Row>;
+  readonly #put: Database.Statement<[Uint8Array, Uint8Array, number | null, number | null]>;
+  readonly #erase: Database.Statement<[Uint8Array]>;
+  readonly #clear: Database.Statement<[]>;
+  readonly #size: Database.Statement<[], number>;
+  readonly #keys: Database.Statement<[], Buffer>;
+  readonly #scanFirst: Database.Statement<[number], Row>;
+  readonly #scanNext: Database.Statement<[Uint8Array, number], Row>;
+  readonly #expiring: Database.Statement<[], Row>;
+  readonly #getMeta: Database.Statement<[string], string>;
+  readonly #setMeta: Database.Statement<[string, string]>;
+  readonly #tx: Database.Transaction<(fn: () => unknown) => unknown>;
+
+  /** Applies the options, checks integrity if asked, creates the schema and prepares everything. */
+  constructor(db: Database.Database, owned: boolean, label: string, o: typeof DEFAULT_SQLITE_OPTIONS) {
+    this.#db = db;
+    this.#owned = owned;
+    this.#label = label;
+    if (o.journalMode !== undefined) db.pragma(`journal_mode = ${o.journalMode}`);
+    if (o.synchronous !== undefined) db.pragma(`synchronous = ${o.synchronous}`);
+    if (o.integrityCheck) {
+      const problems = db.pragma('integrity_check', { simple: false }) as { integrity_check: string }[];
+      const lines = problems.map((r) => r.integrity_check);
+      if (lines.length !== 1 || lines[0] !== 'ok') {
+        throw new IntegrityFailure(`integrity check failed: ${lines.slice(0, 5).join('; ')}`);
+      }
+    }
+    db.exec(SCHEMA);
+    this.#get = db.prepare<[Uint8Array], Row>(`SELECT ${COLUMNS} FROM store WHERE key = ?`).raw();
+    this.#put = db.prepare(
+      'INSERT INTO store(key, value, expiry, interval) VALUES (?, ?, ?, ?) ' +
+        'ON CONFLICT(key) DO UPDATE SET value = excluded.value, expiry = excluded.expiry, interval = excluded.interval',
+    );
+    this.#erase = db.prepare('DELETE FROM store WHERE key = ?');
+    this.#clear = db.prepare('DELETE FROM store');
+    this.#size = db.prepare<[], number>('SELECT count(*) FROM store').pluck();
+    this.#keys = db.prepare<[], Buffer>('SELECT key FROM store ORDER BY key').pluck();
+    this.#scanFirst = db.prepare<[number], Row>(`SELECT ${COLUMNS} FROM store ORDER BY key LIMIT ?`).raw();
+    this.#scanNext = db
+      .prepare<[Uint8Array, number], Row>(`SELECT ${COLUMNS} FROM store WHERE key > ? ORDER BY key LIMIT ?`)
+      .raw();
+    this.#expiring = db.prepare<[], Row>(`SELECT ${COLUMNS} FROM store WHERE expiry IS NOT NULL`).raw();
+    this.#getMeta = db.prepare<[string], string>('SELECT value FROM meta WHERE key = ?').pluck();
+    this.#setMeta = db.prepare(
+      'INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value',
+    );
+    this.#tx = db.transaction((fn: () => unknown) => {
+      const result = fn();
+      checkSynchronous(result);
+      return result;
+    });
+  }
+
+  get(key: Data): StoreEntry | undefined {
+    this.#open();
+    let row: Row | undefined;
+    try {
+      row = this.#get.get(encodeKey(key));
+    } catch (e) {
+      throw this.#fail('get', e);
+    }
+    return row === undefined ? undefined : this.#entry(key, row);
+  }
+
+  put(entry: StoreEntry): void {
+    this.#open();
+    const key = encodeKey(entry.key);
+    const value = encodeValue(entry.value);
+    try {
+      this.#put.run(key, value, entry.expiry ?? null, entry.interval ?? null);
+    } catch (e) {
+      throw this.#fail('put', e);
+    }
+  }
+
+  erase(key: Data): boolean {
+    this.#open();
+    try {
+      return this.#erase.run(encodeKey(key)).changes > 0;
+    } catch (e) {
+      throw this.#fail('erase', e);
+    }
+  }
+
+  clear(): void {
+    this.#open();
+    try {
+      this.#clear.run();
+    } catch (e) {
+      throw this.#fail('clear', e);
+    }
+  }
+
+  /** Counts the rows (SQLite counts by walking the table: O(n)). */
+  size(): number {
+    this.#open();
+    try {
+      return this.#size.get() ?? 0;
+    } catch (e) {
+      throw this.#fail('size', e);
+    }
+  }
+
+  keys(): Data[] {
+    this.#open();
+    let rows: Buffer[];
+    try {
+      rows = this.#keys.all();
+    } catch (e) {
+      throw this.#fail('keys', e);
+    }
+    return rows.map((k) => this.#decode(k, 'key'));
+  }
+
+  /** Pages in key-byte order; the cursor is the last key's bytes, so it can be reused. */
+  scan(cursor: unknown, limit: number): ScanPage {
+    this.#open();
+    checkScanLimit(limit);
+    if (cursor !== undefined && !(cursor instanceof Uint8Array)) {
+      throw new ValueError('scan cursor does not come from a SQLite backend');
+    }
+    let rows: Row[];
+    try {
+      // One row more than asked says whether another page follows.
+      rows = cursor === undefined ? this.#scanFirst.all(limit + 1) : this.#scanNext.all(cursor, limit + 1);
+    } catch (e) {
+      throw this.#fail('scan', e);
+    }
+    const more = rows.length > limit;
+    const n = more ? limit : rows.length;
+    const entries: StoreEntry[] = [];
+    for (let i = 0; i < n; i++) entries.push(this.#row(rows[i]!));
+    return { entries, cursor: more ? rows[n - 1]![0] : undefined };
+  }
+
+  expiring(): StoreEntry[] {
+    this.#open();
+    let rows: Row[];
+    try {
+      rows = this.#expiring.all();
+    } catch (e) {
+      throw this.#fail('expiring', e);
+    }
+    return rows.map((r) => this.#row(r));
+  }
+
+  getMeta(name: string): string | undefined {
+    this.#open();
+    try {
+      return this.#getMeta.get(name);
+    } catch (e) {
+      throw this.#fail('getMeta', e);
+    }
+  }
+
+  setMeta(name: string, value: string): void {
+    this.#open();
+    try {
+      this.#setMeta.run(name, value);
+    } catch (e) {
+      throw this.#fail('setMeta', e);
+    }
+  }
+
+  /** One SQLite transaction; a nested call is a savepoint, so its failure undoes only its part. */
+  transaction<T>(fn: () => T): T {
+    this.#open();
+    try {
+      return this.#tx(fn) as T;
+    } catch (e) {
+      // Errors of the body pass through; a failed BEGIN or COMMIT is the backend's.
+      throw e instanceof Database.SqliteError ? this.#fail('transaction', e) : e;
+    }
+  }
+
+  /** Closes the database when this backend opened it; a handed-in database stays open. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#owned) this.#db.close();
+  }
+
+  #open(): void {
+    if (this.#closed) throw new ClosedError(`SQLite store ${this.#label} is closed`);
+  }
+
+  #row(r: Row): StoreEntry {
+    return this.#entry(this.#decode(r[0], 'key'), r);
+  }
+
+  #entry(key: Data, r: Row): StoreEntry {
+    const value = this.#decode(r[1], 'value');
+    const expiry = r[2];
+    const interval = r[3];
+    if (expiry === null && interval === null) return { key, value };
+    if (interval === null) return { key, value, expiry: expiry! };
+    if (expiry === null) return { key, value, interval };
+    return { key, value, expiry, interval };
+  }
+
+  #decode(bytes: Uint8Array, what: string): Data {
+    try {
+      return decodeValue(bytes, STORED_LIMITS);
+    } catch (e) {
+      throw new StoreError('backend_failure', `SQLite store ${this.#label}: a stored ${what} cannot be decoded: ${messageOf(e)}`, {
+        cause: e,
+      });
+    }
+  }
+
+  #fail(action: string, e: unknown): Error {
+    if (e instanceof IsobrokerError) return e;
+    return new StoreError('backend_failure', `SQLite store ${this.#label}: ${action} failed: ${messageOf(e)}`, { cause: e });
+  }
+}
+
+function resolveOptions(options: SqliteBackendOptions): typeof DEFAULT_SQLITE_OPTIONS {
+  const o = {
+    path: options.path ?? DEFAULT_SQLITE_OPTIONS.path,
+    synchronous: options.synchronous ?? DEFAULT_SQLITE_OPTIONS.synchronous,
+    journalMode: options.journalMode ?? DEFAULT_SQLITE_OPTIONS.journalMode,
+    failureMode: options.failureMode ?? DEFAULT_SQLITE_OPTIONS.failureMode,
+    integrityCheck: options.integrityCheck ?? DEFAULT_SQLITE_OPTIONS.integrityCheck,
+  };
+  if (typeof o.path !== 'string') throw new ValueError('SQLite store path must be a string');
+  if (o.synchronous !== undefined && !SYNCHRONOUS.includes(o.synchronous)) {
+    throw new ValueError(`synchronous must be one of ${SYNCHRONOUS.join(', ')}, got ${String(o.synchronous)}`);
+  }
+  if (o.journalMode !== undefined && !JOURNAL_MODES.includes(o.journalMode)) {
+    throw new ValueError(`journalMode must be one of ${JOURNAL_MODES.join(', ')}, got ${String(o.journalMode)}`);
+  }
+  if (!FAILURE_MODES.includes(o.failureMode)) {
+    throw new ValueError(`failureMode must be one of ${FAILURE_MODES.join(', ')}, got ${String(o.failureMode)}`);
+  }
+  if (typeof o.integrityCheck !== 'boolean') throw new ValueError('integrityCheck must be a boolean');
+  return o;
+}
+
+function openFailure(label: string, e: unknown): StoreError {
+  if (e instanceof StoreError) return e;
+  return new StoreError('backend_failure', `cannot open SQLite store ${label}: ${messageOf(e)}`, { cause: e });
+}
+
+/** Opens the file and sets the backend up in it, closing the file again if that fails. */
+function openFile(o: typeof DEFAULT_SQLITE_OPTIONS): SqliteBackend {
+  const db = new Database(o.path);
+  try {
+    return new SqliteBackend(db, true, o.path, o);
+  } catch (e) {
+    db.close();
+    throw e;
+  }
+}
+
+/** Deletes a database file and the files SQLite keeps beside it (those that exist). */
+function deleteDatabaseFiles(path: string): void {
+  for (const p of [path, `${path}-wal`, `${path}-shm`, `${path}-journal`]) {
+    try {
+      unlinkSync(p);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    }
+  }
+}
+
+/**
+ * Opens a SQLite store backend: the file at `options.path` (created if missing) or the handed-in
+ * `options.database`. Throws a `StoreError` with code `backend_failure` when the database cannot be
+ * opened or is corrupt (unless `failureMode` is 'DELETE'), and a `ValueError` for invalid options.
+ */
+export function openSqliteBackend(options: SqliteBackendOptions = {}): StoreBackend {
+  const o = resolveOptions(options);
+  const db = options.database;
+  if (db !== undefined) {
+    if (options.path !== undefined) throw new ValueError('give either path or database, not both');
+    try {
+      return new SqliteBackend(db, false, db.name, o);
+    } catch (e) {
+      throw openFailure(db.name, e);
+    }
+  }
+  try {
+    return openFile(o);
+  } catch (e) {
+    const onDisk = o.path !== '' && o.path !== ':memory:';
+    if (o.failureMode !== 'DELETE' || !onDisk || !isCorruption(e)) throw openFailure(o.path, e);
+  }
+  try {
+    deleteDatabaseFiles(o.path);
+    return openFile(o);
+  } catch (e) {
+    throw openFailure(o.path, e);
+  }
+}

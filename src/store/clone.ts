@@ -1,0 +1,419 @@
+/**
+ * A clone of a data store, as a state machine: a local copy kept in step with the master's
+ * numbered updates. Writes go to the master and change the copy when the master's update comes
+ * back. Beyond Broker, the clone resyncs by itself after any outage or master restart — a delta
+ * from its last sequence number when the master still has it, else a streamed snapshot — fails
+ * queries with `stale_data` once the master has been gone longer than `staleInterval`, and buffers
+ * writes made while cut off for up to `mutationBufferInterval`.
+ */
+import { none, set as mkSet } from '../data/constructors.js';
+import { DataMap } from '../data/data-map.js';
+import { equals } from '../data/order.js';
+import type { Data } from '../data/types.js';
+import { StoreError } from '../errors.js';
+import type { Timers } from '../endpoint/timers.js';
+import { StoreOp, indexFromValue, type Mutation } from './operations.js';
+import type { ClonePersistence, PersistChange } from './persistence.js';
+import { ChangeKind, StoreMsg, masterTopic, type Change, type StoreMessage } from './store-protocol.js';
+import type { StoreChangeEvent } from './store-events.js';
+
+export type CloneStatus = 'loading' | 'stale' | 'syncing' | 'in-sync' | 'closed';
+
+export interface CloneConfig {
+  readonly name: string;
+  readonly cloneId: string;
+  readonly timers: Timers;
+  readonly send: (topic: string, msg: StoreMessage) => void;
+  /** Queries fail with stale_data once the master has been unreachable this long (ms). */
+  readonly staleInterval: number;
+  /** Writes made while cut off wait this long (ms) for the master, then fail. */
+  readonly mutationBufferInterval: number;
+  /** The master counts as gone after this long without hearing from it (ms). */
+  readonly masterTimeout: number;
+  /** Delay between attach attempts while the master is away (ms). */
+  readonly resyncInterval: number;
+  readonly persistence?: ClonePersistence;
+  readonly onError: (err: StoreError) => void;
+}
+
+interface Pending {
+  readonly msg: Extract<StoreMessage, { kind: typeof StoreMsg.Command }>;
+  readonly created: number;
+  /** Sent to the master at least once (then its outcome is unknown until acknowledged). */
+  sent: boolean;
+  readonly resolve: (d: Data) => void;
+  readonly reject: (e: StoreError) => void;
+}
+
+interface Slot {
+  value: Data;
+  gen: number;
+}
+
+const TICK_MS = 100;
+
+export class CloneCore {
+  status: CloneStatus = 'loading';
+  epoch: string | undefined;
+  seq = 0;
+  private readonly data = new DataMap<Slot>();
+  private gen = 0;
+  private lastHeard: number;
+  private lostSince: number;
+  private attachSentAt = -Infinity;
+  private attaching = false;
+  private snapshot: { epoch: string; seq: number; next: number } | undefined;
+  private buffered: Extract<StoreMessage, { kind: typeof StoreMsg.Update }>[] = [];
+  private readonly pending = new Map<number, Pending>();
+  private readonly waiting: { seq: number; result: Data; resolve: (d: Data) => void }[] = [];
+  private nextReq = 1;
+  private timer: unknown;
+  private readonly listeners = new Set<(ev: StoreChangeEvent) => void>();
+  private readonly statusListeners = new Set<(s: CloneStatus) => void>();
+
+  constructor(private readonly cfg: CloneConfig) {
+    this.lastHeard = cfg.timers.now();
+    this.lostSince = this.lastHeard;
+  }
+
+  /** Loads persisted contents (shown at once, marked stale), then starts syncing. */
+  async start(): Promise<void> {
+    const p = this.cfg.persistence;
+    if (p) {
+      const saved = await p.load();
+      for (const [k, v] of saved.entries) this.data.set(k, { value: v, gen: 0 });
+      if (saved.checkpoint && saved.checkpoint.epoch !== '') {
+        this.epoch = saved.checkpoint.epoch;
+        this.seq = saved.checkpoint.seq;
+      }
+    }
+    if (this.status === 'closed') return;
+    this.setStatus('stale');
+    this.attach();
+    this.tick();
+  }
+
+  // ---- queries (local)
+
+  private checkFresh(): void {
+    if (this.status === 'in-sync') return;
+    const away = this.cfg.timers.now() - this.lostSince;
+    if (away > this.cfg.staleInterval) {
+      throw new StoreError('stale_data', `clone of ${this.cfg.name}: master unreachable for ${away} ms (stale_interval ${this.cfg.staleInterval} ms)`);
+    }
+  }
+
+  get(key: Data): Data {
+    this.checkFresh();
+    const s = this.data.get(key);
+    if (!s) throw new StoreError('no_such_key', `no such key in store ${this.cfg.name}`);
+    return s.value;
+  }
+
+  exists(key: Data): boolean {
+    this.checkFresh();
+    return this.data.has(key);
+  }
+
+  keys(): Data {
+    this.checkFresh();
+    return mkSet(this.data.keys());
+  }
+
+  getIndexFromValue(key: Data, index: Data): Data {
+    return indexFromValue(key, this.get(key), index);
+  }
+
+  size(): number {
+    return this.data.size;
+  }
+
+  /** Every key and value (no staleness check: for displays that show the stale marker). */
+  *entries(): IterableIterator<[Data, Data]> {
+    for (const [k, s] of this.data) yield [k, s.value];
+  }
+
+  onChange(fn: (ev: StoreChangeEvent) => void): () => void {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+
+  onStatus(fn: (s: CloneStatus) => void): () => void {
+    this.statusListeners.add(fn);
+    return () => this.statusListeners.delete(fn);
+  }
+
+  // ---- writes (to the master)
+
+  mutate(m: Mutation): Promise<Data> {
+    if (this.status === 'closed') return Promise.reject(new StoreError('request_timeout', `clone of ${this.cfg.name} is closed`));
+    return new Promise((resolve, reject) => {
+      const reqId = this.nextReq++;
+      const msg = {
+        kind: StoreMsg.Command,
+        cloneId: this.cfg.cloneId,
+        reqId,
+        op: m.op,
+        key: m.key,
+        args: m.args,
+        ...(m.expiry === undefined ? {} : { expiry: m.expiry }),
+      } as const;
+      const p: Pending = { msg, created: this.cfg.timers.now(), sent: false, resolve, reject };
+      this.pending.set(reqId, p);
+      if (this.status === 'in-sync') this.sendCommand(p);
+    });
+  }
+
+  clear(): Promise<Data> {
+    return this.mutate({ op: StoreOp.Clear, key: none(), args: [] });
+  }
+
+  private sendCommand(p: Pending): void {
+    p.sent = true;
+    this.cfg.send(masterTopic(this.cfg.name), p.msg);
+  }
+
+  close(): void {
+    if (this.status === 'closed') return;
+    this.setStatus('closed');
+    if (this.timer !== undefined) this.cfg.timers.clearTimeout(this.timer);
+    for (const p of this.pending.values()) p.reject(new StoreError('request_timeout', `clone of ${this.cfg.name} closed before the master answered`));
+    this.pending.clear();
+  }
+
+  // ---- messages from the master
+
+  onMessage(msg: StoreMessage): void {
+    if (this.status === 'closed' || this.status === 'loading') return;
+    this.lastHeard = this.cfg.timers.now();
+    switch (msg.kind) {
+      case StoreMsg.Update:
+        if (this.snapshot || this.attaching) this.buffered.push(msg);
+        else this.onUpdate(msg);
+        break;
+      case StoreMsg.Heartbeat:
+        if (!this.attaching && !this.snapshot && (msg.epoch !== this.epoch || msg.seq > this.seq)) this.attach();
+        break;
+      case StoreMsg.DeltaEnd:
+        if (!this.attaching || msg.epoch !== this.epoch) return;
+        this.attaching = false;
+        this.drainBuffered();
+        if (msg.seq > this.seq) this.attach();
+        else this.synced();
+        break;
+      case StoreMsg.SnapshotBegin:
+        if (!this.attaching) return;
+        this.attaching = false;
+        this.snapshot = { epoch: msg.epoch, seq: msg.seq, next: 0 };
+        this.gen++;
+        this.cfg.persistence?.reset();
+        this.setStatus('syncing');
+        break;
+      case StoreMsg.SnapshotChunk:
+        this.onChunk(msg);
+        break;
+      case StoreMsg.SnapshotEnd:
+        this.onSnapshotEnd(msg);
+        break;
+      case StoreMsg.Ack:
+        this.onAck(msg);
+        break;
+      default:
+        break;
+    }
+  }
+
+  private onUpdate(msg: Extract<StoreMessage, { kind: typeof StoreMsg.Update }>): void {
+    if (msg.epoch !== this.epoch) {
+      this.attach();
+      return;
+    }
+    const last = msg.seq + msg.changes.length - 1;
+    if (last <= this.seq) return; // already applied
+    if (msg.seq > this.seq + 1) {
+      // A gap: some update went missing. Keep this one and ask for the delta.
+      this.buffered.push(msg);
+      this.attach();
+      return;
+    }
+    const skip = this.seq + 1 - msg.seq;
+    const persisted: PersistChange[] = [];
+    for (const c of msg.changes.slice(skip)) this.applyChange(c, persisted);
+    this.seq = last;
+    this.cfg.persistence?.write(persisted, { epoch: this.epoch, seq: this.seq });
+    this.releaseWaiting();
+  }
+
+  private applyChange(c: Change, persisted: PersistChange[]): void {
+    switch (c.kind) {
+      case ChangeKind.Put: {
+        const old = this.data.get(c.key);
+        this.data.set(c.key, { value: c.value, gen: this.gen });
+        persisted.push({ key: c.key, value: c.value });
+        this.emit(old ? { type: 'update', key: c.key, oldValue: old.value, newValue: c.value } : { type: 'insert', key: c.key, newValue: c.value });
+        break;
+      }
+      case ChangeKind.Erase:
+      case ChangeKind.Expire: {
+        const old = this.data.get(c.key);
+        if (!old) return;
+        this.data.delete(c.key);
+        persisted.push({ key: c.key });
+        this.emit({ type: c.kind === ChangeKind.Erase ? 'erase' : 'expire', key: c.key, oldValue: old.value });
+        break;
+      }
+      case ChangeKind.Clear:
+        for (const k of this.data.keys()) persisted.push({ key: k });
+        this.data.clear();
+        this.emit({ type: 'clear' });
+        break;
+    }
+  }
+
+  private onChunk(msg: Extract<StoreMessage, { kind: typeof StoreMsg.SnapshotChunk }>): void {
+    const s = this.snapshot;
+    if (!s || msg.epoch !== s.epoch) return;
+    if (msg.index !== s.next) {
+      // A chunk went missing: start over.
+      this.snapshot = undefined;
+      this.attach();
+      return;
+    }
+    s.next++;
+    const persisted: PersistChange[] = [];
+    for (const [k, v] of msg.entries) {
+      const old = this.data.get(k);
+      this.data.set(k, { value: v, gen: this.gen });
+      persisted.push({ key: k, value: v });
+      if (!old) this.emit({ type: 'insert', key: k, newValue: v });
+      else if (!equals(old.value, v)) this.emit({ type: 'update', key: k, oldValue: old.value, newValue: v });
+    }
+    this.cfg.persistence?.write(persisted, { epoch: '', seq: 0 });
+    this.cfg.send(masterTopic(this.cfg.name), { kind: StoreMsg.ChunkAck, cloneId: this.cfg.cloneId, index: msg.index });
+  }
+
+  private onSnapshotEnd(msg: Extract<StoreMessage, { kind: typeof StoreMsg.SnapshotEnd }>): void {
+    const s = this.snapshot;
+    if (!s || msg.epoch !== s.epoch) return;
+    this.snapshot = undefined;
+    if (msg.chunks !== s.next) {
+      this.attach();
+      return;
+    }
+    // Sweep keys the snapshot did not contain.
+    for (const [k, slot] of [...this.data]) {
+      if (slot.gen !== this.gen) {
+        this.data.delete(k);
+        this.emit({ type: 'erase', key: k, oldValue: slot.value });
+      }
+    }
+    const epochChanged = this.epoch !== s.epoch;
+    this.epoch = s.epoch;
+    this.seq = s.seq;
+    this.cfg.persistence?.write([], { epoch: this.epoch, seq: this.seq });
+    if (epochChanged) {
+      // Acks of an older master incarnation can no longer be matched by sequence number.
+      for (const w of this.waiting.splice(0)) w.resolve(w.result);
+    }
+    this.drainBuffered();
+    this.synced();
+  }
+
+  private drainBuffered(): void {
+    const list = this.buffered.sort((a, b) => a.seq - b.seq);
+    this.buffered = [];
+    for (const u of list) {
+      if (u.epoch !== this.epoch) continue;
+      if (u.seq > this.seq + 1) {
+        this.buffered.push(u);
+        continue;
+      }
+      this.onUpdate(u);
+    }
+    if (this.buffered.length > 0) {
+      this.buffered = [];
+      this.attach();
+    }
+  }
+
+  private onAck(msg: Extract<StoreMessage, { kind: typeof StoreMsg.Ack }>): void {
+    const p = this.pending.get(msg.reqId);
+    if (!p) return;
+    this.pending.delete(msg.reqId);
+    if (msg.errorCode !== undefined) {
+      p.reject(new StoreError(msg.errorCode as StoreError['code'], msg.errorText ?? msg.errorCode));
+      return;
+    }
+    // Read your writes: resolve once the local copy shows the change.
+    if (msg.seq <= this.seq) p.resolve(msg.result);
+    else this.waiting.push({ seq: msg.seq, result: msg.result, resolve: p.resolve });
+  }
+
+  private releaseWaiting(): void {
+    if (this.waiting.length === 0) return;
+    const keep: typeof this.waiting = [];
+    for (const w of this.waiting) (w.seq <= this.seq ? (w.resolve(w.result), undefined) : keep.push(w));
+    this.waiting.length = 0;
+    this.waiting.push(...keep);
+  }
+
+  // ---- attach, liveness, buffers
+
+  private attach(): void {
+    if (this.status === 'closed') return;
+    this.attaching = true;
+    this.snapshot = undefined;
+    this.attachSentAt = this.cfg.timers.now();
+    if (this.status === 'in-sync') this.lost();
+    this.cfg.send(masterTopic(this.cfg.name), {
+      kind: StoreMsg.Attach,
+      cloneId: this.cfg.cloneId,
+      ...(this.epoch === undefined ? {} : { epoch: this.epoch }),
+      seq: this.seq,
+    });
+  }
+
+  private synced(): void {
+    this.setStatus('in-sync');
+    // Replay writes made while cut off, in order; the master drops ones it already applied.
+    for (const p of [...this.pending.values()].sort((a, b) => a.msg.reqId - b.msg.reqId)) this.sendCommand(p);
+  }
+
+  private lost(): void {
+    this.lostSince = this.lastHeard;
+    this.setStatus('stale');
+  }
+
+  private tick(): void {
+    this.timer = this.cfg.timers.setTimeout(() => {
+      if (this.status === 'closed') return;
+      const now = this.cfg.timers.now();
+      if (this.status === 'in-sync' && now - this.lastHeard > this.cfg.masterTimeout) this.lost();
+      if (this.status !== 'in-sync' && now - this.attachSentAt >= this.cfg.resyncInterval) this.attach();
+      if (this.status !== 'in-sync') this.expireBuffered(now);
+      this.tick();
+    }, TICK_MS);
+  }
+
+  private expireBuffered(now: number): void {
+    for (const [id, p] of this.pending) {
+      if (now - p.created <= this.cfg.mutationBufferInterval) continue;
+      this.pending.delete(id);
+      const code = this.epoch === undefined ? 'no_such_master' : 'request_timeout';
+      const outcome = p.sent ? 'its outcome is unknown' : 'it was not applied';
+      p.reject(
+        new StoreError(code, `clone of ${this.cfg.name}: the master was unreachable for longer than mutation_buffer_interval (${this.cfg.mutationBufferInterval} ms); ${outcome}`),
+      );
+    }
+  }
+
+  private setStatus(s: CloneStatus): void {
+    if (this.status === s) return;
+    this.status = s;
+    for (const fn of this.statusListeners) fn(s);
+  }
+
+  private emit(ev: StoreChangeEvent): void {
+    for (const fn of this.listeners) fn(ev);
+  }
+}

@@ -1,0 +1,339 @@
+/**
+ * The master of a data store, as a state machine over a backend: it applies mutations in order in
+ * batches (one backend transaction per batch — group commit), numbers the resulting changes,
+ * broadcasts them, acknowledges clones' commands after the commit, expires keys, and brings
+ * clones up to date with a delta from its change log or a snapshot streamed in acknowledged chunks.
+ * No I/O of its own: messages go out through `send`, time comes from `timers`.
+ */
+import { boolean as mkBoolean, none, set as mkSet } from '../data/constructors.js';
+import type { Data } from '../data/types.js';
+import { StoreError } from '../errors.js';
+import type { Timers } from '../endpoint/timers.js';
+import type { StoreBackend, StoreEntry } from './backend.js';
+import { ExpiryQueue } from './expiry-queue.js';
+import { StoreOp, applyMutation, indexFromValue, type Mutation } from './operations.js';
+import { ChangeLog } from './change-log.js';
+import { ChangeKind, StoreMsg, cloneTopic, updatesTopic, type Change, type StoreMessage } from './store-protocol.js';
+import { SnapshotStreams } from './snapshot-stream.js';
+import type { StoreChangeEvent } from './store-events.js';
+
+export interface MasterConfig {
+  readonly name: string;
+  readonly backend: StoreBackend;
+  readonly timers: Timers;
+  /** Sends a store message on a topic (through the endpoint); returns its encoded size in bytes. */
+  readonly send: (topic: string, msg: StoreMessage) => number;
+  /** Changes kept for delta resyncs. */
+  readonly changeLogSize: number;
+  /** Entries per snapshot chunk. */
+  readonly chunkSize: number;
+  /** Snapshot chunks in flight per clone before waiting for acknowledgements. */
+  readonly chunkWindow: number;
+  readonly heartbeatInterval: number;
+  readonly expiryTick: number;
+  readonly newEpoch: () => string;
+  readonly onError: (err: StoreError) => void;
+}
+
+type Job =
+  | { readonly kind: 'mutation'; readonly m: Mutation; readonly done: (r: Data | StoreError, seq: number) => void }
+  | { readonly kind: 'clear'; readonly done: (r: Data | StoreError, seq: number) => void };
+
+interface CloneRecord {
+  lastReq: number;
+  readonly acks: Map<number, StoreMessage>;
+}
+
+const ACKS_KEPT = 1024;
+
+export class MasterCore {
+  readonly epoch: string;
+  seq: number;
+  private readonly log: ChangeLog;
+  private readonly expiry = new ExpiryQueue();
+  private readonly streams: SnapshotStreams;
+  private readonly clones = new Map<string, CloneRecord>();
+  private readonly listeners = new Set<(ev: StoreChangeEvent) => void>();
+  private queue: Job[] = [];
+  private scheduled = false;
+  private closed = false;
+  private heartbeatTimer: unknown;
+  private expiryTimer: unknown;
+  /** Bytes of store messages sent to clones for resyncs, by kind (for benchmarks and tests). */
+  readonly resyncBytes = { delta: 0, snapshot: 0 };
+
+  constructor(private readonly cfg: MasterConfig) {
+    const b = cfg.backend;
+    const epoch = b.getMeta('epoch');
+    this.epoch = epoch ?? cfg.newEpoch();
+    this.seq = Number(b.getMeta('seq') ?? '0');
+    if (epoch === undefined) b.transaction(() => b.setMeta('epoch', this.epoch));
+    this.log = new ChangeLog(cfg.changeLogSize, this.seq);
+    for (const e of b.expiring()) if (e.expiry !== undefined) this.expiry.add(e.key, e.expiry);
+    this.streams = new SnapshotStreams({
+      backend: b,
+      chunkSize: cfg.chunkSize,
+      window: cfg.chunkWindow,
+      timers: cfg.timers,
+      send: (cloneId, msg) => {
+        this.resyncBytes.snapshot += cfg.send(cloneTopic(cfg.name, cloneId), msg);
+      },
+      epoch: this.epoch,
+      seq: () => this.seq,
+    });
+    this.armHeartbeat();
+    this.armExpiry();
+  }
+
+  // ---- local API
+
+  /** Applies a mutation; resolves with its result once committed. */
+  mutate(m: Mutation): Promise<Data> {
+    return new Promise((resolve, reject) => {
+      this.enqueue({ kind: 'mutation', m, done: (r) => (r instanceof StoreError ? reject(r) : resolve(r)) });
+    });
+  }
+
+  clear(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.enqueue({ kind: 'clear', done: (r) => (r instanceof StoreError ? reject(r) : resolve()) });
+    });
+  }
+
+  get(key: Data): Data {
+    const e = this.cfg.backend.get(key);
+    if (!e) throw new StoreError('no_such_key', `no such key in store ${this.cfg.name}`);
+    return e.value;
+  }
+
+  exists(key: Data): boolean {
+    return this.cfg.backend.get(key) !== undefined;
+  }
+
+  keys(): Data {
+    return mkSet(this.cfg.backend.keys());
+  }
+
+  getIndexFromValue(key: Data, index: Data): Data {
+    return indexFromValue(key, this.get(key), index);
+  }
+
+  size(): number {
+    return this.cfg.backend.size();
+  }
+
+  onChange(fn: (ev: StoreChangeEvent) => void): () => void {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.streams.cancelAll();
+    if (this.heartbeatTimer !== undefined) this.cfg.timers.clearTimeout(this.heartbeatTimer);
+    if (this.expiryTimer !== undefined) this.cfg.timers.clearTimeout(this.expiryTimer);
+    for (const j of this.queue) j.done(new StoreError('request_timeout', `store ${this.cfg.name} closed`), this.seq);
+    this.queue = [];
+  }
+
+  // ---- network
+
+  onMessage(msg: StoreMessage): void {
+    if (this.closed) return;
+    switch (msg.kind) {
+      case StoreMsg.Command:
+        this.onCommand(msg);
+        break;
+      case StoreMsg.Attach:
+        this.onAttach(msg.cloneId, msg.epoch, msg.seq);
+        break;
+      case StoreMsg.ChunkAck:
+        this.streams.ack(msg.cloneId, msg.index);
+        break;
+      default:
+        break; // clones' messages on the master topic only
+    }
+  }
+
+  private onCommand(msg: Extract<StoreMessage, { kind: typeof StoreMsg.Command }>): void {
+    let rec = this.clones.get(msg.cloneId);
+    if (!rec) {
+      rec = { lastReq: 0, acks: new Map() };
+      this.clones.set(msg.cloneId, rec);
+    }
+    const reply = (m: StoreMessage): void => void this.cfg.send(cloneTopic(this.cfg.name, msg.cloneId), m);
+    if (msg.reqId <= rec.lastReq) {
+      // A retransmission: answer again if we still know the answer; never apply twice.
+      const ack = rec.acks.get(msg.reqId);
+      if (ack) reply(ack);
+      return;
+    }
+    rec.lastReq = msg.reqId;
+    const record = rec;
+    const done = (r: Data | StoreError, seq: number): void => {
+      const ack: StoreMessage =
+        r instanceof StoreError
+          ? { kind: StoreMsg.Ack, reqId: msg.reqId, seq, result: none(), errorCode: r.code, errorText: r.message }
+          : { kind: StoreMsg.Ack, reqId: msg.reqId, seq, result: r };
+      record.acks.set(msg.reqId, ack);
+      if (record.acks.size > ACKS_KEPT) record.acks.delete(record.acks.keys().next().value!);
+      reply(ack);
+    };
+    if (msg.op === StoreOp.Clear) this.enqueue({ kind: 'clear', done });
+    else {
+      this.enqueue({
+        kind: 'mutation',
+        m: { op: msg.op, key: msg.key, args: msg.args, ...(msg.expiry === undefined ? {} : { expiry: msg.expiry }) },
+        done,
+      });
+    }
+  }
+
+  private onAttach(cloneId: string, epoch: string | undefined, seq: number): void {
+    this.streams.cancel(cloneId);
+    const topic = cloneTopic(this.cfg.name, cloneId);
+    if (epoch === this.epoch && seq <= this.seq && this.log.covers(seq)) {
+      for (const batch of this.log.since(seq, this.cfg.chunkSize)) {
+        this.resyncBytes.delta += this.cfg.send(topic, { kind: StoreMsg.Update, epoch: this.epoch, seq: batch.seq, changes: batch.changes });
+      }
+      this.resyncBytes.delta += this.cfg.send(topic, { kind: StoreMsg.DeltaEnd, epoch: this.epoch, seq: this.seq });
+      return;
+    }
+    this.streams.start(cloneId);
+  }
+
+  // ---- batches
+
+  private enqueue(job: Job): void {
+    if (this.closed) {
+      job.done(new StoreError('request_timeout', `store ${this.cfg.name} is closed`), this.seq);
+      return;
+    }
+    this.queue.push(job);
+    if (this.scheduled) return;
+    this.scheduled = true;
+    queueMicrotask(() => {
+      this.scheduled = false;
+      this.runBatch();
+    });
+  }
+
+  private runBatch(): void {
+    const jobs = this.queue;
+    this.queue = [];
+    if (jobs.length === 0) return;
+    const b = this.cfg.backend;
+    const now = this.cfg.timers.now();
+    const changes: Change[] = [];
+    const events: StoreChangeEvent[] = [];
+    const outcomes: { r: Data | StoreError; seq: number }[] = [];
+    const firstSeq = this.seq + 1;
+    try {
+      b.transaction(() => {
+        for (const job of jobs) {
+          if (job.kind === 'clear') {
+            b.clear();
+            this.expiry.clear();
+            changes.push({ kind: ChangeKind.Clear });
+            events.push({ type: 'clear' });
+            outcomes.push({ r: mkBoolean(true), seq: firstSeq + changes.length - 1 });
+            continue;
+          }
+          try {
+            outcomes.push(this.applyOne(job.m, now, changes, events, firstSeq));
+          } catch (err) {
+            if (!(err instanceof StoreError)) throw err;
+            outcomes.push({ r: err, seq: firstSeq + changes.length - 1 });
+          }
+        }
+        if (changes.length > 0) b.setMeta('seq', String(this.seq + changes.length));
+      });
+    } catch (err) {
+      const e = new StoreError('backend_failure', `store ${this.cfg.name}: the backend failed to commit a batch: ${String(err)}`, { cause: err });
+      this.cfg.onError(e);
+      for (const j of jobs) j.done(e, this.seq);
+      return;
+    }
+    this.commit(changes, events);
+    jobs.forEach((j, i) => j.done(outcomes[i]!.r, Math.max(outcomes[i]!.seq, 0)));
+  }
+
+  private applyOne(m: Mutation, now: number, changes: Change[], events: StoreChangeEvent[], firstSeq: number): { r: Data; seq: number } {
+    const b = this.cfg.backend;
+    const cur = b.get(m.key);
+    const r = applyMutation(m, cur?.value);
+    if (!r.changed) return { r: r.result, seq: firstSeq + changes.length - 1 };
+    if (r.value === undefined) {
+      b.erase(m.key);
+      this.expiry.remove(m.key);
+      changes.push({ kind: ChangeKind.Erase, key: m.key });
+      events.push({ type: 'erase', key: m.key, ...(cur ? { oldValue: cur.value } : {}) });
+    } else {
+      // Expiry is relative to the last modification: no expiry given keeps the interval and
+      // re-arms it; an explicit 0 clears it (DESIGN.md section 6).
+      const interval = m.expiry === undefined ? cur?.interval : m.expiry === 0 ? undefined : m.expiry;
+      const entry: StoreEntry = { key: m.key, value: r.value, ...(interval === undefined ? {} : { interval, expiry: now + interval }) };
+      b.put(entry);
+      if (entry.expiry !== undefined) this.expiry.add(m.key, entry.expiry);
+      else this.expiry.remove(m.key);
+      changes.push({ kind: ChangeKind.Put, key: m.key, value: r.value });
+      events.push(cur ? { type: 'update', key: m.key, oldValue: cur.value, newValue: r.value } : { type: 'insert', key: m.key, newValue: r.value });
+    }
+    return { r: r.result, seq: firstSeq + changes.length - 1 };
+  }
+
+  /** After a successful commit: number, log, broadcast and report the changes. */
+  private commit(changes: Change[], events: StoreChangeEvent[]): void {
+    if (changes.length === 0) return;
+    const first = this.seq + 1;
+    this.seq += changes.length;
+    this.log.append(first, changes);
+    this.cfg.send(updatesTopic(this.cfg.name), { kind: StoreMsg.Update, epoch: this.epoch, seq: first, changes });
+    for (const ev of events) for (const fn of this.listeners) fn(ev);
+  }
+
+  // ---- timers
+
+  private armHeartbeat(): void {
+    this.heartbeatTimer = this.cfg.timers.setTimeout(() => {
+      if (this.closed) return;
+      this.cfg.send(updatesTopic(this.cfg.name), { kind: StoreMsg.Heartbeat, epoch: this.epoch, seq: this.seq });
+      this.armHeartbeat();
+    }, this.cfg.heartbeatInterval);
+  }
+
+  private armExpiry(): void {
+    this.expiryTimer = this.cfg.timers.setTimeout(() => {
+      if (this.closed) return;
+      this.expireDue();
+      this.armExpiry();
+    }, this.cfg.expiryTick);
+  }
+
+  /** Expires every key whose deadline lies strictly before now. */
+  expireDue(): void {
+    const now = this.cfg.timers.now();
+    const due = this.expiry.due(now);
+    if (due.length === 0) return;
+    const b = this.cfg.backend;
+    const changes: Change[] = [];
+    const events: StoreChangeEvent[] = [];
+    try {
+      b.transaction(() => {
+        for (const key of due) {
+          const e = b.get(key);
+          if (!e || e.expiry === undefined || !(now > e.expiry)) continue;
+          b.erase(key);
+          changes.push({ kind: ChangeKind.Expire, key });
+          events.push({ type: 'expire', key, oldValue: e.value });
+        }
+        if (changes.length > 0) b.setMeta('seq', String(this.seq + changes.length));
+      });
+    } catch (err) {
+      this.cfg.onError(new StoreError('backend_failure', `store ${this.cfg.name}: expiry failed: ${String(err)}`, { cause: err }));
+      return;
+    }
+    this.commit(changes, events);
+  }
+}

@@ -1,0 +1,335 @@
+/**
+ * Data stores on an endpoint: `createMaster(endpoint, name, options)` and
+ * `createClone(endpoint, name, options)`. They are functions over an Endpoint (not methods of it)
+ * so that the endpoint layer stays free of store code and a browser bundle that only publishes
+ * and subscribes does not carry it.
+ */
+import { from, isData } from '../data/constructors.js';
+import type { Data, TimespanData } from '../data/types.js';
+import { StoreError, ValueError } from '../errors.js';
+import { encodeValue } from '../codec/native-values.js';
+import type { Endpoint } from '../endpoint/endpoint.js';
+import { newEndpointId } from '../endpoint/endpoint-id.js';
+import type { Timers } from '../endpoint/timers.js';
+import { systemTimers } from '../endpoint/timers.js';
+import type { StoreBackend } from './backend.js';
+import { CloneCore, type CloneStatus } from './clone.js';
+import { MasterCore } from './master.js';
+import { createMemoryBackend } from './memory-backend.js';
+import { StoreOp, type Mutation } from './operations.js';
+import type { ClonePersistence } from './persistence.js';
+import type { StoreChangeEvent } from './store-events.js';
+import { cloneTopic, decodeStoreMessage, encodeStoreMessage, masterTopic, updatesTopic, type StoreMessage } from './store-protocol.js';
+
+/** An expiry: milliseconds, or a Broker timespan. 0 clears a key's expiry. */
+export type Expiry = number | TimespanData;
+
+export interface WriteOptions {
+  /** Expire the key this long after this change (and after each later change that passes none). */
+  readonly expiry?: Expiry;
+}
+
+export interface MasterOptions {
+  /** Where entries live. @default a new memory backend */
+  readonly backend?: StoreBackend;
+  /** Changes kept for delta resyncs of clones. @default 100000 */
+  readonly changeLogSize?: number;
+  /** Entries per snapshot chunk. @default 1000 */
+  readonly chunkSize?: number;
+  /** Unacknowledged snapshot chunks per clone. @default 8 */
+  readonly chunkWindow?: number;
+  /** Heartbeat to clones, ms. @default 1000 */
+  readonly heartbeatInterval?: number;
+  /** Expiry check period, ms. @default 100 (Broker's) */
+  readonly expiryTick?: number;
+  /** Backend failures and other non-fatal problems. @default ignored */
+  readonly onError?: (err: StoreError) => void;
+  readonly timers?: Timers;
+}
+
+export interface CloneOptions {
+  /** Queries fail with stale_data once the master was unreachable this long, ms. @default 300000 (Zeek's 5 min) */
+  readonly staleInterval?: number;
+  /** Writes made while cut off wait this long for the master, ms. @default 120000 (Zeek's 2 min) */
+  readonly mutationBufferInterval?: number;
+  /** The master counts as gone after this long without a word from it, ms. @default 3000 */
+  readonly masterTimeout?: number;
+  /** Delay between attempts to reach the master, ms. @default 1000 */
+  readonly resyncInterval?: number;
+  /** Local persistence (IndexedDB in browsers). @default none */
+  readonly persistence?: ClonePersistence;
+  readonly onError?: (err: StoreError) => void;
+  readonly timers?: Timers;
+}
+
+export const DEFAULT_MASTER_OPTIONS = {
+  changeLogSize: 100_000,
+  chunkSize: 1000,
+  chunkWindow: 8,
+  heartbeatInterval: 1000,
+  expiryTick: 100,
+} as const;
+
+export const DEFAULT_CLONE_OPTIONS = {
+  staleInterval: 300_000,
+  mutationBufferInterval: 120_000,
+  masterTimeout: 3000,
+  resyncInterval: 1000,
+} as const;
+
+const toData = (v: unknown): Data => (isData(v) ? v : from(v));
+
+function expiryMs(e: Expiry | undefined): number | undefined {
+  if (e === undefined) return undefined;
+  const ms = typeof e === 'number' ? e : Number(e.ns) / 1e6;
+  if (!Number.isFinite(ms) || ms < 0) throw new ValueError(`expiry must be a non-negative duration, got ${String(ms)}`);
+  return Math.round(ms);
+}
+
+/** What masters and clones share: the write operations, expressed as mutations. */
+abstract class StoreHandle {
+  abstract readonly name: string;
+  protected abstract mutate(m: Mutation): Promise<Data>;
+
+  private write(op: StoreOp, key: unknown, args: unknown[], opts: WriteOptions | undefined): Promise<Data> {
+    const expiry = expiryMs(opts?.expiry);
+    return this.mutate({ op, key: toData(key), args: args.map(toData), ...(expiry === undefined ? {} : { expiry }) });
+  }
+
+  async put(key: unknown, value: unknown, opts?: WriteOptions): Promise<void> {
+    await this.write(StoreOp.Put, key, [value], opts);
+  }
+  /** Inserts only if the key is absent; resolves to whether it inserted. */
+  async putUnique(key: unknown, value: unknown, opts?: WriteOptions): Promise<boolean> {
+    const r = await this.write(StoreOp.PutUnique, key, [value], opts);
+    return r.type === 'boolean' && r.value;
+  }
+  async erase(key: unknown): Promise<void> {
+    await this.write(StoreOp.Erase, key, [], undefined);
+  }
+  /** Adds `amount` (count 1 by default) to a number, timestamp or timespan; creates a missing key at zero. */
+  async increment(key: unknown, amount: unknown = { type: 'count', value: 1n }, opts?: WriteOptions): Promise<void> {
+    await this.write(StoreOp.Increment, key, [amount], opts);
+  }
+  async decrement(key: unknown, amount: unknown = { type: 'count', value: 1n }, opts?: WriteOptions): Promise<void> {
+    await this.write(StoreOp.Decrement, key, [amount], opts);
+  }
+  async append(key: unknown, text: unknown, opts?: WriteOptions): Promise<void> {
+    await this.write(StoreOp.Append, key, [text], opts);
+  }
+  /** Inserts an element into a set, or `key → value` into a table (pass `value`). */
+  async insertInto(key: unknown, element: unknown, value?: unknown, opts?: WriteOptions): Promise<void> {
+    await this.write(StoreOp.InsertInto, key, value === undefined ? [element] : [element, value], opts);
+  }
+  async removeFrom(key: unknown, element: unknown, opts?: WriteOptions): Promise<void> {
+    await this.write(StoreOp.RemoveFrom, key, [element], opts);
+  }
+  async push(key: unknown, value: unknown, opts?: WriteOptions): Promise<void> {
+    await this.write(StoreOp.Push, key, [value], opts);
+  }
+  async pop(key: unknown, opts?: WriteOptions): Promise<void> {
+    await this.write(StoreOp.Pop, key, [], opts);
+  }
+}
+
+function sender(ep: Endpoint): (topic: string, msg: StoreMessage) => number {
+  return (topic, msg) => {
+    const bytes = encodeValue(encodeStoreMessage(msg));
+    if (!ep.isClosed) ep.publishEncoded(topic, bytes); // a store outliving its endpoint goes quiet
+
+    return bytes.length;
+  };
+}
+
+function receiver(onMessage: (m: StoreMessage) => void, onError: (e: StoreError) => void) {
+  return ({ data }: { data: Data }): void => {
+    let msg: StoreMessage;
+    try {
+      msg = decodeStoreMessage(data);
+    } catch (err) {
+      onError(new StoreError('invalid_data', `ignored a malformed store message: ${String(err)}`, { cause: err }));
+      return;
+    }
+    onMessage(msg);
+  };
+}
+
+/** The master of a store: the one place its data is changed. */
+export class StoreMaster extends StoreHandle {
+  private readonly core: MasterCore;
+  private readonly unsubscribe: () => void;
+
+  /** @internal use `createMaster` */
+  constructor(readonly endpoint: Endpoint, readonly name: string, opts: MasterOptions = {}) {
+    super();
+    const onError = opts.onError ?? (() => undefined);
+    this.core = new MasterCore({
+      name,
+      backend: opts.backend ?? createMemoryBackend(),
+      timers: opts.timers ?? systemTimers,
+      send: sender(endpoint),
+      changeLogSize: opts.changeLogSize ?? DEFAULT_MASTER_OPTIONS.changeLogSize,
+      chunkSize: opts.chunkSize ?? DEFAULT_MASTER_OPTIONS.chunkSize,
+      chunkWindow: opts.chunkWindow ?? DEFAULT_MASTER_OPTIONS.chunkWindow,
+      heartbeatInterval: opts.heartbeatInterval ?? DEFAULT_MASTER_OPTIONS.heartbeatInterval,
+      expiryTick: opts.expiryTick ?? DEFAULT_MASTER_OPTIONS.expiryTick,
+      newEpoch: newEndpointId,
+      onError,
+    });
+    const sub = endpoint.subscribe(masterTopic(name), receiver((m) => this.core.onMessage(m), onError));
+    this.unsubscribe = () => sub.unsubscribe();
+    endpoint.flushSubscriptions();
+  }
+
+  protected mutate(m: Mutation): Promise<Data> {
+    return this.core.mutate(m);
+  }
+  async clear(): Promise<void> {
+    await this.core.clear();
+  }
+  get(key: unknown): Data {
+    return this.core.get(toData(key));
+  }
+  exists(key: unknown): boolean {
+    return this.core.exists(toData(key));
+  }
+  /** All keys, as a Broker set. */
+  keys(): Data {
+    return this.core.keys();
+  }
+  getIndexFromValue(key: unknown, index: unknown): Data {
+    return this.core.getIndexFromValue(toData(key), toData(index));
+  }
+  get size(): number {
+    return this.core.size();
+  }
+  /** Current sequence number and epoch. */
+  get position(): { epoch: string; seq: number } {
+    return { epoch: this.core.epoch, seq: this.core.seq };
+  }
+  /** Bytes sent to clones for deltas and snapshots so far. */
+  get resyncBytes(): { readonly delta: number; readonly snapshot: number } {
+    return { ...this.core.resyncBytes };
+  }
+  onChange(fn: (ev: StoreChangeEvent) => void): () => void {
+    return this.core.onChange(fn);
+  }
+  close(): void {
+    this.core.close();
+    this.unsubscribe();
+    this.endpoint.flushSubscriptions();
+  }
+}
+
+/** A clone: a local copy that follows the master and forwards writes to it. */
+export class StoreClone extends StoreHandle {
+  readonly cloneId = newEndpointId();
+  private readonly core: CloneCore;
+  private readonly subs: { unsubscribe(): void }[];
+
+  /** @internal use `createClone` */
+  constructor(readonly endpoint: Endpoint, readonly name: string, opts: CloneOptions = {}) {
+    super();
+    const onError = opts.onError ?? (() => undefined);
+    this.core = new CloneCore({
+      name,
+      cloneId: this.cloneId,
+      timers: opts.timers ?? systemTimers,
+      send: sender(endpoint),
+      staleInterval: opts.staleInterval ?? DEFAULT_CLONE_OPTIONS.staleInterval,
+      mutationBufferInterval: opts.mutationBufferInterval ?? DEFAULT_CLONE_OPTIONS.mutationBufferInterval,
+      masterTimeout: opts.masterTimeout ?? DEFAULT_CLONE_OPTIONS.masterTimeout,
+      resyncInterval: opts.resyncInterval ?? DEFAULT_CLONE_OPTIONS.resyncInterval,
+      ...(opts.persistence ? { persistence: opts.persistence } : {}),
+      onError,
+    });
+    const rx = receiver((m) => this.core.onMessage(m), onError);
+    this.subs = [endpoint.subscribe(updatesTopic(name), rx), endpoint.subscribe(cloneTopic(name, this.cloneId), rx)];
+    endpoint.flushSubscriptions();
+  }
+
+  /** @internal */
+  start(): Promise<void> {
+    return this.core.start();
+  }
+
+  protected mutate(m: Mutation): Promise<Data> {
+    return this.core.mutate(m);
+  }
+  async clear(): Promise<void> {
+    await this.core.clear();
+  }
+  get(key: unknown): Data {
+    return this.core.get(toData(key));
+  }
+  exists(key: unknown): boolean {
+    return this.core.exists(toData(key));
+  }
+  keys(): Data {
+    return this.core.keys();
+  }
+  getIndexFromValue(key: unknown, index: unknown): Data {
+    return this.core.getIndexFromValue(toData(key), toData(index));
+  }
+  get size(): number {
+    return this.core.size();
+  }
+  /** Every entry of the local copy, whatever its freshness (check `status`). */
+  entries(): IterableIterator<[Data, Data]> {
+    return this.core.entries();
+  }
+  /** `in-sync`, or `stale`/`syncing` while the copy may lag the master. */
+  get status(): CloneStatus {
+    return this.core.status;
+  }
+  get position(): { epoch: string | undefined; seq: number } {
+    return { epoch: this.core.epoch, seq: this.core.seq };
+  }
+  onStatus(fn: (s: CloneStatus) => void): () => void {
+    return this.core.onStatus(fn);
+  }
+  onChange(fn: (ev: StoreChangeEvent) => void): () => void {
+    return this.core.onChange(fn);
+  }
+  /** Resolves when the clone is in sync with the master (now or later). */
+  whenInSync(timeoutMs = 30_000): Promise<void> {
+    if (this.core.status === 'in-sync') return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const t = setTimeout(() => {
+        off();
+        reject(new StoreError('request_timeout', `clone of ${this.name} not in sync after ${timeoutMs} ms`));
+      }, timeoutMs);
+      const off = this.core.onStatus((s) => {
+        if (s !== 'in-sync') return;
+        clearTimeout(t);
+        off();
+        resolve();
+      });
+    });
+  }
+  close(): void {
+    this.core.close();
+    for (const s of this.subs) s.unsubscribe();
+  }
+}
+
+/**
+ * Creates the master of store `name` on `endpoint`. Refused with `master_exists` when a master of
+ * that name is already reachable (there is one master per store in the whole network).
+ */
+export async function createMaster(endpoint: Endpoint, name: string, opts: MasterOptions = {}): Promise<StoreMaster> {
+  const topic = masterTopic(name);
+  if (endpoint.subscriptions().includes(topic) || endpoint.reachable().some((r) => r.filter.includes(topic))) {
+    // Masters subscribe to exactly their topic, and internal prefixes are never folded into
+    // broader ones, so an announced filter lists every master it hosts.
+    throw new StoreError('master_exists', `a master for store '${name}' already exists in the network`);
+  }
+  return new StoreMaster(endpoint, name, opts);
+}
+
+/** Creates a clone of store `name` on `endpoint`; it syncs with the master in the background. */
+export async function createClone(endpoint: Endpoint, name: string, opts: CloneOptions = {}): Promise<StoreClone> {
+  const clone = new StoreClone(endpoint, name, opts);
+  await clone.start();
+  return clone;
+}

@@ -1,0 +1,211 @@
+/** Master and clones over memory transports: every operation, replication, resync, staleness. */
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  StoreError,
+  count,
+  createClone,
+  createMaster,
+  equals,
+  integer,
+  set,
+  string,
+  table,
+  vector,
+  toText,
+  type StoreChangeEvent,
+} from 'isobroker';
+import { memoryEndpoints, sleep, until, type Net } from '../support/endpoints.js';
+
+let net: Net | undefined;
+const closers: (() => void)[] = [];
+afterEach(async () => {
+  for (const c of closers.splice(0)) c();
+  await net?.close();
+  net = undefined;
+});
+
+async function setup(n = 2) {
+  net = memoryEndpoints(n);
+  for (let i = 1; i < n; i++) await net.eps[i]!.peer(net.url(i - 1));
+  const master = await createMaster(net.eps[0]!, 'kv', { heartbeatInterval: 100 });
+  closers.push(() => master.close());
+  return { net, master };
+}
+
+async function clone(ep: number, opts: Parameters<typeof createClone>[2] = {}) {
+  const c = await createClone(net!.eps[ep]!, 'kv', { resyncInterval: 100, masterTimeout: 500, ...opts });
+  closers.push(() => c.close());
+  await c.whenInSync(5000);
+  return c;
+}
+
+const text = (d: unknown) => toText(d as never);
+
+describe('store operations (Broker semantics) through a clone', () => {
+  it('applies every operation on the master and replicates it', async () => {
+    const { master } = await setup();
+    const c = await clone(1);
+    await c.put('a', count(1));
+    expect(text(c.get('a'))).toBe('1');
+    expect(await c.putUnique('a', count(2))).toBe(false);
+    expect(await c.putUnique('b', string('x'))).toBe(true);
+    await c.increment('a', count(5));
+    await c.decrement('a', count(2));
+    expect(text(c.get('a'))).toBe('4');
+    await c.increment('fresh'); // a missing key starts at count 0
+    expect(text(c.get('fresh'))).toBe('1');
+    await c.append('b', string('yz'));
+    expect(text(c.get('b'))).toBe('xyz');
+    await c.insertInto('s', string('q'));
+    await c.insertInto('s', string('p'));
+    expect(text(c.get('s'))).toBe('{"p", "q"}');
+    await c.removeFrom('s', string('q'));
+    expect(text(c.get('s'))).toBe('{"p"}');
+    await c.insertInto('t', string('k'), integer(-1));
+    expect(text(c.get('t'))).toBe('{"k" -> -1}');
+    expect(text(c.getIndexFromValue('t', 'k'))).toBe('-1');
+    await c.push('v', count(1));
+    await c.push('v', count(2));
+    await c.pop('v');
+    expect(text(c.get('v'))).toBe('[1]');
+    expect(text(c.getIndexFromValue('v', count(0)))).toBe('1');
+    expect(text(c.getIndexFromValue('s', string('p')))).toBe('T');
+    await c.erase('b');
+    expect(c.exists('b')).toBe(false);
+    expect(text(c.keys())).toBe(text(master.keys()));
+    expect(equals(master.get('t'), table([[string('k'), integer(-1)]]))).toBe(true);
+  });
+
+  it("fails with Broker's error codes", async () => {
+    await setup();
+    const c = await clone(1);
+    await c.put('str', string('x'));
+    await expect(c.increment('str', count(1))).rejects.toMatchObject({ name: 'StoreError', code: 'type_clash' });
+    await expect(c.decrement('missing', count(1))).rejects.toMatchObject({ code: 'no_such_key' });
+    await expect(c.pop('missing')).rejects.toMatchObject({ code: 'no_such_key' });
+    await expect(c.removeFrom('missing', count(1))).rejects.toMatchObject({ code: 'no_such_key' });
+    expect(() => c.get('missing')).toThrow(StoreError);
+    expect(() => c.get('missing')).toThrow(/no such key/);
+    await c.put('vec', vector([count(1)]));
+    expect(() => c.getIndexFromValue('vec', count(5))).toThrow(/out of range/);
+  });
+
+  it('refuses a second master with master_exists', async () => {
+    const { net } = await setup();
+    await until(() => net.eps[1]!.hasRoute('<$>/store/kv/master'), 2000, 'master announcement');
+    await expect(createMaster(net.eps[1]!, 'kv')).rejects.toMatchObject({ code: 'master_exists' });
+    await expect(createMaster(net.eps[0]!, 'kv')).rejects.toMatchObject({ code: 'master_exists' });
+  });
+
+  it('feeds changes with old and new values to clones and the master', async () => {
+    const { master } = await setup();
+    const c = await clone(1);
+    const seen: StoreChangeEvent[] = [];
+    const onMaster: StoreChangeEvent[] = [];
+    c.onChange((e) => seen.push(e));
+    master.onChange((e) => onMaster.push(e));
+    await master.put('k', count(1));
+    await master.put('k', count(2));
+    await master.erase('k');
+    await until(() => seen.length === 3);
+    expect(seen.map((e) => e.type)).toEqual(['insert', 'update', 'erase']);
+    expect(onMaster.map((e) => e.type)).toEqual(['insert', 'update', 'erase']);
+    const upd = seen[1] as Extract<StoreChangeEvent, { type: 'update' }>;
+    expect(text(upd.oldValue)).toBe('1');
+    expect(text(upd.newValue)).toBe('2');
+  });
+});
+
+describe('expiry', () => {
+  it('expires relative to the last change, re-arms without an expiry, clears with 0', async () => {
+    const { master } = await setup();
+    const c = await clone(1);
+    const events: StoreChangeEvent[] = [];
+    c.onChange((e) => events.push(e));
+    await master.put('gone', count(1), { expiry: 300 });
+    await master.put('kept', count(1), { expiry: 300 });
+    await master.put('cleared', count(1), { expiry: 300 });
+    await sleep(150);
+    await master.put('kept', count(2)); // keeps its 300 ms interval, re-armed from now
+    await master.put('cleared', count(2), { expiry: 0 });
+    await sleep(250); // 'gone' is past its deadline, 'kept' is not
+    await until(() => !master.exists('gone'), 2000);
+    expect(master.exists('kept')).toBe(true);
+    await until(() => !master.exists('kept'), 2000);
+    expect(master.exists('cleared')).toBe(true);
+    await until(() => events.filter((e) => e.type === 'expire').length === 2);
+    expect(c.exists('gone')).toBe(false);
+  });
+});
+
+describe('resync', () => {
+  it('catches up by delta after a network outage', async () => {
+    const { master, net } = await setup();
+    const c = await clone(1);
+    for (let i = 0; i < 100; i++) await master.put(`k${i}`, count(i));
+    await until(() => c.size === 100);
+    const before = master.resyncBytes;
+    net.net.unlisten('ep0');
+    net.net.cutAll();
+    await until(() => c.status !== 'in-sync', 3000, 'clone notices the outage');
+    for (let i = 0; i < 5; i++) await master.put(`k${i}`, count(1000 + i));
+    net.net.listen('ep0', net.eps[0]!);
+    await c.whenInSync(10_000);
+    await until(() => text(c.get('k4')) === '1004');
+    const after = master.resyncBytes;
+    expect(after.snapshot).toBe(before.snapshot);
+    expect(after.delta).toBeGreaterThan(before.delta);
+    expect(text(c.keys())).toBe(text(master.keys()));
+  });
+
+  it('buffers writes made while cut off and replays them in order', async () => {
+    const { master, net } = await setup();
+    const c = await clone(1);
+    net.net.unlisten('ep0');
+    net.net.cutAll();
+    await until(() => c.status !== 'in-sync', 3000);
+    const writes = [c.put('x', count(1)), c.increment('x', count(1)), c.push('log', string('a')), c.push('log', string('b'))];
+    await sleep(100);
+    net.net.listen('ep0', net.eps[0]!);
+    await Promise.all(writes);
+    expect(text(master.get('x'))).toBe('2');
+    expect(text(master.get('log'))).toBe('["a", "b"]');
+    expect(text(c.get('log'))).toBe('["a", "b"]');
+  });
+
+  it('fails buffered writes after mutationBufferInterval and queries after staleInterval', async () => {
+    const { net } = await setup();
+    const c = await clone(1, { mutationBufferInterval: 300, staleInterval: 1500 });
+    await c.put('k', count(1));
+    net.eps[0]!.close();
+    await until(() => c.status !== 'in-sync', 3000);
+    expect(text(c.get('k'))).toBe('1'); // not stale yet
+    await expect(c.put('k', count(2))).rejects.toMatchObject({ code: 'request_timeout' });
+    await sleep(1600);
+    expect(() => c.get('k')).toThrow(expect.objectContaining({ code: 'stale_data' }));
+  });
+
+  it('snapshots a clone of a new master incarnation', async () => {
+    const { master, net } = await setup(3);
+    const c = await clone(2);
+    await master.put('old', count(1));
+    await until(() => c.exists('old'));
+    master.close();
+    await until(() => !net.eps[1]!.hasRoute('<$>/store/kv/master'), 2000, 'old master withdrawn');
+    const again = await createMaster(net.eps[1]!, 'kv', { heartbeatInterval: 100 });
+    closers.push(() => again.close());
+    await again.put('new', count(2));
+    await until(() => c.status === 'in-sync' && c.exists('new') && !c.exists('old'), 10_000, 'resync to the new master');
+    expect(text(c.keys())).toBe('{"new"}');
+    expect(again.resyncBytes.snapshot).toBeGreaterThan(0);
+  });
+
+  it('gives a clone of a large store the whole store in chunks', async () => {
+    const { master } = await setup();
+    for (let i = 0; i < 5000; i++) void master.put(count(i), set([count(i)]));
+    await master.put('last', count(0));
+    const c = await clone(1);
+    expect(c.size).toBe(5001);
+    expect(text(c.get(count(4999)))).toBe('{4999}');
+  });
+});
