@@ -94,7 +94,7 @@ export type {
   JsonV1DataMessage,
   JsonV1ErrorMessage,
   JsonV1Message,
-} from './codec/json-v1-message.js';
+} from './codec/json-v1-types.js';
 
 // --- codec: native MessagePack
 export {
@@ -213,3 +213,7 @@ export type { CloneStatus } from './store/clone.js';
 export type { StoreChangeEvent } from './store/store-events.js';
 export { StoreOp } from './store/operations.js';
 export { INTERNAL_TOPIC_PREFIX } from './endpoint/endpoint.js';
+
+// --- cluster
+export { BackedTable, backedTableStoreName } from './cluster/backed-table.js';
+export type { BackedTableOptions } from './cluster/backed-table.js';

@@ -9,6 +9,8 @@
 import type { BenchSection } from '../lib/section.js';
 import { codecSection } from './codec.js';
 import { trieSection } from './trie.js';
+import { pubsubSection } from './pubsub.js';
+import { bundleSection } from './bundle.js';
 
 /** Every section, in run order. */
-export const SECTIONS: readonly BenchSection[] = [codecSection, trieSection];
+export const SECTIONS: readonly BenchSection[] = [codecSection, trieSection, pubsubSection, bundleSection];

@@ -65,6 +65,12 @@ function cpu(rounds: readonly RoundOut[], which: 'brokerCpuMs' | 'clientCpuMs'):
   return shares.length === 0 ? NaN : median(shares);
 }
 
+/** Median over rounds of broker CPU time per delivered message, in ms. */
+function cpuPerDelivery(rounds: readonly RoundOut[]): number {
+  const per = rounds.flatMap((r) => (r.brokerCpuMs === null || r.delivered === 0 ? [] : [r.brokerCpuMs / r.delivered]));
+  return per.length === 0 ? NaN : median(per);
+}
+
 /** Median over rounds of hub ÷ `system` delivered/s; NaN when either was not measured. */
 export function hubRatio(r: ScenarioResult, system: SystemId): number {
   const hub = r.peak.get('hub') ?? [];
@@ -77,7 +83,7 @@ export function hubRatio(r: ScenarioResult, system: SystemId): number {
 export function peakTable(r: ScenarioResult): Table {
   return {
     title: `${scenarioName(r.subscribers)}: one publisher, ${r.subscribers} subscriber${r.subscribers === 1 ? '' : 's'}, full speed (flow-controlled)`,
-    headers: ['system', 'delivered msg/s', 'p50', 'p99', 'drops', 'broker CPU', 'clients CPU', 'hub ÷ this'],
+    headers: ['system', 'delivered msg/s', 'p50', 'p99', 'drops', 'broker CPU', 'broker CPU per delivery', 'clients CPU', 'hub ÷ this'],
     rows: present(r.peak).map((s) => {
       const rounds = r.peak.get(s)!;
       return [
@@ -87,6 +93,7 @@ export function peakTable(r: ScenarioResult): Table {
         ms(median(rounds.map((x) => x.p99Ms))),
         formatCount(drops(rounds, s === 'hub' ? r.hubOverflows : 0)),
         percent(cpu(rounds, 'brokerCpuMs')),
+        ms(cpuPerDelivery(rounds)),
         percent(cpu(rounds, 'clientCpuMs')),
         s === 'hub' ? '1×' : formatRatio(hubRatio(r, s)),
       ];
@@ -159,11 +166,11 @@ export function goalsFor(results: readonly ScenarioResult[], skipped: ReadonlyMa
   return goals;
 }
 
-/** Where the profiled hub spent its time: by function and by file. */
-export function profileTables(p: ProfileSummary, round: RoundOut): Table[] {
+/** Where a profiled process spent its time: by function and by file. */
+export function profileTables(what: string, p: ProfileSummary, round: RoundOut): Table[] {
   const title =
-    `Hub CPU profile (\`node --cpu-prof\`), 1→10 at full speed: ${formatOps(round.deliveredPerSec)} delivered, ` +
-    `hub busy ${ms(p.busyMs)} of ${ms(p.totalMs)} sampled — self time by`;
+    `CPU profile of the ${what} (\`node --cpu-prof\`), 1→10 at full speed, ${formatOps(round.deliveredPerSec)} delivered; ` +
+    `busy ${ms(p.busyMs)} of ${ms(p.totalMs)} sampled — self time by`;
   return [
     {
       title: `${title} function`,

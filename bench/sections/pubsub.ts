@@ -6,7 +6,7 @@
  * their own (see `pubsub-brokers.ts`).
  */
 import { mkdtempSync, readdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ProcessSet } from '../lib/processes.js';
 import type { BenchSection, GoalResult, SectionContext, SectionReport } from '../lib/section.js';
@@ -45,9 +45,11 @@ interface Durations {
 }
 
 const FULL: Durations = { warmupMs: 1000, roundMs: 2000, rounds: 5, rateRounds: 2, drainMs: 2000, profileMs: 3000 };
-const QUICK: Durations = { warmupMs: 300, roundMs: 700, rounds: 1, rateRounds: 1, drainMs: 1000, profileMs: 0 };
+const QUICK: Durations = { warmupMs: 300, roundMs: 700, rounds: 1, rateRounds: 1, drainMs: 1000, profileMs: 1000 };
 
 const CALL_SLACK_MS = 15_000;
+/** Functions and files listed per profile. */
+const PROFILE_TOP = 12;
 
 function roundCall(b: BrokerSetup, spec: Omit<RoundSpec, 'brokerPid'>): Promise<RoundOut> {
   const full: RoundSpec = { ...spec, brokerPid: b.brokerPid };
@@ -96,24 +98,36 @@ async function runScenario(ctx: SectionContext, brokers: readonly BrokerSetup[],
   return { subscribers, peak, rate, targetDelivered, hubOverflows: hubOverflowDelta };
 }
 
-/** Profiles a fresh hub under `node --cpu-prof` during a 1→10 full-speed round. */
+/** The one `.cpuprofile` file in `dir`. */
+function profileIn(dir: string): string {
+  const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
+  if (file === undefined) throw new Error(`no CPU profile was written into ${dir}`);
+  return join(dir, file);
+}
+
+/**
+ * Profiles a fresh hub, and its client driver, under `node --cpu-prof` during one 1→10 round at
+ * full speed: where the broker's time goes, and where its clients' goes.
+ */
 async function profileHub(ctx: SectionContext, d: Durations): Promise<Table[]> {
-  const dir = mkdtempSync(join(tmpdir(), 'isobroker-bench-prof-'));
+  const hubDir = mkdtempSync(join(tmpdir(), 'isobroker-bench-prof-hub-'));
+  const clientDir = mkdtempSync(join(tmpdir(), 'isobroker-bench-prof-clients-'));
   const procs = new ProcessSet();
   try {
-    const hub = await startHub(procs, { cpuProfDir: dir });
-    ctx.log('pubsub: profiling the hub (node --cpu-prof), 1→10 at full speed');
+    const hub = await startHub(procs, { cpuProfDir: hubDir, driverCpuProfDir: clientDir });
+    ctx.log('pubsub: profiling the hub and its clients (node --cpu-prof), 1→10 at full speed');
     await hub.driver.call('setup', { system: 'hub', url: hub.url, subscribers: 10 }, 30_000);
     const spec = { durationMs: d.profileMs, burst: BURST, inFlightCap: IN_FLIGHT_CAP, drainMs: d.drainMs };
     const r = await roundCall(hub, spec);
     await hub.driver.call('teardown', {}, 15_000);
     await procs.stopAll();
-    const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
-    if (file === undefined) throw new Error('the hub wrote no CPU profile');
-    return profileTables(summarizeCpuProfile(join(dir, file), 12), r);
+    return [
+      ...profileTables('hub process', summarizeCpuProfile(profileIn(hubDir), PROFILE_TOP), r),
+      ...profileTables('client driver (publisher + 10 subscriber endpoints)', summarizeCpuProfile(profileIn(clientDir), PROFILE_TOP), r),
+    ];
   } finally {
     await procs.stopAll();
-    removeTempDirs([dir]);
+    removeTempDirs([hubDir, clientDir]);
   }
 }
 
@@ -124,6 +138,7 @@ async function run(ctx: SectionContext): Promise<SectionReport> {
   const tempDirs: string[] = [];
   const results: ScenarioResult[] = [];
   const skipped = new Map<SystemId, string>();
+  const loadBefore = loadavg()[0]!;
   try {
     ctx.log('pubsub: starting brokers');
     const brokers: BrokerSetup[] = [await startHub(procs)];
@@ -146,6 +161,10 @@ async function run(ctx: SectionContext): Promise<SectionReport> {
     removeTempDirs(tempDirs);
   }
   for (const [system, why] of skipped) notes.push(`**${system} not measured:** ${why}.`);
+  notes.push(
+    `Machine load (1-minute load average) ${loadBefore.toFixed(2)} before and ${loadavg()[0]!.toFixed(2)} after the ` +
+      'measured rounds, on 2 cores: other work on the machine takes CPU from brokers and clients alike.',
+  );
 
   const tables: Table[] = [];
   for (const r of results) tables.push(peakTable(r), rateTable(r));

@@ -21,7 +21,7 @@ import { formatAddress } from '../data/address.js';
 import { formatRealFixed, formatTimespan, formatTimestampMs } from '../data/text.js';
 import type { Data, PortProtocol } from '../data/types.js';
 import { ValueError } from '../errors.js';
-import type { JsonV1Message } from './json-v1-message.js';
+import type { JsonV1Message } from './json-v1-types.js';
 
 /** Options of {@link encodeJsonData} and {@link encodeJsonMessage}. */
 export interface JsonEncodeOptions {

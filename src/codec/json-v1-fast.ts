@@ -18,7 +18,7 @@ import {
   realFromText,
   sortUnique,
 } from './json-v1-decode.js';
-import type { JsonV1DataMessage } from './json-v1-message.js';
+import type { JsonV1DataMessage } from './json-v1-types.js';
 import { parseAddressText, parsePort, parseSubnet, parseTimespan, parseTimestamp } from './json-v1-scalars.js';
 
 const T_NONE = 0;

@@ -5,37 +5,13 @@
  * Broker's and Zeek's servers do not check the `type` field of a client's data message, so any
  * object that is not an ack or an error decodes as a data message when it has a topic and a value.
  */
-import type { Data } from '../data/types.js';
 import { DecodeError } from '../errors.js';
 import { JsonObject, type JsonNode } from './json-node.js';
 import { parseJson, resolveJsonLimits, type JsonLimits } from './json-parse.js';
 import { decodeDataMessageFast } from './json-v1-fast.js';
 import { hasLoneSurrogate } from './json-v1-scalars.js';
+import type { JsonV1Message } from './json-v1-types.js';
 import { decodeJsonData, describeNode } from './json-v1-decode.js';
-
-/** `{"type":"data-message","topic":T,"@data-type":X,"data":Y}` */
-export interface JsonV1DataMessage {
-  readonly type: 'data-message';
-  readonly topic: string;
-  readonly data: Data;
-}
-
-/** The server's handshake answer: `{"type":"ack","endpoint":ID,"version":V}`. */
-export interface JsonV1AckMessage {
-  readonly type: 'ack';
-  readonly endpoint: string;
-  readonly version: string;
-}
-
-/** `{"type":"error","code":C,"context":S}`, e.g. code `deserialization_failed`. */
-export interface JsonV1ErrorMessage {
-  readonly type: 'error';
-  readonly code: string;
-  readonly context: string;
-}
-
-/** Any message of the Broker JSON v1 WebSocket protocol after the handshake. */
-export type JsonV1Message = JsonV1DataMessage | JsonV1AckMessage | JsonV1ErrorMessage;
 
 /** Context of the error a server sends when the handshake is not an array. */
 export const HANDSHAKE_NOT_AN_ARRAY = 'subscriptions not an array';

@@ -33,6 +33,8 @@ export interface CloneConfig {
   /** Delay between attach attempts while the master is away (ms). */
   readonly resyncInterval: number;
   readonly persistence?: ClonePersistence;
+  /** Whether the master's topic is routable now (the overlay knows a path to it). */
+  readonly masterReachable: () => boolean;
   readonly onError: (err: StoreError) => void;
 }
 
@@ -41,6 +43,7 @@ interface Pending {
   readonly created: number;
   /** Sent to the master at least once (then its outcome is unknown until acknowledged). */
   sent: boolean;
+  lastSent: number;
   readonly resolve: (d: Data) => void;
   readonly reject: (e: StoreError) => void;
 }
@@ -158,7 +161,7 @@ export class CloneCore {
         args: m.args,
         ...(m.expiry === undefined ? {} : { expiry: m.expiry }),
       } as const;
-      const p: Pending = { msg, created: this.cfg.timers.now(), sent: false, resolve, reject };
+      const p: Pending = { msg, created: this.cfg.timers.now(), sent: false, lastSent: 0, resolve, reject };
       this.pending.set(reqId, p);
       if (this.status === 'in-sync') this.sendCommand(p);
     });
@@ -170,6 +173,7 @@ export class CloneCore {
 
   private sendCommand(p: Pending): void {
     p.sent = true;
+    p.lastSent = this.cfg.timers.now();
     this.cfg.send(masterTopic(this.cfg.name), p.msg);
   }
 
@@ -388,11 +392,17 @@ export class CloneCore {
     this.timer = this.cfg.timers.setTimeout(() => {
       if (this.status === 'closed') return;
       const now = this.cfg.timers.now();
-      if (this.status === 'in-sync' && now - this.lastHeard > this.cfg.masterTimeout) this.lost();
+      if (this.status === 'in-sync' && (now - this.lastHeard > this.cfg.masterTimeout || !this.cfg.masterReachable())) this.lost();
       if (this.status !== 'in-sync' && now - this.attachSentAt >= this.cfg.resyncInterval) this.attach();
       if (this.status !== 'in-sync') this.expireBuffered(now);
+      else this.retransmit(now);
       this.tick();
     }, TICK_MS);
+  }
+
+  /** Commands without an answer are sent again (the master applies each request id once). */
+  private retransmit(now: number): void {
+    for (const p of this.pending.values()) if (now - p.lastSent >= this.cfg.resyncInterval) this.sendCommand(p);
   }
 
   private expireBuffered(now: number): void {

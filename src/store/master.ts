@@ -122,6 +122,16 @@ export class MasterCore {
     return this.cfg.backend.size();
   }
 
+  /** Every entry, paged from the backend (no copy of the whole store). */
+  *entries(pageSize = 1000): IterableIterator<[Data, Data]> {
+    let cursor: unknown;
+    do {
+      const page = this.cfg.backend.scan(cursor, pageSize);
+      for (const e of page.entries) yield [e.key, e.value];
+      cursor = page.cursor;
+    } while (cursor !== undefined);
+  }
+
   onChange(fn: (ev: StoreChangeEvent) => void): () => void {
     this.listeners.add(fn);
     return () => this.listeners.delete(fn);

@@ -114,7 +114,7 @@ class MemoryBackend implements StoreBackend {
       it = cursor.it;
       // The entry read ahead: take its current state (it may have changed or gone since).
       const s = this.#entries.get(cursor.ahead);
-      
+      if (s !== undefined && s !== ERASED) entries.push(s);
     }
     for (;;) {
       const r = it.next();

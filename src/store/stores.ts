@@ -203,6 +203,10 @@ export class StoreMaster extends StoreHandle {
   get size(): number {
     return this.core.size();
   }
+  /** Every entry (paged from the backend). */
+  entries(): IterableIterator<[Data, Data]> {
+    return this.core.entries();
+  }
   /** Current sequence number and epoch. */
   get position(): { epoch: string; seq: number } {
     return { epoch: this.core.epoch, seq: this.core.seq };
@@ -241,6 +245,7 @@ export class StoreClone extends StoreHandle {
       masterTimeout: opts.masterTimeout ?? DEFAULT_CLONE_OPTIONS.masterTimeout,
       resyncInterval: opts.resyncInterval ?? DEFAULT_CLONE_OPTIONS.resyncInterval,
       ...(opts.persistence ? { persistence: opts.persistence } : {}),
+      masterReachable: () => endpoint.hasRoute(masterTopic(name)),
       onError,
     });
     const rx = receiver((m) => this.core.onMessage(m), onError);

@@ -4,9 +4,9 @@
  * unreadable data, a caller-owned store, and use after close. On fake-indexeddb in Node.
  */
 import { IDBFactory } from 'fake-indexeddb';
-import { createStore, entries, get, set as idbSet, type UseStore } from 'idb-keyval';
+import { entries, get, set as idbSet, type UseStore } from 'idb-keyval';
 import { describe, expect, it } from 'vitest';
-import { ClosedError, StoreError, count, encodeValue, equals, real, string, type Data } from 'isobroker';
+import { ClosedError, StoreError, count, encodeValue, equals, real, string } from 'isobroker';
 import { INDEXEDDB_NAME_PREFIX, INDEXEDDB_OBJECT_STORE, createIndexedDbPersistence } from 'isobroker/browser';
 
 /** idb-keyval's `createStore`, on a given factory (the library itself only uses the global). */
@@ -70,14 +70,24 @@ describe('IndexedDB persistence', () => {
     await p.close();
   });
 
-  it('a malformed key fails its whole batch (atomically) and is reported', async () => {
-    const factory = new IDBFactory();
+  it('a request that throws mid-batch aborts the whole batch, which is reported', async () => {
+    const base = storeOn(new IDBFactory(), 'throwing');
+    const throwing: UseStore = (mode, callback) =>
+      base(mode, (s) => {
+        let puts = 0;
+        const put = s.put.bind(s);
+        s.put = (value, key) => {
+          if (++puts === 2) throw new Error('put refused');
+          return put(value, key);
+        };
+        return callback(s);
+      });
     const errors: StoreError[] = [];
-    const p = createIndexedDbPersistence('malformed', { indexedDB: factory, onError: (e) => errors.push(e) });
-    p.write([{ key: string('good'), value: count(1) }, { key: { type: 'bogus' } as unknown as Data, value: count(2) }], { epoch: 'e', seq: 1 });
-    await expect(p.flush()).rejects.toMatchObject({ code: 'backend_failure' });
+    const p = createIndexedDbPersistence('throwing', { customStore: throwing, onError: (e) => errors.push(e) });
+    p.write([{ key: string('first'), value: count(1) }, { key: string('second'), value: count(2) }], { epoch: 'e', seq: 1 });
+    await expect(p.flush()).rejects.toMatchObject({ code: 'backend_failure', cause: new Error('put refused') });
     expect(errors).toHaveLength(1);
-    expect(await entries(storeOn(factory, `${INDEXEDDB_NAME_PREFIX}malformed`))).toEqual([]);
+    expect(await entries(base)).toEqual([]);
   });
 
   for (const [what, key, value] of [
@@ -115,7 +125,8 @@ describe('IndexedDB persistence', () => {
   });
 
   it('refuses use after close, and closing twice is harmless', async () => {
-    const p = createIndexedDbPersistence('closed', { indexedDB: new IDBFactory() });
+    const factory = new IDBFactory();
+    const p = createIndexedDbPersistence('closed', { indexedDB: factory });
     p.write([{ key: string('k'), value: count(1) }], { epoch: 'e', seq: 1 });
     await p.close();
     expect(() => p.write([], { epoch: 'e', seq: 2 })).toThrow(ClosedError);
@@ -124,10 +135,8 @@ describe('IndexedDB persistence', () => {
     await p.close();
     await p.flush();
     // Closing flushed: a new handle sees the write.
-  });
-
-  it('uses the global indexedDB through idb-keyval only when given no factory', () => {
-    expect(() => createStore('unused', 'unused')).not.toThrow(); // idb-keyval opens lazily
-    expect(() => createIndexedDbPersistence('lazy')).not.toThrow(); // nothing is opened before use
+    const again = createIndexedDbPersistence('closed', { indexedDB: factory });
+    expect((await again.load()).checkpoint).toEqual({ epoch: 'e', seq: 1 });
+    await again.close();
   });
 });

@@ -7,12 +7,9 @@
 import 'fake-indexeddb/auto';
 import fc from 'fast-check';
 import { IDBDatabase, IDBFactory } from 'fake-indexeddb';
-import { createStore, set as idbSet, type UseStore } from 'idb-keyval';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
-  ClosedError,
   DataMap,
-  StoreError,
   count,
   createMemoryPersistence,
   equals,
@@ -25,7 +22,7 @@ import {
   type Data,
   type PersistedClone,
 } from 'isobroker';
-import { INDEXEDDB_NAME_PREFIX, INDEXEDDB_OBJECT_STORE, createIndexedDbPersistence } from 'isobroker/browser';
+import { createIndexedDbPersistence } from 'isobroker/browser';
 import { dataArb } from '../support/arbitraries.js';
 
 interface Harness {
@@ -138,13 +135,15 @@ function persistenceContract(h: Harness): void {
       p.write([{ key: real(0), value: s('zero') }, { key: real(NaN), value: s('nan') }], cp(2));
       p.write([{ key: set([real(-0), s('x')]), value: count(1) }], cp(3));
       await p.flush();
-      p.write([{ key: set([real(0), s('x')]), value: count(2) }], cp(4));
+      p.write([{ key: set([real(0), s('x')]), value: count(2) }, { key: s('value'), value: real(-0) }], cp(4));
       const loaded = await (await reload(p, name)).load();
       expectEntries(loaded, [
         [real(0), s('zero')],
         [real(NaN), s('nan')],
         [set([real(0), s('x')]), count(2)],
+        [s('value'), real(-0)],
       ]);
+      expect(asMap(loaded).get(s('value'))).toEqual({ type: 'real', value: -0 }); // a value keeps its sign
     });
 
     it('reset drops every entry and the checkpoint', async () => {
