@@ -6,8 +6,9 @@ import { UsageError } from './args.js';
 const USAGE = `usage: isobroker <command> [options]
 
 commands:
-  hub   --listen HOST:PORT [--peer URL]... [--name NAME]
-        run one endpoint that listens (native protocol and Broker JSON v1 on one port)
+  hub   --listen HOST:PORT [--peer URL]... [--name NAME] [--master NAME[:sqlite:PATH]]...
+        run one endpoint that listens (native protocol and Broker JSON v1 on one port),
+        optionally hosting data-store masters (in memory, or in a SQLite file)
   pipe  --peer URL --topic TOPIC (--publish | --subscribe)
         publish each stdin line as a string, or print each message received (JSON v1, one per line)
 `;

@@ -43,33 +43,20 @@ async function readyUrl(child: ChildHandle): Promise<string> {
   return m[1]!;
 }
 
-function profFlags(dir: string | undefined): string[] {
-  return dir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', dir];
-}
-
 /** Starts a client driver; with `netns`, inside a new network namespace whose loopback is up. */
-function startDriver(procs: ProcessSet, system: SystemId, netns: boolean, nodeFlags: readonly string[] = []): RpcClient {
+function startDriver(procs: ProcessSet, system: SystemId, netns: boolean): RpcClient {
   const driver = helperPath('pubsub-driver.js');
   const child = netns
     ? procs.spawn(`${system} driver`, 'unshare', ['-n', 'sh', '-c', 'ip link set lo up && exec "$0" "$@"', process.execPath, driver, '--netns'])
-    : procs.spawn(`${system} driver`, process.execPath, [...nodeFlags, driver]);
+    : procs.spawn(`${system} driver`, process.execPath, [driver]);
   return new RpcClient(child);
 }
 
-/** Options of {@link startHub}. */
-export interface HubStartOptions {
-  /** Run the hub under `node --cpu-prof`, writing the profile into this directory. @default no profile */
-  readonly cpuProfDir?: string;
-  /** Run the hub's client driver under `node --cpu-prof`, writing into this directory. @default no profile */
-  readonly driverCpuProfDir?: string;
-}
-
 /** The isobroker hub in its own process, with a driver. */
-export async function startHub(procs: ProcessSet, opts: HubStartOptions = {}): Promise<BrokerSetup> {
-  const child = procs.spawn('isobroker hub', process.execPath, [...profFlags(opts.cpuProfDir), helperPath('pubsub-hub-server.js')]);
+export async function startHub(procs: ProcessSet): Promise<BrokerSetup> {
+  const child = procs.spawn('isobroker hub', process.execPath, [helperPath('pubsub-hub-server.js')]);
   const url = await readyUrl(child);
-  const driver = startDriver(procs, 'hub', false, profFlags(opts.driverCpuProfDir));
-  return { system: 'hub', url, brokerPid: child.pid, driver, control: new RpcClient(child) };
+  return { system: 'hub', url, brokerPid: child.pid, driver: startDriver(procs, 'hub', false), control: new RpcClient(child) };
 }
 
 /** The raw `ws` relay in its own process, with a driver. */

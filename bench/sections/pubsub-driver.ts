@@ -1,13 +1,15 @@
 /**
  * Child process of the pub/sub benchmark that runs the clients of one system (publisher and
  * subscribers) and answers the benchmark's commands on stdin (see `../lib/rpc.ts`):
- * `setup {system, url, subscribers}`, `round RoundSpec`, `teardown`. Started with `--netns`
+ * `setup {system, url, subscribers}`, `round RoundSpec`, `teardown`, and `profile-start` /
+ * `profile-stop {path}` for a V8 CPU profile of this process. Started with `--netns`
  * (inside `unshare -n`, a private network namespace) it can also start mosquitto there:
  * `start-mosquitto` → `{url, pid}`; mosquitto's WebSocket listener binds every interface, which
  * in a fresh namespace is only its own loopback.
  *
  * Exits when stdin closes or on SIGTERM, stopping its clients and its broker.
  */
+import { startCpuProfile, stopCpuProfile } from '../lib/profiler.js';
 import { serveRpc } from '../lib/rpc.js';
 import { SYSTEMS, openClients, type PubSubClients, type SystemId } from './pubsub-clients.js';
 import { PubSubLoad, type RoundSpec } from './pubsub-load.js';
@@ -70,4 +72,14 @@ process.once('SIGTERM', () => {
   void shutdown().finally(() => process.exit(0));
 });
 
-serveRpc({ setup, round, teardown, 'start-mosquitto': startMosquitto }, shutdown);
+serveRpc(
+  {
+    setup,
+    round,
+    teardown,
+    'start-mosquitto': startMosquitto,
+    'profile-start': () => startCpuProfile(),
+    'profile-stop': (args) => stopCpuProfile((args as { path: string }).path),
+  },
+  shutdown,
+);

@@ -1,12 +1,13 @@
 /**
  * Child process of the pub/sub benchmark: the isobroker hub, built exactly as `isobroker hub`
  * builds it (`new Endpoint({ role: 'hub' })` + `listen` on 127.0.0.1, a free port), plus a
- * `stats` command on stdin (see `../lib/rpc.ts`) that reports its send-buffer overflows.
- * Prints `ready <url>` once it listens; exits when stdin closes or on SIGTERM (so that
- * `node --cpu-prof` writes its profile).
+ * `stats` command on stdin (see `../lib/rpc.ts`) that reports its send-buffer overflows, and
+ * `profile-start` / `profile-stop {path}` for a V8 CPU profile of a stretch of work.
+ * Prints `ready <url>` once it listens; exits when stdin closes or on SIGTERM.
  */
 import { Endpoint } from '../../src/index.js';
 import { listen } from '../../src/node/index.js';
+import { startCpuProfile, stopCpuProfile } from '../lib/profiler.js';
 import { serveRpc } from '../lib/rpc.js';
 
 const hub = new Endpoint({ role: 'hub', name: 'bench-hub' });
@@ -36,5 +37,12 @@ process.once('SIGTERM', () => {
   void shutdown().finally(() => process.exit(0));
 });
 
-serveRpc({ stats }, shutdown);
+serveRpc(
+  {
+    stats,
+    'profile-start': () => startCpuProfile(),
+    'profile-stop': (args) => stopCpuProfile((args as { path: string }).path),
+  },
+  shutdown,
+);
 process.stdout.write(`ready ${listener.url}\n`);

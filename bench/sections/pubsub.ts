@@ -5,7 +5,7 @@
  * rounds. Each broker runs in its own process; each system's clients run in a driver process of
  * their own (see `pubsub-brokers.ts`).
  */
-import { mkdtempSync, readdirSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ProcessSet } from '../lib/processes.js';
@@ -98,36 +98,30 @@ async function runScenario(ctx: SectionContext, brokers: readonly BrokerSetup[],
   return { subscribers, peak, rate, targetDelivered, hubOverflows: hubOverflowDelta };
 }
 
-/** The one `.cpuprofile` file in `dir`. */
-function profileIn(dir: string): string {
-  const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
-  if (file === undefined) throw new Error(`no CPU profile was written into ${dir}`);
-  return join(dir, file);
-}
-
 /**
- * Profiles a fresh hub, and its client driver, under `node --cpu-prof` during one 1→10 round at
- * full speed: where the broker's time goes, and where its clients' goes.
+ * Profiles the hub and its client driver with V8's CPU profiler (what `node --cpu-prof` runs),
+ * sampling only during one 1→10 round at full speed: where the broker's time goes, and where its
+ * clients' goes. Uses the scenario's hub, after the measured rounds.
  */
-async function profileHub(ctx: SectionContext, d: Durations): Promise<Table[]> {
-  const hubDir = mkdtempSync(join(tmpdir(), 'isobroker-bench-prof-hub-'));
-  const clientDir = mkdtempSync(join(tmpdir(), 'isobroker-bench-prof-clients-'));
-  const procs = new ProcessSet();
+async function profileHub(ctx: SectionContext, hub: BrokerSetup, d: Durations): Promise<Table[]> {
+  const dir = mkdtempSync(join(tmpdir(), 'isobroker-bench-prof-'));
   try {
-    const hub = await startHub(procs, { cpuProfDir: hubDir, driverCpuProfDir: clientDir });
-    ctx.log('pubsub: profiling the hub and its clients (node --cpu-prof), 1→10 at full speed');
+    ctx.log('pubsub: profiling the hub and its clients (V8 CPU profiler), 1→10 at full speed');
     await hub.driver.call('setup', { system: 'hub', url: hub.url, subscribers: 10 }, 30_000);
     const spec = { durationMs: d.profileMs, burst: BURST, inFlightCap: IN_FLIGHT_CAP, drainMs: d.drainMs };
+    await roundCall(hub, { ...spec, durationMs: d.warmupMs });
+    const hubFile = join(dir, 'hub.cpuprofile');
+    const clientFile = join(dir, 'clients.cpuprofile');
+    await Promise.all([hub.control!.call('profile-start', {}, 5000), hub.driver.call('profile-start', {}, 5000)]);
     const r = await roundCall(hub, spec);
+    await Promise.all([hub.control!.call('profile-stop', { path: hubFile }, 30_000), hub.driver.call('profile-stop', { path: clientFile }, 30_000)]);
     await hub.driver.call('teardown', {}, 15_000);
-    await procs.stopAll();
     return [
-      ...profileTables('hub process', summarizeCpuProfile(profileIn(hubDir), PROFILE_TOP), r),
-      ...profileTables('client driver (publisher + 10 subscriber endpoints)', summarizeCpuProfile(profileIn(clientDir), PROFILE_TOP), r),
+      ...profileTables('hub process', summarizeCpuProfile(hubFile, PROFILE_TOP), r),
+      ...profileTables('client driver (publisher + 10 subscriber endpoints)', summarizeCpuProfile(clientFile, PROFILE_TOP), r),
     ];
   } finally {
-    await procs.stopAll();
-    removeTempDirs([hubDir, clientDir]);
+    removeTempDirs([dir]);
   }
 }
 
@@ -139,6 +133,8 @@ async function run(ctx: SectionContext): Promise<SectionReport> {
   const results: ScenarioResult[] = [];
   const skipped = new Map<SystemId, string>();
   const loadBefore = loadavg()[0]!;
+  let loadAfter = NaN;
+  let profile: Table[] = [];
   try {
     ctx.log('pubsub: starting brokers');
     const brokers: BrokerSetup[] = [await startHub(procs)];
@@ -156,27 +152,29 @@ async function run(ctx: SectionContext): Promise<SectionReport> {
     }
     brokers.push(await startRelay(procs));
     for (const n of SCENARIOS) results.push(await runScenario(ctx, brokers, n, d));
+    loadAfter = loadavg()[0]!;
+    if (d.profileMs > 0) {
+      try {
+        profile = await profileHub(ctx, brokers[0]!, d);
+      } catch (e) {
+        notes.push(`Profiling the hub failed: ${(e as Error).message}`);
+      }
+    }
   } finally {
     await procs.stopAll();
     removeTempDirs(tempDirs);
   }
   for (const [system, why] of skipped) notes.push(`**${system} not measured:** ${why}.`);
   notes.push(
-    `Machine load (1-minute load average) ${loadBefore.toFixed(2)} before and ${loadavg()[0]!.toFixed(2)} after the ` +
+    `Machine load (1-minute load average) ${loadBefore.toFixed(2)} before and ${loadAfter.toFixed(2)} after the ` +
       'measured rounds, on 2 cores: other work on the machine takes CPU from brokers and clients alike.',
   );
 
   const tables: Table[] = [];
   for (const r of results) tables.push(peakTable(r), rateTable(r));
   tables.push(ratioTable(results));
+  tables.push(...profile);
   const goals: GoalResult[] = goalsFor(results, skipped);
-  if (d.profileMs > 0) {
-    try {
-      tables.push(...(await profileHub(ctx, d)));
-    } catch (e) {
-      notes.push(`Profiling the hub failed: ${(e as Error).message}`);
-    }
-  }
   return { tables, goals, notes: [...notes, ...methodNotes(d)] };
 }
 

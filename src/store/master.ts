@@ -145,6 +145,7 @@ export class MasterCore {
     if (this.expiryTimer !== undefined) this.cfg.timers.clearTimeout(this.expiryTimer);
     for (const j of this.queue) j.done(new StoreError('request_timeout', `store ${this.cfg.name} closed`), this.seq);
     this.queue = [];
+    this.cfg.backend.close();
   }
 
   // ---- network

@@ -30,7 +30,7 @@ export interface WriteOptions {
 }
 
 export interface MasterOptions {
-  /** Where entries live. @default a new memory backend */
+  /** Where entries live; the master owns it from now on and closes it on `close()`. @default a new memory backend */
   readonly backend?: StoreBackend;
   /** Changes kept for delta resyncs of clones. @default 100000 */
   readonly changeLogSize?: number;
