@@ -36,7 +36,7 @@ export function describeNode(node: JsonNode | undefined): string {
 }
 
 /** Throws a path error located at `segment` below the current node. */
-export function failAt(segment: string, what: string): never {
+function failAt(segment: string, what: string): never {
   const e = new JsonPathError(what);
   e.segments.push(segment);
   throw e;
@@ -47,7 +47,7 @@ function fail(what: string): never {
 }
 
 /** Converts an internal path error into the public `DecodeError`; other errors pass through. */
-export function toDecodeError(e: unknown): unknown {
+function toDecodeError(e: unknown): unknown {
   if (e instanceof JsonPathError) return new DecodeError(`${e.path()}: ${e.message}`);
   // Nesting allowed by a very large maxDepth can still exhaust the call stack.
   if (e instanceof RangeError) return new DecodeError(`(root): value too deeply nested (${e.message})`, { cause: e });

@@ -9,9 +9,10 @@
  * Strings: Broker escapes `"`, `\`, `\b`, `\f`, `\n`, `\r`, `\t` and `\v` and passes every other
  * byte through raw, control characters included — neither `\v` nor raw control characters are
  * JSON. By default (`stringEscapes: 'json'`) those go out as `\u000b`-style escapes, which every
- * JSON parser and Broker's current parser (CAF ≥ 1.0.2) read; `'broker'` writes exactly what
- * Broker writes, for servers whose parser predates `\u` support (Zeek before 7.1). Non-ASCII text
- * is written raw in both modes; a lone UTF-16 surrogate (no UTF-8 form) is written as `\uXXXX`.
+ * JSON parser and Broker's current parser (CAF ≥ 1.0.2, September 2024) read; `'broker'` writes
+ * exactly what Broker writes, for servers whose CAF predates `\u` support (Zeek 7.0 and older
+ * reject a `\u` escape). Non-ASCII text is written raw in both modes; a lone UTF-16 surrogate (no
+ * UTF-8 form; only in hand-built data, constructors refuse it) is written as `\uXXXX`.
  *
  * Timestamps before 1970 with a sub-second part: Broker truncates toward zero and prints a wrong
  * millisecond field; we round toward negative infinity, so the text names the right millisecond
@@ -94,8 +95,8 @@ function quoteSlow(s: string, from: number, broker: boolean): string {
   return `${out}${s.slice(chunk)}"`;
 }
 
-/** A JSON string literal for `s`. */
-export function quoteJsonString(s: string, broker = false): string {
+/** A JSON string literal for `s` (`broker`: Broker's escapes, see the module comment). */
+function quoteJsonString(s: string, broker = false): string {
   const n = s.length;
   for (let i = 0; i < n; i++) {
     const c = s.charCodeAt(i);

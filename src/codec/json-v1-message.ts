@@ -9,9 +9,9 @@ import { DecodeError } from '../errors.js';
 import { JsonObject, type JsonNode } from './json-node.js';
 import { parseJson, resolveJsonLimits, type JsonLimits } from './json-parse.js';
 import { decodeDataMessageFast } from './json-v1-fast.js';
+import { decodeJsonData, describeNode } from './json-v1-decode.js';
 import { hasLoneSurrogate } from './json-v1-scalars.js';
 import type { JsonV1Message } from './json-v1-types.js';
-import { decodeJsonData, describeNode } from './json-v1-decode.js';
 
 /** Context of the error a server sends when the handshake is not an array. */
 export const HANDSHAKE_NOT_AN_ARRAY = 'subscriptions not an array';

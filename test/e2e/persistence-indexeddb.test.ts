@@ -1,7 +1,7 @@
 /**
  * The IndexedDB clone persistence in real Chromium: what a page persisted survives a reload,
  * reset drops it, batches are one transaction, every kind of Broker value round-trips, and the
- * batching pays (at least 4× the rate of one idb-keyval `set` per write).
+ * batching pays against one idb-keyval `set` per write.
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -133,10 +133,5 @@ it('every kind of Broker key and value round-trips through IndexedDB', async () 
   expect(pageErrors).toEqual([]);
 });
 
-it('batching persists 10,000 small writes at least 4× faster than one idb-keyval set per write', async () => {
-  const n = 10_000;
-  const { batchedMs, unbatchedMs } = await call('bench', n, 'e2e');
-  const rate = (ms: number): string => `${Math.round((n / ms) * 1000)} writes/s`;
-  console.log(`IndexedDB in Chromium, ${n} writes: batched ${rate(batchedMs)}, one set per write ${rate(unbatchedMs)}, ×${(unbatchedMs / batchedMs).toFixed(1)}`);
-  expect(unbatchedMs / batchedMs).toBeGreaterThanOrEqual(4);
-});
+// Speed (batched vs one set per write) is measured by `npm run bench`, not asserted here; the
+// test above proves the batching itself (10,000 writes in one transaction).

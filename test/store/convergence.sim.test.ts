@@ -1,0 +1,490 @@
+/**
+ * Seeded convergence of data stores on a simulated faulty network (CONVENTIONS 10).
+ *
+ * Endpoints in a chain, a ring or a star peer over `SimNetwork`; a master sits on one of them and
+ * clones on others. Every clone and the master write at random (every operation, with and
+ * without expiry, now and then a clear) while the network delays, reorders between links, cuts,
+ * partitions, drops and duplicates. Then the faults stop and the network heals, and every clone
+ * must reach `in-sync` with exactly the master's contents, every write promise must have settled
+ * (resolved, or rejected with a StoreError), no increment may have been applied twice, and every
+ * change feed must add up to its store's contents.
+ *
+ * Everything runs on virtual time from one seed: a failure prints the command that replays it.
+ * `SIM_SEED=n` runs one seed; `SIM_SEEDS=200` or `SIM_SEEDS=1000-1199` runs many.
+ */
+import { describe, expect, it, vi } from 'vitest';
+import {
+  Endpoint,
+  StoreError,
+  compare,
+  count,
+  createClone,
+  createMaster,
+  decodeValue,
+  equals,
+  idFromBytes,
+  integer,
+  set,
+  string,
+  toText,
+  vector,
+  type Data,
+  type StoreChangeEvent,
+  type StoreClone,
+  type StoreMaster,
+} from 'isobroker';
+import { Rng, SimClock, SimNetwork, type SimFaults } from '../support/sim-network.js';
+
+type Topology = 'chain' | 'ring' | 'star';
+const TOPOLOGIES: readonly Topology[] = ['chain', 'ring', 'star'];
+const FILE = 'test/store/convergence.sim.test.ts';
+const STORE = 'kv';
+
+function seedsToRun(): number[] {
+  if (process.env.SIM_SEED) return [Number(process.env.SIM_SEED)];
+  const many = /^(\d+)(?:-(\d+))?$/.exec(process.env.SIM_SEEDS ?? '');
+  if (many) {
+    const [lo, hi] = many[2] === undefined ? [1, Number(many[1])] : [Number(many[1]), Number(many[2])];
+    return Array.from({ length: hi - lo + 1 }, (_, i) => lo + i);
+  }
+  return [1, 2, 3, 4, 5, 6];
+}
+
+// ---- scenarios
+
+interface Scenario {
+  readonly topology: Topology;
+  readonly seed: number;
+  readonly n: number;
+  readonly edges: readonly (readonly [number, number])[];
+  readonly masterAt: number;
+  readonly cloneAt: readonly number[];
+  readonly chaosMs: number;
+  readonly faults: Partial<SimFaults>;
+  readonly sendBufferSize: number;
+  readonly changeLogSize: number;
+}
+
+function scenario(topology: Topology, seed: number): Scenario {
+  const rng = new Rng(seed * 3 + TOPOLOGIES.indexOf(topology));
+  const n = rng.int(4, 6);
+  const edges: [number, number][] = [];
+  if (topology === 'star') for (let i = 1; i < n; i++) edges.push([i, 0]);
+  else {
+    for (let i = 1; i < n; i++) edges.push([i, i - 1]);
+    if (topology === 'ring') edges.push([0, n - 1]);
+  }
+  const masterAt = rng.int(0, n - 1);
+  const cloneAt: number[] = [];
+  for (let i = 0; i < n; i++) if (i !== masterAt && (cloneAt.length < 2 || rng.chance(0.8))) cloneAt.push(i);
+  if (rng.chance(0.3)) cloneAt.push(rng.pick(cloneAt)); // two clones on one endpoint
+  return {
+    topology,
+    seed,
+    n,
+    edges,
+    masterAt,
+    cloneAt,
+    chaosMs: rng.int(2000, 4000),
+    faults: {
+      latency: [1, rng.int(3, 15)],
+      spikeRate: 0.5,
+      spikeMs: [50, 400],
+      spikeLatency: [20, 200],
+      cutRate: rng.pick([0.1, 0.3, 0.6]),
+      downMs: [0, 600],
+      stallRate: rng.pick([0, 0.1, 0.3]),
+      stallMs: [50, 800],
+      dropRate: rng.pick([0, 0.01, 0.05]),
+      dupRate: rng.pick([0, 0.05, 0.2]),
+    },
+    sendBufferSize: rng.pick([16, 64, 8192]),
+    changeLogSize: rng.pick([20, 100, 100_000]),
+  };
+}
+
+const describeScenario = (s: Scenario): string =>
+  `${s.topology} of ${s.n} endpoints, master on ep${s.masterAt}, clones on ${s.cloneAt.map((i) => `ep${i}`).join(', ')}; ` +
+  `chaos ${s.chaosMs} ms; faults ${JSON.stringify(s.faults)}; sendBufferSize ${s.sendBufferSize}; changeLogSize ${s.changeLogSize}`;
+
+// ---- writes
+
+interface WriteRecord {
+  readonly who: string;
+  readonly what: string;
+  readonly at: number;
+  state: 'pending' | 'resolved' | 'rejected';
+  error?: unknown;
+  /** Increments of a counter key, with an amount unique to the key: identifiable on the master. */
+  readonly counter?: { readonly key: string; readonly amount: number };
+}
+
+type Handle = StoreMaster | StoreClone;
+
+function randomValue(rng: Rng): Data {
+  switch (rng.int(0, 4)) {
+    case 0:
+      return count(rng.int(0, 9));
+    case 1:
+      return string(rng.pick(['a', 'b', 'cd', '']));
+    case 2:
+      return integer(rng.int(-3, 3));
+    case 3:
+      return set([count(rng.int(0, 3)), count(rng.int(0, 3))]);
+    default:
+      return vector([string('v'), count(rng.int(0, 2))]);
+  }
+}
+
+/** Issues one random write of `h`; returns its description and promise. */
+function randomWrite(rng: Rng, h: Handle): [string, Promise<unknown>] {
+  const opts = rng.chance(0.12) ? { expiry: rng.int(50, 500) } : rng.chance(0.03) ? { expiry: 0 } : undefined;
+  const ex = opts ? ` expiry ${opts.expiry}` : '';
+  const r = rng.int(0, 99);
+  if (r < 1) return ['clear', h.clear()];
+  if (r < 16) {
+    const k = rng.pick(['x0', 'x1', 'x2', 'n0', 's0', 'v0']);
+    const v = randomValue(rng);
+    return [`put ${k} ${toText(v)}${ex}`, h.put(k, v, opts)];
+  }
+  if (r < 22) {
+    const k = rng.pick(['x0', 'x1', 'u0', 'u1']);
+    const v = randomValue(rng);
+    return [`putUnique ${k} ${toText(v)}${ex}`, h.putUnique(k, v, opts)];
+  }
+  if (r < 30) {
+    const k = rng.pick(['x0', 'x1', 'x2', 'n0', 'n1', 's0', 's1', 't0', 'v0', 'v1', 'u0', 'u1']);
+    return [`erase ${k}`, h.erase(k)];
+  }
+  if (r < 42) {
+    const k = rng.pick(['n0', 'n1']);
+    const amount = count(rng.int(1, 5));
+    return rng.chance(0.7) ? [`increment ${k} ${toText(amount)}${ex}`, h.increment(k, amount, opts)] : [`decrement ${k} ${toText(amount)}`, h.decrement(k, amount)];
+  }
+  if (r < 54) {
+    const k = rng.pick(['s0', 's1']);
+    const e = string(rng.pick(['p', 'q', 'r', 's']));
+    return [`insertInto ${k} ${toText(e)}${ex}`, h.insertInto(k, e, undefined, opts)];
+  }
+  if (r < 60) {
+    const e = count(rng.int(0, 4));
+    const v = randomValue(rng);
+    return [`insertInto t0 ${toText(e)} -> ${toText(v)}${ex}`, h.insertInto('t0', e, v, opts)];
+  }
+  if (r < 68) {
+    const k = rng.pick(['s0', 's1', 't0']);
+    const e = k === 't0' ? count(rng.int(0, 4)) : string(rng.pick(['p', 'q', 'r', 's']));
+    return [`removeFrom ${k} ${toText(e)}`, h.removeFrom(k, e)];
+  }
+  if (r < 80) {
+    const k = rng.pick(['v0', 'v1']);
+    const v = randomValue(rng);
+    return [`push ${k} ${toText(v)}${ex}`, h.push(k, v, opts)];
+  }
+  if (r < 88) {
+    const k = rng.pick(['v0', 'v1']);
+    return [`pop ${k}`, h.pop(k)];
+  }
+  const k = rng.pick(['x0', 'x1', 'x2']);
+  const t = string(rng.pick(['a', 'bc']));
+  return [`append ${k} ${toText(t)}${ex}`, h.append(k, t, opts)];
+}
+
+// ---- observation helpers
+
+const byKey = (a: readonly [Data, Data], b: readonly [Data, Data]): number => compare(a[0], b[0]);
+
+function masterEntries(m: StoreMaster): [Data, Data][] {
+  const keys = m.keys();
+  if (keys.type !== 'set') throw new Error('master keys() is not a set');
+  return keys.elements.map((k) => [k, m.get(k)]);
+}
+
+/** Differences between two sorted entry lists, as readable lines (empty when equal). */
+function diff(want: readonly (readonly [Data, Data])[], got: readonly (readonly [Data, Data])[]): string[] {
+  const out: string[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < want.length || j < got.length) {
+    const c = i >= want.length ? 1 : j >= got.length ? -1 : compare(want[i]![0], got[j]![0]);
+    if (c < 0) out.push(`missing ${toText(want[i]![0])} = ${toText(want[i++]![1])}`);
+    else if (c > 0) out.push(`extra ${toText(got[j]![0])} = ${toText(got[j++]![1])}`);
+    else {
+      if (!equals(want[i]![1], got[j]![1])) out.push(`${toText(want[i]![0])}: master ${toText(want[i]![1])}, clone ${toText(got[j]![1])}`);
+      i++;
+      j++;
+    }
+  }
+  return out;
+}
+
+/** Follows a change feed into a map of key text → [key, value]. */
+function shadow(on: (fn: (ev: StoreChangeEvent) => void) => () => void): Map<string, [Data, Data]> {
+  const m = new Map<string, [Data, Data]>();
+  on((ev) => {
+    if (ev.type === 'clear') m.clear();
+    else if (ev.type === 'insert' || ev.type === 'update') m.set(toText(ev.key), [ev.key, ev.newValue]);
+    else m.delete(toText(ev.key));
+  });
+  return m;
+}
+
+function describeStoreMessage(names: Map<string, string>) {
+  const who = (id: string): string => names.get(id) ?? id.slice(0, 8);
+  return (topic: string, bytes: Uint8Array): string | undefined => {
+    if (!topic.startsWith(`<$>/store/${STORE}/`)) return undefined;
+    const to = /\/clone\/(.+)$/.exec(topic)?.[1];
+    const dest = to === undefined ? (topic.endsWith('/master') ? ' to master' : ' to all') : ` to ${who(to)}`;
+    const v = decodeValue(bytes);
+    if (v.type !== 'vector') return `malformed store message on ${topic}`;
+    const f = v.elements;
+    const num = (i: number): string => {
+      const d = f[i];
+      return d?.type === 'count' ? String(d.value) : '?';
+    };
+    const str = (i: number): string => {
+      const d = f[i];
+      return d?.type === 'string' ? d.value : '-';
+    };
+    switch (num(0)) {
+      case '1':
+        return `Command ${who(str(1))} #${num(2)} op ${num(3)} key ${f[4] ? toText(f[4]) : '?'}`;
+      case '2':
+        return `Ack #${num(1)} seq ${num(2)}${f[4]?.type === 'string' ? ` error ${f[4].value}` : ''}${dest}`;
+      case '3':
+        return `Attach ${who(str(1))} at seq ${num(3)}`;
+      case '4':
+        return `Update seq ${num(2)} (+${f[3]?.type === 'vector' ? f[3].elements.length : '?'})${dest}`;
+      case '5':
+        return `SnapshotBegin seq ${num(2)}${dest}`;
+      case '6':
+        return `SnapshotChunk ${num(2)}${dest}`;
+      case '7':
+        return `SnapshotEnd seq ${num(2)} chunks ${num(3)}${dest}`;
+      case '8':
+        return `DeltaEnd seq ${num(2)}${dest}`;
+      case '9':
+        return undefined; // heartbeats: too many to trace
+      case '10':
+        return `ChunkAck ${who(str(1))} ${num(2)}`;
+      default:
+        return `store message kind ${num(0)}${dest}`;
+    }
+  };
+}
+
+// ---- one simulation
+
+interface Outcome {
+  readonly problems: string[];
+  readonly report: string;
+  /** Summarises the run; equal for two runs of one seed when the simulation is deterministic. */
+  readonly fingerprint: string;
+}
+
+async function simulate(sc: Scenario): Promise<Outcome> {
+  const root = new Rng(sc.seed * 7919 + TOPOLOGIES.indexOf(sc.topology));
+  const idRng = root.fork();
+  const netRng = root.fork();
+  const writeRng = root.fork();
+  // Ids, epochs and jitter come from the seed too, so that a seed replays exactly.
+  const spies = [
+    vi.spyOn(Math, 'random').mockImplementation(() => idRng.next()),
+    vi.spyOn(globalThis.crypto, 'getRandomValues').mockImplementation(((a: Uint8Array) => idRng.fill(a)) as typeof crypto.getRandomValues),
+  ];
+  const clock = new SimClock();
+  const names = new Map<string, string>();
+  const net = new SimNetwork(clock, netRng, { describe: describeStoreMessage(names) });
+  const problems: string[] = [];
+  const storeErrors: string[] = [];
+  const t = (): number => clock.now() - clock.start;
+  const eps: Endpoint[] = [];
+  const clones: { name: string; c: StoreClone; shadow: Map<string, [Data, Data]> }[] = [];
+  let master: StoreMaster | undefined;
+  const writes: WriteRecord[] = [];
+  try {
+    for (let i = 0; i < sc.n; i++) {
+      const ep = new Endpoint({
+        id: idFromBytes(idRng.fill(new Uint8Array(16)).map((b, j) => (j === 6 ? (b & 0x0f) | 0x40 : j === 8 ? (b & 0x3f) | 0x80 : b))),
+        name: `ep${i}`,
+        connector: net.connectorFor(`ep${i}`),
+        timers: clock,
+        retry: 20,
+        maxRetry: 250,
+        pingInterval: 100,
+        pingTimeout: 400,
+        sendBufferSize: sc.sendBufferSize,
+        highWaterMark: 8 * 1024,
+      });
+      net.listen(`ep${i}`, ep);
+      eps.push(ep);
+    }
+    for (const [a, b] of sc.edges) eps[a]!.peer(`ws://ep${b}`).catch(() => undefined);
+    const meshed = await clock.runUntil(() => eps.every((e) => e.reachable().length === sc.n - 1), 5000);
+    if (!meshed) throw new Error('the calm network did not connect');
+
+    master = await createMaster(eps[sc.masterAt]!, STORE, {
+      timers: clock,
+      heartbeatInterval: 100,
+      expiryTick: 50,
+      chunkSize: 3,
+      chunkWindow: 2,
+      changeLogSize: sc.changeLogSize,
+      onError: (e) => storeErrors.push(`master: ${e.code} ${e.message}`),
+    });
+    const m = master;
+    const masterShadow = shadow((fn) => m.onChange(fn));
+    const applied = new Map<string, number[]>(); // counter key → amounts the master applied
+    m.onChange((ev) => {
+      if (ev.type !== 'insert' && ev.type !== 'update') return;
+      if (ev.key.type !== 'string' || !ev.key.value.startsWith('ctr/') || ev.newValue.type !== 'count') return;
+      const before = ev.type === 'update' && ev.oldValue.type === 'count' ? ev.oldValue.value : 0n;
+      const list = applied.get(ev.key.value) ?? [];
+      list.push(Number(ev.newValue.value - before));
+      applied.set(ev.key.value, list);
+    });
+    await Promise.all(Array.from({ length: 30 }, (_, i) => m.put(`pre${i}`, set([count(i)]))));
+
+    for (const [i, at] of sc.cloneAt.entries()) {
+      const name = `c${i}@ep${at}`;
+      const c = await createClone(eps[at]!, STORE, {
+        timers: clock,
+        resyncInterval: 150,
+        masterTimeout: 400,
+        mutationBufferInterval: 2500,
+        staleInterval: 1e9,
+        onError: (e) => storeErrors.push(`${name}: ${e.code} ${e.message}`),
+      });
+      names.set(c.cloneId, name);
+      clones.push({ name, c, shadow: shadow((fn) => c.onChange(fn)) });
+    }
+    if (!(await clock.runUntil(() => clones.every((x) => x.c.status === 'in-sync'), 10_000))) {
+      throw new Error(`the clones did not sync on the calm network: ${clones.map((x) => `${x.name} ${x.c.status}`).join(', ')}`);
+    }
+
+    // ---- chaos: everybody writes while the network misbehaves
+    let writing = true;
+    const counters = new Map<string, number>();
+    const writer = (who: string, h: Handle, rng: Rng, isClone: boolean): void => {
+      const next = (): void => {
+        if (!writing) return;
+        let what: string;
+        let p: Promise<unknown>;
+        let counter: WriteRecord['counter'];
+        if (isClone && rng.chance(0.12)) {
+          const key = `ctr/${who}`;
+          const amount = (counters.get(key) ?? 0) + 1;
+          counters.set(key, amount);
+          counter = { key, amount };
+          what = `increment ${key} ${amount}`;
+          p = h.increment(key, count(amount));
+        } else [what, p] = randomWrite(rng, h);
+        const rec: WriteRecord = { who, what, at: t(), state: 'pending', ...(counter ? { counter } : {}) };
+        writes.push(rec);
+        p.then(
+          () => (rec.state = 'resolved'),
+          (err: unknown) => {
+            rec.state = 'rejected';
+            rec.error = err;
+          },
+        );
+        clock.setTimeout(next, rng.int(5, 60));
+      };
+      clock.setTimeout(next, rng.int(0, 30));
+    };
+    writer('master', m, writeRng.fork(), false);
+    for (const x of clones) writer(x.name, x.c, writeRng.fork(), true);
+    net.setFaults(sc.faults);
+    await clock.run(sc.chaosMs);
+
+    // ---- calm: no more writes or faults; everything must converge
+    writing = false;
+    net.heal();
+    const settledAt = t();
+    const converged = (): boolean =>
+      writes.every((w) => w.state !== 'pending') &&
+      clones.every((x) => x.c.status === 'in-sync' && diff(masterEntries(m), [...x.c.entries()].sort(byKey)).length === 0);
+    const ok = await clock.runUntil(converged, 30_000, 50);
+    await clock.run(1500); // every expiry is due by now: it must replicate too
+    const healedIn = ok ? `converged ${t() - 1500 - settledAt} ms after healing` : 'did not converge within 30 s after healing';
+
+    // ---- checks
+    const want = masterEntries(m);
+    for (const x of clones) {
+      if (x.c.status !== 'in-sync') problems.push(`${x.name} is ${x.c.status} at seq ${x.c.position.seq} (master at ${m.position.seq})`);
+      const d = diff(want, [...x.c.entries()].sort(byKey));
+      if (d.length > 0) problems.push(`${x.name} (${x.c.status}, seq ${x.c.position.seq}, master seq ${m.position.seq}) differs from the master: ${d.slice(0, 8).join('; ')}`);
+      const fed = diff([...x.c.entries()].sort(byKey), [...x.shadow.values()].sort(byKey));
+      if (fed.length > 0) problems.push(`${x.name}'s change feed does not add up to its contents: ${fed.slice(0, 5).join('; ')}`);
+    }
+    const mfed = diff(want, [...masterShadow.values()].sort(byKey));
+    if (mfed.length > 0) problems.push(`the master's change feed does not add up to its contents: ${mfed.slice(0, 5).join('; ')}`);
+    const pending = writes.filter((w) => w.state === 'pending');
+    if (pending.length > 0) {
+      problems.push(`${pending.length} write(s) never settled, e.g. ${pending.slice(0, 5).map((w) => `${w.who} '${w.what}' issued at t=${w.at}`).join('; ')}`);
+    }
+    for (const w of writes) {
+      if (w.state === 'rejected' && !(w.error instanceof StoreError)) problems.push(`${w.who} '${w.what}' rejected with a non-StoreError: ${String(w.error)}`);
+    }
+    // Exactly-once: each counter amount is unique to its key, so the master's feed tells which applied.
+    for (const w of writes) {
+      if (!w.counter) continue;
+      const times = (applied.get(w.counter.key) ?? []).filter((a) => a === w.counter!.amount).length;
+      const err = w.error instanceof StoreError ? w.error : undefined;
+      if (times > 1) problems.push(`${w.who} '${w.what}' was applied ${times} times`);
+      if (w.state === 'resolved' && times !== 1) problems.push(`${w.who} '${w.what}' resolved but was applied ${times} times`);
+      if (err && /not applied/.test(err.message) && times !== 0) problems.push(`${w.who} '${w.what}' was rejected as not applied, but applied (${err.message})`);
+      if (err && err.code !== 'request_timeout') problems.push(`${w.who} '${w.what}' failed with ${err.code}: ${err.message}`);
+    }
+    for (const [key, amounts] of applied) {
+      const issued = counters.get(key) ?? 0;
+      for (const a of amounts) if (a < 1 || a > issued) problems.push(`${key} changed by ${a}, which no increment asked for`);
+    }
+    problems.push(...storeErrors.map((e) => `store error: ${e}`));
+    problems.push(...clock.errors.map((e) => `a timer threw: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`));
+
+    const tally = (s: WriteRecord['state']): number => writes.filter((w) => w.state === s).length;
+    const summary =
+      `${writes.length} writes (${tally('resolved')} resolved, ${tally('rejected')} rejected, ${tally('pending')} pending); ` +
+      `master seq ${m.position.seq}, ${want.length} keys; ${healedIn}; network ${JSON.stringify(net.stats)}`;
+    const report = [
+      `store convergence failed: ${sc.topology}, seed ${sc.seed}`,
+      `replay: SIM_SEED=${sc.seed} npx vitest run ${FILE} -t "${sc.topology} seed ${sc.seed}"`,
+      `scenario: ${describeScenario(sc)}`,
+      `run: ${summary}`,
+      'problems:',
+      ...problems.map((p) => `  - ${p}`),
+      'clones:',
+      ...clones.map((x) => `  ${x.name}: ${x.c.status}, seq ${x.c.position.seq}, ${x.c.size} keys`),
+      `connections: ${net.connections().join(', ')}`,
+      'trace (last lines):',
+      ...net.traceTail(60).map((l) => `  ${l}`),
+    ].join('\n');
+    const fingerprint = `${summary}; timers ${clock.fired}; ${toText(m.keys())}`;
+    return { problems, report, fingerprint };
+  } finally {
+    for (const x of clones) x.c.close();
+    master?.close();
+    for (const e of eps) void e.close();
+    for (const s of spies) s.mockRestore();
+  }
+}
+
+// ---- the tests
+
+describe('store convergence on a simulated faulty network', () => {
+  for (const topology of TOPOLOGIES) {
+    for (const seed of seedsToRun()) {
+      it(`${topology} seed ${seed}`, async () => {
+        const out = await simulate(scenario(topology, seed));
+        if (out.problems.length > 0) expect.fail(out.report);
+      });
+    }
+  }
+
+  it('replays a seed exactly (same faults, same writes, same outcome)', async () => {
+    const a = await simulate(scenario('ring', 1));
+    const b = await simulate(scenario('ring', 1));
+    expect(b.fingerprint).toBe(a.fingerprint);
+  });
+});
