@@ -44,7 +44,7 @@ interface Durations {
   readonly profileMs: number;
 }
 
-const FULL: Durations = { warmupMs: 1000, roundMs: 2000, rounds: 5, rateRounds: 2, drainMs: 2000, profileMs: 3000 };
+const FULL: Durations = { warmupMs: 1000, roundMs: 1000, rounds: 7, rateRounds: 3, drainMs: 2000, profileMs: 2000 };
 const QUICK: Durations = { warmupMs: 300, roundMs: 700, rounds: 1, rateRounds: 1, drainMs: 1000, profileMs: 1000 };
 
 const CALL_SLACK_MS = 15_000;

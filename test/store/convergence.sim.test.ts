@@ -10,8 +10,11 @@
  * change feed must add up to its store's contents.
  *
  * Everything runs on virtual time from one seed: a failure prints the command that replays it.
- * `SIM_SEED=n` runs one seed; `SIM_SEEDS=200` or `SIM_SEEDS=1000-1199` runs many.
+ * `SIM_SEED=n` runs one seed; `SIM_SEEDS=200` or `SIM_SEEDS=1000-1199` runs many; `SIM_TRACE=file`
+ * writes the full trace of every store message of a run to `file` (`{run}` in it becomes the
+ * topology and seed, e.g. `SIM_TRACE=/tmp/sim-{run}.log`).
  */
+import { writeFileSync } from 'node:fs';
 import { describe, expect, it, vi } from 'vitest';
 import {
   Endpoint,
@@ -111,6 +114,8 @@ const describeScenario = (s: Scenario): string =>
 
 interface WriteRecord {
   readonly who: string;
+  /** The writer's n-th write: for a clone, the request id of its command. */
+  readonly n: number;
   readonly what: string;
   readonly at: number;
   state: 'pending' | 'resolved' | 'rejected';
@@ -294,7 +299,11 @@ async function simulate(sc: Scenario): Promise<Outcome> {
   ];
   const clock = new SimClock();
   const names = new Map<string, string>();
-  const net = new SimNetwork(clock, netRng, { describe: describeStoreMessage(names) });
+  const traceFile = process.env.SIM_TRACE;
+  const net = new SimNetwork(clock, netRng, {
+    describe: describeStoreMessage(names),
+    ...(traceFile ? { traceDeliveries: true, traceSize: 1e7 } : {}),
+  });
   const problems: string[] = [];
   const storeErrors: string[] = [];
   const t = (): number => clock.now() - clock.start;
@@ -356,6 +365,7 @@ async function simulate(sc: Scenario): Promise<Outcome> {
         onError: (e) => storeErrors.push(`${name}: ${e.code} ${e.message}`),
       });
       names.set(c.cloneId, name);
+      c.onStatus((st) => net.note(`${name} is ${st} at seq ${c.position.seq}`));
       clones.push({ name, c, shadow: shadow((fn) => c.onChange(fn)) });
     }
     if (!(await clock.runUntil(() => clones.every((x) => x.c.status === 'in-sync'), 10_000))) {
@@ -366,6 +376,7 @@ async function simulate(sc: Scenario): Promise<Outcome> {
     let writing = true;
     const counters = new Map<string, number>();
     const writer = (who: string, h: Handle, rng: Rng, isClone: boolean): void => {
+      let issued = 0;
       const next = (): void => {
         if (!writing) return;
         let what: string;
@@ -379,13 +390,18 @@ async function simulate(sc: Scenario): Promise<Outcome> {
           what = `increment ${key} ${amount}`;
           p = h.increment(key, count(amount));
         } else [what, p] = randomWrite(rng, h);
-        const rec: WriteRecord = { who, what, at: t(), state: 'pending', ...(counter ? { counter } : {}) };
+        const rec: WriteRecord = { who, n: ++issued, what, at: t(), state: 'pending', ...(counter ? { counter } : {}) };
         writes.push(rec);
+        if (traceFile) net.note(`${who} writes #${rec.n} '${what}'`);
         p.then(
-          () => (rec.state = 'resolved'),
+          () => {
+            rec.state = 'resolved';
+            if (traceFile) net.note(`${who} '${what}' resolved`);
+          },
           (err: unknown) => {
             rec.state = 'rejected';
             rec.error = err;
+            if (traceFile) net.note(`${who} '${what}' rejected: ${String(err)}`);
           },
         );
         clock.setTimeout(next, rng.int(5, 60));
@@ -421,7 +437,7 @@ async function simulate(sc: Scenario): Promise<Outcome> {
     if (mfed.length > 0) problems.push(`the master's change feed does not add up to its contents: ${mfed.slice(0, 5).join('; ')}`);
     const pending = writes.filter((w) => w.state === 'pending');
     if (pending.length > 0) {
-      problems.push(`${pending.length} write(s) never settled, e.g. ${pending.slice(0, 5).map((w) => `${w.who} '${w.what}' issued at t=${w.at}`).join('; ')}`);
+      problems.push(`${pending.length} write(s) never settled, e.g. ${pending.slice(0, 5).map((w) => `${w.who} #${w.n} '${w.what}' issued at t=${w.at}`).join('; ')}`);
     }
     for (const w of writes) {
       if (w.state === 'rejected' && !(w.error instanceof StoreError)) problems.push(`${w.who} '${w.what}' rejected with a non-StoreError: ${String(w.error)}`);
@@ -461,6 +477,7 @@ async function simulate(sc: Scenario): Promise<Outcome> {
       ...net.traceTail(60).map((l) => `  ${l}`),
     ].join('\n');
     const fingerprint = `${summary}; timers ${clock.fired}; ${toText(m.keys())}`;
+    if (traceFile) writeFileSync(traceFile.replace('{run}', `${sc.topology}-${sc.seed}`), [report, ...pending.map((w) => `PENDING ${w.who} #${w.n} '${w.what}'`), 'full trace:', ...net.traceTail(Infinity)].join('\n'));
     return { problems, report, fingerprint };
   } finally {
     for (const x of clones) x.c.close();

@@ -203,6 +203,8 @@ export interface SimNetworkOptions {
   readonly faultTick?: number;
   /** Trace lines kept. @default 400 */
   readonly traceSize?: number;
+  /** Also trace every delivered data message that `describe` describes (verbose; for replays). @default false */
+  readonly traceDeliveries?: boolean;
 }
 
 interface Pair {
@@ -473,6 +475,11 @@ export class SimNetwork {
     this.log(`stall ${pair.name} for ${ms} ms`);
   }
 
+  /** Adds a line to the trace (e.g. a state change of the system under test). */
+  note(line: string): void {
+    this.log(line);
+  }
+
   /** The last lines of the trace (faults, connections, dropped and duplicated store traffic). */
   traceTail(n = 80): string[] {
     return this.trace.slice(-n);
@@ -504,6 +511,10 @@ export class SimNetwork {
   }
 
   delivered(d: Direction, frame: Frame): void {
+    if (this.opts.traceDeliveries && typeof frame !== 'string' && d.to.isOpen) {
+      const what = this.describeFrame(frame, false);
+      if (what) this.log(`recv ${d.from.owner}->${d.to.owner}: ${what}`);
+    }
     d.to.receive(frame);
     if (this.faults.dupRate > 0 && typeof frame !== 'string' && this.rng.chance(this.faults.dupRate) && dataOnly(frame)) {
       // The same messages reach the receiver over another of its links too (a mesh path).
@@ -551,14 +562,20 @@ export class SimNetwork {
     return kept.length === 0 ? undefined : encodeFrame(kept.map((m) => encodeMessage(m)));
   }
 
-  private describeFrame(frame: Uint8Array): string {
+  private describeFrame(frame: Uint8Array, placeholder = true): string {
     const parts: string[] = [];
-    for (const m of decodeFrame(frame)) {
+    let msgs;
+    try {
+      msgs = decodeFrame(frame);
+    } catch {
+      return placeholder ? '(undecodable)' : '';
+    }
+    for (const m of msgs) {
       if (m.kind !== MessageKind.Data) continue;
       const what = this.opts.describe?.(m.topic, m.valueBytes);
       if (what !== undefined) parts.push(what);
     }
-    return parts.length === 0 ? '(no store messages)' : parts.join('; ');
+    return parts.length === 0 && placeholder ? '(no store messages)' : parts.join('; ');
   }
 
   private pair(a: string, b: string): Pair {
