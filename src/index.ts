@@ -217,3 +217,48 @@ export { INTERNAL_TOPIC_PREFIX } from './endpoint/endpoint.js';
 // --- cluster
 export { BackedTable, backedTableStoreName } from './cluster/backed-table.js';
 export type { BackedTableOptions } from './cluster/backed-table.js';
+
+// --- cluster: pools
+export { fnv1a32, hrwSelect, hrwSite, hrwWeight } from './cluster/hash.js';
+export type { HrwKey } from './cluster/hash.js';
+export {
+  DEFAULT_POOL_REGISTRY_OPTIONS,
+  LOGGER_POOL_SPEC,
+  PROXY_POOL_SPEC,
+  Pool,
+  PoolRegistry,
+  WORKER_POOL_SPEC,
+  distributePools,
+  hrwTopic,
+  rrTopic,
+} from './cluster/pools.js';
+export type { PoolLayoutNode, PoolNode, PoolRegistryNode, PoolRegistryOptions, PoolSpec } from './cluster/pools.js';
+export {
+  LOGGER_POOL_TOPIC,
+  LOGGER_TOPIC,
+  MANAGER_TOPIC,
+  NODEID_TOPIC_PREFIX,
+  NODE_TOPIC_PREFIX,
+  PROXY_POOL_TOPIC,
+  PROXY_TOPIC,
+  ROLE_TOPICS,
+  WORKER_POOL_TOPIC,
+  WORKER_TOPIC,
+  nodeTopic,
+  nodeidTopic,
+  roleTopic,
+} from './cluster/topics.js';
+export { ClusterNode, HELLO_EVENT, nodeUrl } from './cluster/cluster-node.js';
+export type { ClusterEvents, ClusterNodeOptions, NodeState } from './cluster/cluster-node.js';
+export { ROLES, connectionsOf, defaultLayout, loggersOf, nodeByName, parseLayout } from './cluster/layout.js';
+export type { ClusterLayout, NodeSpec, Role } from './cluster/layout.js';
+export {
+  DEFAULT_LOG_ROUTER_OPTIONS,
+  LOG_ACK_EVENT,
+  LOG_BATCH_EVENT,
+  LogRouter,
+  fallbackLogTopic,
+  logAckTopic,
+  logTopic,
+} from './cluster/log-router.js';
+export type { LogRouterOptions } from './cluster/log-router.js';

@@ -5,7 +5,9 @@
  * success, on error, on Ctrl-C and when the benchmark process exits.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createServer } from 'node:net';
 
 /** Options of {@link ProcessSet.spawn}. */
@@ -159,19 +161,19 @@ function readLines(stream: NodeJS.ReadableStream | null, fn: LineListener): void
 }
 
 /**
- * The children started for one benchmark section. `stopAll` ends every one of them; until then a
- * handler on `exit`, SIGINT and SIGTERM of the benchmark process kills them too.
+ * The children and temporary directories of one benchmark section. `stopAll` ends every child and
+ * removes every directory; until then, SIGINT or SIGTERM of the benchmark process does the same
+ * before it exits, and a handler on `exit` kills whatever is left.
  */
 export class ProcessSet {
   private readonly children = new Set<ChildHandle>();
+  private readonly dirs = new Set<string>();
   private readonly onExit = (): void => {
-    for (const c of this.children) {
-      c.signal('SIGKILL');
-    }
+    for (const c of this.children) c.signal('SIGKILL');
+    this.removeDirs();
   };
   private readonly onSignal = (sig: NodeJS.Signals): void => {
-    this.onExit();
-    process.exit(sig === 'SIGINT' ? 130 : 143);
+    void this.stopAll().finally(() => process.exit(sig === 'SIGINT' ? 130 : 143));
   };
 
   constructor() {
@@ -194,9 +196,22 @@ export class ProcessSet {
     return child;
   }
 
-  /** Stops every child still running and removes the process handlers. */
+  /** A new empty directory under the system's temporary directory, removed by {@link stopAll}. */
+  tempDir(prefix: string): string {
+    const dir = mkdtempSync(join(tmpdir(), prefix));
+    this.dirs.add(dir);
+    return dir;
+  }
+
+  private removeDirs(): void {
+    for (const d of this.dirs) rmSync(d, { recursive: true, force: true });
+    this.dirs.clear();
+  }
+
+  /** Stops every child still running, removes the temporary directories and the process handlers. */
   async stopAll(): Promise<void> {
     await Promise.all([...this.children].map((c) => c.stop()));
+    this.removeDirs();
     process.off('exit', this.onExit);
     process.off('SIGINT', this.onSignal);
     process.off('SIGTERM', this.onSignal);

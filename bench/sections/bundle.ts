@@ -91,6 +91,7 @@ async function run(ctx: SectionContext): Promise<SectionReport> {
   const gzipped = gzipSync(out.contents, { level: GZIP_LEVEL }).length;
   const { files, dirs } = contributors(result.metafile, root);
   const gzipKib = gzipped / 1024;
+  const jsonV1 = files.filter(([path]) => /^src\/(codec|endpoint)\/json-/.test(path)).reduce((n, [, b]) => n + b, 0);
 
   const sizes: Table = {
     title: 'The consumer bundle (`Endpoint` + WebSocket client + codecs), and quoted sizes of other clients',
@@ -125,6 +126,9 @@ async function run(ctx: SectionContext): Promise<SectionReport> {
         '```js\n' +
         CONSUMER +
         '```',
+      `Broker JSON v1 support (\`src/codec/json-*\`, \`src/endpoint/json-*\`), which \`Endpoint\` always links ` +
+        `because any peering URL may name a JSON v1 server, is ${formatBytes(jsonV1)} ` +
+        `(${((jsonV1 / minified) * 100).toFixed(1)}%) of the minified output.`,
       'Gzip is `node:zlib` at level 9 of the minified output. "Bytes in output" counts minified bytes before ' +
         'compression, so shares are indicative of what gzip sees. The other libraries\' figures are quoted from their ' +
         'published bundle sizes, not measured in this run.',

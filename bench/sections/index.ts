@@ -11,6 +11,7 @@ import { codecSection } from './codec.js';
 import { trieSection } from './trie.js';
 import { pubsubSection } from './pubsub.js';
 import { bundleSection } from './bundle.js';
+import { storesSection } from './stores.js';
 
 /** Every section, in run order. */
-export const SECTIONS: readonly BenchSection[] = [codecSection, trieSection, pubsubSection, bundleSection];
+export const SECTIONS: readonly BenchSection[] = [codecSection, trieSection, pubsubSection, bundleSection, storesSection];

@@ -4,8 +4,7 @@
  * namespace (`unshare -n`), because its WebSocket listener binds every interface. Everything
  * binds 127.0.0.1 and is stopped by the caller's {@link ProcessSet}.
  */
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort, type ChildHandle, type ProcessSet } from '../lib/processes.js';
@@ -67,10 +66,9 @@ export async function startRelay(procs: ProcessSet): Promise<BrokerSetup> {
 }
 
 /** nats-server with a WebSocket listener, both ports on 127.0.0.1, with a driver. */
-export async function startNats(procs: ProcessSet, binary: string, tempDirs: string[]): Promise<BrokerSetup> {
+export async function startNats(procs: ProcessSet, binary: string): Promise<BrokerSetup> {
   const [port, wsPort] = [await freePort(), await freePort()];
-  const dir = mkdtempSync(join(tmpdir(), 'isobroker-bench-nats-'));
-  tempDirs.push(dir);
+  const dir = procs.tempDir('isobroker-bench-nats-');
   const conf = join(dir, 'nats.conf');
   writeFileSync(conf, [`listen: "127.0.0.1:${port}"`, `websocket {`, `  listen: "127.0.0.1:${wsPort}"`, `  no_tls: true`, `}`, ''].join('\n'));
   const child = procs.spawn('nats-server', binary, ['-c', conf]);
@@ -89,11 +87,7 @@ export function mosquittoUnavailable(): string | undefined {
 /** mosquitto and its driver, both inside one private network namespace. */
 export async function startMosquitto(procs: ProcessSet): Promise<BrokerSetup> {
   const driver = startDriver(procs, 'mosquitto', true);
-  const { url, pid } = await driver.call<{ url: string; pid: number }>('start-mosquitto', {}, START_TIMEOUT_MS);
+  const dir = procs.tempDir('isobroker-bench-mosquitto-');
+  const { url, pid } = await driver.call<{ url: string; pid: number }>('start-mosquitto', { dir }, START_TIMEOUT_MS);
   return { system: 'mosquitto', url, brokerPid: pid, driver };
-}
-
-/** Removes the temporary directories of started brokers. */
-export function removeTempDirs(dirs: readonly string[]): void {
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
 }

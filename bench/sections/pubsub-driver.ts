@@ -4,7 +4,7 @@
  * `setup {system, url, subscribers}`, `round RoundSpec`, `teardown`, and `profile-start` /
  * `profile-stop {path}` for a V8 CPU profile of this process. Started with `--netns`
  * (inside `unshare -n`, a private network namespace) it can also start mosquitto there:
- * `start-mosquitto` → `{url, pid}`; mosquitto's WebSocket listener binds every interface, which
+ * `start-mosquitto {dir}` → `{url, pid}` (its configuration goes into `dir`); mosquitto's WebSocket listener binds every interface, which
  * in a fresh namespace is only its own loopback.
  *
  * Exits when stdin closes or on SIGTERM, stopping its clients and its broker.
@@ -52,10 +52,10 @@ async function teardown(): Promise<void> {
   if (c !== undefined) await c.close();
 }
 
-async function startMosquitto(): Promise<{ url: string; pid: number }> {
+async function startMosquitto(args: unknown): Promise<{ url: string; pid: number }> {
   if (!process.argv.includes('--netns')) throw new Error('mosquitto is only started inside a private network namespace (--netns)');
   if (mosquitto !== undefined) throw new Error('mosquitto already started');
-  mosquitto = await startMosquittoHere(READY_TIMEOUT_MS);
+  mosquitto = await startMosquittoHere((args as { dir: string }).dir, READY_TIMEOUT_MS);
   return { url: mosquitto.url, pid: mosquitto.pid };
 }
 

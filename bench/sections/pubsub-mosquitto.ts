@@ -4,9 +4,8 @@
  * every interface, which in a fresh namespace is only the namespace's own loopback.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, sleep } from '../lib/processes.js';
 
@@ -33,11 +32,13 @@ function portOpen(port: number): Promise<boolean> {
   });
 }
 
-/** Starts mosquitto with a WebSocket listener on a free port; resolves once it accepts connections. */
-export async function startMosquittoHere(timeoutMs: number): Promise<Mosquitto> {
+/**
+ * Starts mosquitto with a WebSocket listener on a free port, its configuration written into `dir`
+ * (which the caller owns and removes); resolves once it accepts connections.
+ */
+export async function startMosquittoHere(dir: string, timeoutMs: number): Promise<Mosquitto> {
   const wsPort = await freePort();
   const mqttPort = await freePort();
-  const dir = mkdtempSync(join(tmpdir(), 'isobroker-bench-mosquitto-'));
   const conf = join(dir, 'mosquitto.conf');
   // mosquitto 2.0.11 refuses to start with only a WebSocket listener, hence the plain one too.
   writeFileSync(
@@ -60,7 +61,6 @@ export async function startMosquittoHere(timeoutMs: number): Promise<Mosquitto> 
   const proc: ChildProcess = spawn(MOSQUITTO_PATH, ['-c', conf], { stdio: ['ignore', 'ignore', 'inherit'] });
   const stop = (): void => {
     proc.kill('SIGTERM');
-    rmSync(dir, { recursive: true, force: true });
   };
   const deadline = performance.now() + timeoutMs;
   while (!(await portOpen(wsPort))) {

@@ -20,8 +20,8 @@ export interface ScenarioResult {
   readonly rate: ReadonlyMap<SystemId, readonly RoundOut[]>;
   /** Deliveries per second offered in the rate-limited pass: half the hub's peak. */
   readonly targetDelivered: number;
-  /** Send-buffer overflows the hub counted during the scenario. */
-  readonly hubOverflows: number;
+  /** Send-buffer overflows the hub counted during the full-speed and the rate-limited rounds. */
+  readonly hubOverflows: { readonly peak: number; readonly rate: number };
 }
 
 /** Goal: the hub at least as fast as nats-server. */
@@ -83,7 +83,7 @@ export function hubRatio(r: ScenarioResult, system: SystemId): number {
 export function peakTable(r: ScenarioResult): Table {
   return {
     title: `${scenarioName(r.subscribers)}: one publisher, ${r.subscribers} subscriber${r.subscribers === 1 ? '' : 's'}, full speed (flow-controlled)`,
-    headers: ['system', 'delivered msg/s', 'p50', 'p99', 'drops', 'broker CPU', 'broker CPU per delivery', 'clients CPU', 'hub ÷ this'],
+    headers: ['system', 'delivered msg/s', 'p50', 'p99', 'drops (all rounds)', 'broker CPU', 'broker CPU per delivery', 'clients CPU', 'hub ÷ this'],
     rows: present(r.peak).map((s) => {
       const rounds = r.peak.get(s)!;
       return [
@@ -91,7 +91,7 @@ export function peakTable(r: ScenarioResult): Table {
         formatOps(median(rounds.map((x) => x.deliveredPerSec))),
         ms(median(rounds.map((x) => x.p50Ms))),
         ms(median(rounds.map((x) => x.p99Ms))),
-        formatCount(drops(rounds, s === 'hub' ? r.hubOverflows : 0)),
+        formatCount(drops(rounds, s === 'hub' ? r.hubOverflows.peak : 0)),
         percent(cpu(rounds, 'brokerCpuMs')),
         ms(cpuPerDelivery(rounds)),
         percent(cpu(rounds, 'clientCpuMs')),
@@ -105,7 +105,7 @@ export function peakTable(r: ScenarioResult): Table {
 export function rateTable(r: ScenarioResult): Table {
   return {
     title: `${scenarioName(r.subscribers)} at half the hub's peak: ${formatOps(r.targetDelivered)} deliveries offered`,
-    headers: ['system', 'delivered msg/s', 'p50', 'p99', 'max', 'drops', 'broker CPU', 'note'],
+    headers: ['system', 'delivered msg/s', 'p50', 'p99', 'max', 'drops (all rounds)', 'broker CPU', 'clients CPU', 'note'],
     rows: present(r.rate).map((s) => {
       const rounds = r.rate.get(s)!;
       const delivered = median(rounds.map((x) => x.deliveredPerSec));
@@ -115,26 +115,35 @@ export function rateTable(r: ScenarioResult): Table {
         ms(median(rounds.map((x) => x.p50Ms))),
         ms(median(rounds.map((x) => x.p99Ms))),
         ms(Math.max(...rounds.map((x) => x.maxMs))),
-        formatCount(drops(rounds, 0)),
+        formatCount(drops(rounds, s === 'hub' ? r.hubOverflows.rate : 0)),
         percent(cpu(rounds, 'brokerCpuMs')),
+        percent(cpu(rounds, 'clientCpuMs')),
         delivered < 0.95 * r.targetDelivered ? 'cannot keep up with this rate' : '',
       ];
     }),
   };
 }
 
-/** Hub ÷ peer throughput ratios, one row per scenario. */
+/** Median over rounds of hub ÷ `system` broker CPU per delivery; NaN when unknown. */
+function hubCpuRatio(r: ScenarioResult, system: SystemId): number {
+  const hub = cpuPerDelivery(r.peak.get('hub') ?? []);
+  const other = cpuPerDelivery(r.peak.get(system) ?? []);
+  return hub / other;
+}
+
+/** Hub ÷ peer ratios, one row per scenario: throughput, and broker CPU per delivery. */
 export function ratioTable(results: readonly ScenarioResult[]): Table {
   const peers: SystemId[] = ['nats', 'mosquitto', 'ws'];
+  const fmt = (x: number): string => (Number.isFinite(x) ? formatRatio(x) : 'not measured');
   return {
-    title: 'Throughput ratios (delivered msg/s, median of per-round ratios)',
-    headers: ['scenario', ...peers.map((p) => `hub ÷ ${RATIO_NAMES[p]}`)],
+    title:
+      'Ratios: delivered msg/s (median of per-round ratios; above 1 the hub is faster) and broker CPU per delivery ' +
+      '(ratio of medians; below 1 the hub spends less)',
+    headers: ['scenario', ...peers.map((p) => `msg/s hub ÷ ${RATIO_NAMES[p]}`), ...peers.map((p) => `CPU/msg hub ÷ ${RATIO_NAMES[p]}`)],
     rows: results.map((r) => [
       scenarioName(r.subscribers),
-      ...peers.map((p) => {
-        const x = hubRatio(r, p);
-        return Number.isFinite(x) ? formatRatio(x) : 'not measured';
-      }),
+      ...peers.map((p) => fmt(hubRatio(r, p))),
+      ...peers.map((p) => fmt(hubCpuRatio(r, p))),
     ]),
   };
 }
@@ -169,7 +178,7 @@ export function goalsFor(results: readonly ScenarioResult[], skipped: ReadonlyMa
 /** Where a profiled process spent its time: by function and by file. */
 export function profileTables(what: string, p: ProfileSummary, round: RoundOut): Table[] {
   const title =
-    `CPU profile of the ${what} (\`node --cpu-prof\`), 1→10 at full speed, ${formatOps(round.deliveredPerSec)} delivered; ` +
+    `CPU profile of the ${what} (V8 sampling profiler, as \`node --cpu-prof\`), 1→10 at full speed, ${formatOps(round.deliveredPerSec)} delivered; ` +
     `busy ${ms(p.busyMs)} of ${ms(p.totalMs)} sampled — self time by`;
   return [
     {
@@ -183,4 +192,25 @@ export function profileTables(what: string, p: ProfileSummary, round: RoundOut):
       rows: p.files.map((e) => [e.name, ms(e.selfMs), percent(e.share)]),
     },
   ];
+}
+
+/** Which side limited each system at full speed: the broker process or its clients' process. */
+export function bottleneckNote(results: readonly ScenarioResult[]): string {
+  const parts = results.map((r) => {
+    const each = present(r.peak).map((s) => {
+      const rounds = r.peak.get(s)!;
+      return `${RATIO_NAMES[s]} ${percent(cpu(rounds, 'brokerCpuMs'))} / ${percent(cpu(rounds, 'clientCpuMs'))}`;
+    });
+    return `${scenarioName(r.subscribers)}: ${each.join(', ')}`;
+  });
+  const hubRounds = results.flatMap((r) => r.peak.get('hub') ?? []);
+  const clientBound = hubRounds.length > 0 && cpu(hubRounds, 'clientCpuMs') > 1.5 * cpu(hubRounds, 'brokerCpuMs');
+  return (
+    `Where the limit is (broker CPU / clients CPU at full speed, 100% = one core) — ${parts.join('; ')}. ` +
+    (clientBound
+      ? 'The hub process is far from saturated while its clients\' process is the busy one: delivered msg/s here ' +
+        'measures broker plus client library, and for the hub mostly the `Endpoint` receive path (every subscriber ' +
+        'decodes every message into Broker data); the broker CPU per delivery column compares the brokers themselves.'
+      : 'The hub process is as busy as (or busier than) its clients\' process: the broker limits throughput.')
+  );
 }

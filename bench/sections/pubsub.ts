@@ -5,8 +5,7 @@
  * rounds. Each broker runs in its own process; each system's clients run in a driver process of
  * their own (see `pubsub-brokers.ts`).
  */
-import { mkdtempSync } from 'node:fs';
-import { loadavg, tmpdir } from 'node:os';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { ProcessSet } from '../lib/processes.js';
 import type { BenchSection, GoalResult, SectionContext, SectionReport } from '../lib/section.js';
@@ -17,7 +16,6 @@ import {
   NATS_SERVER_CANDIDATES,
   findExecutable,
   mosquittoUnavailable,
-  removeTempDirs,
   startHub,
   startMosquitto,
   startNats,
@@ -26,7 +24,7 @@ import {
 } from './pubsub-brokers.js';
 import type { RoundSpec } from './pubsub-load.js';
 import { summarizeCpuProfile } from './pubsub-profile.js';
-import { goalsFor, peakTable, profileTables, rateTable, ratioTable, type ScenarioResult, type RoundOut } from './pubsub-report.js';
+import { bottleneckNote, goalsFor, peakTable, profileTables, rateTable, ratioTable, type ScenarioResult, type RoundOut } from './pubsub-report.js';
 
 /** Messages published per event-loop turn. */
 export const BURST = 500;
@@ -68,12 +66,12 @@ async function runScenario(ctx: SectionContext, brokers: readonly BrokerSetup[],
     await b.driver.call('setup', { system: b.system, url: b.url, subscribers }, 30_000);
   }
   const hub = brokers.find((b) => b.system === 'hub')!;
-  const overflows0 = await hubOverflows(hub);
   const peakSpec = { durationMs: d.roundMs, burst: BURST, inFlightCap: IN_FLIGHT_CAP, drainMs: d.drainMs };
   for (const b of brokers) {
     ctx.log(`pubsub ${label}: warming up ${b.system}`);
     await roundCall(b, { ...peakSpec, durationMs: d.warmupMs });
   }
+  const overflows0 = await hubOverflows(hub);
   const peak = new Map<SystemId, RoundOut[]>(brokers.map((b) => [b.system, []]));
   for (let r = 0; r < d.rounds; r++) {
     for (let k = 0; k < brokers.length; k++) {
@@ -82,6 +80,7 @@ async function runScenario(ctx: SectionContext, brokers: readonly BrokerSetup[],
       peak.get(b.system)!.push(await roundCall(b, peakSpec));
     }
   }
+  const overflows1 = await hubOverflows(hub);
   const hubPeak = median(peak.get('hub')!.map((x) => x.deliveredPerSec));
   const targetDelivered = hubPeak / 2;
   const rateSpec = { ...peakSpec, rate: targetDelivered / subscribers };
@@ -93,9 +92,9 @@ async function runScenario(ctx: SectionContext, brokers: readonly BrokerSetup[],
       rate.get(b.system)!.push(await roundCall(b, rateSpec));
     }
   }
-  const hubOverflowDelta = (await hubOverflows(hub)) - overflows0;
+  const overflows2 = await hubOverflows(hub);
   for (const b of brokers) await b.driver.call('teardown', {}, 15_000);
-  return { subscribers, peak, rate, targetDelivered, hubOverflows: hubOverflowDelta };
+  return { subscribers, peak, rate, targetDelivered, hubOverflows: { peak: overflows1 - overflows0, rate: overflows2 - overflows1 } };
 }
 
 /**
@@ -103,33 +102,28 @@ async function runScenario(ctx: SectionContext, brokers: readonly BrokerSetup[],
  * sampling only during one 1→10 round at full speed: where the broker's time goes, and where its
  * clients' goes. Uses the scenario's hub, after the measured rounds.
  */
-async function profileHub(ctx: SectionContext, hub: BrokerSetup, d: Durations): Promise<Table[]> {
-  const dir = mkdtempSync(join(tmpdir(), 'isobroker-bench-prof-'));
-  try {
-    ctx.log('pubsub: profiling the hub and its clients (V8 CPU profiler), 1→10 at full speed');
-    await hub.driver.call('setup', { system: 'hub', url: hub.url, subscribers: 10 }, 30_000);
-    const spec = { durationMs: d.profileMs, burst: BURST, inFlightCap: IN_FLIGHT_CAP, drainMs: d.drainMs };
-    await roundCall(hub, { ...spec, durationMs: d.warmupMs });
-    const hubFile = join(dir, 'hub.cpuprofile');
-    const clientFile = join(dir, 'clients.cpuprofile');
-    await Promise.all([hub.control!.call('profile-start', {}, 5000), hub.driver.call('profile-start', {}, 5000)]);
-    const r = await roundCall(hub, spec);
-    await Promise.all([hub.control!.call('profile-stop', { path: hubFile }, 30_000), hub.driver.call('profile-stop', { path: clientFile }, 30_000)]);
-    await hub.driver.call('teardown', {}, 15_000);
-    return [
-      ...profileTables('hub process', summarizeCpuProfile(hubFile, PROFILE_TOP), r),
-      ...profileTables('client driver (publisher + 10 subscriber endpoints)', summarizeCpuProfile(clientFile, PROFILE_TOP), r),
-    ];
-  } finally {
-    removeTempDirs([dir]);
-  }
+async function profileHub(ctx: SectionContext, procs: ProcessSet, hub: BrokerSetup, d: Durations): Promise<Table[]> {
+  const dir = procs.tempDir('isobroker-bench-prof-');
+  ctx.log('pubsub: profiling the hub and its clients (V8 CPU profiler), 1→10 at full speed');
+  await hub.driver.call('setup', { system: 'hub', url: hub.url, subscribers: 10 }, 30_000);
+  const spec = { durationMs: d.profileMs, burst: BURST, inFlightCap: IN_FLIGHT_CAP, drainMs: d.drainMs };
+  await roundCall(hub, { ...spec, durationMs: d.warmupMs });
+  const hubFile = join(dir, 'hub.cpuprofile');
+  const clientFile = join(dir, 'clients.cpuprofile');
+  await Promise.all([hub.control!.call('profile-start', {}, 5000), hub.driver.call('profile-start', {}, 5000)]);
+  const r = await roundCall(hub, spec);
+  await Promise.all([hub.control!.call('profile-stop', { path: hubFile }, 30_000), hub.driver.call('profile-stop', { path: clientFile }, 30_000)]);
+  await hub.driver.call('teardown', {}, 15_000);
+  return [
+    ...profileTables('hub process', summarizeCpuProfile(hubFile, PROFILE_TOP), r),
+    ...profileTables('client driver (publisher + 10 subscriber endpoints)', summarizeCpuProfile(clientFile, PROFILE_TOP), r),
+  ];
 }
 
 async function run(ctx: SectionContext): Promise<SectionReport> {
   const d = ctx.quick ? QUICK : FULL;
   const notes: string[] = [];
   const procs = new ProcessSet();
-  const tempDirs: string[] = [];
   const results: ScenarioResult[] = [];
   const skipped = new Map<SystemId, string>();
   const loadBefore = loadavg()[0]!;
@@ -140,7 +134,7 @@ async function run(ctx: SectionContext): Promise<SectionReport> {
     const brokers: BrokerSetup[] = [await startHub(procs)];
     const nats = findExecutable(NATS_SERVER_CANDIDATES);
     if (nats === undefined) skipped.set('nats', 'nats-server is not installed');
-    else brokers.push(await startNats(procs, nats, tempDirs));
+    else brokers.push(await startNats(procs, nats));
     const noMosquitto = mosquittoUnavailable();
     if (noMosquitto !== undefined) skipped.set('mosquitto', noMosquitto);
     else {
@@ -155,14 +149,13 @@ async function run(ctx: SectionContext): Promise<SectionReport> {
     loadAfter = loadavg()[0]!;
     if (d.profileMs > 0) {
       try {
-        profile = await profileHub(ctx, brokers[0]!, d);
+        profile = await profileHub(ctx, procs, brokers.find((b) => b.system === 'hub')!, d);
       } catch (e) {
         notes.push(`Profiling the hub failed: ${(e as Error).message}`);
       }
     }
   } finally {
     await procs.stopAll();
-    removeTempDirs(tempDirs);
   }
   for (const [system, why] of skipped) notes.push(`**${system} not measured:** ${why}.`);
   notes.push(
@@ -174,6 +167,7 @@ async function run(ctx: SectionContext): Promise<SectionReport> {
   for (const r of results) tables.push(peakTable(r), rateTable(r));
   tables.push(ratioTable(results));
   tables.push(...profile);
+  if (results.length > 0) notes.push(bottleneckNote(results));
   const goals: GoalResult[] = goalsFor(results, skipped);
   return { tables, goals, notes: [...notes, ...methodNotes(d)] };
 }

@@ -92,6 +92,7 @@ export class Endpoint {
     status: new Set(),
     error: new Set(),
   };
+  private published = 0;
   private filterDirty = false;
   private filter: readonly string[] = [];
   private stamp = 0;
@@ -207,6 +208,7 @@ export class Endpoint {
     this.assertOpen();
     if (typeof topic !== 'string') throw new ValueError('topic must be a string');
     const data = isData(value) ? value : from(value);
+    this.published++;
     this.inject(topic, data, undefined, undefined);
   }
 
@@ -216,6 +218,7 @@ export class Endpoint {
    */
   publishEncoded(topic: string, valueBytes: Uint8Array): void {
     this.assertOpen();
+    this.published++;
     if (this.clients.size > 0) this.deliverClients(topic, undefined, undefined, valueBytes);
     this.overlay.publish(topic, valueBytes);
     if (this.jsonServers.size > 0 && !isInternal(topic)) {
@@ -459,9 +462,9 @@ export class Endpoint {
     return out;
   }
 
-  /** Counters of the forwarding layer. */
-  stats(): { forwarded: number; duplicates: number; ttlExpired: number; badFrames: number } {
-    return { ...this.overlay.counters };
+  /** Message counters: published here, received from peers, forwarded, dropped as duplicates, … */
+  stats(): { published: number; received: number; forwarded: number; duplicates: number; ttlExpired: number; badFrames: number } {
+    return { published: this.published, ...this.overlay.counters };
   }
 
   /** Other endpoints reachable through the native overlay, with their subscription filters. */

@@ -32,6 +32,8 @@ export interface OverlayHooks {
 }
 
 export interface OverlayStats {
+  /** Data messages accepted from peers (duplicates not counted). */
+  received: number;
   forwarded: number;
   duplicates: number;
   ttlExpired: number;
@@ -50,7 +52,7 @@ export class Overlay {
   private announceScheduled = false;
   /** Peers we unpeered ourselves (their close is peer_removed, not peer_lost). */
   private readonly removing = new WeakSet<NativeSession>();
-  readonly counters: OverlayStats = { forwarded: 0, duplicates: 0, ttlExpired: 0, badFrames: 0 };
+  readonly counters: OverlayStats = { received: 0, forwarded: 0, duplicates: 0, ttlExpired: 0, badFrames: 0 };
 
   constructor(
     private readonly cfg: SessionConfig & { readonly ttl: number },
@@ -212,6 +214,7 @@ export class Overlay {
       this.counters.duplicates++;
       return;
     }
+    this.counters.received++;
     this.hooks.deliver(m.topic, m.valueBytes, origin);
     const hops = this.router.routes(m.topic);
     if (hops.length === 0) return;

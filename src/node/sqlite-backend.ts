@@ -108,13 +108,16 @@ function canonicalKey(v: Data): Data {
       return xs === v.elements ? v : { type: v.type, elements: xs };
     }
     case 'table': {
+      const es = v.entries;
       let out: (readonly [Data, Data])[] | undefined;
-      v.entries.forEach(([k, x], i) => {
-        const ck = canonicalKey(k);
-        const cx = canonicalKey(x);
-        if (out === undefined && (ck !== k || cx !== x)) out = v.entries.slice(0, i);
-        out?.push(ck === k && cx === x ? v.entries[i]! : [ck, cx]);
-      });
+      for (let i = 0; i < es.length; i++) {
+        const e = es[i]!;
+        const k = canonicalKey(e[0]);
+        const x = canonicalKey(e[1]);
+        const same = k === e[0] && x === e[1];
+        if (out === undefined && !same) out = es.slice(0, i);
+        out?.push(same ? e : [k, x]);
+      }
       return out === undefined ? v : { type: 'table', entries: out };
     }
     default:

@@ -324,6 +324,8 @@ export class CloneCore {
       for (const w of this.waiting.splice(0)) w.resolve(w.result);
     }
     this.drainBuffered();
+    // Writes acknowledged with a sequence number the snapshot already covers are done.
+    this.releaseWaiting();
     this.synced();
   }
 

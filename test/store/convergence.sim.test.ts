@@ -10,7 +10,8 @@
  * change feed must add up to its store's contents.
  *
  * Everything runs on virtual time from one seed: a failure prints the command that replays it.
- * `SIM_SEED=n` runs one seed; `SIM_SEEDS=200` or `SIM_SEEDS=1000-1199` runs many; `SIM_TRACE=file`
+ * `SIM_SEED=n` runs one seed; `SIM_SEEDS=200` or `SIM_SEEDS=1000-1199` runs many; `SIM_HARSH=3`
+ * triples every fault rate and the length of the chaos; `SIM_TRACE=file`
  * writes the full trace of every store message of a run to `file` (`{run}` in it becomes the
  * topology and seed, e.g. `SIM_TRACE=/tmp/sim-{run}.log`).
  */
@@ -23,6 +24,7 @@ import {
   count,
   createClone,
   createMaster,
+  createMemoryBackend,
   decodeValue,
   equals,
   idFromBytes,
@@ -32,6 +34,7 @@ import {
   toText,
   vector,
   type Data,
+  type StoreBackend,
   type StoreChangeEvent,
   type StoreClone,
   type StoreMaster,
@@ -42,6 +45,9 @@ type Topology = 'chain' | 'ring' | 'star';
 const TOPOLOGIES: readonly Topology[] = ['chain', 'ring', 'star'];
 const FILE = 'test/store/convergence.sim.test.ts';
 const STORE = 'kv';
+
+/** `SIM_HARSH=k` multiplies every fault rate and the chaos phase by k (for long hunts). */
+const HARSH = Number(process.env.SIM_HARSH ?? 1);
 
 function seedsToRun(): number[] {
   if (process.env.SIM_SEED) return [Number(process.env.SIM_SEED)];
@@ -66,6 +72,8 @@ interface Scenario {
   readonly faults: Partial<SimFaults>;
   readonly sendBufferSize: number;
   readonly changeLogSize: number;
+  /** The master closes at `at` ms into the chaos and comes back `downMs` later (on a new backend: a new incarnation). */
+  readonly masterRestart?: { readonly at: number; readonly downMs: number; readonly freshBackend: boolean };
 }
 
 function scenario(topology: Topology, seed: number): Scenario {
@@ -88,27 +96,30 @@ function scenario(topology: Topology, seed: number): Scenario {
     edges,
     masterAt,
     cloneAt,
-    chaosMs: rng.int(2000, 4000),
+    chaosMs: rng.int(2000, 4000) * HARSH,
     faults: {
       latency: [1, rng.int(3, 15)],
-      spikeRate: 0.5,
+      spikeRate: 0.5 * HARSH,
       spikeMs: [50, 400],
       spikeLatency: [20, 200],
-      cutRate: rng.pick([0.1, 0.3, 0.6]),
+      cutRate: rng.pick([0.1, 0.3, 0.6]) * HARSH,
       downMs: [0, 600],
-      stallRate: rng.pick([0, 0.1, 0.3]),
+      halfOpenRate: rng.pick([0, 0.1, 0.3]) * HARSH,
+      stallRate: rng.pick([0, 0.1, 0.3]) * HARSH,
       stallMs: [50, 800],
-      dropRate: rng.pick([0, 0.01, 0.05]),
-      dupRate: rng.pick([0, 0.05, 0.2]),
+      dropRate: Math.min(0.5, rng.pick([0, 0.01, 0.05]) * HARSH),
+      dupRate: Math.min(1, rng.pick([0, 0.05, 0.2]) * HARSH),
     },
     sendBufferSize: rng.pick([16, 64, 8192]),
     changeLogSize: rng.pick([20, 100, 100_000]),
+    ...(rng.chance(0.3) ? { masterRestart: { at: rng.int(200, 1500), downMs: rng.int(0, 400), freshBackend: rng.chance(0.3) } } : {}),
   };
 }
 
 const describeScenario = (s: Scenario): string =>
   `${s.topology} of ${s.n} endpoints, master on ep${s.masterAt}, clones on ${s.cloneAt.map((i) => `ep${i}`).join(', ')}; ` +
-  `chaos ${s.chaosMs} ms; faults ${JSON.stringify(s.faults)}; sendBufferSize ${s.sendBufferSize}; changeLogSize ${s.changeLogSize}`;
+  `chaos ${s.chaosMs} ms; faults ${JSON.stringify(s.faults)}; sendBufferSize ${s.sendBufferSize}; changeLogSize ${s.changeLogSize}` +
+  (s.masterRestart ? `; master restarts at +${s.masterRestart.at} ms after ${s.masterRestart.downMs} ms${s.masterRestart.freshBackend ? ' with a fresh backend' : ''}` : '');
 
 // ---- writes
 
@@ -195,6 +206,24 @@ function randomWrite(rng: Rng, h: Handle): [string, Promise<unknown>] {
   return [`append ${k} ${toText(t)}${ex}`, h.append(k, t, opts)];
 }
 
+/** A backend that outlives its master's `close()`, as a SQLite file outlives a restart. */
+function durable(b: StoreBackend): StoreBackend {
+  return {
+    get: (k) => b.get(k),
+    put: (e) => b.put(e),
+    erase: (k) => b.erase(k),
+    clear: () => b.clear(),
+    size: () => b.size(),
+    keys: () => b.keys(),
+    scan: (c, l) => b.scan(c, l),
+    expiring: () => b.expiring(),
+    getMeta: (n) => b.getMeta(n),
+    setMeta: (n, v) => b.setMeta(n, v),
+    transaction: (fn) => b.transaction(fn),
+    close: () => undefined,
+  };
+}
+
 // ---- observation helpers
 
 const byKey = (a: readonly [Data, Data], b: readonly [Data, Data]): number => compare(a[0], b[0]);
@@ -223,9 +252,8 @@ function diff(want: readonly (readonly [Data, Data])[], got: readonly (readonly 
   return out;
 }
 
-/** Follows a change feed into a map of key text → [key, value]. */
-function shadow(on: (fn: (ev: StoreChangeEvent) => void) => () => void): Map<string, [Data, Data]> {
-  const m = new Map<string, [Data, Data]>();
+/** Follows a change feed, applying it to a map of key text → [key, value]. */
+function follow(m: Map<string, [Data, Data]>, on: (fn: (ev: StoreChangeEvent) => void) => () => void): Map<string, [Data, Data]> {
   on((ev) => {
     if (ev.type === 'clear') m.clear();
     else if (ev.type === 'insert' || ev.type === 'update') m.set(toText(ev.key), [ev.key, ev.newValue]);
@@ -332,27 +360,37 @@ async function simulate(sc: Scenario): Promise<Outcome> {
     const meshed = await clock.runUntil(() => eps.every((e) => e.reachable().length === sc.n - 1), 5000);
     if (!meshed) throw new Error('the calm network did not connect');
 
-    master = await createMaster(eps[sc.masterAt]!, STORE, {
-      timers: clock,
-      heartbeatInterval: 100,
-      expiryTick: 50,
-      chunkSize: 3,
-      chunkWindow: 2,
-      changeLogSize: sc.changeLogSize,
-      onError: (e) => storeErrors.push(`master: ${e.code} ${e.message}`),
-    });
-    const m = master;
-    const masterShadow = shadow((fn) => m.onChange(fn));
-    const applied = new Map<string, number[]>(); // counter key → amounts the master applied
-    m.onChange((ev) => {
-      if (ev.type !== 'insert' && ev.type !== 'update') return;
-      if (ev.key.type !== 'string' || !ev.key.value.startsWith('ctr/') || ev.newValue.type !== 'count') return;
-      const before = ev.type === 'update' && ev.oldValue.type === 'count' ? ev.oldValue.value : 0n;
-      const list = applied.get(ev.key.value) ?? [];
-      list.push(Number(ev.newValue.value - before));
-      applied.set(ev.key.value, list);
-    });
-    await Promise.all(Array.from({ length: 30 }, (_, i) => m.put(`pre${i}`, set([count(i)]))));
+    // The master; a restart makes a new one over the same backend (or, for a new incarnation, a new one).
+    const masterShadow = new Map<string, [Data, Data]>();
+    // Counter key → the amounts the master applied, with the incarnation (epoch) that applied each.
+    const applied = new Map<string, { amount: number; epoch: string }[]>();
+    const startMaster = async (backend: StoreBackend): Promise<StoreMaster> => {
+      const mm = await createMaster(eps[sc.masterAt]!, STORE, {
+        backend,
+        timers: clock,
+        heartbeatInterval: 100,
+        expiryTick: 50,
+        chunkSize: 3,
+        chunkWindow: 2,
+        changeLogSize: sc.changeLogSize,
+        onError: (e) => storeErrors.push(`master: ${e.code} ${e.message}`),
+      });
+      masterShadow.clear();
+      for (const [k, v] of masterEntries(mm)) masterShadow.set(toText(k), [k, v]);
+      follow(masterShadow, (fn) => mm.onChange(fn));
+      mm.onChange((ev) => {
+        if (ev.type !== 'insert' && ev.type !== 'update') return;
+        if (ev.key.type !== 'string' || !ev.key.value.startsWith('ctr/') || ev.newValue.type !== 'count') return;
+        const before = ev.type === 'update' && ev.oldValue.type === 'count' ? ev.oldValue.value : 0n;
+        const list = applied.get(ev.key.value) ?? [];
+        list.push({ amount: Number(ev.newValue.value - before), epoch: mm.position.epoch });
+        applied.set(ev.key.value, list);
+      });
+      return mm;
+    };
+    const backend = durable(createMemoryBackend());
+    master = await startMaster(backend);
+    await Promise.all(Array.from({ length: 30 }, (_, i) => master!.put(`pre${i}`, set([count(i)]))));
 
     for (const [i, at] of sc.cloneAt.entries()) {
       const name = `c${i}@ep${at}`;
@@ -366,7 +404,7 @@ async function simulate(sc: Scenario): Promise<Outcome> {
       });
       names.set(c.cloneId, name);
       c.onStatus((st) => net.note(`${name} is ${st} at seq ${c.position.seq}`));
-      clones.push({ name, c, shadow: shadow((fn) => c.onChange(fn)) });
+      clones.push({ name, c, shadow: follow(new Map(), (fn) => c.onChange(fn)) });
     }
     if (!(await clock.runUntil(() => clones.every((x) => x.c.status === 'in-sync'), 10_000))) {
       throw new Error(`the clones did not sync on the calm network: ${clones.map((x) => `${x.name} ${x.c.status}`).join(', ')}`);
@@ -375,10 +413,11 @@ async function simulate(sc: Scenario): Promise<Outcome> {
     // ---- chaos: everybody writes while the network misbehaves
     let writing = true;
     const counters = new Map<string, number>();
-    const writer = (who: string, h: Handle, rng: Rng, isClone: boolean): void => {
+    const writer = (who: string, handle: () => Handle, rng: Rng, isClone: boolean): void => {
       let issued = 0;
       const next = (): void => {
         if (!writing) return;
+        const h = handle();
         let what: string;
         let p: Promise<unknown>;
         let counter: WriteRecord['counter'];
@@ -408,10 +447,19 @@ async function simulate(sc: Scenario): Promise<Outcome> {
       };
       clock.setTimeout(next, rng.int(0, 30));
     };
-    writer('master', m, writeRng.fork(), false);
-    for (const x of clones) writer(x.name, x.c, writeRng.fork(), true);
+    writer('master', () => master!, writeRng.fork(), false);
+    for (const x of clones) writer(x.name, () => x.c, writeRng.fork(), true);
     net.setFaults(sc.faults);
-    await clock.run(sc.chaosMs);
+    const restart = sc.masterRestart;
+    if (restart) {
+      await clock.run(restart.at);
+      net.note(`master closes${restart.freshBackend ? ' (its data is lost)' : ''}`);
+      master.close();
+      await clock.run(restart.downMs);
+      master = await startMaster(restart.freshBackend ? durable(createMemoryBackend()) : backend);
+      net.note(`master restarts at seq ${master.position.seq}`);
+      await clock.run(sc.chaosMs - restart.at - restart.downMs);
+    } else await clock.run(sc.chaosMs);
 
     // ---- calm: no more writes or faults; everything must converge
     writing = false;
@@ -419,9 +467,10 @@ async function simulate(sc: Scenario): Promise<Outcome> {
     const settledAt = t();
     const converged = (): boolean =>
       writes.every((w) => w.state !== 'pending') &&
-      clones.every((x) => x.c.status === 'in-sync' && diff(masterEntries(m), [...x.c.entries()].sort(byKey)).length === 0);
+      clones.every((x) => x.c.status === 'in-sync' && diff(masterEntries(master!), [...x.c.entries()].sort(byKey)).length === 0);
     const ok = await clock.runUntil(converged, 30_000, 50);
     await clock.run(1500); // every expiry is due by now: it must replicate too
+    const m = master;
     const healedIn = ok ? `converged ${t() - 1500 - settledAt} ms after healing` : 'did not converge within 30 s after healing';
 
     // ---- checks
@@ -442,19 +491,24 @@ async function simulate(sc: Scenario): Promise<Outcome> {
     for (const w of writes) {
       if (w.state === 'rejected' && !(w.error instanceof StoreError)) problems.push(`${w.who} '${w.what}' rejected with a non-StoreError: ${String(w.error)}`);
     }
-    // Exactly-once: each counter amount is unique to its key, so the master's feed tells which applied.
+    // Exactly-once: each counter amount is unique to its key, so the master's feed tells which
+    // increments applied, and how often. A master restarted on a fresh backend is a new
+    // incarnation whose store starts empty: replaying a write to it is not a second application.
     for (const w of writes) {
       if (!w.counter) continue;
-      const times = (applied.get(w.counter.key) ?? []).filter((a) => a === w.counter!.amount).length;
+      const hits = (applied.get(w.counter.key) ?? []).filter((a) => a.amount === w.counter!.amount);
+      const perEpoch = new Map<string, number>();
+      for (const h of hits) perEpoch.set(h.epoch, (perEpoch.get(h.epoch) ?? 0) + 1);
+      const most = Math.max(0, ...perEpoch.values());
       const err = w.error instanceof StoreError ? w.error : undefined;
-      if (times > 1) problems.push(`${w.who} '${w.what}' was applied ${times} times`);
-      if (w.state === 'resolved' && times !== 1) problems.push(`${w.who} '${w.what}' resolved but was applied ${times} times`);
-      if (err && /not applied/.test(err.message) && times !== 0) problems.push(`${w.who} '${w.what}' was rejected as not applied, but applied (${err.message})`);
-      if (err && err.code !== 'request_timeout') problems.push(`${w.who} '${w.what}' failed with ${err.code}: ${err.message}`);
+      if (most > 1) problems.push(`${w.who} #${w.n} '${w.what}' (${w.state}) was applied ${most} times by one master incarnation`);
+      if (w.state === 'resolved' && hits.length === 0) problems.push(`${w.who} #${w.n} '${w.what}' resolved but was never applied`);
+      if (err && /not applied/.test(err.message) && hits.length > 0) problems.push(`${w.who} #${w.n} '${w.what}' was rejected as not applied, but applied (${err.message})`);
+      if (err && err.code !== 'request_timeout') problems.push(`${w.who} #${w.n} '${w.what}' failed with ${err.code}: ${err.message}`);
     }
-    for (const [key, amounts] of applied) {
+    for (const [key, list] of applied) {
       const issued = counters.get(key) ?? 0;
-      for (const a of amounts) if (a < 1 || a > issued) problems.push(`${key} changed by ${a}, which no increment asked for`);
+      for (const { amount } of list) if (amount < 1 || amount > issued) problems.push(`${key} changed by ${amount}, which no increment asked for`);
     }
     problems.push(...storeErrors.map((e) => `store error: ${e}`));
     problems.push(...clock.errors.map((e) => `a timer threw: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`));
@@ -465,7 +519,7 @@ async function simulate(sc: Scenario): Promise<Outcome> {
       `master seq ${m.position.seq}, ${want.length} keys; ${healedIn}; network ${JSON.stringify(net.stats)}`;
     const report = [
       `store convergence failed: ${sc.topology}, seed ${sc.seed}`,
-      `replay: SIM_SEED=${sc.seed} npx vitest run ${FILE} -t "${sc.topology} seed ${sc.seed}"`,
+      `replay: ${HARSH === 1 ? '' : `SIM_HARSH=${HARSH} `}SIM_SEED=${sc.seed} npx vitest run ${FILE} -t "${sc.topology} seed ${sc.seed}"`,
       `scenario: ${describeScenario(sc)}`,
       `run: ${summary}`,
       'problems:',

@@ -174,6 +174,12 @@ export interface SimFaults {
   readonly cutRate: number;
   /** How long a cut pair stays unreachable (dials fail), ms. */
   readonly downMs: readonly [number, number];
+  /**
+   * Per link and second: the chance that a connection goes half-open: one end is told it was
+   * reset, the other hears nothing (no close, no frames) until its own keepalive gives up — as
+   * when a NAT forgets a connection or a laptop sleeps. Dials succeed meanwhile.
+   */
+  readonly halfOpenRate: number;
   /** Per link and second: the chance of a silent partition (frames held back, nobody told). */
   readonly stallRate: number;
   readonly stallMs: readonly [number, number];
@@ -190,6 +196,7 @@ export const CALM: SimFaults = {
   spikeLatency: [0, 0],
   cutRate: 0,
   downMs: [0, 0],
+  halfOpenRate: 0,
   stallRate: 0,
   stallMs: [0, 0],
   dropRate: 0,
@@ -421,9 +428,10 @@ export class SimNetwork {
   }
 
   /** Changes the fault rates (from now on); starts rolling faults when any rate is set. */
-  setFaults(f: Partial<SimFaults>): void {
-    this.faults = { ...this.faults, ...f };
-    const active = this.faults.cutRate > 0 || this.faults.stallRate > 0 || this.faults.spikeRate > 0;
+  setFaults(change: Partial<SimFaults>): void {
+    this.faults = { ...this.faults, ...change };
+    const f = this.faults;
+    const active = f.cutRate > 0 || f.halfOpenRate > 0 || f.stallRate > 0 || f.spikeRate > 0;
     if (active && this.faultTimer === undefined) this.rollFaults();
     if (!active && this.faultTimer !== undefined) {
       this.clock.clearTimeout(this.faultTimer);
@@ -446,8 +454,12 @@ export class SimNetwork {
     this.log('heal');
   }
 
-  /** Cuts every connection between `a` and `b` now; the pair stays unreachable for `downMs`. */
-  cut(a: string, b: string, downMs = 0): void {
+  /**
+   * Cuts every connection between `a` and `b` now. A `reset` closes both ends (each gets a prefix
+   * of what was in flight, then the close) and keeps the pair unreachable for `downMs`; a
+   * `half-open` cut tells one end (chosen at random) and leaves the other to find out by itself.
+   */
+  cut(a: string, b: string, downMs = 0, mode: 'reset' | 'half-open' = 'reset'): void {
     const pair = this.pair(a, b);
     const now = this.clock.now();
     pair.downUntil = Math.max(pair.downUntil, now + downMs);
@@ -455,15 +467,15 @@ export class SimNetwork {
       if (c.dead) continue;
       c.dead = true;
       this.stats.cuts++;
-      // Each side gets a prefix of what was in flight, then the close.
+      const told = mode === 'reset' ? undefined : this.rng.pick([c.client, c.server]);
       for (const d of [c.client.out, c.server.out]) {
         const keep = this.rng.int(0, d.items.length);
         const lost = d.items.length - keep;
         d.truncate(keep);
-        d.push({ close: [1006, 'sim: link cut'] }, now + this.latency(pair));
+        if (told === undefined || told === d.to) d.push({ close: [1006, `sim: connection ${mode}`] }, now + this.latency(pair));
         if (lost > 0) this.log(`cut ${c.label}: ${lost} frame(s) ${d.from.owner}->${d.to.owner} lost`);
       }
-      this.log(`cut ${c.label} (down ${downMs} ms)`);
+      this.log(`cut ${c.label} (${mode}${told ? `, only ${told.owner} is told` : `, down ${downMs} ms`})`);
     }
   }
 
@@ -597,6 +609,7 @@ export class SimNetwork {
       for (const p of this.pairs.values()) {
         const [a, b] = p.name.split('|') as [string, string];
         if (this.rng.chance(f.cutRate * per)) this.cut(a, b, this.rng.int(...f.downMs));
+        if (this.rng.chance(f.halfOpenRate * per)) this.cut(a, b, 0, 'half-open');
         if (now >= p.stallUntil && this.rng.chance(f.stallRate * per)) this.stall(a, b, this.rng.int(...f.stallMs));
         if (now >= p.slowUntil && this.rng.chance(f.spikeRate * per)) {
           p.slowUntil = now + this.rng.int(...f.spikeMs);

@@ -1,0 +1,120 @@
+/**
+ * `isobroker node`: one cluster node of a layout (the launcher starts one per node). It listens on
+ * its address, peers by Broker's rules, runs the hello handshake, writes logs when it is a logger,
+ * hosts the manager's stores, publishes its stats for the dashboard, and with `--demo` generates
+ * traffic.
+ */
+import { mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  ClusterNode,
+  Endpoint,
+  LogRouter,
+  count,
+  createClone,
+  createMaster,
+  loggersOf,
+  makeEvent,
+  nodeByName,
+  parseLayout,
+  string,
+  vector,
+  type ClusterLayout,
+  type StoreClone,
+  type StoreMaster,
+} from '../src/index.js';
+import { createFileLogWriter, listen, openSqliteBackend } from '../src/node/index.js';
+import { UsageError, parse, untilSignal } from './args.js';
+import { startDemo } from './demo.js';
+import { tailingWriter } from './log-tail.js';
+
+export const STATS_INTERVAL_MS = 500;
+export const statsTopic = (name: string): string => `isobroker/stats/${name}`;
+export const STATS_EVENT = 'isobroker::node_stats';
+
+export function readLayout(file: string): ClusterLayout {
+  let json: unknown;
+  try {
+    json = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new UsageError(`cannot read layout ${file}: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  return parseLayout(json);
+}
+
+export async function runNode(argv: readonly string[]): Promise<number> {
+  const v = parse(argv, {
+    layout: { type: 'string' },
+    name: { type: 'string' },
+    dir: { type: 'string', default: '.cluster' },
+    demo: { type: 'boolean', default: false },
+    seed: { type: 'string', default: '1' },
+    format: { type: 'string', default: 'tsv' },
+  });
+  if (!v.layout || !v.name) throw new UsageError('node needs --layout FILE and --name NAME');
+  if (v.format !== 'tsv' && v.format !== 'json') throw new UsageError(`--format must be tsv or json, got '${v.format}'`);
+  const layout = readLayout(v.layout);
+  const spec = nodeByName(layout, v.name);
+  const dir = v.dir!;
+  const log = (line: string): void => void process.stderr.write(`${new Date().toISOString()} ${spec.name}: ${line}\n`);
+
+  const ep = new Endpoint({ name: spec.name, role: spec.role });
+  ep.on('error', (e) => log(`error ${e.code}: ${e.message}${e.context ? ` (${e.context})` : ''}`));
+  const node = new ClusterNode(ep, layout, spec.name);
+  node.on('nodeUp', ({ name }) => log(`node up: ${name}`));
+  node.on('nodeDown', ({ name }) => log(`node down: ${name}`));
+  node.on('duplicate', ({ name, id }) => log(`error: a second node calls itself '${name}' (${id})`));
+  node.start();
+
+  const isLogger = loggersOf(layout).some((n) => n.name === spec.name);
+  let writer: ReturnType<typeof createFileLogWriter> | undefined;
+  if (isLogger) {
+    mkdirSync(join(dir, 'logs'), { recursive: true });
+    writer = createFileLogWriter({ dir: join(dir, 'logs'), format: v.format, onError: (e: Error) => log(`log writer: ${e.message}`) });
+  }
+  const router = new LogRouter(node, {
+    ...(writer ? { writer: tailingWriter(writer, ep) } : {}),
+    onError: (e) => log(`logging: ${e.message}`),
+  });
+
+  const masters: StoreMaster[] = [];
+  const clones: StoreClone[] = [];
+  if (spec.role === 'manager') {
+    mkdirSync(join(dir, 'stores'), { recursive: true });
+    masters.push(
+      await createMaster(ep, 'known_hosts', {
+        backend: openSqliteBackend({ path: join(dir, 'stores', 'known_hosts.sqlite'), journalMode: 'WAL', synchronous: 'NORMAL' }),
+        onError: (e) => log(`store known_hosts: ${e.message}`),
+      }),
+    );
+  } else if (spec.role === 'worker') {
+    clones.push(await createClone(ep, 'known_hosts'));
+  }
+
+  const listener = await listen(ep, { host: spec.host, port: spec.port });
+
+  // Stats for the dashboard: counters and current peers, twice a second.
+  const stats = setInterval(() => {
+    const peers = ep.peers().filter((p) => p.status === 'connected' && p.name).map((p) => string(p.name!));
+    const s = ep.stats();
+    ep.publish(
+      statsTopic(spec.name),
+      makeEvent(STATS_EVENT, [string(spec.name), string(spec.role), string(ep.id), vector(peers), count(s.published), count(s.received)]),
+    );
+  }, STATS_INTERVAL_MS);
+  const demo = v.demo ? startDemo({ node, router, knownHosts: clones[0], seed: Number(v.seed) }) : undefined;
+
+  process.stdout.write(`isobroker node ${spec.name} (${spec.role}) ready: ${listener.url}\n`);
+  const sig = await untilSignal();
+  log(`${sig}: stopping`);
+  clearInterval(stats);
+  demo?.stop();
+  router.close();
+  node.close();
+  for (const c of clones) c.close();
+  for (const m of masters) m.close();
+  await writer?.close();
+  await ep.close();
+  await listener.close();
+  return 0;
+}

@@ -1,0 +1,195 @@
+/**
+ * A cluster node: an endpoint that knows the layout, its own name and role, peers by Broker's
+ * connectivity rules, subscribes to its role, node and node-id topics, and runs the hello
+ * handshake — `nodeUp(name, id)` on a peer's first hello, `nodeDown` when the peering is lost.
+ */
+import { string } from '../data/constructors.js';
+import type { Data } from '../data/types.js';
+import type { Endpoint } from '../endpoint/endpoint.js';
+import type { StatusEvent } from '../endpoint/status.js';
+import { makeEvent } from '../message/builders.js';
+import { parseZeekMessage } from '../message/parse.js';
+import { connectionsOf, nodeByName, type ClusterLayout, type NodeSpec, type Role } from './layout.js';
+import type { HrwKey } from './hash.js';
+import { PoolRegistry, hrwTopic, rrTopic, type Pool, type PoolSpec } from './pools.js';
+
+import { ROLE_TOPICS, nodeTopic, nodeidTopic } from './topics.js';
+
+export const HELLO_EVENT = 'Cluster::hello';
+
+export interface NodeState {
+  readonly name: string;
+  readonly role: Role;
+  /** Endpoint id once its hello arrived. */
+  readonly id?: string;
+  readonly up: boolean;
+}
+
+export interface ClusterEvents {
+  nodeUp: { readonly name: string; readonly id: string };
+  nodeDown: { readonly name: string; readonly id: string };
+  /** A hello claimed a name that another live endpoint already holds. */
+  duplicate: { readonly name: string; readonly id: string; readonly existingId: string };
+}
+
+export interface ClusterNodeOptions {
+  /** First reconnect delay of the peerings, ms. @default the endpoint's */
+  readonly retry?: number;
+}
+
+/** Builds a WebSocket URL for a node of the layout. */
+export function nodeUrl(n: NodeSpec): string {
+  return `ws://${n.host.includes(':') ? `[${n.host}]` : n.host}:${n.port}`;
+}
+
+export class ClusterNode {
+  readonly self: NodeSpec;
+  private readonly states = new Map<string, { id?: string; up: boolean }>();
+  private readonly byId = new Map<string, string>();
+  private readonly listeners: { [K in keyof ClusterEvents]: Set<(ev: ClusterEvents[K]) => void> } = {
+    nodeUp: new Set(),
+    nodeDown: new Set(),
+    duplicate: new Set(),
+  };
+  private readonly offs: (() => void)[] = [];
+  /** The pools (proxy, worker, logger, and any registered before `start`), as Zeek assigns them. */
+  readonly pools: PoolRegistry;
+
+  constructor(
+    readonly endpoint: Endpoint,
+    readonly layout: ClusterLayout,
+    name: string,
+    private readonly opts: ClusterNodeOptions = {},
+  ) {
+    this.self = nodeByName(layout, name);
+    for (const n of layout.nodes) if (n.name !== name) this.states.set(n.name, { up: false });
+    this.pools = new PoolRegistry({ localNode: name, managerIsLogger: layout.managerIsLogger });
+    for (const n of layout.nodes) this.pools.addNode(n.name, n.role);
+  }
+
+  /** Registers a pool (`Cluster::register_pool`); call before `start`. */
+  registerPool(spec: PoolSpec): Pool {
+    return this.pools.registerPool(spec);
+  }
+
+  /** Publishes to the pool member that HRW picks for `key`; false when no member is alive. */
+  publishHrw(pool: Pool, key: HrwKey, value: unknown): boolean {
+    const topic = hrwTopic(pool, key);
+    if (topic === '') return false;
+    this.endpoint.publish(topic, value);
+    return true;
+  }
+
+  /** Publishes to the next live pool member for `key` (round-robin); false when none is alive. */
+  publishRr(pool: Pool, key: string, value: unknown): boolean {
+    const topic = rrTopic(pool, key);
+    if (topic === '') return false;
+    this.endpoint.publish(topic, value);
+    return true;
+  }
+
+  get name(): string {
+    return this.self.name;
+  }
+
+  get role(): Role {
+    return this.self.role;
+  }
+
+  /** Subscribes to this node's topics and peers with the nodes Broker's rules say it dials. */
+  start(): void {
+    const ep = this.endpoint;
+    this.pools.distribute();
+    const onHello = ({ data }: { data: Data }): void => this.onHello(data);
+    const subs = [
+      ep.subscribe(nodeidTopic(ep.id), onHello),
+      ep.subscribe(ROLE_TOPICS[this.role], () => undefined),
+      ep.subscribe(nodeTopic(this.name), () => undefined),
+    ];
+    this.offs.push(() => subs.forEach((s) => s.unsubscribe()));
+    this.offs.push(ep.on('status', (s) => this.onStatus(s)));
+    for (const target of connectionsOf(this.layout, this.name)) {
+      void ep.peer(nodeUrl(target), this.opts.retry === undefined ? {} : { retry: this.opts.retry }).catch(() => undefined);
+    }
+  }
+
+  on<K extends keyof ClusterEvents>(event: K, fn: (ev: ClusterEvents[K]) => void): () => void {
+    const set = this.listeners[event] as Set<(ev: ClusterEvents[K]) => void>;
+    set.add(fn);
+    return () => set.delete(fn);
+  }
+
+  /** Every other node of the layout with its state. */
+  nodes(): NodeState[] {
+    return this.layout.nodes
+      .filter((n) => n.name !== this.name)
+      .map((n) => {
+        const s = this.states.get(n.name)!;
+        return { name: n.name, role: n.role, up: s.up, ...(s.id ? { id: s.id } : {}) };
+      });
+  }
+
+  isUp(name: string): boolean {
+    return name === this.name || this.states.get(name)?.up === true;
+  }
+
+  /** Names of live nodes of a role (this node included when it has the role). */
+  liveNodes(role: Role): string[] {
+    return this.layout.nodes.filter((n) => n.role === role && this.isUp(n.name)).map((n) => n.name);
+  }
+
+  close(): void {
+    for (const off of this.offs.splice(0)) off();
+  }
+
+  private emit<K extends keyof ClusterEvents>(event: K, ev: ClusterEvents[K]): void {
+    for (const fn of this.listeners[event] as Set<(ev: ClusterEvents[K]) => void>) fn(ev);
+  }
+
+  private onStatus(s: StatusEvent): void {
+    const id = s.peer.id;
+    if (!id) return;
+    if (s.code === 'peer_added') {
+      // Each side greets the other on its node-id topic.
+      this.endpoint.publish(nodeidTopic(id), makeEvent(HELLO_EVENT, [string(this.name), string(this.endpoint.id)]));
+      return;
+    }
+    if (s.code === 'peer_lost' || s.code === 'peer_removed') {
+      const name = this.byId.get(id);
+      if (name === undefined) return;
+      this.byId.delete(id);
+      const st = this.states.get(name);
+      if (!st?.up || st.id !== id) return;
+      st.up = false;
+      this.pools.markDead(name);
+      this.emit('nodeDown', { name, id });
+    }
+  }
+
+  private onHello(data: Data): void {
+    let name: string;
+    let id: string;
+    try {
+      const m = parseZeekMessage(data);
+      if (m.kind !== 'event' || m.name !== HELLO_EVENT) return;
+      const [n, i] = m.args;
+      if (n?.type !== 'string' || i?.type !== 'string') return;
+      name = n.value;
+      id = i.value;
+    } catch {
+      return;
+    }
+    const st = this.states.get(name);
+    if (!st) return; // not a node of our layout (e.g. a dashboard)
+    if (st.up && st.id !== id) {
+      this.emit('duplicate', { name, id, existingId: st.id! });
+      return;
+    }
+    if (st.up) return;
+    st.up = true;
+    st.id = id;
+    this.byId.set(id, name);
+    this.pools.markAlive(name, id);
+    this.emit('nodeUp', { name, id });
+  }
+}

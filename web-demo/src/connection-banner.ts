@@ -1,0 +1,82 @@
+/**
+ * The connection banner: shown while the page is not connected (connecting, lost and
+ * reconnecting, peer unreachable, browser offline), hidden once the handshake succeeds. Follows
+ * the endpoint's Broker status events; `reconnectOnOnline` redials as soon as the network returns.
+ */
+import type { Endpoint } from 'isobroker';
+import { reconnectOnOnline } from 'isobroker/browser';
+import { h } from './dom.js';
+
+export type ConnectionState = 'connecting' | 'connected' | 'lost' | 'unavailable' | 'offline';
+
+export interface BannerElements {
+  readonly banner: HTMLElement;
+  /** A small indicator in the header. */
+  readonly dot: HTMLElement;
+}
+
+export class ConnectionBanner {
+  private state: ConnectionState = 'connecting';
+  private detail = '';
+  private readonly stops: (() => void)[] = [];
+
+  constructor(
+    private readonly endpoint: Endpoint,
+    private readonly peer: string,
+    private readonly el: BannerElements,
+  ) {
+    this.stops.push(
+      endpoint.on('status', (ev) => {
+        if (ev.code === 'peer_added') this.set('connected');
+        else if (ev.code === 'peer_lost' || ev.code === 'peer_removed') this.set('lost');
+      }),
+      endpoint.on('error', (ev) => {
+        if (ev.code === 'peer_unavailable' && this.state !== 'connected') this.set('unavailable', ev.context ?? '');
+      }),
+      reconnectOnOnline(endpoint),
+    );
+    const offline = (): void => this.set('offline');
+    const online = (): void => {
+      if (this.state === 'offline') this.set('connecting');
+    };
+    window.addEventListener('offline', offline);
+    window.addEventListener('online', online);
+    this.stops.push(() => window.removeEventListener('offline', offline), () => window.removeEventListener('online', online));
+    this.set(navigator.onLine === false ? 'offline' : 'connecting');
+  }
+
+  /** Shows that the peer URL itself is unusable (no retry will help). */
+  fail(message: string): void {
+    this.set('unavailable', message);
+  }
+
+  private set(state: ConnectionState, detail = ''): void {
+    this.state = state;
+    this.detail = detail;
+    this.render();
+  }
+
+  private render(): void {
+    const { banner, dot } = this.el;
+    banner.dataset.state = this.state;
+    dot.dataset.state = this.state;
+    dot.title = this.state === 'connected' ? `connected to ${this.peer}` : this.state;
+    banner.hidden = this.state === 'connected';
+    if (banner.hidden) return;
+    const retry = h('button', { type: 'button', class: 'banner-retry' }, 'Retry now');
+    retry.addEventListener('click', () => {
+      this.endpoint.reconnectNow();
+      this.set('connecting');
+    });
+    const peer = h('code', {}, this.peer);
+    const text: (string | Node)[] =
+      this.state === 'connecting'
+        ? ['Connecting to ', peer, '…']
+        : this.state === 'lost'
+          ? ['Connection to ', peer, ' lost — reconnecting…']
+          : this.state === 'offline'
+            ? ['You are offline — the page reconnects as soon as the network is back.']
+            : ['Cannot reach ', peer, ' — retrying. Is the cluster running?', this.detail ? h('span', { class: 'banner-detail' }, ` (${this.detail})`) : ''];
+    banner.replaceChildren(h('span', { class: 'banner-text' }, ...text), this.state === 'connecting' ? '' : retry);
+  }
+}

@@ -1,0 +1,102 @@
+/**
+ * Message rates: one small chart per node with two lines over the last minute — messages
+ * published and received per second — drawn on a canvas, redrawn at least once a second.
+ */
+import { h } from './dom.js';
+import { DOWN_AFTER_MS, HISTORY_MS, latestRates, type ClusterState, type NodeState, type RateSample } from './cluster-state.js';
+import { ROLE_ORDER } from './config.js';
+
+const CHART_H = 44;
+
+interface Card {
+  readonly root: HTMLElement;
+  readonly canvas: HTMLCanvasElement;
+  readonly value: HTMLElement;
+}
+
+const fmt = (r: number): string => (r >= 100 ? r.toFixed(0) : r.toFixed(1));
+
+export class RatesView {
+  private readonly cards = new Map<string, Card>();
+  private signature = '';
+
+  constructor(
+    private readonly container: HTMLElement,
+    private readonly state: ClusterState,
+  ) {}
+
+  render(now: number): void {
+    const nodes = ROLE_ORDER.flatMap((r) => this.state.byRole(r));
+    const sig = nodes.map((n) => n.name).join(',');
+    if (sig !== this.signature) this.build(nodes, sig);
+    for (const n of nodes) this.draw(n, this.cards.get(n.name)!, now);
+  }
+
+  private build(nodes: readonly NodeState[], sig: string): void {
+    this.signature = sig;
+    this.cards.clear();
+    const els = nodes.map((n) => {
+      const canvas = h('canvas', { 'data-testid': 'rate-chart', 'data-node': n.name, height: CHART_H, 'aria-label': `message rates of ${n.name}` });
+      const value = h('span', { class: 'rate-value' });
+      const root = h('div', { class: 'rate-card' }, h('div', { class: 'rate-head' }, h('span', { class: 'rate-name' }, n.name), value), canvas);
+      this.cards.set(n.name, { root, canvas, value });
+      return root;
+    });
+    this.container.replaceChildren(...els);
+  }
+
+  private draw(n: NodeState, card: Card, now: number): void {
+    const r = latestRates(n);
+    card.root.classList.toggle('down', !n.up);
+    card.canvas.dataset.published = r.published.toFixed(1);
+    card.canvas.dataset.received = r.received.toFixed(1);
+    card.value.replaceChildren(
+      n.up ? h('span', { class: 'pub' }, `↑ ${fmt(r.published)}/s`) : h('span', { class: 'muted' }, n.lastSeen === undefined ? 'no stats yet' : 'down'),
+      n.up ? h('span', { class: 'recv' }, `↓ ${fmt(r.received)}/s`) : '',
+    );
+    const c = card.canvas;
+    const dpr = window.devicePixelRatio || 1;
+    const cssW = Math.max(60, Math.round(c.clientWidth || 200));
+    const w = Math.round(cssW * dpr);
+    const hgt = Math.round(CHART_H * dpr);
+    if (c.width !== w) c.width = w;
+    if (c.height !== hgt) c.height = hgt;
+    const ctx = c.getContext('2d');
+    if (!ctx) return;
+    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+    ctx.clearRect(0, 0, cssW, CHART_H);
+    const styles = getComputedStyle(c);
+    const grid = styles.getPropertyValue('--chart-grid').trim() || '#333';
+    ctx.strokeStyle = grid;
+    ctx.lineWidth = 1;
+    ctx.beginPath();
+    ctx.moveTo(0, CHART_H - 0.5);
+    ctx.lineTo(cssW, CHART_H - 0.5);
+    ctx.stroke();
+    const from = now - HISTORY_MS;
+    const pts = n.history.filter((s) => s.t >= from);
+    if (pts.length === 0) return;
+    const max = Math.max(1, ...pts.map((s) => Math.max(s.published, s.received)));
+    const x = (t: number): number => ((t - from) / HISTORY_MS) * cssW;
+    const y = (v: number): number => CHART_H - 3 - (v / max) * (CHART_H - 8);
+    const line = (pick: (s: RateSample) => number, color: string): void => {
+      ctx.strokeStyle = color;
+      ctx.lineWidth = 1.5;
+      ctx.beginPath();
+      let prev: number | undefined;
+      for (const s of pts) {
+        // A silence longer than the down threshold is drawn as a break in the line.
+        if (prev === undefined || s.t - prev > DOWN_AFTER_MS) ctx.moveTo(x(s.t), y(pick(s)));
+        else ctx.lineTo(x(s.t), y(pick(s)));
+        prev = s.t;
+      }
+      ctx.stroke();
+    };
+    line((s) => s.received, styles.getPropertyValue('--recv').trim() || '#f0a030');
+    line((s) => s.published, styles.getPropertyValue('--pub').trim() || '#4aa3ff');
+    ctx.fillStyle = styles.getPropertyValue('--muted').trim() || '#888';
+    ctx.font = '10px system-ui, sans-serif';
+    ctx.textBaseline = 'top';
+    ctx.fillText(`${fmt(max)}/s`, 2, 1);
+  }
+}
