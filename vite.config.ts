@@ -17,6 +17,10 @@ export default defineConfig({
     ],
   },
   build: { outDir: here('./web-demo/dist'), emptyOutDir: true },
+  // `npm run dev`: the page asks the running cluster launcher for /cluster.json (layout, manager URL).
+  server: {
+    proxy: { '/cluster.json': process.env.ISOBROKER_LAUNCHER_URL ?? 'http://127.0.0.1:8080' },
+  },
   test: {
     root: here('.'),
     include: ['test/**/*.test.ts'],

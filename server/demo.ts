@@ -20,6 +20,7 @@ import {
   timestamp,
   toRecord,
   vector,
+  type BackedTable,
   type ClusterNode,
   type LogRouter,
   type StoreClone,
@@ -86,6 +87,8 @@ export interface DemoOptions {
   readonly node: ClusterNode;
   readonly router: LogRouter;
   readonly knownHosts?: StoreClone;
+  /** A Broker-backed table of services seen (worker side). */
+  readonly services?: BackedTable;
   readonly seed: number;
   /** Connections per second per worker. @default 50 */
   readonly rate?: number;
@@ -141,6 +144,7 @@ export function startDemo(opts: DemoOptions): { stop(): void } {
           );
           node.publishHrw(node.pools.proxyPool, c.origH, makeEvent('Demo::orig_count', [address(c.origH), count(1)]));
           opts.knownHosts?.putUnique(address(c.origH), ts, { expiry: 3_600_000 }).catch(() => undefined);
+          if (opts.services && !opts.services.has(`${c.respH}:${c.respP}`)) opts.services.set(`${c.respH}:${c.respP}`, string(c.service));
           conns++;
           bytes += c.origBytes + c.respBytes;
         }

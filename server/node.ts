@@ -7,6 +7,7 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
+  BackedTable,
   ClusterNode,
   Endpoint,
   LogRouter,
@@ -69,8 +70,10 @@ export async function runNode(argv: readonly string[]): Promise<number> {
   const isLogger = loggersOf(layout).some((n) => n.name === spec.name);
   let writer: ReturnType<typeof createFileLogWriter> | undefined;
   if (isLogger) {
-    mkdirSync(join(dir, 'logs'), { recursive: true });
-    writer = createFileLogWriter({ dir: join(dir, 'logs'), format: v.format, onError: (e: Error) => log(`log writer: ${e.message}`) });
+    // One logger writes DIR/logs/<path>.log; several write a directory each.
+    const logDir = loggersOf(layout).length > 1 ? join(dir, 'logs', spec.name) : join(dir, 'logs');
+    mkdirSync(logDir, { recursive: true });
+    writer = createFileLogWriter({ dir: logDir, format: v.format, onError: (e: Error) => log(`log writer: ${e.message}`) });
   }
   const router = new LogRouter(node, {
     ...(writer ? { writer: tailingWriter(writer, ep) } : {}),
@@ -79,9 +82,16 @@ export async function runNode(argv: readonly string[]): Promise<number> {
 
   const masters: StoreMaster[] = [];
   const clones: StoreClone[] = [];
+  const tables: BackedTable[] = [];
   if (spec.role === 'manager') {
     mkdirSync(join(dir, 'stores'), { recursive: true });
-    masters.push(
+    tables.push(
+      await BackedTable.open(ep, 'known_services', {
+        master: true,
+        backend: openSqliteBackend({ path: join(dir, 'stores', 'known_services.sqlite'), journalMode: 'WAL', synchronous: 'NORMAL' }),
+      }),
+    );
+      masters.push(
       await createMaster(ep, 'known_hosts', {
         backend: openSqliteBackend({ path: join(dir, 'stores', 'known_hosts.sqlite'), journalMode: 'WAL', synchronous: 'NORMAL' }),
         onError: (e) => log(`store known_hosts: ${e.message}`),
@@ -89,6 +99,7 @@ export async function runNode(argv: readonly string[]): Promise<number> {
     );
   } else if (spec.role === 'worker') {
     clones.push(await createClone(ep, 'known_hosts'));
+    tables.push(await BackedTable.open(ep, 'known_services'));
   }
 
   const listener = await listen(ep, { host: spec.host, port: spec.port });
@@ -102,7 +113,7 @@ export async function runNode(argv: readonly string[]): Promise<number> {
       makeEvent(STATS_EVENT, [string(spec.name), string(spec.role), string(ep.id), vector(peers), count(s.published), count(s.received)]),
     );
   }, STATS_INTERVAL_MS);
-  const demo = v.demo ? startDemo({ node, router, knownHosts: clones[0], seed: Number(v.seed) }) : undefined;
+  const demo = v.demo ? startDemo({ node, router, knownHosts: clones[0], services: tables[0], seed: Number(v.seed) }) : undefined;
 
   process.stdout.write(`isobroker node ${spec.name} (${spec.role}) ready: ${listener.url}\n`);
   const sig = await untilSignal();
@@ -111,6 +122,7 @@ export async function runNode(argv: readonly string[]): Promise<number> {
   demo?.stop();
   router.close();
   node.close();
+  for (const t of tables) t.close();
   for (const c of clones) c.close();
   for (const m of masters) m.close();
   await writer?.close();

@@ -262,3 +262,37 @@ export {
   logTopic,
 } from './cluster/log-router.js';
 export type { LogRouterOptions } from './cluster/log-router.js';
+
+// --- cluster: logging
+export { LOG_SCALAR_TYPES, LOG_TYPE_DATA, parseLogColumnType } from './cluster/log-types.js';
+export type { LogColumn, LogColumnSpec, LogColumnType, LogScalarType, LogStream, LogStreamSpec } from './cluster/log-types.js';
+export { defaultLogPath, defineLogStream } from './cluster/log-stream.js';
+export { checkRecord, fromRecord, toColumnData, toRecord } from './cluster/log-record.js';
+export { CONN_LOG, KNOWN_HOSTS_LOG } from './cluster/log-zeek-streams.js';
+export {
+  DEFAULT_JSON_FORMAT_OPTIONS,
+  DEFAULT_TSV_FORMAT_OPTIONS,
+  createJsonFormat,
+  createTsvFormat,
+  formatLogValue,
+  resolveLogFormat,
+} from './cluster/log-format.js';
+export type { JsonFormatOptions, LogFormat, TsvFormatOptions } from './cluster/log-format.js';
+export {
+  formatJsonDouble,
+  formatLogStamp,
+  formatTsvDouble,
+  formatTsvTime,
+  formatZeekAddress,
+} from './cluster/log-text.js';
+export type { LogTimeZone } from './cluster/log-text.js';
+export { escapeTsvText, formatJsonString, formatTsvString, unescapeTsv } from './cluster/log-escape.js';
+export { parseZeekTsv, parseZeekTsvValue, zeekCut, zeekTsvRecords } from './cluster/log-tsv-parse.js';
+export type { ZeekTsvHeader, ZeekTsvLog, ZeekTsvMarkers } from './cluster/log-tsv-parse.js';
+export {
+  DEFAULT_LOG_WRITER_OPTIONS,
+  createMemoryLogWriter,
+  zeekRotatedName,
+  zeekctlArchiveName,
+} from './cluster/log-writer.js';
+export type { LogWriter, LogWriterOptions, MemoryLogWriter, RotationInfo } from './cluster/log-writer.js';

@@ -37,10 +37,12 @@ export interface ApplyPlan {
   readonly warmupBatches: number;
   readonly rounds: number;
   readonly batchesPerTurn: number;
+  /** Batches of the profiled stretch after the measured rounds. */
+  readonly profiledBatches: number;
 }
 
-export const APPLY_PLAN: ApplyPlan = { warmupBatches: 5, rounds: 11, batchesPerTurn: 20 };
-export const QUICK_APPLY_PLAN: ApplyPlan = { warmupBatches: 2, rounds: 3, batchesPerTurn: 5 };
+export const APPLY_PLAN: ApplyPlan = { warmupBatches: 5, rounds: 15, batchesPerTurn: 30, profiledBatches: 100 };
+export const QUICK_APPLY_PLAN: ApplyPlan = { warmupBatches: 2, rounds: 3, batchesPerTurn: 5, profiledBatches: 20 };
 
 interface Variant {
   readonly id: string;
@@ -65,13 +67,14 @@ export interface ApplyResult {
 export interface ApplyRun {
   readonly results: readonly ApplyResult[];
   readonly putsPerVariant: number;
-  /** CPU profile of one more turn of {@link PROFILED_VARIANT}, after the measured rounds. */
+  /** CPU profile of {@link ApplyPlan.profiledBatches} more batches of {@link PROFILED_VARIANT}, after the measured rounds. */
   readonly profile: ProfileSummary;
+  readonly profiledPuts: number;
 }
 
 /** The variant whose extra turn is profiled: the master on SQLite WAL. */
 export const PROFILED_VARIANT = 'master-wal';
-const PROFILE_TOP = 10;
+const PROFILE_TOP = 12;
 
 async function masterVariant(id: string, backend: StoreBackend): Promise<Variant> {
   const endpoint = new Endpoint({ name: `bench-apply-${id}` });
@@ -170,17 +173,18 @@ export async function runApply(plan: ApplyPlan, log: (line: string) => void): Pr
     for (const v of variants) {
       if (v.count() !== next) throw new Error(`${v.id}: ${v.count()} entries stored after ${next} distinct puts`);
     }
-    log(`stores: one more turn of ${PROFILED_VARIANT}, profiled`);
+    log(`stores: ${plan.profiledBatches} more batches of ${PROFILED_VARIANT}, profiled`);
     const profiled = variants.find((v) => v.id === PROFILED_VARIANT)!;
     const profilePath = join(dir, 'apply.cpuprofile');
     await startCpuProfile();
     try {
-      for (let b = 0; b < plan.batchesPerTurn; b++) await profiled.batch(next + b * BATCH);
+      for (let b = 0; b < plan.profiledBatches; b++) await profiled.batch(next + b * BATCH);
     } finally {
       await stopCpuProfile(profilePath);
     }
     return {
       putsPerVariant: next,
+      profiledPuts: plan.profiledBatches * BATCH,
       profile: summarizeCpuProfile(profilePath, PROFILE_TOP),
       results: variants.map((v, i) => {
         const ns = roundNs[i]!;

@@ -31,7 +31,6 @@ export function resetPeakRss(pid: number): boolean {
 export class RssSampler {
   private readonly peaks = new Map<number, number>();
   private timer: NodeJS.Timeout | undefined;
-  samples = 0;
 
   constructor(private readonly pids: readonly number[]) {}
 
@@ -53,7 +52,6 @@ export class RssSampler {
   }
 
   private sample(): void {
-    this.samples++;
     for (const pid of this.pids) {
       const rss = procStatusBytes(pid, 'VmRSS');
       if (rss !== undefined && rss > (this.peaks.get(pid) ?? 0)) this.peaks.set(pid, rss);

@@ -3,7 +3,7 @@
  * {@link STORE_NAME}. Prints `ready` at once, then answers commands on stdin (see `../lib/rpc.ts`):
  *
  * - `peer {url}` peers with the master's endpoint and waits until the master's topic is routable;
- * - `sync {timeoutMs}` creates the clone and waits until it is in sync (the timed initial sync);
+ * - `sync {timeoutMs, resyncInterval?}` creates the clone and waits until it is in sync (the timed initial sync);
  * - `cut {url}` ends the peering and waits until the clone noticed (its status leaves in-sync);
  * - `reconnect {url, timeoutMs}` peers again and waits until the clone is back in sync;
  * - `check {n, every?, tag?}` compares every key's value with what the master holds;
@@ -38,11 +38,14 @@ async function peer(raw: unknown): Promise<void> {
 
 /** Creates the clone; resolves with the time to `whenInSync` and when the snapshot began. */
 async function sync(raw: unknown): Promise<{ ms: number; snapshotBeganMs: number | undefined; size: number }> {
-  const { timeoutMs } = raw as { timeoutMs: number };
+  const { timeoutMs, resyncInterval } = raw as { timeoutMs: number; resyncInterval?: number };
   if (clone !== undefined) throw new Error('already synced');
   const t0 = performance.now();
   let began: number | undefined;
-  const c = await createClone(endpoint, STORE_NAME, { onError: (e) => errors.push(`${e.code}: ${e.message}`) });
+  const c = await createClone(endpoint, STORE_NAME, {
+    onError: (e) => errors.push(`${e.code}: ${e.message}`),
+    ...(resyncInterval === undefined ? {} : { resyncInterval }),
+  });
   clone = c;
   const off = c.onStatus((s: CloneStatus) => {
     if (s === 'syncing') began ??= performance.now() - t0;

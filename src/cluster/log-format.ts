@@ -82,8 +82,8 @@ export const DEFAULT_JSON_FORMAT_OPTIONS: Required<JsonFormatOptions> = Object.f
   includeUnsetFields: false,
 });
 
-function wrongType(stream: LogStream, column: LogColumn, v: Data): ValueError {
-  return new ValueError(`column '${column.name}' (${column.type}) of ${stream.id}: got a Broker ${v.type}`);
+function wrongType(streamId: string, column: LogColumn, v: Data): ValueError {
+  return new ValueError(`column '${column.name}' (${column.type}) of ${streamId}: got a Broker ${v.type}`);
 }
 
 function fields(stream: LogStream, record: Data): readonly Data[] {
@@ -124,25 +124,25 @@ function tsvScalar(v: Data, sequences: readonly string[], o: Required<TsvFormatO
   }
 }
 
-function tsvCell(stream: LogStream, column: LogColumn, o: Required<TsvFormatOptions>): Cell {
+function tsvCell(streamId: string, column: LogColumn, o: Required<TsvFormatOptions>): Cell {
   const tag = LOG_TYPE_DATA[column.element];
   const top = [o.separator];
   if (column.container === undefined) {
     return (v) => {
       if (v.type === tag) return tsvScalar(v, top, o);
       if (v.type === 'none') return o.unsetField;
-      throw wrongType(stream, column, v);
+      throw wrongType(streamId, column, v);
     };
   }
   const inner = [o.separator, o.setSeparator];
   const kind = column.container;
   return (v) => {
     if (v.type === 'none') return o.unsetField;
-    if (v.type !== kind) throw wrongType(stream, column, v);
+    if (v.type !== kind) throw wrongType(streamId, column, v);
     if (v.elements.length === 0) return o.emptyField;
     let out = '';
     v.elements.forEach((e, i) => {
-      if (e.type !== tag && !(e.type === 'none' && kind === 'vector')) throw wrongType(stream, column, e);
+      if (e.type !== tag && !(e.type === 'none' && kind === 'vector')) throw wrongType(streamId, column, e);
       out += (i === 0 ? '' : o.setSeparator) + tsvScalar(e, inner, o);
     });
     return out;
@@ -178,7 +178,7 @@ export function createTsvFormat(options: TsvFormatOptions = {}): LogFormat {
       const values = fields(stream, record);
       let cells = compiled.get(stream);
       if (cells === undefined) {
-        cells = stream.columns.map((c) => tsvCell(stream, c, o));
+        cells = stream.columns.map((c) => tsvCell(stream.id, c, o));
         compiled.set(stream, cells);
       }
       let out = cells[0]!(values[0]!);
@@ -193,6 +193,15 @@ export function createTsvFormat(options: TsvFormatOptions = {}): LogFormat {
       return line('close', formatLogStamp(closedAt, o.timeZone));
     },
   };
+}
+
+/**
+ * One field as a TSV log writes it (`1700000000.123456`, `T`, `-`, `a,b`), for showing values
+ * the way the log file does. Throws `ValueError` when the value does not fit the column.
+ */
+export function formatLogValue(column: LogColumn, value: Data, options: TsvFormatOptions = {}): string {
+  const o: Required<TsvFormatOptions> = { ...DEFAULT_TSV_FORMAT_OPTIONS, ...stripUndefined(options) };
+  return tsvCell('the stream', column, o)(value);
 }
 
 function stripUndefined<T extends object>(o: T): Partial<T> {
@@ -271,14 +280,14 @@ export function createJsonFormat(options: JsonFormatOptions = {}): LogFormat {
           if (!o.includeUnsetFields) return;
           text = 'null';
         } else if (c.container === undefined) {
-          if (v.type !== LOG_TYPE_DATA[c.element]) throw wrongType(stream, c, v);
+          if (v.type !== LOG_TYPE_DATA[c.element]) throw wrongType(stream.id, c, v);
           text = jsonScalar(v, o);
         } else {
-          if (v.type !== c.container) throw wrongType(stream, c, v);
+          if (v.type !== c.container) throw wrongType(stream.id, c, v);
           const tag = LOG_TYPE_DATA[c.element];
           text = `[${v.elements
             .map((e) => {
-              if (e.type !== tag && !(e.type === 'none' && c.container === 'vector')) throw wrongType(stream, c, e);
+              if (e.type !== tag && !(e.type === 'none' && c.container === 'vector')) throw wrongType(stream.id, c, e);
               return jsonScalar(e, o);
             })
             .join(',')}]`;

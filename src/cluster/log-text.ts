@@ -65,8 +65,8 @@ export function formatJsonDouble(d: number): string {
 /**
  * An address as Zeek logs it: IPv4 dotted; IPv6 in lower-case hex with the longest run of two or
  * more zero groups as `::` (the first wins a tie), and — Zeek's BSD-derived `inet_ntop` — the last
- * 32 bits dotted for `::a.b.c.d`, `::ffff:0:a.b.c.d` and `::` followed by one group other than 1
- * (`::2` prints `::0.0.0.2`).
+ * 32 bits dotted for `::a.b.c.d` (IPv4-compatible, a non-zero 7th group) and `::ffff:0:a.b.c.d`;
+ * Broker's own printing has no dotted forms.
  */
 export function formatZeekAddress(bytes: Uint8Array): string {
   if (isV4(bytes)) return `${bytes[12]}.${bytes[13]}.${bytes[14]}.${bytes[15]}`;
@@ -88,8 +88,8 @@ export function formatZeekAddress(bytes: Uint8Array): string {
     i = j;
   }
   if (len < 2) base = -1;
-  const dotted =
-    base === 0 && (len === 6 || (len === 7 && w[7] !== 1) || (len === 4 && w[4] === 0xffff && w[5] === 0));
+  // (inet_ntop also names a run of 7 zero groups, but its loop never reaches group 6 then.)
+  const dotted = base === 0 && (len === 6 || (len === 4 && w[4] === 0xffff && w[5] === 0));
   let out = '';
   for (let i = 0; i < 8; i++) {
     if (base >= 0 && i >= base && i < base + len) {

@@ -39,9 +39,10 @@ function unescapeHeader(s: string): string {
 const SEPARATOR_LINE = /^#separator (.*)$/;
 
 /**
- * Parses the text of a Zeek TSV log (one file, or files one after another: a later header
- * replaces the earlier one). Throws `DecodeError` when the text does not start with `#separator`
- * or a row's field count differs from `#fields`.
+ * Parses the text of a Zeek TSV log — one file, or files of the same columns one after another (a
+ * rotated file and the current one): the rows of all, the header of the last. Throws
+ * `DecodeError` when the text does not start with `#separator`, a row's field count differs from
+ * `#fields`, or a later file has other fields or types.
  */
 export function parseZeekTsv(text: string): ZeekTsvLog {
   const lines = text.split('\n');
@@ -80,8 +81,14 @@ export function parseZeekTsv(text: string): ZeekTsvLog {
         h.open = value;
         h.close = undefined;
       } else if (key === 'close') h.close = value;
-      else if (key === 'fields') h.fields = rest;
-      else if (key === 'types') h.types = rest;
+      else if (key === 'fields' || key === 'types') {
+        const was = key === 'fields' ? h.fields : h.types;
+        if (rows.length > 0 && was.join('\t') !== rest.join('\t')) {
+          throw new DecodeError(`line ${n + 1}: a second log with other #${key}; parse such files one at a time`);
+        }
+        if (key === 'fields') h.fields = rest;
+        else h.types = rest;
+      }
       continue;
     }
     if (parts.length !== h.fields.length) {

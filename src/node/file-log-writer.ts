@@ -17,7 +17,7 @@
  */
 import { mkdir, open, rename, stat, type FileHandle } from 'node:fs/promises';
 import { dirname, extname, join } from 'node:path';
-import { ClosedError, IsobrokerError } from '../errors.js';
+import { ClosedError, IsobrokerError, ValueError } from '../errors.js';
 import { resolveLogFormat } from '../cluster/log-format.js';
 import type { LogStream } from '../cluster/log-types.js';
 import {
@@ -37,7 +37,11 @@ export interface FileLogWriterOptions extends LogWriterOptions {
   readonly rotationInterval?: number;
   /** Wait this many ms after a write before flushing, to batch more. @default 0 (next turn) */
   readonly flushDelay?: number;
-  /** `fsync` on every flush, so `flush()` resolves only when the data survives a crash. @default false */
+  /**
+   * `fsync` on every flush, so `flush()` resolves only once the data survives a crash; without
+   * it `flush()` resolves once the operating system has the data.
+   * @default false
+   */
   readonly durable?: boolean;
   /** Receives every I/O failure (code `write_failed`). @default DEFAULT_ON_LOG_WRITER_ERROR */
   readonly onError?: (error: IsobrokerError) => void;
@@ -83,9 +87,15 @@ const EXTENSION = 'log';
 export function createFileLogWriter(options: FileLogWriterOptions = {}): FileLogWriter {
   const given = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as FileLogWriterOptions;
   const o: Required<FileLogWriterOptions> = { ...DEFAULT_FILE_LOG_WRITER_OPTIONS, ...given };
+  for (const key of ['rotationInterval', 'flushDelay'] as const) {
+    if (typeof o[key] !== 'number' || !(o[key] >= 0)) throw new ValueError(`${key} must be a number of ms >= 0, got ${String(o[key])}`);
+  }
   const format = resolveLogFormat(o.format, o.timeZone);
   const dir = o.dir;
+  /** The open file of each path. */
   const files = new Map<string, OpenFile>();
+  /** Files rotated away, in order, until closed and renamed. */
+  const rotated: OpenFile[] = [];
   let tail: Promise<void> = Promise.resolve();
   let closed = false;
   let dirReady = false;
@@ -165,66 +175,98 @@ export function createFileLogWriter(options: FileLogWriterOptions = {}): FileLog
     }
   }
 
+  /** Collects the failures of one job: each goes to `onError`, the first is the job's. */
+  function failures(): { fail(e: unknown, what: string): void; settle(): void } {
+    let first: IsobrokerError | undefined;
+    return {
+      fail(e, what) {
+        const error = report(e, what);
+        first ??= error;
+      },
+      settle() {
+        if (first !== undefined) throw first;
+      },
+    };
+  }
+
+  /**
+   * Writes the rest of `f` and its footer, closes it and, when rotating, renames it. False when
+   * its data could not be written: the file then stays as it is, to be tried again.
+   */
+  async function finish(f: OpenFile, rotating: boolean, fail: (e: unknown, what: string) => void): Promise<boolean> {
+    try {
+      await writeOut(f);
+    } catch (e) {
+      fail(e, `writing ${f.file}`);
+      return false;
+    }
+    const closedAt = o.now();
+    try {
+      await writeOut(f, format.footer(f.stream, closedAt));
+      if (o.durable) await f.handle?.sync();
+    } catch (e) {
+      f.carry = undefined; // a footer is not worth a broken file
+      fail(e, `writing the footer of ${f.file}`);
+    }
+    try {
+      await f.handle?.close();
+    } catch (e) {
+      fail(e, `closing ${f.file}`);
+    }
+    f.handle = undefined;
+    if (rotating) {
+      try {
+        await moveAside(f.file, { path: f.path, openedAt: f.openedAt, closedAt, extension: EXTENSION, timeZone: o.timeZone });
+      } catch (e) {
+        fail(e, `renaming ${f.file}`); // opening the path again moves it aside as a leftover
+      }
+    }
+    return true;
+  }
+
+  /** Finishes the rotated files in order; returns the paths still held by one that failed. */
+  async function finishRotated(fail: (e: unknown, what: string) => void): Promise<ReadonlySet<string>> {
+    const blocked = new Set<string>();
+    for (const f of [...rotated]) {
+      if (blocked.has(f.path)) continue;
+      if (await finish(f, true, fail)) rotated.splice(rotated.indexOf(f), 1);
+      else blocked.add(f.path);
+    }
+    return blocked;
+  }
+
   async function flushAll(): Promise<void> {
-    let failure: IsobrokerError | undefined;
+    const job = failures();
+    const blocked = await finishRotated(job.fail);
     for (const f of [...files.values()]) {
+      // A file opens only once the one rotated away before it has given up the name.
+      if (blocked.has(f.path) || rotated.some((r) => r.path === f.path)) continue;
       try {
         await writeOut(f);
         if (o.durable && f.handle !== undefined) await f.handle.sync();
       } catch (e) {
-        failure ??= report(e, `writing ${f.file}`);
+        job.fail(e, `writing ${f.file}`);
       }
     }
-    if (failure !== undefined) throw failure;
+    job.settle();
   }
 
-  /** Makes `f` the past: records written since its footer start the path's next file. */
-  function retire(f: OpenFile): void {
-    files.delete(f.path);
-    if (f.pending.length === 0) return;
-    const next = newFile(f.stream, f.path);
-    next.pending.push(...f.pending);
-    files.set(f.path, next);
+  async function closeAll(): Promise<void> {
+    const job = failures();
+    await finishRotated(job.fail);
+    for (const f of [...files.values()]) if (await finish(f, false, job.fail)) files.delete(f.path);
+    job.settle();
   }
 
-  /** Writes the rest and the footer, closes and (when rotating) renames every open file. */
-  async function closeAll(rotating: boolean): Promise<void> {
-    let failure: IsobrokerError | undefined;
-    const fail = (e: unknown, what: string): void => {
-      const error = report(e, `${what} ${f.file}`);
-      failure ??= error;
-    };
-    let f: OpenFile;
-    for (f of [...files.values()]) {
-      try {
-        await writeOut(f);
-      } catch (e) {
-        fail(e, 'writing'); // the file stays open with its data; the next flush or rotation retries
-        continue;
-      }
-      const closedAt = o.now();
-      try {
-        await writeOut(f, format.footer(f.stream, closedAt));
-        if (o.durable) await f.handle?.sync();
-      } catch (e) {
-        f.carry = undefined; // a footer is not worth a broken file
-        fail(e, 'writing the footer of');
-      }
-      try {
-        await f.handle?.close();
-      } catch (e) {
-        fail(e, 'closing');
-      }
-      f.handle = undefined;
-      retire(f);
-      if (!rotating) continue;
-      try {
-        await moveAside(f.file, { path: f.path, openedAt: f.openedAt, closedAt, extension: EXTENSION, timeZone: o.timeZone });
-      } catch (e) {
-        fail(e, 'renaming'); // opening the path again moves it aside as a leftover
-      }
-    }
-    if (failure !== undefined) throw failure;
+  /** Hands every open file to the next job to close and rename; new records open new files. */
+  function rotateNow(): Promise<void> {
+    rotated.push(...files.values());
+    files.clear();
+    return run(async () => {
+      const job = failures();
+      await finishRotated(job.fail);
+      job.settle();
+    });
   }
 
   function newFile(stream: LogStream, path: string): OpenFile {
@@ -256,7 +298,7 @@ export function createFileLogWriter(options: FileLogWriterOptions = {}): FileLog
     rotationTimer = setTimeout(() => {
       rotationTimer = undefined;
       if (closed) return;
-      run(() => closeAll(true)).catch(() => undefined); // reported
+      rotateNow().catch(() => undefined); // reported
       scheduleRotation();
     }, delay);
     rotationTimer.unref();
@@ -278,7 +320,7 @@ export function createFileLogWriter(options: FileLogWriterOptions = {}): FileLog
     flush: () => run(flushAll),
     rotate() {
       if (closed) return Promise.reject(new ClosedError('the log writer is closed'));
-      return run(() => closeAll(true));
+      return rotateNow();
     },
     close() {
       if (closed) return run(() => Promise.resolve());
@@ -286,7 +328,7 @@ export function createFileLogWriter(options: FileLogWriterOptions = {}): FileLog
       if (flushTimer !== undefined) clearTimeout(flushTimer);
       if (rotationTimer !== undefined) clearTimeout(rotationTimer);
       flushTimer = rotationTimer = undefined;
-      return run(() => closeAll(false));
+      return run(closeAll);
     },
   };
 }

@@ -33,7 +33,10 @@ import {
   string,
   toText,
   vector,
+  type CloneOptions,
   type Data,
+  type EndpointOptions,
+  type MasterOptions,
   type StoreBackend,
   type StoreChangeEvent,
   type StoreClone,
@@ -72,6 +75,7 @@ interface Scenario {
   readonly faults: Partial<SimFaults>;
   readonly sendBufferSize: number;
   readonly changeLogSize: number;
+  readonly mutationBufferInterval: number;
   /** The master closes at `at` ms into the chaos and comes back `downMs` later (on a new backend: a new incarnation). */
   readonly masterRestart?: { readonly at: number; readonly downMs: number; readonly freshBackend: boolean };
 }
@@ -105,6 +109,8 @@ function scenario(topology: Topology, seed: number): Scenario {
       cutRate: rng.pick([0.1, 0.3, 0.6]) * HARSH,
       downMs: [0, 600],
       halfOpenRate: rng.pick([0, 0.1, 0.3]) * HARSH,
+      isolateRate: rng.pick([0, 0.05, 0.15]) * HARSH,
+      isolateMs: [300, 3000],
       stallRate: rng.pick([0, 0.1, 0.3]) * HARSH,
       stallMs: [50, 800],
       dropRate: Math.min(0.5, rng.pick([0, 0.01, 0.05]) * HARSH),
@@ -112,13 +118,15 @@ function scenario(topology: Topology, seed: number): Scenario {
     },
     sendBufferSize: rng.pick([16, 64, 8192]),
     changeLogSize: rng.pick([20, 100, 100_000]),
+    mutationBufferInterval: rng.pick([400, 1000, 2500]),
     ...(rng.chance(0.3) ? { masterRestart: { at: rng.int(200, 1500), downMs: rng.int(0, 400), freshBackend: rng.chance(0.3) } } : {}),
   };
 }
 
 const describeScenario = (s: Scenario): string =>
   `${s.topology} of ${s.n} endpoints, master on ep${s.masterAt}, clones on ${s.cloneAt.map((i) => `ep${i}`).join(', ')}; ` +
-  `chaos ${s.chaosMs} ms; faults ${JSON.stringify(s.faults)}; sendBufferSize ${s.sendBufferSize}; changeLogSize ${s.changeLogSize}` +
+  `chaos ${s.chaosMs} ms; faults ${JSON.stringify(s.faults)}; sendBufferSize ${s.sendBufferSize}; changeLogSize ${s.changeLogSize}; ` +
+  `mutationBufferInterval ${s.mutationBufferInterval}` +
   (s.masterRestart ? `; master restarts at +${s.masterRestart.at} ms after ${s.masterRestart.downMs} ms${s.masterRestart.freshBackend ? ' with a fresh backend' : ''}` : '');
 
 // ---- writes
@@ -308,6 +316,38 @@ function describeStoreMessage(names: Map<string, string>) {
 
 // ---- one simulation
 
+/** Ids, epochs and reconnect jitter come from the seed too, so that a seed replays exactly. */
+function seedGlobals(rng: Rng): () => void {
+  const spies = [
+    vi.spyOn(Math, 'random').mockImplementation(() => rng.next()),
+    vi.spyOn(globalThis.crypto, 'getRandomValues').mockImplementation(((a: Uint8Array) => rng.fill(a)) as typeof crypto.getRandomValues),
+  ];
+  return () => {
+    for (const s of spies) s.mockRestore();
+  };
+}
+
+/** An endpoint on the simulated network, listening as `name`, with fast retries and keepalives. */
+function simEndpoint(net: SimNetwork, name: string, rng: Rng, opts: EndpointOptions = {}): Endpoint {
+  const id = rng.fill(new Uint8Array(16));
+  id[6] = (id[6]! & 0x0f) | 0x40;
+  id[8] = (id[8]! & 0x3f) | 0x80;
+  const ep = new Endpoint({
+    id: idFromBytes(id),
+    name,
+    connector: net.connectorFor(name),
+    timers: net.clock,
+    retry: 20,
+    maxRetry: 250,
+    pingInterval: 100,
+    pingTimeout: 400,
+    highWaterMark: 8 * 1024,
+    ...opts,
+  });
+  net.listen(name, ep);
+  return ep;
+}
+
 interface Outcome {
   readonly problems: string[];
   readonly report: string;
@@ -320,11 +360,7 @@ async function simulate(sc: Scenario): Promise<Outcome> {
   const idRng = root.fork();
   const netRng = root.fork();
   const writeRng = root.fork();
-  // Ids, epochs and jitter come from the seed too, so that a seed replays exactly.
-  const spies = [
-    vi.spyOn(Math, 'random').mockImplementation(() => idRng.next()),
-    vi.spyOn(globalThis.crypto, 'getRandomValues').mockImplementation(((a: Uint8Array) => idRng.fill(a)) as typeof crypto.getRandomValues),
-  ];
+  const restoreGlobals = seedGlobals(idRng);
   const clock = new SimClock();
   const names = new Map<string, string>();
   const traceFile = process.env.SIM_TRACE;
@@ -341,20 +377,7 @@ async function simulate(sc: Scenario): Promise<Outcome> {
   const writes: WriteRecord[] = [];
   try {
     for (let i = 0; i < sc.n; i++) {
-      const ep = new Endpoint({
-        id: idFromBytes(idRng.fill(new Uint8Array(16)).map((b, j) => (j === 6 ? (b & 0x0f) | 0x40 : j === 8 ? (b & 0x3f) | 0x80 : b))),
-        name: `ep${i}`,
-        connector: net.connectorFor(`ep${i}`),
-        timers: clock,
-        retry: 20,
-        maxRetry: 250,
-        pingInterval: 100,
-        pingTimeout: 400,
-        sendBufferSize: sc.sendBufferSize,
-        highWaterMark: 8 * 1024,
-      });
-      net.listen(`ep${i}`, ep);
-      eps.push(ep);
+      eps.push(simEndpoint(net, `ep${i}`, idRng, { sendBufferSize: sc.sendBufferSize }));
     }
     for (const [a, b] of sc.edges) eps[a]!.peer(`ws://ep${b}`).catch(() => undefined);
     const meshed = await clock.runUntil(() => eps.every((e) => e.reachable().length === sc.n - 1), 5000);
@@ -398,7 +421,7 @@ async function simulate(sc: Scenario): Promise<Outcome> {
         timers: clock,
         resyncInterval: 150,
         masterTimeout: 400,
-        mutationBufferInterval: 2500,
+        mutationBufferInterval: sc.mutationBufferInterval,
         staleInterval: 1e9,
         onError: (e) => storeErrors.push(`${name}: ${e.code} ${e.message}`),
       });
@@ -537,7 +560,7 @@ async function simulate(sc: Scenario): Promise<Outcome> {
     for (const x of clones) x.c.close();
     master?.close();
     for (const e of eps) void e.close();
-    for (const s of spies) s.mockRestore();
+    restoreGlobals();
   }
 }
 
@@ -557,5 +580,224 @@ describe('store convergence on a simulated faulty network', () => {
     const a = await simulate(scenario('ring', 1));
     const b = await simulate(scenario('ring', 1));
     expect(b.fingerprint).toBe(a.fingerprint);
+  });
+});
+
+// ---- minimal reproductions of what the seeds found
+
+/** A store message's kind and fields (undefined for other traffic). */
+function storeFields(topic: string, bytes: Uint8Array): { kind: number; f: readonly Data[] } | undefined {
+  if (!topic.startsWith(`<$>/store/${STORE}/`)) return undefined;
+  const v = decodeValue(bytes);
+  if (v.type !== 'vector' || v.elements[0]?.type !== 'count') return undefined;
+  return { kind: Number(v.elements[0].value), f: v.elements };
+}
+
+const countField = (f: readonly Data[], i: number): number | undefined => {
+  const d = f[i];
+  return d?.type === 'count' ? Number(d.value) : undefined;
+};
+
+/** Drops the first store message that `match` accepts; `hit()` tells whether it happened. */
+function dropOnce(net: SimNetwork, match: (kind: number, f: readonly Data[]) => boolean): { hit(): boolean } {
+  let done = false;
+  net.dropWhere((topic, bytes) => {
+    const m = storeFields(topic, bytes);
+    if (done || !m || !match(m.kind, m.f)) return false;
+    return (done = true);
+  });
+  return { hit: () => done };
+}
+
+function outcome(p: Promise<unknown>): { readonly state: 'pending' | 'resolved' | 'rejected' } {
+  const o = { state: 'pending' as 'pending' | 'resolved' | 'rejected' };
+  p.then(
+    () => (o.state = 'resolved'),
+    () => (o.state = 'rejected'),
+  );
+  return o;
+}
+
+interface Duo {
+  readonly clock: SimClock;
+  readonly net: SimNetwork;
+  readonly eps: readonly Endpoint[];
+  readonly backend: StoreBackend;
+  master: StoreMaster;
+  readonly clone: StoreClone;
+  startMaster(): Promise<StoreMaster>;
+}
+
+/**
+ * Two endpoints (ep1 peers with ep0) with a fixed one-way latency: the master on ep0 holding
+ * `keys` entries, a clone on ep1 (in sync unless `sync` is false). Runs `fn`, then cleans up.
+ */
+async function withDuo(
+  o: { latency?: number; keys?: number; sync?: boolean; master?: MasterOptions; clone?: CloneOptions },
+  fn: (d: Duo) => Promise<void>,
+): Promise<void> {
+  const rng = new Rng(42);
+  const restore = seedGlobals(rng.fork());
+  const clock = new SimClock();
+  const names = new Map<string, string>();
+  const net = new SimNetwork(clock, rng.fork(), { describe: describeStoreMessage(names), traceDeliveries: true });
+  const latency = o.latency ?? 2;
+  net.setFaults({ latency: [latency, latency] });
+  const eps = [simEndpoint(net, 'ep0', rng), simEndpoint(net, 'ep1', rng)];
+  const backend = durable(createMemoryBackend());
+  const cleanup: (() => void)[] = [];
+  try {
+    eps[1]!.peer('ws://ep0').catch(() => undefined);
+    expect(await clock.runUntil(() => eps[1]!.reachable().length === 1, 2000)).toBe(true);
+    const startMaster = async (): Promise<StoreMaster> => {
+      const m = await createMaster(eps[0]!, STORE, { backend, timers: clock, heartbeatInterval: 100, ...o.master });
+      cleanup.push(() => m.close());
+      return m;
+    };
+    const master = await startMaster();
+    await Promise.all(Array.from({ length: o.keys ?? 3 }, (_, i) => master.put(`pre${i}`, count(i))));
+    expect(await clock.runUntil(() => eps[1]!.hasRoute(`<$>/store/${STORE}/master`), 1000)).toBe(true);
+    const clone = await createClone(eps[1]!, STORE, { timers: clock, resyncInterval: 150, masterTimeout: 400, ...o.clone });
+    cleanup.push(() => clone.close());
+    names.set(clone.cloneId, 'clone');
+    clone.onStatus((st) => net.note(`clone is ${st} at seq ${clone.position.seq}`));
+    if (o.sync !== false) expect(await clock.runUntil(() => clone.status === 'in-sync', 3000)).toBe(true);
+    await fn({ clock, net, eps, backend, master, clone, startMaster });
+  } finally {
+    for (const c of cleanup) c();
+    for (const e of eps) void e.close();
+    restore();
+  }
+}
+
+const contents = (entries: Iterable<[Data, Data]>): string =>
+  [...entries]
+    .sort(byKey)
+    .map(([k, v]) => `${toText(k)}=${toText(v)}`)
+    .join(' ');
+
+describe('minimised failures found by the seeds (each names the bug it pins down)', () => {
+  it('a command lost in transit is applied when retransmitted, even after a later command arrived', async () => {
+    // Bug: MasterCore.onCommand treats every reqId <= lastReq as a duplicate. Request 1 is lost,
+    // request 2 arrives (lastReq = 2), the retransmitted request 1 is then ignored: never applied,
+    // never answered, retransmitted by the in-sync clone forever; its promise never settles.
+    await withDuo({}, async ({ clock, net, master, clone }) => {
+      const lost = dropOnce(net, (kind, f) => kind === 1 && countField(f, 2) === 1);
+      const first = outcome(clone.put('a', count(1)));
+      await clock.run(5);
+      const second = outcome(clone.put('b', count(2)));
+      await clock.runUntil(() => first.state !== 'pending' && second.state !== 'pending', 5000);
+      expect(lost.hit()).toBe(true);
+      expect(second.state).toBe('resolved');
+      expect(first.state).toBe('resolved');
+      expect(master.exists('a')).toBe(true);
+    });
+  });
+
+  it('a clone whose resync request goes unanswered does not stay in-sync while it falls behind', async () => {
+    // Bug: at the end of a snapshot, drainBuffered() finds a gap and calls attach() (status is
+    // 'syncing', so attach() does not mark it lost), then synced() sets 'in-sync' with attaching
+    // still true. If that Attach (or its DeltaEnd) is lost, nothing retries (the tick only
+    // re-attaches clones that are not in sync), every later Update is buffered and never applied,
+    // and heartbeats are ignored: the clone reports in-sync while its data stays old for ever.
+    await withDuo(
+      { latency: 10, keys: 30, sync: false, master: { chunkSize: 3, chunkWindow: 1 }, clone: { resyncInterval: 1000, masterTimeout: 1000 } },
+      async ({ clock, net, master, clone }) => {
+        const start = master.position.seq;
+        let updateLost = false;
+        let attachLost = false;
+        net.dropWhere((topic, bytes) => {
+          const m = storeFields(topic, bytes);
+          if (!updateLost && m?.kind === 4 && countField(m.f, 2) === start + 2) return (updateLost = true);
+          if (!attachLost && m?.kind === 3 && countField(m.f, 3) === start + 1) return (attachLost = true);
+          return false;
+        });
+        await clock.run(60); // the snapshot is streaming
+        expect(clone.status).toBe('syncing');
+        for (const k of ['x1', 'x2', 'x3']) {
+          await master.put(k, count(1));
+          await clock.run(1);
+        }
+        await clock.runUntil(() => clone.status === 'in-sync', 3000);
+        await master.put('x4', count(1));
+        await clock.runUntil(() => clone.status === 'in-sync' && contents(clone.entries()) === contents(master.entries()), 5000);
+        expect(updateLost && attachLost).toBe(true);
+        expect(`${clone.status} at seq ${clone.position.seq}: ${contents(clone.entries())}`).toBe(
+          `in-sync at seq ${master.position.seq}: ${contents(master.entries())}`,
+        );
+      },
+    );
+  });
+
+  it('a snapshot that takes longer than resyncInterval completes', async () => {
+    // Bug: CloneCore.tick() re-attaches every resyncInterval while the status is not 'in-sync',
+    // and 'syncing' (a snapshot streaming) counts; attach() discards the snapshot in progress and
+    // the master restarts the stream. A snapshot needing more than resyncInterval (here 10 chunks
+    // at 40 ms per round trip against 150 ms; in production a large store against the 1 s default)
+    // never completes, and the clone never syncs.
+    await withDuo(
+      { latency: 20, keys: 30, sync: false, master: { chunkSize: 3, chunkWindow: 1 }, clone: { resyncInterval: 150 } },
+      async ({ clock, net, clone }) => {
+        let begun = 0;
+        net.watch((topic, bytes) => void (storeFields(topic, bytes)?.kind === 5 && begun++));
+        const synced = await clock.runUntil(() => clone.status === 'in-sync', 5000);
+        expect({ synced, snapshotsBegun: begun }).toEqual({ synced: true, snapshotsBegun: 1 });
+      },
+    );
+  });
+
+  it('a peering comes back after its connection went half-open', async () => {
+    // Bug: the dialler (ep1) learns of the reset and redials while ep0 still holds the old
+    // session. Overlay.onHello refuses the new connection as redundant (both were dialled by ep1,
+    // so the "smaller initiator id wins" rule keeps the old one), ep1's Peering goes to 'standby',
+    // which only an established session of ep1 with ep0 closing would wake, and there is none.
+    // When ep0's keepalive drops the dead session, nobody dials again: the link is gone for good.
+    await withDuo({}, async ({ clock, net, eps, clone }) => {
+      net.cut('ep1', 'ep0', { mode: 'half-open', told: 'ep1' });
+      expect(await clock.runUntil(() => eps[1]!.reachable().length === 0, 1000)).toBe(true);
+      const up = (): boolean => eps[1]!.peers().every((p) => p.status === 'connected') && eps[0]!.reachable().length === 1 && eps[1]!.reachable().length === 1;
+      const back = await clock.runUntil(up, 5000);
+      expect({ back, ep1: eps[1]!.peers().map((p) => p.status) }).toEqual({ back: true, ep1: ['connected'] });
+      const write = outcome(clone.put('after', count(1)));
+      await clock.runUntil(() => write.state !== 'pending', 3000);
+      expect(write.state).toBe('resolved');
+    });
+  });
+
+  it('a write acknowledged before a snapshot resync settles without further traffic', async () => {
+    // Bug: onSnapshotEnd() (same epoch) moves seq past acknowledged writes waiting for
+    // read-your-writes but only onUpdate() releases them: in a quiet store they wait for ever.
+    await withDuo({ master: { changeLogSize: 1 } }, async ({ clock, net, master, clone }) => {
+      let dropping = true;
+      net.dropWhere((topic, bytes) => dropping && storeFields(topic, bytes)?.kind === 4);
+      const write = outcome(clone.put('k', count(1)));
+      await clock.run(50); // acknowledged; its Update lost
+      await master.put('y', count(1));
+      await master.put('z', count(1)); // the change log no longer covers the clone: a snapshot
+      dropping = false;
+      await clock.runUntil(() => write.state !== 'pending', 3000);
+      expect(write.state).toBe('resolved');
+      expect(toText(clone.get('k'))).toBe('1');
+    });
+  });
+
+  it('a master restarted on its durable backend does not apply a retransmitted command twice', async () => {
+    // Bug: the (cloneId, reqId) records that make commands idempotent live only in the master's
+    // memory. The master applies an increment, its Ack is lost, the master restarts on the same
+    // backend (same epoch and seq, as a SQLite master does), the clone retransmits, and the new
+    // master applies the increment a second time; the clone's promise resolves once.
+    await withDuo({}, async (d) => {
+      const lost = dropOnce(d.net, (kind) => kind === 2);
+      const inc = outcome(d.clone.increment('c', count(1)));
+      await d.clock.run(20);
+      expect(toText(d.master.get('c'))).toBe('1');
+      d.master.close();
+      d.master = await d.startMaster();
+      await d.clock.runUntil(() => inc.state !== 'pending', 3000);
+      await d.clock.run(500);
+      expect(lost.hit()).toBe(true);
+      expect(inc.state).not.toBe('pending');
+      expect(toText(d.master.get('c'))).toBe('1');
+    });
   });
 });

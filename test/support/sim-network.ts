@@ -180,6 +180,9 @@ export interface SimFaults {
    * when a NAT forgets a connection or a laptop sleeps. Dials succeed meanwhile.
    */
   readonly halfOpenRate: number;
+  /** Per endpoint and second: the chance that an endpoint goes offline (every link cut and down) for a while. */
+  readonly isolateRate: number;
+  readonly isolateMs: readonly [number, number];
   /** Per link and second: the chance of a silent partition (frames held back, nobody told). */
   readonly stallRate: number;
   readonly stallMs: readonly [number, number];
@@ -197,6 +200,8 @@ export const CALM: SimFaults = {
   cutRate: 0,
   downMs: [0, 0],
   halfOpenRate: 0,
+  isolateRate: 0,
+  isolateMs: [0, 0],
   stallRate: 0,
   stallMs: [0, 0],
   dropRate: 0,
@@ -385,6 +390,8 @@ export class SimNetwork {
   private readonly hosts = new Map<string, Acceptor>();
   private readonly pairs = new Map<string, Pair>();
   private faults: SimFaults = CALM;
+  private dropFilter: ((topic: string, valueBytes: Uint8Array) => boolean) | undefined;
+  private readonly watchers: ((topic: string, valueBytes: Uint8Array, from: string, to: string) => void)[] = [];
   private faultTimer: unknown;
   private nextConn = 1;
   private readonly trace: string[] = [];
@@ -431,12 +438,25 @@ export class SimNetwork {
   setFaults(change: Partial<SimFaults>): void {
     this.faults = { ...this.faults, ...change };
     const f = this.faults;
-    const active = f.cutRate > 0 || f.halfOpenRate > 0 || f.stallRate > 0 || f.spikeRate > 0;
+    const active = f.cutRate > 0 || f.halfOpenRate > 0 || f.isolateRate > 0 || f.stallRate > 0 || f.spikeRate > 0;
     if (active && this.faultTimer === undefined) this.rollFaults();
     if (!active && this.faultTimer !== undefined) {
       this.clock.clearTimeout(this.faultTimer);
       this.faultTimer = undefined;
     }
+  }
+
+  /**
+   * Drops every data message for which `filter` returns true (a scripted fault, for minimal
+   * reproductions); `undefined` stops it. Control messages are never dropped.
+   */
+  dropWhere(filter: ((topic: string, valueBytes: Uint8Array) => boolean) | undefined): void {
+    this.dropFilter = filter;
+  }
+
+  /** Calls `fn` for every data message delivered to an open end (to observe a protocol). */
+  watch(fn: (topic: string, valueBytes: Uint8Array, from: string, to: string) => void): void {
+    this.watchers.push(fn);
   }
 
   /** Stops every fault: calm latency, no drops or duplicates, partitions over, pairs reachable. */
@@ -457,9 +477,11 @@ export class SimNetwork {
   /**
    * Cuts every connection between `a` and `b` now. A `reset` closes both ends (each gets a prefix
    * of what was in flight, then the close) and keeps the pair unreachable for `downMs`; a
-   * `half-open` cut tells one end (chosen at random) and leaves the other to find out by itself.
+   * `half-open` cut tells one end (`told`, else one at random) and leaves the other to find out
+   * by itself.
    */
-  cut(a: string, b: string, downMs = 0, mode: 'reset' | 'half-open' = 'reset'): void {
+  cut(a: string, b: string, opts: { readonly downMs?: number; readonly mode?: 'reset' | 'half-open'; readonly told?: string } = {}): void {
+    const { downMs = 0, mode = 'reset' } = opts;
     const pair = this.pair(a, b);
     const now = this.clock.now();
     pair.downUntil = Math.max(pair.downUntil, now + downMs);
@@ -467,7 +489,8 @@ export class SimNetwork {
       if (c.dead) continue;
       c.dead = true;
       this.stats.cuts++;
-      const told = mode === 'reset' ? undefined : this.rng.pick([c.client, c.server]);
+      const told =
+        mode === 'reset' ? undefined : opts.told !== undefined ? (c.client.owner === opts.told ? c.client : c.server) : this.rng.pick([c.client, c.server]);
       for (const d of [c.client.out, c.server.out]) {
         const keep = this.rng.int(0, d.items.length);
         const lost = d.items.length - keep;
@@ -476,6 +499,15 @@ export class SimNetwork {
         if (lost > 0) this.log(`cut ${c.label}: ${lost} frame(s) ${d.from.owner}->${d.to.owner} lost`);
       }
       this.log(`cut ${c.label} (${mode}${told ? `, only ${told.owner} is told` : `, down ${downMs} ms`})`);
+    }
+  }
+
+  /** Takes endpoint `name` offline for `ms`: every connection of it is cut and no dial reaches it or leaves it. */
+  isolate(name: string, ms: number): void {
+    this.log(`isolate ${name} for ${ms} ms`);
+    for (const p of [...this.pairs.values()]) {
+      const [a, b] = p.name.split('|') as [string, string];
+      if (a === name || b === name) this.cut(a, b, { downMs: ms });
     }
   }
 
@@ -514,7 +546,7 @@ export class SimNetwork {
 
   transmit(from: SimEnd, frame: Frame): void {
     let out: Frame | undefined = frame;
-    if (this.faults.dropRate > 0 && typeof frame !== 'string') out = this.dropSome(from, frame);
+    if ((this.faults.dropRate > 0 || this.dropFilter) && typeof frame !== 'string') out = this.dropSome(from, frame);
     if (out === undefined) return;
     this.stats.frames++;
     const bytes = typeof out === 'string' ? out.length : out.byteLength;
@@ -523,6 +555,11 @@ export class SimNetwork {
   }
 
   delivered(d: Direction, frame: Frame): void {
+    if (this.watchers.length > 0 && typeof frame !== 'string' && d.to.isOpen) {
+      for (const m of decodeFrame(frame)) {
+        if (m.kind === MessageKind.Data) for (const w of this.watchers) w(m.topic, m.valueBytes, d.from.owner, d.to.owner);
+      }
+    }
     if (this.opts.traceDeliveries && typeof frame !== 'string' && d.to.isOpen) {
       const what = this.describeFrame(frame, false);
       if (what) this.log(`recv ${d.from.owner}->${d.to.owner}: ${what}`);
@@ -562,7 +599,8 @@ export class SimNetwork {
     }
     if (msgs.length === 0 || msgs.some((m) => m.kind !== MessageKind.Data)) return frame; // control is never dropped
     const kept = msgs.filter((m) => {
-      if (!this.rng.chance(this.faults.dropRate)) return true;
+      const scripted = m.kind === MessageKind.Data && this.dropFilter?.(m.topic, m.valueBytes) === true;
+      if (!scripted && !this.rng.chance(this.faults.dropRate)) return true;
       this.stats.dropped++;
       if (m.kind === MessageKind.Data) {
         const what = this.opts.describe?.(m.topic, m.valueBytes);
@@ -606,10 +644,11 @@ export class SimNetwork {
       const f = this.faults;
       const now = this.clock.now();
       const per = tick / 1000;
+      for (const host of [...this.hosts.keys()]) if (this.rng.chance(f.isolateRate * per)) this.isolate(host, this.rng.int(...f.isolateMs));
       for (const p of this.pairs.values()) {
         const [a, b] = p.name.split('|') as [string, string];
-        if (this.rng.chance(f.cutRate * per)) this.cut(a, b, this.rng.int(...f.downMs));
-        if (this.rng.chance(f.halfOpenRate * per)) this.cut(a, b, 0, 'half-open');
+        if (this.rng.chance(f.cutRate * per)) this.cut(a, b, { downMs: this.rng.int(...f.downMs) });
+        if (this.rng.chance(f.halfOpenRate * per)) this.cut(a, b, { mode: 'half-open' });
         if (now >= p.stallUntil && this.rng.chance(f.stallRate * per)) this.stall(a, b, this.rng.int(...f.stallMs));
         if (now >= p.slowUntil && this.rng.chance(f.spikeRate * per)) {
           p.slowUntil = now + this.rng.int(...f.spikeMs);

@@ -7,7 +7,7 @@ import type { Endpoint } from 'isobroker';
 import { reconnectOnOnline } from 'isobroker/browser';
 import { h } from './dom.js';
 
-export type ConnectionState = 'connecting' | 'connected' | 'lost' | 'unavailable' | 'offline';
+export type ConnectionState = 'connecting' | 'connected' | 'lost' | 'unavailable' | 'offline' | 'invalid';
 
 export interface BannerElements {
   readonly banner: HTMLElement;
@@ -27,6 +27,7 @@ export class ConnectionBanner {
   ) {
     this.stops.push(
       endpoint.on('status', (ev) => {
+        if (this.state === 'invalid') return;
         if (ev.code === 'peer_added') this.set('connected');
         else if (ev.code === 'peer_lost' || ev.code === 'peer_removed') this.set('lost');
       }),
@@ -37,7 +38,8 @@ export class ConnectionBanner {
     );
     const offline = (): void => this.set('offline');
     const online = (): void => {
-      if (this.state === 'offline') this.set('connecting');
+      // A short outage may not have dropped the socket: then no new peer_added will come.
+      if (this.state === 'offline') this.set(this.connectedNow() ? 'connected' : 'connecting');
     };
     window.addEventListener('offline', offline);
     window.addEventListener('online', online);
@@ -45,9 +47,13 @@ export class ConnectionBanner {
     this.set(navigator.onLine === false ? 'offline' : 'connecting');
   }
 
+  private connectedNow(): boolean {
+    return this.endpoint.peers().some((p) => p.direction === 'outbound' && p.status === 'connected');
+  }
+
   /** Shows that the peer URL itself is unusable (no retry will help). */
   fail(message: string): void {
-    this.set('unavailable', message);
+    this.set('invalid', message);
   }
 
   private set(state: ConnectionState, detail = ''): void {
@@ -60,6 +66,7 @@ export class ConnectionBanner {
     const { banner, dot } = this.el;
     banner.dataset.state = this.state;
     dot.dataset.state = this.state;
+    document.body.dataset.connection = this.state;
     dot.title = this.state === 'connected' ? `connected to ${this.peer}` : this.state;
     banner.hidden = this.state === 'connected';
     if (banner.hidden) return;
@@ -76,7 +83,10 @@ export class ConnectionBanner {
           ? ['Connection to ', peer, ' lost — reconnecting…']
           : this.state === 'offline'
             ? ['You are offline — the page reconnects as soon as the network is back.']
-            : ['Cannot reach ', peer, ' — retrying. Is the cluster running?', this.detail ? h('span', { class: 'banner-detail' }, ` (${this.detail})`) : ''];
-    banner.replaceChildren(h('span', { class: 'banner-text' }, ...text), this.state === 'connecting' ? '' : retry);
+            : this.state === 'invalid'
+              ? ['Cannot use ', peer, `: ${this.detail}. Pass ?peer=ws://host:port (or a Zeek’s …/v1/messages/json URL).`]
+              : ['Cannot reach ', peer, ' — retrying. Is the cluster running?', this.detail ? h('span', { class: 'banner-detail' }, ` (${this.detail})`) : ''];
+    const canRetry = this.state !== 'connecting' && this.state !== 'invalid';
+    banner.replaceChildren(h('span', { class: 'banner-text' }, ...text), canRetry ? retry : '');
   }
 }

@@ -135,14 +135,26 @@ export class EventStream {
     this.pending = [];
     if (batch.length > 0) {
       const frag = document.createDocumentFragment();
-      for (let i = batch.length - 1; i >= 0; i--) {
+      let made = 0;
+      for (let i = batch.length - 1; i >= 0 && made < MAX_ROWS; i--) {
         const a = batch[i]!;
         const views = describeMessage(a.data);
-        for (let k = views.length - 1; k >= 0; k--) frag.append(rowOf(a, views[k]!));
+        for (let k = views.length - 1; k >= 0 && made < MAX_ROWS; k--, made++) frag.append(rowOf(a, views[k]!));
       }
       const list = this.el.list;
-      list.prepend(frag);
-      while (list.childElementCount > MAX_ROWS) list.lastElementChild!.remove();
+      if (made >= MAX_ROWS) {
+        list.replaceChildren(frag);
+      } else {
+        list.prepend(frag);
+        const excess = list.children[MAX_ROWS];
+        if (excess) {
+          // One range deletion instead of hundreds of single removals.
+          const range = document.createRange();
+          range.setStartBefore(excess);
+          range.setEndAfter(list.lastChild!);
+          range.deleteContents();
+        }
+      }
     }
     this.updateMeta();
   }

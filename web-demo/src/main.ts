@@ -19,17 +19,19 @@ const JSON_V1_SUFFIX = '/v1/messages/json';
 function showMode(cfg: DashboardConfig): void {
   byId('peer-url').textContent = cfg.peer;
   document.body.dataset.mode = cfg.mode;
-  for (const el of document.querySelectorAll<HTMLElement>('[data-cluster-only]')) el.hidden = cfg.mode !== 'cluster';
+  document.querySelectorAll<HTMLElement>('[data-cluster-only]').forEach((el) => {
+    el.hidden = cfg.mode !== 'cluster';
+  });
   const notice = byId('mode-notice');
   notice.hidden = cfg.mode === 'cluster';
   if (cfg.mode === 'events') {
-    const kind = cfg.peer.endsWith(JSON_V1_SUFFIX) ? 'a Broker JSON v1 endpoint (a Zeek or a hub)' : 'a plain endpoint';
+    const kind = cfg.peer.endsWith(JSON_V1_SUFFIX) ? 'a Broker JSON v1 endpoint (a Zeek or a hub)' : 'a plain endpoint (a hub)';
     notice.replaceChildren(
       h('strong', {}, 'Events-only mode. '),
-      `Connected to ${kind}: you can watch events and publish them. `,
-      'Topology, message rates, stores and log tails need an isobroker cluster ',
+      `This page talks to ${kind} — ${cfg.reason}. Watching and publishing events works; `,
+      'topology, message rates, stores and log tails need an isobroker cluster (',
       h('code', {}, 'isobroker cluster --demo'),
-      ` — ${cfg.reason}.`,
+      ').',
     );
   }
 }
@@ -87,7 +89,7 @@ async function main(): Promise<void> {
     // Resolves at the first handshake; until then (and after drops) the banner tells the story.
     endpoint.peer(cfg.peer).catch(() => undefined);
   } catch (err) {
-    banner.fail(`bad peer URL: ${err instanceof Error ? err.message : String(err)}`);
+    banner.fail(err instanceof Error ? err.message : String(err));
   }
   document.body.dataset.ready = 'yes';
 }

@@ -7,6 +7,7 @@ import { DOWN_AFTER_MS, HISTORY_MS, latestRates, type ClusterState, type NodeSta
 import { ROLE_ORDER } from './config.js';
 
 const CHART_H = 44;
+const MIN_SPAN_MS = 10_000;
 
 interface Card {
   readonly root: HTMLElement;
@@ -16,14 +17,37 @@ interface Card {
 
 const fmt = (r: number): string => (r >= 100 ? r.toFixed(0) : r.toFixed(1));
 
+interface Palette {
+  readonly grid: string;
+  readonly pub: string;
+  readonly recv: string;
+  readonly muted: string;
+}
+
 export class RatesView {
   private readonly cards = new Map<string, Card>();
   private signature = '';
+  /** Canvas widths in CSS pixels, kept by a ResizeObserver so drawing never forces a layout. */
+  private readonly widths = new WeakMap<Element, number>();
+  private readonly resize = new ResizeObserver((entries) => {
+    for (const e of entries) this.widths.set(e.target, e.contentRect.width);
+    this.render(performance.now());
+  });
+  private palette: Palette | undefined;
 
   constructor(
     private readonly container: HTMLElement,
     private readonly state: ClusterState,
   ) {}
+
+  /** Chart colours from the style sheet's custom properties, read once. */
+  private colors(): Palette {
+    if (this.palette) return this.palette;
+    const st = getComputedStyle(document.documentElement);
+    const v = (name: string, fallback: string): string => st.getPropertyValue(name).trim() || fallback;
+    this.palette = { grid: v('--chart-grid', '#333'), pub: v('--pub', '#4aa3ff'), recv: v('--recv', '#f0a030'), muted: v('--muted', '#888') };
+    return this.palette;
+  }
 
   render(now: number): void {
     const nodes = ROLE_ORDER.flatMap((r) => this.state.byRole(r));
@@ -34,6 +58,7 @@ export class RatesView {
 
   private build(nodes: readonly NodeState[], sig: string): void {
     this.signature = sig;
+    for (const c of this.cards.values()) this.resize.unobserve(c.canvas);
     this.cards.clear();
     const els = nodes.map((n) => {
       const canvas = h('canvas', { 'data-testid': 'rate-chart', 'data-node': n.name, height: CHART_H, 'aria-label': `message rates of ${n.name}` });
@@ -43,6 +68,7 @@ export class RatesView {
       return root;
     });
     this.container.replaceChildren(...els);
+    for (const c of this.cards.values()) this.resize.observe(c.canvas);
   }
 
   private draw(n: NodeState, card: Card, now: number): void {
@@ -50,13 +76,17 @@ export class RatesView {
     card.root.classList.toggle('down', !n.up);
     card.canvas.dataset.published = r.published.toFixed(1);
     card.canvas.dataset.received = r.received.toFixed(1);
+    const known = n.up && n.history.length > 0;
     card.value.replaceChildren(
-      n.up ? h('span', { class: 'pub' }, `↑ ${fmt(r.published)}/s`) : h('span', { class: 'muted' }, n.lastSeen === undefined ? 'no stats yet' : 'down'),
-      n.up ? h('span', { class: 'recv' }, `↓ ${fmt(r.received)}/s`) : '',
+      known
+        ? h('span', { class: 'pub', title: 'published per second' }, `↑${fmt(r.published)}`)
+        : h('span', { class: 'muted' }, n.up ? 'measuring…' : n.lastSeen === undefined ? 'no stats yet' : 'down'),
+      known ? h('span', { class: 'recv', title: 'received per second' }, `↓${fmt(r.received)}`) : '',
     );
     const c = card.canvas;
     const dpr = window.devicePixelRatio || 1;
-    const cssW = Math.max(60, Math.round(c.clientWidth || 200));
+    const cssW = Math.round(this.widths.get(c) ?? 0);
+    if (cssW < 10) return; // not laid out yet: the ResizeObserver calls back
     const w = Math.round(cssW * dpr);
     const hgt = Math.round(CHART_H * dpr);
     if (c.width !== w) c.width = w;
@@ -65,19 +95,20 @@ export class RatesView {
     if (!ctx) return;
     ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
     ctx.clearRect(0, 0, cssW, CHART_H);
-    const styles = getComputedStyle(c);
-    const grid = styles.getPropertyValue('--chart-grid').trim() || '#333';
-    ctx.strokeStyle = grid;
+    const pal = this.colors();
+    ctx.strokeStyle = pal.grid;
     ctx.lineWidth = 1;
     ctx.beginPath();
     ctx.moveTo(0, CHART_H - 0.5);
     ctx.lineTo(cssW, CHART_H - 0.5);
     ctx.stroke();
-    const from = now - HISTORY_MS;
-    const pts = n.history.filter((s) => s.t >= from);
+    const pts = n.history.filter((s) => s.t >= now - HISTORY_MS);
     if (pts.length === 0) return;
+    // The time axis grows with the history (at least MIN_SPAN_MS) up to a minute, then scrolls.
+    const span = Math.min(HISTORY_MS, Math.max(MIN_SPAN_MS, now - pts[0]!.t));
+    const from = now - span;
     const max = Math.max(1, ...pts.map((s) => Math.max(s.published, s.received)));
-    const x = (t: number): number => ((t - from) / HISTORY_MS) * cssW;
+    const x = (t: number): number => ((t - from) / span) * cssW;
     const y = (v: number): number => CHART_H - 3 - (v / max) * (CHART_H - 8);
     const line = (pick: (s: RateSample) => number, color: string): void => {
       ctx.strokeStyle = color;
@@ -92,9 +123,9 @@ export class RatesView {
       }
       ctx.stroke();
     };
-    line((s) => s.received, styles.getPropertyValue('--recv').trim() || '#f0a030');
-    line((s) => s.published, styles.getPropertyValue('--pub').trim() || '#4aa3ff');
-    ctx.fillStyle = styles.getPropertyValue('--muted').trim() || '#888';
+    line((s) => s.received, pal.recv);
+    line((s) => s.published, pal.pub);
+    ctx.fillStyle = pal.muted;
     ctx.font = '10px system-ui, sans-serif';
     ctx.textBaseline = 'top';
     ctx.fillText(`${fmt(max)}/s`, 2, 1);

@@ -68,16 +68,16 @@ function layout(state: ClusterState, managerIsLogger: boolean): Drawing {
   return { width, height: y - BAND_GAP + PAD, placed, labels };
 }
 
-/** A curve from one node's edge to another's, leaving and entering vertically between bands. */
+/** A line between two boxes: straight between facing sides in one row, else a vertical S-curve. */
 function linkPath(a: Placed, b: Placed): string {
-  const [top, bottom] = a.y <= b.y ? [a, b] : [b, a];
+  if (a.y === b.y) {
+    const [l, r] = a.x <= b.x ? [a, b] : [b, a];
+    const y = l.y + NODE_H / 2;
+    return `M ${l.x + NODE_W} ${y} L ${r.x} ${y}`;
+  }
+  const [top, bottom] = a.y < b.y ? [a, b] : [b, a];
   const x1 = top.x + NODE_W / 2;
   const x2 = bottom.x + NODE_W / 2;
-  if (top.y === bottom.y) {
-    // Same row: an arc above the two boxes.
-    const y0 = top.y;
-    return `M ${x1} ${y0} C ${x1} ${y0 - 34} ${x2} ${y0 - 34} ${x2} ${y0}`;
-  }
   const y1 = top.y + NODE_H;
   const y2 = bottom.y;
   const mid = (y1 + y2) / 2;
@@ -89,6 +89,7 @@ const fmtRate = (r: number): string => (r >= 10_000 ? `${(r / 1000).toFixed(0)}k
 function subtitle(n: NodeState): string {
   if (n.lastSeen === undefined) return 'no stats yet';
   if (!n.up) return 'down';
+  if (n.history.length === 0) return 'up';
   const r = latestRates(n);
   return `↑${fmtRate(r.published)}/s  ↓${fmtRate(r.received)}/s`;
 }
