@@ -57,7 +57,9 @@ export function summarizeCpuProfile(path: string, n: number): ProfileSummary {
   const byId = new Map(profile.nodes.map((node) => [node.id, node]));
   const selfUs = new Map<number, number>();
   let total = 0;
-  for (let i = 0; i < profile.samples.length; i++) {
+  // The first sample's delta runs from the profiler's start and is charged to the inspector call
+  // that started it (`dispatch`), not to work: skip it.
+  for (let i = 1; i < profile.samples.length; i++) {
     const dt = profile.timeDeltas[i] ?? 0;
     const id = profile.samples[i]!;
     selfUs.set(id, (selfUs.get(id) ?? 0) + dt);

@@ -51,11 +51,22 @@ function tsvStretch(s: string): string {
   return hasBad(s, false) ? hexAll(s, noControls) : s;
 }
 
+/** Printable ASCII without backslashes or separators: written as it is (the common case). */
+function isPlain(s: string, sequences: readonly string[]): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x20 || c > 0x7e || c === 0x5c) return false;
+  }
+  for (const q of sequences) if (q !== '' && s.includes(q)) return false;
+  return true;
+}
+
 /**
  * Escapes the text of a TSV field (not yet checked against the unset/empty markers):
  * `sequences` are the separators that must not appear raw.
  */
 export function escapeTsvText(s: string, sequences: readonly string[]): string {
+  if (isPlain(s, sequences)) return s;
   let out = '';
   let from = 0;
   let i = 0;

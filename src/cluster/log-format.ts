@@ -271,13 +271,14 @@ export function createJsonFormat(options: JsonFormatOptions = {}): LogFormat {
         names = stream.columns.map((c) => `${JSON.stringify(c.name)}:`);
         keys.set(stream, names);
       }
+      const { columns } = stream;
       let out = '{';
-      let first = true;
-      stream.columns.forEach((c, i) => {
+      for (let i = 0; i < columns.length; i++) {
+        const c = columns[i]!;
         const v = values[i]!;
         let text: string;
         if (v.type === 'none') {
-          if (!o.includeUnsetFields) return;
+          if (!o.includeUnsetFields) continue;
           text = 'null';
         } else if (c.container === undefined) {
           if (v.type !== LOG_TYPE_DATA[c.element]) throw wrongType(stream.id, c, v);
@@ -285,16 +286,15 @@ export function createJsonFormat(options: JsonFormatOptions = {}): LogFormat {
         } else {
           if (v.type !== c.container) throw wrongType(stream.id, c, v);
           const tag = LOG_TYPE_DATA[c.element];
-          text = `[${v.elements
-            .map((e) => {
-              if (e.type !== tag && !(e.type === 'none' && c.container === 'vector')) throw wrongType(stream.id, c, e);
-              return jsonScalar(e, o);
-            })
-            .join(',')}]`;
+          text = '[';
+          v.elements.forEach((e, j) => {
+            if (e.type !== tag && !(e.type === 'none' && c.container === 'vector')) throw wrongType(stream.id, c, e);
+            text += (j === 0 ? '' : ',') + jsonScalar(e, o);
+          });
+          text += ']';
         }
-        out += (first ? '' : ',') + names[i]! + text;
-        first = false;
-      });
+        out += (out.length === 1 ? '' : ',') + names[i]! + text;
+      }
       return `${out}}`;
     },
     footer: () => '',

@@ -49,17 +49,11 @@ export function formatTsvDouble(d: number): string {
 export function formatJsonDouble(d: number): string {
   if (!Number.isFinite(d)) return 'null';
   if (d === 0) return Object.is(d, -0) ? '-0.0' : '0.0';
-  const sign = d < 0 ? '-' : '';
-  const [mantissa = '', exp = '0'] = Math.abs(d).toExponential().split('e');
-  const digits = mantissa.replace('.', '');
-  const length = digits.length;
-  const kk = Number(exp) + 1; // 10^(kk-1) <= |d| < 10^kk
-  const k = kk - length;
-  if (k >= 0 && kk <= 21) return `${sign}${digits}${'0'.repeat(k)}.0`;
-  if (kk > 0 && kk <= 21) return `${sign}${digits.slice(0, kk)}.${digits.slice(kk)}`;
-  if (kk > -6 && kk <= 0) return `${sign}0.${'0'.repeat(-kk)}${digits}`;
-  if (length === 1) return `${sign}${digits}e${kk - 1}`;
-  return `${sign}${digits[0]}.${digits.slice(1)}e${kk - 1}`;
+  // JavaScript prints the same shortest digits, positional in the same range (1e-6 ≤ |d| < 1e21);
+  // rapidjson adds `.0` to integers and writes exponents without `+`.
+  const s = String(d);
+  if (s.includes('e')) return s.replace('e+', 'e');
+  return s.includes('.') ? s : `${s}.0`;
 }
 
 /**

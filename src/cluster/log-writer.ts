@@ -147,7 +147,7 @@ export function createMemoryLogWriter(options: LogWriterOptions = {}): MemoryLog
         const openedAt = now();
         f = { stream, shape: streamShape(stream), openedAt, text: format.header(stream, openedAt) };
         open.set(stream.path, f);
-      } else checkShape(stream.path, f.shape, stream);
+      } else if (f.stream !== stream) checkShape(stream.path, f.shape, stream);
       f.text += text;
       files.set(`${stream.path}.log`, f.text);
       let list = lines.get(stream.path);

@@ -311,7 +311,7 @@ export function createFileLogWriter(options: FileLogWriterOptions = {}): FileLog
       if (closed) throw new ClosedError('the log writer is closed');
       const text = formatBatch(format, stream, records);
       let f = files.get(stream.path);
-      if (f !== undefined) checkShape(stream.path, f.shape, stream);
+      if (f !== undefined && f.stream !== stream) checkShape(stream.path, f.shape, stream);
       if (text === '') return;
       if (f === undefined) files.set(stream.path, (f = newFile(stream, stream.path)));
       f.pending.push(text);

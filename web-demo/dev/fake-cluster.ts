@@ -6,8 +6,9 @@
  * `known_hosts` store; and an HTTP server with `web-demo/dist` and `/cluster.json`, as the
  * launcher serves them. Nodes can be stopped and started again to show down/up.
  *
- *   npx esbuild web-demo/dev/fake-cluster.ts --bundle --platform=node --format=esm --packages=external \
- *     --alias:isobroker=./src/index.ts --outfile=node_modules/.cache/fake-cluster.mjs && node node_modules/.cache/fake-cluster.mjs
+ *   npx vite build && npx esbuild web-demo/dev/fake-cluster.ts --bundle --platform=node --format=esm \
+ *     --packages=external --alias:isobroker=./src/index.ts --alias:isobroker/node=./src/node/index.ts \
+ *     --outfile=node_modules/.cache/fake-cluster.mjs && node node_modules/.cache/fake-cluster.mjs --http 8080
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
@@ -23,6 +24,7 @@ import {
   port,
   string,
   timespanFromSeconds,
+  toText,
   vector,
   type Data,
   type StoreMaster,
@@ -61,7 +63,7 @@ export interface FakeCluster {
   stop(name: string): Promise<void>;
   /** Starts a stopped node again on the same port. */
   start(name: string): Promise<void>;
-  /** Publishes `count` Demo::conn events at once from worker-1 (a flood). */
+  /** Publishes `n` Demo::conn events at once from worker-1 (a flood). */
   flood(n: number): void;
   close(): Promise<void>;
 }
@@ -213,13 +215,8 @@ export async function startFakeCluster(opts: FakeClusterOptions = {}): Promise<F
           return String(d.number);
         case 'timespan':
           return (Number(d.ns) / 1e9).toFixed(6);
-        case 'address': {
-          const b = d.bytes;
-          const v4 = b.slice(0, 10).every((x) => x === 0) && b[10] === 255 && b[11] === 255;
-          if (v4) return `${b[12]}.${b[13]}.${b[14]}.${b[15]}`;
-          const words = Array.from({ length: 8 }, (_, i) => ((b[2 * i]! << 8) | b[2 * i + 1]!).toString(16));
-          return words.join(':').replace(/(^|:)0(:0)+(:|$)/, '::');
-        }
+        case 'address':
+          return toText(d);
         default:
           return '-';
       }

@@ -18,24 +18,22 @@ export interface BannerElements {
 export class ConnectionBanner {
   private state: ConnectionState = 'connecting';
   private detail = '';
-  private readonly stops: (() => void)[] = [];
 
   constructor(
     private readonly endpoint: Endpoint,
     private readonly peer: string,
     private readonly el: BannerElements,
   ) {
-    this.stops.push(
-      endpoint.on('status', (ev) => {
-        if (this.state === 'invalid') return;
-        if (ev.code === 'peer_added') this.set('connected');
-        else if (ev.code === 'peer_lost' || ev.code === 'peer_removed') this.set('lost');
-      }),
-      endpoint.on('error', (ev) => {
-        if (ev.code === 'peer_unavailable' && this.state !== 'connected') this.set('unavailable', ev.context ?? '');
-      }),
-      reconnectOnOnline(endpoint),
-    );
+    // The banner lives as long as the page: nothing here is ever unsubscribed.
+    endpoint.on('status', (ev) => {
+      if (this.state === 'invalid') return;
+      if (ev.code === 'peer_added') this.set('connected');
+      else if (ev.code === 'peer_lost' || ev.code === 'peer_removed') this.set('lost');
+    });
+    endpoint.on('error', (ev) => {
+      if (ev.code === 'peer_unavailable' && this.state !== 'connected') this.set('unavailable', ev.context ?? '');
+    });
+    reconnectOnOnline(endpoint);
     const offline = (): void => this.set('offline');
     const online = (): void => {
       // A short outage may not have dropped the socket: then no new peer_added will come.
@@ -43,7 +41,6 @@ export class ConnectionBanner {
     };
     window.addEventListener('offline', offline);
     window.addEventListener('online', online);
-    this.stops.push(() => window.removeEventListener('offline', offline), () => window.removeEventListener('online', online));
     this.set(navigator.onLine === false ? 'offline' : 'connecting');
   }
 

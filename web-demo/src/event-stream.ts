@@ -28,12 +28,13 @@ export interface EventStreamElements {
   readonly empty: HTMLElement;
 }
 
-/** Prefixes from the filter text: comma-separated, trimmed, empty ones dropped. */
+/** Prefixes from the filter text: comma-separated, trimmed, empty ones dropped; `*` is every topic. */
 export function parseFilter(text: string): string[] {
   return text
     .split(',')
     .map((p) => p.trim())
-    .filter((p) => p !== '');
+    .filter((p) => p !== '')
+    .map((p) => (p === '*' ? '' : p));
 }
 
 function argChip(type: string, text: string): HTMLElement {
@@ -173,8 +174,8 @@ export class EventStream {
     const suggest = (): HTMLElement => h('button', { type: 'button', class: 'linkish', 'data-suggest': 'demo/' }, 'demo/');
     this.el.empty.replaceChildren(
       ...(this.prefixes.length === 0
-        ? ['no events yet — try the filter ', suggest(), ' (any topic prefix; separate several with commas)']
-        : [`no events yet on ${this.prefixes.join(', ')}`, ...(this.prefixes.includes('demo/') ? [] : [' — try ', suggest()])]),
+        ? ['no events yet — try the filter ', suggest(), ' (any topic prefix; several separated by commas; * for all)']
+        : [`no events yet on ${this.prefixes.map((p) => p || '*').join(', ')}`, ...(this.prefixes.includes('demo/') ? [] : [' — try ', suggest()])]),
     );
   }
 }

@@ -37,20 +37,26 @@ function showMode(cfg: DashboardConfig): void {
 }
 
 async function main(): Promise<void> {
-  const cfg = resolveConfig(new URL(location.href), await fetchClusterInfo());
+  const pageUrl = new URL(location.href);
+  const cfg = resolveConfig(pageUrl, await fetchClusterInfo());
   showMode(cfg);
   const id = newEndpointId();
   const endpoint = new Endpoint({ id, name: `dashboard-${id.slice(0, 8)}`, role: 'browser' });
   const banner = new ConnectionBanner(endpoint, cfg.peer, { banner: byId('banner'), dot: byId('conn-dot') });
 
-  new EventStream(endpoint, {
-    filter: byId<HTMLInputElement>('event-filter'),
-    pause: byId<HTMLButtonElement>('events-pause'),
-    clear: byId<HTMLButtonElement>('events-clear'),
-    list: byId('event-list'),
-    meta: byId('events-meta'),
-    empty: byId('events-empty'),
-  }, new URL(location.href).searchParams.get('filter') ?? undefined);
+  new EventStream(
+    endpoint,
+    {
+      filter: byId<HTMLInputElement>('event-filter'),
+      pause: byId<HTMLButtonElement>('events-pause'),
+      clear: byId<HTMLButtonElement>('events-clear'),
+      list: byId('event-list'),
+      meta: byId('events-meta'),
+      empty: byId('events-empty'),
+    },
+    // `?filter=demo/` starts with that filter; otherwise the last one used in this browser.
+    pageUrl.searchParams.get('filter') ?? undefined,
+  );
   new PublishForm(
     endpoint,
     {
