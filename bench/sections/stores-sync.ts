@@ -22,8 +22,11 @@ export const RSS_SAMPLE_MS = 50;
 const START_TIMEOUT_MS = 20_000;
 const SHORT_RPC_MS = 30_000;
 const PROFILE_TOP = 6;
-/** An attempt is abandoned once the master sent this many times the store's size in snapshots. */
-const RESTART_LIMIT = 2;
+/**
+ * A snapshot restarted once the master sent more than this many times the store's size (a clean
+ * snapshot is the store plus about 0.05% of framing); such an attempt is abandoned.
+ */
+export const RESTART_LIMIT = 1.01;
 const WATCHDOG_POLL_MS = 250;
 
 /** Memory of one process around the sync. */
@@ -67,8 +70,11 @@ export interface SyncResult {
   readonly master: SyncMemory;
   readonly clone: SyncMemory;
   readonly delta?: DeltaResult;
-  /** The attempt with default clone options, when it was abandoned because the snapshot kept restarting. */
-  readonly abandoned?: { readonly elapsedMs: number; readonly snapshotBytes: number };
+  /**
+   * The attempt with default clone options, when it was abandoned because its snapshot restarted:
+   * stopped while still restarting, or `completed` in the end.
+   */
+  readonly abandoned?: { readonly elapsedMs: number; readonly snapshotBytes: number; readonly completed: boolean };
   /** The clone's `resyncInterval` in the measured sync, when not the default. */
   readonly resyncInterval?: number;
   /** Where an extra, profiled sync spent CPU (only with {@link SyncOptions.profileDir}). */
@@ -268,9 +274,9 @@ async function catchUp(master: RpcClient, clone: RpcClient, url: string, n: numb
 
 /**
  * Fills a master of `n` keys in one process and syncs a clone in another, measuring both. The
- * clone first runs with default options; if the snapshot keeps restarting, that attempt is
- * recorded as {@link SyncResult.abandoned} and a fresh clone retries with a `resyncInterval` longer
- * than the sync can take.
+ * clone first runs with default options; if its snapshot restarts, that attempt is recorded as
+ * {@link SyncResult.abandoned} and a fresh clone retries with a `resyncInterval` longer than the
+ * sync can take. The profiled extra sync always uses that longer interval.
  */
 export async function runSync(procs: ProcessSet, n: number, opts: SyncOptions, log: (line: string) => void): Promise<SyncResult> {
   const masterChild = procs.spawn('store master', process.execPath, ['--expose-gc', helperPath('master-process.js')]);
@@ -282,17 +288,23 @@ export async function runSync(procs: ProcessSet, n: number, opts: SyncOptions, l
     const fill = await master.call<{ ms: number; size: number; storeBytes: number }>('fill', { n }, scaledTimeout(n));
     if (fill.size !== n) throw new Error(`master holds ${fill.size} keys after filling ${n}`);
 
-    let abandoned: NotConverging | undefined;
-    let resyncInterval: number | undefined;
+    let abandoned: SyncResult['abandoned'];
+    const workaround = { resyncInterval: scaledTimeout(n) };
     log(`stores: clone initial sync of ${n.toLocaleString('en-US')} keys`);
     try {
       attempt = await syncAttempt(procs, masterChild, master, url, n, fill.storeBytes, {}, undefined, undefined);
+      if (attempt.snapshotBytes > RESTART_LIMIT * fill.storeBytes) {
+        abandoned = { elapsedMs: attempt.sync.ms, snapshotBytes: attempt.snapshotBytes, completed: true };
+        await attempt.child.stop();
+        attempt = undefined;
+      }
     } catch (e) {
       if (!(e instanceof NotConverging)) throw e;
-      abandoned = e;
-      resyncInterval = scaledTimeout(n);
-      log(`stores: ${e.message}; again with resyncInterval ${resyncInterval} ms`);
-      attempt = await syncAttempt(procs, masterChild, master, url, n, fill.storeBytes, { resyncInterval }, undefined, undefined);
+      abandoned = { elapsedMs: e.elapsedMs, snapshotBytes: e.snapshotBytes, completed: false };
+    }
+    if (attempt === undefined) {
+      log(`stores: the snapshot restarted; again with resyncInterval ${workaround.resyncInterval} ms`);
+      attempt = await syncAttempt(procs, masterChild, master, url, n, fill.storeBytes, workaround, undefined, undefined);
     }
 
     let delta: DeltaResult | undefined;
@@ -304,15 +316,9 @@ export async function runSync(procs: ProcessSet, n: number, opts: SyncOptions, l
     if (opts.profileDir !== undefined) {
       log(`stores: one more initial sync of ${n.toLocaleString('en-US')} keys with a fresh clone, profiled`);
       await attempt.child.stop();
-      const cloneOptions = resyncInterval === undefined ? {} : { resyncInterval };
-      try {
-        const profiled = await syncAttempt(procs, masterChild, master, url, n, fill.storeBytes, cloneOptions, opts.profileDir, opts.delta);
-        await profiled.child.stop();
-        profiles = profiled.profiles;
-      } catch (e) {
-        if (!(e instanceof NotConverging)) throw e;
-        log(`stores: the profiled sync did not converge (${e.message}); no profile`);
-      }
+      const profiled = await syncAttempt(procs, masterChild, master, url, n, fill.storeBytes, workaround, opts.profileDir, opts.delta);
+      await profiled.child.stop();
+      profiles = profiled.profiles;
     }
     return {
       n,
@@ -323,8 +329,7 @@ export async function runSync(procs: ProcessSet, n: number, opts: SyncOptions, l
       snapshotBytes: attempt.snapshotBytes,
       master: attempt.master,
       clone: attempt.cloneMemory,
-      ...(abandoned === undefined ? {} : { abandoned: { elapsedMs: abandoned.elapsedMs, snapshotBytes: abandoned.snapshotBytes } }),
-      ...(resyncInterval === undefined ? {} : { resyncInterval }),
+      ...(abandoned === undefined ? {} : { abandoned, resyncInterval: workaround.resyncInterval }),
       ...(delta === undefined ? {} : { delta }),
       ...(profiles === undefined ? {} : { profiles }),
     };

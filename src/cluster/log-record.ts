@@ -108,7 +108,7 @@ export function toColumnData(streamId: string, column: LogColumn, v: unknown): D
       if (!Array.isArray(v)) throw new ValueError(`expected an array for ${column.type}, got ${describe(v)}`);
       return { type: 'vector', elements: v.map((e: unknown) => (e === undefined || e === null ? NONE : element(streamId, column, e))) };
     }
-    if (typeof v !== 'object' || v === null || typeof (v as Iterable<unknown>)[Symbol.iterator] !== 'function' || typeof v === 'string') {
+    if (typeof v !== 'object' || v === null || typeof (v as Iterable<unknown>)[Symbol.iterator] !== 'function') {
       throw new ValueError(`expected an iterable (array or Set) for ${column.type}, got ${describe(v)}`);
     }
     return set([...(v as Iterable<unknown>)].map((e) => element(streamId, column, e)));

@@ -59,6 +59,9 @@ function encodeStream(s: LogStream): Data {
   ]);
 }
 
+/** Streams met in batches, by their description: batches of one stream reuse one definition. */
+const streamCache = new Map<string, LogStream>();
+
 function decodeStream(d: Data): LogStream | undefined {
   if (d.type !== 'vector' || d.elements.length !== 3) return undefined;
   const [id, path, cols] = d.elements;
@@ -70,8 +73,13 @@ function decodeStream(d: Data): LogStream | undefined {
     if (n?.type !== 'string' || t?.type !== 'string' || o?.type !== 'boolean') return undefined;
     columns.push({ name: n.value, type: t.value as LogColumnType, optional: o.value });
   }
+  const key = JSON.stringify([id.name, path.value, columns]);
+  const known = streamCache.get(key);
+  if (known) return known;
   try {
-    return defineLogStream({ id: id.name, path: path.value, columns });
+    const stream = defineLogStream({ id: id.name, path: path.value, columns });
+    if (streamCache.size < 1000) streamCache.set(key, stream);
+    return stream;
   } catch {
     return undefined; // a column type we cannot log
   }

@@ -451,6 +451,11 @@ async function simulate(sc: Scenario): Promise<Outcome> {
           counter = { key, amount };
           what = `increment ${key} ${amount}`;
           p = h.increment(key, count(amount));
+        } else if (isClone && rng.chance(0.1)) {
+          // Each clone appends its write numbers to a vector of its own: the master must apply
+          // one clone's writes in the order they were made.
+          what = `push order/${who} ${issued + 1}`;
+          p = h.push(`order/${who}`, count(issued + 1));
         } else [what, p] = randomWrite(rng, h);
         const rec: WriteRecord = { who, n: ++issued, what, at: t(), state: 'pending', ...(counter ? { counter } : {}) };
         writes.push(rec);
@@ -528,6 +533,15 @@ async function simulate(sc: Scenario): Promise<Outcome> {
       if (w.state === 'resolved' && hits.length === 0) problems.push(`${w.who} #${w.n} '${w.what}' resolved but was never applied`);
       if (err && /not applied/.test(err.message) && hits.length > 0) problems.push(`${w.who} #${w.n} '${w.what}' was rejected as not applied, but applied (${err.message})`);
       if (err && err.code !== 'request_timeout') problems.push(`${w.who} #${w.n} '${w.what}' failed with ${err.code}: ${err.message}`);
+    }
+    // Per-clone order: among the writes that resolved, the master applied each clone's in order.
+    for (const x of clones) {
+      const key = string(`order/${x.name}`);
+      const v = master.exists(key) ? master.get(key) : undefined;
+      if (v?.type !== 'vector') continue;
+      const ok = new Set(writes.filter((w) => w.who === x.name && w.state === 'resolved').map((w) => w.n));
+      const seen = v.elements.map((e) => (e.type === 'count' ? Number(e.value) : -1)).filter((n) => ok.has(n));
+      if (seen.some((n, i) => i > 0 && n <= seen[i - 1]!)) problems.push(`${x.name}'s writes were applied out of order: order/${x.name} = ${toText(v)}`);
     }
     for (const [key, list] of applied) {
       const issued = counters.get(key) ?? 0;
