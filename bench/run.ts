@@ -66,7 +66,8 @@ async function main(): Promise<number> {
 
   if (args.write) {
     const path = join(repoRoot(), 'BENCHMARKS.md');
-    writeFileSync(path, renderReport(info, outcomes));
+    const previous = existsSync(path) ? readFileSync(path, 'utf8') : '';
+    writeFileSync(path, renderReport(info, outcomes, previous, ids));
     process.stdout.write(`wrote ${path}\n`);
   }
   return outcomes.some((o) => 'error' in o) ? 1 : 0;

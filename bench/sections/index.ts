@@ -12,6 +12,7 @@ import { trieSection } from './trie.js';
 import { pubsubSection } from './pubsub.js';
 import { bundleSection } from './bundle.js';
 import { storesSection } from './stores.js';
+import { loggingSection } from './logging.js';
 
 /** Every section, in run order. */
-export const SECTIONS: readonly BenchSection[] = [codecSection, trieSection, pubsubSection, bundleSection, storesSection];
+export const SECTIONS: readonly BenchSection[] = [codecSection, trieSection, pubsubSection, bundleSection, storesSection, loggingSection];

@@ -41,7 +41,7 @@ export interface ApplyPlan {
   readonly profiledBatches: number;
 }
 
-export const APPLY_PLAN: ApplyPlan = { warmupBatches: 5, rounds: 15, batchesPerTurn: 30, profiledBatches: 100 };
+export const APPLY_PLAN: ApplyPlan = { warmupBatches: 5, rounds: 25, batchesPerTurn: 20, profiledBatches: 100 };
 export const QUICK_APPLY_PLAN: ApplyPlan = { warmupBatches: 2, rounds: 3, batchesPerTurn: 5, profiledBatches: 20 };
 
 interface Variant {

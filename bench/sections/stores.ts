@@ -190,7 +190,7 @@ async function run(ctx: SectionContext): Promise<SectionReport> {
             'long completes only if a later attempt is quicker. The benchmark abandons an attempt once the master has ' +
             `sent more than ${RESTART_LIMIT}× the store's size in snapshots (a clean one is the store plus ~0.05% framing), ` +
             'or when it completed after a restart, and measures a fresh clone created with `resyncInterval` longer than ' +
-            'the sync can take (the row says which). The profiled extra sync always uses that longer interval.',
+            'the sync can take (the row says which).',
         ];
   const retaining = syncs.filter((s) => s.master.retained > 0.5 * s.snapshotBytes);
   const retainNote =
@@ -223,7 +223,8 @@ async function run(ctx: SectionContext): Promise<SectionReport> {
         'creates the clone; the time runs from `createClone` to in-sync. CPU is user + system time of each process ' +
         'during the sync, from `/proc/<pid>/stat`. "Reconnect to in-sync" is mostly the clone\'s and master\'s 1 s ' +
         'resync and heartbeat timers. Profiles come from the V8 sampling profiler started over the inspector for the ' +
-        'stretch shown (its own `dispatch` frame left out); names without a file are native code: `run` and `get` ' +
+        'stretch shown (its own `dispatch` frame left out; the profiled sync runs with `resyncInterval` raised so its ' +
+        'snapshot cannot restart); names without a file are native code: `run` and `get` ' +
         "are better-sqlite3 statements executing (SQLite itself), `writev` is the socket write.",
       '"In memory" is resident set size (RSS) from `/proc/<pid>/status`. "RSS before sync" is each process\'s RSS ' +
         'after a forced garbage collection just before the sync (the master filled, the clone peered and empty); ' +

@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { commandLine, parseBenchArgs } from '../../bench/lib/args.js';
 import { formatBytes, formatNs, formatOps, formatRatio, markdownTable } from '../../bench/lib/markdown.js';
-import { renderReport } from '../../bench/lib/report.js';
+import { renderReport, type SectionOutcome } from '../../bench/lib/report.js';
 import { goalAtLeast, goalAtMost, type BenchSection } from '../../bench/lib/section.js';
 import {
   QUICK_TIMING_OPTIONS,
@@ -182,7 +182,7 @@ describe('arguments and report', () => {
         },
       ],
     );
-    expect(text).toContain('- Date: 2025-01-02T03:04:05.000Z');
+    expect(text).toContain('- Last run: 2025-01-02T03:04:05.000Z');
     expect(text).toContain('- Machine: Fake CPU, 2 cores, Node v20');
     expect(text).toContain('- Command: `npm run bench -- --only codec`');
     expect(text).toContain('## Codecs (`codec`)');
@@ -190,5 +190,27 @@ describe('arguments and report', () => {
     expect(text).toContain('| codec   | native ≤ 1.5× |     0.7× | yes |');
     expect(text).toContain('- ✅ met — native ≤ 1.5×: measured 0.7×');
     expect(text).not.toContain('Quick run');
+  });
+
+  it('keeps the sections a partial run (--only) did not run, and rebuilds the goals table', () => {
+    const mk = (id: string, measured: number): SectionOutcome => ({
+      section: { id, title: id, about: `About ${id}.`, run: () => ({ tables: [], goals: [] }) },
+      report: { tables: [], goals: [goalAtMost(`${id} ≤ 2×`, measured, 2)] },
+    });
+    const info = (cmd: string): Parameters<typeof renderReport>[0] => ({
+      date: new Date('2025-01-02T03:04:05Z'),
+      machine: 'Fake CPU',
+      command: cmd,
+      quick: false,
+      timing: QUICK_TIMING_OPTIONS,
+    });
+    const first = renderReport(info('npm run bench'), [mk('a', 1), mk('b', 3)], '', ['a', 'b']);
+    const second = renderReport(info('npm run bench -- --only b'), [mk('b', 1.5)], first, ['a', 'b']);
+    expect(second).toContain('| a       | a ≤ 2×');
+    expect(second).toMatch(/\| b +\| b ≤ 2× +\| +1\.5× \| yes \|/);
+    expect(second).not.toMatch(/measured 3×/);
+    expect(second.indexOf('## a (`a`)')).toBeLessThan(second.indexOf('## b (`b`)'));
+    expect(second).toContain('with `npm run bench`.');
+    expect(second).toContain('with `npm run bench -- --only b`.');
   });
 });
