@@ -7,7 +7,7 @@
 const fatalDecoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 /** Strings up to this many bytes are built by hand when ASCII; `TextDecoder` is faster above. */
-const JS_DECODE_MAX_BYTES = 12;
+const JS_DECODE_MAX_BYTES = 32;
 
 /**
  * Decodes `len` bytes at `start` as UTF-8, or returns undefined when they are not valid UTF-8.

@@ -64,7 +64,6 @@ interface LocalSub {
   readonly handler: MessageHandler;
   /** Subscribed to internal topics (`<$>/…`) explicitly; others never see them. */
   readonly internal: boolean;
-  stamp: number;
 }
 
 /** Topics starting with this are internal (store traffic): never delivered to JSON v1 clients or to
@@ -81,6 +80,8 @@ export class Endpoint {
   private readonly overlay: Overlay;
   private readonly connector: Connector;
   private readonly local = new TopicTrie<LocalSub>();
+  /** topic → matching local subscriptions; cleared whenever subscriptions change. */
+  private readonly localCache = new Map<string, readonly LocalSub[]>();
   private readonly clientTrie = new TopicTrie<JsonServerSession>();
   private readonly clients = new Map<JsonServerSession, { handles: ReturnType<TopicTrie<JsonServerSession>['add']>[]; stamp: number }>();
   private readonly prefixCount = new Map<string, number>();
@@ -152,8 +153,9 @@ export class Endpoint {
   subscribe(prefixes: string | readonly string[], handler: MessageHandler): Subscription {
     this.assertOpen();
     const list = normalizeFilter(typeof prefixes === 'string' ? [prefixes] : prefixes);
-    const sub: LocalSub = { handler, internal: list.length > 0 && list.every(isInternal), stamp: 0 };
+    const sub: LocalSub = { handler, internal: list.length > 0 && list.every(isInternal) };
     const handles = list.map((p) => this.local.add(p, sub));
+    this.localCache.clear();
     this.countPrefixes(list, +1);
     let active = true;
     return {
@@ -162,6 +164,7 @@ export class Endpoint {
         if (!active || this.closed) return;
         active = false;
         for (const h of handles) this.local.remove(h);
+        this.localCache.clear();
         this.countPrefixes(list, -1);
       },
     };
@@ -263,20 +266,31 @@ export class Endpoint {
 
   /** Calls matching local handlers; returns the decoded value if it had to decode it. */
   private deliverLocal(topic: string, data: Data | undefined, bytes: Uint8Array): Data | undefined {
-    const stamp = ++this.stamp;
-    const internal = isInternal(topic);
+    const subs = this.localSubs(topic);
     let value = data;
-    this.local.forEachMatch(topic, (sub) => {
-      if (sub.stamp === stamp || (internal && !sub.internal)) return;
-      sub.stamp = stamp;
+    for (const sub of subs) {
       const v = (value ??= decodeValue(bytes));
       try {
         sub.handler({ topic, data: v });
       } catch (err) {
         this.emit('error', errorEvent('handler_failed', undefined, `subscriber of '${topic}' threw: ${String(err)}`));
       }
-    });
+    }
     return value;
+  }
+
+  /** Local subscriptions that get `topic`, each once (cached per topic). */
+  private localSubs(topic: string): readonly LocalSub[] {
+    const cached = this.localCache.get(topic);
+    if (cached) return cached;
+    const internal = isInternal(topic);
+    const out: LocalSub[] = [];
+    this.local.forEachMatch(topic, (sub) => {
+      if ((!internal || sub.internal) && !out.includes(sub)) out.push(sub);
+    });
+    if (this.localCache.size >= 10_000) this.localCache.clear();
+    this.localCache.set(topic, out);
+    return out;
   }
 
   private deliverClients(topic: string, data: Data | undefined, exclude: JsonServerSession | undefined, bytes?: Uint8Array): void {

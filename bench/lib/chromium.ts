@@ -1,0 +1,87 @@
+/**
+ * Real Chromium for browser benchmarks: Debian's /usr/bin/chromium driven by playwright-core
+ * (never a downloaded browser), esbuild bundles of the page entries in `bench/browser/` (which
+ * import the SDK by relative path), and a small HTTP server on 127.0.0.1 that serves a page.
+ */
+import { existsSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+import { chromium, type Browser } from 'playwright-core';
+
+/** The Chromium binary; `CHROMIUM_PATH` overrides it. */
+export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+/** Flags for a quiet headless Chromium in a container. */
+export const CHROMIUM_ARGS: readonly string[] = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+  '--disable-quic',
+];
+
+/** Why Chromium cannot run here, or undefined when it can. */
+export function chromiumUnavailable(): string | undefined {
+  return existsSync(CHROMIUM_PATH) ? undefined : `${CHROMIUM_PATH} is not installed`;
+}
+
+/** Launches headless Chromium with {@link CHROMIUM_ARGS}. */
+export function launchChromium(): Promise<Browser> {
+  return chromium.launch({ executablePath: CHROMIUM_PATH, headless: true, args: [...CHROMIUM_ARGS] });
+}
+
+/**
+ * The TypeScript source of a page entry, `bench/browser/<name>.ts`, found from this compiled file
+ * (`dist/bench/lib/`) or from the source tree.
+ */
+export function pageSource(name: string): string {
+  for (const rel of [`../../../bench/browser/${name}.ts`, `../browser/${name}.ts`]) {
+    const path = fileURLToPath(new URL(rel, import.meta.url));
+    if (existsSync(path)) return path;
+  }
+  throw new Error(`cannot find the page source bench/browser/${name}.ts`);
+}
+
+/** Bundles a page entry for the browser (ESM, ES2022, minified as an application would ship it). */
+export async function bundlePage(entry: string): Promise<string> {
+  const out = await build({
+    entryPoints: [entry],
+    bundle: true,
+    format: 'esm',
+    platform: 'browser',
+    target: 'es2022',
+    minify: true,
+    write: false,
+    logLevel: 'silent',
+  });
+  return out.outputFiles[0]!.text;
+}
+
+/** An HTTP server on 127.0.0.1 that serves one page: `/` loads `/page.js` as a module. */
+export interface PageServer {
+  readonly url: string;
+  close(): Promise<void>;
+}
+
+/** Serves `js` as `/page.js` under a minimal HTML page titled `title`, on a free port of 127.0.0.1. */
+export function servePage(js: string, title: string): Promise<PageServer> {
+  const html = `<!doctype html><meta charset="utf-8"><title>${title}</title><script type="module" src="/page.js"></script><body></body>`;
+  const server: Server = createServer((req, res) => {
+    if (req.url === '/page.js') res.writeHead(200, { 'content-type': 'text/javascript' }).end(js);
+    else if (req.url === '/' || req.url === '/index.html') res.writeHead(200, { 'content-type': 'text/html' }).end(html);
+    else res.writeHead(404).end();
+  });
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      resolve({
+        url: `http://127.0.0.1:${port}/`,
+        close: () => new Promise((done) => server.close(() => done())),
+      });
+    });
+  });
+}

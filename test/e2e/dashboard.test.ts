@@ -1,0 +1,351 @@
+/**
+ * The live dashboard end to end: a real cluster (`isobroker cluster --demo`, one child process per
+ * node, started for this file), the built page in headless Chromium, and a Node endpoint peered
+ * with the manager on the side — everything on 127.0.0.1. The tests run in order on one page.
+ */
+import { copyFileSync, mkdirSync, statSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import type { Browser, Page } from 'playwright-core';
+import {
+  Endpoint,
+  address,
+  boolean,
+  count,
+  createClone,
+  enumValue,
+  equals,
+  integer,
+  makeEvent,
+  port,
+  real,
+  string,
+  subnet,
+  timespan,
+  timestamp,
+  type Message,
+  type StoreClone,
+} from 'isobroker';
+import { launchChromium } from '../support/browser.js';
+import { buildDashboard, recordConsole, startLauncher, tid, type ConsoleRecord, type Launcher } from '../support/dashboard.js';
+
+const NODES = [
+  ['manager', 'manager'],
+  ['logger-1', 'logger'],
+  ['proxy-1', 'proxy'],
+  ['worker-1', 'worker'],
+  ['worker-2', 'worker'],
+] as const;
+const NAMES = NODES.map(([n]) => n);
+const SCREENSHOT = fileURLToPath(new URL('../../test-results/dashboard.png', import.meta.url));
+const DOCS_SCREENSHOT = fileURLToPath(new URL('../../docs/dashboard.png', import.meta.url));
+/** `ISOBROKER_UPDATE_DOCS=1` also refreshes the README's screenshot (a tracked file). */
+const UPDATE_DOCS = process.env.ISOBROKER_UPDATE_DOCS === '1';
+const MAX_DOCS_PNG_BYTES = 400 * 1024;
+
+/** A key the test writes into the manager's `known_hosts` (the demo's hosts are 10.0.x.y). */
+const HOST_1 = '203.0.113.5';
+const HOST_2 = '203.0.113.6';
+
+let launcher: Launcher;
+let browser: Browser;
+let page: Page;
+let consoleLog: ConsoleRecord;
+let ep: Endpoint;
+let clone: StoreClone | undefined;
+
+beforeAll(async () => {
+  // `npm test` compiles dist/ (the launcher runs it) but not the page: build it here.
+  await buildDashboard();
+  launcher = await startLauncher(NODES);
+  browser = await launchChromium();
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  page = await context.newPage();
+  consoleLog = recordConsole(page);
+  ep = new Endpoint({ name: 'e2e-node', retry: 100, maxRetry: 500 });
+  await ep.peer(launcher.managerUrl);
+  await page.goto(launcher.url);
+  await page.waitForSelector('body[data-ready="yes"]', { state: 'attached' });
+}, 60_000);
+
+afterAll(async () => {
+  clone?.close();
+  await ep?.close();
+  await browser?.close();
+  await launcher?.stop();
+});
+
+// ---- small readers of the page
+
+const bodyData = (key: 'mode' | 'connection'): Promise<string | undefined> => page.evaluate((k) => document.body.dataset[k], key);
+const nodeStates = (): Promise<Record<string, string>> =>
+  page.$$eval('[data-testid^="node-"]', (els) => Object.fromEntries(els.map((e) => [e.getAttribute('data-testid')!.slice(5), e.getAttribute('data-state') ?? ''])));
+const allUp = async (): Promise<boolean> => {
+  const s = await nodeStates();
+  return NAMES.every((n) => s[n] === 'up');
+};
+const eventRows = (): Promise<{ topic: string; name: string }[]> =>
+  page.$$eval(tid('event-row'), (els) => els.map((e) => ({ topic: e.getAttribute('data-topic') ?? '', name: e.getAttribute('data-name') ?? '' })));
+const topicsShown = async (): Promise<string[]> => [...new Set((await eventRows()).map((r) => r.topic))].sort();
+const storeKeys = (): Promise<string[]> => page.$$eval(tid('store-row'), (els) => els.map((e) => e.getAttribute('data-key') ?? ''));
+const storeState = (): Promise<string | null> => page.getAttribute(tid('store-status'), 'data-state');
+const storeRow = (key: string): string => `${tid('store-row')}[data-key="${key}"]`;
+const logTotal = async (): Promise<number> => Number(/ of (\d+) rows/.exec((await page.textContent('#log-meta')) ?? '')?.[1] ?? 0);
+
+async function setFilter(text: string): Promise<void> {
+  const filter = page.locator(tid('event-filter'));
+  await filter.fill('');
+  await filter.pressSequentially(text);
+  // Enter applies at once (typing applies after a debounce); Clear drops rows of the old filter.
+  await filter.press('Enter');
+  await page.click(tid('events-clear'));
+}
+
+// ---- the tests, in order
+
+it('shows every node of the layout up', async () => {
+  await page.waitForFunction((names) => names.every((n) => document.querySelector(`[data-testid="node-${n}"]`)?.getAttribute('data-state') === 'up'), NAMES, {
+    timeout: 15_000,
+  });
+  expect(Object.keys(await nodeStates()).sort()).toEqual([...NAMES].sort());
+  expect(await bodyData('mode')).toBe('cluster');
+  expect(await bodyData('connection')).toBe('connected');
+  expect(await page.isHidden(tid('banner'))).toBe(true);
+});
+
+it('a typed topic filter shows only matching events', async () => {
+  // The broad prefix shows both workers' connections…
+  await setFilter('demo/');
+  await expect.poll(topicsShown, { timeout: 10_000 }).toEqual(['demo/conn/worker-1', 'demo/conn/worker-2']);
+  // …the narrow one only worker-1's, while worker-2 keeps publishing.
+  await setFilter('demo/conn/worker-1');
+  await expect.poll(async () => (await eventRows()).length, { timeout: 10_000 }).toBeGreaterThanOrEqual(20);
+  const rows = await eventRows();
+  expect(new Set(rows.map((r) => r.topic))).toEqual(new Set(['demo/conn/worker-1']));
+  expect(new Set(rows.map((r) => r.name))).toEqual(new Set(['Demo::conn']));
+  expect(await page.inputValue(tid('event-filter'))).toBe('demo/conn/worker-1');
+});
+
+it('an event published from the form reaches a Node subscriber with its types intact', async () => {
+  const got: Message[] = [];
+  const sub = ep.subscribe('e2e/from-page', (m) => got.push(m));
+  try {
+    await page.fill(tid('publish-topic'), 'e2e/from-page');
+    await page.fill(tid('publish-name'), 'E2E::typed');
+    const args: [string, string][] = [
+      ['string', 'héllo, 世界'],
+      ['count', '18446744073709551615'],
+      ['addr', '2001:db8::1'],
+      ['integer', '-7'],
+      ['real', '1.5'],
+      ['port', '53/udp'],
+      ['subnet', '10.1.0.0/16'],
+      ['time', '2024-05-01T12:00:00'],
+      ['interval', '250ms'],
+      ['enum', 'Log::WRITER_ASCII'],
+      ['bool', 'T'],
+    ];
+    for (const [i, [type, value]] of args.entries()) {
+      if ((await page.locator(tid(`publish-arg-type-${i}`)).count()) === 0) await page.click(tid('publish-add-arg'));
+      await page.selectOption(tid(`publish-arg-type-${i}`), type);
+      await page.fill(tid(`publish-arg-value-${i}`), value);
+    }
+    expect(await page.locator(tid(`publish-arg-type-${args.length}`)).count()).toBe(0);
+
+    // Bad input is refused inline and nothing is sent.
+    await page.fill(tid('publish-arg-value-1'), '-1');
+    await page.click(tid('publish-send'));
+    await page.waitForSelector(tid('publish-error'), { state: 'visible' });
+    expect(await page.textContent(tid('publish-error'))).toContain('argument 2 (count)');
+    await page.fill(tid('publish-arg-value-1'), args[1]![1]);
+    await page.waitForSelector(tid('publish-error'), { state: 'hidden' });
+
+    // Publish until the page knows a route to our subscription (it says so when it has none:
+    // the subscription reaches the page through the manager); those sends are dropped unseen.
+    await expect
+      .poll(
+        async () => {
+          await page.click(tid('publish-send'));
+          return page.textContent('#publish-result');
+        },
+        { timeout: 10_000, interval: 200 },
+      )
+      .toMatch(/^sent E2E::typed\(.*\) on e2e\/from-page$/);
+    await expect.poll(() => got.length, { timeout: 10_000 }).toBeGreaterThan(0);
+
+    const expected = makeEvent('E2E::typed', [
+      string('héllo, 世界'),
+      count(18446744073709551615n),
+      address('2001:db8::1'),
+      integer(-7n),
+      real(1.5),
+      port(53, 'udp'),
+      subnet('10.1.0.0/16'),
+      timestamp(1_714_564_800_000_000_000n),
+      timespan(250_000_000n),
+      enumValue('Log::WRITER_ASCII'),
+      boolean(true),
+    ]);
+    for (const m of got) {
+      expect(m.topic).toBe('e2e/from-page');
+      expect(equals(m.data, expected), `received ${JSON.stringify(m.data, (_, v: unknown) => (typeof v === 'bigint' ? `${v}n` : v))}`).toBe(true);
+    }
+  } finally {
+    sub.unsubscribe();
+  }
+});
+
+it('the store browser shows a change made on the manager', async () => {
+  await expect.poll(storeState, { timeout: 15_000 }).toBe('in-sync');
+  clone = await createClone(ep, 'known_hosts');
+  await clone.whenInSync(10_000);
+  await clone.put(address(HOST_1), timestamp(1_714_564_800_000_000_000n));
+  await page.waitForSelector(storeRow(HOST_1), { timeout: 10_000 });
+  expect(await page.textContent(storeRow(HOST_1))).toMatch(/^addr 203\.0\.113\.5\s*time 2024-05-01T12:00:00/);
+  // The demo's hosts are there too; a search narrows the table down to ours.
+  expect((await storeKeys()).length).toBeGreaterThan(1);
+  await page.fill(tid('store-search'), '203.0.113');
+  await expect.poll(storeKeys, { timeout: 5000 }).toEqual([HOST_1]);
+  await page.fill(tid('store-search'), '');
+  await expect.poll(async () => (await storeKeys()).length, { timeout: 5000 }).toBeGreaterThan(1);
+});
+
+it('the log tail shows new conn records', async () => {
+  await page.waitForSelector(tid('log-row'), { timeout: 10_000 });
+  const fields = await page.$$eval('#log-head th', (ths) => ths.map((t) => t.textContent ?? ''));
+  expect(fields).toEqual(expect.arrayContaining(['ts', 'uid', 'id.orig_h', 'id.orig_p', 'id.resp_h', 'id.resp_p', 'proto', 'conn_state']));
+  const uidColumn = fields.indexOf('uid');
+  const newestUid = (): Promise<string> => page.$$eval(`${tid('log-row')}:first-child td`, (tds, k) => tds[k]?.textContent ?? '', uidColumn);
+  expect(await newestUid()).toMatch(/^Cworker[12]/);
+  const total = await logTotal();
+  const rows = await page.locator(tid('log-row')).count();
+  const newest = await newestUid();
+  expect(total).toBeGreaterThan(0);
+  // The tail grows: more records written since the page opened, a newer one on top.
+  await expect.poll(logTotal, { timeout: 10_000 }).toBeGreaterThan(total);
+  await expect.poll(newestUid, { timeout: 10_000 }).not.toBe(newest);
+  expect(await page.locator(tid('log-row')).count()).toBeGreaterThanOrEqual(rows);
+});
+
+it('saves a screenshot of the whole dashboard at 1280×800', async () => {
+  await setFilter('demo/');
+  await expect.poll(topicsShown, { timeout: 10_000 }).toEqual(['demo/conn/worker-1', 'demo/conn/worker-2']);
+  await expect.poll(allUp, { timeout: 10_000 }).toBe(true);
+  // Every node's rate chart has samples (each node publishes its stats at least).
+  const published = (): Promise<number[]> => page.$$eval(tid('rate-chart'), (els) => els.map((e) => Number(e.getAttribute('data-published'))));
+  await expect.poll(async () => (await published()).filter((r) => r > 0).length, { timeout: 10_000 }).toBe(NAMES.length);
+  mkdirSync(new URL('../../test-results/', import.meta.url), { recursive: true });
+  await page.screenshot({ path: SCREENSHOT, fullPage: true });
+  expect(statSync(SCREENSHOT).size).toBeGreaterThan(10_000);
+  if (UPDATE_DOCS) {
+    expect(statSync(SCREENSHOT).size).toBeLessThan(MAX_DOCS_PNG_BYTES);
+    mkdirSync(new URL('../../docs/', import.meta.url), { recursive: true });
+    copyFileSync(SCREENSHOT, DOCS_SCREENSHOT);
+  }
+});
+
+it('is readable at 1280×800 and at 390×844', async () => {
+  const panels = ['topology-h', 'rates-h', 'events-h', 'publish-h', 'store-h', 'log-h'].map((h) => `section[aria-labelledby="${h}"]`);
+  const controls = [tid('node-manager'), tid('event-filter'), tid('publish-send'), tid('store-status'), tid('log-row')];
+  for (const [width, height] of [
+    [390, 844],
+    [1280, 800],
+  ] as const) {
+    await page.setViewportSize({ width, height });
+    await page.waitForFunction((w) => window.innerWidth === w, width);
+    const m = await page.evaluate(() => ({ scroll: document.documentElement.scrollWidth, inner: window.innerWidth }));
+    expect(m.scroll, `horizontal overflow at ${width}×${height}`).toBeLessThanOrEqual(m.inner);
+    for (const sel of [...panels, ...controls]) {
+      const el = page.locator(sel).first();
+      expect(await el.isVisible(), `${sel} visible at ${width}×${height}`).toBe(true);
+      const box = (await el.boundingBox())!;
+      expect(box.x, `${sel} starts inside at ${width}`).toBeGreaterThanOrEqual(0);
+      expect(box.x + box.width, `${sel} ends inside at ${width}`).toBeLessThanOrEqual(width + 0.5);
+    }
+  }
+});
+
+it('a killed worker turns down, and the launcher’s restart brings it back up', async () => {
+  const before = launcher.ups('worker-1');
+  const old = before.at(-1)!;
+  // Every change of worker-1's state, as the page shows it, with the page's clock.
+  await page.evaluate(() => {
+    const w = window as unknown as { e2eStates: { state: string; at: number }[] };
+    w.e2eStates = [];
+    let last = document.querySelector('[data-testid="node-worker-1"]')?.getAttribute('data-state') ?? '';
+    new MutationObserver(() => {
+      const s = document.querySelector('[data-testid="node-worker-1"]')?.getAttribute('data-state') ?? '';
+      if (s !== last) w.e2eStates.push({ state: (last = s), at: Date.now() });
+    }).observe(document.getElementById('topology')!, { subtree: true, childList: true, attributes: true, attributeFilter: ['data-state'] });
+  });
+  const states = (): Promise<{ state: string; at: number }[]> => page.evaluate(() => (window as unknown as { e2eStates: { state: string; at: number }[] }).e2eStates);
+
+  const killedAt = Date.now();
+  process.kill(old.pid, 'SIGKILL');
+  await expect.poll(async () => (await states()).map((s) => s.state), { timeout: 6000 }).toContain('down');
+  const downAfter = (await states()).find((s) => s.state === 'down')!.at - killedAt;
+  const again = await launcher.waitUp('worker-1', before.length + 1);
+  expect(again.pid).not.toBe(old.pid);
+  await expect.poll(async () => (await states()).map((s) => s.state), { timeout: 10_000 }).toEqual(['down', 'up']);
+  expect(downAfter).toBeLessThan(4000);
+  console.info(`worker-1 shown down ${downAfter} ms after SIGKILL, up again ${(await states())[1]!.at - killedAt} ms after`);
+  await expect.poll(allUp, { timeout: 10_000 }).toBe(true);
+});
+
+it('after a reload the store shows its persisted copy before the network answers, stale, then catches up', async () => {
+  // The persisted copy holds HOST_1, which the page showed live.
+  await page.waitForSelector(storeRow(HOST_1));
+  expect(await storeState()).toBe('in-sync');
+  // The network "does not answer": the manager is paused (SIGSTOP), not killed, so the launcher
+  // does not restart it and its port still accepts TCP — the page's WebSocket handshake just
+  // hangs, as behind a dead link. (Playwright cannot route a WebSocket to nowhere without taking
+  // over all its traffic, and Chromium's offline emulation would also cut the page's own HTTP.)
+  const manager = launcher.pid('manager');
+  let put: Promise<void> | undefined;
+  process.kill(manager, 'SIGSTOP');
+  try {
+    await page.reload();
+    await page.waitForSelector('body[data-ready="yes"]', { state: 'attached' });
+    await page.waitForSelector(storeRow(HOST_1), { timeout: 5000 });
+    expect(await storeState()).toBe('stale');
+    expect(await page.textContent(tid('store-status'))).toBe('stale');
+    expect(await bodyData('connection')).toBe('connecting');
+    // A change the persisted copy cannot hold: it reaches the master once it runs again.
+    put = clone!.put(address(HOST_2), timestamp(1_714_564_801_000_000_000n));
+    put.catch(() => undefined);
+    expect(await page.locator(storeRow(HOST_2)).count()).toBe(0);
+  } finally {
+    process.kill(manager, 'SIGCONT');
+  }
+  await page.waitForSelector(storeRow(HOST_2), { timeout: 15_000 });
+  await expect.poll(storeState, { timeout: 10_000 }).toBe('in-sync');
+  expect(await storeKeys()).toEqual(expect.arrayContaining([HOST_1, HOST_2]));
+  await put;
+  await expect.poll(bodyData.bind(null, 'connection'), { timeout: 10_000 }).toBe('connected');
+});
+
+it('shows the disconnected banner instead of a blank page while the manager is down', async () => {
+  const starts = launcher.ups('manager').length;
+  const old = launcher.pid('manager');
+  await consoleLog.whileCut(async () => {
+    process.kill(old, 'SIGKILL');
+    await page.waitForSelector(tid('banner'), { state: 'visible', timeout: 10_000 });
+    expect(['lost', 'unavailable']).toContain(await page.getAttribute(tid('banner'), 'data-state'));
+    expect(await page.textContent(tid('banner'))).toMatch(/lost — reconnecting|Cannot reach/);
+    expect(await page.textContent(tid('banner'))).toContain(launcher.managerUrl);
+    // The rest of the page keeps what it had.
+    expect(await bodyData('mode')).toBe('cluster');
+    expect(await page.locator('[data-testid^="node-"]').count()).toBe(NAMES.length);
+    expect((await storeKeys()).length).toBeGreaterThan(1);
+    expect(await page.locator(tid('log-row')).count()).toBeGreaterThan(0);
+    await launcher.waitUp('manager', starts + 1);
+    await expect.poll(bodyData.bind(null, 'connection'), { timeout: 15_000 }).toBe('connected');
+  });
+  expect(await page.isHidden(tid('banner'))).toBe(true);
+  await expect.poll(storeState, { timeout: 15_000 }).toBe('in-sync');
+  await expect.poll(allUp, { timeout: 10_000 }).toBe(true);
+});
+
+it('logged no console errors', () => {
+  expect(consoleLog.errors()).toEqual([]);
+});
