@@ -8,7 +8,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
-import { chromium, type Browser } from 'playwright-core';
+import { chromium, type Browser, type BrowserContext } from 'playwright-core';
 
 /** The Chromium binary; `CHROMIUM_PATH` overrides it. */
 export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -31,6 +31,15 @@ export function chromiumUnavailable(): string | undefined {
 /** Launches headless Chromium with {@link CHROMIUM_ARGS}. */
 export function launchChromium(): Promise<Browser> {
   return chromium.launch({ executablePath: CHROMIUM_PATH, headless: true, args: [...CHROMIUM_ARGS] });
+}
+
+/**
+ * Launches headless Chromium with a profile in `userDataDir`, so IndexedDB and other storage live
+ * on disk as in a user's browser (a plain `browser.newContext()` is incognito: storage in memory).
+ * Closing the returned context ends the browser.
+ */
+export function launchChromiumWithProfile(userDataDir: string): Promise<BrowserContext> {
+  return chromium.launchPersistentContext(userDataDir, { executablePath: CHROMIUM_PATH, headless: true, args: [...CHROMIUM_ARGS] });
 }
 
 /**
@@ -72,6 +81,7 @@ export function servePage(js: string, title: string): Promise<PageServer> {
   const server: Server = createServer((req, res) => {
     if (req.url === '/page.js') res.writeHead(200, { 'content-type': 'text/javascript' }).end(js);
     else if (req.url === '/' || req.url === '/index.html') res.writeHead(200, { 'content-type': 'text/html' }).end(html);
+    else if (req.url === '/favicon.ico') res.writeHead(204).end();
     else res.writeHead(404).end();
   });
   return new Promise((resolve, reject) => {

@@ -13,6 +13,7 @@ import { pubsubSection } from './pubsub.js';
 import { bundleSection } from './bundle.js';
 import { storesSection } from './stores.js';
 import { loggingSection } from './logging.js';
+import { browserSection } from './browser.js';
 
 /** Every section, in run order. */
-export const SECTIONS: readonly BenchSection[] = [codecSection, trieSection, pubsubSection, bundleSection, storesSection, loggingSection];
+export const SECTIONS: readonly BenchSection[] = [codecSection, trieSection, pubsubSection, bundleSection, storesSection, loggingSection, browserSection];

@@ -62,6 +62,8 @@ export class SendQueue<T> {
   take(max: number): T[] {
     const n = Math.min(max, this.length);
     const out = this.items.slice(this.head, this.head + n) as T[];
+    // Release what was taken: sent messages must not stay reachable from the queue.
+    this.items.fill(undefined, this.head, this.head + n);
     this.head += n;
     this.sent += n;
     if (this.head > 1024 && this.head * 2 > this.items.length) {

@@ -6,6 +6,7 @@
 import type { Change } from './store-protocol.js';
 
 export class ChangeLog {
+  /** Up to 1.25 × capacity changes are kept (trimmed in steps). */
   private changes: Change[] = [];
   /** Sequence number of `changes[0]`. */
   private firstSeq: number;
@@ -24,9 +25,10 @@ export class ChangeLog {
       this.changes = [];
       this.firstSeq = seq;
     }
-    this.changes.push(...changes);
+    for (const c of changes) this.changes.push(c);
+    // Trim in steps of a quarter of the capacity, so a full log is not copied on every append.
     const excess = this.changes.length - this.capacity;
-    if (excess > 0) {
+    if (excess > 0 && excess >= Math.max(1, this.capacity >> 2)) {
       this.changes = this.changes.slice(excess);
       this.firstSeq += excess;
     }

@@ -39,7 +39,7 @@ export interface CloneConfig {
 }
 
 interface Pending {
-  readonly msg: Extract<StoreMessage, { kind: typeof StoreMsg.Command }>;
+  readonly msg: Omit<Extract<StoreMessage, { kind: typeof StoreMsg.Command }>, 'lowest'>;
   readonly created: number;
   /** Sent to the master at least once (then its outcome is unknown until acknowledged). */
   sent: boolean;
@@ -54,6 +54,8 @@ interface Slot {
 }
 
 const TICK_MS = 100;
+/** A snapshot with no chunk for this long is abandoned and requested again. */
+const SNAPSHOT_STALL_MS = 10_000;
 
 export class CloneCore {
   status: CloneStatus = 'loading';
@@ -174,7 +176,9 @@ export class CloneCore {
   private sendCommand(p: Pending): void {
     p.sent = true;
     p.lastSent = this.cfg.timers.now();
-    this.cfg.send(masterTopic(this.cfg.name), p.msg);
+    let lowest = p.msg.reqId;
+    for (const id of this.pending.keys()) if (id < lowest) lowest = id;
+    this.cfg.send(masterTopic(this.cfg.name), { ...p.msg, lowest });
   }
 
   close(): void {
@@ -399,7 +403,9 @@ export class CloneCore {
       if (this.status === 'closed') return;
       const now = this.cfg.timers.now();
       if (this.status === 'in-sync' && (now - this.lastHeard > this.cfg.masterTimeout || !this.cfg.masterReachable())) this.lost();
-      if (this.status !== 'in-sync' && now - this.attachSentAt >= this.cfg.resyncInterval) this.attach();
+      // A snapshot that is still arriving is left alone unless it stalled.
+      const streaming = this.snapshot !== undefined && now - this.lastHeard < SNAPSHOT_STALL_MS;
+      if (this.status !== 'in-sync' && !streaming && now - this.attachSentAt >= this.cfg.resyncInterval) this.attach();
       if (this.status !== 'in-sync') this.expireBuffered(now);
       else this.retransmit(now);
       this.tick();

@@ -40,7 +40,10 @@ type Job =
   | { readonly kind: 'clear'; readonly done: (r: Data | StoreError, seq: number) => void };
 
 interface CloneRecord {
-  lastReq: number;
+  /** The request id this clone's next command must have; earlier ones are done. */
+  next: number;
+  /** Commands that arrived ahead of a missing one, applied once the gap fills. */
+  readonly ahead: Map<number, Extract<StoreMessage, { kind: typeof StoreMsg.Command }>>;
   readonly acks: Map<number, StoreMessage>;
 }
 
@@ -167,29 +170,44 @@ export class MasterCore {
     }
   }
 
+  /**
+   * A clone's commands are applied once each and in the clone's order: one that arrives ahead of
+   * a missing one waits for it; the clone's `lowest` (its oldest unsettled request) says which
+   * earlier ids it gave up on, so a gap never blocks for good.
+   */
   private onCommand(msg: Extract<StoreMessage, { kind: typeof StoreMsg.Command }>): void {
     let rec = this.clones.get(msg.cloneId);
     if (!rec) {
-      rec = { lastReq: 0, acks: new Map() };
+      rec = { next: msg.lowest, ahead: new Map(), acks: new Map() };
       this.clones.set(msg.cloneId, rec);
     }
-    const reply = (m: StoreMessage): void => void this.cfg.send(cloneTopic(this.cfg.name, msg.cloneId), m);
-    if (msg.reqId <= rec.lastReq) {
+    if (msg.lowest > rec.next) {
+      rec.next = msg.lowest;
+      for (const id of rec.ahead.keys()) if (id < rec.next) rec.ahead.delete(id);
+    }
+    if (msg.reqId < rec.next) {
       // A retransmission: answer again if we still know the answer; never apply twice.
       const ack = rec.acks.get(msg.reqId);
-      if (ack) reply(ack);
+      if (ack) void this.cfg.send(cloneTopic(this.cfg.name, msg.cloneId), ack);
       return;
     }
-    rec.lastReq = msg.reqId;
-    const record = rec;
+    rec.ahead.set(msg.reqId, msg);
+    for (let m = rec.ahead.get(rec.next); m !== undefined; m = rec.ahead.get(rec.next)) {
+      rec.ahead.delete(rec.next);
+      rec.next++;
+      this.apply(rec, m);
+    }
+  }
+
+  private apply(rec: CloneRecord, msg: Extract<StoreMessage, { kind: typeof StoreMsg.Command }>): void {
     const done = (r: Data | StoreError, seq: number): void => {
       const ack: StoreMessage =
         r instanceof StoreError
           ? { kind: StoreMsg.Ack, reqId: msg.reqId, seq, result: none(), errorCode: r.code, errorText: r.message }
           : { kind: StoreMsg.Ack, reqId: msg.reqId, seq, result: r };
-      record.acks.set(msg.reqId, ack);
-      if (record.acks.size > ACKS_KEPT) record.acks.delete(record.acks.keys().next().value!);
-      reply(ack);
+      rec.acks.set(msg.reqId, ack);
+      if (rec.acks.size > ACKS_KEPT) rec.acks.delete(rec.acks.keys().next().value!);
+      void this.cfg.send(cloneTopic(this.cfg.name, msg.cloneId), ack);
     };
     if (msg.op === StoreOp.Clear) this.enqueue({ kind: 'clear', done });
     else {

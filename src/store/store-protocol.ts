@@ -35,7 +35,17 @@ export type Change =
   | { readonly kind: typeof ChangeKind.Clear };
 
 export type StoreMessage =
-  | { readonly kind: typeof StoreMsg.Command; readonly cloneId: string; readonly reqId: number; readonly op: StoreOp; readonly key: Data; readonly args: readonly Data[]; readonly expiry?: number }
+  | {
+      readonly kind: typeof StoreMsg.Command;
+      readonly cloneId: string;
+      readonly reqId: number;
+      /** The clone's oldest request not yet settled: every earlier id is done or given up. */
+      readonly lowest: number;
+      readonly op: StoreOp;
+      readonly key: Data;
+      readonly args: readonly Data[];
+      readonly expiry?: number;
+    }
   | { readonly kind: typeof StoreMsg.Ack; readonly reqId: number; readonly seq: number; readonly result: Data; readonly errorCode?: string; readonly errorText?: string }
   | { readonly kind: typeof StoreMsg.Attach; readonly cloneId: string; readonly epoch?: string; readonly seq: number }
   | { readonly kind: typeof StoreMsg.Update; readonly epoch: string; readonly seq: number; readonly changes: readonly Change[] }
@@ -69,7 +79,7 @@ function encodeChange(c: Change): Data {
 export function encodeStoreMessage(m: StoreMessage): VectorData {
   switch (m.kind) {
     case StoreMsg.Command:
-      return vector([n(m.kind), string(m.cloneId), n(m.reqId), n(m.op), m.key, vector(m.args), opt(m.expiry)]);
+      return vector([n(m.kind), string(m.cloneId), n(m.reqId), n(m.lowest), n(m.op), m.key, vector(m.args), opt(m.expiry)]);
     case StoreMsg.Ack:
       return vector([n(m.kind), n(m.reqId), n(m.seq), m.result, m.errorCode === undefined ? none() : string(m.errorCode), string(m.errorText ?? '')]);
     case StoreMsg.Attach:
@@ -129,11 +139,23 @@ export function decodeStoreMessage(d: Data): StoreMessage {
   };
   switch (kind) {
     case StoreMsg.Command: {
-      want(7);
-      const op = num(f[3], 'op');
+      want(8);
+      const op = num(f[4], 'op');
       if (!OPS.has(op)) fail(`unknown op ${op}`);
-      const expiry = f[6]!.type === 'none' ? undefined : num(f[6], 'expiry');
-      return { kind, cloneId: str(f[1], 'clone id'), reqId: num(f[2], 'request id'), op: op as StoreOp, key: f[4]!, args: vec(f[5], 'args'), ...(expiry === undefined ? {} : { expiry }) };
+      const expiry = f[7]!.type === 'none' ? undefined : num(f[7], 'expiry');
+      const reqId = num(f[2], 'request id');
+      const lowest = num(f[3], 'lowest pending request id');
+      if (lowest > reqId) fail(`lowest pending request ${lowest} is above the request id ${reqId}`);
+      return {
+        kind,
+        cloneId: str(f[1], 'clone id'),
+        reqId,
+        lowest,
+        op: op as StoreOp,
+        key: f[5]!,
+        args: vec(f[6], 'args'),
+        ...(expiry === undefined ? {} : { expiry }),
+      };
     }
     case StoreMsg.Ack: {
       want(6);
