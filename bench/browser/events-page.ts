@@ -23,20 +23,31 @@ interface Arrival {
   readonly time: number;
 }
 
+// Laid out as the dashboard's event list: a scrolling list of grid rows, the event's arguments as
+// chips on a second line, rows out of view skipping layout and paint (`content-visibility`).
 const style = document.createElement('style');
 style.textContent = [
-  'body{font:13px system-ui,sans-serif;margin:0}',
-  '#counter{position:sticky;top:0;background:#fff;padding:6px;border-bottom:1px solid #ccc;font-variant-numeric:tabular-nums}',
-  '.row{display:flex;gap:8px;padding:2px 6px;border-bottom:1px solid #eee;white-space:nowrap}',
-  '.topic{color:#06c}.name{font-weight:600}.args{overflow:hidden;text-overflow:ellipsis;font-family:monospace}',
+  'body{font:13px system-ui,sans-serif;margin:0;display:flex;flex-direction:column;height:100vh}',
+  '#counter{padding:6px;border-bottom:1px solid #ccc;font-variant-numeric:tabular-nums}',
+  '.event-list{flex:1 1 0;min-height:320px;overflow-y:auto;font-size:12.5px}',
+  '.event-row{display:grid;grid-template-columns:7.5em minmax(0,max-content) minmax(0,1fr);gap:3px 10px;padding:4px 2px;' +
+    'border-bottom:1px solid #ddd;align-items:baseline;content-visibility:auto;contain-intrinsic-size:auto 44px}',
+  '.ev-time{color:#666;font-family:monospace}.ev-topic{font-family:monospace;color:#06c;overflow:hidden;text-overflow:ellipsis;white-space:nowrap}',
+  '.ev-name{font-weight:600;overflow:hidden;text-overflow:ellipsis;white-space:nowrap}',
+  '.ev-args{grid-column:2/-1;display:flex;flex-wrap:wrap;gap:3px 6px;min-width:0}',
+  '.arg{font-family:monospace;background:#f4f6f8;border:1px solid #ccd;border-radius:4px;padding:0 5px;overflow-wrap:anywhere}',
+  '.arg-type{color:#a60;font-size:.9em}',
 ].join('\n');
 document.head.append(style);
 const counter = document.createElement('div');
 counter.id = 'counter';
 const list = document.createElement('div');
+list.className = 'event-list';
 document.body.append(counter, list);
 
 let endpoint: Endpoint | undefined;
+/** False: arrivals are counted and measured but not rendered (the receive path alone). */
+let rendering = true;
 let pending: Arrival[] = [];
 let total = 0;
 // Per-step measurements, cleared by reset().
@@ -110,21 +121,23 @@ function arrive(m: Message): void {
   }
 }
 
+function span(cls: string, ...children: (Node | string)[]): HTMLElement {
+  const el = document.createElement('span');
+  el.className = cls;
+  el.append(...children);
+  return el;
+}
+
+/** One row: time, topic, event name, and the argument as a chip (type and value). */
 function rowOf(a: Arrival): HTMLElement {
   const row = document.createElement('div');
-  row.className = 'row';
-  const cells: [string, string][] = [
-    ['time', new Date(a.time).toISOString().slice(11, 23)],
-    ['topic', a.topic],
-    ['name', a.name],
-    ['args', a.text],
-  ];
-  for (const [cls, text] of cells) {
-    const span = document.createElement('span');
-    span.className = cls;
-    span.textContent = text;
-    row.append(span);
-  }
+  row.className = 'event-row';
+  row.append(
+    span('ev-time', new Date(a.time).toISOString().slice(11, 23)),
+    span('ev-topic', a.topic),
+    span('ev-name', a.name),
+    span('ev-args', span('arg', span('arg-type', 'string'), ' ', span('arg-value', a.text))),
+  );
   return row;
 }
 
@@ -158,7 +171,10 @@ function frame(t: number): void {
     frameTimes.push(t);
   }
   lastFrame = t;
-  if (pending.length > 0) render();
+  if (pending.length > 0) {
+    if (rendering) render();
+    else pending = [];
+  }
   requestAnimationFrame(frame);
 }
 requestAnimationFrame(frame);
@@ -199,8 +215,9 @@ const api = {
     await endpoint.peer(url);
     return endpoint.id;
   },
-  /** Clears the measurements; the next event expected is `nextSeq`. */
-  reset(nextSeq: number): void {
+  /** Clears the measurements; the next event expected is `nextSeq`; `render` false only counts arrivals. */
+  reset(nextSeq: number, render: boolean): void {
+    rendering = render;
     received = stale = lost = duplicates = skipped = rowsRendered = latencies = 0;
     firstSeq = nextSeq;
     lastSeq = nextSeq - 1;

@@ -11,14 +11,15 @@ import { formatCount, formatNs, formatOps, formatRatio, type Table } from '../li
 import { ProcessSet } from '../lib/processes.js';
 import { goalAtLeast, type BenchSection, type GoalResult, type SectionContext, type SectionReport } from '../lib/section.js';
 import { median } from '../lib/timing.js';
-import { KEEP_UP, LONG_FRAME_MS, receivedPerSec, runLadder, stepPassed, type LadderPlan, type Step } from './browser-events.js';
+import { KEEP_UP, LONG_FRAME_MS, LONG_FRAME_SHARE, receivedPerSec, runLadder, stepPassed, type LadderPlan, type LadderResult, type Step } from './browser-events.js';
+import type { TraceSummary } from './browser-trace.js';
 import { IDB_VARIANTS, runIdb, type IdbPlan, type IdbRuns, type IdbVariant } from './browser-idb.js';
 
 const EVENTS_GOAL = 20_000;
 const IDB_GOAL = 4;
 
-const LADDER: LadderPlan = { rates: [5000, 10_000, 20_000, 40_000, 80_000], stepMs: 3000, passes: 3, drainMs: 3000 };
-const QUICK_LADDER: LadderPlan = { rates: [5000, 20_000, 40_000], stepMs: 1500, passes: 1, drainMs: 2000 };
+const LADDER: LadderPlan = { rates: [0, 5000, 10_000, 20_000, 40_000, 80_000], receiveOnlyRates: [20_000, 40_000, 80_000], stepMs: 2500, passes: 3, drainMs: 3000, traceRate: 20_000 };
+const QUICK_LADDER: LadderPlan = { rates: [0, 5000, 20_000, 40_000], receiveOnlyRates: [40_000], stepMs: 1500, passes: 1, drainMs: 2000, traceRate: 20_000 };
 const IDB: IdbPlan = { n: 10_000, rounds: 5, warmupN: 1000, perTask: 10 };
 const QUICK_IDB: IdbPlan = { n: 10_000, rounds: 1, warmupN: 500, perTask: 10 };
 
@@ -26,35 +27,46 @@ const ms = (x: number): string => (Number.isFinite(x) ? formatNs(x * 1e6) : '—
 const percent = (x: number): string => `${Math.round(x * 100)}%`;
 const sum = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0);
 
-/** A rate passes when it passed in a majority of the passes. */
-function passedRates(steps: readonly Step[], plan: LadderPlan): Set<number> {
-  return new Set(plan.rates.filter((r) => steps.filter((s) => s.rate === r && stepPassed(s)).length * 2 > plan.passes));
+/** A rate passes when it passed in a majority of the passes (rendering steps only). */
+function passedRates(steps: readonly Step[], plan: LadderPlan, strict = false): Set<number> {
+  const rendered = steps.filter((s) => s.render && s.rate > 0);
+  return new Set(plan.rates.filter((r) => r > 0 && rendered.filter((s) => s.rate === r && stepPassed(s, strict)).length * 2 > plan.passes));
+}
+
+function ladderRow(label: string, s: readonly Step[]): string[] {
+  const frames = sum(s.map((x) => x.page.frames));
+  const long = sum(s.map((x) => x.page.longFrames));
+  const share = (f: (m: Step['mainThread']) => number): string => percent(median(s.map((x) => f(x.mainThread) / x.publishMs)));
+  const idle = s.every((x) => x.rate === 0);
+  return [
+    label,
+    idle ? '—' : formatOps(median(s.map((x) => (x.published * 1000) / x.publishMs))),
+    idle ? '—' : formatOps(median(s.map(receivedPerSec))),
+    idle ? '—' : formatCount(sum(s.map((x) => x.published - x.page.received))),
+    idle ? '—' : `${ms(median(s.map((x) => x.page.latencyP50Ms)))} / ${ms(median(s.map((x) => x.page.latencyP99Ms)))} / ${ms(Math.max(...s.map((x) => x.page.latencyMaxMs)))}`,
+    formatCount(frames),
+    `${formatCount(long)} (${frames > 0 ? ((100 * long) / frames).toFixed(1) : '0'}%)`,
+    ms(Math.max(...s.map((x) => x.page.longestFrameMs))),
+    ms(median(s.map((x) => x.page.meanFrameMs))),
+    `${share((m) => m.taskMs)} (${share((m) => m.scriptMs)} / ${share((m) => m.styleMs + m.layoutMs)})`,
+    idle || !s[0]!.render ? '—' : (sum(s.map((x) => x.page.rowsRendered)) / Math.max(1, sum(s.map((x) => x.page.renders)))).toFixed(0),
+    percent(median(s.map((x) => x.hubCpuMs / x.publishMs))),
+    percent(median(s.map((x) => x.publisherCpuMs / x.publishMs))),
+    idle ? 'baseline' : `${s.filter((x) => stepPassed(x)).length}/${s.length} (${s.filter((x) => stepPassed(x, true)).length}/${s.length})`,
+  ];
 }
 
 function ladderTable(steps: readonly Step[], plan: LadderPlan): Table {
-  const rows = plan.rates.map((rate) => {
-    const s = steps.filter((x) => x.rate === rate);
-    const frames = sum(s.map((x) => x.page.frames));
-    const long = sum(s.map((x) => x.page.longFrames));
-    return [
-      formatOps(rate),
-      formatOps(median(s.map((x) => (x.published * 1000) / x.publishMs))),
-      formatOps(median(s.map(receivedPerSec))),
-      formatCount(sum(s.map((x) => x.published - x.page.received))),
-      `${ms(median(s.map((x) => x.page.latencyP50Ms)))} / ${ms(median(s.map((x) => x.page.latencyP99Ms)))} / ${ms(Math.max(...s.map((x) => x.page.latencyMaxMs)))}`,
-      formatCount(frames),
-      `${formatCount(long)} (${frames > 0 ? ((100 * long) / frames).toFixed(1) : '0'}%)`,
-      ms(Math.max(...s.map((x) => x.page.longestFrameMs))),
-      ms(median(s.map((x) => x.page.meanFrameMs))),
-      ms(Math.max(...s.map((x) => x.page.renderMaxMs))),
-      (sum(s.map((x) => x.page.rowsRendered)) / Math.max(1, sum(s.map((x) => x.page.renders)))).toFixed(0),
-      percent(median(s.map((x) => x.hubCpuMs / x.publishMs))),
-      percent(median(s.map((x) => x.publisherCpuMs / x.publishMs))),
-      `${s.filter(stepPassed).length}/${s.length}`,
-    ];
-  });
+  const rows = plan.rates.map((rate) =>
+    ladderRow(rate === 0 ? 'idle page (nothing published)' : `${formatOps(rate)}, rendered`, steps.filter((x) => x.render && x.rate === rate)),
+  );
+  for (const rate of plan.receiveOnlyRates) {
+    rows.push(ladderRow(`${formatOps(rate)}, received only (no rendering)`, steps.filter((x) => !x.render && x.rate === rate)));
+  }
   return {
-    title: `Events a page receives and renders: ${plan.stepMs / 1000} s per rate, ${plan.passes} pass(es) of the ladder (medians over passes; frames and losses summed)`,
+    title:
+      `Events a page receives and renders: ${plan.stepMs / 1000} s per rate, ${plan.passes} pass(es) of the ladder, then one ` +
+      'receive-only pass (medians over passes; frames and losses summed; main thread as share of wall time)',
     headers: [
       'published rate',
       'published/s',
@@ -65,13 +77,63 @@ function ladderTable(steps: readonly Step[], plan: LadderPlan): Table {
       `frames > ${LONG_FRAME_MS} ms`,
       'longest frame',
       'mean frame',
-      'longest render',
+      'page main thread busy (script / style + layout)',
       'rows per render',
       'hub CPU',
       'publisher CPU',
-      'passed',
+      'passed (strict)',
     ],
     rows,
+  };
+}
+
+/** Where the page's main thread went at each rendered rate and with receiving alone. */
+function whereTimeGoes(steps: readonly Step[]): string[] {
+  const describe = (label: string, s: readonly Step[]): string | undefined => {
+    if (s.length === 0) return undefined;
+    const share = (f: (m: Step['mainThread']) => number): number => median(s.map((x) => f(x.mainThread) / x.publishMs));
+    const task = share((m) => m.taskMs);
+    const script = share((m) => m.scriptMs);
+    const styleLayout = share((m) => m.styleMs + m.layoutMs);
+    return `${label}: busy ${percent(task)} — script ${percent(script)}, style and layout ${percent(styleLayout)}, the rest (paint, compositing, input and network tasks) ${percent(Math.max(0, task - script - styleLayout))}`;
+  };
+  const rates = [...new Set(steps.filter((s) => s.rate > 0).map((s) => s.rate))].sort((a, b) => a - b);
+  const parts = [
+    ...rates.map((r) => describe(`${formatOps(r)} rendered`, steps.filter((s) => s.render && s.rate === r))),
+    ...rates.map((r) => describe(`${formatOps(r)} received only`, steps.filter((s) => !s.render && s.rate === r))),
+  ].filter((x): x is string => x !== undefined);
+  return [
+    `Where the page's time goes (main thread during publishing, share of wall time, from Chromium's performance metrics) — ${parts.join('; ')}. ` +
+      'Receiving alone (decoding in the `Endpoint`, parsing each event, sequence and latency checks) is the receive-only ' +
+      'rows; the difference to the rendered rows is the DOM work of the dashboard-style list.',
+  ];
+}
+
+/** Readable names of the main thread's trace events. */
+const TRACE_LABELS: Readonly<Record<string, string>> = {
+  RunTask: 'RunTask (native work of tasks the trace does not break down)',
+  FunctionCall: 'FunctionCall (JavaScript: receiving, decoding, rendering)',
+  Layout: 'Layout',
+  UpdateLayoutTree: 'UpdateLayoutTree (style)',
+  PrePaint: 'PrePaint',
+  Paint: 'Paint',
+  Commit: 'Commit (to the compositor)',
+  Layerize: 'Layerize',
+  EventDispatch: 'EventDispatch (WebSocket message events)',
+  'IntersectionObserverController::computeIntersections': 'computeIntersections (`content-visibility: auto`)',
+};
+
+/** Where the traced step's time went: the page's main thread by trace event, then every busy thread. */
+function traceTable(step: Step, t: TraceSummary): Table {
+  const main = t.main.map((e) => ['page main thread', TRACE_LABELS[e.name] ?? e.name, ms(e.ms), percent(e.ms / t.mainBusyMs)]);
+  const threads = t.threads.map((e) => [`thread ${e.name}`, 'busy (all processes)', ms(e.ms), percent(e.ms / t.windowMs)]);
+  return {
+    title:
+      `Where the page's time goes at ${formatOps(step.rate)}, rendered (Chromium trace of one more step, ${ms(t.windowMs)}, ` +
+      `received ${formatOps(receivedPerSec(step))}; main thread busy ${ms(t.mainBusyMs)}): self time by trace event, then busy time per thread`,
+    headers: ['thread', 'trace event (self time)', 'time', 'share (of main-thread busy / of the window)'],
+    rows: [...main, ...threads],
+    align: ['left', 'left', 'right', 'right'],
   };
 }
 
@@ -120,14 +182,14 @@ async function run(ctx: SectionContext): Promise<SectionReport> {
   }
   const procs = new ProcessSet();
   const loadBefore = loadavg()[0]!;
-  let steps: Step[];
+  let ladderResult: LadderResult;
   let idb: IdbRuns;
   let version: string;
   try {
     const browser = await launchChromium();
     try {
       version = browser.version();
-      steps = await runLadder(procs, browser, ladder, ctx.log);
+      ladderResult = await runLadder(procs, browser, ladder, ctx.log);
     } finally {
       await browser.close();
     }
@@ -136,25 +198,30 @@ async function run(ctx: SectionContext): Promise<SectionReport> {
     await procs.stopAll();
   }
   const loadAfter = loadavg()[0]!;
+  const { steps, traced } = ladderResult;
 
   const passed = passedRates(steps, ladder);
   const best = Math.max(0, ...passed);
-  const bestReceived = best > 0 ? median(steps.filter((s) => s.rate === best).map(receivedPerSec)) : 0;
+  const bestStrict = Math.max(0, ...passedRates(steps, ladder, true));
+  const bestReceived = best > 0 ? median(steps.filter((s) => s.render && s.rate === best).map(receivedPerSec)) : 0;
   const idbRate = (r: { ms: number }): number => (idbPlan.n * 1000) / r.ms;
   const idbRatio = median(idb.batched.map((r, i) => idbRate(r) / idbRate(idb.unbatched[i]!)));
   const goals: GoalResult[] = [
     {
-      goal: `page receives and renders ≥ ${formatCount(EVENTS_GOAL)} events/s (highest published rate received in full, no frame > ${LONG_FRAME_MS} ms)`,
+      goal: `page receives and renders ≥ ${formatCount(EVENTS_GOAL)} events/s (highest published rate received in full, ≤ ${LONG_FRAME_SHARE * 100}% of frames > ${LONG_FRAME_MS} ms)`,
       measured: best > 0 ? `${formatOps(best)} (received ${formatOps(bestReceived)})` : 'no rate passed',
       met: best >= EVENTS_GOAL,
     },
     goalAtLeast(`batched IndexedDB persistence ≥ ${IDB_GOAL}× the writes/s of one awaited idb-keyval set per write`, idbRatio, IDB_GOAL),
   ];
   const notes = [
-    `Highest rate passed: ${best > 0 ? `${formatOps(best)} published, ${formatOps(bestReceived)} received by the page` : 'none'}. ` +
+    ...whereTimeGoes(steps),
+    `Highest rate passed: ${best > 0 ? `${formatOps(best)} published, ${formatOps(bestReceived)} received by the page` : 'none'}; ` +
+      `with no frame above ${LONG_FRAME_MS} ms at all (strict): ${bestStrict > 0 ? formatOps(bestStrict) : 'none'}. ` +
       `A step passes when the page received every event exactly once, at ≥ ${KEEP_UP * 100}% of the published rate ` +
-      `(first to last arrival), with no animation-frame interval above ${LONG_FRAME_MS} ms; a rate passes when a ` +
-      'majority of its steps passed.',
+      `(first to last arrival), with at most ${LONG_FRAME_SHARE * 100}% of its animation-frame intervals above ` +
+      `${LONG_FRAME_MS} ms (strict: none) — the idle page's row shows what this machine's other work alone does to ` +
+      'frame timing; a rate passes when a majority of its steps passed.',
     `Chromium ${version}, headless, \`${CHROMIUM_PATH}\` with software rendering (\`--disable-gpu\`), ` +
       `viewport 1280×800. Machine load (1-minute load average) ${loadBefore.toFixed(2)} before and ${loadAfter.toFixed(2)} ` +
       'after: the hub, the publisher and Chromium share this machine\'s cores with other work.',
@@ -177,7 +244,10 @@ async function run(ctx: SectionContext): Promise<SectionReport> {
       `writes (group commit). One warm-up run of ${formatCount(idbPlan.warmupN)} per variant, then the variants ` +
       'interleaved, the starting variant rotating; the ratio is the median of per-round ratios.',
   ];
-  return { tables: [ladderTable(steps, ladder), idbTable(idb, idbPlan)], goals, notes };
+  const tables = [ladderTable(steps, ladder)];
+  if (traced !== undefined) tables.push(traceTable(traced.step, traced.trace));
+  tables.push(idbTable(idb, idbPlan));
+  return { tables, goals, notes };
 }
 
 /** The `browser` section. */

@@ -162,9 +162,12 @@ export class Overlay {
     }
     const existing = this.byPeer.get(id);
     if (existing && existing !== s) {
-      // Keep the connection dialled by the endpoint with the smaller id; both sides agree.
+      // Both dialled by the same side: the dialler gave up on the old one (e.g. it went
+      // half-open), so the new one wins. Dialled by both sides at once: keep the connection
+      // dialled by the endpoint with the smaller id; both sides agree.
       const initiatorOf = (x: NativeSession): string => (x.initiator ? this.cfg.selfId : id);
-      if (initiatorOf(s) < initiatorOf(existing)) {
+      const sameDialler = initiatorOf(s) === initiatorOf(existing);
+      if (sameDialler || initiatorOf(s) < initiatorOf(existing)) {
         this.removing.add(existing);
         existing.bye('redundant_connection', `replaced by a connection dialled by ${initiatorOf(s)}`);
       } else {

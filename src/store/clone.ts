@@ -67,7 +67,7 @@ export class CloneCore {
   private lostSince: number;
   private attachSentAt = -Infinity;
   private attaching = false;
-  private snapshot: { epoch: string; seq: number; next: number } | undefined;
+  private snapshot: { epoch: string; seq: number; next: number; progress: number } | undefined;
   private buffered: Extract<StoreMessage, { kind: typeof StoreMsg.Update }>[] = [];
   private readonly pending = new Map<number, Pending>();
   private readonly waiting: { seq: number; result: Data; resolve: (d: Data) => void }[] = [];
@@ -210,13 +210,14 @@ export class CloneCore {
         if (!this.attaching || msg.epoch !== this.epoch) return;
         this.attaching = false;
         this.drainBuffered();
+        if (this.attaching) break; // the buffer had a gap: a new attach is under way
         if (msg.seq > this.seq) this.attach();
         else this.synced();
         break;
       case StoreMsg.SnapshotBegin:
         if (!this.attaching) return;
         this.attaching = false;
-        this.snapshot = { epoch: msg.epoch, seq: msg.seq, next: 0 };
+        this.snapshot = { epoch: msg.epoch, seq: msg.seq, next: 0, progress: this.cfg.timers.now() };
         this.gen++;
         this.cfg.persistence?.reset();
         this.setStatus('syncing');
@@ -292,6 +293,7 @@ export class CloneCore {
       return;
     }
     s.next++;
+    s.progress = this.cfg.timers.now();
     const persisted: PersistChange[] = [];
     for (const [k, v] of msg.entries) {
       const old = this.data.get(k);
@@ -330,7 +332,7 @@ export class CloneCore {
     this.drainBuffered();
     // Writes acknowledged with a sequence number the snapshot already covers are done.
     this.releaseWaiting();
-    this.synced();
+    if (!this.attaching) this.synced();
   }
 
   private drainBuffered(): void {
@@ -403,9 +405,11 @@ export class CloneCore {
       if (this.status === 'closed') return;
       const now = this.cfg.timers.now();
       if (this.status === 'in-sync' && (now - this.lastHeard > this.cfg.masterTimeout || !this.cfg.masterReachable())) this.lost();
-      // A snapshot that is still arriving is left alone unless it stalled.
-      const streaming = this.snapshot !== undefined && now - this.lastHeard < SNAPSHOT_STALL_MS;
-      if (this.status !== 'in-sync' && !streaming && now - this.attachSentAt >= this.cfg.resyncInterval) this.attach();
+      // A snapshot that is still arriving is left alone unless it stalled (heartbeats do not
+      // count as progress); an attach that got no answer is sent again.
+      const streaming = this.snapshot !== undefined && now - this.snapshot.progress < SNAPSHOT_STALL_MS;
+      const waiting = this.status !== 'in-sync' || this.attaching;
+      if (waiting && !streaming && now - this.attachSentAt >= this.cfg.resyncInterval) this.attach();
       if (this.status !== 'in-sync') this.expireBuffered(now);
       else this.retransmit(now);
       this.tick();

@@ -35,9 +35,18 @@ export interface MasterConfig {
   readonly onError: (err: StoreError) => void;
 }
 
+/** A clone's command being applied: its progress is committed with the change. */
+interface Origin {
+  readonly cloneId: string;
+  readonly reqId: number;
+}
+
 type Job =
-  | { readonly kind: 'mutation'; readonly m: Mutation; readonly done: (r: Data | StoreError, seq: number) => void }
-  | { readonly kind: 'clear'; readonly done: (r: Data | StoreError, seq: number) => void };
+  | { readonly kind: 'mutation'; readonly m: Mutation; readonly from?: Origin; readonly done: (r: Data | StoreError, seq: number) => void }
+  | { readonly kind: 'clear'; readonly from?: Origin; readonly done: (r: Data | StoreError, seq: number) => void };
+
+/** Meta key under which a clone's progress (its next request id) is kept with the data. */
+const cloneProgressKey = (cloneId: string): string => `clone-next:${cloneId}`;
 
 interface CloneRecord {
   /** The request id this clone's next command must have; earlier ones are done. */
@@ -178,7 +187,9 @@ export class MasterCore {
   private onCommand(msg: Extract<StoreMessage, { kind: typeof StoreMsg.Command }>): void {
     let rec = this.clones.get(msg.cloneId);
     if (!rec) {
-      rec = { next: msg.lowest, ahead: new Map(), acks: new Map() };
+      // A durable backend remembers how far this clone got before a restart of the master.
+      const stored = Number(this.cfg.backend.getMeta(cloneProgressKey(msg.cloneId)) ?? '0');
+      rec = { next: Math.max(msg.lowest, stored), ahead: new Map(), acks: new Map() };
       this.clones.set(msg.cloneId, rec);
     }
     if (msg.lowest > rec.next) {
@@ -186,9 +197,10 @@ export class MasterCore {
       for (const id of rec.ahead.keys()) if (id < rec.next) rec.ahead.delete(id);
     }
     if (msg.reqId < rec.next) {
-      // A retransmission: answer again if we still know the answer; never apply twice.
-      const ack = rec.acks.get(msg.reqId);
-      if (ack) void this.cfg.send(cloneTopic(this.cfg.name, msg.cloneId), ack);
+      // A retransmission: never apply twice. Answer again from the cache; after a restart the
+      // answer is gone (only the progress was kept), so the write is confirmed without a result.
+      const ack = rec.acks.get(msg.reqId) ?? { kind: StoreMsg.Ack, reqId: msg.reqId, seq: this.seq, result: none() };
+      void this.cfg.send(cloneTopic(this.cfg.name, msg.cloneId), ack);
       return;
     }
     rec.ahead.set(msg.reqId, msg);
@@ -209,11 +221,13 @@ export class MasterCore {
       if (rec.acks.size > ACKS_KEPT) rec.acks.delete(rec.acks.keys().next().value!);
       void this.cfg.send(cloneTopic(this.cfg.name, msg.cloneId), ack);
     };
-    if (msg.op === StoreOp.Clear) this.enqueue({ kind: 'clear', done });
+    const from: Origin = { cloneId: msg.cloneId, reqId: msg.reqId };
+    if (msg.op === StoreOp.Clear) this.enqueue({ kind: 'clear', from, done });
     else {
       this.enqueue({
         kind: 'mutation',
         m: { op: msg.op, key: msg.key, args: msg.args, ...(msg.expiry === undefined ? {} : { expiry: msg.expiry }) },
+        from,
         done,
       });
     }
@@ -277,6 +291,9 @@ export class MasterCore {
           }
         }
         if (changes.length > 0) b.setMeta('seq', String(this.seq + changes.length));
+        const progress = new Map<string, number>();
+        for (const j of jobs) if (j.from) progress.set(j.from.cloneId, j.from.reqId + 1);
+        for (const [cloneId, next] of progress) b.setMeta(cloneProgressKey(cloneId), String(next));
       });
     } catch (err) {
       const e = new StoreError('backend_failure', `store ${this.cfg.name}: the backend failed to commit a batch: ${String(err)}`, { cause: err });

@@ -3,7 +3,8 @@
  * node, started for this file), the built page in headless Chromium, and a Node endpoint peered
  * with the manager on the side — everything on 127.0.0.1. The tests run in order on one page.
  */
-import { copyFileSync, mkdirSync, statSync } from 'node:fs';
+import { mkdirSync, readFileSync, statSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
@@ -26,6 +27,7 @@ import {
   type Message,
   type StoreClone,
 } from 'isobroker';
+import { DOWN_AFTER_MS } from '../../web-demo/src/cluster-state.js';
 import { launchChromium } from '../support/browser.js';
 import { buildDashboard, recordConsole, startLauncher, tid, type ConsoleRecord, type Launcher } from '../support/dashboard.js';
 
@@ -39,7 +41,7 @@ const NODES = [
 const NAMES = NODES.map(([n]) => n);
 const SCREENSHOT = fileURLToPath(new URL('../../test-results/dashboard.png', import.meta.url));
 const DOCS_SCREENSHOT = fileURLToPath(new URL('../../docs/dashboard.png', import.meta.url));
-/** `ISOBROKER_UPDATE_DOCS=1` also refreshes the README's screenshot (a tracked file). */
+/** `ISOBROKER_UPDATE_DOCS=1` also refreshes the README's screenshot, a tracked file. */
 const UPDATE_DOCS = process.env.ISOBROKER_UPDATE_DOCS === '1';
 const MAX_DOCS_PNG_BYTES = 400 * 1024;
 
@@ -90,12 +92,13 @@ const topicsShown = async (): Promise<string[]> => [...new Set((await eventRows(
 const storeKeys = (): Promise<string[]> => page.$$eval(tid('store-row'), (els) => els.map((e) => e.getAttribute('data-key') ?? ''));
 const storeState = (): Promise<string | null> => page.getAttribute(tid('store-status'), 'data-state');
 const storeRow = (key: string): string => `${tid('store-row')}[data-key="${key}"]`;
+/** Width and height from a PNG's IHDR chunk. */
+const pngSize = (png: Buffer): { width: number; height: number } => ({ width: png.readUInt32BE(16), height: png.readUInt32BE(20) });
 const logTotal = async (): Promise<number> => Number(/ of (\d+) rows/.exec((await page.textContent('#log-meta')) ?? '')?.[1] ?? 0);
 
 async function setFilter(text: string): Promise<void> {
   const filter = page.locator(tid('event-filter'));
-  await filter.fill('');
-  await filter.pressSequentially(text);
+  await filter.fill(text);
   // Enter applies at once (typing applies after a debounce); Clear drops rows of the old filter.
   await filter.press('Enter');
   await page.click(tid('events-clear'));
@@ -126,15 +129,37 @@ it('a typed topic filter shows only matching events', async () => {
   expect(await page.inputValue(tid('event-filter'))).toBe('demo/conn/worker-1');
 });
 
+it('saves a screenshot of the whole dashboard at 1280×800', async () => {
+  await setFilter('demo/');
+  await expect.poll(topicsShown, { timeout: 10_000 }).toEqual(['demo/conn/worker-1', 'demo/conn/worker-2']);
+  await expect.poll(allUp, { timeout: 10_000 }).toBe(true);
+  await page.waitForSelector(tid('log-row'), { timeout: 10_000 });
+  await expect.poll(storeState, { timeout: 10_000 }).toBe('in-sync');
+  // Every node's rate chart has samples (each node publishes its stats at least).
+  const published = (): Promise<number[]> => page.$$eval(tid('rate-chart'), (els) => els.map((e) => Number(e.getAttribute('data-published'))));
+  await expect.poll(async () => (await published()).filter((r) => r > 0).length, { timeout: 10_000 }).toBe(NAMES.length);
+  mkdirSync(dirname(SCREENSHOT), { recursive: true });
+  await page.screenshot({ path: SCREENSHOT, fullPage: true });
+  const { width, height } = pngSize(readFileSync(SCREENSHOT));
+  expect(width).toBe(1280);
+  expect(height).toBeGreaterThan(800);
+  // The README's copy is the first screen (topology, rates, events, store, publish form): the
+  // whole page is 360–420 KB depending on what it shows, over the budget for a tracked image.
+  if (UPDATE_DOCS) {
+    mkdirSync(dirname(DOCS_SCREENSHOT), { recursive: true });
+    await page.screenshot({ path: DOCS_SCREENSHOT });
+    expect(statSync(DOCS_SCREENSHOT).size).toBeLessThan(MAX_DOCS_PNG_BYTES);
+  }
+});
+
 it('an event published from the form reaches a Node subscriber with its types intact', async () => {
   const got: Message[] = [];
   const sub = ep.subscribe('e2e/from-page', (m) => got.push(m));
-  const T0 = Date.now();
   try {
     await page.fill(tid('publish-topic'), 'e2e/from-page');
     await page.fill(tid('publish-name'), 'E2E::typed');
-    const args: [string, string][] = [
-      ['string', 'héllo, 世界'],
+    const args: (readonly [string, string])[] = [
+      ['string', 'héllo — wörld'],
       ['count', '18446744073709551615'],
       ['addr', '2001:db8::1'],
       ['integer', '-7'],
@@ -146,13 +171,29 @@ it('an event published from the form reaches a Node subscriber with its types in
       ['enum', 'Log::WRITER_ASCII'],
       ['bool', 'T'],
     ];
-    for (const [i, [type, value]] of args.entries()) {
-      if ((await page.locator(tid(`publish-arg-type-${i}`)).count()) === 0) await page.click(tid('publish-add-arg'));
-      await page.selectOption(tid(`publish-arg-type-${i}`), type);
-      await page.fill(tid(`publish-arg-value-${i}`), value);
-    }
-    expect(await page.locator(tid(`publish-arg-type-${args.length}`)).count()).toBe(0);
-    console.info('T filled', Date.now() - T0);
+    // The first row with Playwright's own actions; the other ten in one step through the same
+    // controls (the "+ Argument" button, the type menu, the value box, firing the events a user's
+    // input fires): while the log tail keeps the page's main thread busy (see the report), each
+    // Playwright action costs a few hundred ms, and thirty of them made this test slow.
+    await page.selectOption(tid('publish-arg-type-0'), args[0]![0]);
+    await page.fill(tid('publish-arg-value-0'), args[0]![1]);
+    await page.evaluate((rows) => {
+      rows.forEach(([type, value], k) => {
+        const q = <T extends Element>(id: string): T => document.querySelector<T>(`[data-testid="${id}"]`)!;
+        if (!document.querySelector(`[data-testid="publish-arg-type-${k + 1}"]`)) q<HTMLButtonElement>('publish-add-arg').click();
+        const select = q<HTMLSelectElement>(`publish-arg-type-${k + 1}`);
+        select.value = type;
+        select.dispatchEvent(new Event('change', { bubbles: true }));
+        const input = q<HTMLInputElement>(`publish-arg-value-${k + 1}`);
+        input.value = value;
+        input.dispatchEvent(new Event('input', { bubbles: true }));
+      });
+    }, args.slice(1));
+    // The form holds exactly these rows (a type the menu lacks would read as '').
+    const form = await page.$$eval('#publish-args .arg-row', (rows) =>
+      rows.map((r) => [r.querySelector('select')!.value, r.querySelector('input')!.value] as const),
+    );
+    expect(form).toEqual(args);
 
     // Bad input is refused inline and nothing is sent.
     await page.fill(tid('publish-arg-value-1'), '-1');
@@ -161,7 +202,6 @@ it('an event published from the form reaches a Node subscriber with its types in
     expect(await page.textContent(tid('publish-error'))).toContain('argument 2 (count)');
     await page.fill(tid('publish-arg-value-1'), args[1]![1]);
     await page.waitForSelector(tid('publish-error'), { state: 'hidden' });
-    console.info('T error checked', Date.now() - T0);
 
     // Publish until the page knows a route to our subscription (it says so when it has none:
     // the subscription reaches the page through the manager); those sends are dropped unseen.
@@ -174,12 +214,10 @@ it('an event published from the form reaches a Node subscriber with its types in
         { timeout: 10_000, interval: 200 },
       )
       .toMatch(/^sent E2E::typed\(.*\) on e2e\/from-page$/);
-    console.info('T routed', Date.now() - T0);
     await expect.poll(() => got.length, { timeout: 10_000 }).toBeGreaterThan(0);
-    console.info('T got', Date.now() - T0);
 
     const expected = makeEvent('E2E::typed', [
-      string('héllo, 世界'),
+      string('héllo — wörld'),
       count(18446744073709551615n),
       address('2001:db8::1'),
       integer(-7n),
@@ -232,41 +270,36 @@ it('the log tail shows new conn records', async () => {
   expect(await page.locator(tid('log-row')).count()).toBeGreaterThanOrEqual(rows);
 });
 
-it('saves a screenshot of the whole dashboard at 1280×800', async () => {
-  await setFilter('demo/');
-  await expect.poll(topicsShown, { timeout: 10_000 }).toEqual(['demo/conn/worker-1', 'demo/conn/worker-2']);
-  await expect.poll(allUp, { timeout: 10_000 }).toBe(true);
-  // Every node's rate chart has samples (each node publishes its stats at least).
-  const published = (): Promise<number[]> => page.$$eval(tid('rate-chart'), (els) => els.map((e) => Number(e.getAttribute('data-published'))));
-  await expect.poll(async () => (await published()).filter((r) => r > 0).length, { timeout: 10_000 }).toBe(NAMES.length);
-  mkdirSync(new URL('../../test-results/', import.meta.url), { recursive: true });
-  await page.screenshot({ path: SCREENSHOT, fullPage: true });
-  expect(statSync(SCREENSHOT).size).toBeGreaterThan(10_000);
-  if (UPDATE_DOCS) {
-    expect(statSync(SCREENSHOT).size).toBeLessThan(MAX_DOCS_PNG_BYTES);
-    mkdirSync(new URL('../../docs/', import.meta.url), { recursive: true });
-    copyFileSync(SCREENSHOT, DOCS_SCREENSHOT);
-  }
-});
-
 it('is readable at 1280×800 and at 390×844', async () => {
   const panels = ['topology-h', 'rates-h', 'events-h', 'publish-h', 'store-h', 'log-h'].map((h) => `section[aria-labelledby="${h}"]`);
-  const controls = [tid('node-manager'), tid('event-filter'), tid('publish-send'), tid('store-status'), 'table.log-table'];
+  // Wide tables scroll inside their own box (`.table-wrap`), not the page.
+  const controls = ['h1', tid('node-manager'), tid('event-filter'), tid('publish-send'), tid('store-status'), tid('store-search'), '.log-panel .table-wrap'];
   for (const [width, height] of [
     [390, 844],
     [1280, 800],
   ] as const) {
     await page.setViewportSize({ width, height });
     await page.waitForFunction((w) => window.innerWidth === w, width);
-    const m = await page.evaluate(() => ({ scroll: document.documentElement.scrollWidth, inner: window.innerWidth }));
-    expect(m.scroll, `horizontal overflow at ${width}×${height}`).toBeLessThanOrEqual(m.inner);
-    for (const sel of [...panels, ...controls]) {
-      const el = page.locator(sel).first();
-      expect(await el.isVisible(), `${sel} visible at ${width}×${height}`).toBe(true);
-      const box = (await el.boundingBox())!;
-      expect(box.x, `${sel} starts inside at ${width}`).toBeGreaterThanOrEqual(0);
-      expect(box.x + box.width, `${sel} ends inside at ${width}`).toBeLessThanOrEqual(width + 0.5);
+    // One look at the laid-out page (each Playwright call costs a round trip to a busy page).
+    const seen = await page.evaluate((sels) => {
+      const out = sels.map((sel) => {
+        const el = document.querySelector(sel);
+        const r = el?.getBoundingClientRect();
+        const visible = !!el && !!r && r.width > 0 && r.height > 0 && el.checkVisibility({ visibilityProperty: true, opacityProperty: true });
+        return { sel, visible, left: r?.left ?? NaN, right: r?.right ?? NaN };
+      });
+      const fonts = Array.from(document.querySelectorAll('main :is(h2, p, label, button, input, select, td, th, .ev-topic, .arg)'))
+        .filter((e) => e.getClientRects().length > 0)
+        .map((e) => parseFloat(getComputedStyle(e).fontSize));
+      return { out, scroll: document.documentElement.scrollWidth, inner: window.innerWidth, smallestFont: Math.min(...fonts) };
+    }, [...panels, ...controls]);
+    expect(seen.scroll, `horizontal overflow at ${width}×${height}`).toBeLessThanOrEqual(seen.inner);
+    for (const e of seen.out) {
+      expect(e.visible, `${e.sel} visible at ${width}×${height}`).toBe(true);
+      expect(e.left, `${e.sel} starts inside at ${width}`).toBeGreaterThanOrEqual(0);
+      expect(e.right, `${e.sel} ends inside at ${width}`).toBeLessThanOrEqual(width + 0.5);
     }
+    expect(seen.smallestFont, `smallest text at ${width}×${height}`).toBeGreaterThanOrEqual(11);
   }
 });
 
@@ -276,18 +309,27 @@ it('a killed worker turns down, and the launcher’s restart brings it back up',
   const nodeTitle = (): Promise<string> => page.$eval(`${tid('node-worker-1')} title`, (t) => t.textContent ?? '');
   const oldId = /\nid (\S+)/.exec(await nodeTitle())?.[1];
   expect(oldId).toMatch(/^[0-9a-f-]{36}$/);
+  // When the page changes worker-1's state, by the page's clock (the test's too: one machine).
+  await page.evaluate(() => {
+    const w = window as unknown as { e2eChanges: { state: string; at: number }[] };
+    const now = (): string => document.querySelector('[data-testid="node-worker-1"]')?.getAttribute('data-state') ?? '';
+    let last = now();
+    w.e2eChanges = [];
+    new MutationObserver(() => {
+      if (now() !== last) w.e2eChanges.push({ state: (last = now()), at: Date.now() });
+    }).observe(document.getElementById('topology')!, { subtree: true, childList: true, attributes: true, attributeFilter: ['data-state'] });
+  });
+  const changes = (): Promise<{ state: string; at: number }[]> => page.evaluate(() => (window as unknown as { e2eChanges: { state: string; at: number }[] }).e2eChanges);
+
   // The launcher restarts a dead node after 1 s, and a restarted worker reports again about 1 s
   // later: sooner than the page's 2 s of silence, so the down state could last a moment or not
   // show at all (see the report). Pausing the launcher across the kill holds the restart back
   // until the page has shown the worker down; the kill and the restart are the real ones.
   process.kill(launcher.cli.proc.pid!, 'SIGSTOP');
-  let killedAt = 0;
-  let downAfter = 0;
+  const killedAt = Date.now();
   try {
-    killedAt = Date.now();
     process.kill(old, 'SIGKILL');
     await page.waitForSelector(`${tid('node-worker-1')}[data-state="down"]`, { state: 'attached', timeout: 8000 });
-    downAfter = Date.now() - killedAt;
     expect(await page.textContent(`${tid('node-worker-1')} .node-sub`)).toBe('down');
     // Only the killed node is down.
     const states = await nodeStates();
@@ -298,11 +340,16 @@ it('a killed worker turns down, and the launcher’s restart brings it back up',
   const again = await launcher.waitUp('worker-1', starts + 1);
   expect(again.pid).not.toBe(old);
   await page.waitForSelector(`${tid('node-worker-1')}[data-state="up"]`, { state: 'attached', timeout: 10_000 });
-  const upAfter = Date.now() - killedAt;
   // It is the new process: its endpoint has a new id.
   await expect.poll(async () => /\nid (\S+)/.exec(await nodeTitle())?.[1], { timeout: 5000 }).not.toBe(oldId);
-  expect(downAfter).toBeLessThan(4000);
-  console.info(`worker-1 shown down ${downAfter} ms after SIGKILL; up again ${upAfter} ms after (launcher paused meanwhile)`);
+  const seen = await changes();
+  expect(seen.map((c) => c.state)).toEqual(['down', 'up']);
+  const downAfter = seen[0]!.at - killedAt;
+  // Down after DOWN_AFTER_MS of silence (the last stats came up to 500 ms before the kill), and
+  // "within a few seconds": at most 3 s more for a page that renders late on a loaded machine.
+  expect(downAfter).toBeGreaterThanOrEqual(DOWN_AFTER_MS - 600);
+  expect(downAfter).toBeLessThan(DOWN_AFTER_MS + 3000);
+  console.info(`worker-1 shown down ${downAfter} ms after SIGKILL, up ${seen[1]!.at - killedAt} ms after (the launcher was paused until it showed down)`);
   await expect.poll(allUp, { timeout: 10_000 }).toBe(true);
 });
 
@@ -364,4 +411,5 @@ it('shows the disconnected banner instead of a blank page while the manager is d
 
 it('logged no console errors', () => {
   expect(consoleLog.errors()).toEqual([]);
+  console.info(`allowed ${consoleLog.allowedFailures} 'WebSocket connection … failed' lines while the manager was down`);
 });

@@ -3,9 +3,9 @@
  * cluster launcher (`isobroker cluster`) as a child process with its status lines, and the page's
  * console, recorded so that a test can prove it stayed free of errors.
  */
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, join, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'vite';
 import type { Page } from 'playwright-core';
@@ -16,6 +16,9 @@ import { spawnCli, type Cli } from './processes.js';
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 /** Where the launcher's HTTP server finds the page (`server/dashboard-server.ts`). */
 export const DASHBOARD_DIST = join(REPO, 'web-demo', 'dist');
+
+/** Older builds' assets are removed after this long (ms). */
+const STALE_ASSET_MS = 10 * 60_000;
 
 /** `[data-testid="…"]`. */
 export const tid = (id: string): string => `[data-testid="${id}"]`;
@@ -31,7 +34,8 @@ function filesUnder(dir: string, prefix = ''): string[] {
  * into `web-demo/dist` file by file with atomic renames, `index.html` last. The launcher serves
  * `web-demo/dist` only, and a launcher already serving it (another test run in this checkout,
  * `npm start`) must never see a missing or half-written file: so no `emptyOutDir` there. Asset
- * names carry a content hash, so an unchanged page rewrites identical files.
+ * names carry a content hash, so an unchanged page rewrites identical files; assets of other
+ * builds are removed once they are ten minutes old.
  */
 export async function buildDashboard(): Promise<void> {
   const out = mkdtempSync(join(tmpdir(), 'isobroker-web-'));
@@ -49,6 +53,12 @@ export async function buildDashboard(): Promise<void> {
       const part = `${dest}.${process.pid}.part`;
       copyFileSync(join(out, f), part);
       renameSync(part, dest);
+    }
+    // Assets of older builds go once no page can still be loading them.
+    const current = new Set(files);
+    for (const f of filesUnder(DASHBOARD_DIST)) {
+      const path = join(DASHBOARD_DIST, f);
+      if (!current.has(f) && f.startsWith(`assets${sep}`) && Date.now() - statSync(path).mtimeMs > STALE_ASSET_MS) rmSync(path, { force: true });
     }
   } finally {
     rmSync(out, { recursive: true, force: true });
