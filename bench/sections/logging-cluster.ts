@@ -35,7 +35,10 @@ export interface Cluster {
 async function layoutWith(loggers: number): Promise<ClusterLayout> {
   const nodes: { name: string; role: string; host: string; port: number }[] = [];
   const add = async (name: string, role: string): Promise<void> => {
-    nodes.push({ name, role, host: '127.0.0.1', port: await freePort() });
+    // A port just freed may come back at once: ask again until it is one no node has.
+    let port = await freePort();
+    while (nodes.some((n) => n.port === port)) port = await freePort();
+    nodes.push({ name, role, host: '127.0.0.1', port });
   };
   await add('manager', 'manager');
   for (let i = 1; i <= loggers; i++) await add(`logger-${i}`, 'logger');

@@ -27,7 +27,6 @@ import {
   type Message,
   type StoreClone,
 } from 'isobroker';
-import { DOWN_AFTER_MS } from '../../web-demo/src/cluster-state.js';
 import { launchChromium } from '../support/browser.js';
 import { buildDashboard, recordConsole, startLauncher, tid, type ConsoleRecord, type Launcher } from '../support/dashboard.js';
 
@@ -321,22 +320,16 @@ it('a killed worker turns down, and the launcher’s restart brings it back up',
   });
   const changes = (): Promise<{ state: string; at: number }[]> => page.evaluate(() => (window as unknown as { e2eChanges: { state: string; at: number }[] }).e2eChanges);
 
-  // The launcher restarts a dead node after 1 s, and a restarted worker reports again about 1 s
-  // later: sooner than the page's 2 s of silence, so the down state could last a moment or not
-  // show at all (see the report). Pausing the launcher across the kill holds the restart back
-  // until the page has shown the worker down; the kill and the restart are the real ones.
-  process.kill(launcher.cli.proc.pid!, 'SIGSTOP');
+  // Every node peers with the manager, and the manager reports its peers twice a second: the page
+  // shows a node down as soon as the manager no longer lists it — before the launcher's restart
+  // (1 s later) brings it back, and within 2 s even if the restart were instant.
   const killedAt = Date.now();
-  try {
-    process.kill(old, 'SIGKILL');
-    await page.waitForSelector(`${tid('node-worker-1')}[data-state="down"]`, { state: 'attached', timeout: 8000 });
-    expect(await page.textContent(`${tid('node-worker-1')} .node-sub`)).toBe('down');
-    // Only the killed node is down.
-    const states = await nodeStates();
-    expect(NAMES.filter((n) => states[n] !== 'up')).toEqual(['worker-1']);
-  } finally {
-    process.kill(launcher.cli.proc.pid!, 'SIGCONT');
-  }
+  process.kill(old, 'SIGKILL');
+  await page.waitForSelector(`${tid('node-worker-1')}[data-state="down"]`, { state: 'attached', timeout: 8000 });
+  expect(await page.textContent(`${tid('node-worker-1')} .node-sub`)).toBe('down');
+  // Only the killed node is down.
+  const states = await nodeStates();
+  expect(NAMES.filter((n) => states[n] !== 'up')).toEqual(['worker-1']);
   const again = await launcher.waitUp('worker-1', starts + 1);
   expect(again.pid).not.toBe(old);
   await page.waitForSelector(`${tid('node-worker-1')}[data-state="up"]`, { state: 'attached', timeout: 10_000 });
@@ -345,11 +338,9 @@ it('a killed worker turns down, and the launcher’s restart brings it back up',
   const seen = await changes();
   expect(seen.map((c) => c.state)).toEqual(['down', 'up']);
   const downAfter = seen[0]!.at - killedAt;
-  // Down after DOWN_AFTER_MS of silence (the last stats came up to 500 ms before the kill), and
-  // "within a few seconds": at most 3 s more for a page that renders late on a loaded machine.
-  expect(downAfter).toBeGreaterThanOrEqual(DOWN_AFTER_MS - 600);
-  expect(downAfter).toBeLessThan(DOWN_AFTER_MS + 3000);
-  console.info(`worker-1 shown down ${downAfter} ms after SIGKILL, up ${seen[1]!.at - killedAt} ms after (the launcher was paused until it showed down)`);
+  // The requirement: a node that dies is shown down within 2 s.
+  expect(downAfter).toBeLessThan(2000);
+  console.info(`worker-1 shown down ${downAfter} ms after SIGKILL, up again ${seen[1]!.at - killedAt} ms after`);
   await expect.poll(allUp, { timeout: 10_000 }).toBe(true);
 });
 

@@ -112,18 +112,34 @@ export class ClusterState {
     n.peers = s.peers;
     n.published = s.published;
     n.received = s.received;
+    this.evaluate(now);
     this.changed();
+  }
+
+  /**
+   * Up means: stats heard within DOWN_AFTER_MS, and — every node peers with the manager — listed
+   * among the manager's current peers while the manager itself reports. A killed node thus turns
+   * down with the manager's next stats (≤ 0.5 s), even when a restart is quicker than the silence.
+   */
+  private evaluate(now: number): boolean {
+    const manager = [...this.nodes.values()].find((x) => x.role === 'manager');
+    const managerFresh = manager?.lastSeen !== undefined && now - manager.lastSeen < DOWN_AFTER_MS;
+    let any = false;
+    for (const n of this.nodes.values()) {
+      const fresh = n.lastSeen !== undefined && now - n.lastSeen < DOWN_AFTER_MS;
+      const listed = n === manager || !managerFresh || !n.inLayout || manager!.peers.includes(n.name);
+      const up = fresh && listed;
+      if (up !== n.up) {
+        n.up = up;
+        any = true;
+      }
+    }
+    return any;
   }
 
   /** Marks silent nodes down; returns whether anything changed. */
   tick(now: number): boolean {
-    let any = false;
-    for (const n of this.nodes.values()) {
-      if (n.up && n.lastSeen !== undefined && now - n.lastSeen >= DOWN_AFTER_MS) {
-        n.up = false;
-        any = true;
-      }
-    }
+    const any = this.evaluate(now);
     if (any) this.changed();
     return any;
   }

@@ -49,6 +49,8 @@ export class LogTail {
   private rows: (readonly string[])[] = [];
   private total = 0;
   private fieldsChanged = false;
+  /** Rows added since the last render (the table only gains these, newest first). */
+  private fresh: (readonly string[])[] = [];
   private readonly frame = frameScheduler(() => this.render());
 
   constructor(
@@ -70,6 +72,7 @@ export class LogTail {
     this.rows = [];
     this.total = 0;
     this.fieldsChanged = true;
+    this.fresh = [];
     this.sub = this.endpoint.subscribe(LOG_TAIL_TOPIC_PREFIX + path, ({ topic, data }) => {
       // The prefix `…/conn` also matches `…/conn_summary`: keep exactly our path.
       if (topic !== LOG_TAIL_TOPIC_PREFIX + path) return;
@@ -83,26 +86,35 @@ export class LogTail {
     if (b.fields.join('\t') !== this.fields.join('\t')) {
       this.fields = b.fields;
       this.rows = [];
+      this.fresh = [];
       this.fieldsChanged = true;
     }
     this.total += b.rows.length;
+    for (const r of b.rows) this.fresh.push(r);
+    if (this.fresh.length > MAX_LOG_ROWS) this.fresh.splice(0, this.fresh.length - MAX_LOG_ROWS);
     for (const r of b.rows.length > MAX_LOG_ROWS ? b.rows.slice(-MAX_LOG_ROWS) : b.rows) this.rows.push(r);
     if (this.rows.length > MAX_LOG_ROWS) this.rows.splice(0, this.rows.length - MAX_LOG_ROWS);
     this.frame.schedule();
   }
 
   private render(): void {
+    const n = this.fields.length;
+    const row = (r: readonly string[]): HTMLElement => h('tr', { 'data-testid': 'log-row' }, ...Array.from({ length: n }, (_, k) => h('td', {}, r[k] ?? '')));
     if (this.fieldsChanged) {
+      // New columns: rebuild everything once.
       this.fieldsChanged = false;
       this.el.head.replaceChildren(this.fields.length ? h('tr', {}, ...this.fields.map((f) => h('th', { scope: 'col' }, f))) : '');
+      const body: HTMLElement[] = [];
+      for (let i = this.rows.length - 1; i >= 0; i--) body.push(row(this.rows[i]!));
+      this.el.body.replaceChildren(...body);
+    } else if (this.fresh.length > 0) {
+      // Only the new rows are built, newest first on top; the oldest fall off the bottom.
+      const frag = document.createDocumentFragment();
+      for (let i = this.fresh.length - 1; i >= 0; i--) frag.append(row(this.fresh[i]!));
+      this.el.body.prepend(frag);
+      while (this.el.body.rows.length > MAX_LOG_ROWS) this.el.body.lastElementChild!.remove();
     }
-    const n = this.fields.length;
-    const body: HTMLElement[] = [];
-    for (let i = this.rows.length - 1; i >= 0; i--) {
-      const r = this.rows[i]!;
-      body.push(h('tr', { 'data-testid': 'log-row' }, ...Array.from({ length: n }, (_, k) => h('td', {}, r[k] ?? ''))));
-    }
-    this.el.body.replaceChildren(...body);
+    this.fresh = [];
     this.el.meta.textContent = this.total ? `${this.rows.length} newest of ${this.total} rows written since this page opened · newest first` : '';
     this.el.empty.hidden = this.rows.length > 0;
     this.el.empty.textContent = `no ${this.el.select.value} rows yet — the loggers publish each batch they write`;
