@@ -5,10 +5,10 @@
  * rates, a few seconds per rate, while the page counts, renders and times its frames.
  */
 import { fileURLToPath } from 'node:url';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { Endpoint, makeEvent, string } from '../../src/index.js';
 import type { PageStats } from '../browser/events-page.js';
-import { bundlePage, pageSource, servePage } from '../lib/chromium.js';
+import { bundlePage, pageSource, servePage, type PageServer } from '../lib/chromium.js';
 import { freePort, processCpuMs, sleep, type ProcessSet } from '../lib/processes.js';
 import { TRACE_CATEGORIES, summarizeTrace, type TraceSummary } from './browser-trace.js';
 
@@ -148,11 +148,13 @@ export async function runLadder(procs: ProcessSet, browser: Browser, plan: Ladde
   const port = await freePort();
   const hub = procs.spawn('isobroker hub', process.execPath, [binPath(), 'hub', '--listen', `127.0.0.1:${port}`, '--quiet']);
   const url = (await hub.waitForLine(/ready: native (ws:\/\/\S+),/, 15_000))[1]!;
-  const server = await servePage(await bundlePage(pageSource('events-page')), 'isobroker bench: events');
-  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  let server: PageServer | undefined;
+  let context: BrowserContext | undefined;
   const pub = new Endpoint({ name: 'bench-publisher' });
   const errors: string[] = [];
   try {
+    server = await servePage(await bundlePage(pageSource('events-page')), 'isobroker bench: events');
+    context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
     const page = await context.newPage();
     page.on('pageerror', (e) => errors.push(e.message));
     page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
@@ -216,8 +218,8 @@ export async function runLadder(procs: ProcessSet, browser: Browser, plan: Ladde
     return traced === undefined ? { steps } : { steps, traced };
   } finally {
     await pub.close();
-    await context.close();
-    await server.close();
+    await context?.close();
+    await server?.close();
     await hub.stop();
   }
 }

@@ -87,25 +87,21 @@ function ladderTable(steps: readonly Step[], plan: LadderPlan): Table {
   };
 }
 
-/** Where the page's main thread went at each rendered rate and with receiving alone. */
+/** The page's main thread, rendering against receiving alone, at the rates measured both ways. */
 function whereTimeGoes(steps: readonly Step[]): string[] {
-  const describe = (label: string, s: readonly Step[]): string | undefined => {
-    if (s.length === 0) return undefined;
-    const share = (f: (m: Step['mainThread']) => number): number => median(s.map((x) => f(x.mainThread) / x.publishMs));
-    const task = share((m) => m.taskMs);
-    const script = share((m) => m.scriptMs);
-    const styleLayout = share((m) => m.styleMs + m.layoutMs);
-    return `${label}: busy ${percent(task)} — script ${percent(script)}, style and layout ${percent(styleLayout)}, the rest (paint, compositing, input and network tasks) ${percent(Math.max(0, task - script - styleLayout))}`;
-  };
-  const rates = [...new Set(steps.filter((s) => s.rate > 0).map((s) => s.rate))].sort((a, b) => a - b);
-  const parts = [
-    ...rates.map((r) => describe(`${formatOps(r)} rendered`, steps.filter((s) => s.render && s.rate === r))),
-    ...rates.map((r) => describe(`${formatOps(r)} received only`, steps.filter((s) => !s.render && s.rate === r))),
-  ].filter((x): x is string => x !== undefined);
+  const busy = (s: readonly Step[]): number => median(s.map((x) => x.mainThread.taskMs / x.publishMs));
+  const both = [...new Set(steps.filter((s) => !s.render).map((s) => s.rate))].sort((a, b) => a - b);
+  const parts = both.flatMap((rate) => {
+    const rendered = steps.filter((s) => s.render && s.rate === rate);
+    const received = steps.filter((s) => !s.render && s.rate === rate);
+    return rendered.length === 0 ? [] : [`${formatOps(rate)}: ${percent(busy(rendered))} rendering, ${percent(busy(received))} receiving only`];
+  });
+  if (parts.length === 0) return [];
   return [
-    `Where the page's time goes (main thread during publishing, share of wall time, from Chromium's performance metrics) — ${parts.join('; ')}. ` +
-      'Receiving alone (decoding in the `Endpoint`, parsing each event, sequence and latency checks) is the receive-only ' +
-      'rows; the difference to the rendered rows is the DOM work of the dashboard-style list.',
+    `Where the page's time goes: its main thread was busy (share of wall time while publishing) ${parts.join('; ')}. ` +
+      'Receiving alone — the `Endpoint` decoding frames, each event parsed, sequence and latency checked — is the ' +
+      'receive-only rows; the rest is the DOM work of the dashboard-style list (creating rows, style, layout, paint, ' +
+      'compositing), broken down in the trace table.',
   ];
 }
 

@@ -86,10 +86,52 @@ function expiryMs(e: Expiry | undefined): number | undefined {
   return Math.round(ms);
 }
 
-/** What masters and clones share: the write operations, expressed as mutations. */
+/** The part of the master and clone state machines that the public handles share. */
+interface StoreCore {
+  mutate(m: Mutation): Promise<Data>;
+  get(key: Data): Data;
+  exists(key: Data): boolean;
+  keys(): Data;
+  getIndexFromValue(key: Data, index: Data): Data;
+  size(): number;
+  entries(): IterableIterator<[Data, Data]>;
+  onChange(fn: (ev: StoreChangeEvent) => void): () => void;
+}
+
+/** What masters and clones share: writes (as mutations), queries and the change feed. */
 abstract class StoreHandle {
   abstract readonly name: string;
-  protected abstract mutate(m: Mutation): Promise<Data>;
+  protected abstract readonly core: StoreCore;
+
+  protected mutate(m: Mutation): Promise<Data> {
+    return this.core.mutate(m);
+  }
+  /** The value at `key`; `no_such_key` when absent (`stale_data` on a clone cut off too long). */
+  get(key: unknown): Data {
+    return this.core.get(toData(key));
+  }
+  exists(key: unknown): boolean {
+    return this.core.exists(toData(key));
+  }
+  /** All keys, as a Broker set. */
+  keys(): Data {
+    return this.core.keys();
+  }
+  /** Broker's get_index_from_value: a vector element, a table value, or set membership. */
+  getIndexFromValue(key: unknown, index: unknown): Data {
+    return this.core.getIndexFromValue(toData(key), toData(index));
+  }
+  get size(): number {
+    return this.core.size();
+  }
+  /** Every entry (a master pages them from its backend; a clone shows its copy, fresh or not). */
+  entries(): IterableIterator<[Data, Data]> {
+    return this.core.entries();
+  }
+  /** Insert/update/erase/expire/clear events with old and new values. */
+  onChange(fn: (ev: StoreChangeEvent) => void): () => void {
+    return this.core.onChange(fn);
+  }
 
   private write(op: StoreOp, key: unknown, args: unknown[], opts: WriteOptions | undefined): Promise<Data> {
     const expiry = expiryMs(opts?.expiry);
@@ -132,6 +174,9 @@ abstract class StoreHandle {
   }
 }
 
+/** Masters hosted per endpoint (an endpoint never receives its own publishes). */
+const localMasters = new WeakMap<Endpoint, Set<string>>();
+
 function sender(ep: Endpoint): (topic: string, msg: StoreMessage) => number {
   return (topic, msg) => {
     const bytes = encodeValue(encodeStoreMessage(msg));
@@ -156,7 +201,7 @@ function receiver(onMessage: (m: StoreMessage) => void, onError: (e: StoreError)
 
 /** The master of a store: the one place its data is changed. */
 export class StoreMaster extends StoreHandle {
-  private readonly core: MasterCore;
+  protected readonly core: MasterCore;
   private readonly unsubscribe: () => void;
 
   /** @internal use `createMaster` */
@@ -177,35 +222,18 @@ export class StoreMaster extends StoreHandle {
       onError,
     });
     const sub = endpoint.subscribe(masterTopic(name), receiver((m) => this.core.onMessage(m), onError));
-    this.unsubscribe = () => sub.unsubscribe();
+    let names = localMasters.get(endpoint);
+    if (!names) localMasters.set(endpoint, (names = new Set()));
+    names.add(name);
+    this.unsubscribe = () => {
+      sub.unsubscribe();
+      localMasters.get(endpoint)?.delete(name);
+    };
     endpoint.flushSubscriptions();
   }
 
-  protected mutate(m: Mutation): Promise<Data> {
-    return this.core.mutate(m);
-  }
   async clear(): Promise<void> {
     await this.core.clear();
-  }
-  get(key: unknown): Data {
-    return this.core.get(toData(key));
-  }
-  exists(key: unknown): boolean {
-    return this.core.exists(toData(key));
-  }
-  /** All keys, as a Broker set. */
-  keys(): Data {
-    return this.core.keys();
-  }
-  getIndexFromValue(key: unknown, index: unknown): Data {
-    return this.core.getIndexFromValue(toData(key), toData(index));
-  }
-  get size(): number {
-    return this.core.size();
-  }
-  /** Every entry (paged from the backend). */
-  entries(): IterableIterator<[Data, Data]> {
-    return this.core.entries();
   }
   /** Current sequence number and epoch. */
   get position(): { epoch: string; seq: number } {
@@ -214,9 +242,6 @@ export class StoreMaster extends StoreHandle {
   /** Bytes sent to clones for deltas and snapshots so far. */
   get resyncBytes(): { readonly delta: number; readonly snapshot: number } {
     return { ...this.core.resyncBytes };
-  }
-  onChange(fn: (ev: StoreChangeEvent) => void): () => void {
-    return this.core.onChange(fn);
   }
   close(): void {
     this.core.close();
@@ -228,7 +253,7 @@ export class StoreMaster extends StoreHandle {
 /** A clone: a local copy that follows the master and forwards writes to it. */
 export class StoreClone extends StoreHandle {
   readonly cloneId = newEndpointId();
-  private readonly core: CloneCore;
+  protected readonly core: CloneCore;
   private readonly subs: { unsubscribe(): void }[];
 
   /** @internal use `createClone` */
@@ -258,30 +283,8 @@ export class StoreClone extends StoreHandle {
     return this.core.start();
   }
 
-  protected mutate(m: Mutation): Promise<Data> {
-    return this.core.mutate(m);
-  }
   async clear(): Promise<void> {
     await this.core.clear();
-  }
-  get(key: unknown): Data {
-    return this.core.get(toData(key));
-  }
-  exists(key: unknown): boolean {
-    return this.core.exists(toData(key));
-  }
-  keys(): Data {
-    return this.core.keys();
-  }
-  getIndexFromValue(key: unknown, index: unknown): Data {
-    return this.core.getIndexFromValue(toData(key), toData(index));
-  }
-  get size(): number {
-    return this.core.size();
-  }
-  /** Every entry of the local copy, whatever its freshness (check `status`). */
-  entries(): IterableIterator<[Data, Data]> {
-    return this.core.entries();
   }
   /** `in-sync`, or `stale`/`syncing` while the copy may lag the master. */
   get status(): CloneStatus {
@@ -292,9 +295,6 @@ export class StoreClone extends StoreHandle {
   }
   onStatus(fn: (s: CloneStatus) => void): () => void {
     return this.core.onStatus(fn);
-  }
-  onChange(fn: (ev: StoreChangeEvent) => void): () => void {
-    return this.core.onChange(fn);
   }
   /** Resolves when the clone is in sync with the master (now or later). */
   whenInSync(timeoutMs = 30_000): Promise<void> {
@@ -324,7 +324,7 @@ export class StoreClone extends StoreHandle {
  */
 export async function createMaster(endpoint: Endpoint, name: string, opts: MasterOptions = {}): Promise<StoreMaster> {
   const topic = masterTopic(name);
-  if (endpoint.subscriptions().includes(topic) || endpoint.reachable().some((r) => r.filter.includes(topic))) {
+  if (localMasters.get(endpoint)?.has(name) || endpoint.reachable().some((r) => r.filter.includes(topic))) {
     // Masters subscribe to exactly their topic, and internal prefixes are never folded into
     // broader ones, so an announced filter lists every master it hosts.
     throw new StoreError('master_exists', `a master for store '${name}' already exists in the network`);
@@ -334,6 +334,9 @@ export async function createMaster(endpoint: Endpoint, name: string, opts: Maste
 
 /** Creates a clone of store `name` on `endpoint`; it syncs with the master in the background. */
 export async function createClone(endpoint: Endpoint, name: string, opts: CloneOptions = {}): Promise<StoreClone> {
+  if (localMasters.get(endpoint)?.has(name)) {
+    throw new StoreError('master_exists', `this endpoint hosts the master of store '${name}': use the master, a clone here would never hear from it`);
+  }
   const clone = new StoreClone(endpoint, name, opts);
   await clone.start();
   return clone;

@@ -25,6 +25,7 @@ import {
   createClone,
   createMaster,
   createMemoryBackend,
+  createMemoryPersistence,
   decodeValue,
   equals,
   idFromBytes,
@@ -34,6 +35,7 @@ import {
   toText,
   vector,
   type CloneOptions,
+  type ClonePersistence,
   type Data,
   type EndpointOptions,
   type MasterOptions,
@@ -78,6 +80,10 @@ interface Scenario {
   readonly highWaterMark: number;
   readonly changeLogSize: number;
   readonly mutationBufferInterval: number;
+  /** Clones created during the chaos, `at` ms into it, on endpoint `ep`. */
+  readonly lateClones: readonly { readonly at: number; readonly ep: number }[];
+  /** A live clone (the `clone`-th, modulo) closes at `at` and comes back `downMs` later on its persistence. */
+  readonly cloneRestarts: readonly { readonly at: number; readonly clone: number; readonly downMs: number }[];
   /** The master closes at `at` ms into the chaos and comes back `downMs` later (on a new backend: a new incarnation). */
   readonly masterRestart?: { readonly at: number; readonly downMs: number; readonly freshBackend: boolean };
 }
@@ -122,6 +128,9 @@ function scenario(topology: Topology, seed: number): Scenario {
     highWaterMark: rng.pick([1024, 8192]),
     changeLogSize: rng.pick([20, 100, 100_000]),
     mutationBufferInterval: rng.pick([400, 1000, 2500]),
+    // (A clone on the master's own endpoint is a case of its own, tested below.)
+    lateClones: Array.from({ length: rng.pick([0, 0, 1, 2]) }, () => ({ at: rng.int(100, 2000), ep: (masterAt + rng.int(1, n - 1)) % n })),
+    cloneRestarts: Array.from({ length: rng.pick([0, 0, 1, 2]) }, () => ({ at: rng.int(100, 2000), clone: rng.int(0, 9), downMs: rng.int(0, 500) })),
     ...(rng.chance(0.3) ? { masterRestart: { at: rng.int(200, 1500), downMs: rng.int(0, 400), freshBackend: rng.chance(0.3) } } : {}),
   };
 }
@@ -130,6 +139,8 @@ const describeScenario = (s: Scenario): string =>
   `${s.topology} of ${s.n} endpoints, master on ep${s.masterAt}, clones on ${s.cloneAt.map((i) => `ep${i}`).join(', ')}; ` +
   `chaos ${s.chaosMs} ms; faults ${JSON.stringify(s.faults)}; sendBufferSize ${s.sendBufferSize}; highWaterMark ${s.highWaterMark}; changeLogSize ${s.changeLogSize}; ` +
   `mutationBufferInterval ${s.mutationBufferInterval}` +
+  s.lateClones.map((l) => `; a clone joins on ep${l.ep} at +${l.at} ms`).join('') +
+  s.cloneRestarts.map((r) => `; clone #${r.clone} (mod live) restarts at +${r.at} ms after ${r.downMs} ms`).join('') +
   (s.masterRestart ? `; master restarts at +${s.masterRestart.at} ms after ${s.masterRestart.downMs} ms${s.masterRestart.freshBackend ? ' with a fresh backend' : ''}` : '');
 
 // ---- writes
@@ -147,6 +158,19 @@ interface WriteRecord {
 }
 
 type Handle = StoreMaster | StoreClone;
+
+interface SimClone {
+  readonly name: string;
+  /** The endpoint it lives on. */
+  readonly at: number;
+  readonly c: StoreClone;
+  /** Its local copy, kept across a restart of the clone. */
+  readonly persistence: ClonePersistence;
+  /** Closed clones (restarted under a new name) are not checked for convergence. */
+  live: boolean;
+  /** Its change feed applied to a map: must add up to its contents. */
+  readonly shadow: Map<string, [Data, Data]>;
+}
 
 function randomValue(rng: Rng): Data {
   switch (rng.int(0, 4)) {
@@ -375,7 +399,8 @@ async function simulate(sc: Scenario): Promise<Outcome> {
   const storeErrors: string[] = [];
   const t = (): number => clock.now() - clock.start;
   const eps: Endpoint[] = [];
-  const clones: { name: string; c: StoreClone; shadow: Map<string, [Data, Data]> }[] = [];
+  const clones: SimClone[] = [];
+  const live = (): SimClone[] => clones.filter((x) => x.live);
   let master: StoreMaster | undefined;
   const writes: WriteRecord[] = [];
   try {
@@ -418,20 +443,25 @@ async function simulate(sc: Scenario): Promise<Outcome> {
     master = await startMaster(backend);
     await Promise.all(Array.from({ length: 30 }, (_, i) => master!.put(`pre${i}`, set([count(i)]))));
 
-    for (const [i, at] of sc.cloneAt.entries()) {
-      const name = `c${i}@ep${at}`;
+    const addClone = async (name: string, at: number, persistence: ClonePersistence): Promise<SimClone> => {
       const c = await createClone(eps[at]!, STORE, {
         timers: clock,
         resyncInterval: 150,
         masterTimeout: 400,
         mutationBufferInterval: sc.mutationBufferInterval,
         staleInterval: 1e9,
+        persistence,
         onError: (e) => storeErrors.push(`${name}: ${e.code} ${e.message}`),
       });
       names.set(c.cloneId, name);
       c.onStatus((st) => net.note(`${name} is ${st} at seq ${c.position.seq}`));
-      clones.push({ name, c, shadow: follow(new Map(), (fn) => c.onChange(fn)) });
-    }
+      // A restarted clone shows what it persisted at once; its change feed continues from there.
+      const fed = new Map<string, [Data, Data]>([...c.entries()].map(([k, v]) => [toText(k), [k, v]]));
+      const x: SimClone = { name, at, c, persistence, live: true, shadow: follow(fed, (fn) => c.onChange(fn)) };
+      clones.push(x);
+      return x;
+    };
+    for (const [i, at] of sc.cloneAt.entries()) await addClone(`c${i}@ep${at}`, at, createMemoryPersistence());
     if (!(await clock.runUntil(() => clones.every((x) => x.c.status === 'in-sync'), 10_000))) {
       throw new Error(`the clones did not sync on the calm network: ${clones.map((x) => `${x.name} ${x.c.status}`).join(', ')}`);
     }
@@ -439,10 +469,10 @@ async function simulate(sc: Scenario): Promise<Outcome> {
     // ---- chaos: everybody writes while the network misbehaves
     let writing = true;
     const counters = new Map<string, number>();
-    const writer = (who: string, handle: () => Handle, rng: Rng, isClone: boolean): void => {
+    const writer = (who: string, handle: () => Handle, rng: Rng, isClone: boolean, alive: () => boolean = () => true): void => {
       let issued = 0;
       const next = (): void => {
-        if (!writing) return;
+        if (!writing || !alive()) return;
         const h = handle();
         let what: string;
         let p: Promise<unknown>;
@@ -478,19 +508,49 @@ async function simulate(sc: Scenario): Promise<Outcome> {
       };
       clock.setTimeout(next, rng.int(0, 30));
     };
+    const cloneWriter = (x: SimClone): void => writer(x.name, () => x.c, writeRng.fork(), true, () => x.live);
     writer('master', () => master!, writeRng.fork(), false);
-    for (const x of clones) writer(x.name, () => x.c, writeRng.fork(), true);
+    for (const x of clones) cloneWriter(x);
     net.setFaults(sc.faults);
+
+    // Scripted events of the chaos phase, in time order.
+    const events: { at: number; run: () => Promise<void> }[] = [];
     const restart = sc.masterRestart;
     if (restart) {
-      await clock.run(restart.at);
-      net.note(`master closes${restart.freshBackend ? ' (its data is lost)' : ''}`);
-      master.close();
-      await clock.run(restart.downMs);
-      master = await startMaster(restart.freshBackend ? durable(createMemoryBackend()) : backend);
-      net.note(`master restarts at seq ${master.position.seq}`);
-      await clock.run(sc.chaosMs - restart.at - restart.downMs);
-    } else await clock.run(sc.chaosMs);
+      events.push({
+        at: restart.at,
+        run: async () => {
+          net.note(`master closes${restart.freshBackend ? ' (its data is lost)' : ''}`);
+          master!.close();
+          await clock.run(restart.downMs);
+          master = await startMaster(restart.freshBackend ? durable(createMemoryBackend()) : backend);
+          net.note(`master restarts at seq ${master.position.seq}`);
+        },
+      });
+    }
+    for (const [i, late] of sc.lateClones.entries()) {
+      events.push({ at: late.at, run: async () => cloneWriter(await addClone(`late${i}@ep${late.ep}`, late.ep, createMemoryPersistence())) });
+    }
+    for (const r of sc.cloneRestarts) {
+      events.push({
+        at: r.at,
+        run: async () => {
+          const old = live()[r.clone % live().length]!;
+          net.note(`${old.name} closes`);
+          old.live = false;
+          old.c.close();
+          await clock.run(r.downMs);
+          cloneWriter(await addClone(`${old.name}'`, old.at, old.persistence));
+        },
+      });
+    }
+    events.sort((a, b) => a.at - b.at);
+    const chaosStart = t();
+    for (const e of events) {
+      await clock.run(Math.max(0, chaosStart + e.at - t()));
+      await e.run();
+    }
+    await clock.run(Math.max(0, chaosStart + sc.chaosMs - t()));
 
     // ---- calm: no more writes or faults; everything must converge
     writing = false;
@@ -500,7 +560,7 @@ async function simulate(sc: Scenario): Promise<Outcome> {
     const settledAt = t();
     const converged = (): boolean =>
       writes.every((w) => w.state !== 'pending') &&
-      clones.every((x) => x.c.status === 'in-sync' && diff(masterEntries(master!), [...x.c.entries()].sort(byKey)).length === 0);
+      live().every((x) => x.c.status === 'in-sync' && diff(masterEntries(master!), [...x.c.entries()].sort(byKey)).length === 0);
     const ok = await clock.runUntil(converged, 30_000, 50);
     await clock.run(1500); // every expiry is due by now: it must replicate too
     const m = master;
@@ -508,7 +568,7 @@ async function simulate(sc: Scenario): Promise<Outcome> {
 
     // ---- checks
     const want = masterEntries(m);
-    for (const x of clones) {
+    for (const x of live()) {
       if (x.c.status !== 'in-sync') problems.push(`${x.name} is ${x.c.status} at seq ${x.c.position.seq} (master at ${m.position.seq})`);
       const d = diff(want, [...x.c.entries()].sort(byKey));
       if (d.length > 0) problems.push(`${x.name} (${x.c.status}, seq ${x.c.position.seq}, master seq ${m.position.seq}) differs from the master: ${d.slice(0, 8).join('; ')}`);
@@ -537,7 +597,7 @@ async function simulate(sc: Scenario): Promise<Outcome> {
       if (most > 1) problems.push(`${w.who} #${w.n} '${w.what}' (${w.state}) was applied ${most} times by one master incarnation`);
       if (w.state === 'resolved' && hits.length === 0) problems.push(`${w.who} #${w.n} '${w.what}' resolved but was never applied`);
       if (err && /not applied/.test(err.message) && hits.length > 0) problems.push(`${w.who} #${w.n} '${w.what}' was rejected as not applied, but applied (${err.message})`);
-      if (err && err.code !== 'request_timeout') problems.push(`${w.who} #${w.n} '${w.what}' failed with ${err.code}: ${err.message}`);
+      if (err && err.code !== 'request_timeout' && err.code !== 'no_such_master') problems.push(`${w.who} #${w.n} '${w.what}' failed with ${err.code}: ${err.message}`);
     }
     // Per-clone order: among the writes that resolved, the master applied each clone's in order.
     for (const x of clones) {
@@ -567,7 +627,7 @@ async function simulate(sc: Scenario): Promise<Outcome> {
       'problems:',
       ...problems.map((p) => `  - ${p}`),
       'clones:',
-      ...clones.map((x) => `  ${x.name}: ${x.c.status}, seq ${x.c.position.seq}, ${x.c.size} keys`),
+      ...live().map((x) => `  ${x.name}: ${x.c.status}, seq ${x.c.position.seq}, ${x.c.size} keys`),
       `connections: ${net.connections().join(', ')}`,
       'trace (last lines):',
       ...net.traceTail(60).map((l) => `  ${l}`),
@@ -775,6 +835,31 @@ describe('minimised failures found by the seeds (each names the bug it pins down
       const synced = await clock.runUntil(() => clone.status === 'in-sync', 15_000);
       expect(lost.hit()).toBe(true);
       expect({ synced, status: clone.status }).toEqual({ synced: true, status: 'in-sync' });
+    });
+  });
+
+  it('a clone on the master\'s own endpoint syncs, or is refused', async () => {
+    // Found by a late clone that landed on the master's endpoint: an endpoint never receives
+    // its own publishes, so the clone's Attach never reaches the master next to it. The clone
+    // stays 'stale' for ever and its writes fail with no_such_master, with no error anywhere.
+    // Either work (deliver store traffic locally) or refuse createClone with a StoreError.
+    await withDuo({}, async ({ clock, eps }) => {
+      let local: StoreClone | undefined;
+      let refused: unknown;
+      try {
+        local = await createClone(eps[0]!, STORE, { timers: clock, resyncInterval: 150 });
+      } catch (err) {
+        refused = err;
+      }
+      if (refused !== undefined) {
+        expect(refused).toBeInstanceOf(StoreError);
+        return;
+      }
+      try {
+        expect(await clock.runUntil(() => local!.status === 'in-sync', 3000)).toBe(true);
+      } finally {
+        local!.close();
+      }
     });
   });
 
