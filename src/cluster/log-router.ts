@@ -10,6 +10,7 @@
 import { count, enumValue, string, vector } from '../data/constructors.js';
 import type { Data } from '../data/types.js';
 import { makeEvent } from '../message/builders.js';
+import { encodeValue } from '../codec/native-values.js';
 import { parseZeekMessage } from '../message/parse.js';
 import type { Timers } from '../endpoint/timers.js';
 import { systemTimers } from '../endpoint/timers.js';
@@ -46,7 +47,10 @@ export const DEFAULT_LOG_ROUTER_OPTIONS = { maxBatch: 500, ackTimeout: 2000 } as
 interface Batch {
   readonly id: number;
   readonly stream: LogStream;
-  readonly records: Data[];
+  /** Records until the batch is sent; then only its encoded form is kept (for resends). */
+  records: Data[];
+  count: number;
+  encoded?: Uint8Array;
   logger: string;
   sentAt: number;
 }
@@ -139,10 +143,11 @@ export class LogRouter {
     const key = `${logger}\u0000${stream.id}`;
     let b = this.pendingOut.get(key);
     if (!b) {
-      b = { id: this.nextBatch++, stream, records: [], logger, sentAt: 0 };
+      b = { id: this.nextBatch++, stream, records: [], count: 0, logger, sentAt: 0 };
       this.pendingOut.set(key, b);
     }
     b.records.push(record);
+    b.count++;
     if (b.records.length >= this.maxBatch) {
       this.pendingOut.delete(key);
       this.send(b);
@@ -152,8 +157,8 @@ export class LogRouter {
   /** Records sent but not yet acknowledged by a logger. */
   get inFlight(): number {
     let n = 0;
-    for (const b of this.unacked.values()) n += b.records.length;
-    for (const b of this.pendingOut.values()) n += b.records.length;
+    for (const b of this.unacked.values()) n += b.count;
+    for (const b of this.pendingOut.values()) n += b.count;
     return n;
   }
 
@@ -182,11 +187,13 @@ export class LogRouter {
   private send(b: Batch): void {
     b.sentAt = this.timers.now();
     this.unacked.set(b.id, b);
-    this.counters.sent += b.records.length;
-    this.node.endpoint.publish(
-      logTopic(b.logger),
+    this.counters.sent += b.count;
+    // Encoded once; a resend (to the same or another logger) reuses the bytes.
+    b.encoded ??= encodeValue(
       makeEvent(LOG_BATCH_EVENT, [string(this.node.name), string(this.node.endpoint.id), count(b.id), encodeStream(b.stream), vector(b.records)]),
     );
+    b.records = [];
+    this.node.endpoint.publishEncoded(logTopic(b.logger), b.encoded);
   }
 
   private reassign(deadLogger: string): void {
@@ -195,7 +202,7 @@ export class LogRouter {
       if (b.logger !== deadLogger) continue;
       if (live.length === 0) continue; // the timer retries once one is back
       b.logger = live[this.cursor++ % live.length]!;
-      this.counters.resent += b.records.length;
+      this.counters.resent += b.count;
       this.send(b);
     }
   }
@@ -208,7 +215,7 @@ export class LogRouter {
         if (now - b.sentAt < this.ackTimeout || live.length === 0) continue;
         // The same logger while it lives (it will not write the batch twice), else another.
         if (!live.includes(b.logger)) b.logger = live[this.cursor++ % live.length]!;
-        this.counters.resent += b.records.length;
+        this.counters.resent += b.count;
         this.send(b);
       }
       this.armTimer();

@@ -251,10 +251,10 @@ export class Endpoint {
    * (`fromClient`, which does not get it back) or a JSON v1 server we peer with (`fromServer`).
    */
   private inject(topic: string, data: Data, fromClient: JsonServerSession | undefined, fromServer: JsonClientSession | undefined): void {
-    const bytes = encodeValue(data);
-    if (fromClient || fromServer) this.deliverLocal(topic, data, bytes);
+    if (fromClient || fromServer) this.deliverLocal(topic, data, undefined);
     this.deliverClients(topic, data, fromClient);
-    this.overlay.publish(topic, bytes);
+    // Encoded only when some peer wants it: publishing into the void costs nothing.
+    if (this.overlay.router.routes(topic).length > 0) this.overlay.publish(topic, encodeValue(data));
     if (isInternal(topic)) return;
     for (const s of this.jsonServers) if (s !== fromServer && s.established) s.publish(topic, data);
   }
@@ -265,11 +265,11 @@ export class Endpoint {
   }
 
   /** Calls matching local handlers; returns the decoded value if it had to decode it. */
-  private deliverLocal(topic: string, data: Data | undefined, bytes: Uint8Array): Data | undefined {
+  private deliverLocal(topic: string, data: Data | undefined, bytes: Uint8Array | undefined): Data | undefined {
     const subs = this.localSubs(topic);
     let value = data;
     for (const sub of subs) {
-      const v = (value ??= decodeValue(bytes));
+      const v = (value ??= decodeValue(bytes!));
       try {
         sub.handler({ topic, data: v });
       } catch (err) {
