@@ -187,6 +187,8 @@ export class CloneCore {
     if (this.timer !== undefined) this.cfg.timers.clearTimeout(this.timer);
     for (const p of this.pending.values()) p.reject(new StoreError('request_timeout', `clone of ${this.cfg.name} closed before the master answered`));
     this.pending.clear();
+    // Writes the master acknowledged are done, even if this copy never showed them.
+    for (const w of this.waiting.splice(0)) w.resolve(w.result);
     // Commit what is still buffered, then release the persistence.
     this.cfg.persistence?.close().catch((err: unknown) =>
       this.cfg.onError(new StoreError('backend_failure', `clone of ${this.cfg.name}: closing its persistence failed: ${String(err)}`, { cause: err })),

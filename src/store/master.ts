@@ -199,8 +199,7 @@ export class MasterCore {
     if (msg.reqId < rec.next) {
       // A retransmission: never apply twice. Answer again from the cache; after a restart the
       // answer is gone (only the progress was kept), so the write is confirmed without a result.
-      const ack = rec.acks.get(msg.reqId) ?? { kind: StoreMsg.Ack, reqId: msg.reqId, seq: this.seq, result: none() };
-      void this.cfg.send(cloneTopic(this.cfg.name, msg.cloneId), ack);
+      void this.cfg.send(cloneTopic(this.cfg.name, msg.cloneId), rec.acks.get(msg.reqId) ?? this.lostAnswer(msg));
       return;
     }
     rec.ahead.set(msg.reqId, msg);
@@ -209,6 +208,25 @@ export class MasterCore {
       rec.next++;
       this.apply(rec, m);
     }
+  }
+
+  /**
+   * The answer to a command applied before this master restarted (only the clone's progress was
+   * kept): every operation but put_unique answers `true`; put_unique's answer is unknown, so it
+   * fails with an error that says so rather than guessing.
+   */
+  private lostAnswer(msg: Extract<StoreMessage, { kind: typeof StoreMsg.Command }>): StoreMessage {
+    if (msg.op === StoreOp.PutUnique) {
+      return {
+        kind: StoreMsg.Ack,
+        reqId: msg.reqId,
+        seq: this.seq,
+        result: none(),
+        errorCode: 'request_timeout',
+        errorText: `store ${this.cfg.name}: this put_unique was applied before the master restarted, and whether it inserted was not kept`,
+      };
+    }
+    return { kind: StoreMsg.Ack, reqId: msg.reqId, seq: this.seq, result: mkBoolean(true) };
   }
 
   private apply(rec: CloneRecord, msg: Extract<StoreMessage, { kind: typeof StoreMsg.Command }>): void {

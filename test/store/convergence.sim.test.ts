@@ -155,6 +155,10 @@ interface WriteRecord {
   error?: unknown;
   /** Increments of a counter key, with an amount unique to the key: identifiable on the master. */
   readonly counter?: { readonly key: string; readonly amount: number };
+  /** A putUnique of a key nothing else touches: it inserts whenever it is applied. */
+  readonly unique?: string;
+  /** What the promise resolved to. */
+  value?: unknown;
 }
 
 type Handle = StoreMaster | StoreClone;
@@ -415,6 +419,7 @@ async function simulate(sc: Scenario): Promise<Outcome> {
     const masterShadow = new Map<string, [Data, Data]>();
     // Counter key → the amounts the master applied, with the incarnation (epoch) that applied each.
     const applied = new Map<string, { amount: number; epoch: string }[]>();
+    const inserted = new Set<string>(); // keys of unique putUniques the master inserted
     const startMaster = async (backend: StoreBackend): Promise<StoreMaster> => {
       const mm = await createMaster(eps[sc.masterAt]!, STORE, {
         backend,
@@ -430,6 +435,7 @@ async function simulate(sc: Scenario): Promise<Outcome> {
       for (const [k, v] of masterEntries(mm)) masterShadow.set(toText(k), [k, v]);
       follow(masterShadow, (fn) => mm.onChange(fn));
       mm.onChange((ev) => {
+        if (ev.type === 'insert' && ev.key.type === 'string' && ev.key.value.startsWith('uniq/')) inserted.add(ev.key.value);
         if (ev.type !== 'insert' && ev.type !== 'update') return;
         if (ev.key.type !== 'string' || !ev.key.value.startsWith('ctr/') || ev.newValue.type !== 'count') return;
         const before = ev.type === 'update' && ev.oldValue.type === 'count' ? ev.oldValue.value : 0n;
@@ -477,7 +483,12 @@ async function simulate(sc: Scenario): Promise<Outcome> {
         let what: string;
         let p: Promise<unknown>;
         let counter: WriteRecord['counter'];
-        if (isClone && rng.chance(0.12)) {
+        let unique: string | undefined;
+        if (isClone && rng.chance(0.05)) {
+          unique = `uniq/${who}/${issued + 1}`;
+          what = `putUnique ${unique}`;
+          p = h.putUnique(unique, count(1));
+        } else if (isClone && rng.chance(0.12)) {
           const key = `ctr/${who}`;
           const amount = (counters.get(key) ?? 0) + 1;
           counters.set(key, amount);
@@ -490,12 +501,13 @@ async function simulate(sc: Scenario): Promise<Outcome> {
           what = `push order/${who} ${issued + 1}`;
           p = h.push(`order/${who}`, count(issued + 1));
         } else [what, p] = randomWrite(rng, h);
-        const rec: WriteRecord = { who, n: ++issued, what, at: t(), state: 'pending', ...(counter ? { counter } : {}) };
+        const rec: WriteRecord = { who, n: ++issued, what, at: t(), state: 'pending', ...(counter ? { counter } : {}), ...(unique ? { unique } : {}) };
         writes.push(rec);
         if (traceFile) net.note(`${who} writes #${rec.n} '${what}'`);
         p.then(
-          () => {
+          (value) => {
             rec.state = 'resolved';
+            rec.value = value;
             if (traceFile) net.note(`${who} '${what}' resolved`);
           },
           (err: unknown) => {
@@ -598,6 +610,13 @@ async function simulate(sc: Scenario): Promise<Outcome> {
       if (w.state === 'resolved' && hits.length === 0) problems.push(`${w.who} #${w.n} '${w.what}' resolved but was never applied`);
       if (err && /not applied/.test(err.message) && hits.length > 0) problems.push(`${w.who} #${w.n} '${w.what}' was rejected as not applied, but applied (${err.message})`);
       if (err && err.code !== 'request_timeout' && err.code !== 'no_such_master') problems.push(`${w.who} #${w.n} '${w.what}' failed with ${err.code}: ${err.message}`);
+    }
+    // putUnique answers: a key nothing else touches is inserted exactly when the command applies.
+    for (const w of writes) {
+      if (!w.unique || w.state !== 'resolved') continue;
+      if (w.value !== true || !inserted.has(w.unique)) {
+        problems.push(`${w.who} #${w.n} '${w.what}' resolved to ${String(w.value)} but the master ${inserted.has(w.unique) ? 'did' : 'did not'} insert it`);
+      }
     }
     // Per-clone order: among the writes that resolved, the master applied each clone's in order.
     for (const x of clones) {
@@ -895,6 +914,22 @@ describe('minimised failures found by the seeds (each names the bug it pins down
       await clock.runUntil(() => write.state !== 'pending', 3000);
       expect(write.state).toBe('resolved');
       expect(toText(clone.get('k'))).toBe('1');
+    });
+  });
+
+  it('closing a clone settles the writes it had acknowledged but not yet seen applied', async () => {
+    // Found by clone restarts: CloneCore.close() rejects the commands still pending, but writes
+    // the master already acknowledged wait in `waiting` for their Update (read-your-writes).
+    // Closing the clone before that Update arrives leaves their promises unsettled for ever,
+    // although the outcome is known: the master applied them.
+    await withDuo({}, async ({ clock, net, master, clone }) => {
+      net.dropWhere((topic, bytes) => storeFields(topic, bytes)?.kind === 4);
+      const write = outcome(clone.put('k', count(1)));
+      await clock.run(50); // acknowledged; its Update lost
+      expect(toText(master.get('k'))).toBe('1');
+      clone.close();
+      await clock.run(10);
+      expect(write.state).not.toBe('pending');
     });
   });
 
