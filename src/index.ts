@@ -212,7 +212,7 @@ export type { CloneOptions, Expiry, MasterOptions, WriteOptions } from './store/
 export type { CloneStatus } from './store/clone.js';
 export type { StoreChangeEvent } from './store/store-events.js';
 export { StoreOp } from './store/operations.js';
-export { INTERNAL_TOPIC_PREFIX } from './endpoint/endpoint.js';
+export { INTERNAL_TOPIC_PREFIX, isInternalTopic } from './topic/internal.js';
 
 // --- cluster
 export { BackedTable, backedTableStoreName } from './cluster/backed-table.js';

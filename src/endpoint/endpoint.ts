@@ -6,7 +6,6 @@
 import { from, isData } from '../data/constructors.js';
 import type { Data } from '../data/types.js';
 import { decodeValue, encodeValue } from '../codec/native-messages.js';
-import { encodeJsonMessage } from '../codec/json-v1-encode.js';
 import { makeEvent, type EventOptions } from '../message/builders.js';
 import { normalizeFilter } from '../topic/filter.js';
 import { TopicTrie } from '../topic/topic-trie.js';
@@ -16,6 +15,8 @@ import { DefaultWebSocket } from '../transport/websocket-default.js';
 import { ClosedError, TimeoutError, ValueError } from '../errors.js';
 import { resolveEndpointOptions, type EndpointOptions, type ResolvedEndpointOptions } from './endpoint-options.js';
 import { JsonClientSession } from './json-client-session.js';
+import { JsonClients } from './json-clients.js';
+import { INTERNAL_TOPIC_PREFIX, isInternalTopic } from '../topic/internal.js';
 import { JsonServerSession } from './json-server-session.js';
 import type { NativeSession, SessionConfig } from './native-session.js';
 import { Overlay } from './overlay.js';
@@ -66,10 +67,9 @@ interface LocalSub {
   readonly internal: boolean;
 }
 
-/** Topics starting with this are internal (store traffic): never delivered to JSON v1 clients or to
- * subscribers of broader prefixes, and not publishable by JSON v1 clients. */
-export const INTERNAL_TOPIC_PREFIX = '<$>/';
-const isInternal = (topic: string): boolean => topic.startsWith(INTERNAL_TOPIC_PREFIX);
+/** Internal topics (`<$>/…`, store traffic) reach only subscribers of internal prefixes, never
+ * JSON v1 clients, and JSON v1 clients may not publish to them. */
+const isInternal = isInternalTopic;
 
 export class Endpoint {
   readonly id: string;
@@ -82,8 +82,7 @@ export class Endpoint {
   private readonly local = new TopicTrie<LocalSub>();
   /** topic → matching local subscriptions; cleared whenever subscriptions change. */
   private readonly localCache = new Map<string, readonly LocalSub[]>();
-  private readonly clientTrie = new TopicTrie<JsonServerSession>();
-  private readonly clients = new Map<JsonServerSession, { handles: ReturnType<TopicTrie<JsonServerSession>['add']>[]; stamp: number }>();
+  private readonly clients = new JsonClients();
   private readonly prefixCount = new Map<string, number>();
   private readonly peerings = new Map<string, Peering>();
   private readonly sessionPeering = new Map<NativeSession | JsonClientSession, Peering>();
@@ -96,7 +95,6 @@ export class Endpoint {
   private published = 0;
   private filterDirty = false;
   private filter: readonly string[] = [];
-  private stamp = 0;
   private closed = false;
 
   constructor(options: EndpointOptions = {}) {
@@ -294,22 +292,7 @@ export class Endpoint {
   }
 
   private deliverClients(topic: string, data: Data | undefined, exclude: JsonServerSession | undefined, bytes?: Uint8Array): void {
-    if (this.clients.size === 0 || isInternal(topic)) return;
-    const stamp = ++this.stamp;
-    let text: string | undefined;
-    this.clientTrie.forEachMatch(topic, (client) => {
-      const entry = this.clients.get(client);
-      if (!entry || entry.stamp === stamp || client === exclude) return;
-      entry.stamp = stamp;
-      if (text === undefined) {
-        try {
-          text = encodeJsonMessage({ type: 'data-message', topic, data: data ?? decodeValue(bytes!) });
-        } catch {
-          text = ''; // NaN/Infinity cannot be written in JSON v1
-        }
-      }
-      if (text) client.sendData(text);
-    });
+    this.clients.deliver(topic, data, bytes, exclude);
   }
 
   // ---- peering
@@ -428,17 +411,11 @@ export class Endpoint {
   }
 
   private addClient(s: JsonServerSession, filter: readonly string[]): void {
-    const list = normalizeFilter(filter);
-    this.clients.set(s, { handles: list.map((p) => this.clientTrie.add(p, s)), stamp: 0 });
-    this.countPrefixes(list, +1);
+    this.countPrefixes(this.clients.add(s, filter), +1);
   }
 
   private removeClient(s: JsonServerSession): void {
-    const entry = this.clients.get(s);
-    if (!entry) return;
-    this.clients.delete(s);
-    for (const h of entry.handles) this.clientTrie.remove(h);
-    this.countPrefixes(normalizeFilter(s.filter ?? []), -1);
+    this.countPrefixes(this.clients.remove(s), -1);
   }
 
   // ---- introspection
@@ -466,7 +443,7 @@ export class Endpoint {
       if (p) seen.add(p);
       out.push({ id: s.peerId!, url: s.remote, protocol: 'json', direction: 'outbound', status: 'connected', stats: s.stats() });
     }
-    for (const c of this.clients.keys()) {
+    for (const c of this.clients.sessions()) {
       out.push({ url: c.remote, protocol: 'json', direction: 'inbound', status: 'connected', stats: c.stats() });
     }
     for (const p of this.peerings.values()) {
@@ -513,7 +490,7 @@ export class Endpoint {
     this.peerings.clear();
     this.overlay.closeAll();
     for (const s of this.sessionPeering.keys()) if (s instanceof JsonClientSession) s.close(1000, 'endpoint closed');
-    for (const c of this.clients.keys()) c.close(1001, 'endpoint closed');
+    for (const c of this.clients.sessions()) c.close(1001, 'endpoint closed');
   }
 
   /** True once `close()` was called. */

@@ -7,6 +7,7 @@
  *
  * Pure: no I/O, no timers. The endpoint feeds announcements in and asks for routes.
  */
+import { isInternalTopic } from '../topic/internal.js';
 import { TopicTrie, type TrieHandle } from '../topic/topic-trie.js';
 
 export interface Announcement {
@@ -31,7 +32,6 @@ interface Installed {
 }
 
 const ROUTE_CACHE_LIMIT = 10_000;
-const INTERNAL_PREFIX = '<$>/';
 const NO_ROUTES: readonly string[] = Object.freeze([]);
 
 export class Router {
@@ -94,7 +94,7 @@ export class Router {
     const cached = this.cache.get(topic);
     if (cached) return cached;
     let out: string[] | undefined;
-    const trie = topic.startsWith(INTERNAL_PREFIX) ? this.internalTrie : this.trie;
+    const trie = isInternalTopic(topic) ? this.internalTrie : this.trie;
     trie.forEachMatch(topic, (hop) => {
       if (!out) out = [hop];
       else if (!out.includes(hop)) out.push(hop);
@@ -111,7 +111,7 @@ export class Router {
   }
 
   private trieFor(prefix: string): TopicTrie<string> {
-    return prefix.startsWith(INTERNAL_PREFIX) ? this.internalTrie : this.trie;
+    return isInternalTopic(prefix) ? this.internalTrie : this.trie;
   }
 
   private recompute(): RouteChanges {

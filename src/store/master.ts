@@ -53,6 +53,8 @@ interface CloneRecord {
   next: number;
   /** Commands that arrived ahead of a missing one, applied once the gap fills. */
   readonly ahead: Map<number, Extract<StoreMessage, { kind: typeof StoreMsg.Command }>>;
+  /** Commands queued or being committed: their answer is on its way. */
+  readonly applying: Set<number>;
   readonly acks: Map<number, StoreMessage>;
 }
 
@@ -189,7 +191,7 @@ export class MasterCore {
     if (!rec) {
       // A durable backend remembers how far this clone got before a restart of the master.
       const stored = Number(this.cfg.backend.getMeta(cloneProgressKey(msg.cloneId)) ?? '0');
-      rec = { next: Math.max(msg.lowest, stored), ahead: new Map(), acks: new Map() };
+      rec = { next: Math.max(msg.lowest, stored), ahead: new Map(), applying: new Set(), acks: new Map() };
       this.clones.set(msg.cloneId, rec);
     }
     if (msg.lowest > rec.next) {
@@ -197,6 +199,7 @@ export class MasterCore {
       for (const id of rec.ahead.keys()) if (id < rec.next) rec.ahead.delete(id);
     }
     if (msg.reqId < rec.next) {
+      if (rec.applying.has(msg.reqId)) return; // the real answer follows the commit
       // A retransmission: never apply twice. Answer again from the cache; after a restart the
       // answer is gone (only the progress was kept), so the write is confirmed without a result.
       void this.cfg.send(cloneTopic(this.cfg.name, msg.cloneId), rec.acks.get(msg.reqId) ?? this.lostAnswer(msg));
@@ -230,7 +233,9 @@ export class MasterCore {
   }
 
   private apply(rec: CloneRecord, msg: Extract<StoreMessage, { kind: typeof StoreMsg.Command }>): void {
+    rec.applying.add(msg.reqId);
     const done = (r: Data | StoreError, seq: number): void => {
+      rec.applying.delete(msg.reqId);
       const ack: StoreMessage =
         r instanceof StoreError
           ? { kind: StoreMsg.Ack, reqId: msg.reqId, seq, result: none(), errorCode: r.code, errorText: r.message }

@@ -9,6 +9,7 @@
 import { count, string, vector, none } from '../data/constructors.js';
 import type { Data, VectorData } from '../data/types.js';
 import { DecodeError } from '../errors.js';
+import { INTERNAL_TOPIC_PREFIX } from '../topic/internal.js';
 import { StoreOp } from './operations.js';
 
 export const StoreMsg = {
@@ -56,10 +57,9 @@ export type StoreMessage =
   | { readonly kind: typeof StoreMsg.Heartbeat; readonly epoch: string; readonly seq: number }
   | { readonly kind: typeof StoreMsg.ChunkAck; readonly cloneId: string; readonly index: number };
 
-export const INTERNAL_PREFIX = '<$>/';
-export const masterTopic = (name: string): string => `${INTERNAL_PREFIX}store/${name}/master`;
-export const updatesTopic = (name: string): string => `${INTERNAL_PREFIX}store/${name}/updates`;
-export const cloneTopic = (name: string, cloneId: string): string => `${INTERNAL_PREFIX}store/${name}/clone/${cloneId}`;
+export const masterTopic = (name: string): string => `${INTERNAL_TOPIC_PREFIX}store/${name}/master`;
+export const updatesTopic = (name: string): string => `${INTERNAL_TOPIC_PREFIX}store/${name}/updates`;
+export const cloneTopic = (name: string, cloneId: string): string => `${INTERNAL_TOPIC_PREFIX}store/${name}/clone/${cloneId}`;
 
 const n = (x: number): Data => count(x);
 const opt = (x: number | undefined): Data => (x === undefined ? none() : count(x));

@@ -9,12 +9,16 @@
  * - `SimNetwork`: endpoints listen on names and dial each other through per-endpoint connectors.
  *   Every connection is two `Transport` ends joined by two FIFO directions (one WebSocket never
  *   reorders its own frames; frames on different links do overtake each other). Faults, each with
- *   a rate: random latency and latency spikes, hard cuts (both ends closed, the rest of the frames
- *   in flight lost, the pair unreachable for a while), silent partitions (frames held, nobody told:
- *   pings time out or the frames arrive late), dropped data messages (a send-buffer overflow: the
- *   overlay loses the messages, never control frames, which the outbox never drops) and data
- *   frames delivered a second time over another link of the receiver (a mesh path: the
+ *   a rate: random latency and latency spikes; hard cuts (both ends closed, the rest of the frames
+ *   in flight lost, the pair unreachable for a while); half-open connections (one end told, the
+ *   other left to its keepalive); endpoints going offline; silent partitions (frames held, nobody
+ *   told: pings time out or the frames arrive late, and the sender's buffered bytes grow, so its
+ *   outbox backs up and may overflow for real); dropped data messages (a send-buffer overflow:
+ *   the overlay loses them; control frames are never dropped, as the outbox never drops them);
+ *   and data frames delivered a second time over another link of the receiver (a mesh path: the
  *   endpoint's duplicate suppression must absorb it). `heal()` stops all faults.
+ * - For minimal reproductions: `cut`, `stall`, `isolate` on demand, `dropWhere` (drop chosen
+ *   messages), `watch` (observe delivered messages) and a trace of what happened.
  */
 import { MessageKind, decodeFrame, encodeFrame, encodeMessage, type Acceptor, type Connector, type Frame, type Timers, type Transport, type TransportHandlers } from 'isobroker';
 
