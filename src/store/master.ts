@@ -215,21 +215,22 @@ export class MasterCore {
 
   /**
    * The answer to a command applied before this master restarted (only the clone's progress was
-   * kept): every operation but put_unique answers `true`; put_unique's answer is unknown, so it
-   * fails with an error that says so rather than guessing.
+   * kept, not the outcomes): put, erase and clear cannot fail, so they succeed; for every other
+   * operation the outcome (put_unique's answer, or a type_clash) is unknown, and the write fails
+   * with an error that says so rather than guessing.
    */
   private lostAnswer(msg: Extract<StoreMessage, { kind: typeof StoreMsg.Command }>): StoreMessage {
-    if (msg.op === StoreOp.PutUnique) {
-      return {
-        kind: StoreMsg.Ack,
-        reqId: msg.reqId,
-        seq: this.seq,
-        result: none(),
-        errorCode: 'request_timeout',
-        errorText: `store ${this.cfg.name}: this put_unique was applied before the master restarted, and whether it inserted was not kept`,
-      };
+    if (msg.op === StoreOp.Put || msg.op === StoreOp.Erase || msg.op === StoreOp.Clear) {
+      return { kind: StoreMsg.Ack, reqId: msg.reqId, seq: this.seq, result: mkBoolean(true) };
     }
-    return { kind: StoreMsg.Ack, reqId: msg.reqId, seq: this.seq, result: mkBoolean(true) };
+    return {
+      kind: StoreMsg.Ack,
+      reqId: msg.reqId,
+      seq: this.seq,
+      result: none(),
+      errorCode: 'request_timeout',
+      errorText: `store ${this.cfg.name}: this write reached the master before it restarted; its outcome was not kept`,
+    };
   }
 
   private apply(rec: CloneRecord, msg: Extract<StoreMessage, { kind: typeof StoreMsg.Command }>): void {

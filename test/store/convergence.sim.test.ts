@@ -982,6 +982,26 @@ describe('minimised failures found by the seeds (each names the bug it pins down
     });
   });
 
+  it('a write that failed before a master restart is not reported as a success after it', async () => {
+    // Found by 'decrement doomed' resolving in runs with a master restart: the master keeps only
+    // each clone's progress across a restart, so a retransmitted command it had already applied
+    // is answered with a made-up success (MasterCore.lostAnswer) — even when the command had
+    // failed (here with type_clash, whose Ack was lost before the restart).
+    await withDuo({}, async (d) => {
+      const setup = outcome(d.clone.put('s', string('text')));
+      await d.clock.runUntil(() => setup.state !== 'pending', 1000);
+      const lost = dropOnce(d.net, (kind, f) => kind === 2 && countField(f, 1) === 2);
+      const clash = outcome(d.clone.increment('s', count(1)));
+      await d.clock.run(20);
+      d.master.close();
+      d.master = await d.startMaster();
+      await d.clock.runUntil(() => clash.state !== 'pending', 3000);
+      expect(lost.hit()).toBe(true);
+      expect(toText(d.master.get('s'))).toBe('text');
+      expect(clash.state).toBe('rejected');
+    });
+  });
+
   it('a master restarted on its durable backend does not apply a retransmitted command twice', async () => {
     // Bug: the (cloneId, reqId) records that make commands idempotent live only in the master's
     // memory. The master applies an increment, its Ack is lost, the master restarts on the same
