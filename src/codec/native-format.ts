@@ -1,3 +1,5 @@
+import type { MsgpackReader } from './msgpack-reader.js';
+
 /**
  * Wire constants of the native protocol's value encoding (see PROTOCOL.md, "Values"): the
  * MessagePack ext types that carry Broker's typed scalars and the container markers.
@@ -42,4 +44,22 @@ export function hostBitsZero(b: Uint8Array, p: number, n: number, bits: number):
     if ((b[p + i]! & ~mask & 0xff) !== 0) return false;
   }
   return true;
+}
+
+/**
+ * Opens an array of `n` elements at the reader's position (header already read): checks depth
+ * and length, and consumes a leading container marker. Returns the marker (set or table), or
+ * undefined for a plain vector. Shared by the decoder and the validator so they agree.
+ */
+export function openContainer(r: MsgpackReader, at: number, n: number, depth: number): ContainerMarker | undefined {
+  if (depth >= r.limits.maxDepth) r.fail(at, `containers nested deeper than the limit of ${r.limits.maxDepth}`);
+  r.checkArrayLength(at, n);
+  const b = r.b;
+  const p = r.pos;
+  if (!(n > 0 && b[p] === MARKER_LEAD && p + 1 < r.end && b[p + 1] === NativeExt.Marker)) return undefined;
+  r.need(p, 3, 'container marker');
+  const marker = b[p + 2]!;
+  r.pos = p + 3;
+  if (marker !== ContainerMarker.Set && marker !== ContainerMarker.Table) return r.fail(p, `unknown container marker ${marker}`);
+  return marker;
 }

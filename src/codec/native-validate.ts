@@ -7,7 +7,7 @@
  */
 import { formName, type MsgpackReader } from './msgpack-reader.js';
 import { isValidUtf8 } from './msgpack-utf8.js';
-import { ContainerMarker, hostBitsZero, MARKER_LEAD, NativeExt } from './native-format.js';
+import { ContainerMarker, hostBitsZero, NativeExt, openContainer } from './native-format.js';
 import { compareEncoded } from './native-order.js';
 
 /** Checks an ext's type and data (at `p`, `len` bytes); enum names' UTF-8 is left to the caller. */
@@ -138,14 +138,9 @@ function validateStringBody(r: MsgpackReader, at: number, n: number): void {
 }
 
 function validateArray(r: MsgpackReader, at: number, n: number, depth: number): void {
-  if (depth >= r.limits.maxDepth) r.fail(at, `containers nested deeper than the limit of ${r.limits.maxDepth}`);
-  r.checkArrayLength(at, n);
+  const marker = openContainer(r, at, n, depth);
   const b = r.b;
-  const p = r.pos;
-  if (n > 0 && b[p] === MARKER_LEAD && p + 1 < r.end && b[p + 1] === NativeExt.Marker) {
-    r.need(p, 3, 'container marker');
-    const marker = b[p + 2]!;
-    r.pos = p + 3;
+  if (marker !== undefined) {
     if (marker === ContainerMarker.Set) {
       let prev = -1;
       for (let i = 1; i < n; i++) {
@@ -174,7 +169,6 @@ function validateArray(r: MsgpackReader, at: number, n: number, depth: number): 
       }
       return;
     }
-    r.fail(p, `unknown container marker ${marker}`);
   }
   for (let i = 0; i < n; i++) validateValue(r, depth + 1);
 }

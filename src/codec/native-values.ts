@@ -11,7 +11,7 @@ import { isV4 } from '../data/address.js';
 import { asDecodeError, MsgpackReader, readFloat64, readInt64, readUint16, readUint32, readUint64 } from './msgpack-reader.js';
 import { decodeUtf8 } from './msgpack-utf8.js';
 import { MsgpackWriter } from './msgpack-writer.js';
-import { ContainerMarker, isV4MappedAt, MARKER_LEAD, NativeExt } from './native-format.js';
+import { ContainerMarker, isV4MappedAt, MARKER_LEAD, NativeExt, openContainer } from './native-format.js';
 import { DEFAULT_NATIVE_LIMITS, resolveNativeLimits, type NativeLimits } from './native-limits.js';
 import { checkExt, notAValue } from './native-validate.js';
 
@@ -227,18 +227,9 @@ function readStringBody(r: MsgpackReader, at: number, n: number): Data {
 }
 
 function readArray(r: MsgpackReader, at: number, n: number, depth: number): Data {
-  if (depth >= r.limits.maxDepth) r.fail(at, `containers nested deeper than the limit of ${r.limits.maxDepth}`);
-  r.checkArrayLength(at, n);
-  const b = r.b;
-  const p = r.pos;
-  if (n > 0 && b[p] === MARKER_LEAD && p + 1 < r.end && b[p + 1] === NativeExt.Marker) {
-    r.need(p, 3, 'container marker');
-    const marker = b[p + 2]!;
-    r.pos = p + 3;
-    if (marker === ContainerMarker.Set) return readSet(r, n - 1, depth + 1);
-    if (marker === ContainerMarker.Table) return readTable(r, at, n - 1, depth + 1);
-    return r.fail(p, `unknown container marker ${marker}`);
-  }
+  const marker = openContainer(r, at, n, depth);
+  if (marker === ContainerMarker.Set) return readSet(r, n - 1, depth + 1);
+  if (marker === ContainerMarker.Table) return readTable(r, at, n - 1, depth + 1);
   const elements: Data[] = [];
   for (let i = 0; i < n; i++) elements.push(readValue(r, depth + 1));
   return { type: 'vector', elements };
