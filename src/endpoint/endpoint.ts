@@ -251,8 +251,7 @@ export class Endpoint {
   private inject(topic: string, data: Data, fromClient: JsonServerSession | undefined, fromServer: JsonClientSession | undefined): void {
     if (fromClient || fromServer) this.deliverLocal(topic, data, undefined);
     this.deliverClients(topic, data, fromClient);
-    // Encoded only when some peer wants it: publishing into the void costs nothing.
-    if (this.overlay.router.routes(topic).length > 0) this.overlay.publish(topic, encodeValue(data));
+    this.overlay.publish(topic, () => encodeValue(data));
     if (isInternal(topic)) return;
     for (const s of this.jsonServers) if (s !== fromServer && s.established) s.publish(topic, data);
   }

@@ -106,10 +106,15 @@ export class Overlay {
     this.scheduleAnnounce();
   }
 
-  /** Sends a message we originate (or inject for a client) into the overlay. */
-  publish(topic: string, valueBytes: Uint8Array): void {
+  /**
+   * Sends a message we originate (or inject for a client) into the overlay. The value may be
+   * given as a function, called only when some peer wants the topic (publishing into the void
+   * encodes nothing).
+   */
+  publish(topic: string, value: Uint8Array | (() => Uint8Array)): void {
     const hops = this.router.routes(topic);
     if (hops.length === 0) return;
+    const valueBytes = typeof value === 'function' ? value() : value;
     const encoded = encodeDataMessage(topic, this.selfBytes, this.nextSeq(), this.cfg.ttl, valueBytes);
     for (const hop of hops) this.byPeer.get(hop)?.sendData(encoded);
   }
