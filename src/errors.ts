@@ -73,3 +73,17 @@ export class ValueError extends IsobrokerError {
     super('invalid_argument', message, options);
   }
 }
+
+/**
+ * An options object holds an invalid value. `option` names the field (dotted for nested ones,
+ * e.g. `limits.maxFrameBytes`); the message says what was given and what is allowed.
+ */
+export class ConfigError extends IsobrokerError {
+  override name = 'ConfigError';
+  /** The option that holds the invalid value. */
+  readonly option: string;
+  constructor(option: string, message: string, options?: { cause?: unknown }) {
+    super('invalid_config', `${option}: ${message}`, options);
+    this.option = option;
+  }
+}

@@ -17,6 +17,7 @@ import {
 /** Layers in DESIGN.md §1, bottom first. */
 type Layer =
   | 'errors'
+  | 'util'
   | 'data'
   | 'topic'
   | 'message'
@@ -29,7 +30,7 @@ type Layer =
   | 'node'
   | 'browser';
 
-const CORE_LAYERS = ['errors', 'data', 'topic', 'message', 'codec', 'transport', 'endpoint', 'store', 'cluster'] as const;
+const CORE_LAYERS = ['errors', 'util', 'data', 'topic', 'message', 'codec', 'transport', 'endpoint', 'store', 'cluster'] as const;
 
 /**
  * Which layers each layer may import (its own layer is always allowed). `entry` is `src/index.ts`,
@@ -37,14 +38,15 @@ const CORE_LAYERS = ['errors', 'data', 'topic', 'message', 'codec', 'transport',
  */
 const ALLOWED_IMPORTS: Readonly<Record<Layer, readonly Layer[]>> = {
   errors: [],
-  data: ['errors'],
-  topic: ['errors', 'data'],
-  message: ['errors', 'data'],
-  codec: ['errors', 'data', 'topic', 'message'],
-  transport: ['errors', 'data', 'topic', 'message', 'codec'],
-  endpoint: ['errors', 'data', 'topic', 'message', 'codec', 'transport'],
-  store: ['errors', 'data', 'topic', 'message', 'codec', 'transport', 'endpoint'],
-  cluster: ['errors', 'data', 'topic', 'message', 'codec', 'transport', 'endpoint', 'store'],
+  util: ['errors'],
+  data: ['errors', 'util'],
+  topic: ['errors', 'util', 'data'],
+  message: ['errors', 'util', 'data'],
+  codec: ['errors', 'util', 'data', 'topic', 'message'],
+  transport: ['errors', 'util', 'data', 'topic', 'message', 'codec'],
+  endpoint: ['errors', 'util', 'data', 'topic', 'message', 'codec', 'transport'],
+  store: ['errors', 'util', 'data', 'topic', 'message', 'codec', 'transport', 'endpoint'],
+  cluster: ['errors', 'util', 'data', 'topic', 'message', 'codec', 'transport', 'endpoint', 'store'],
   entry: [...CORE_LAYERS],
   node: [...CORE_LAYERS, 'entry'],
   browser: [...CORE_LAYERS, 'entry'],
