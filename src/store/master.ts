@@ -341,7 +341,8 @@ export class MasterCore {
       events.push({ type: 'erase', key: m.key, ...(cur ? { oldValue: cur.value } : {}) });
     } else {
       // Expiry is relative to the last modification: no expiry given keeps the interval and
-      // re-arms it; an explicit 0 clears it (DESIGN.md section 6).
+      // re-arms it, as Broker's documentation says; an explicit 0 clears it (ARCHITECTURE.md,
+      // Data stores).
       const interval = m.expiry === undefined ? cur?.interval : m.expiry === 0 ? undefined : m.expiry;
       const entry: StoreEntry = { key: m.key, value: r.value, ...(interval === undefined ? {} : { interval, expiry: now + interval }) };
       b.put(entry);

@@ -1,7 +1,7 @@
 /**
  * The core (`src/` outside `src/node/` and `src/browser/`) does no I/O and runs in browsers: no
  * Node built-ins, no Node-only or browser-only packages, no DOM or Node globals; modules form no
- * cycles and layers import only downward (DESIGN.md §1).
+ * cycles and layers import only downward (ARCHITECTURE.md, Layers).
  */
 import { describe, expect, it } from 'vitest';
 import {
@@ -14,7 +14,7 @@ import {
   resolveRelative,
 } from './source-graph.js';
 
-/** Layers in DESIGN.md §1, bottom first. */
+/** Layers in ARCHITECTURE.md, Layers, bottom first. */
 type Layer =
   | 'errors'
   | 'util'

@@ -1,8 +1,7 @@
 /**
- * Zeek's own test baselines for FNV-1a and HRW: every vector of shared/vectors/hrw.json, plus the
- * remaining lines of the baselines it was taken from (zeek/zeek testing/btest/Baseline/…).
+ * Zeek's own test baselines for FNV-1a and HRW: every vector of test/fixtures/vectors/hrw.json,
+ * plus the remaining lines of the baselines it was taken from (zeek/zeek testing/btest/Baseline/…).
  */
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import {
   PoolRegistry,
@@ -16,6 +15,7 @@ import {
   rrTopic,
   type HrwKey,
 } from 'isobroker';
+import { readJsonFixture } from '../support/fixtures.js';
 
 type VectorKey = string | { count: number } | { double: number } | { bool: boolean };
 
@@ -30,9 +30,7 @@ interface HrwVectors {
   round_robin: { nodes: string[]; key: string; expect_sequence: string[] };
 }
 
-const vectors = JSON.parse(
-  readFileSync(new URL('../../../shared/vectors/hrw.json', import.meta.url), 'utf8'),
-) as HrwVectors;
+const vectors = readJsonFixture<HrwVectors>('vectors/hrw.json');
 
 /** A vector key as the Zeek value it stands for. */
 function key(k: VectorKey): HrwKey {

@@ -1,11 +1,10 @@
 /**
- * Every vector of `shared/vectors/broker-json-v1.json` (from Broker's and Zeek's own tests and
+ * Every vector of `test/fixtures/vectors/broker-json-v1.json` (from Broker's and Zeek's tests and
  * docs), each used the way its note says: exact encoder output is matched byte for byte, client
  * inputs and re-serialised baselines are decoded and checked, rejects must fail with a
  * `DecodeError`, handshakes go through `decodeJsonHandshake`. A final test proves that every vector
  * is classified exactly once, so a vector added to the file cannot be silently ignored.
  */
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import {
   DecodeError,
@@ -36,6 +35,7 @@ import {
   type JsonV1DataMessage,
   type JsonV1Message,
 } from 'isobroker';
+import { readJsonFixture } from '../support/fixtures.js';
 
 interface Vector {
   readonly name: string;
@@ -44,8 +44,7 @@ interface Vector {
   readonly source: string;
 }
 
-const FILE = new URL('../../../shared/vectors/broker-json-v1.json', import.meta.url);
-const VECTORS: readonly Vector[] = (JSON.parse(readFileSync(FILE, 'utf8')) as { vectors: Vector[] }).vectors;
+const VECTORS: readonly Vector[] = readJsonFixture<{ vectors: Vector[] }>('vectors/broker-json-v1.json').vectors;
 const byName = new Map(VECTORS.map((v) => [v.name, v]));
 
 function vec(name: string): Vector {

@@ -13,7 +13,6 @@
  *
  * Reproducible: the seed is fixed unless `FUZZ_SEED` is set, and a failure reports it.
  */
-import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
@@ -33,6 +32,7 @@ import {
   type JsonV1Message,
 } from 'isobroker';
 import { dataArb } from '../support/arbitraries.js';
+import { readJsonFixture } from '../support/fixtures.js';
 
 const DEFAULT_SEED = 0x15ab20c5;
 const SEED = process.env['FUZZ_SEED'] !== undefined ? Number(process.env['FUZZ_SEED']) : DEFAULT_SEED;
@@ -130,9 +130,7 @@ function checkStillWorks(): void {
 
 function corpus(): string[] {
   const vectors = (
-    JSON.parse(readFileSync(new URL('../../../shared/vectors/broker-json-v1.json', import.meta.url), 'utf8')) as {
-      vectors: { json: string }[];
-    }
+    readJsonFixture<{ vectors: { json: string }[] }>('vectors/broker-json-v1.json')
   ).vectors.map((v) => v.json);
   const values = fc.sample(dataArb({ nonFinite: false }), { seed: SEED, numRuns: 300 });
   const topics = fc.sample(fc.string({ unit: 'binary', minLength: 1, maxLength: 12 }), { seed: SEED + 1, numRuns: 300 });

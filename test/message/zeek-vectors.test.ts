@@ -1,10 +1,9 @@
 /**
- * The Zeek events among the Broker JSON v1 vectors (`/work/shared/vectors/broker-json-v1.json`),
+ * The Zeek events among the Broker JSON v1 vectors (`test/fixtures/vectors/broker-json-v1.json`),
  * built with the constructors and cross-checked against the file through a minimal reader of the
  * few value types these vectors use. Replace `readValue` with the JSON v1 codec's decoder once
  * `decodeJsonMessage` is exported.
  */
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import {
   count,
@@ -19,15 +18,14 @@ import {
   type Data,
   type TimestampData,
 } from 'isobroker';
+import { readJsonFixture } from '../support/fixtures.js';
 
 interface Vector {
   readonly name: string;
   readonly json: string;
 }
 
-const file = JSON.parse(
-  readFileSync(new URL('../../../shared/vectors/broker-json-v1.json', import.meta.url), 'utf8'),
-) as { vectors: Vector[] };
+const file = readJsonFixture<{ vectors: Vector[] }>('vectors/broker-json-v1.json');
 
 function vectorNamed(name: string): { topic: string; data: Data } {
   const v = file.vectors.find((x) => x.name === name);

@@ -2,19 +2,19 @@
  * The Broker JSON v1 server on a real listener (127.0.0.1, port 0), driven by plain `ws` clients
  * as any existing Broker WebSocket client would, next to native peers.
  */
-import { readFileSync } from 'node:fs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Endpoint, count, decodeJsonMessage, encodeJsonMessage, equals, string, type Message } from 'isobroker';
 import { listen, type Listener } from 'isobroker/node';
 import { jsonClient, rawClient } from '../support/ws-client.js';
 import { sleep, until } from '../support/endpoints.js';
+import { readJsonFixture } from '../support/fixtures.js';
 
 interface Vector {
   name: string;
   json: string;
   note: string;
 }
-const vectors = (JSON.parse(readFileSync(new URL('../../../shared/vectors/broker-json-v1.json', import.meta.url), 'utf8')) as { vectors: Vector[] }).vectors;
+const vectors = readJsonFixture<{ vectors: Vector[] }>('vectors/broker-json-v1.json').vectors;
 
 let hub: Endpoint;
 let listener: Listener;

@@ -1,8 +1,8 @@
 /**
- * The clone persistence contract (DESIGN.md §6), run against every implementation: memory, and
- * IndexedDB through idb-keyval on fake-indexeddb — once through the global `indexedDB` (the
- * default path) and once through a factory handed in with the `indexedDB` option. The same
- * contract runs in real Chromium in test/e2e/persistence-indexeddb.test.ts.
+ * The clone persistence contract (ARCHITECTURE.md, Data stores), run against every
+ * implementation: memory, and IndexedDB through idb-keyval on fake-indexeddb — once through the
+ * global `indexedDB` (the default path) and once through a factory handed in with the `indexedDB`
+ * option. The same contract runs in real Chromium in test/e2e/persistence-indexeddb.test.ts.
  */
 import 'fake-indexeddb/auto';
 import fc from 'fast-check';
