@@ -7,8 +7,11 @@
  *
  * Tolerance (what Broker and older servers send that strict JSON forbids): the `\v` escape and raw
  * control characters inside strings. Whitespace between tokens (older servers' `": "` and `", "`)
- * is ordinary JSON. Everything else that is not JSON is rejected: no comments, no trailing commas,
- * no `NaN`, no leading `+` or `.`, no single quotes, no byte-order mark.
+ * is ordinary JSON. With `allowNonFiniteReals` (set only for text from a JSON v1 *server*), also
+ * the bare words `nan`, `-nan`, `inf` and `-inf` Broker's server prints for non-finite reals; they
+ * become numbers whose text is that word. Everything else that is not JSON is rejected: no
+ * comments, no trailing commas, no `NaN`, no leading `+` or `.`, no single quotes, no byte-order
+ * mark.
  *
  * Hardening: limits on text length, nesting depth, string length, array length and object keys;
  * the keys `__proto__`, `constructor` and `prototype` and duplicate keys are rejected, and objects
@@ -23,7 +26,11 @@ import { JsonNumber, JsonObject, type JsonNode } from './json-node.js';
 export interface JsonLimits {
   /** Longest accepted text. @default 16_777_216 (16 MiB) */
   readonly maxTextLength?: number;
-  /** Deepest nesting of arrays and objects (the top-level container is depth 1). @default 64 */
+  /**
+   * Deepest nesting of arrays and objects (the top-level container is depth 1). The default
+   * carries Broker data nested 64 containers deep (a table level takes three JSON levels).
+   * @default 200
+   */
   readonly maxDepth?: number;
   /** Longest string (after unescaping), keys included. @default 4_194_304 (4 MiB) */
   readonly maxStringLength?: number;
@@ -31,15 +38,27 @@ export interface JsonLimits {
   readonly maxArrayLength?: number;
   /** Most keys in one object. @default 256 */
   readonly maxObjectKeys?: number;
+  /**
+   * Accept the bare words `nan`, `-nan`, `inf`, `-inf` as numbers (what Broker's server writes for
+   * non-finite reals; not JSON). Only for text received from a JSON v1 server.
+   * @default false
+   */
+  readonly allowNonFiniteReals?: boolean;
+}
+
+/** Deepest JSON nesting that Broker data nested `containers` deep needs (tables: 3 levels each). */
+export function jsonDepthForData(containers: number): number {
+  return 3 * containers + 2;
 }
 
 /** The default {@link JsonLimits}. */
 export const DEFAULT_JSON_LIMITS: Readonly<Required<JsonLimits>> = Object.freeze({
   maxTextLength: 16 * 1024 * 1024,
-  maxDepth: 64,
+  maxDepth: 200,
   maxStringLength: 4 * 1024 * 1024,
   maxArrayLength: 1024 * 1024,
   maxObjectKeys: 256,
+  allowNonFiniteReals: false,
 });
 
 const FORBIDDEN_KEYS: ReadonlySet<string> = new Set(['__proto__', 'constructor', 'prototype']);
@@ -89,6 +108,7 @@ class Parser {
   private readonly maxString: number;
   private readonly maxArray: number;
   private readonly maxKeys: number;
+  private readonly nonFinite: boolean;
 
   constructor(text: string, limits: Readonly<Required<JsonLimits>>) {
     this.text = text;
@@ -97,6 +117,7 @@ class Parser {
     this.maxString = limits.maxStringLength;
     this.maxArray = limits.maxArrayLength;
     this.maxKeys = limits.maxObjectKeys;
+    this.nonFinite = limits.allowNonFiniteReals;
   }
 
   fail(what: string, at: number = this.pos): never {
@@ -139,8 +160,17 @@ class Parser {
       case 0x66: // f
         return this.parseLiteral('false', false);
       case 0x6e: // n
+        if (this.nonFinite && this.text.startsWith('nan', this.pos)) return this.parseNonFinite('nan');
         return this.parseLiteral('null', null);
+      case 0x69: // i
+        if (this.nonFinite) return this.parseNonFinite('inf');
+        return this.unexpected('a JSON value');
       default:
+        if (this.nonFinite && c === MINUS) {
+          const d = this.text.charCodeAt(this.pos + 1);
+          if (d === 0x69) return this.parseNonFinite('-inf');
+          if (d === 0x6e) return this.parseNonFinite('-nan');
+        }
         if (c === MINUS || (c >= ZERO && c <= NINE)) return this.parseNumber();
         return this.unexpected('a JSON value');
     }
@@ -150,6 +180,16 @@ class Parser {
     if (!this.text.startsWith(word, this.pos)) this.fail(`invalid literal, expected '${word}'`);
     this.pos += word.length;
     return value;
+  }
+
+  /** `nan`, `-nan`, `inf` or `-inf` (Broker's server's non-finite reals), not followed by a letter. */
+  parseNonFinite(word: string): JsonNumber {
+    const after = this.text.charCodeAt(this.pos + word.length) | 0x20;
+    if (!this.text.startsWith(word, this.pos) || (after >= 0x61 && after <= 0x7a)) {
+      this.fail(`invalid literal, expected '${word}'`);
+    }
+    this.pos += word.length;
+    return new JsonNumber(word, false);
   }
 
   parseNumber(): JsonNumber {
@@ -381,6 +421,7 @@ export function resolveJsonLimits(limits?: JsonLimits): Readonly<Required<JsonLi
     maxStringLength: limits.maxStringLength ?? DEFAULT_JSON_LIMITS.maxStringLength,
     maxArrayLength: limits.maxArrayLength ?? DEFAULT_JSON_LIMITS.maxArrayLength,
     maxObjectKeys: limits.maxObjectKeys ?? DEFAULT_JSON_LIMITS.maxObjectKeys,
+    allowNonFiniteReals: limits.allowNonFiniteReals ?? DEFAULT_JSON_LIMITS.allowNonFiniteReals,
   };
 }
 

@@ -77,8 +77,18 @@ export function integerFromText(t: string): Data {
   return { type: 'integer', value };
 }
 
-/** A real from the text of a JSON number written with `.` or an exponent. */
+/** The non-finite reals Broker's server writes as bare words (accepted only from a server). */
+const NON_FINITE: ReadonlyMap<string, number> = new Map([
+  ['nan', NaN],
+  ['-nan', NaN],
+  ['inf', Infinity],
+  ['-inf', -Infinity],
+]);
+
+/** A real from the text of a JSON number written with `.` or an exponent (or `nan`, `inf`, `-inf`). */
 export function realFromText(t: string): Data {
+  const special = t.length <= 4 ? NON_FINITE.get(t) : undefined;
+  if (special !== undefined) return { type: 'real', value: special };
   const value = Number(t);
   if (value === Infinity || value === -Infinity) fail(`real ${t.slice(0, 40)} is outside the double range`);
   return { type: 'real', value };

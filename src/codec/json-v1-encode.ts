@@ -17,6 +17,19 @@
  * Timestamps before 1970 with a sub-second part: Broker truncates toward zero and prints a wrong
  * millisecond field; we round toward negative infinity, so the text names the right millisecond
  * (except in the first 0.776 ms of the int64 range, see `FIRST_WHOLE_MS`).
+ *
+ * Two directions, two encodings (`role`). What a *server* writes (`'server'`, the default: an
+ * isobroker hub to its JSON v1 clients) is the above, byte for byte. What a *client* writes
+ * (`'client'`: an isobroker endpoint to a Zeek or Broker server) is lossless, because Broker's
+ * parser reads more than its printer writes:
+ * - reals as the shortest decimal that reads back as the same double, always with a fraction or an
+ *   exponent (Broker rejects `5` as a real), in exponent form without `+` (`1e300`,
+ *   `1.2345678901234568e24`) whenever the integer part would exceed 19 digits (CAF reads the integer
+ *   part as a 64-bit integer first: 20 digits or more fail with `integer_overflow`); `-0` is `-0.0`;
+ * - timestamps with up to nine fraction digits (trailing zeros dropped down to milliseconds), so
+ *   every nanosecond arrives;
+ * - timespans as now (an exact integer count of the largest exact unit).
+ * Non-finite reals throw in both roles: JSON has no form for them that Broker's parser reads.
  */
 import { formatAddress } from '../data/address.js';
 import { formatRealFixed, formatTimespan, formatTimestampMs } from '../data/text.js';
@@ -33,11 +46,19 @@ export interface JsonEncodeOptions {
    * @default 'json'
    */
   readonly stringEscapes?: 'json' | 'broker';
+  /**
+   * Which side writes: `'server'` writes exactly what Broker's server writes (reals as `%f`,
+   * millisecond timestamps); `'client'` writes lossless reals and nanosecond timestamps, which
+   * Broker's parser reads exactly (see the module comment).
+   * @default 'server'
+   */
+  readonly role?: 'server' | 'client';
 }
 
 /** The default {@link JsonEncodeOptions}. */
 export const DEFAULT_JSON_ENCODE_OPTIONS: Readonly<Required<JsonEncodeOptions>> = Object.freeze({
   stringEscapes: 'json',
+  role: 'server',
 });
 
 const HEX = '0123456789abcdef';
@@ -116,6 +137,49 @@ function realText(x: number): string {
   return formatRealFixed(x);
 }
 
+/** Above this magnitude the integer part of a real has 20 or more digits. */
+const EXPONENT_FROM = 1e19;
+
+/**
+ * A finite real as the shortest decimal that reads back as the same double (what a lossless
+ * client writes): always with a fraction or an exponent, exponents without `+`, exponent form when
+ * the integer part would exceed 19 digits. NaN and ±Infinity throw.
+ */
+export function realTextLossless(x: number): string {
+  if (x !== x || x === Infinity || x === -Infinity) {
+    throw new ValueError(
+      `real ${x} cannot be sent to a JSON v1 server: Broker's JSON parser reads only finite numbers (nothing was sent)`,
+    );
+  }
+  if (x === 0) return Object.is(x, -0) ? '-0.0' : '0.0';
+  // Both give the shortest digits that round-trip (ECMAScript Number::toString).
+  let t = Math.abs(x) >= EXPONENT_FROM ? x.toExponential() : String(x);
+  const e = t.indexOf('e');
+  if (e >= 0) {
+    if (t.charCodeAt(e + 1) === 0x2b) t = t.slice(0, e + 1) + t.slice(e + 2);
+    return t;
+  }
+  return t.includes('.') ? t : `${t}.0`;
+}
+
+const NS_PER_S = 1_000_000_000n;
+
+/**
+ * A timestamp with its sub-second part to the nanosecond (`2014-07-09T10:16:44.123456789`),
+ * trailing zeros dropped but at least milliseconds, in UTC without a zone, as a lossless client writes.
+ */
+export function formatTimestampNs(ns: bigint): string {
+  let sec = ns / NS_PER_S;
+  if (sec * NS_PER_S > ns) sec -= 1n; // floor for negative values
+  const frac = ns - sec * NS_PER_S;
+  const whole = formatTimestampMs(sec * NS_PER_S).slice(0, -4); // drop ".000"
+  let digits = frac.toString().padStart(9, '0');
+  let end = 9;
+  while (end > 3 && digits.charCodeAt(end - 1) === 0x30) end--;
+  digits = digits.slice(0, end);
+  return `${whole}.${digits}`;
+}
+
 /**
  * The earliest whole millisecond in the int64 nanosecond range. The instants before it (the first
  * 0.776 ms of the range) would floor to a millisecond outside the range, which no decoder could
@@ -126,7 +190,7 @@ const FIRST_WHOLE_MS = -9_223_372_036_854_000_000n;
 const PROTOCOL_TEXT: Readonly<Record<PortProtocol, string>> = { unknown: '?', tcp: 'tcp', udp: 'udp', icmp: 'icmp' };
 
 /** `"@data-type":"…","data":…` — the fields of a value, without braces. */
-function fields(v: Data, broker: boolean): string {
+function fields(v: Data, broker: boolean, client: boolean): string {
   switch (v.type) {
     case 'none':
       return '"@data-type":"none","data":{}';
@@ -137,7 +201,7 @@ function fields(v: Data, broker: boolean): string {
     case 'integer':
       return `"@data-type":"integer","data":${v.value}`;
     case 'real':
-      return `"@data-type":"real","data":${realText(v.value)}`;
+      return `"@data-type":"real","data":${client ? realTextLossless(v.value) : realText(v.value)}`;
     case 'string':
       return `"@data-type":"string","data":${quoteJsonString(v.value, broker)}`;
     case 'address':
@@ -147,6 +211,7 @@ function fields(v: Data, broker: boolean): string {
     case 'port':
       return `"@data-type":"port","data":"${v.number}/${PROTOCOL_TEXT[v.protocol]}"`;
     case 'timestamp':
+      if (client) return `"@data-type":"timestamp","data":"${formatTimestampNs(v.ns)}"`;
       return `"@data-type":"timestamp","data":"${formatTimestampMs(v.ns < FIRST_WHOLE_MS ? FIRST_WHOLE_MS : v.ns)}"`;
     case 'timespan':
       return `"@data-type":"timespan","data":"${formatTimespan(v.ns)}"`;
@@ -156,7 +221,7 @@ function fields(v: Data, broker: boolean): string {
     case 'set': {
       const xs = v.elements;
       let out = v.type === 'set' ? '"@data-type":"set","data":[' : '"@data-type":"vector","data":[';
-      for (let i = 0; i < xs.length; i++) out += `${i === 0 ? '{' : ',{'}${fields(xs[i]!, broker)}}`;
+      for (let i = 0; i < xs.length; i++) out += `${i === 0 ? '{' : ',{'}${fields(xs[i]!, broker, client)}}`;
       return `${out}]`;
     }
     case 'table': {
@@ -164,7 +229,7 @@ function fields(v: Data, broker: boolean): string {
       let out = '"@data-type":"table","data":[';
       for (let i = 0; i < es.length; i++) {
         const [k, x] = es[i]!;
-        out += `${i === 0 ? '' : ','}{"key":{${fields(k, broker)}},"value":{${fields(x, broker)}}}`;
+        out += `${i === 0 ? '' : ','}{"key":{${fields(k, broker, client)}},"value":{${fields(x, broker, client)}}}`;
       }
       return `${out}]`;
     }
@@ -177,12 +242,16 @@ function isBroker(options: JsonEncodeOptions | undefined): boolean {
   return (options?.stringEscapes ?? DEFAULT_JSON_ENCODE_OPTIONS.stringEscapes) === 'broker';
 }
 
+function isClient(options: JsonEncodeOptions | undefined): boolean {
+  return options?.role === 'client';
+}
+
 /**
  * Encodes a value as Broker's compact JSON v1 (`{"@data-type":"count","data":42}`). Throws
  * `ValueError` for a NaN or infinite real, which JSON v1 cannot carry.
  */
 export function encodeJsonData(v: Data, options?: JsonEncodeOptions): string {
-  return `{${fields(v, isBroker(options))}}`;
+  return `{${fields(v, isBroker(options), isClient(options))}}`;
 }
 
 /** Encodes a message with Broker's key order (type, topic, @data-type, data for data messages). */
@@ -190,12 +259,48 @@ export function encodeJsonMessage(m: JsonV1Message, options?: JsonEncodeOptions)
   const broker = isBroker(options);
   switch (m.type) {
     case 'data-message':
-      return `{"type":"data-message","topic":${quoteJsonString(m.topic, broker)},${fields(m.data, broker)}}`;
+      return `{"type":"data-message","topic":${quoteJsonString(m.topic, broker)},${fields(m.data, broker, isClient(options))}}`;
     case 'ack':
       return `{"type":"ack","endpoint":${quoteJsonString(m.endpoint, broker)},"version":${quoteJsonString(m.version, broker)}}`;
     case 'error':
       return `{"type":"error","code":${quoteJsonString(m.code, broker)},"context":${quoteJsonString(m.context, broker)}}`;
     default:
       throw new ValueError(`cannot encode message type ${String((m as { type?: unknown }).type)}`);
+  }
+}
+
+/** The first non-finite real inside `v` (depth first), or undefined when there is none. */
+function nonFiniteReal(v: Data): number | undefined {
+  switch (v.type) {
+    case 'real':
+      return Number.isFinite(v.value) ? undefined : v.value;
+    case 'vector':
+    case 'set':
+      for (const x of v.elements) {
+        const r = nonFiniteReal(x);
+        if (r !== undefined) return r;
+      }
+      return undefined;
+    case 'table':
+      for (const [k, x] of v.entries) {
+        const r = nonFiniteReal(k) ?? nonFiniteReal(x);
+        if (r !== undefined) return r;
+      }
+      return undefined;
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * Throws a `ValueError` when `v` holds a real that a JSON v1 client cannot send (NaN, ±Infinity):
+ * Broker's server prints them as bare words, but its parser reads only finite numbers.
+ */
+export function assertJsonClientEncodable(v: Data): void {
+  const bad = nonFiniteReal(v);
+  if (bad !== undefined) {
+    throw new ValueError(
+      `real ${bad} cannot be sent to a JSON v1 server: Broker's JSON parser reads only finite numbers (nothing was sent)`,
+    );
   }
 }

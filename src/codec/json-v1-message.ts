@@ -41,7 +41,7 @@ export function decodeJsonMessage(text: string, limits?: JsonLimits): JsonV1Mess
   }
   const root: JsonNode = parseJson(text, resolved);
   if (!(root instanceof JsonObject)) {
-    throw new DecodeError(`(root): expected a JSON object, got ${describeNode(root)}`);
+    throw new DecodeError(`${ROOT_NOT_AN_OBJECT}, got ${describeNode(root)}`);
   }
   const type = root.get('type');
   if (type === 'ack') return { type: 'ack', endpoint: field(root, 'endpoint'), version: field(root, 'version') };
@@ -53,6 +53,29 @@ export function decodeJsonMessage(text: string, limits?: JsonLimits): JsonV1Mess
   if (hasLoneSurrogate(topic)) throw new DecodeError('topic: holds a lone UTF-16 surrogate (not valid Unicode)');
   return { type: 'data-message', topic, data: decodeJsonData(root) };
 }
+
+/** Broker's phrases for the three classes of bad input (the start of an error's context). */
+export const INPUT_MALFORMED_JSON = 'contained malformed JSON';
+export const INPUT_NOT_AN_OBJECT = 'expected a JSON object';
+export const INPUT_INVALID_DATA = 'contained invalid data';
+
+/**
+ * The context of the error a server sends for its client's input number `n` that failed to
+ * decode: Broker's phrase for the class of failure (`input #N contained malformed JSON`,
+ * `input #N expected a JSON object`, `input #N contained invalid data`), then ` -> ` and our detail,
+ * so clients that match Broker's text keep working.
+ */
+export function inputErrorContext(n: number, err: DecodeError): string {
+  const m = err.message;
+  const phrase = m.startsWith('invalid JSON:')
+    ? INPUT_MALFORMED_JSON
+    : m.startsWith(ROOT_NOT_AN_OBJECT)
+      ? INPUT_NOT_AN_OBJECT
+      : INPUT_INVALID_DATA;
+  return `input #${n} ${phrase} -> ${m}`;
+}
+
+const ROOT_NOT_AN_OBJECT = '(root): expected a JSON object';
 
 /**
  * Decodes a client's first message, the array of topic prefixes (`[]` publish-only, `[""]`

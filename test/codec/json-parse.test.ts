@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_JSON_LIMITS, DecodeError, JsonNumber, JsonObject, parseJson, type JsonNode } from 'isobroker';
+import { DecodeError } from 'isobroker';
+import { DEFAULT_JSON_LIMITS, JsonNumber, JsonObject, parseJson, type JsonNode } from '../../src/internal.js';
 
 function parseError(text: string, limits?: Parameters<typeof parseJson>[1]): DecodeError {
   try {
@@ -161,10 +162,11 @@ describe('parseJson: limits', () => {
   it('has the documented defaults', () => {
     expect(DEFAULT_JSON_LIMITS).toEqual({
       maxTextLength: 16 * 1024 * 1024,
-      maxDepth: 64,
+      maxDepth: 200,
       maxStringLength: 4 * 1024 * 1024,
       maxArrayLength: 1024 * 1024,
       maxObjectKeys: 256,
+      allowNonFiniteReals: false,
     });
     expect(Object.isFrozen(DEFAULT_JSON_LIMITS)).toBe(true);
   });
@@ -176,10 +178,10 @@ describe('parseJson: limits', () => {
     );
   });
 
-  it('maxDepth counts arrays and objects; the default is 64', () => {
+  it('maxDepth counts arrays and objects; the default is 200 (Broker data 64 containers deep)', () => {
     const nest = (d: number): string => '['.repeat(d) + ']'.repeat(d);
-    expect(() => parseJson(nest(64))).not.toThrow();
-    expect(parseError(nest(65)).message).toBe('invalid JSON: nesting deeper than maxDepth 64 at offset 64');
+    expect(() => parseJson(nest(200))).not.toThrow();
+    expect(parseError(nest(201)).message).toBe('invalid JSON: nesting deeper than maxDepth 200 at offset 200');
     expect(() => parseJson('{"a":[{"b":[]}]}', { maxDepth: 4 })).not.toThrow();
     expect(parseError('{"a":[{"b":[]}]}', { maxDepth: 3 }).message).toContain('maxDepth 3');
   });

@@ -3,13 +3,10 @@ import {
   DecodeError,
   address,
   count,
-  decodeJsonData,
-  encodeJsonData,
   enumValue,
   equals,
   integer,
   none,
-  parseJson,
   port,
   real,
   set,
@@ -20,10 +17,15 @@ import {
   timestamp,
   toText,
   vector,
-  JsonObject,
   type Data,
-  type JsonNode,
 } from 'isobroker';
+import {
+  decodeJsonData,
+  encodeJsonData,
+  parseJson,
+  JsonObject,
+  type JsonNode,
+} from '../../src/internal.js';
 
 const S = 1_000_000_000n;
 
@@ -306,12 +308,13 @@ describe('decodeJsonData: containers', () => {
   it('decodes deep vectors up to the parser depth limit', () => {
     let json = '{"@data-type":"none","data":{}}';
     let expected: Data = none();
-    for (let i = 0; i < 31; i++) {
+    for (let i = 0; i < 64; i++) {
       json = `{"@data-type":"vector","data":[${json}]}`;
       expected = vector([expected]);
     }
-    same(decodeJsonData(parseJson(json)), expected); // 63 levels of JSON nesting
-    expect(() => parseJson(`{"@data-type":"vector","data":[${json}]}`)).toThrow(/maxDepth 64/);
+    same(decodeJsonData(parseJson(json)), expected); // 64 vectors: 130 levels of JSON nesting
+    for (let i = 0; i < 36; i++) json = `{"@data-type":"vector","data":[${json}]}`;
+    expect(() => parseJson(json)).toThrow(/maxDepth 200/);
   });
 
   it('timestamps decode to nanoseconds and re-encode with milliseconds', () => {
