@@ -14,6 +14,7 @@ import {
   boolean,
   count,
   createClone,
+  defaultLayout,
   enumValue,
   equals,
   integer,
@@ -30,17 +31,15 @@ import {
 import { launchChromium } from '../support/browser.js';
 import { buildDashboard, recordConsole, startLauncher, tid, type ConsoleRecord, type Launcher } from '../support/dashboard.js';
 
-const NODES = [
-  ['manager', 'manager'],
-  ['logger-1', 'logger'],
-  ['proxy-1', 'proxy'],
-  ['worker-1', 'worker'],
-  ['worker-2', 'worker'],
-] as const;
+/**
+ * The default layout's nodes (manager, logger-1, proxy-1/2, worker-1/2), what `npm start` runs, so
+ * the README's screenshot shows that cluster; the ports are free ones, not the default 27760+.
+ */
+const NODES = defaultLayout().nodes.map((n) => [n.name, n.role] as const);
 const NAMES = NODES.map(([n]) => n);
 const SCREENSHOT = fileURLToPath(new URL('../../test-results/dashboard.png', import.meta.url));
 const DOCS_SCREENSHOT = fileURLToPath(new URL('../../docs/dashboard.png', import.meta.url));
-/** `ISOBROKER_UPDATE_DOCS=1` also refreshes the README's screenshot, a tracked file. */
+/** `ISOBROKER_UPDATE_DOCS=1` (`npm run docs:screenshot`) also refreshes the README's screenshot, a tracked file. */
 const UPDATE_DOCS = process.env.ISOBROKER_UPDATE_DOCS === '1';
 const MAX_DOCS_PNG_BYTES = 400 * 1024;
 
@@ -149,7 +148,9 @@ it('saves a screenshot of the whole dashboard at 1280×800', async () => {
     await page.screenshot({ path: DOCS_SCREENSHOT });
     expect(statSync(DOCS_SCREENSHOT).size).toBeLessThan(MAX_DOCS_PNG_BYTES);
   }
-});
+  // Five waits of up to 10 s each: on a loaded machine they add up past the default 30 s, and a
+  // test that timed out would keep running and photograph the next test's half-filled form.
+}, 60_000);
 
 it('an event published from the form reaches a Node subscriber with its types intact', async () => {
   const got: Message[] = [];
