@@ -7,7 +7,6 @@
  */
 import {
   CONN_LOG,
-  MANAGER_TOPIC,
   address,
   count,
   enumValue,
@@ -25,6 +24,7 @@ import {
   type LogRouter,
   type StoreClone,
 } from '../src/index.js';
+import { MANAGER_TOPIC } from '../src/internal.js';
 
 /** A small seeded PRNG (mulberry32): the same seed gives the same traffic. */
 export function seededRandom(seed: number): () => number {

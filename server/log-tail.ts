@@ -2,7 +2,8 @@
  * A log writer wrapper for loggers: everything written also goes out as a live tail on
  * `isobroker/logtail/<path>` (values formatted as in the TSV file), for the dashboard.
  */
-import { makeEvent, string, vector, formatLogValue, type Data, type Endpoint, type LogStream, type LogWriter } from '../src/index.js';
+import { makeEvent, string, vector, type Data, type Endpoint, type LogStream, type LogWriter } from '../src/index.js';
+import { formatLogValue } from '../src/internal.js';
 
 export const LOG_TAIL_EVENT = 'isobroker::log_tail';
 export const logTailTopic = (path: string): string => `isobroker/logtail/${path}`;

@@ -3,7 +3,8 @@
  * topic, or print every message received on a topic prefix in Broker JSON v1 form, one per line.
  */
 import { createInterface } from 'node:readline';
-import { Endpoint, encodeJsonMessage, string } from '../src/index.js';
+import { Endpoint, string } from '../src/index.js';
+import { encodeJsonMessage } from '../src/internal.js';
 import { UsageError, parse, untilSignal } from './args.js';
 
 export async function runPipe(argv: readonly string[]): Promise<number> {

@@ -55,6 +55,7 @@ export const STORE_ERROR_CODES = [
   'backend_failure',
   'invalid_data',
 ] as const;
+/** One of Broker's data-store error codes. */
 export type StoreErrorCode = (typeof STORE_ERROR_CODES)[number];
 
 /** A data-store operation failed with one of Broker's store error codes. */

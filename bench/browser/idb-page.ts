@@ -6,7 +6,8 @@
  * `bench/sections/browser-idb.ts`.
  */
 import { createStore, keys as idbKeys, set as idbSet, type UseStore } from 'idb-keyval';
-import { count, encodeValue, string } from '../../src/index.js';
+import { count, string } from '../../src/index.js';
+import { encodeValue } from '../../src/internal.js';
 import { INDEXEDDB_NAME_PREFIX, INDEXEDDB_OBJECT_STORE, createIndexedDbPersistence } from '../../src/browser/index.js';
 
 // Count read-write transactions: each commit of a batch, or each `set`, is one.

@@ -4,16 +4,8 @@
  * as an untyped plain object.
  */
 import {
-  MessageKind,
   address,
   count,
-  decodeFrame,
-  decodeJsonMessage,
-  decodeValue,
-  encodeFrame,
-  encodeJsonMessage,
-  encodeMessage,
-  encodeValue,
   equals,
   makeEvent,
   port,
@@ -21,8 +13,18 @@ import {
   string,
   timestamp,
   type Data,
-  type JsonV1DataMessage,
 } from 'isobroker';
+import {
+  MessageKind,
+  decodeFrame,
+  decodeJsonMessage,
+  decodeValue,
+  encodeFrame,
+  encodeJsonMessage,
+  encodeMessage,
+  encodeValue,
+  type JsonV1DataMessage,
+} from '../../src/internal.js';
 import { formatBytes, formatNs, formatOps, formatRatio } from '../lib/markdown.js';
 import { goalAtMost, type BenchSection, type SectionContext, type SectionReport } from '../lib/section.js';
 import { compareInterleaved, medianRatio, taskTiming, type BenchTask } from '../lib/timing.js';

@@ -14,7 +14,8 @@
  * Exits when stdin closes or on SIGTERM.
  */
 import { readFileSync } from 'node:fs';
-import { CONN_LOG, ClusterNode, Endpoint, LogRouter, loggersOf, logTopic, parseLayout } from '../../src/index.js';
+import { CONN_LOG, ClusterNode, Endpoint, LogRouter, loggersOf, parseLayout } from '../../src/index.js';
+import { logTopic } from '../../src/internal.js';
 import { startCpuProfile, stopCpuProfile } from '../lib/profiler.js';
 import { serveRpc } from '../lib/rpc.js';
 import { connRecord } from './logging-workload.js';

@@ -2,7 +2,7 @@
  * Trie section: "which subscriptions match this topic" with `TopicTrie` against a naive scan of
  * the prefix array, at 1k, 10k and 100k subscriptions.
  */
-import { TopicTrie } from 'isobroker';
+import { TopicTrie } from '../../src/internal.js';
 import { retainedHeap } from '../lib/memory.js';
 import { formatBytes, formatCount, formatNs, formatOps, formatRatio } from '../lib/markdown.js';
 import { Random } from '../lib/random.js';

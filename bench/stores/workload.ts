@@ -4,7 +4,8 @@
  * its value a string of exactly {@link VALUE_BYTES} ASCII bytes that names `i` and a tag (the tag
  * changes when a value is overwritten).
  */
-import { encodeValue, string, type Data } from '../../src/index.js';
+import { string, type Data } from '../../src/index.js';
+import { encodeValue } from '../../src/internal.js';
 
 /** Payload bytes of every value (its native encoding adds a 2-byte string header). */
 export const VALUE_BYTES = 100;

@@ -6,7 +6,9 @@
 import { string } from '../data/constructors.js';
 import type { Data } from '../data/types.js';
 import type { Endpoint } from '../endpoint/endpoint.js';
-import type { StatusEvent } from '../endpoint/status.js';
+import { listenerErrorEvent, type ErrorEvent, type StatusEvent } from '../endpoint/status.js';
+import { Emitter, type Unsubscribe } from '../util/emitter.js';
+import { checkOptionsObject, numberOption } from '../util/options.js';
 import { makeEvent } from '../message/builders.js';
 import { parseZeekMessage } from '../message/parse.js';
 import { connectionsOf, nodeByName, type ClusterLayout, type NodeSpec, type Role } from './layout.js';
@@ -15,42 +17,66 @@ import { PoolRegistry, hrwTopic, rrTopic, type Pool, type PoolSpec } from './poo
 
 import { ROLE_TOPICS, nodeTopic, nodeidTopic } from './topics.js';
 
+/** Zeek's hello event, sent by each side of a new peering on the other's node-id topic. */
 export const HELLO_EVENT = 'Cluster::hello';
 
+/** Another node of the layout, as this node sees it. */
 export interface NodeState {
+  /** The node's name in the layout. */
   readonly name: string;
+  /** The node's role. */
   readonly role: Role;
   /** Endpoint id once its hello arrived. */
   readonly id?: string;
   readonly up: boolean;
 }
 
+/**
+ * The events of a cluster node, listened to with `node.on(event, listener)`. A listener that
+ * throws is reported as an `error` event coded `listener_failed`; nothing else reaches `error`
+ * here (peering failures are the endpoint's `error` events).
+ */
 export interface ClusterEvents {
+  /** A node of the layout said hello (Zeek's `Cluster::node_up`). */
   nodeUp: { readonly name: string; readonly id: string };
+  /** A node's peering was lost (Zeek's `Cluster::node_down`). */
   nodeDown: { readonly name: string; readonly id: string };
   /** A hello claimed a name that another live endpoint already holds. */
   duplicate: { readonly name: string; readonly id: string; readonly existingId: string };
+  /** An asynchronous failure: a listener threw. */
+  error: ErrorEvent;
 }
 
+/** Options of `new ClusterNode(endpoint, layout, name, options)`. */
 export interface ClusterNodeOptions {
-  /** First reconnect delay of the peerings, ms. @default the endpoint's */
+  /** First reconnect delay of the peerings, ms, 0 or more (0: do not retry). @default the endpoint's `retry` */
   readonly retry?: number;
 }
 
-/** Builds a WebSocket URL for a node of the layout. */
+/** Defaults of `ClusterNodeOptions` (`retry` undefined: the endpoint's). */
+export const DEFAULT_CLUSTER_NODE_OPTIONS: ClusterNodeOptions = Object.freeze({});
+
+function resolveClusterNodeOptions(o: ClusterNodeOptions | undefined): ClusterNodeOptions {
+  checkOptionsObject('options', o);
+  return o?.retry === undefined ? DEFAULT_CLUSTER_NODE_OPTIONS : { retry: numberOption('retry', o.retry, 0, 0) };
+}
+
+/** Builds the WebSocket URL for a node of the layout. */
 export function nodeUrl(n: NodeSpec): string {
   return `ws://${n.host.includes(':') ? `[${n.host}]` : n.host}:${n.port}`;
 }
 
+/**
+ * A cluster node: an endpoint that knows the layout and its own name, peers as Broker's cluster
+ * does, runs the hello handshake (`nodeUp`/`nodeDown`) and holds the pools.
+ */
 export class ClusterNode {
+  /** This node's entry in the layout. */
   readonly self: NodeSpec;
   private readonly states = new Map<string, { id?: string; up: boolean }>();
   private readonly byId = new Map<string, string>();
-  private readonly listeners: { [K in keyof ClusterEvents]: Set<(ev: ClusterEvents[K]) => void> } = {
-    nodeUp: new Set(),
-    nodeDown: new Set(),
-    duplicate: new Set(),
-  };
+  private readonly events: Emitter<ClusterEvents> = new Emitter((event, err) => this.events.emit('error', listenerErrorEvent(event, err)));
+  private readonly opts: ClusterNodeOptions;
   private readonly offs: (() => void)[] = [];
   /** The pools (proxy, worker, logger, and any registered before `start`), as Zeek assigns them. */
   readonly pools: PoolRegistry;
@@ -59,8 +85,9 @@ export class ClusterNode {
     readonly endpoint: Endpoint,
     readonly layout: ClusterLayout,
     name: string,
-    private readonly opts: ClusterNodeOptions = {},
+    options?: ClusterNodeOptions,
   ) {
+    this.opts = resolveClusterNodeOptions(options);
     this.self = nodeByName(layout, name);
     for (const n of layout.nodes) if (n.name !== name) this.states.set(n.name, { up: false });
     this.pools = new PoolRegistry({ localNode: name, managerIsLogger: layout.managerIsLogger });
@@ -88,10 +115,12 @@ export class ClusterNode {
     return true;
   }
 
+  /** This node's name. */
   get name(): string {
     return this.self.name;
   }
 
+  /** This node's role. */
   get role(): Role {
     return this.self.role;
   }
@@ -113,10 +142,9 @@ export class ClusterNode {
     }
   }
 
-  on<K extends keyof ClusterEvents>(event: K, fn: (ev: ClusterEvents[K]) => void): () => void {
-    const set = this.listeners[event] as Set<(ev: ClusterEvents[K]) => void>;
-    set.add(fn);
-    return () => set.delete(fn);
+  /** Listens to `nodeUp`, `nodeDown`, `duplicate` or `error`; returns a function that stops listening. */
+  on<K extends keyof ClusterEvents>(event: K, fn: (ev: ClusterEvents[K]) => void): Unsubscribe {
+    return this.events.on(event, fn);
   }
 
   /** Every other node of the layout with its state. */
@@ -129,6 +157,7 @@ export class ClusterNode {
       });
   }
 
+  /** Whether the node `name` is up (this node always is). */
   isUp(name: string): boolean {
     return name === this.name || this.states.get(name)?.up === true;
   }
@@ -138,12 +167,13 @@ export class ClusterNode {
     return this.layout.nodes.filter((n) => n.role === role && this.isUp(n.name)).map((n) => n.name);
   }
 
+  /** Stops following the endpoint (it stays open) and drops every listener. */
   close(): void {
     for (const off of this.offs.splice(0)) off();
   }
 
   private emit<K extends keyof ClusterEvents>(event: K, ev: ClusterEvents[K]): void {
-    for (const fn of this.listeners[event] as Set<(ev: ClusterEvents[K]) => void>) fn(ev);
+    this.events.emit(event, ev);
   }
 
   private onStatus(s: StatusEvent): void {

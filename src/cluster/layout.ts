@@ -5,9 +5,12 @@
  */
 import { ValueError } from '../errors.js';
 
+/** The roles of a Zeek cluster node. */
 export const ROLES = ['manager', 'logger', 'proxy', 'worker'] as const;
+/** A cluster node's role. */
 export type Role = (typeof ROLES)[number];
 
+/** One node of a cluster layout. */
 export interface NodeSpec {
   readonly name: string;
   readonly role: Role;
@@ -15,6 +18,7 @@ export interface NodeSpec {
   readonly port: number;
 }
 
+/** A cluster layout: its nodes (as Zeek's cluster-layout.zeek). */
 export interface ClusterLayout {
   readonly nodes: readonly NodeSpec[];
   /** The manager is also the (only) logger, as Zeek's `Cluster::manager_is_logger`. @default true exactly when the layout has no logger */

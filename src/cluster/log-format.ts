@@ -56,6 +56,7 @@ export interface TsvFormatOptions {
   readonly timeZone?: LogTimeZone;
 }
 
+/** Defaults of `TsvFormatOptions` (Zeek's). */
 export const DEFAULT_TSV_FORMAT_OPTIONS: Required<TsvFormatOptions> = Object.freeze({
   separator: '\t',
   setSeparator: ',',
@@ -77,6 +78,7 @@ export interface JsonFormatOptions {
   readonly includeUnsetFields?: boolean;
 }
 
+/** Defaults of `JsonFormatOptions` (Zeek's). */
 export const DEFAULT_JSON_FORMAT_OPTIONS: Required<JsonFormatOptions> = Object.freeze({
   timestamps: 'epoch',
   includeUnsetFields: false,

@@ -15,13 +15,19 @@ import { parseZeekMessage } from '../message/parse.js';
 import type { Timers } from '../endpoint/timers.js';
 import { systemTimers } from '../endpoint/timers.js';
 import type { ClusterNode } from './cluster-node.js';
+import { ConfigError, IsobrokerError, ValueError } from '../errors.js';
+import { errorEvent, listenerErrorEvent, type ErrorEvent } from '../endpoint/status.js';
+import { Emitter, type Unsubscribe } from '../util/emitter.js';
+import { checkOptionsObject, fnOption, intOption, numberOption, objectOption } from '../util/options.js';
 import { loggersOf } from './layout.js';
 import { defineLogStream } from './log-stream.js';
 import type { LogColumnType, LogStream } from './log-types.js';
 import type { LogWriter } from './log-writer.js';
 import { nodeTopic } from './topics.js';
 
+/** The event carrying a batch of log records to a logger. */
 export const LOG_BATCH_EVENT = 'isobroker::log_batch';
+/** The event a logger acknowledges written batches with. */
 export const LOG_ACK_EVENT = 'isobroker::log_ack';
 
 /** Where a node's log batches arrive (below its node topic). */
@@ -31,18 +37,31 @@ export const logAckTopic = (node: string): string => `${nodeTopic(node)}log-acks
 /** Zeek's topic for log writes when no logger is alive. */
 export const fallbackLogTopic = (streamId: string): string => `zeek/logs/${streamId}`;
 
+/** Options of `new LogRouter(node, options)`. */
 export interface LogRouterOptions {
-  /** Writer of this node's local logs (loggers). Required on loggers. */
+  /** Writer of this node's local logs. Required on loggers (a `ConfigError` otherwise). @default none */
   readonly writer?: LogWriter;
-  /** Most records per batch. @default 500 */
+  /** Most records per batch, 1 or more. @default 500 */
   readonly maxBatch?: number;
-  /** A batch unacknowledged this long is sent again (ms). @default 2000 */
+  /** A batch unacknowledged this long (ms, more than 0) is sent again. @default 2000 */
   readonly ackTimeout?: number;
+  /** Clock and timers. @default the system's */
   readonly timers?: Timers;
-  readonly onError?: (err: Error) => void;
+  /** Sugar for `router.on('error', onError)`: it receives the same events. @default none */
+  readonly onError?: (ev: ErrorEvent) => void;
 }
 
-export const DEFAULT_LOG_ROUTER_OPTIONS = { maxBatch: 500, ackTimeout: 2000 } as const;
+/** Defaults of `LogRouterOptions`. */
+export const DEFAULT_LOG_ROUTER_OPTIONS = Object.freeze({ maxBatch: 500, ackTimeout: 2000 } as const);
+
+/**
+ * The events of a log router. `error` reports a batch that could not be decoded or whose write
+ * failed on a logger (`log_failed`, with the writer's error as `cause`), and a listener that threw.
+ */
+export interface LogRouterEvents {
+  /** An asynchronous failure (see above). */
+  error: ErrorEvent;
+}
 
 interface Batch {
   readonly id: number;
@@ -89,6 +108,10 @@ function decodeStream(d: Data): LogStream | undefined {
   }
 }
 
+/**
+ * Routes log records of one cluster node: on a logger it writes them (and batches from other
+ * nodes); elsewhere it sends them in acknowledged batches round-robin to the live loggers.
+ */
 export class LogRouter {
   private readonly isLogger: boolean;
   private readonly pendingOut = new Map<string, Batch>();
@@ -102,20 +125,27 @@ export class LogRouter {
   private readonly timers: Timers;
   private readonly maxBatch: number;
   private readonly ackTimeout: number;
+  private readonly writer: LogWriter | undefined;
+  private readonly events: Emitter<LogRouterEvents> = new Emitter((event, err) => this.events.emit('error', listenerErrorEvent(event, err)));
   /** Records written here (loggers) and sent away (others), for status displays and tests. */
   readonly counters = { written: 0, sent: 0, resent: 0, fallback: 0, duplicates: 0 };
 
   constructor(
     private readonly node: ClusterNode,
-    private readonly opts: LogRouterOptions = {},
+    options?: LogRouterOptions,
   ) {
-    this.timers = opts.timers ?? systemTimers;
-    this.maxBatch = opts.maxBatch ?? DEFAULT_LOG_ROUTER_OPTIONS.maxBatch;
-    this.ackTimeout = opts.ackTimeout ?? DEFAULT_LOG_ROUTER_OPTIONS.ackTimeout;
+    checkOptionsObject('options', options);
+    const o = options ?? {};
+    this.timers = objectOption('timers', o.timers, systemTimers, ['now', 'setTimeout', 'clearTimeout']);
+    this.maxBatch = intOption('maxBatch', o.maxBatch, DEFAULT_LOG_ROUTER_OPTIONS.maxBatch, 1);
+    this.ackTimeout = numberOption('ackTimeout', o.ackTimeout, DEFAULT_LOG_ROUTER_OPTIONS.ackTimeout, Number.MIN_VALUE);
+    this.writer = o.writer === undefined ? undefined : objectOption('writer', o.writer, o.writer, ['write', 'flush']);
+    const onError = fnOption('onError', o.onError);
+    if (onError) this.events.on('error', onError);
     this.isLogger = loggersOf(node.layout).some((n) => n.name === node.name);
     const ep = node.endpoint;
     if (this.isLogger) {
-      if (!opts.writer) throw new Error(`node ${node.name} is a logger and needs a log writer`);
+      if (!this.writer) throw new ConfigError('writer', `node ${node.name} is a logger and needs a log writer`);
       const sub = ep.subscribe(logTopic(node.name), ({ data }) => this.onBatch(data));
       this.offs.push(() => sub.unsubscribe());
     }
@@ -126,10 +156,15 @@ export class LogRouter {
     this.armTimer();
   }
 
+  /** Listens to `error` events; returns a function that stops listening. */
+  on<K extends keyof LogRouterEvents>(event: K, fn: (ev: LogRouterEvents[K]) => void): Unsubscribe {
+    return this.events.on(event, fn);
+  }
+
   /** Writes one record (a vector of the stream's columns, e.g. from `toRecord`). */
   write(stream: LogStream, record: Data): void {
     if (this.isLogger) {
-      this.opts.writer!.write(stream, [record]);
+      this.writer!.write(stream, [record]);
       this.counters.written++;
       return;
     }
@@ -162,6 +197,7 @@ export class LogRouter {
     return n;
   }
 
+  /** Stops routing (unsent records stay unsent). */
   close(): void {
     for (const off of this.offs.splice(0)) off();
     if (this.timer !== undefined) this.timers.clearTimeout(this.timer);
@@ -249,7 +285,7 @@ export class LogRouter {
       stream = decodeStream(st);
       records = recs.elements;
     } catch (err) {
-      this.opts.onError?.(err as Error);
+      this.fail('a log batch could not be decoded', err);
       return;
     }
     if (!stream) return;
@@ -259,16 +295,29 @@ export class LogRouter {
     if (seen.has(id)) {
       this.counters.duplicates += records.length;
     } else {
-      this.opts.writer!.write(stream, [...records]);
+      try {
+        this.writer!.write(stream, [...records]);
+      } catch (err) {
+        // Not acknowledged: the sender sends the batch again.
+        this.fail(`a batch of ${stream.id} from ${sender} could not be written`, err);
+        return;
+      }
       this.counters.written += records.length;
       seen.add(id);
       if (seen.size > 100_000) seen.delete(seen.values().next().value!);
     }
     // Acknowledge once the writer has the batch on disk.
     const ack = makeEvent(LOG_ACK_EVENT, [count(id)]);
-    this.opts.writer!.flush().then(
-      () => this.node.endpoint.publish(logAckTopic(sender), ack),
-      (err: unknown) => this.opts.onError?.(err as Error),
+    this.writer!.flush().then(
+      () => {
+        if (!this.node.endpoint.isClosed) this.node.endpoint.publish(logAckTopic(sender), ack);
+      },
+      (err: unknown) => this.fail(`a batch of ${stream.id} from ${sender} could not be flushed`, err),
     );
+  }
+
+  private fail(context: string, err: unknown): void {
+    const cause = err instanceof IsobrokerError ? err : new ValueError(`${context}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    this.events.emit('error', errorEvent('log_failed', undefined, `${context}: ${cause.message}`, cause));
   }
 }

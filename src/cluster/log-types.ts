@@ -24,6 +24,7 @@ export const LOG_SCALAR_TYPES = [
   'enum',
 ] as const;
 
+/** A scalar Zeek log column type. */
 export type LogScalarType = (typeof LOG_SCALAR_TYPES)[number];
 
 /** A column type: a scalar, or a set or vector of a scalar (`set[string]`, `vector[count]`). */

@@ -69,6 +69,7 @@ export interface LogWriterOptions {
   readonly rotatedName?: (info: RotationInfo) => string;
 }
 
+/** Defaults of `LogWriterOptions`. */
 export const DEFAULT_LOG_WRITER_OPTIONS: Required<LogWriterOptions> = Object.freeze({
   format: 'tsv',
   now: () => Date.now(),

@@ -14,7 +14,8 @@
  *   leave it when marked dead (`Cluster::node_down`).
  */
 import { compareStrings } from '../data/order.js';
-import { ValueError } from '../errors.js';
+import { ConfigError, ValueError } from '../errors.js';
+import { checkOptionsObject } from '../util/options.js';
 import { fnv1a32, hrwSelect, type HrwKey } from './hash.js';
 import type { Role } from './layout.js';
 import { LOGGER_POOL_TOPIC, PROXY_POOL_TOPIC, WORKER_POOL_TOPIC, nodeTopic } from './topics.js';
@@ -306,6 +307,18 @@ export const DEFAULT_POOL_REGISTRY_OPTIONS: Required<PoolRegistryOptions> = Obje
   managerIsLogger: 'auto',
 });
 
+/** Resolves `PoolRegistryOptions` once; throws a `ConfigError` naming an invalid option. */
+function resolvePoolRegistryOptions(o: PoolRegistryOptions | undefined): Required<PoolRegistryOptions> {
+  checkOptionsObject('options', o);
+  const localNode = o?.localNode ?? DEFAULT_POOL_REGISTRY_OPTIONS.localNode;
+  if (typeof localNode !== 'string') throw new ConfigError('localNode', `expected a node name or '', got ${typeof localNode}`);
+  const managerIsLogger = o?.managerIsLogger ?? DEFAULT_POOL_REGISTRY_OPTIONS.managerIsLogger;
+  if (managerIsLogger !== 'auto' && typeof managerIsLogger !== 'boolean') {
+    throw new ConfigError('managerIsLogger', `expected true, false or "auto", got ${JSON.stringify(managerIsLogger)}`);
+  }
+  return { localNode, managerIsLogger };
+}
+
 /** A cluster node known to a `PoolRegistry`. */
 export interface PoolRegistryNode {
   readonly name: string;
@@ -340,7 +353,7 @@ export class PoolRegistry {
   #distributed = false;
 
   constructor(options: PoolRegistryOptions = {}) {
-    this.#options = { ...DEFAULT_POOL_REGISTRY_OPTIONS, ...options };
+    this.#options = resolvePoolRegistryOptions(options);
     // Registered in Zeek's order (pools.zeek `zeek_init`); distribution sorts them by topic.
     this.workerPool = this.registerPool(WORKER_POOL_SPEC);
     this.proxyPool = this.registerPool(PROXY_POOL_SPEC);

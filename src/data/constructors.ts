@@ -59,10 +59,12 @@ function text(what: string, v: string): string {
   return v;
 }
 
+/** Broker's `none` (nil). */
 export function none(): NoneData {
   return NONE;
 }
 
+/** A Broker boolean. */
 export function boolean(v: boolean): BooleanData {
   if (typeof v !== 'boolean') throw new ValueError(`boolean must be true or false, got ${typeof v}`);
   return v ? TRUE : FALSE;

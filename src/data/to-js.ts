@@ -73,6 +73,7 @@ export interface ToJsOptions {
   readonly int64?: 'auto' | 'bigint' | 'number';
 }
 
+/** Defaults of `ToJsOptions`. */
 export const DEFAULT_TO_JS_OPTIONS: Required<ToJsOptions> = Object.freeze({ int64: 'auto' });
 
 /**

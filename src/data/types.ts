@@ -26,6 +26,7 @@ export const DATA_TYPES = [
   'vector',
 ] as const;
 
+/** The name of a Broker data type (`data.type`). */
 export type DataType = (typeof DATA_TYPES)[number];
 
 /** Index of each type in Broker's type order. */
@@ -37,9 +38,11 @@ export const PORT_PROTOCOLS = ['unknown', 'tcp', 'udp', 'icmp'] as const;
 /** Transport protocol of a port; the array order above is Broker's order. */
 export type PortProtocol = (typeof PORT_PROTOCOLS)[number];
 
+/** Broker's `none`. */
 export interface NoneData {
   readonly type: 'none';
 }
+/** A Broker boolean. */
 export interface BooleanData {
   readonly type: 'boolean';
   readonly value: boolean;
@@ -59,6 +62,7 @@ export interface RealData {
   readonly type: 'real';
   readonly value: number;
 }
+/** A Broker string (bytes shown as UTF-8 text). */
 export interface StringData {
   readonly type: 'string';
   readonly value: string;
@@ -74,6 +78,7 @@ export interface SubnetData {
   readonly bytes: Uint8Array;
   readonly length: number;
 }
+/** A transport-layer port with its protocol. */
 export interface PortData {
   readonly type: 'port';
   readonly number: number;
@@ -104,6 +109,7 @@ export interface TableData {
   readonly type: 'table';
   readonly entries: readonly (readonly [Data, Data])[];
 }
+/** A Broker vector: an ordered list of values. */
 export interface VectorData {
   readonly type: 'vector';
   readonly elements: readonly Data[];

@@ -9,6 +9,7 @@ export function randomBytes(n: number): Uint8Array {
   return out;
 }
 
+/** A new random endpoint id (a lowercase version-4 UUID). */
 export function newEndpointId(): string {
   const b = randomBytes(16);
   b[6] = (b[6]! & 0x0f) | 0x40;
@@ -18,6 +19,7 @@ export function newEndpointId(): string {
 
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
+/** Whether `s` is a valid endpoint id (a lowercase UUID). */
 export function isEndpointId(s: string): boolean {
   return UUID_RE.test(s);
 }

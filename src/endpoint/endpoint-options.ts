@@ -1,11 +1,13 @@
-/** Endpoint options, their defaults, and their resolution. */
+/** Endpoint, peer and `whenRoutable` options: their defaults and their one resolver each. */
 import type { Connector } from '../transport/transport.js';
 import type { WebSocketConstructor } from '../transport/websocket-transport.js';
 import { DEFAULT_SEND_BUFFER_SIZE, OVERFLOW_POLICIES, type OverflowPolicy } from './send-queue.js';
 import { systemTimers, type Timers } from './timers.js';
 import { isEndpointId, newEndpointId } from './endpoint-id.js';
-import { ValueError } from '../errors.js';
+import { ConfigError } from '../errors.js';
+import { checkOptionsObject, fnOption, intOption, numberOption, oneOfOption, objectOption, stringOption } from '../util/options.js';
 
+/** Options of `new Endpoint(options)`. Every field is optional; an invalid one throws a `ConfigError`. */
 export interface EndpointOptions {
   /** Human-readable name (cluster node name). @default `endpoint-<first 8 hex digits of id>` */
   readonly name?: string;
@@ -15,76 +17,104 @@ export interface EndpointOptions {
   readonly role?: string;
   /** WebSocket constructor for outgoing peerings. @default isomorphic-ws (ws in Node, the browser's own) */
   readonly WebSocket?: WebSocketConstructor;
-  /** Opens client transports; overrides `WebSocket` (tests use memory transports). */
+  /** Opens client transports; overrides `WebSocket` (tests use memory transports). @default a WebSocket connector */
   readonly connector?: Connector;
-  /** Per-peer send buffer, in messages. @default 8192 (Broker's) */
+  /** Per-peer send buffer, in messages, 1 or more. @default DEFAULT_SEND_BUFFER_SIZE (8192, Broker's) */
   readonly sendBufferSize?: number;
-  /** What a full send buffer does. @default 'drop_oldest' */
+  /** What a full send buffer does, one of `OVERFLOW_POLICIES`. @default 'drop_oldest' */
   readonly overflowPolicy?: OverflowPolicy;
-  /** Bytes buffered in a transport above which it counts as congested. @default 4 MiB */
+  /** Bytes buffered in a transport above which it counts as congested; 0 or more. @default DEFAULT_HIGH_WATER_MARK (4 MiB) */
   readonly highWaterMark?: number;
-  /** Most messages coalesced into one native frame. @default 1024 */
+  /** Most messages coalesced into one native frame, 1 or more. @default DEFAULT_MAX_BATCH (1024) */
   readonly maxBatch?: number;
-  /** Hop limit of published messages. @default 20 (Broker's default TTL) */
+  /** Hop limit of published messages, 1 to 255. @default DEFAULT_TTL (20, Broker's default TTL) */
   readonly ttl?: number;
-  /** First reconnect delay in ms. @default 1000 (Broker's default retry) */
+  /** First reconnect delay in ms, more than 0. @default DEFAULT_RETRY_MS (1000, Broker's default retry) */
   readonly retry?: number;
-  /** Largest reconnect delay in ms. @default 30000 */
+  /** Largest reconnect delay in ms, more than 0. @default DEFAULT_MAX_RETRY_MS (30000) */
   readonly maxRetry?: number;
-  /** Keepalive ping interval in ms; 0 disables. @default 5000 */
+  /** Keepalive ping interval in ms; 0 disables. @default DEFAULT_PING_INTERVAL_MS (5000) */
   readonly pingInterval?: number;
-  /** A peer silent this long (ms) is dropped. @default 15000 */
+  /** A peer silent this long (ms) is dropped; 0 disables. @default DEFAULT_PING_TIMEOUT_MS (15000) */
   readonly pingTimeout?: number;
-  /** Version string reported to JSON v1 clients in acks. @default `isobroker-<package version>` */
+  /** Version string reported to JSON v1 clients in acks. @default `isobroker-<ISOBROKER_VERSION>` */
   readonly version?: string;
   /** Clock and timers. @default the system's */
   readonly timers?: Timers;
 }
 
+/** Options of `endpoint.peer(url, options)`. */
+export interface PeerOptions {
+  /** First reconnect delay in ms; 0 gives up after the first failure. @default the endpoint's `retry` */
+  readonly retry?: number;
+}
+
+/** Options of `endpoint.whenRoutable(topic, options)`. */
+export interface WhenRoutableOptions {
+  /** Give up (reject with a `TimeoutError`) after this many ms, 0 or more. @default DEFAULT_WHEN_ROUTABLE_TIMEOUT_MS (10000) */
+  readonly timeoutMs?: number;
+}
+
+/** Broker's default hop limit of a published message. */
 export const DEFAULT_TTL = 20;
+/** Broker's default first reconnect delay, ms. */
 export const DEFAULT_RETRY_MS = 1000;
+/** Largest reconnect delay, ms. */
 export const DEFAULT_MAX_RETRY_MS = 30_000;
+/** Keepalive ping interval, ms. */
 export const DEFAULT_PING_INTERVAL_MS = 5000;
+/** Silence after which a peer is dropped, ms. */
 export const DEFAULT_PING_TIMEOUT_MS = 15_000;
+/** Transport backlog (bytes) above which a peer counts as congested. */
 export const DEFAULT_HIGH_WATER_MARK = 4 * 1024 * 1024;
+/** Most messages per native frame. */
 export const DEFAULT_MAX_BATCH = 1024;
+/** How long `whenRoutable` waits by default, ms. */
+export const DEFAULT_WHEN_ROUTABLE_TIMEOUT_MS = 10_000;
+/** This package's version, reported to JSON v1 clients. */
 export const ISOBROKER_VERSION = '0.1.0';
 
+/** Endpoint options with every default applied. */
 export type ResolvedEndpointOptions = Required<Omit<EndpointOptions, 'WebSocket' | 'connector'>> &
   Pick<EndpointOptions, 'WebSocket' | 'connector'>;
 
-function positive(name: string, v: number, allowZero = false): number {
-  if (!Number.isFinite(v) || v < 0 || (!allowZero && v === 0)) {
-    throw new ValueError(`option ${name} must be a ${allowZero ? 'non-negative' : 'positive'} number, got ${v}`);
-  }
-  return v;
-}
-
+/** Resolves endpoint options once; throws a `ConfigError` naming the first invalid option. */
 export function resolveEndpointOptions(o: EndpointOptions = {}): ResolvedEndpointOptions {
-  const id = o.id ?? newEndpointId();
-  if (!isEndpointId(id)) throw new ValueError(`option id '${id}' is not a lowercase UUID`);
-  const policy = o.overflowPolicy ?? 'drop_oldest';
-  if (!OVERFLOW_POLICIES.includes(policy)) {
-    throw new ValueError(`option overflowPolicy must be one of ${OVERFLOW_POLICIES.join(', ')}, got '${policy}'`);
-  }
-  const ttl = positive('ttl', o.ttl ?? DEFAULT_TTL);
-  if (!Number.isInteger(ttl) || ttl > 255) throw new ValueError(`option ttl must be an integer 1..255, got ${ttl}`);
+  checkOptionsObject('options', o);
+  const id = o.id === undefined ? newEndpointId() : stringOption('id', o.id, '', 36);
+  if (!isEndpointId(id)) throw new ConfigError('id', `expected a lowercase UUID, got ${JSON.stringify(id)}`);
+  const retry = numberOption('retry', o.retry, DEFAULT_RETRY_MS, Number.MIN_VALUE);
+  const maxRetry = numberOption('maxRetry', o.maxRetry, DEFAULT_MAX_RETRY_MS, Number.MIN_VALUE);
+  const sendBufferSize = intOption('sendBufferSize', o.sendBufferSize, DEFAULT_SEND_BUFFER_SIZE, 1);
+  const overflowPolicy = oneOfOption('overflowPolicy', o.overflowPolicy, 'drop_oldest', OVERFLOW_POLICIES);
   return {
     id,
-    name: o.name ?? `endpoint-${id.slice(0, 8)}`,
-    role: o.role ?? 'endpoint',
-    WebSocket: o.WebSocket,
-    connector: o.connector,
-    sendBufferSize: positive('sendBufferSize', o.sendBufferSize ?? DEFAULT_SEND_BUFFER_SIZE),
-    overflowPolicy: policy,
-    highWaterMark: positive('highWaterMark', o.highWaterMark ?? DEFAULT_HIGH_WATER_MARK, true),
-    maxBatch: positive('maxBatch', o.maxBatch ?? DEFAULT_MAX_BATCH),
-    ttl,
-    retry: positive('retry', o.retry ?? DEFAULT_RETRY_MS),
-    maxRetry: positive('maxRetry', o.maxRetry ?? DEFAULT_MAX_RETRY_MS),
-    pingInterval: positive('pingInterval', o.pingInterval ?? DEFAULT_PING_INTERVAL_MS, true),
-    pingTimeout: positive('pingTimeout', o.pingTimeout ?? DEFAULT_PING_TIMEOUT_MS, true),
-    version: o.version ?? `isobroker-${ISOBROKER_VERSION}`,
-    timers: o.timers ?? systemTimers,
+    name: stringOption('name', o.name, `endpoint-${id.slice(0, 8)}`),
+    role: stringOption('role', o.role, 'endpoint'),
+    WebSocket: fnOption('WebSocket', o.WebSocket),
+    connector: fnOption('connector', o.connector),
+    sendBufferSize,
+    overflowPolicy,
+    highWaterMark: numberOption('highWaterMark', o.highWaterMark, DEFAULT_HIGH_WATER_MARK, 0),
+    maxBatch: intOption('maxBatch', o.maxBatch, DEFAULT_MAX_BATCH, 1),
+    ttl: intOption('ttl', o.ttl, DEFAULT_TTL, 1, 255),
+    retry,
+    maxRetry,
+    pingInterval: numberOption('pingInterval', o.pingInterval, DEFAULT_PING_INTERVAL_MS, 0),
+    pingTimeout: numberOption('pingTimeout', o.pingTimeout, DEFAULT_PING_TIMEOUT_MS, 0),
+    version: stringOption('version', o.version, `isobroker-${ISOBROKER_VERSION}`),
+    timers: objectOption('timers', o.timers, systemTimers, ['now', 'setTimeout', 'clearTimeout']),
   };
+}
+
+/** Resolves the options of one `peer()` call against the endpoint's retry delay. */
+export function resolvePeerOptions(o: PeerOptions | undefined, endpointRetry: number): Required<PeerOptions> {
+  checkOptionsObject('options', o);
+  return { retry: numberOption('retry', o?.retry, endpointRetry, 0) };
+}
+
+/** Resolves the options of one `whenRoutable()` call. */
+export function resolveWhenRoutableOptions(o: WhenRoutableOptions | undefined): Required<WhenRoutableOptions> {
+  checkOptionsObject('options', o);
+  return { timeoutMs: numberOption('timeoutMs', o?.timeoutMs, DEFAULT_WHEN_ROUTABLE_TIMEOUT_MS, 0) };
 }

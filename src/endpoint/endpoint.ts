@@ -13,7 +13,16 @@ import type { Connector, Transport } from '../transport/transport.js';
 import { websocketConnector } from '../transport/websocket-transport.js';
 import { DefaultWebSocket } from '../transport/websocket-default.js';
 import { ClosedError, TimeoutError, ValueError } from '../errors.js';
-import { resolveEndpointOptions, type EndpointOptions, type ResolvedEndpointOptions } from './endpoint-options.js';
+import { Emitter, type Unsubscribe } from '../util/emitter.js';
+import {
+  resolveEndpointOptions,
+  resolvePeerOptions,
+  resolveWhenRoutableOptions,
+  type EndpointOptions,
+  type PeerOptions,
+  type ResolvedEndpointOptions,
+  type WhenRoutableOptions,
+} from './endpoint-options.js';
 import { JsonClientSession } from './json-client-session.js';
 import { JsonClients } from './json-clients.js';
 import { INTERNAL_TOPIC_PREFIX, isInternalTopic } from '../topic/internal.js';
@@ -22,7 +31,7 @@ import type { NativeSession, SessionConfig } from './native-session.js';
 import { Overlay } from './overlay.js';
 import { Peering, resolvePeerUrl, type PeerProtocol, type PeeringState } from './peering.js';
 import type { SendQueueStats } from './send-queue.js';
-import { errorEvent, statusEvent, type ErrorEvent, type StatusEvent } from './status.js';
+import { errorEvent, listenerErrorEvent, statusEvent, type ErrorEvent, type StatusEvent } from './status.js';
 
 /** A message delivered to a subscriber. */
 export interface Message {
@@ -30,14 +39,18 @@ export interface Message {
   readonly data: Data;
 }
 
+/** Receives the messages of a subscription. What it throws is reported as a `handler_failed` error event. */
 export type MessageHandler = (msg: Message) => void;
 
+/** A local subscription, returned by `endpoint.subscribe`. */
 export interface Subscription {
   /** The subscription's prefixes, normalised. */
   readonly prefixes: readonly string[];
+  /** Stops delivering to the handler. Calling it twice is harmless. */
   unsubscribe(): void;
 }
 
+/** One peering or connection of an endpoint, as `endpoint.peers()` lists it. */
 export interface PeerInfo {
   /** Peer endpoint id once the handshake succeeded. */
   readonly id?: string;
@@ -51,13 +64,23 @@ export interface PeerInfo {
   readonly stats?: SendQueueStats;
 }
 
-export interface PeerOptions {
-  /** First reconnect delay in ms; 0 gives up after the first failure. @default the endpoint's `retry` */
-  readonly retry?: number;
-}
-
+/**
+ * The events of an endpoint, listened to with `endpoint.on(event, listener)`.
+ *
+ * `error` is the endpoint's one channel for asynchronous failures — those that belong to no call
+ * the application made: a peer that cannot be reached (`peer_unavailable`), malformed input or a
+ * protocol violation from a peer (`deserialization_failed`, `peer_invalid`, …), a full send buffer
+ * (`buffer_overflow`), a subscriber that threw (`handler_failed`, the topic in `context`), a
+ * `status` listener that threw (`listener_failed`). Every event carries a `code`, a `message`,
+ * and where known the `peer`, a `context` and the thrown `cause`. Failures of a call are reported
+ * by the call instead: a synchronous call throws an `IsobrokerError`, a call that returns a
+ * promise rejects with one. Nothing is printed and no listener can crash the process or the
+ * endpoint: an exception from an `error` listener itself is dropped.
+ */
 export interface EndpointEvents {
+  /** A peering or reachability change (Broker's status codes). */
   status: StatusEvent;
+  /** An asynchronous failure (see above). */
   error: ErrorEvent;
 }
 
@@ -71,9 +94,16 @@ interface LocalSub {
  * JSON v1 clients, and JSON v1 clients may not publish to them. */
 const isInternal = isInternalTopic;
 
+/**
+ * A Broker endpoint: subscribes and publishes by topic, peers with other endpoints (native
+ * protocol, or Broker JSON v1 with a Zeek), reports `status` and `error` events.
+ */
 export class Endpoint {
+  /** This endpoint's id, a lowercase UUID. */
   readonly id: string;
+  /** Human-readable name (a cluster node's name). */
   readonly name: string;
+  /** Role announced to peers. */
   readonly role: string;
   private readonly opts: ResolvedEndpointOptions;
   private readonly cfg: SessionConfig & { readonly ttl: number; readonly version: string };
@@ -88,10 +118,7 @@ export class Endpoint {
   private readonly sessionPeering = new Map<NativeSession | JsonClientSession, Peering>();
   private readonly jsonServers = new Set<JsonClientSession>();
   private readonly resubscribing = new WeakSet<JsonClientSession>();
-  private readonly listeners: { [K in keyof EndpointEvents]: Set<(ev: EndpointEvents[K]) => void> } = {
-    status: new Set(),
-    error: new Set(),
-  };
+  private readonly events: Emitter<EndpointEvents> = new Emitter((event, err) => this.events.emit('error', listenerErrorEvent(event, err)));
   private published = 0;
   private filterDirty = false;
   private filter: readonly string[] = [];
@@ -128,21 +155,16 @@ export class Endpoint {
 
   // ---- events
 
-  /** Listens to status or error events; returns a function that stops listening. */
-  on<K extends keyof EndpointEvents>(event: K, fn: (ev: EndpointEvents[K]) => void): () => void {
-    const set = this.listeners[event] as Set<(ev: EndpointEvents[K]) => void>;
-    set.add(fn);
-    return () => set.delete(fn);
+  /**
+   * Listens to `status` or `error` events (see `EndpointEvents`); returns a function that stops
+   * listening. A listener that throws is reported as a `listener_failed` error event.
+   */
+  on<K extends keyof EndpointEvents>(event: K, fn: (ev: EndpointEvents[K]) => void): Unsubscribe {
+    return this.events.on(event, fn);
   }
 
   private emit<K extends keyof EndpointEvents>(event: K, ev: EndpointEvents[K]): void {
-    for (const fn of this.listeners[event] as Set<(ev: EndpointEvents[K]) => void>) {
-      try {
-        fn(ev);
-      } catch {
-        /* a listener's failure must not break the endpoint */
-      }
-    }
+    this.events.emit(event, ev);
   }
 
   // ---- subscriptions
@@ -270,7 +292,7 @@ export class Endpoint {
       try {
         sub.handler({ topic, data: v });
       } catch (err) {
-        this.emit('error', errorEvent('handler_failed', undefined, `subscriber of '${topic}' threw: ${String(err)}`));
+        this.emit('error', errorEvent('handler_failed', undefined, `subscriber of '${topic}' threw: ${err instanceof Error ? err.message : String(err)}`, err));
       }
     }
     return value;
@@ -300,14 +322,25 @@ export class Endpoint {
    * Peers with the endpoint at `url` and keeps the peering up (reconnecting with backoff after a
    * drop) until `unpeer`. `ws://host:port` speaks the native protocol; a URL ending in
    * `/v1/messages/json` speaks Broker JSON v1 (a Zeek or any Broker WebSocket server).
-   * Resolves once the first handshake succeeded.
+   * Resolves once the first handshake succeeded; rejects with a `ValueError` for a URL that is
+   * not `ws://` or `wss://`, a `ConfigError` for invalid options, a `ClosedError` when the endpoint
+   * is closed or the peering is removed, and an `IsobrokerError` coded `peer_unavailable` when
+   * `retry` is 0 and the peer cannot be reached.
    */
-  peer(url: string, opts: PeerOptions = {}): Promise<void> {
-    this.assertOpen();
-    const { url: u, protocol } = resolvePeerUrl(url);
+  peer(url: string, options?: PeerOptions): Promise<void> {
+    let u: string;
+    let protocol: PeerProtocol;
+    let retry: number;
+    try {
+      this.assertOpen();
+      ({ url: u, protocol } = resolvePeerUrl(url));
+      ({ retry } = resolvePeerOptions(options, this.opts.retry));
+    } catch (err) {
+      return Promise.reject(err);
+    }
     const existing = this.peerings.get(u);
     if (existing) return existing.whenUp();
-    const p = new Peering(u, protocol, opts.retry ?? this.opts.retry, this.opts.maxRetry, {
+    const p = new Peering(u, protocol, retry, this.opts.maxRetry, {
       connector: this.connector,
       timers: this.opts.timers,
       open: (peering, t) => this.openPeering(peering, t),
@@ -320,7 +353,7 @@ export class Endpoint {
     return up;
   }
 
-  /** Ends the peering with `url` (reported as peer_removed). */
+  /** Ends the peering with `url` (reported as peer_removed); rejects with a `ValueError` for a URL that is not `ws://` or `wss://`. */
   async unpeer(url: string): Promise<void> {
     const { url: u } = resolvePeerUrl(url);
     const p = this.peerings.get(u);
@@ -467,9 +500,14 @@ export class Endpoint {
     return this.overlay.router.routes(topic).length > 0;
   }
 
-  /** Resolves once some other endpoint subscribed to `topic` is reachable (or rejects on timeout). */
-  whenRoutable(topic: string, opts: { timeoutMs?: number } = {}): Promise<void> {
-    const timeout = opts.timeoutMs ?? 10_000;
+  /** Resolves once some other endpoint subscribed to `topic` is reachable; rejects with a `TimeoutError` after `timeoutMs`. */
+  whenRoutable(topic: string, options?: WhenRoutableOptions): Promise<void> {
+    let timeout: number;
+    try {
+      ({ timeoutMs: timeout } = resolveWhenRoutableOptions(options));
+    } catch (err) {
+      return Promise.reject(err);
+    }
     const start = this.opts.timers.now();
     return new Promise((resolve, reject) => {
       const check = (): void => {

@@ -6,18 +6,23 @@
 import type { Connector, Transport } from '../transport/transport.js';
 import { backoffDelay } from './backoff.js';
 import type { Timers } from './timers.js';
+import { ClosedError, IsobrokerError, ValueError } from '../errors.js';
 
+/** WebSocket path of the native protocol (implied by a peer URL without a path). */
 export const NATIVE_PATH = '/v1/messages/native';
+/** WebSocket path of Broker's JSON v1 protocol: a peer URL ending in it speaks JSON v1. */
 export const JSON_PATH = '/v1/messages/json';
 
+/** The protocol of a peering: isobroker's native one, or Broker JSON v1. */
 export type PeerProtocol = 'native' | 'json';
 
+/** The state of a peering: dialling, up, waiting to redial, standing by for a twin connection, or ended. */
 export type PeeringState = 'connecting' | 'connected' | 'reconnecting' | 'standby' | 'stopped';
 
 /** Normalises a peer URL: native when the path is empty or `/`, else as given. */
 export function resolvePeerUrl(url: string): { url: string; protocol: PeerProtocol } {
-  const m = /^(wss?):\/\/([^/?#]+)([^?#]*)(.*)$/i.exec(url.trim());
-  if (!m) throw new TypeError(`peer URL '${url}' is not a ws:// or wss:// URL`);
+  const m = typeof url === 'string' ? /^(wss?):\/\/([^/?#]+)([^?#]*)(.*)$/i.exec(url.trim()) : null;
+  if (!m) throw new ValueError(`peer URL ${typeof url === 'string' ? `'${url}'` : String(url)} is not a ws:// or wss:// URL`);
   const path = m[3] === '' || m[3] === '/' ? NATIVE_PATH : m[3]!;
   const protocol: PeerProtocol = path === JSON_PATH ? 'json' : 'native';
   return { url: `${m[1]!.toLowerCase()}://${m[2]}${path}${m[4]}`, protocol };
@@ -78,7 +83,12 @@ export class Peering {
     }
     if (this.retry <= 0) {
       this.state = 'stopped';
-      for (const w of this.waiters.splice(0)) w.reject(opts.error ?? new Error(`peering with ${this.url} ended`));
+      const cause = opts.error;
+      const err =
+        cause instanceof IsobrokerError
+          ? cause
+          : new IsobrokerError('peer_unavailable', `peering with ${this.url} ended${cause instanceof Error ? `: ${cause.message}` : ''}`, { cause });
+      for (const w of this.waiters.splice(0)) w.reject(err);
       return;
     }
     this.state = 'reconnecting';
@@ -98,7 +108,7 @@ export class Peering {
     this.state = 'stopped';
     if (this.timer !== undefined) this.host.timers.clearTimeout(this.timer);
     this.timer = undefined;
-    for (const w of this.waiters.splice(0)) w.reject(new Error(`unpeered from ${this.url}`));
+    for (const w of this.waiters.splice(0)) w.reject(new ClosedError(`unpeered from ${this.url}`));
   }
 
   /** Read through a method: `stop()` may run while a dial is awaited. */

@@ -3,7 +3,9 @@
  * to spot a slow peer. Items are already-encoded messages.
  */
 
+/** Broker's overflow policies of a full send buffer. */
 export const OVERFLOW_POLICIES = ['drop_oldest', 'drop_newest', 'disconnect'] as const;
+/** What a full send buffer does: drop the oldest or newest message, or disconnect the peer. */
 export type OverflowPolicy = (typeof OVERFLOW_POLICIES)[number];
 
 /** Broker's default per-peer buffer size, in messages. */
@@ -11,6 +13,7 @@ export const DEFAULT_SEND_BUFFER_SIZE = 8192;
 /** How long a "recent" maximum is remembered. */
 export const MAX_QUEUED_WINDOW_MS = 10_000;
 
+/** Send-buffer statistics of one peer. */
 export interface SendQueueStats {
   /** Messages waiting now. */
   readonly queued: number;

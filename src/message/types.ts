@@ -32,6 +32,7 @@ export const ZEEK_MESSAGE_TYPES = {
   batch: 5,
 } as const;
 
+/** The kind of a Zeek message: event, log create/write, identifier update, batch. */
 export type ZeekMessageKind = keyof typeof ZEEK_MESSAGE_TYPES;
 
 /** Metadata key of the network timestamp (Zeek's `EventMetadata::NETWORK_TIMESTAMP`). */

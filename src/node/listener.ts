@@ -13,36 +13,70 @@ import type { Endpoint } from '../endpoint/endpoint.js';
 import { JSON_PATH, NATIVE_PATH } from '../endpoint/peering.js';
 import { encodeJsonMessage } from '../codec/json-v1-encode.js';
 import { wrapWebSocket, type WebSocketLike } from '../transport/websocket-transport.js';
+import { ConfigError } from '../errors.js';
+import { checkOptionsObject, fnOption, intOption, numberOption, stringOption } from '../util/options.js';
 
+/** Options of `listen(endpoint, options)`; an invalid one rejects with a `ConfigError`. */
 export interface ListenOptions {
-  /** Address to bind. @default '127.0.0.1' */
+  /** Address to bind. @default DEFAULT_LISTEN_HOST ('127.0.0.1') */
   readonly host?: string;
-  /** Port; 0 picks a free one. @default 0 */
+  /** Port, 0 to 65535; 0 picks a free one. @default 0 */
   readonly port?: number;
   /** Extra origins (`http://host:port`) allowed to open WebSockets; `'*'` allows any. @default [] (loopback origins and the listener's own are always allowed) */
   readonly allowedOrigins?: readonly string[] | '*';
   /** Extra Host header names allowed (DNS-rebinding guard). @default [] (loopback names and the bound host) */
   readonly allowedHosts?: readonly string[];
-  /** Largest WebSocket message in bytes; larger ones close the connection with 1009. @default 16 MiB */
+  /** Largest WebSocket message in bytes, 1 or more; larger ones close the connection with 1009. @default DEFAULT_MAX_PAYLOAD (16 MiB) */
   readonly maxPayload?: number;
-  /** WebSocket-level ping interval in ms (dead clients are dropped after two silent intervals); 0 disables. @default 5000 */
+  /** WebSocket-level ping interval in ms (dead clients are dropped after two silent intervals); 0 disables. @default DEFAULT_WS_PING_INTERVAL_MS (5000) */
   readonly pingInterval?: number;
   /** Handles plain HTTP requests (e.g. serves the dashboard). @default 404 for everything */
   readonly http?: (req: IncomingMessage, res: ServerResponse) => void;
 }
 
+/** The address `listen` binds by default: loopback only. */
 export const DEFAULT_LISTEN_HOST = '127.0.0.1';
+/** Largest WebSocket message accepted by default, bytes. */
 export const DEFAULT_MAX_PAYLOAD = 16 * 1024 * 1024;
+/** WebSocket-level ping interval by default, ms. */
 export const DEFAULT_WS_PING_INTERVAL_MS = 5000;
 
+type ResolvedListenOptions = Required<Omit<ListenOptions, 'http'>> & Pick<ListenOptions, 'http'>;
+
+function stringList(name: string, v: readonly string[] | undefined): readonly string[] {
+  if (v === undefined) return [];
+  if (!Array.isArray(v) || v.some((x) => typeof x !== 'string' || x === '')) throw new ConfigError(name, 'expected an array of non-empty strings');
+  return v;
+}
+
+/** Resolves listener options once; throws a `ConfigError` naming the first invalid option. */
+export function resolveListenOptions(o: ListenOptions | undefined): ResolvedListenOptions {
+  checkOptionsObject('options', o);
+  const r = o ?? {};
+  return {
+    host: stringOption('host', r.host, DEFAULT_LISTEN_HOST, 255),
+    port: intOption('port', r.port, 0, 0, 65535),
+    allowedOrigins: r.allowedOrigins === '*' ? '*' : stringList('allowedOrigins', r.allowedOrigins),
+    allowedHosts: stringList('allowedHosts', r.allowedHosts),
+    maxPayload: intOption('maxPayload', r.maxPayload, DEFAULT_MAX_PAYLOAD, 1),
+    pingInterval: numberOption('pingInterval', r.pingInterval, DEFAULT_WS_PING_INTERVAL_MS, 0),
+    http: fnOption('http', r.http),
+  };
+}
+
+/** A running listener, returned by `listen`. */
 export interface Listener {
+  /** The bound address. */
   readonly host: string;
+  /** The bound port. */
   readonly port: number;
   /** `ws://host:port` — peer with this for the native protocol. */
   readonly url: string;
   /** `ws://host:port/v1/messages/json` for Broker JSON v1 clients. */
   readonly jsonUrl: string;
+  /** The underlying HTTP server. */
   readonly server: Server;
+  /** Stops listening and drops every connection. */
   close(): Promise<void>;
 }
 
@@ -59,9 +93,10 @@ function reject(socket: Duplex, status: number, text: string): void {
 }
 
 /** Starts listening for peers and JSON v1 clients of `endpoint`. */
-export async function listen(endpoint: Endpoint, opts: ListenOptions = {}): Promise<Listener> {
-  const host = opts.host ?? DEFAULT_LISTEN_HOST;
-  const pingInterval = opts.pingInterval ?? DEFAULT_WS_PING_INTERVAL_MS;
+export async function listen(endpoint: Endpoint, options?: ListenOptions): Promise<Listener> {
+  const opts = resolveListenOptions(options);
+  const host = opts.host;
+  const pingInterval = opts.pingInterval;
   const server = createServer((req, res) => {
     if (opts.http) opts.http(req, res);
     else {
@@ -69,14 +104,14 @@ export async function listen(endpoint: Endpoint, opts: ListenOptions = {}): Prom
       res.end(`isobroker endpoint ${endpoint.name}: WebSocket paths are ${NATIVE_PATH} and ${JSON_PATH}\n`);
     }
   });
-  const wss = new WebSocketServer({ noServer: true, maxPayload: opts.maxPayload ?? DEFAULT_MAX_PAYLOAD, perMessageDeflate: false });
+  const wss = new WebSocketServer({ noServer: true, maxPayload: opts.maxPayload, perMessageDeflate: false });
   const alive = new WeakMap<WebSocket, boolean>();
 
-  const allowedHosts = new Set([...LOOPBACK_HOSTS, host.toLowerCase(), ...(opts.allowedHosts ?? []).map((h) => h.toLowerCase())]);
+  const allowedHosts = new Set([...LOOPBACK_HOSTS, host.toLowerCase(), ...opts.allowedHosts.map((h) => h.toLowerCase())]);
   const originAllowed = (origin: string | undefined, port: number): boolean => {
     if (origin === undefined) return true; // not a browser
     if (opts.allowedOrigins === '*') return true;
-    if ((opts.allowedOrigins ?? []).includes(origin)) return true;
+    if (opts.allowedOrigins.includes(origin)) return true;
     const m = /^https?:\/\/(\[[^\]]+\]|[^:/]+)(?::(\d+))?$/i.exec(origin);
     if (!m) return false;
     const h = m[1]!.toLowerCase();
@@ -127,7 +162,7 @@ export async function listen(endpoint: Endpoint, opts: ListenOptions = {}): Prom
 
   await new Promise<void>((resolve, rejectListen) => {
     server.once('error', rejectListen);
-    server.listen(opts.port ?? 0, host, () => {
+    server.listen(opts.port, host, () => {
       server.off('error', rejectListen);
       resolve();
     });

@@ -3,6 +3,7 @@
  * dials `ws://name…` URLs by creating a memory transport pair. Links can be cut to simulate
  * failures.
  */
+import { IsobrokerError } from '../errors.js';
 import { memoryPair, type MemoryPairOptions } from './memory-transport.js';
 import type { Connector, Transport } from './transport.js';
 
@@ -11,6 +12,7 @@ export interface Acceptor {
   accept(transport: Transport, protocol: 'native' | 'json'): void;
 }
 
+/** An in-memory network of named hosts: endpoints peer by `ws://<host>` URLs without sockets (tests, demos). */
 export class MemoryNetwork {
   private readonly hosts = new Map<string, Acceptor>();
   private readonly links = new Set<Transport>();
@@ -31,7 +33,7 @@ export class MemoryNetwork {
   readonly connector: Connector = async (url: string) => {
     const m = /^wss?:\/\/([^/]+)(\/[^?#]*)?/.exec(url);
     const host = m ? this.hosts.get(m[1]!) : undefined;
-    if (!m || !host) throw new Error(`no memory host for ${url}`);
+    if (!m || !host) throw new IsobrokerError('peer_unavailable', `no memory host for ${url}`);
     const [client, server] = memoryPair({ ...this.pairOptions, remoteA: url, remoteB: `memory-client:${m[1]}` });
     this.links.add(client);
     this.links.add(server);

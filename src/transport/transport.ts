@@ -2,9 +2,12 @@
  * The transport seam: one bidirectional, message-oriented, ordered connection (a WebSocket, or an
  * in-memory pair in tests). Binary frames carry the native protocol, text frames Broker JSON v1.
  */
+import { IsobrokerError } from '../errors.js';
 
+/** One WebSocket message: binary (native protocol) or text (Broker JSON v1). */
 export type Frame = Uint8Array | string;
 
+/** What a transport calls when a frame arrives or the connection closes. */
 export interface TransportHandlers {
   /** One frame arrived. */
   onMessage(frame: Frame): void;
@@ -12,6 +15,7 @@ export interface TransportHandlers {
   onClose(code: number, reason: string): void;
 }
 
+/** One ordered, message-oriented connection; the seam every platform connection is adapted to. */
 export interface Transport {
   /** Sends one frame. Frames sent after close are dropped. */
   send(frame: Frame): void;
@@ -49,7 +53,7 @@ export class TransportInbox {
   private reported = false;
 
   attach(handlers: TransportHandlers): void {
-    if (this.handlers) throw new Error('transport already attached');
+    if (this.handlers) throw new IsobrokerError('invalid_state', 'transport already attached');
     this.handlers = handlers;
     const pending = this.pending;
     this.pending = [];

@@ -6,8 +6,8 @@
  * cannot loop).
  */
 
-/** A map from event name to the payload its listeners receive. */
-export type EventMap = { readonly [event: string]: unknown };
+/** A map from event name to the payload its listeners receive (an interface works). */
+export type EventMap = object;
 
 /** Stops listening. Calling it twice is harmless. */
 export type Unsubscribe = () => void;
@@ -15,6 +15,10 @@ export type Unsubscribe = () => void;
 /** Where a listener's failure goes: the event it was handling and what it threw. */
 export type ListenerErrorHandler = (event: string, error: unknown) => void;
 
+/**
+ * Listeners by event name. Owners keep one privately, expose `on`/`once`, and pass a handler
+ * that turns a listener's failure into an `error` event.
+ */
 export class Emitter<E extends EventMap> {
   private readonly sets = new Map<keyof E, Set<(payload: never) => void>>();
 
@@ -45,7 +49,10 @@ export class Emitter<E extends EventMap> {
     return (this.sets.get(event)?.size ?? 0) > 0;
   }
 
-  /** Calls every listener of `event` in registration order; a throwing listener does not stop the rest. */
+  /**
+   * Calls every listener of `event` in registration order; a throwing listener does not stop the
+   * rest. What a listener throws goes to `onListenerError`, except from `error` listeners (dropped).
+   */
   emit<K extends keyof E>(event: K, payload: E[K]): void {
     const set = this.sets.get(event);
     if (!set || set.size === 0) return;
@@ -53,7 +60,7 @@ export class Emitter<E extends EventMap> {
       try {
         (fn as (p: E[K]) => void)(payload);
       } catch (err) {
-        if (this.onListenerError) {
+        if (this.onListenerError && event !== 'error') {
           try {
             this.onListenerError(String(event), err);
           } catch {

@@ -51,9 +51,18 @@ export function stringOption(name: string, value: string | undefined, fallback: 
 }
 
 /** A function, or undefined when absent. */
-export function fnOption<F extends (...args: never[]) => unknown>(name: string, value: F | undefined): F | undefined {
+export function fnOption<F>(name: string, value: F | undefined): F | undefined {
   if (value === undefined) return undefined;
   if (typeof value !== 'function') throw new ConfigError(name, `expected a function, got ${typeof value}`);
+  return value;
+}
+
+/** An object with the given methods (an injected clock, a backend, …), or `fallback` when absent. */
+export function objectOption<T extends object>(name: string, value: T | undefined, fallback: T, methods: readonly string[] = []): T {
+  if (value === undefined) return fallback;
+  if (value === null || typeof value !== 'object') throw new ConfigError(name, `expected an object, got ${value === null ? 'null' : typeof value}`);
+  const missing = methods.filter((m) => typeof (value as Record<string, unknown>)[m] !== 'function');
+  if (missing.length > 0) throw new ConfigError(name, `expected an object with the methods ${methods.join(', ')}; missing ${missing.join(', ')}`);
   return value;
 }
 

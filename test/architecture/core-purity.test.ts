@@ -34,7 +34,7 @@ const CORE_LAYERS = ['errors', 'util', 'data', 'topic', 'message', 'codec', 'tra
 
 /**
  * Which layers each layer may import (its own layer is always allowed). `entry` is `src/index.ts`,
- * the `"."` export. Topic and message are siblings above data and do not import each other.
+ * the `"."` export, and `src/internal.ts`, the repository's own entry for internals. Topic and message are siblings above data and do not import each other.
  */
 const ALLOWED_IMPORTS: Readonly<Record<Layer, readonly Layer[]>> = {
   errors: [],
@@ -55,7 +55,7 @@ const ALLOWED_IMPORTS: Readonly<Record<Layer, readonly Layer[]>> = {
 /** The layer of a repo path, or undefined for a file the table does not place. */
 function layerOf(path: string): Layer | undefined {
   if (path === 'src/errors.ts') return 'errors';
-  if (path === 'src/index.ts') return 'entry';
+  if (path === 'src/index.ts' || path === 'src/internal.ts') return 'entry';
   const m = /^src\/([^/]+)\//.exec(path);
   const dir = m?.[1];
   return dir !== undefined && dir in ALLOWED_IMPORTS && dir !== 'entry' && dir !== 'errors' ? (dir as Layer) : undefined;
@@ -198,7 +198,9 @@ describe('the checks themselves fire', () => {
     expect(layerProblems('src/codec/x.ts', "import { N } from '../node/index.js';")).toHaveLength(1);
     expect(layerProblems('src/node/x.ts', "import { B } from '../browser/index.js';")).toHaveLength(1);
     expect(layerProblems('src/cluster/x.ts', "import { E } from '../../test/x.js';")).toHaveLength(1);
-    expect(layerProblems('src/util/x.ts', '')).toHaveLength(1);
+    expect(layerProblems('src/misc/x.ts', '')).toHaveLength(1);
+    expect(layerProblems('src/util/x.ts', "import { E } from '../endpoint/endpoint.js';")).toHaveLength(1);
+    expect(layerProblems('src/endpoint/x.ts', "import { Emitter } from '../util/emitter.js';")).toEqual([]);
     expect(layerProblems('src/store/x.ts', "import { E } from '../endpoint/endpoint.js'; import './y.js';")).toEqual([]);
     expect(layerProblems('src/node/x.ts', "import { count } from '../index.js';")).toEqual([]);
   });

@@ -6,7 +6,8 @@
 import { IDBFactory } from 'fake-indexeddb';
 import { entries, get, set as idbSet, type UseStore } from 'idb-keyval';
 import { describe, expect, it } from 'vitest';
-import { ClosedError, StoreError, count, encodeValue, equals, real, string } from 'isobroker';
+import { ClosedError, StoreError, count, equals, real, string } from 'isobroker';
+import { encodeValue } from '../../src/internal.js';
 import { INDEXEDDB_NAME_PREFIX, INDEXEDDB_OBJECT_STORE, createIndexedDbPersistence } from 'isobroker/browser';
 
 /** idb-keyval's `createStore`, on a given factory (the library itself only uses the global). */

@@ -7,8 +7,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   BackedTable,
-  MANAGER_TOPIC,
-  WORKER_TOPIC,
   count,
   hrwTopic,
   makeEvent,
@@ -18,6 +16,7 @@ import {
   toText,
   type Message,
 } from 'isobroker';
+import { MANAGER_TOPIC, WORKER_TOPIC } from '../../src/internal.js';
 import { allUp, layoutOf, startCluster, type TestCluster } from '../support/cluster.js';
 import { until } from '../support/endpoints.js';
 

@@ -8,13 +8,13 @@ import {
   boolean,
   count,
   fnv1a32,
-  hrwSite,
   hrwTopic,
   nodeTopic,
   real,
   rrTopic,
   type HrwKey,
 } from 'isobroker';
+import { hrwSite } from '../../src/internal.js';
 import { readJsonFixture } from '../support/fixtures.js';
 
 type VectorKey = string | { count: number } | { double: number } | { bool: boolean };

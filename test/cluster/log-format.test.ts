@@ -12,11 +12,6 @@ import {
   createJsonFormat,
   createTsvFormat,
   defineLogStream,
-  formatJsonDouble,
-  formatLogStamp,
-  formatLogValue,
-  formatTsvDouble,
-  formatZeekAddress,
   none,
   real,
   string,
@@ -26,6 +21,13 @@ import {
   type LogColumnType,
   type LogStream,
 } from 'isobroker';
+import {
+  formatJsonDouble,
+  formatLogStamp,
+  formatLogValue,
+  formatTsvDouble,
+  formatZeekAddress,
+} from '../../src/internal.js';
 
 const OPEN = Date.UTC(2026, 10, 26, 14, 40, 0);
 const CLOSE = Date.UTC(2026, 10, 26, 15, 0, 0);

@@ -5,9 +5,7 @@ import {
   KNOWN_HOSTS_LOG,
   ValueError,
   address,
-  checkRecord,
   count,
-  defaultLogPath,
   defineLogStream,
   enumValue,
   fromRecord,
@@ -20,6 +18,7 @@ import {
   vector,
   type LogColumnType,
 } from 'isobroker';
+import { checkRecord, defaultLogPath } from '../../src/internal.js';
 
 describe('defaultLogPath (Zeek Log::default_path_func)', () => {
   it.each([

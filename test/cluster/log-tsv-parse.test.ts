@@ -16,7 +16,6 @@ import {
   integer,
   none,
   parseZeekTsv,
-  parseZeekTsvValue,
   port,
   real,
   set,
@@ -28,12 +27,12 @@ import {
   toText,
   vector,
   zeekCut,
-  zeekTsvRecords,
   type Data,
   type LogStream,
   type SetData,
   type VectorData,
 } from 'isobroker';
+import { parseZeekTsvValue, zeekTsvRecords } from '../../src/internal.js';
 
 const tsv = createTsvFormat({ timeZone: 'utc' });
 const OPEN = Date.UTC(2026, 10, 26, 14, 40, 0);

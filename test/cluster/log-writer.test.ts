@@ -12,10 +12,9 @@ import {
   toRecord,
   vector,
   zeekCut,
-  zeekRotatedName,
-  zeekctlArchiveName,
   type RotationInfo,
 } from 'isobroker';
+import { zeekRotatedName, zeekctlArchiveName } from '../../src/internal.js';
 
 const T0 = Date.UTC(2026, 10, 26, 14, 40, 0);
 const host = (ip: string, ts = 1700000000) => toRecord(KNOWN_HOSTS_LOG, { ts, host: ip });

@@ -6,22 +6,16 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   LOGGER_POOL_SPEC,
-  LOGGER_TOPIC,
-  MANAGER_TOPIC,
   PROXY_POOL_SPEC,
-  PROXY_TOPIC,
   Pool,
   PoolRegistry,
   ValueError,
   WORKER_POOL_SPEC,
-  WORKER_TOPIC,
   address,
   boolean,
   count,
   fnv1a32,
-  hrwSelect,
   hrwTopic,
-  hrwWeight,
   integer,
   nodeTopic,
   nodeidTopic,
@@ -32,6 +26,14 @@ import {
   type HrwKey,
   type PoolSpec,
 } from 'isobroker';
+import {
+  LOGGER_TOPIC,
+  MANAGER_TOPIC,
+  PROXY_TOPIC,
+  WORKER_TOPIC,
+  hrwSelect,
+  hrwWeight,
+} from '../../src/internal.js';
 
 // ---- an independent reference: the bytes Zeek hashes, FNV-1a and the HRW weight in BigInt ----
 

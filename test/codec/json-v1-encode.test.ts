@@ -1,16 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import {
-  DEFAULT_JSON_ENCODE_OPTIONS,
   ValueError,
   address,
   count,
-  decodeJsonData,
-  encodeJsonData,
-  encodeJsonMessage,
   enumValue,
   integer,
   none,
-  parseJson,
   port,
   real,
   set,
@@ -22,6 +17,13 @@ import {
   vector,
   type Data,
 } from 'isobroker';
+import {
+  DEFAULT_JSON_ENCODE_OPTIONS,
+  decodeJsonData,
+  encodeJsonData,
+  encodeJsonMessage,
+  parseJson,
+} from '../../src/internal.js';
 
 /** The `data` member of an encoded value, as text. */
 function dataText(v: Data, broker = false): string {

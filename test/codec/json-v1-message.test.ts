@@ -1,21 +1,23 @@
 import { describe, expect, it } from 'vitest';
 import {
   DecodeError,
+  count,
+  equals,
+  set,
+  string,
+  vector,
+} from 'isobroker';
+import {
   HANDSHAKE_NOT_AN_ARRAY,
   HANDSHAKE_NOT_A_STRING,
-  count,
   decodeJsonData,
   decodeJsonHandshake,
   decodeJsonMessage,
   encodeJsonMessage,
-  equals,
   parseJson,
-  set,
-  string,
-  vector,
   type JsonV1DataMessage,
   type JsonV1Message,
-} from 'isobroker';
+} from '../../src/internal.js';
 
 function messageError(text: string, limits?: Parameters<typeof decodeJsonMessage>[1]): string {
   try {

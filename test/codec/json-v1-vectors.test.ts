@@ -11,16 +11,10 @@ import {
   address,
   boolean,
   count,
-  decodeJsonData,
-  decodeJsonHandshake,
-  decodeJsonMessage,
-  encodeJsonData,
-  encodeJsonMessage,
   enumValue,
   equals,
   integer,
   none,
-  parseJson,
   port,
   real,
   set,
@@ -32,9 +26,17 @@ import {
   toText,
   vector,
   type Data,
+} from 'isobroker';
+import {
+  decodeJsonData,
+  decodeJsonHandshake,
+  decodeJsonMessage,
+  encodeJsonData,
+  encodeJsonMessage,
+  parseJson,
   type JsonV1DataMessage,
   type JsonV1Message,
-} from 'isobroker';
+} from '../../src/internal.js';
 import { readJsonFixture } from '../support/fixtures.js';
 
 interface Vector {

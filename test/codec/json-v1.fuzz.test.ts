@@ -17,20 +17,22 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   DecodeError,
-  JsonObject,
   count,
+  equals,
+  string,
+  timestamp,
+  vector,
+} from 'isobroker';
+import {
+  JsonObject,
   decodeJsonData,
   decodeJsonHandshake,
   decodeJsonMessage,
   encodeJsonMessage,
-  equals,
   parseJson,
-  string,
-  timestamp,
-  vector,
   type JsonLimits,
   type JsonV1Message,
-} from 'isobroker';
+} from '../../src/internal.js';
 import { dataArb } from '../support/arbitraries.js';
 import { readJsonFixture } from '../support/fixtures.js';
 

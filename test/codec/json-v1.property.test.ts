@@ -12,12 +12,7 @@ import { describe, expect, it } from 'vitest';
 import {
   DecodeError,
   compare,
-  decodeJsonData,
-  decodeJsonMessage,
-  encodeJsonData,
-  encodeJsonMessage,
   equals,
-  parseJson,
   real,
   set,
   string,
@@ -25,9 +20,16 @@ import {
   toText,
   vector,
   type Data,
-  type JsonNode,
 } from 'isobroker';
-import { JsonNumber, JsonObject } from 'isobroker';
+import {
+  decodeJsonData,
+  decodeJsonMessage,
+  encodeJsonData,
+  encodeJsonMessage,
+  parseJson,
+  type JsonNode,
+} from '../../src/internal.js';
+import { JsonNumber, JsonObject } from '../../src/internal.js';
 import { dataArb } from '../support/arbitraries.js';
 
 const RUNS = 300;

@@ -1,27 +1,29 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
+  ValueError,
+  count,
+  equals,
+  port,
+  set,
+  string,
+  vector,
+} from 'isobroker';
+import {
   DEFAULT_NATIVE_LIMITS,
   ENDPOINT_ID_BYTES,
   MessageKind,
   NATIVE_PROTOCOL_VERSION,
   RESERVED_MESSAGE_KINDS,
-  ValueError,
-  count,
   decodeFrame,
   decodeValue,
   encodeDataMessage,
   encodeFrame,
   encodeMessage,
   encodeValue,
-  equals,
-  port,
-  set,
-  string,
-  vector,
   type DataMessage,
   type NativeMessage,
-} from 'isobroker';
+} from '../../src/internal.js';
 import { dataArb } from '../support/arbitraries.js';
 import { concat, decodeGeneric, expectDecodeError, expectSameMessage, hex, messageArb, toHex } from './native-support.js';
 

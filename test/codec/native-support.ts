@@ -4,7 +4,6 @@ import fc from 'fast-check';
 import { expect } from 'vitest';
 import {
   DecodeError,
-  MessageKind,
   address,
   boolean,
   count,
@@ -21,9 +20,9 @@ import {
   timestamp,
   vector,
   type Data,
-  type NativeMessage,
   type PortProtocol,
 } from 'isobroker';
+import { MessageKind, type NativeMessage } from '../../src/internal.js';
 import { dataArb } from '../support/arbitraries.js';
 
 /** Bytes from a hex string; spaces are ignored. */

@@ -1,20 +1,11 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
-  DEFAULT_NATIVE_LIMITS,
   DecodeError,
-  decodeFrame,
-  encodeDataMessage,
-  encodeFrame,
-  MAX_COUNT,
-  MAX_INTEGER,
-  MIN_INTEGER,
   address,
   boolean,
   compare,
   count,
-  decodeValue,
-  encodeValue,
   enumValue,
   equals,
   integer,
@@ -31,6 +22,17 @@ import {
   vector,
   type Data,
 } from 'isobroker';
+import {
+  DEFAULT_NATIVE_LIMITS,
+  decodeFrame,
+  encodeDataMessage,
+  encodeFrame,
+  MAX_COUNT,
+  MAX_INTEGER,
+  MIN_INTEGER,
+  decodeValue,
+  encodeValue,
+} from '../../src/internal.js';
 import { dataArb } from '../support/arbitraries.js';
 import {
   concat,

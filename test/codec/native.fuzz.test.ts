@@ -9,8 +9,8 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { DecodeError, toText, type Data } from 'isobroker';
 import {
-  DecodeError,
   MessageKind,
   decodeFrame,
   decodeValue,
@@ -18,11 +18,9 @@ import {
   encodeFrame,
   encodeMessage,
   encodeValue,
-  toText,
-  type Data,
   type DataMessage,
   type NativeMessage,
-} from 'isobroker';
+} from '../../src/internal.js';
 import { dataArb } from '../support/arbitraries.js';
 import { concat, expectSameMessage, hex, messageArb, sameData, toHex } from './native-support.js';
 

@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { address, addressToString, formatAddress, isIPv4, parseAddress, subnet } from 'isobroker';
+import { address, formatAddress, parseAddress, subnet } from 'isobroker';
+import { addressToString, isIPv4 } from '../../src/internal.js';
 
 function bytesOf(words: readonly number[]): Uint8Array {
   const out = new Uint8Array(16);

@@ -1,8 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import {
-  MAX_COUNT,
-  MAX_INTEGER,
-  MIN_INTEGER,
   ValueError,
   address,
   boolean,
@@ -29,6 +26,7 @@ import {
   vector,
   type Data,
 } from 'isobroker';
+import { MAX_COUNT, MAX_INTEGER, MIN_INTEGER } from '../../src/internal.js';
 
 /** Asserts that `f` throws a ValueError with code `invalid_argument`. */
 function rejects(f: () => unknown): void {

@@ -1,10 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
-  DATA_TYPES,
-  MAX_COUNT,
-  MAX_INTEGER,
-  MIN_INTEGER,
   address,
   boolean,
   compare,
@@ -25,6 +21,12 @@ import {
   vector,
   type Data,
 } from 'isobroker';
+import {
+  DATA_TYPES,
+  MAX_COUNT,
+  MAX_INTEGER,
+  MIN_INTEGER,
+} from '../../src/internal.js';
 import { dataArb } from '../support/arbitraries.js';
 
 const sign = (n: number): number => Math.sign(n) || 0;

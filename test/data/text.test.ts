@@ -1,17 +1,10 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
-  MAX_COUNT,
-  MAX_INTEGER,
-  MIN_INTEGER,
   address,
   boolean,
   count,
   enumValue,
-  formatEpochSeconds,
-  formatRealFixed,
-  formatTimespan,
-  formatTimestampMs,
   integer,
   none,
   port,
@@ -26,6 +19,15 @@ import {
   toText,
   vector,
 } from 'isobroker';
+import {
+  MAX_COUNT,
+  MAX_INTEGER,
+  MIN_INTEGER,
+  formatEpochSeconds,
+  formatRealFixed,
+  formatTimespan,
+  formatTimestampMs,
+} from '../../src/internal.js';
 
 describe('formatTimestampMs (Broker JSON v1 timestamps)', () => {
   it.each([

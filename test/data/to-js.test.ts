@@ -3,15 +3,11 @@ import { describe, expect, it } from 'vitest';
 import {
   DataMap,
   DataSet,
-  MAX_COUNT,
-  MAX_INTEGER,
-  MIN_INTEGER,
   ValueError,
   address,
   boolean,
   compare,
   count,
-  dataKey,
   dataToJs,
   enumValue,
   equals,
@@ -32,6 +28,12 @@ import {
   vector,
   type Data,
 } from 'isobroker';
+import {
+  MAX_COUNT,
+  MAX_INTEGER,
+  MIN_INTEGER,
+  dataKey,
+} from '../../src/internal.js';
 import { dataArb } from '../support/arbitraries.js';
 
 describe('accessors', () => {

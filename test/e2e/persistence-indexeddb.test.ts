@@ -9,7 +9,8 @@ import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
-import { DataMap, count, decodeValue, encodeValue, equals, string, type Data } from 'isobroker';
+import { DataMap, count, equals, string, type Data } from 'isobroker';
+import { decodeValue, encodeValue } from '../../src/internal.js';
 import { PAGE_HTML, bundlePage, launchChromium } from '../support/browser.js';
 import { dataArb } from '../support/arbitraries.js';
 

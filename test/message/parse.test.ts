@@ -1,7 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
-  DEFAULT_MAX_BATCH_DEPTH,
   DecodeError,
   ValueError,
   address,
@@ -22,6 +21,7 @@ import {
   vector,
   type Data,
 } from 'isobroker';
+import { DEFAULT_MAX_BATCH_DEPTH } from '../../src/internal.js';
 import { dataArb } from '../support/arbitraries.js';
 
 function msg(type: Data | number, content: Data | Data[], version: Data = count(1)): Data {

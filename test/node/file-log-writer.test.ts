@@ -12,8 +12,8 @@ import {
   parseZeekTsv,
   toRecord,
   zeekCut,
-  zeekctlArchiveName,
 } from 'isobroker';
+import { zeekctlArchiveName } from '../../src/internal.js';
 import { createFileLogWriter, type FileLogWriter } from 'isobroker/node';
 
 /** Every `write` the writer makes, by file (counted through a wrapped `open`). */

@@ -3,7 +3,8 @@
  * as any existing Broker WebSocket client would, next to native peers.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { Endpoint, count, decodeJsonMessage, encodeJsonMessage, equals, string, type Message } from 'isobroker';
+import { Endpoint, count, equals, string, type Message } from 'isobroker';
+import { decodeJsonMessage, encodeJsonMessage } from '../../src/internal.js';
 import { listen, type Listener } from 'isobroker/node';
 import { jsonClient, rawClient } from '../support/ws-client.js';
 import { sleep, until } from '../support/endpoints.js';

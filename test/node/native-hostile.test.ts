@@ -4,7 +4,8 @@
  * connection keeps working, and nothing already accepted is lost.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { Endpoint, MessageKind, count, string, decodeFrame, encodeFrame, encodeMessage, idToBytes, type Message } from 'isobroker';
+import { Endpoint, count, string, type Message } from 'isobroker';
+import { MessageKind, decodeFrame, encodeFrame, encodeMessage, idToBytes } from '../../src/internal.js';
 import { listen, type Listener } from 'isobroker/node';
 import { rawClient, jsonClient, type RawClient } from '../support/ws-client.js';
 import { sleep, until } from '../support/endpoints.js';

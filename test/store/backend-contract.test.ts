@@ -14,8 +14,6 @@ import {
   boolean,
   count,
   createMemoryBackend,
-  dataKey,
-  decodeValue,
   enumValue,
   equals,
   integer,
@@ -33,6 +31,7 @@ import {
   type StoreBackend,
   type StoreEntry,
 } from 'isobroker';
+import { dataKey, decodeValue } from '../../src/internal.js';
 import { openSqliteBackend, type SqliteBackendOptions } from 'isobroker/node';
 import { dataArb } from '../support/arbitraries.js';
 

@@ -35,9 +35,7 @@ import {
   createMaster,
   createMemoryBackend,
   createMemoryPersistence,
-  decodeValue,
   equals,
-  idFromBytes,
   integer,
   set,
   string,
@@ -53,6 +51,7 @@ import {
   type StoreClone,
   type StoreMaster,
 } from 'isobroker';
+import { decodeValue, idFromBytes } from '../../src/internal.js';
 import { Rng, SimClock, SimNetwork, type SimFaults } from '../support/sim-network.js';
 
 type Topology = 'chain' | 'ring' | 'star';

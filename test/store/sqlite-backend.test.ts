@@ -8,7 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { StoreError, ValueError, count, encodeValue, none, real, string, vector, type StoreBackend } from 'isobroker';
+import { StoreError, ValueError, count, none, real, string, vector, type StoreBackend } from 'isobroker';
+import { encodeValue } from '../../src/internal.js';
 import { DEFAULT_SQLITE_OPTIONS, openSqliteBackend, type SqliteBackendOptions } from 'isobroker/node';
 
 let dir: string;

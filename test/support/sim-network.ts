@@ -20,7 +20,8 @@
  * - For minimal reproductions: `cut`, `stall`, `isolate` on demand, `dropWhere` (drop chosen
  *   messages), `watch` (observe delivered messages) and a trace of what happened.
  */
-import { MessageKind, decodeFrame, encodeFrame, encodeMessage, type Acceptor, type Connector, type Frame, type Timers, type Transport, type TransportHandlers } from 'isobroker';
+import { type Connector, type Frame, type Timers, type Transport, type TransportHandlers } from 'isobroker';
+import { MessageKind, decodeFrame, encodeFrame, encodeMessage, type Acceptor } from '../../src/internal.js';
 
 // ---- randomness
 

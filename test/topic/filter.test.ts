@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ValueError, filterMatches, normalizeFilter } from 'isobroker';
+import { ValueError } from 'isobroker';
+import { filterMatches, normalizeFilter } from '../../src/internal.js';
 
 describe('normalizeFilter', () => {
   it('drops prefixes covered by shorter ones, deduplicates and sorts', () => {

@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { TopicTrie, ValueError, type TrieHandle } from 'isobroker';
+import { ValueError } from 'isobroker';
+import { TopicTrie, type TrieHandle } from '../../src/internal.js';
 
 const encoder = new TextEncoder();
 

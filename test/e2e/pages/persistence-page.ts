@@ -3,7 +3,8 @@
  * test/e2e/persistence-indexeddb.test.ts. Values cross the page boundary as native encodings.
  */
 import { createStore, set as idbSet } from 'idb-keyval';
-import { count, decodeValue, encodeValue, string, type ClonePersistence, type CloneCheckpoint, type Data } from 'isobroker';
+import { count, string, type ClonePersistence, type CloneCheckpoint, type Data } from 'isobroker';
+import { decodeValue, encodeValue } from '../../../src/internal.js';
 import { createIndexedDbPersistence } from 'isobroker/browser';
 
 // Count read-write transactions (every commit of a batch is one).
