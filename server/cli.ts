@@ -1,52 +1,104 @@
-/** The `isobroker` command line: dispatches to the subcommands. */
-import { runCluster } from './cluster.js';
-import { runHub } from './hub.js';
+/** The `isobroker` command line: dispatches to the subcommands; maps errors to exit codes. */
+import { CLUSTER_COMMAND, runCluster } from './cluster.js';
+import { HUB_COMMAND, runHub } from './hub.js';
 import { runNode } from './node.js';
-import { runPipe } from './pipe.js';
-import { UsageError } from './args.js';
+import { PIPE_COMMAND, runPipe } from './pipe.js';
+import {
+  EXIT,
+  EXIT_CODES_TEXT,
+  FatalError,
+  UsageError,
+  checkOneOf,
+  defineCommand,
+  packageVersion,
+  parseOrMeta,
+  type CommandSpec,
+} from './args.js';
 
-const USAGE = `usage: isobroker <command> [options]
+/** `isobroker node` (what the cluster launcher starts); its options, for `--help` and checks. */
+export const NODE_COMMAND = defineCommand({
+  name: 'node',
+  synopsis: '--layout FILE --name NAME [--dir DIR] [--demo] [--seed N] [--format tsv|json]',
+  description: `
+Runs one node of a cluster layout: what \`isobroker cluster\` starts for each node.`,
+  options: {
+    layout: { type: 'string', arg: 'FILE', required: true, help: 'the cluster layout, JSON' },
+    name: { type: 'string', arg: 'NAME', required: true, help: 'which node of the layout to run' },
+    dir: { type: 'string', arg: 'DIR', default: '.cluster', help: 'directory for logs/ and stores/' },
+    demo: { type: 'boolean', help: 'generate demo traffic' },
+    seed: { type: 'string', arg: 'N', default: '1', help: 'seed of the demo traffic' },
+    format: { type: 'string', arg: 'tsv|json', default: 'tsv', help: 'log file format (loggers)', check: checkOneOf('tsv', 'json') },
+  },
+});
+
+const COMMANDS: Record<string, { spec: CommandSpec; run: (argv: readonly string[]) => Promise<number> }> = {
+  hub: { spec: HUB_COMMAND as unknown as CommandSpec, run: runHub },
+  pipe: { spec: PIPE_COMMAND as unknown as CommandSpec, run: runPipe },
+  cluster: { spec: CLUSTER_COMMAND as unknown as CommandSpec, run: runCluster },
+  node: {
+    spec: NODE_COMMAND as unknown as CommandSpec,
+    // `node` keeps its own parser; check the whole command line here first.
+    run: async (argv) => (parseOrMeta(NODE_COMMAND, argv) ? runNode(argv) : EXIT.ok),
+  },
+};
+
+export const USAGE = `usage: isobroker <command> [options]
+       isobroker <command> --help
+       isobroker --version
 
 commands:
-  hub   --listen HOST:PORT [--peer URL]... [--name NAME] [--master NAME[:sqlite:PATH]]...
-        run one endpoint that listens (native protocol and Broker JSON v1 on one port),
-        optionally hosting data-store masters (in memory, or in a SQLite file)
-  pipe  --peer URL --topic TOPIC (--publish | --subscribe)
-        publish each stdin line as a string, or print each message received (JSON v1, one per line)
-  cluster [--layout FILE] [--dir DIR] [--demo] [--http HOST:PORT] [--format tsv|json]
-        start every node of a layout (default: manager, logger, 2 proxies, 2 workers) as child
-        processes, restart crashed ones, serve the dashboard; logs in DIR/logs, stores in DIR/stores
-  node  --layout FILE --name NAME [--dir DIR] [--demo]
-        run one node of a layout (what the cluster launcher starts)
-`;
+  hub      run one endpoint that listens (native protocol and Broker JSON v1 on one port),
+           relays between peers, and can host data-store masters
+  pipe     publish each stdin line as a string, or print each message received (like broker-pipe)
+  cluster  start every node of a layout as child processes, restart crashed ones, serve the dashboard
+  node     run one node of a layout (what the cluster launcher starts)
+
+options:
+  -h, --help     print this help (or a command's, after the command) and exit
+  -V, --version  print the version and exit
+
+${EXIT_CODES_TEXT}`;
 
 /** Runs the CLI; resolves to the exit code (long-running commands resolve when they stop). */
 export async function main(argv: readonly string[]): Promise<number> {
   const [command, ...rest] = argv;
+  const prefix = command !== undefined && command in COMMANDS ? `isobroker ${command}` : 'isobroker';
   try {
-    switch (command) {
-      case 'hub':
-        return await runHub(rest);
-      case 'pipe':
-        return await runPipe(rest);
-      case 'cluster':
-        return await runCluster(rest);
-      case 'node':
-        return await runNode(rest);
-      case undefined:
-      case 'help':
-      case '--help':
-      case '-h':
-        process.stdout.write(USAGE);
-        return command === undefined ? 2 : 0;
-      default:
-        throw new UsageError(`unknown command '${command}'`);
+    if (command === undefined) {
+      process.stderr.write(USAGE);
+      return EXIT.usage;
     }
+    if (command === '--help' || command === '-h') {
+      process.stdout.write(USAGE);
+      return EXIT.ok;
+    }
+    if (command === 'help') {
+      const topic = rest[0];
+      if (topic === undefined) process.stdout.write(USAGE);
+      else if (topic in COMMANDS) return await COMMANDS[topic]!.run(['--help']);
+      else throw new UsageError(`help: unknown command ${JSON.stringify(topic)} (commands: ${Object.keys(COMMANDS).join(', ')})`);
+      return EXIT.ok;
+    }
+    if (command === '--version' || command === '-V') {
+      process.stdout.write(`isobroker ${packageVersion()}\n`);
+      return EXIT.ok;
+    }
+    const cmd = COMMANDS[command];
+    if (!cmd) {
+      throw new UsageError(
+        command.startsWith('-')
+          ? `unknown option ${command} (options before a command: --help, --version)`
+          : `unknown command ${JSON.stringify(command)} (commands: ${Object.keys(COMMANDS).join(', ')}; see isobroker --help)`,
+      );
+    }
+    return await cmd.run(rest);
   } catch (err) {
-    if (err instanceof UsageError) {
-      process.stderr.write(`isobroker: ${err.message}\n\n${USAGE}`);
-      return 2;
+    const message = (err instanceof Error ? err.message : String(err)).replace(/\s*\n\s*/g, ' ');
+    process.stderr.write(`${prefix}: ${message}\n`);
+    if (err instanceof UsageError) return EXIT.usage;
+    if (!(err instanceof FatalError) && process.env.ISOBROKER_DEBUG && err instanceof Error && err.stack) {
+      process.stderr.write(`${err.stack}\n`);
     }
-    throw err;
+    return EXIT.failure;
   }
 }

@@ -1,53 +1,159 @@
 /** `isobroker hub`: one endpoint that listens (native + Broker JSON v1) and relays between peers. */
 import { Endpoint, createMaster, type StoreMaster } from '../src/index.js';
 import { listen, openSqliteBackend } from '../src/node/index.js';
-import { UsageError, parse, parseHostPort, untilSignal } from './args.js';
+import {
+  FatalError,
+  UsageError,
+  checkHostPort,
+  checkNonEmpty,
+  checkWsUrl,
+  expected,
+  parseHostPort,
+  parseOrMeta,
+  untilSignal,
+  defineCommand,
+} from './args.js';
+
+/** The link kinds `--overflow-policy` and `--buffer-size` can name (`EndpointOptions.links`). */
+const LINK_KINDS = ['jsonClients', 'jsonServers', 'peers'] as const;
+type LinkKind = (typeof LINK_KINDS)[number];
+const POLICIES = ['disconnect', 'drop_oldest', 'drop_newest'] as const;
+
+/** `[KIND=]VALUE`, KIND one of LINK_KINDS (default jsonClients: the hub's Broker JSON v1 clients). */
+export function parseLinkSetting(value: string, flag: string, what: string, ok: (v: string) => boolean): { kind: LinkKind; value: string } {
+  const eq = value.indexOf('=');
+  const kind = (eq < 0 ? 'jsonClients' : value.slice(0, eq)) as LinkKind;
+  const v = eq < 0 ? value : value.slice(eq + 1);
+  if (!LINK_KINDS.includes(kind) || !ok(v)) expected(flag, `[${LINK_KINDS.join('|')}=]${what}`, value);
+  return { kind, value: v };
+}
+
+const isPolicy = (v: string): boolean => (POLICIES as readonly string[]).includes(v);
+const isBufferSize = (v: string): boolean => /^[1-9]\d{0,8}$/.test(v);
+
+/** `--overflow-policy` and `--buffer-size` values as `EndpointOptions.links`. */
+export function linksFromFlags(policies: readonly string[], sizes: readonly string[]): Record<LinkKind, { overflowPolicy?: (typeof POLICIES)[number]; bufferSize?: number }> {
+  const links: Record<LinkKind, { overflowPolicy?: (typeof POLICIES)[number]; bufferSize?: number }> = { jsonClients: {}, jsonServers: {}, peers: {} };
+  for (const p of policies) {
+    const { kind, value } = parseLinkSetting(p, '--overflow-policy', POLICIES.join('|'), isPolicy);
+    links[kind].overflowPolicy = value as (typeof POLICIES)[number];
+  }
+  for (const s of sizes) {
+    const { kind, value } = parseLinkSetting(s, '--buffer-size', 'N (messages, 1 or more)', isBufferSize);
+    links[kind].bufferSize = Number(value);
+  }
+  return links;
+}
 
 /** `NAME` (memory) or `NAME:sqlite:PATH`. */
-export function parseMasterSpec(spec: string): { name: string; sqlitePath?: string } {
-  const m = /^([^:]+)(?::sqlite:(.+))?$/.exec(spec);
-  if (!m) throw new UsageError(`--master expects NAME or NAME:sqlite:PATH, got '${spec}'`);
+export function parseMasterSpec(spec: string, flag = '--master'): { name: string; sqlitePath?: string } {
+  const m = /^([^:\s]+)(?::sqlite:(.+))?$/.exec(spec);
+  if (!m) expected(flag, 'NAME or NAME:sqlite:PATH', spec);
   return m[2] === undefined ? { name: m[1]! } : { name: m[1]!, sqlitePath: m[2] };
 }
 
+export const HUB_COMMAND = defineCommand({
+  name: 'hub',
+  synopsis:
+    '[--listen HOST:PORT] [--peer URL]... [--name NAME] [--master NAME[:sqlite:PATH]]... [--allow-origin ORIGIN]... [--overflow-policy [KIND=]POLICY]... [--buffer-size [KIND=]N]... [--quiet]',
+  description: `
+Runs one endpoint that listens (native protocol and Broker JSON v1 on one port), relays between
+its peers, and can host data-store masters (in memory, or in a SQLite file). Prints one line on
+stdout when it is ready; logs status to stderr. Stops cleanly on SIGINT/SIGTERM (exit 0).`,
+  options: {
+    listen: { type: 'string', arg: 'HOST:PORT', default: '127.0.0.1:9999', help: 'address to listen on (port 0 picks a free port)', check: checkHostPort },
+    peer: { type: 'string', arg: 'URL', multiple: true, help: 'ws:// or wss:// URL of an endpoint to peer with, kept up with retries', check: checkWsUrl },
+    name: { type: 'string', arg: 'NAME', defaultText: 'endpoint-<first 8 hex digits of its id>', help: 'endpoint name', check: checkNonEmpty },
+    master: {
+      type: 'string',
+      arg: 'NAME[:sqlite:PATH]',
+      multiple: true,
+      help: 'host the master of store NAME, in memory or in the SQLite file PATH',
+      check: (value, flag) => void parseMasterSpec(value, flag),
+    },
+    'allow-origin': { type: 'string', arg: 'ORIGIN', multiple: true, defaultText: 'any origin', help: 'browser Origin allowed to connect', check: checkNonEmpty },
+    'overflow-policy': {
+      type: 'string',
+      arg: '[KIND=]POLICY',
+      multiple: true,
+      defaultText: "jsonClients=disconnect (Broker's), peers and jsonServers drop_oldest",
+      help: 'what a full send buffer does: disconnect (buffer_overflow error, then close), drop_oldest or drop_newest (the client is told how many it lost); KIND is jsonClients (default), jsonServers or peers',
+      check: (value, flag) => void parseLinkSetting(value, flag, POLICIES.join('|'), isPolicy),
+    },
+    'buffer-size': {
+      type: 'string',
+      arg: '[KIND=]N',
+      multiple: true,
+      defaultText: "jsonClients=512 (Broker's), peers and jsonServers 8192",
+      help: 'send buffer per connection, in messages; KIND as for --overflow-policy',
+      check: (value, flag) => void parseLinkSetting(value, flag, 'N (messages, 1 or more)', isBufferSize),
+    },
+    quiet: { type: 'boolean', help: 'do not log status lines to stderr' },
+  },
+  validate: (v) => {
+    const names = v.master.map((m) => parseMasterSpec(m).name);
+    const dup = names.find((n, i) => names.indexOf(n) !== i);
+    if (dup !== undefined) throw new UsageError(`--master: store ${JSON.stringify(dup)} given twice`);
+  },
+});
+
+const message = (err: unknown): string => (err instanceof Error ? err.message : String(err));
+
 export async function runHub(argv: readonly string[]): Promise<number> {
-  const v = parse(argv, {
-    listen: { type: 'string', default: '127.0.0.1:9999' },
-    peer: { type: 'string', multiple: true, default: [] },
-    name: { type: 'string' },
-    'allow-origin': { type: 'string', multiple: true, default: [] },
-    master: { type: 'string', multiple: true, default: [] },
-    quiet: { type: 'boolean', default: false },
-  });
-  const { host, port } = parseHostPort(v.listen!);
-  const ep = new Endpoint({ role: 'hub', ...(v.name ? { name: v.name } : {}) });
+  const v = parseOrMeta(HUB_COMMAND, argv);
+  if (!v) return 0;
+  const { host, port } = parseHostPort(v.listen);
+  const specs = v.master.map((m) => parseMasterSpec(m));
+  const ep = new Endpoint({ role: 'hub', ...(v.name ? { name: v.name } : {}), links: linksFromFlags(v['overflow-policy'], v['buffer-size']) });
   const log = (line: string): void => {
     if (!v.quiet) process.stderr.write(`${new Date().toISOString()} ${ep.name}: ${line}\n`);
   };
   ep.on('status', (s) => log(`${s.code}: ${s.message} ${s.peer.name ?? ''} ${s.peer.id ?? ''} ${s.peer.remote ?? ''}`.trimEnd()));
   ep.on('error', (e) => log(`error ${e.code}: ${e.message}${e.context ? ` (${e.context})` : ''}${e.peer?.remote ? ` [${e.peer.remote}]` : ''}`));
-  const specs = v.master!.map(parseMasterSpec);
+  // Listen for signals from the start: a SIGTERM while starting stops the hub as soon as it can.
+  const stop = untilSignal();
   const masters: StoreMaster[] = [];
-  for (const spec of specs) {
-    // Opening the backend may fail (corrupt file with failure mode FAIL): before we listen.
-    const backend = spec.sqlitePath ? openSqliteBackend({ path: spec.sqlitePath }) : undefined;
-    masters.push(
-      await createMaster(ep, spec.name, {
-        ...(backend ? { backend } : {}),
-        onError: (e) => log(`store ${spec.name}: ${e.code}: ${e.message}`),
-      }),
+  let listener: Awaited<ReturnType<typeof listen>> | undefined;
+  try {
+    for (const spec of specs) {
+      // Opening the backend may fail (corrupt file with failure mode FAIL): before we listen.
+      try {
+        const backend = spec.sqlitePath ? openSqliteBackend({ path: spec.sqlitePath }) : undefined;
+        masters.push(
+          await createMaster(ep, spec.name, {
+            ...(backend ? { backend } : {}),
+            onError: (e) => log(`store ${spec.name}: ${e.code}: ${e.message}`),
+          }),
+        );
+      } catch (err) {
+        throw new FatalError(`--master ${spec.name}: ${message(err)}`);
+      }
+    }
+    try {
+      listener = await listen(ep, { host, port, allowedOrigins: v['allow-origin'] });
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      throw new FatalError(`cannot listen on ${v.listen}: ${code === 'EADDRINUSE' ? 'the address is in use' : message(err)}`);
+    }
+    for (const url of v.peer) {
+      try {
+        void ep.peer(url).catch(() => undefined);
+      } catch (err) {
+        throw new FatalError(`--peer ${url}: ${message(err)}`);
+      }
+    }
+    const hosted = specs.length ? `, masters ${specs.map((s) => s.name).join(' ')}` : '';
+    process.stdout.write(
+      `isobroker hub ${ep.name} (${ep.id}) ready: native ${listener.url}, Broker JSON v1 ${listener.jsonUrl}${hosted}\n`,
     );
+    const sig = await stop;
+    log(`${sig}: shutting down`);
+    return 0;
+  } finally {
+    // Also on a fatal error: close everything so that the port is free and the process exits.
+    stop.cancel();
+    for (const m of masters) m.close();
+    await ep.close();
+    await listener?.close();
   }
-  const listener = await listen(ep, { host, port, allowedOrigins: v['allow-origin']! });
-  for (const url of v.peer!) void ep.peer(url).catch(() => undefined);
-  const hosted = specs.length ? `, masters ${specs.map((s) => s.name).join(' ')}` : '';
-  process.stdout.write(
-    `isobroker hub ${ep.name} (${ep.id}) ready: native ${listener.url}, Broker JSON v1 ${listener.jsonUrl}${hosted}\n`,
-  );
-  const sig = await untilSignal();
-  log(`${sig}: shutting down`);
-  for (const m of masters) m.close();
-  await ep.close();
-  await listener.close();
-  return 0;
 }

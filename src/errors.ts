@@ -54,6 +54,10 @@ export const STORE_ERROR_CODES = [
   'no_such_master',
   'backend_failure',
   'invalid_data',
+  /** An entry too large to ever travel to a clone (over the link's frame or decoder limits). */
+  'value_too_large',
+  /** A listener of a store's change feed or status threw (reported on the store's error channel). */
+  'listener_failed',
 ] as const;
 /** One of Broker's data-store error codes. */
 export type StoreErrorCode = (typeof STORE_ERROR_CODES)[number];

@@ -12,8 +12,9 @@ import { trieSection } from './trie.js';
 import { pubsubSection } from './pubsub.js';
 import { bundleSection } from './bundle.js';
 import { storesSection } from './stores.js';
+import { storesLargeSection } from './stores-large.js';
 import { loggingSection } from './logging.js';
 import { browserSection } from './browser.js';
 
 /** Every section, in run order. */
-export const SECTIONS: readonly BenchSection[] = [codecSection, trieSection, pubsubSection, bundleSection, storesSection, loggingSection, browserSection];
+export const SECTIONS: readonly BenchSection[] = [codecSection, trieSection, pubsubSection, bundleSection, storesSection, storesLargeSection, loggingSection, browserSection];

@@ -16,6 +16,8 @@ import { idFromBytes, idToBytes } from './endpoint-id.js';
 import { Outbox } from './outbox.js';
 import type { OverflowPolicy, SendQueueStats } from './send-queue.js';
 import type { Timers } from './timers.js';
+import { DEFAULT_LINKS, type ResolvedLinks } from './json-links.js';
+import type { NativeLimits } from '../codec/native-limits.js';
 
 export interface SessionConfig {
   readonly selfId: string;
@@ -28,6 +30,8 @@ export interface SessionConfig {
   readonly pingInterval: number;
   readonly pingTimeout: number;
   readonly timers: Timers;
+  /** Options per kind of link (native sessions use `peers`). @default DEFAULT_LINKS */
+  readonly links?: ResolvedLinks;
 }
 
 export interface SessionEvents {
@@ -39,6 +43,34 @@ export interface SessionEvents {
   closed(s: NativeSession, code: number, reason: string): void;
 }
 
+/**
+ * Bytes of messages coalesced into one frame: a frame closes once it holds this much (a larger
+ * message travels alone), so a batch of large messages (store resyncs) never nears a receiver's
+ * frame limit (PROTOCOL.md §5) and other traffic interleaves with it.
+ */
+export const FRAME_TARGET_BYTES = 1024 * 1024;
+
+/** Queued messages as frames of about FRAME_TARGET_BYTES at most. */
+function framesOf(items: Uint8Array[]): Uint8Array[] {
+  let bytes = 0;
+  for (const m of items) bytes += m.length;
+  if (bytes <= FRAME_TARGET_BYTES) return [encodeFrame(items)];
+  const frames: Uint8Array[] = [];
+  let start = 0;
+  bytes = 0;
+  for (let i = 0; i < items.length; i++) {
+    const n = items[i]!.length;
+    if (i > start && bytes + n > FRAME_TARGET_BYTES) {
+      frames.push(encodeFrame(items.slice(start, i)));
+      start = i;
+      bytes = 0;
+    }
+    bytes += n;
+  }
+  frames.push(encodeFrame(items.slice(start)));
+  return frames;
+}
+
 export class NativeSession {
   peerId: string | undefined;
   peerName = '';
@@ -46,6 +78,7 @@ export class NativeSession {
   /** Set once the peering is fully up (decided by the endpoint). */
   established = false;
   private readonly outbox: Outbox<Uint8Array>;
+  private readonly limits: NativeLimits;
   private lastHeard: number;
   private pingTimer: unknown;
   private nonce = 0;
@@ -60,12 +93,14 @@ export class NativeSession {
     private readonly events: SessionEvents,
   ) {
     this.lastHeard = cfg.timers.now();
+    const link = cfg.links?.peers ?? { ...DEFAULT_LINKS.peers, bufferSize: cfg.sendBufferSize, overflowPolicy: cfg.overflowPolicy };
+    this.limits = { maxFrameBytes: link.maxMessageSize, maxStringBytes: link.maxStringSize };
     this.outbox = new Outbox<Uint8Array>(transport, {
-      limit: cfg.sendBufferSize,
-      policy: cfg.overflowPolicy,
+      limit: link.bufferSize,
+      policy: link.overflowPolicy,
       highWaterMark: cfg.highWaterMark,
       maxBatch: cfg.maxBatch,
-      toFrames: (items) => [encodeFrame(items)],
+      toFrames: framesOf,
       timers: cfg.timers,
     });
     // Our hello goes first, before frames that arrived while connecting are delivered.
@@ -149,7 +184,7 @@ export class NativeSession {
     }
     let msgs: NativeMessage[];
     try {
-      msgs = decodeFrame(f);
+      msgs = decodeFrame(f, this.limits);
     } catch (err) {
       if (!(err instanceof DecodeError)) throw err;
       this.sendControl({ kind: MessageKind.Error, code: err.code, context: `frame #${this.received + 1}: ${err.message}` });

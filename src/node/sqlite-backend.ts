@@ -163,6 +163,9 @@ class SqliteBackend implements StoreBackend {
   readonly #keys: Database.Statement<[], Buffer>;
   readonly #scanFirst: Database.Statement<[number], Row>;
   readonly #scanNext: Database.Statement<[Uint8Array, number], Row>;
+  /** Sizes of the next rows (key and value bytes; `length` reads no blob), for scans bounded in bytes. */
+  readonly #sizesFirst: Database.Statement<[number], number>;
+  readonly #sizesNext: Database.Statement<[Uint8Array, number], number>;
   readonly #expiring: Database.Statement<[], Row>;
   readonly #getMeta: Database.Statement<[string], string>;
   readonly #setMeta: Database.Statement<[string, string]>;
@@ -196,6 +199,8 @@ class SqliteBackend implements StoreBackend {
     this.#scanNext = db
       .prepare<[Uint8Array, number], Row>(`SELECT ${COLUMNS} FROM store WHERE key > ? ORDER BY key LIMIT ?`)
       .raw();
+    this.#sizesFirst = db.prepare<[number], number>('SELECT length(key) + length(value) FROM store ORDER BY key LIMIT ?').pluck();
+    this.#sizesNext = db.prepare<[Uint8Array, number], number>('SELECT length(key) + length(value) FROM store WHERE key > ? ORDER BY key LIMIT ?').pluck();
     this.#expiring = db.prepare<[], Row>(`SELECT ${COLUMNS} FROM store WHERE expiry IS NOT NULL`).raw();
     this.#getMeta = db.prepare<[string], string>('SELECT value FROM meta WHERE key = ?').pluck();
     this.#setMeta = db.prepare(
@@ -270,7 +275,7 @@ class SqliteBackend implements StoreBackend {
   }
 
   /** Pages in key-byte order; the cursor is the last key's bytes, so it can be reused. */
-  scan(cursor: unknown, limit: number): ScanPage {
+  scan(cursor: unknown, limit: number, maxBytes?: number): ScanPage {
     this.#open();
     checkScanLimit(limit);
     if (cursor !== undefined && !(cursor instanceof Uint8Array)) {
@@ -278,6 +283,17 @@ class SqliteBackend implements StoreBackend {
     }
     let rows: Row[];
     try {
+      if (maxBytes !== undefined) {
+        // Bounded in bytes too: read only the sizes first (one more than asked says whether
+        // another page follows), so a page of large values is never loaded whole; at least one
+        // entry, even one larger than maxBytes.
+        const sizes = cursor === undefined ? this.#sizesFirst.all(limit + 1) : this.#sizesNext.all(cursor, limit + 1);
+        let n = 0;
+        for (let bytes = 0; n < Math.min(limit, sizes.length) && (n === 0 || bytes + sizes[n]! <= maxBytes); n++) bytes += sizes[n]!;
+        const page = cursor === undefined ? this.#scanFirst.all(Math.max(1, n)) : this.#scanNext.all(cursor, Math.max(1, n));
+        const entries = page.map((r) => this.#row(r));
+        return { entries, cursor: sizes.length > n && page.length > 0 ? page[page.length - 1]![0] : undefined };
+      }
       // One row more than asked says whether another page follows.
       rows = cursor === undefined ? this.#scanFirst.all(limit + 1) : this.#scanNext.all(cursor, limit + 1);
     } catch (e) {

@@ -34,8 +34,12 @@ export interface StoreBackend {
   /**
    * Pages through all entries, `limit` at a time, starting with `cursor` undefined. Changes made
    * between pages may or may not be seen; every key present for the whole scan is seen once.
+   * `maxBytes`, when given, also bounds a page by the encoded size of its keys and values (a page
+   * holds at least one entry): a backend whose pages cost memory in proportion to their values
+   * (SQLite decodes every row it returns) honours it; one that hands out references it already
+   * holds (memory) may ignore it.
    */
-  scan(cursor: unknown, limit: number): ScanPage;
+  scan(cursor: unknown, limit: number, maxBytes?: number): ScanPage;
   /** Every entry with an expiry (to rebuild the expiry schedule after a restart). */
   expiring(): StoreEntry[];
   getMeta(name: string): string | undefined;

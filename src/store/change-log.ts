@@ -39,6 +39,12 @@ export class ChangeLog {
     return seq + 1 >= this.firstSeq;
   }
 
+  /** The changes after `seq` one by one, oldest first (the log must cover `seq`; stop early at will). */
+  *after(seq: number): Generator<Change> {
+    const changes = this.changes;
+    for (let i = Math.max(0, seq + 1 - this.firstSeq); i < changes.length; i++) yield changes[i]!;
+  }
+
   /** The changes after `seq`, in batches of at most `batch`, each with its first seq. */
   *since(seq: number, batch: number): Generator<{ seq: number; changes: Change[] }> {
     let i = seq + 1 - this.firstSeq;

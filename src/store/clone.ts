@@ -10,12 +10,14 @@ import { none, set as mkSet } from '../data/constructors.js';
 import { DataMap } from '../data/data-map.js';
 import { equals } from '../data/order.js';
 import type { Data } from '../data/types.js';
-import { StoreError } from '../errors.js';
+import { STORE_ERROR_CODES, StoreError, type StoreErrorCode } from '../errors.js';
 import type { Timers } from '../endpoint/timers.js';
 import { StoreOp, indexFromValue, type Mutation } from './operations.js';
 import type { ClonePersistence, PersistChange } from './persistence.js';
 import { ChangeKind, StoreMsg, masterTopic, type Change, type StoreMessage } from './store-protocol.js';
 import type { StoreChangeEvent } from './store-events.js';
+import { Emitter } from '../util/emitter.js';
+import { checkEntrySize } from './value-size.js';
 
 export type CloneStatus = 'loading' | 'stale' | 'syncing' | 'in-sync' | 'closed';
 
@@ -35,7 +37,16 @@ export interface CloneConfig {
   readonly persistence?: ClonePersistence;
   /** Whether the master's topic is routable now (the overlay knows a path to it). */
   readonly masterReachable: () => boolean;
+  /** Largest write (encoded key plus arguments) sent to the master; larger ones fail at once with `value_too_large`. */
+  readonly maxEntryBytes: number;
   readonly onError: (err: StoreError) => void;
+}
+
+export interface CloneEvents {
+  readonly change: StoreChangeEvent;
+  readonly status: CloneStatus;
+  /** The master said this clone cannot sync, for a reason that retrying soon will not fix (e.g. `value_too_large`). */
+  readonly syncFailed: StoreError;
 }
 
 interface Pending {
@@ -56,6 +67,9 @@ interface Slot {
 const TICK_MS = 100;
 /** A snapshot with no chunk for this long is abandoned and requested again. */
 const SNAPSHOT_STALL_MS = 10_000;
+/** After the master refused a sync (SyncFailed), wait this long before asking again; doubles up to the maximum. */
+const SYNC_FAILED_RETRY_MS = 30_000;
+const SYNC_FAILED_RETRY_MAX_MS = 300_000;
 
 export class CloneCore {
   status: CloneStatus = 'loading';
@@ -67,16 +81,27 @@ export class CloneCore {
   private lostSince: number;
   private attachSentAt = -Infinity;
   private attaching = false;
-  private snapshot: { epoch: string; seq: number; next: number; progress: number } | undefined;
+  private snapshot: { epoch: string; seq: number; next: number; progress: number; stream: number } | undefined;
+  /** Id of the latest Attach: only the stream answering it is accepted. */
+  private stream = 0;
+  /** No attach before this time (after the master refused a sync), and the next wait. */
+  private failedUntil = -Infinity;
+  private failedWait = SYNC_FAILED_RETRY_MS;
+  /** While a delta arrives: the next seq it should bring, and when it last brought one. */
+  private deltaNext = 0;
+  private deltaProgress = -Infinity;
   private buffered: Extract<StoreMessage, { kind: typeof StoreMsg.Update }>[] = [];
   private readonly pending = new Map<number, Pending>();
   private readonly waiting: { seq: number; result: Data; resolve: (d: Data) => void }[] = [];
   private nextReq = 1;
   private timer: unknown;
-  private readonly listeners = new Set<(ev: StoreChangeEvent) => void>();
-  private readonly statusListeners = new Set<(s: CloneStatus) => void>();
+  /** Change feed and status; a listener that throws is reported through `onError`. */
+  private readonly events: Emitter<CloneEvents>;
 
   constructor(private readonly cfg: CloneConfig) {
+    this.events = new Emitter((event, err) =>
+      cfg.onError(new StoreError('listener_failed', `clone of ${cfg.name}: a '${event}' listener threw: ${err instanceof Error ? err.message : String(err)}`, { cause: err })),
+    );
     this.lastHeard = cfg.timers.now();
     this.lostSince = this.lastHeard;
   }
@@ -139,19 +164,27 @@ export class CloneCore {
   }
 
   onChange(fn: (ev: StoreChangeEvent) => void): () => void {
-    this.listeners.add(fn);
-    return () => this.listeners.delete(fn);
+    return this.events.on('change', fn);
   }
 
   onStatus(fn: (s: CloneStatus) => void): () => void {
-    this.statusListeners.add(fn);
-    return () => this.statusListeners.delete(fn);
+    return this.events.on('status', fn);
+  }
+
+  onSyncFailed(fn: (err: StoreError) => void): () => void {
+    return this.events.on('syncFailed', fn);
   }
 
   // ---- writes (to the master)
 
   mutate(m: Mutation): Promise<Data> {
     if (this.status === 'closed') return Promise.reject(new StoreError('request_timeout', `clone of ${this.cfg.name} is closed`));
+    try {
+      // A command too large to cross a link would never reach the master: refused here.
+      checkEntrySize(this.cfg.name, m.key, m.args.length <= 1 ? m.args[0] : { type: 'vector', elements: m.args }, this.cfg.maxEntryBytes);
+    } catch (err) {
+      return Promise.reject(err);
+    }
     return new Promise((resolve, reject) => {
       const reqId = this.nextReq++;
       const msg = {
@@ -202,14 +235,20 @@ export class CloneCore {
     this.lastHeard = this.cfg.timers.now();
     switch (msg.kind) {
       case StoreMsg.Update:
-        if (this.snapshot || this.attaching) this.buffered.push(msg);
-        else this.onUpdate(msg);
+        if (this.snapshot || this.attaching) {
+          this.buffered.push(msg);
+          // A delta in progress extends the run of changes after our seq (broadcasts ahead of it do not).
+          if (this.attaching && msg.seq <= this.deltaNext && msg.seq + msg.changes.length > this.deltaNext) {
+            this.deltaNext = msg.seq + msg.changes.length;
+            this.deltaProgress = this.lastHeard;
+          }
+        } else this.onUpdate(msg);
         break;
       case StoreMsg.Heartbeat:
         if (!this.attaching && !this.snapshot && (msg.epoch !== this.epoch || msg.seq > this.seq)) this.attach();
         break;
       case StoreMsg.DeltaEnd:
-        if (!this.attaching || msg.epoch !== this.epoch) return;
+        if (!this.attaching || msg.stream !== this.stream || msg.epoch !== this.epoch) return;
         this.attaching = false;
         this.drainBuffered();
         if (this.attaching) break; // the buffer had a gap: a new attach is under way
@@ -217,9 +256,9 @@ export class CloneCore {
         else this.synced();
         break;
       case StoreMsg.SnapshotBegin:
-        if (!this.attaching) return;
+        if (!this.attaching || msg.stream !== this.stream) return;
         this.attaching = false;
-        this.snapshot = { epoch: msg.epoch, seq: msg.seq, next: 0, progress: this.cfg.timers.now() };
+        this.snapshot = { epoch: msg.epoch, seq: msg.seq, next: 0, progress: this.cfg.timers.now(), stream: msg.stream };
         this.gen++;
         this.cfg.persistence?.reset();
         this.setStatus('syncing');
@@ -232,6 +271,9 @@ export class CloneCore {
         break;
       case StoreMsg.Ack:
         this.onAck(msg);
+        break;
+      case StoreMsg.SyncFailed:
+        this.refused(msg);
         break;
       default:
         break;
@@ -287,7 +329,7 @@ export class CloneCore {
 
   private onChunk(msg: Extract<StoreMessage, { kind: typeof StoreMsg.SnapshotChunk }>): void {
     const s = this.snapshot;
-    if (!s || msg.epoch !== s.epoch) return;
+    if (!s || msg.stream !== s.stream || msg.epoch !== s.epoch) return;
     if (msg.index !== s.next) {
       // A chunk went missing: start over.
       this.snapshot = undefined;
@@ -305,12 +347,12 @@ export class CloneCore {
       else if (!equals(old.value, v)) this.emit({ type: 'update', key: k, oldValue: old.value, newValue: v });
     }
     this.cfg.persistence?.write(persisted, { epoch: '', seq: 0 });
-    this.cfg.send(masterTopic(this.cfg.name), { kind: StoreMsg.ChunkAck, cloneId: this.cfg.cloneId, index: msg.index });
+    this.cfg.send(masterTopic(this.cfg.name), { kind: StoreMsg.ChunkAck, cloneId: this.cfg.cloneId, index: msg.index, stream: s.stream });
   }
 
   private onSnapshotEnd(msg: Extract<StoreMessage, { kind: typeof StoreMsg.SnapshotEnd }>): void {
     const s = this.snapshot;
-    if (!s || msg.epoch !== s.epoch) return;
+    if (!s || msg.stream !== s.stream || msg.epoch !== s.epoch) return;
     this.snapshot = undefined;
     if (msg.chunks !== s.next) {
       this.attach();
@@ -354,6 +396,19 @@ export class CloneCore {
     }
   }
 
+  /** The master cannot serve this resync (an entry too large to send): report it, and ask again only after a while. */
+  private refused(msg: Extract<StoreMessage, { kind: typeof StoreMsg.SyncFailed }>): void {
+    if (msg.stream !== this.stream || !(this.attaching || this.snapshot)) return;
+    this.attaching = false;
+    this.snapshot = undefined;
+    this.failedUntil = this.cfg.timers.now() + this.failedWait;
+    this.failedWait = Math.min(SYNC_FAILED_RETRY_MAX_MS, this.failedWait * 2);
+    const code = (STORE_ERROR_CODES as readonly string[]).includes(msg.code) ? (msg.code as StoreErrorCode) : 'backend_failure';
+    const err = new StoreError(code, `clone of ${this.cfg.name} cannot sync: ${msg.text}`);
+    this.cfg.onError(err);
+    this.events.emit('syncFailed', err);
+  }
+
   private onAck(msg: Extract<StoreMessage, { kind: typeof StoreMsg.Ack }>): void {
     const p = this.pending.get(msg.reqId);
     if (!p) return;
@@ -378,20 +433,27 @@ export class CloneCore {
   // ---- attach, liveness, buffers
 
   private attach(): void {
-    if (this.status === 'closed') return;
+    // Closed, or the master refused the last sync: wait out the pause (see onSyncFailed).
+    if (this.status === 'closed' || this.cfg.timers.now() < this.failedUntil) return;
     this.attaching = true;
     this.snapshot = undefined;
+    this.stream++;
     this.attachSentAt = this.cfg.timers.now();
+    this.deltaNext = this.seq + 1;
+    this.deltaProgress = -Infinity;
     if (this.status === 'in-sync') this.lost();
     this.cfg.send(masterTopic(this.cfg.name), {
       kind: StoreMsg.Attach,
       cloneId: this.cfg.cloneId,
       ...(this.epoch === undefined ? {} : { epoch: this.epoch }),
       seq: this.seq,
+      stream: this.stream,
     });
   }
 
   private synced(): void {
+    this.failedUntil = -Infinity;
+    this.failedWait = SYNC_FAILED_RETRY_MS;
     this.setStatus('in-sync');
     // Replay writes made while cut off, in order; the master drops ones it already applied.
     for (const p of [...this.pending.values()].sort((a, b) => a.msg.reqId - b.msg.reqId)) this.sendCommand(p);
@@ -409,7 +471,9 @@ export class CloneCore {
       if (this.status === 'in-sync' && (now - this.lastHeard > this.cfg.masterTimeout || !this.cfg.masterReachable())) this.lost();
       // A snapshot that is still arriving is left alone unless it stalled (heartbeats do not
       // count as progress); an attach that got no answer is sent again.
-      const streaming = this.snapshot !== undefined && now - this.snapshot.progress < SNAPSHOT_STALL_MS;
+      const streaming =
+        (this.snapshot !== undefined && now - this.snapshot.progress < SNAPSHOT_STALL_MS) ||
+        (this.attaching && this.deltaProgress >= this.attachSentAt && now - this.deltaProgress < SNAPSHOT_STALL_MS);
       const waiting = this.status !== 'in-sync' || this.attaching;
       if (waiting && !streaming && now - this.attachSentAt >= this.cfg.resyncInterval) this.attach();
       if (this.status !== 'in-sync') this.expireBuffered(now);
@@ -438,10 +502,10 @@ export class CloneCore {
   private setStatus(s: CloneStatus): void {
     if (this.status === s) return;
     this.status = s;
-    for (const fn of this.statusListeners) fn(s);
+    this.events.emit('status', s);
   }
 
   private emit(ev: StoreChangeEvent): void {
-    for (const fn of this.listeners) fn(ev);
+    this.events.emit('change', ev);
   }
 }

@@ -16,6 +16,8 @@ import { ChangeLog } from './change-log.js';
 import { ChangeKind, StoreMsg, cloneTopic, updatesTopic, type Change, type StoreMessage } from './store-protocol.js';
 import { SnapshotStreams } from './snapshot-stream.js';
 import type { StoreChangeEvent } from './store-events.js';
+import { Emitter } from '../util/emitter.js';
+import { changeSize, checkEntrySize, rememberChangeSize } from './value-size.js';
 
 export interface MasterConfig {
   readonly name: string;
@@ -25,8 +27,12 @@ export interface MasterConfig {
   readonly send: (topic: string, msg: StoreMessage) => number;
   /** Changes kept for delta resyncs. */
   readonly changeLogSize: number;
-  /** Entries per snapshot chunk. */
+  /** Most entries per snapshot chunk, delta batch or broadcast update. */
   readonly chunkSize: number;
+  /** Target bytes (encoded keys and values) per snapshot chunk, delta batch or broadcast update. */
+  readonly chunkBytes: number;
+  /** Largest entry (encoded key plus value) a write may create: larger ones fail with `value_too_large`. */
+  readonly maxEntryBytes: number;
   /** Snapshot chunks in flight per clone before waiting for acknowledgements. */
   readonly chunkWindow: number;
   readonly heartbeatInterval: number;
@@ -67,7 +73,8 @@ export class MasterCore {
   private readonly expiry = new ExpiryQueue();
   private readonly streams: SnapshotStreams;
   private readonly clones = new Map<string, CloneRecord>();
-  private readonly listeners = new Set<(ev: StoreChangeEvent) => void>();
+  /** The change feed; a listener that throws is reported through `onError`, never to the writer. */
+  private readonly events: Emitter<{ change: StoreChangeEvent }>;
   private queue: Job[] = [];
   private scheduled = false;
   private closed = false;
@@ -77,6 +84,9 @@ export class MasterCore {
   readonly resyncBytes = { delta: 0, snapshot: 0 };
 
   constructor(private readonly cfg: MasterConfig) {
+    this.events = new Emitter((event, err) =>
+      cfg.onError(new StoreError('listener_failed', `store ${cfg.name}: a '${event}' listener threw: ${err instanceof Error ? err.message : String(err)}`, { cause: err })),
+    );
     const b = cfg.backend;
     const epoch = b.getMeta('epoch');
     this.epoch = epoch ?? cfg.newEpoch();
@@ -85,15 +95,20 @@ export class MasterCore {
     this.log = new ChangeLog(cfg.changeLogSize, this.seq);
     for (const e of b.expiring()) if (e.expiry !== undefined) this.expiry.add(e.key, e.expiry);
     this.streams = new SnapshotStreams({
+      name: cfg.name,
       backend: b,
+      log: this.log,
       chunkSize: cfg.chunkSize,
+      chunkBytes: cfg.chunkBytes,
+      maxEntryBytes: cfg.maxEntryBytes,
       window: cfg.chunkWindow,
       timers: cfg.timers,
-      send: (cloneId, msg) => {
-        this.resyncBytes.snapshot += cfg.send(cloneTopic(cfg.name, cloneId), msg);
+      send: (cloneId, msg, kind) => {
+        this.resyncBytes[kind] += cfg.send(cloneTopic(cfg.name, cloneId), msg);
       },
       epoch: this.epoch,
       seq: () => this.seq,
+      onError: (e) => cfg.onError(e),
     });
     this.armHeartbeat();
     this.armExpiry();
@@ -147,13 +162,13 @@ export class MasterCore {
   }
 
   onChange(fn: (ev: StoreChangeEvent) => void): () => void {
-    this.listeners.add(fn);
-    return () => this.listeners.delete(fn);
+    return this.events.on('change', fn);
   }
 
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.events.clear();
     this.streams.cancelAll();
     if (this.heartbeatTimer !== undefined) this.cfg.timers.clearTimeout(this.heartbeatTimer);
     if (this.expiryTimer !== undefined) this.cfg.timers.clearTimeout(this.expiryTimer);
@@ -171,10 +186,10 @@ export class MasterCore {
         this.onCommand(msg);
         break;
       case StoreMsg.Attach:
-        this.onAttach(msg.cloneId, msg.epoch, msg.seq);
+        this.onAttach(msg.cloneId, msg.epoch, msg.seq, msg.stream);
         break;
       case StoreMsg.ChunkAck:
-        this.streams.ack(msg.cloneId, msg.index);
+        this.streams.ack(msg.cloneId, msg.stream, msg.index);
         break;
       default:
         break; // clones' messages on the master topic only
@@ -257,17 +272,10 @@ export class MasterCore {
     }
   }
 
-  private onAttach(cloneId: string, epoch: string | undefined, seq: number): void {
-    this.streams.cancel(cloneId);
-    const topic = cloneTopic(this.cfg.name, cloneId);
-    if (epoch === this.epoch && seq <= this.seq && this.log.covers(seq)) {
-      for (const batch of this.log.since(seq, this.cfg.chunkSize)) {
-        this.resyncBytes.delta += this.cfg.send(topic, { kind: StoreMsg.Update, epoch: this.epoch, seq: batch.seq, changes: batch.changes });
-      }
-      this.resyncBytes.delta += this.cfg.send(topic, { kind: StoreMsg.DeltaEnd, epoch: this.epoch, seq: this.seq });
-      return;
-    }
-    this.streams.start(cloneId);
+  /** A delta from the change log when it reaches back to the clone's seq, else a snapshot; both streamed (see SnapshotStreams). */
+  private onAttach(cloneId: string, epoch: string | undefined, seq: number, stream: number): void {
+    if (epoch === this.epoch && seq <= this.seq && this.log.covers(seq)) this.streams.startDelta(cloneId, stream, seq);
+    else this.streams.start(cloneId, stream);
   }
 
   // ---- batches
@@ -343,12 +351,16 @@ export class MasterCore {
       // Expiry is relative to the last modification: no expiry given keeps the interval and
       // re-arms it, as Broker's documentation says; an explicit 0 clears it (ARCHITECTURE.md,
       // Data stores).
+      // Refused here, before it is stored, if it could never reach a clone.
+      const size = checkEntrySize(this.cfg.name, m.key, r.value, this.cfg.maxEntryBytes);
       const interval = m.expiry === undefined ? cur?.interval : m.expiry === 0 ? undefined : m.expiry;
       const entry: StoreEntry = { key: m.key, value: r.value, ...(interval === undefined ? {} : { interval, expiry: now + interval }) };
       b.put(entry);
       if (entry.expiry !== undefined) this.expiry.add(m.key, entry.expiry);
       else this.expiry.remove(m.key);
-      changes.push({ kind: ChangeKind.Put, key: m.key, value: r.value });
+      const change: Change = { kind: ChangeKind.Put, key: m.key, value: r.value };
+      rememberChangeSize(change, size);
+      changes.push(change);
       events.push(cur ? { type: 'update', key: m.key, oldValue: cur.value, newValue: r.value } : { type: 'insert', key: m.key, newValue: r.value });
     }
     return { r: r.result, seq: firstSeq + changes.length - 1 };
@@ -360,8 +372,21 @@ export class MasterCore {
     const first = this.seq + 1;
     this.seq += changes.length;
     this.log.append(first, changes);
-    this.cfg.send(updatesTopic(this.cfg.name), { kind: StoreMsg.Update, epoch: this.epoch, seq: first, changes });
-    for (const ev of events) for (const fn of this.listeners) fn(ev);
+    // Broadcast in updates bounded in bytes and entries, like resyncs.
+    const topic = updatesTopic(this.cfg.name);
+    let start = 0;
+    let bytes = 0;
+    for (let i = 0; i < changes.length; i++) {
+      const size = changeSize(changes[i]!);
+      if (i > start && (i - start >= this.cfg.chunkSize || bytes + size > this.cfg.chunkBytes)) {
+        this.cfg.send(topic, { kind: StoreMsg.Update, epoch: this.epoch, seq: first + start, changes: changes.slice(start, i) });
+        start = i;
+        bytes = 0;
+      }
+      bytes += size;
+    }
+    this.cfg.send(topic, { kind: StoreMsg.Update, epoch: this.epoch, seq: first + start, changes: start === 0 ? changes : changes.slice(start) });
+    for (const ev of events) this.events.emit('change', ev);
   }
 
   // ---- timers

@@ -1,34 +1,66 @@
 /**
- * Snapshots streamed to clones in chunks with a window: at most `window` chunks are unacknowledged
- * at a time, so neither side ever holds a second full copy of the store and a slow clone slows
- * its own stream only. The backend is paged with a cursor; writes may continue meanwhile (the
- * clone replays the updates after the snapshot's starting sequence number, which converges
- * because updates carry resulting states).
+ * Resyncs of clones, streamed: a delta from the change log, or a snapshot of the backend in
+ * chunks with a window (at most `window` chunks unacknowledged), so neither side ever holds a
+ * second full copy of the store and a slow clone slows its own stream only.
+ *
+ * Both are bounded in bytes as well as in entries: a chunk or a delta batch is closed once it
+ * reaches `chunkBytes` of encoded keys and values (an entry larger than that travels alone), so
+ * no message nears the frame limit however large the values. Between two messages the stream
+ * yields to the event loop (a timer of 0 ms), so live traffic on the same connection is
+ * interleaved with the resync instead of waiting behind all of it.
+ *
+ * Every stream carries the id the clone chose in its Attach; the clone accepts only the stream of
+ * its latest Attach, so chunks of an abandoned stream are never mixed into a new one.
+ *
+ * The backend is paged with a cursor; writes may continue meanwhile (the clone replays the
+ * updates after the snapshot's starting sequence number, which converges because updates carry
+ * resulting states).
  */
+import type { Data } from '../data/types.js';
 import type { Timers } from '../endpoint/timers.js';
-import type { StoreBackend } from './backend.js';
-import { StoreMsg, type StoreMessage } from './store-protocol.js';
+import { toText } from '../data/text.js';
+import { StoreError } from '../errors.js';
+import type { StoreBackend, StoreEntry } from './backend.js';
+import type { ChangeLog } from './change-log.js';
+import { StoreMsg, type Change, type StoreMessage } from './store-protocol.js';
+import { changeSize, entrySize } from './value-size.js';
 
 export interface SnapshotStreamConfig {
+  readonly name: string;
   readonly backend: StoreBackend;
+  readonly log: ChangeLog;
+  /** Most entries in one chunk or delta batch. */
   readonly chunkSize: number;
+  /** Target bytes (encoded keys and values) of one chunk or delta batch. */
+  readonly chunkBytes: number;
+  /** Largest entry that can be sent at all. */
+  readonly maxEntryBytes: number;
   readonly window: number;
   readonly timers: Timers;
-  readonly send: (cloneId: string, msg: StoreMessage) => void;
+  readonly send: (cloneId: string, msg: StoreMessage, kind: 'delta' | 'snapshot') => void;
   readonly epoch: string;
   readonly seq: () => number;
+  readonly onError: (err: StoreError) => void;
 }
 
 /** A stream with no acknowledgement for this long is abandoned (the clone will attach again). */
 export const SNAPSHOT_STALL_MS = 30_000;
 
 interface Stream {
-  readonly startSeq: number;
+  readonly cloneId: string;
+  readonly id: number;
+  /** Delta: the last seq sent. Snapshot: the seq the snapshot starts from. */
+  seq: number;
+  readonly kind: 'delta' | 'snapshot';
   cursor: unknown;
+  /** Entries of the last page not sent yet. */
+  rest: StoreEntry[];
   sent: number;
   acked: number;
   finished: boolean;
   watchdog: unknown;
+  /** The yield before the next message. */
+  step: unknown;
 }
 
 export class SnapshotStreams {
@@ -40,25 +72,32 @@ export class SnapshotStreams {
     return this.streams.size;
   }
 
-  start(cloneId: string): void {
+  /** Starts a snapshot for `cloneId`'s attach `id`. */
+  start(cloneId: string, id: number): void {
     this.cancel(cloneId);
-    const s: Stream = { startSeq: this.cfg.seq(), cursor: undefined, sent: 0, acked: -1, finished: false, watchdog: undefined };
-    this.streams.set(cloneId, s);
-    this.cfg.send(cloneId, { kind: StoreMsg.SnapshotBegin, epoch: this.cfg.epoch, seq: s.startSeq });
-    this.pump(cloneId, s);
+    const s = this.stream(cloneId, id, 'snapshot', this.cfg.seq());
+    this.cfg.send(cloneId, { kind: StoreMsg.SnapshotBegin, epoch: this.cfg.epoch, seq: s.seq, stream: id }, 'snapshot');
+    this.schedule(s);
   }
 
-  ack(cloneId: string, index: number): void {
+  /** Starts a delta of every change after `seq` (the log covers it); falls back to a snapshot if the log moves past it meanwhile. */
+  startDelta(cloneId: string, id: number, seq: number): void {
+    this.cancel(cloneId);
+    this.schedule(this.stream(cloneId, id, 'delta', seq));
+  }
+
+  ack(cloneId: string, id: number, index: number): void {
     const s = this.streams.get(cloneId);
-    if (!s || index < s.acked) return;
+    if (!s || s.id !== id || s.kind !== 'snapshot' || index < s.acked) return;
     s.acked = index;
-    this.pump(cloneId, s);
+    this.schedule(s);
   }
 
   cancel(cloneId: string): void {
     const s = this.streams.get(cloneId);
     if (!s) return;
     if (s.watchdog !== undefined) this.cfg.timers.clearTimeout(s.watchdog);
+    if (s.step !== undefined) this.cfg.timers.clearTimeout(s.step);
     this.streams.delete(cloneId);
   }
 
@@ -66,27 +105,114 @@ export class SnapshotStreams {
     for (const id of [...this.streams.keys()]) this.cancel(id);
   }
 
-  private pump(cloneId: string, s: Stream): void {
-    while (!s.finished && s.sent - (s.acked + 1) < this.cfg.window) {
-      const page = this.cfg.backend.scan(s.cursor, this.cfg.chunkSize);
-      s.cursor = page.cursor;
-      if (page.entries.length > 0) {
-        this.cfg.send(cloneId, {
-          kind: StoreMsg.SnapshotChunk,
-          epoch: this.cfg.epoch,
-          index: s.sent,
-          entries: page.entries.map((e) => [e.key, e.value] as const),
-        });
-        s.sent++;
+  private stream(cloneId: string, id: number, kind: 'delta' | 'snapshot', seq: number): Stream {
+    const s: Stream = { cloneId, id, seq, kind, cursor: undefined, rest: [], sent: 0, acked: -1, finished: false, watchdog: undefined, step: undefined };
+    this.streams.set(cloneId, s);
+    return s;
+  }
+
+  private live(s: Stream): boolean {
+    return this.streams.get(s.cloneId) === s;
+  }
+
+  /** Runs the next step after a yield to the event loop (once; later calls while one waits are merged). */
+  private schedule(s: Stream): void {
+    if (s.step !== undefined || !this.live(s)) return;
+    s.step = this.cfg.timers.setTimeout(() => {
+      s.step = undefined;
+      if (!this.live(s)) return;
+      try {
+        if (s.kind === 'delta') this.deltaStep(s);
+        else this.snapshotStep(s);
+      } catch (err) {
+        this.cancel(s.cloneId);
+        this.cfg.onError(
+          err instanceof StoreError ? err : new StoreError('backend_failure', `store ${this.cfg.name}: a resync of clone ${s.cloneId} failed: ${String(err)}`, { cause: err }),
+        );
       }
-      if (page.cursor === undefined) s.finished = true;
-    }
-    if (s.finished && s.acked + 1 >= s.sent) {
-      this.cfg.send(cloneId, { kind: StoreMsg.SnapshotEnd, epoch: this.cfg.epoch, seq: s.startSeq, chunks: s.sent });
-      this.cancel(cloneId);
+    }, 0);
+  }
+
+  private deltaStep(s: Stream): void {
+    const head = this.cfg.seq();
+    if (s.seq >= head) {
+      this.cfg.send(s.cloneId, { kind: StoreMsg.DeltaEnd, epoch: this.cfg.epoch, seq: head, stream: s.id }, 'delta');
+      this.cancel(s.cloneId);
       return;
     }
+    if (!this.cfg.log.covers(s.seq)) {
+      // The log moved past this clone while the delta was under way: a snapshot instead.
+      this.start(s.cloneId, s.id);
+      return;
+    }
+    const changes: Change[] = [];
+    let bytes = 0;
+    for (const c of this.cfg.log.after(s.seq)) {
+      const size = changeSize(c);
+      if (changes.length > 0 && (changes.length >= this.cfg.chunkSize || bytes + size > this.cfg.chunkBytes)) break;
+      changes.push(c);
+      bytes += size;
+    }
+    this.cfg.send(s.cloneId, { kind: StoreMsg.Update, epoch: this.cfg.epoch, seq: s.seq + 1, changes }, 'delta');
+    s.seq += changes.length;
+    this.schedule(s);
+  }
+
+  private snapshotStep(s: Stream): void {
+    if (s.finished) {
+      if (s.acked + 1 >= s.sent) {
+        this.cfg.send(s.cloneId, { kind: StoreMsg.SnapshotEnd, epoch: this.cfg.epoch, seq: s.seq, chunks: s.sent, stream: s.id }, 'snapshot');
+        this.cancel(s.cloneId);
+      } else this.armWatchdog(s);
+      return;
+    }
+    if (s.sent - (s.acked + 1) >= this.cfg.window) {
+      this.armWatchdog(s);
+      return;
+    }
+    const entries: (readonly [Data, Data])[] = [];
+    let bytes = 0;
+    for (;;) {
+      if (s.rest.length === 0) {
+        if (s.cursor === null) break;
+        const page = this.cfg.backend.scan(s.cursor, this.cfg.chunkSize, this.cfg.chunkBytes);
+        s.cursor = page.cursor === undefined ? null : page.cursor;
+        s.rest = [...page.entries].reverse();
+        if (s.rest.length === 0) continue;
+      }
+      const e = s.rest[s.rest.length - 1]!;
+      const size = entrySize(e.key, e.value);
+      if (size > this.cfg.maxEntryBytes) {
+        this.fail(s, e.key, size);
+        return;
+      }
+      if (entries.length > 0 && (entries.length >= this.cfg.chunkSize || bytes + size > this.cfg.chunkBytes)) break;
+      s.rest.pop();
+      entries.push([e.key, e.value]);
+      bytes += size;
+    }
+    if (entries.length > 0) {
+      this.cfg.send(s.cloneId, { kind: StoreMsg.SnapshotChunk, epoch: this.cfg.epoch, index: s.sent, entries, stream: s.id }, 'snapshot');
+      s.sent++;
+    }
+    if (s.cursor === null && s.rest.length === 0) s.finished = true;
+    this.armWatchdog(s);
+    this.schedule(s);
+  }
+
+  /** An entry that can never be sent (stored before the limit was checked, or under a larger one). */
+  private fail(s: Stream, key: Data, size: number): void {
+    const err = new StoreError(
+      'value_too_large',
+      `value too large for store ${this.cfg.name}: ${size} bytes, limit ${this.cfg.maxEntryBytes} (key ${toText(key).slice(0, 80)}); clones cannot sync until it is erased or made smaller`,
+    );
+    this.cancel(s.cloneId);
+    this.cfg.send(s.cloneId, { kind: StoreMsg.SyncFailed, stream: s.id, code: err.code, text: err.message }, 'snapshot');
+    this.cfg.onError(err);
+  }
+
+  private armWatchdog(s: Stream): void {
     if (s.watchdog !== undefined) this.cfg.timers.clearTimeout(s.watchdog);
-    s.watchdog = this.cfg.timers.setTimeout(() => this.cancel(cloneId), SNAPSHOT_STALL_MS);
+    s.watchdog = this.cfg.timers.setTimeout(() => this.cancel(s.cloneId), SNAPSHOT_STALL_MS);
   }
 }

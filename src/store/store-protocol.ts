@@ -23,7 +23,15 @@ export const StoreMsg = {
   DeltaEnd: 8,
   Heartbeat: 9,
   ChunkAck: 10,
+  SyncFailed: 11,
 } as const;
+
+/**
+ * Revision of the store messages (PROTOCOL.md §9). Revision 2 added the stream id to the resync
+ * messages (Attach, SnapshotBegin, SnapshotChunk, SnapshotEnd, DeltaEnd, ChunkAck) and SyncFailed;
+ * a revision-1 message is recognised by its field count and refused with a clear error.
+ */
+export const STORE_PROTOCOL_REVISION = 2;
 export type StoreMsg = (typeof StoreMsg)[keyof typeof StoreMsg];
 
 export const ChangeKind = { Put: 1, Erase: 2, Clear: 3, Expire: 4 } as const;
@@ -48,14 +56,17 @@ export type StoreMessage =
       readonly expiry?: number;
     }
   | { readonly kind: typeof StoreMsg.Ack; readonly reqId: number; readonly seq: number; readonly result: Data; readonly errorCode?: string; readonly errorText?: string }
-  | { readonly kind: typeof StoreMsg.Attach; readonly cloneId: string; readonly epoch?: string; readonly seq: number }
+  /** `stream`: chosen by the clone for this attach; every answer to it carries the same id. */
+  | { readonly kind: typeof StoreMsg.Attach; readonly cloneId: string; readonly epoch?: string; readonly seq: number; readonly stream: number }
   | { readonly kind: typeof StoreMsg.Update; readonly epoch: string; readonly seq: number; readonly changes: readonly Change[] }
-  | { readonly kind: typeof StoreMsg.SnapshotBegin; readonly epoch: string; readonly seq: number }
-  | { readonly kind: typeof StoreMsg.SnapshotChunk; readonly epoch: string; readonly index: number; readonly entries: readonly (readonly [Data, Data])[] }
-  | { readonly kind: typeof StoreMsg.SnapshotEnd; readonly epoch: string; readonly seq: number; readonly chunks: number }
-  | { readonly kind: typeof StoreMsg.DeltaEnd; readonly epoch: string; readonly seq: number }
+  | { readonly kind: typeof StoreMsg.SnapshotBegin; readonly epoch: string; readonly seq: number; readonly stream: number }
+  | { readonly kind: typeof StoreMsg.SnapshotChunk; readonly epoch: string; readonly index: number; readonly entries: readonly (readonly [Data, Data])[]; readonly stream: number }
+  | { readonly kind: typeof StoreMsg.SnapshotEnd; readonly epoch: string; readonly seq: number; readonly chunks: number; readonly stream: number }
+  | { readonly kind: typeof StoreMsg.DeltaEnd; readonly epoch: string; readonly seq: number; readonly stream: number }
   | { readonly kind: typeof StoreMsg.Heartbeat; readonly epoch: string; readonly seq: number }
-  | { readonly kind: typeof StoreMsg.ChunkAck; readonly cloneId: string; readonly index: number };
+  | { readonly kind: typeof StoreMsg.ChunkAck; readonly cloneId: string; readonly index: number; readonly stream: number }
+  /** The master cannot complete this resync, and trying again will not help until the store changes. */
+  | { readonly kind: typeof StoreMsg.SyncFailed; readonly stream: number; readonly code: string; readonly text: string };
 
 export const masterTopic = (name: string): string => `${INTERNAL_TOPIC_PREFIX}store/${name}/master`;
 export const updatesTopic = (name: string): string => `${INTERNAL_TOPIC_PREFIX}store/${name}/updates`;
@@ -83,19 +94,22 @@ export function encodeStoreMessage(m: StoreMessage): VectorData {
     case StoreMsg.Ack:
       return vector([n(m.kind), n(m.reqId), n(m.seq), m.result, m.errorCode === undefined ? none() : string(m.errorCode), string(m.errorText ?? '')]);
     case StoreMsg.Attach:
-      return vector([n(m.kind), string(m.cloneId), m.epoch === undefined ? none() : string(m.epoch), n(m.seq)]);
+      return vector([n(m.kind), string(m.cloneId), m.epoch === undefined ? none() : string(m.epoch), n(m.seq), n(m.stream)]);
     case StoreMsg.Update:
       return vector([n(m.kind), string(m.epoch), n(m.seq), vector(m.changes.map(encodeChange))]);
     case StoreMsg.SnapshotBegin:
     case StoreMsg.DeltaEnd:
+      return vector([n(m.kind), string(m.epoch), n(m.seq), n(m.stream)]);
     case StoreMsg.Heartbeat:
       return vector([n(m.kind), string(m.epoch), n(m.seq)]);
     case StoreMsg.SnapshotChunk:
-      return vector([n(m.kind), string(m.epoch), n(m.index), vector(m.entries.flatMap(([k, v]) => [k, v]))]);
+      return vector([n(m.kind), string(m.epoch), n(m.index), vector(m.entries.flatMap(([k, v]) => [k, v])), n(m.stream)]);
     case StoreMsg.SnapshotEnd:
-      return vector([n(m.kind), string(m.epoch), n(m.seq), n(m.chunks)]);
+      return vector([n(m.kind), string(m.epoch), n(m.seq), n(m.chunks), n(m.stream)]);
     case StoreMsg.ChunkAck:
-      return vector([n(m.kind), string(m.cloneId), n(m.index)]);
+      return vector([n(m.kind), string(m.cloneId), n(m.index), n(m.stream)]);
+    case StoreMsg.SyncFailed:
+      return vector([n(m.kind), n(m.stream), string(m.code), string(m.text)]);
   }
 }
 
@@ -130,12 +144,18 @@ function decodeChange(d: Data, i: number): Change {
 }
 
 const OPS = new Set<number>(Object.values(StoreOp));
+/** Kinds whose layout revision 2 extended by the stream id (one field more than revision 1). */
+const REVISED = new Set<number>([StoreMsg.Attach, StoreMsg.SnapshotBegin, StoreMsg.SnapshotChunk, StoreMsg.SnapshotEnd, StoreMsg.DeltaEnd, StoreMsg.ChunkAck]);
 
 export function decodeStoreMessage(d: Data): StoreMessage {
   const f = vec(d, 'message');
   const kind = num(f[0], 'kind');
   const want = (len: number): void => {
-    if (f.length !== len) fail(`kind ${kind} needs ${len} fields, got ${f.length}`);
+    if (f.length === len) return;
+    if (REVISED.has(kind) && f.length === len - 1) {
+      fail(`kind ${kind} with ${f.length} fields is store protocol revision 1 (an older isobroker); this one speaks revision ${STORE_PROTOCOL_REVISION}`);
+    }
+    fail(`kind ${kind} needs ${len} fields, got ${f.length}`);
   };
   switch (kind) {
     case StoreMsg.Command: {
@@ -163,32 +183,37 @@ export function decodeStoreMessage(d: Data): StoreMessage {
       return { kind, reqId: num(f[1], 'request id'), seq: num(f[2], 'seq'), result: f[3]!, ...(code === undefined ? {} : { errorCode: code, errorText: str(f[5], 'error text') }) };
     }
     case StoreMsg.Attach: {
-      want(4);
+      want(5);
       const epoch = f[2]!.type === 'none' ? undefined : str(f[2], 'epoch');
-      return { kind, cloneId: str(f[1], 'clone id'), ...(epoch === undefined ? {} : { epoch }), seq: num(f[3], 'seq') };
+      return { kind, cloneId: str(f[1], 'clone id'), ...(epoch === undefined ? {} : { epoch }), seq: num(f[3], 'seq'), stream: num(f[4], 'stream id') };
     }
     case StoreMsg.Update:
       want(4);
       return { kind, epoch: str(f[1], 'epoch'), seq: num(f[2], 'seq'), changes: vec(f[3], 'changes').map(decodeChange) };
     case StoreMsg.SnapshotBegin:
     case StoreMsg.DeltaEnd:
+      want(4);
+      return { kind, epoch: str(f[1], 'epoch'), seq: num(f[2], 'seq'), stream: num(f[3], 'stream id') };
     case StoreMsg.Heartbeat:
       want(3);
       return { kind, epoch: str(f[1], 'epoch'), seq: num(f[2], 'seq') };
     case StoreMsg.SnapshotChunk: {
-      want(4);
+      want(5);
       const flat = vec(f[3], 'entries');
       if (flat.length % 2 !== 0) fail('snapshot chunk entries must come in key/value pairs');
       const entries: [Data, Data][] = [];
       for (let i = 0; i < flat.length; i += 2) entries.push([flat[i]!, flat[i + 1]!]);
-      return { kind, epoch: str(f[1], 'epoch'), index: num(f[2], 'chunk index'), entries };
+      return { kind, epoch: str(f[1], 'epoch'), index: num(f[2], 'chunk index'), entries, stream: num(f[4], 'stream id') };
     }
     case StoreMsg.SnapshotEnd:
-      want(4);
-      return { kind, epoch: str(f[1], 'epoch'), seq: num(f[2], 'seq'), chunks: num(f[3], 'chunk count') };
+      want(5);
+      return { kind, epoch: str(f[1], 'epoch'), seq: num(f[2], 'seq'), chunks: num(f[3], 'chunk count'), stream: num(f[4], 'stream id') };
     case StoreMsg.ChunkAck:
-      want(3);
-      return { kind, cloneId: str(f[1], 'clone id'), index: num(f[2], 'chunk index') };
+      want(4);
+      return { kind, cloneId: str(f[1], 'clone id'), index: num(f[2], 'chunk index'), stream: num(f[3], 'stream id') };
+    case StoreMsg.SyncFailed:
+      want(4);
+      return { kind, stream: num(f[1], 'stream id'), code: str(f[2], 'error code'), text: str(f[3], 'error text') };
     default:
       return fail(`unknown kind ${kind}`);
   }

@@ -20,6 +20,10 @@ import { StoreOp, type Mutation } from './operations.js';
 import type { ClonePersistence } from './persistence.js';
 import type { StoreChangeEvent } from './store-events.js';
 import { cloneTopic, decodeStoreMessage, encodeStoreMessage, masterTopic, updatesTopic, type StoreMessage } from './store-protocol.js';
+import { DEFAULT_MAX_ENTRY_BYTES } from './value-size.js';
+import { Emitter } from '../util/emitter.js';
+import { checkOptionsObject, fnOption, intOption, numberOption } from '../util/options.js';
+import { ConfigError } from '../errors.js';
 
 /** An expiry: milliseconds, or a Broker timespan. 0 clears a key's expiry. */
 export type Expiry = number | TimespanData;
@@ -34,10 +38,22 @@ export interface MasterOptions {
   readonly backend?: StoreBackend;
   /** Changes kept for delta resyncs of clones. @default 100000 */
   readonly changeLogSize?: number;
-  /** Entries per snapshot chunk. @default 1000 */
+  /** Most entries per snapshot chunk, delta batch or broadcast update (1–100000). @default 1000 */
   readonly chunkSize?: number;
-  /** Unacknowledged snapshot chunks per clone. @default 8 */
+  /**
+   * Target bytes (encoded keys and values) per snapshot chunk, delta batch or broadcast update, so
+   * no message nears the frame limit and live traffic interleaves with a resync (1 KiB–8 MiB); an
+   * entry larger than this travels alone. @default 524288 (512 KiB)
+   */
+  readonly chunkBytes?: number;
+  /** Unacknowledged snapshot chunks per clone (1–1024). @default 8 */
   readonly chunkWindow?: number;
+  /**
+   * Largest entry (encoded key plus value) a write may create; a larger one fails with
+   * `value_too_large` instead of being stored where no clone could ever receive it (64 B up to
+   * the frame limit less 64 KiB). @default 16711680 (16 MiB − 64 KiB)
+   */
+  readonly maxEntryBytes?: number;
   /** Heartbeat to clones, ms. @default 1000 */
   readonly heartbeatInterval?: number;
   /** Expiry check period, ms. @default 100 (Broker's) */
@@ -58,6 +74,8 @@ export interface CloneOptions {
   readonly resyncInterval?: number;
   /** Local persistence (IndexedDB in browsers). @default none */
   readonly persistence?: ClonePersistence;
+  /** Largest write (encoded key plus arguments) sent to the master; larger ones fail at once with `value_too_large`. @default 16711680 (16 MiB − 64 KiB) */
+  readonly maxEntryBytes?: number;
   readonly onError?: (err: StoreError) => void;
   readonly timers?: Timers;
 }
@@ -65,7 +83,9 @@ export interface CloneOptions {
 export const DEFAULT_MASTER_OPTIONS = {
   changeLogSize: 100_000,
   chunkSize: 1000,
+  chunkBytes: 512 * 1024,
   chunkWindow: 8,
+  maxEntryBytes: DEFAULT_MAX_ENTRY_BYTES,
   heartbeatInterval: 1000,
   expiryTick: 100,
 } as const;
@@ -75,7 +95,55 @@ export const DEFAULT_CLONE_OPTIONS = {
   mutationBufferInterval: 120_000,
   masterTimeout: 3000,
   resyncInterval: 1000,
+  maxEntryBytes: DEFAULT_MAX_ENTRY_BYTES,
 } as const;
+
+const DAY_MS = 86_400_000;
+
+/** A store backend or clone persistence: an object with the methods named. */
+function objectOption<T>(name: string, value: T | undefined, methods: readonly string[]): T | undefined {
+  if (value === undefined) return undefined;
+  const o = value as Record<string, unknown> | null;
+  if (o === null || typeof o !== 'object' || methods.some((m) => typeof o[m] !== 'function')) {
+    throw new ConfigError(name, `expected an object with the methods ${methods.join(', ')}`);
+  }
+  return value;
+}
+
+/** `MasterOptions` checked once, each field in its range (a `ConfigError` names the first bad one). */
+export function resolveMasterOptions(o: MasterOptions = {}) {
+  checkOptionsObject('MasterOptions', o);
+  const d = DEFAULT_MASTER_OPTIONS;
+  const maxEntryBytes = intOption('maxEntryBytes', o.maxEntryBytes, d.maxEntryBytes, 64, DEFAULT_MAX_ENTRY_BYTES);
+  return {
+    backend: objectOption('backend', o.backend, ['get', 'put', 'erase', 'scan', 'transaction', 'getMeta', 'setMeta', 'close']),
+    changeLogSize: intOption('changeLogSize', o.changeLogSize, d.changeLogSize, 0, 100_000_000),
+    chunkSize: intOption('chunkSize', o.chunkSize, d.chunkSize, 1, 100_000),
+    chunkBytes: intOption('chunkBytes', o.chunkBytes, d.chunkBytes, 1024, 8 * 1024 * 1024),
+    chunkWindow: intOption('chunkWindow', o.chunkWindow, d.chunkWindow, 1, 1024),
+    maxEntryBytes,
+    heartbeatInterval: numberOption('heartbeatInterval', o.heartbeatInterval, d.heartbeatInterval, 1, DAY_MS),
+    expiryTick: numberOption('expiryTick', o.expiryTick, d.expiryTick, 1, DAY_MS),
+    onError: fnOption('onError', o.onError),
+    timers: objectOption('timers', o.timers, ['now', 'setTimeout', 'clearTimeout']),
+  };
+}
+
+/** `CloneOptions` checked once, each field in its range (a `ConfigError` names the first bad one). */
+export function resolveCloneOptions(o: CloneOptions = {}) {
+  checkOptionsObject('CloneOptions', o);
+  const d = DEFAULT_CLONE_OPTIONS;
+  return {
+    staleInterval: numberOption('staleInterval', o.staleInterval, d.staleInterval, 0),
+    mutationBufferInterval: numberOption('mutationBufferInterval', o.mutationBufferInterval, d.mutationBufferInterval, 0),
+    masterTimeout: numberOption('masterTimeout', o.masterTimeout, d.masterTimeout, 1, DAY_MS),
+    resyncInterval: numberOption('resyncInterval', o.resyncInterval, d.resyncInterval, 1, DAY_MS),
+    persistence: objectOption('persistence', o.persistence, ['load', 'write', 'reset', 'close']),
+    maxEntryBytes: intOption('maxEntryBytes', o.maxEntryBytes, d.maxEntryBytes, 64, DEFAULT_MAX_ENTRY_BYTES),
+    onError: fnOption('onError', o.onError),
+    timers: objectOption('timers', o.timers, ['now', 'setTimeout', 'clearTimeout']),
+  };
+}
 
 const toData = (v: unknown): Data => (isData(v) ? v : from(v));
 
@@ -102,6 +170,13 @@ interface StoreCore {
 abstract class StoreHandle {
   abstract readonly name: string;
   protected abstract readonly core: StoreCore;
+  /** The store's error channel: the `onError` option and `onError()` listeners. */
+  protected readonly errors = new Emitter<{ error: StoreError }>();
+
+  /** Errors that concern no single call: backend failures, listeners that threw, a sync the master refused. */
+  onError(fn: (err: StoreError) => void): () => void {
+    return this.errors.on('error', fn);
+  }
 
   protected mutate(m: Mutation): Promise<Data> {
     return this.core.mutate(m);
@@ -207,17 +282,21 @@ export class StoreMaster extends StoreHandle {
   /** @internal use `createMaster` */
   constructor(readonly endpoint: Endpoint, readonly name: string, opts: MasterOptions = {}) {
     super();
-    const onError = opts.onError ?? (() => undefined);
+    const o = resolveMasterOptions(opts);
+    if (o.onError) this.errors.on('error', o.onError);
+    const onError = (e: StoreError): void => this.errors.emit('error', e);
     this.core = new MasterCore({
       name,
-      backend: opts.backend ?? createMemoryBackend(),
-      timers: opts.timers ?? systemTimers,
+      backend: o.backend ?? createMemoryBackend(),
+      timers: o.timers ?? systemTimers,
       send: sender(endpoint),
-      changeLogSize: opts.changeLogSize ?? DEFAULT_MASTER_OPTIONS.changeLogSize,
-      chunkSize: opts.chunkSize ?? DEFAULT_MASTER_OPTIONS.chunkSize,
-      chunkWindow: opts.chunkWindow ?? DEFAULT_MASTER_OPTIONS.chunkWindow,
-      heartbeatInterval: opts.heartbeatInterval ?? DEFAULT_MASTER_OPTIONS.heartbeatInterval,
-      expiryTick: opts.expiryTick ?? DEFAULT_MASTER_OPTIONS.expiryTick,
+      changeLogSize: o.changeLogSize,
+      chunkSize: o.chunkSize,
+      chunkBytes: o.chunkBytes,
+      chunkWindow: o.chunkWindow,
+      maxEntryBytes: o.maxEntryBytes,
+      heartbeatInterval: o.heartbeatInterval,
+      expiryTick: o.expiryTick,
       newEpoch: newEndpointId,
       onError,
     });
@@ -259,18 +338,21 @@ export class StoreClone extends StoreHandle {
   /** @internal use `createClone` */
   constructor(readonly endpoint: Endpoint, readonly name: string, opts: CloneOptions = {}) {
     super();
-    const onError = opts.onError ?? (() => undefined);
+    const o = resolveCloneOptions(opts);
+    if (o.onError) this.errors.on('error', o.onError);
+    const onError = (e: StoreError): void => this.errors.emit('error', e);
     this.core = new CloneCore({
       name,
       cloneId: this.cloneId,
-      timers: opts.timers ?? systemTimers,
+      timers: o.timers ?? systemTimers,
       send: sender(endpoint),
-      staleInterval: opts.staleInterval ?? DEFAULT_CLONE_OPTIONS.staleInterval,
-      mutationBufferInterval: opts.mutationBufferInterval ?? DEFAULT_CLONE_OPTIONS.mutationBufferInterval,
-      masterTimeout: opts.masterTimeout ?? DEFAULT_CLONE_OPTIONS.masterTimeout,
-      resyncInterval: opts.resyncInterval ?? DEFAULT_CLONE_OPTIONS.resyncInterval,
-      ...(opts.persistence ? { persistence: opts.persistence } : {}),
+      staleInterval: o.staleInterval,
+      mutationBufferInterval: o.mutationBufferInterval,
+      masterTimeout: o.masterTimeout,
+      resyncInterval: o.resyncInterval,
+      ...(o.persistence ? { persistence: o.persistence } : {}),
       masterReachable: () => endpoint.hasRoute(masterTopic(name)),
+      maxEntryBytes: o.maxEntryBytes,
       onError,
     });
     const rx = receiver((m) => this.core.onMessage(m), onError);
@@ -296,19 +378,30 @@ export class StoreClone extends StoreHandle {
   onStatus(fn: (s: CloneStatus) => void): () => void {
     return this.core.onStatus(fn);
   }
-  /** Resolves when the clone is in sync with the master (now or later). */
+  /**
+   * Resolves when the clone is in sync with the master (now or later); rejects after `timeoutMs`,
+   * or at once with the master's reason when it refused the sync (e.g. `value_too_large`).
+   */
   whenInSync(timeoutMs = 30_000): Promise<void> {
     if (this.core.status === 'in-sync') return Promise.resolve();
     return new Promise((resolve, reject) => {
-      const t = setTimeout(() => {
+      const done = (): void => {
+        clearTimeout(t);
         off();
+        offFailed();
+      };
+      const t = setTimeout(() => {
+        done();
         reject(new StoreError('request_timeout', `clone of ${this.name} not in sync after ${timeoutMs} ms`));
       }, timeoutMs);
       const off = this.core.onStatus((s) => {
         if (s !== 'in-sync') return;
-        clearTimeout(t);
-        off();
+        done();
         resolve();
+      });
+      const offFailed = this.core.onSyncFailed((err) => {
+        done();
+        reject(err);
       });
     });
   }

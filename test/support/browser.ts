@@ -1,14 +1,24 @@
 /**
- * Real Chromium for browser tests: Debian's /usr/bin/chromium driven by playwright-core (never a
- * downloaded browser), and esbuild bundles of test pages that import the public entries.
+ * Real Chromium for browser tests, driven by playwright-core (never a downloaded browser): the one
+ * that scripts/find-chromium.mjs finds (`CHROMIUM_PATH`, else Debian's /usr/bin/chromium or another
+ * usual location) — the same lookup `npm test` runs first. And esbuild bundles of test pages that
+ * import the public entries.
  */
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import { chromium, type Browser } from 'playwright-core';
+import { CHROMIUM_MISSING, findChromium } from '../../scripts/find-chromium.mjs';
 
 const here = (p: string): string => fileURLToPath(new URL(p, import.meta.url));
 
-export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+/** Where Chromium is; a browser test file fails (never skips) when there is none. */
+export const CHROMIUM_PATH: string = requireChromium();
+
+function requireChromium(): string {
+  const path = findChromium();
+  if (path === undefined) throw new Error(`${CHROMIUM_MISSING} (or run \`node scripts/find-chromium.mjs\` as root)`);
+  return path;
+}
 export const CHROMIUM_ARGS = [
   '--no-sandbox',
   '--disable-gpu',
