@@ -8,7 +8,7 @@ import { Endpoint, count, string, type Message } from 'isobroker';
 import { MessageKind, decodeFrame, encodeFrame, encodeMessage, idToBytes } from '../../src/internal.js';
 import { listen, type Listener } from 'isobroker/node';
 import { rawClient, jsonClient, type RawClient } from '../support/ws-client.js';
-import { sleep, until } from '../support/endpoints.js';
+import { until } from '../support/endpoints.js';
 
 let hub: Endpoint;
 let listener: Listener;
@@ -145,7 +145,7 @@ describe('limits and slow consumers', () => {
     expect(last[0]).toMatchObject({ code: 'buffer_overflow' });
     expect(last[0]!.context).toContain('reads too slowly');
     await healthy.check(100);
-    await sleep(10);
+    await until(() => !hub.peers().some((p) => p.protocol === 'json'), 5000, 'the slow client to be gone from the hub');
   });
 });
 

@@ -14,15 +14,33 @@ import {
   toText,
   type StoreChangeEvent,
 } from 'isobroker';
-import { memoryEndpoints, sleep, until, type Net } from '../support/endpoints.js';
+import { memoryEndpoints, until, type Net } from '../support/endpoints.js';
+import { simEndpoints, type SimNet } from '../support/sim-endpoints.js';
 
-let net: Net | undefined;
+let net: Net | SimNet | undefined;
 const closers: (() => void)[] = [];
 afterEach(async () => {
   for (const c of closers.splice(0)) c();
   await net?.close();
   net = undefined;
 });
+
+/**
+ * A master on ep0 and an in-sync clone on ep1, on virtual time: endpoints, master and clone all
+ * run on the SimClock of a calm simulated network.
+ */
+async function simSetup(cloneOpts: Parameters<typeof createClone>[2] = {}) {
+  const n = simEndpoints(2);
+  net = n;
+  await n.settle(n.eps[1]!.peer(n.url(0)));
+  const master = await createMaster(n.eps[0]!, 'kv', { timers: n.clock, heartbeatInterval: 100 });
+  closers.push(() => master.close());
+  await n.until(() => n.eps[1]!.hasRoute('<$>/store/kv/master'), 2000, 'route to the master');
+  const c = await n.settle(createClone(n.eps[1]!, 'kv', { timers: n.clock, resyncInterval: 100, masterTimeout: 500, ...cloneOpts }));
+  closers.push(() => c.close());
+  await n.until(() => c.status === 'in-sync', 5000, 'clone in sync');
+  return { n, master, c };
+}
 
 async function setup(n = 2) {
   net = memoryEndpoints(n);
@@ -118,23 +136,28 @@ describe('store operations (Broker semantics) through a clone', () => {
 
 describe('expiry', () => {
   it('expires relative to the last change, re-arms without an expiry, clears with 0', async () => {
-    const { master } = await setup();
-    const c = await clone(1);
+    const { n, master, c } = await simSetup();
     const events: StoreChangeEvent[] = [];
     c.onChange((e) => events.push(e));
+    const t0 = n.clock.now();
     await master.put('gone', count(1), { expiry: 300 });
     await master.put('kept', count(1), { expiry: 300 });
     await master.put('cleared', count(1), { expiry: 300 });
-    await sleep(150);
+    await n.run(150);
     await master.put('kept', count(2)); // keeps its 300 ms interval, re-armed from now
     await master.put('cleared', count(2), { expiry: 0 });
-    await sleep(250); // 'gone' is past its deadline, 'kept' is not
-    await until(() => !master.exists('gone'), 2000);
-    expect(master.exists('kept')).toBe(true);
-    await until(() => !master.exists('kept'), 2000);
+    await n.run(150 - 1); // just before the first deadline
+    expect(master.exists('gone')).toBe(true);
+    await n.until(() => !master.exists('gone'), 2000);
+    expect(n.clock.now() - t0).toBeGreaterThanOrEqual(300);
+    expect(master.exists('kept')).toBe(true); // re-armed: its deadline is 450 ms after the start
+    await n.until(() => !master.exists('kept'), 2000);
+    expect(n.clock.now() - t0).toBeGreaterThanOrEqual(450);
+    await n.run(2000);
     expect(master.exists('cleared')).toBe(true);
-    await until(() => events.filter((e) => e.type === 'expire').length === 2);
+    await n.until(() => events.filter((e) => e.type === 'expire').length === 2);
     expect(c.exists('gone')).toBe(false);
+    expect(c.exists('cleared')).toBe(true);
   });
 });
 
@@ -159,29 +182,39 @@ describe('resync', () => {
   });
 
   it('buffers writes made while cut off and replays them in order', async () => {
-    const { master, net } = await setup();
-    const c = await clone(1);
-    net.net.unlisten('ep0');
-    net.net.cutAll();
-    await until(() => c.status !== 'in-sync', 3000);
+    const { n, master, c } = await simSetup();
+    n.sim.isolate('ep0', 60_000);
+    await n.until(() => c.status !== 'in-sync', 3000);
     const writes = [c.put('x', count(1)), c.increment('x', count(1)), c.push('log', string('a')), c.push('log', string('b'))];
-    await sleep(100);
-    net.net.listen('ep0', net.eps[0]!);
-    await Promise.all(writes);
+    await n.run(200);
+    expect(master.exists('x')).toBe(false); // buffered on the clone: nothing reached the master
+    n.sim.heal();
+    await n.settle(Promise.all(writes), 10_000, 'buffered writes');
     expect(text(master.get('x'))).toBe('2');
     expect(text(master.get('log'))).toBe('["a", "b"]');
     expect(text(c.get('log'))).toBe('["a", "b"]');
   });
 
   it('fails buffered writes after mutationBufferInterval and queries after staleInterval', async () => {
-    const { net } = await setup();
-    const c = await clone(1, { mutationBufferInterval: 300, staleInterval: 1500 });
-    await c.put('k', count(1));
-    net.eps[0]!.close();
-    await until(() => c.status !== 'in-sync', 3000);
+    const { n, c } = await simSetup({ mutationBufferInterval: 300, staleInterval: 1500 });
+    await n.settle(c.put('k', count(1)));
+    const cutAt = n.clock.now();
+    void n.eps[0]!.close();
+    await n.until(() => c.status !== 'in-sync', 3000);
     expect(text(c.get('k'))).toBe('1'); // not stale yet
-    await expect(c.put('k', count(2))).rejects.toMatchObject({ code: 'request_timeout' });
-    await sleep(1600);
+    const putAt = n.clock.now();
+    const put = c.put('k', count(2)).then(
+      () => 'resolved',
+      (e: unknown) => e,
+    );
+    await n.run(300 - 1);
+    const early = await Promise.race([put, Promise.resolve('pending')]);
+    expect(early).toBe('pending'); // buffered for mutationBufferInterval
+    expect(await n.settle(put, 1000)).toMatchObject({ code: 'request_timeout' });
+    expect(n.clock.now() - putAt).toBeGreaterThanOrEqual(300);
+    await n.run(cutAt + 1300 - n.clock.now());
+    expect(text(c.get('k'))).toBe('1'); // heard from the master less than 1500 ms ago
+    await n.run(300);
     expect(() => c.get('k')).toThrow(expect.objectContaining({ code: 'stale_data' }));
   });
 
