@@ -23,6 +23,8 @@ import {
   type ClusterLayout,
   type StoreClone,
   type StoreMaster,
+  IsobrokerError,
+  type StoreBackend,
 } from '../src/index.js';
 import { createFileLogWriter, listen, openSqliteBackend } from '../src/node/index.js';
 import { UsageError, parse, untilSignal } from './args.js';
@@ -32,6 +34,20 @@ import { tailingWriter } from './log-tail.js';
 export const STATS_INTERVAL_MS = 500;
 export const statsTopic = (name: string): string => `isobroker/stats/${name}`;
 export const STATS_EVENT = 'isobroker::node_stats';
+
+/**
+ * The manager's SQLite store at `path`, or undefined (a memory store) when better-sqlite3, an
+ * optional peer dependency, is not installed.
+ */
+function sqliteStore(path: string, log: (line: string) => void): StoreBackend | undefined {
+  try {
+    return openSqliteBackend({ path, journalMode: 'WAL', synchronous: 'NORMAL' });
+  } catch (e) {
+    if (!(e instanceof IsobrokerError && e.code === 'missing_dependency')) throw e;
+    log(`${e.message}; ${path} is kept in memory instead`);
+    return undefined;
+  }
+}
 
 export function readLayout(file: string): ClusterLayout {
   let json: unknown;
@@ -85,15 +101,12 @@ export async function runNode(argv: readonly string[]): Promise<number> {
   const tables: BackedTable[] = [];
   if (spec.role === 'manager') {
     mkdirSync(join(dir, 'stores'), { recursive: true });
-    tables.push(
-      await BackedTable.open(ep, 'known_services', {
-        master: true,
-        backend: openSqliteBackend({ path: join(dir, 'stores', 'known_services.sqlite'), journalMode: 'WAL', synchronous: 'NORMAL' }),
-      }),
-    );
-      masters.push(
+    const servicesBackend = sqliteStore(join(dir, 'stores', 'known_services.sqlite'), log);
+    tables.push(await BackedTable.open(ep, 'known_services', { master: true, ...(servicesBackend ? { backend: servicesBackend } : {}) }));
+    const hostsBackend = sqliteStore(join(dir, 'stores', 'known_hosts.sqlite'), log);
+    masters.push(
       await createMaster(ep, 'known_hosts', {
-        backend: openSqliteBackend({ path: join(dir, 'stores', 'known_hosts.sqlite'), journalMode: 'WAL', synchronous: 'NORMAL' }),
+        ...(hostsBackend ? { backend: hostsBackend } : {}),
         onError: (e) => log(`store known_hosts: ${e.message}`),
       }),
     );

@@ -16,13 +16,13 @@
  * upsert with no read before it.
  */
 import { unlinkSync } from 'node:fs';
-import Database from 'better-sqlite3';
 import { decodeValue, encodeValue } from '../codec/native-values.js';
 import type { NativeLimits } from '../codec/native-limits.js';
 import type { Data } from '../data/types.js';
 import { ClosedError, IsobrokerError, StoreError, ValueError } from '../errors.js';
 import type { ScanPage, StoreBackend, StoreEntry } from '../store/backend.js';
 import { checkScanLimit, checkSynchronous } from '../store/backend-checks.js';
+import { isSqliteError, loadBetterSqlite3, type SqliteDatabase, type SqliteStatement } from './sqlite-database.js';
 
 export type SqliteSynchronous = 'OFF' | 'NORMAL' | 'FULL' | 'EXTRA';
 export type SqliteJournalMode = 'DELETE' | 'WAL';
@@ -34,10 +34,12 @@ export interface SqliteBackendOptions {
   /**
    * An open better-sqlite3 `Database` to use instead of opening `path`. The backend creates its
    * tables in it, and `close()` leaves it open: whoever opened it closes it. `failureMode`
-   * 'DELETE' cannot delete a handed-in database; a corrupt one fails.
+   * 'DELETE' cannot delete a handed-in database; a corrupt one fails. Without it, opening `path`
+   * loads better-sqlite3 (an optional peer dependency) and fails with code `missing_dependency`
+   * when it is not installed.
    * @default undefined
    */
-  readonly database?: Database.Database;
+  readonly database?: SqliteDatabase;
   /** `PRAGMA synchronous`; unset leaves SQLite's default (FULL). @default undefined */
   readonly synchronous?: SqliteSynchronous;
   /**
@@ -142,7 +144,7 @@ function encodeKey(key: Data): Uint8Array {
 
 function isCorruption(e: unknown): boolean {
   if (e instanceof IntegrityFailure) return true;
-  if (!(e instanceof Database.SqliteError)) return false;
+  if (!isSqliteError(e)) return false;
   return e.code === 'SQLITE_NOTADB' || e.code.startsWith('SQLITE_CORRUPT');
 }
 
@@ -151,28 +153,28 @@ function messageOf(e: unknown): string {
 }
 
 class SqliteBackend implements StoreBackend {
-  readonly #db: Database.Database;
+  readonly #db: SqliteDatabase;
   readonly #owned: boolean;
   readonly #label: string;
   #closed = false;
-  readonly #get: Database.Statement<[Uint8Array], Row>;
-  readonly #put: Database.Statement<[Uint8Array, Uint8Array, number | null, number | null]>;
-  readonly #erase: Database.Statement<[Uint8Array]>;
-  readonly #clear: Database.Statement<[]>;
-  readonly #size: Database.Statement<[], number>;
-  readonly #keys: Database.Statement<[], Buffer>;
-  readonly #scanFirst: Database.Statement<[number], Row>;
-  readonly #scanNext: Database.Statement<[Uint8Array, number], Row>;
+  readonly #get: SqliteStatement;
+  readonly #put: SqliteStatement;
+  readonly #erase: SqliteStatement;
+  readonly #clear: SqliteStatement;
+  readonly #size: SqliteStatement;
+  readonly #keys: SqliteStatement;
+  readonly #scanFirst: SqliteStatement;
+  readonly #scanNext: SqliteStatement;
   /** Sizes of the next rows (key and value bytes; `length` reads no blob), for scans bounded in bytes. */
-  readonly #sizesFirst: Database.Statement<[number], number>;
-  readonly #sizesNext: Database.Statement<[Uint8Array, number], number>;
-  readonly #expiring: Database.Statement<[], Row>;
-  readonly #getMeta: Database.Statement<[string], string>;
-  readonly #setMeta: Database.Statement<[string, string]>;
-  readonly #tx: Database.Transaction<(fn: () => unknown) => unknown>;
+  readonly #sizesFirst: SqliteStatement;
+  readonly #sizesNext: SqliteStatement;
+  readonly #expiring: SqliteStatement;
+  readonly #getMeta: SqliteStatement;
+  readonly #setMeta: SqliteStatement;
+  readonly #tx: (fn: () => unknown) => unknown;
 
   /** Applies the options, checks integrity if asked, creates the schema and prepares everything. */
-  constructor(db: Database.Database, owned: boolean, label: string, o: typeof DEFAULT_SQLITE_OPTIONS) {
+  constructor(db: SqliteDatabase, owned: boolean, label: string, o: typeof DEFAULT_SQLITE_OPTIONS) {
     this.#db = db;
     this.#owned = owned;
     this.#label = label;
@@ -186,23 +188,21 @@ class SqliteBackend implements StoreBackend {
       }
     }
     db.exec(SCHEMA);
-    this.#get = db.prepare<[Uint8Array], Row>(`SELECT ${COLUMNS} FROM store WHERE key = ?`).raw();
+    this.#get = db.prepare(`SELECT ${COLUMNS} FROM store WHERE key = ?`).raw();
     this.#put = db.prepare(
       'INSERT INTO store(key, value, expiry, interval) VALUES (?, ?, ?, ?) ' +
         'ON CONFLICT(key) DO UPDATE SET value = excluded.value, expiry = excluded.expiry, interval = excluded.interval',
     );
     this.#erase = db.prepare('DELETE FROM store WHERE key = ?');
     this.#clear = db.prepare('DELETE FROM store');
-    this.#size = db.prepare<[], number>('SELECT count(*) FROM store').pluck();
-    this.#keys = db.prepare<[], Buffer>('SELECT key FROM store ORDER BY key').pluck();
-    this.#scanFirst = db.prepare<[number], Row>(`SELECT ${COLUMNS} FROM store ORDER BY key LIMIT ?`).raw();
-    this.#scanNext = db
-      .prepare<[Uint8Array, number], Row>(`SELECT ${COLUMNS} FROM store WHERE key > ? ORDER BY key LIMIT ?`)
-      .raw();
-    this.#sizesFirst = db.prepare<[number], number>('SELECT length(key) + length(value) FROM store ORDER BY key LIMIT ?').pluck();
-    this.#sizesNext = db.prepare<[Uint8Array, number], number>('SELECT length(key) + length(value) FROM store WHERE key > ? ORDER BY key LIMIT ?').pluck();
-    this.#expiring = db.prepare<[], Row>(`SELECT ${COLUMNS} FROM store WHERE expiry IS NOT NULL`).raw();
-    this.#getMeta = db.prepare<[string], string>('SELECT value FROM meta WHERE key = ?').pluck();
+    this.#size = db.prepare('SELECT count(*) FROM store').pluck();
+    this.#keys = db.prepare('SELECT key FROM store ORDER BY key').pluck();
+    this.#scanFirst = db.prepare(`SELECT ${COLUMNS} FROM store ORDER BY key LIMIT ?`).raw();
+    this.#scanNext = db.prepare(`SELECT ${COLUMNS} FROM store WHERE key > ? ORDER BY key LIMIT ?`).raw();
+    this.#sizesFirst = db.prepare('SELECT length(key) + length(value) FROM store ORDER BY key LIMIT ?').pluck();
+    this.#sizesNext = db.prepare('SELECT length(key) + length(value) FROM store WHERE key > ? ORDER BY key LIMIT ?').pluck();
+    this.#expiring = db.prepare(`SELECT ${COLUMNS} FROM store WHERE expiry IS NOT NULL`).raw();
+    this.#getMeta = db.prepare('SELECT value FROM meta WHERE key = ?').pluck();
     this.#setMeta = db.prepare(
       'INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value',
     );
@@ -217,7 +217,7 @@ class SqliteBackend implements StoreBackend {
     this.#open();
     let row: Row | undefined;
     try {
-      row = this.#get.get(encodeKey(key));
+      row = this.#get.get(encodeKey(key)) as Row | undefined;
     } catch (e) {
       throw this.#fail('get', e);
     }
@@ -257,7 +257,7 @@ class SqliteBackend implements StoreBackend {
   size(): number {
     this.#open();
     try {
-      return this.#size.get() ?? 0;
+      return (this.#size.get() as number | undefined) ?? 0;
     } catch (e) {
       throw this.#fail('size', e);
     }
@@ -267,7 +267,7 @@ class SqliteBackend implements StoreBackend {
     this.#open();
     let rows: Buffer[];
     try {
-      rows = this.#keys.all();
+      rows = this.#keys.all() as Buffer[];
     } catch (e) {
       throw this.#fail('keys', e);
     }
@@ -287,15 +287,15 @@ class SqliteBackend implements StoreBackend {
         // Bounded in bytes too: read only the sizes first (one more than asked says whether
         // another page follows), so a page of large values is never loaded whole; at least one
         // entry, even one larger than maxBytes.
-        const sizes = cursor === undefined ? this.#sizesFirst.all(limit + 1) : this.#sizesNext.all(cursor, limit + 1);
+        const sizes = (cursor === undefined ? this.#sizesFirst.all(limit + 1) : this.#sizesNext.all(cursor, limit + 1)) as number[];
         let n = 0;
         for (let bytes = 0; n < Math.min(limit, sizes.length) && (n === 0 || bytes + sizes[n]! <= maxBytes); n++) bytes += sizes[n]!;
-        const page = cursor === undefined ? this.#scanFirst.all(Math.max(1, n)) : this.#scanNext.all(cursor, Math.max(1, n));
+        const page = (cursor === undefined ? this.#scanFirst.all(Math.max(1, n)) : this.#scanNext.all(cursor, Math.max(1, n))) as Row[];
         const entries = page.map((r) => this.#row(r));
         return { entries, cursor: sizes.length > n && page.length > 0 ? page[page.length - 1]![0] : undefined };
       }
       // One row more than asked says whether another page follows.
-      rows = cursor === undefined ? this.#scanFirst.all(limit + 1) : this.#scanNext.all(cursor, limit + 1);
+      rows = (cursor === undefined ? this.#scanFirst.all(limit + 1) : this.#scanNext.all(cursor, limit + 1)) as Row[];
     } catch (e) {
       throw this.#fail('scan', e);
     }
@@ -310,7 +310,7 @@ class SqliteBackend implements StoreBackend {
     this.#open();
     let rows: Row[];
     try {
-      rows = this.#expiring.all();
+      rows = this.#expiring.all() as Row[];
     } catch (e) {
       throw this.#fail('expiring', e);
     }
@@ -320,7 +320,7 @@ class SqliteBackend implements StoreBackend {
   getMeta(name: string): string | undefined {
     this.#open();
     try {
-      return this.#getMeta.get(name);
+      return this.#getMeta.get(name) as string | undefined;
     } catch (e) {
       throw this.#fail('getMeta', e);
     }
@@ -342,7 +342,7 @@ class SqliteBackend implements StoreBackend {
       return this.#tx(fn) as T;
     } catch (e) {
       // Errors of the body pass through; a failed BEGIN or COMMIT is the backend's.
-      throw e instanceof Database.SqliteError ? this.#fail('transaction', e) : e;
+      throw isSqliteError(e) ? this.#fail('transaction', e) : e;
     }
   }
 
@@ -415,7 +415,7 @@ function openFailure(label: string, e: unknown): StoreError {
 }
 
 /** Opens the file and sets the backend up in it, closing the file again if that fails. */
-function openFile(o: typeof DEFAULT_SQLITE_OPTIONS): SqliteBackend {
+function openFile(Database: new (path: string) => SqliteDatabase, o: typeof DEFAULT_SQLITE_OPTIONS): SqliteBackend {
   const db = new Database(o.path);
   try {
     return new SqliteBackend(db, true, o.path, o);
@@ -452,15 +452,16 @@ export function openSqliteBackend(options: SqliteBackendOptions = {}): StoreBack
       throw openFailure(db.name, e);
     }
   }
+  const Database = loadBetterSqlite3(); // outside the try: a missing package is not a backend failure
   try {
-    return openFile(o);
+    return openFile(Database, o);
   } catch (e) {
     const onDisk = o.path !== '' && o.path !== ':memory:';
     if (o.failureMode !== 'DELETE' || !onDisk || !isCorruption(e)) throw openFailure(o.path, e);
   }
   try {
     deleteDatabaseFiles(o.path);
-    return openFile(o);
+    return openFile(Database, o);
   } catch (e) {
     throw openFailure(o.path, e);
   }
