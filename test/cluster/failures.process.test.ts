@@ -177,10 +177,11 @@ describe('cluster failures with real processes', () => {
     });
     await hosts.whenInSync(10_000);
     for (let i = 0; i < 50; i++) await hosts.put(address(`10.9.0.${i}`), count(i));
-    table.set('10.0.0.1:80', string('http'));
     const tableClone = table.store as StoreClone;
-    await until(() => tableClone.status === 'in-sync' && tableClone.size === 1, 5000);
-    await sleep(300); // the table write reaches the master
+    const before = tableClone.position.seq;
+    table.set('10.0.0.1:80', string('http'));
+    // The master committed the write once its update comes back: the clone's seq moves past it.
+    await until(() => tableClone.status === 'in-sync' && tableClone.size === 1 && tableClone.position.seq > before, 5000, 'the table write to reach the master');
 
     await manager.kill('SIGKILL');
     await until(() => !node.isUp('manager'), 5000, 'nodeDown');
