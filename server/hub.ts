@@ -135,9 +135,16 @@ export async function runHub(argv: readonly string[]): Promise<number> {
       const code = (err as NodeJS.ErrnoException).code;
       throw new FatalError(`cannot listen on ${v.listen}: ${code === 'EADDRINUSE' ? 'the address is in use' : message(err)}`);
     }
+    // A peer that fails for good (an address the endpoint rejects) is fatal: the hub closes its
+    // listener and exits 1 instead of running without it. Unreachable peers are retried.
+    let fatal: (err: Error) => void = () => undefined;
+    const failed = new Promise<string>((_, reject) => (fatal = reject));
+    failed.catch(() => undefined);
     for (const url of v.peer) {
       try {
-        void ep.peer(url).catch(() => undefined);
+        ep.peer(url).catch((err: unknown) => {
+          if (!ep.isClosed) fatal(new FatalError(`--peer ${url}: ${message(err)}`));
+        });
       } catch (err) {
         throw new FatalError(`--peer ${url}: ${message(err)}`);
       }
@@ -146,7 +153,7 @@ export async function runHub(argv: readonly string[]): Promise<number> {
     process.stdout.write(
       `isobroker hub ${ep.name} (${ep.id}) ready: native ${listener.url}, Broker JSON v1 ${listener.jsonUrl}${hosted}\n`,
     );
-    const sig = await stop;
+    const sig = await Promise.race([stop, failed]);
     log(`${sig}: shutting down`);
     return 0;
   } finally {
