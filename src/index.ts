@@ -115,6 +115,15 @@ export {
 export type { EndpointOptions, PeerOptions, WhenRoutableOptions } from './endpoint/endpoint-options.js';
 export { DEFAULT_SEND_BUFFER_SIZE, OVERFLOW_POLICIES } from './endpoint/send-queue.js';
 export type { OverflowPolicy, SendQueueStats } from './endpoint/send-queue.js';
+export {
+  BROKER_JSON_CLIENT_BUFFER_SIZE,
+  DEFAULT_CLIENT_MAX_MESSAGE_SIZE,
+  DEFAULT_CLIENT_MAX_STRING_SIZE,
+  DEFAULT_LINKS,
+  DEFAULT_TRUSTED_MAX_MESSAGE_SIZE,
+  DEFAULT_TRUSTED_MAX_STRING_SIZE,
+} from './endpoint/json-links.js';
+export type { JsonServerLinkOptions, LinkOptions, LinksOptions } from './endpoint/json-links.js';
 export { JSON_PATH, NATIVE_PATH } from './endpoint/peering.js';
 export type { PeerProtocol, PeeringState } from './endpoint/peering.js';
 export type { ErrorCode, ErrorEvent, PeerRef, StatusCode, StatusEvent } from './endpoint/status.js';

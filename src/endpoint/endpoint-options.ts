@@ -5,6 +5,7 @@ import { DEFAULT_SEND_BUFFER_SIZE, OVERFLOW_POLICIES, type OverflowPolicy } from
 import { systemTimers, type Timers } from './timers.js';
 import { isEndpointId, newEndpointId } from './endpoint-id.js';
 import { ConfigError } from '../errors.js';
+import { resolveLinks, type LinksOptions, type ResolvedLinks } from './json-links.js';
 import { checkOptionsObject, fnOption, intOption, numberOption, oneOfOption, objectOption, stringOption } from '../util/options.js';
 
 /** Options of `new Endpoint(options)`. Every field is optional; an invalid one throws a `ConfigError`. */
@@ -41,12 +42,27 @@ export interface EndpointOptions {
   readonly version?: string;
   /** Clock and timers. @default the system's */
   readonly timers?: Timers;
+  /**
+   * Send buffer, overflow policy and input size limits per kind of link: `peers` (native, hub to
+   * hub; 64 MiB messages and strings), `jsonServers` (our JSON v1 peerings with a Zeek; 64 MiB,
+   * and `stringEscapes`), `jsonClients` (JSON v1 clients of our listener; Broker's 512-message
+   * buffer with policy `disconnect`, 16 MiB messages, 4 MiB strings). See `json-links.ts`.
+   * @default DEFAULT_LINKS (peers and jsonServers inherit `sendBufferSize` and `overflowPolicy`;
+   * jsonClients inherit them only when they are set explicitly)
+   */
+  readonly links?: LinksOptions;
 }
 
 /** Options of `endpoint.peer(url, options)`. */
 export interface PeerOptions {
   /** First reconnect delay in ms; 0 gives up after the first failure. @default the endpoint's `retry` */
   readonly retry?: number;
+  /**
+   * Opens this peering's transports instead of the endpoint's connector. `peer()` from
+   * `isobroker/node` sets one for TLS options (`wss://` with a CA, client certificate, anonymous TLS).
+   * @default the endpoint's connector
+   */
+  readonly connector?: Connector;
 }
 
 /** Options of `endpoint.whenRoutable(topic, options)`. */
@@ -75,8 +91,8 @@ export const DEFAULT_WHEN_ROUTABLE_TIMEOUT_MS = 10_000;
 export const ISOBROKER_VERSION = '0.1.0';
 
 /** Endpoint options with every default applied. */
-export type ResolvedEndpointOptions = Required<Omit<EndpointOptions, 'WebSocket' | 'connector'>> &
-  Pick<EndpointOptions, 'WebSocket' | 'connector'>;
+export type ResolvedEndpointOptions = Required<Omit<EndpointOptions, 'WebSocket' | 'connector' | 'links'>> &
+  Pick<EndpointOptions, 'WebSocket' | 'connector'> & { readonly links: ResolvedLinks };
 
 /** Resolves endpoint options once; throws a `ConfigError` naming the first invalid option. */
 export function resolveEndpointOptions(o: EndpointOptions = {}): ResolvedEndpointOptions {
@@ -104,13 +120,17 @@ export function resolveEndpointOptions(o: EndpointOptions = {}): ResolvedEndpoin
     pingTimeout: numberOption('pingTimeout', o.pingTimeout, DEFAULT_PING_TIMEOUT_MS, 0),
     version: stringOption('version', o.version, `isobroker-${ISOBROKER_VERSION}`),
     timers: objectOption('timers', o.timers, systemTimers, ['now', 'setTimeout', 'clearTimeout']),
+    links: resolveLinks(o.links, sendBufferSize, overflowPolicy, {
+      sendBufferSize: o.sendBufferSize !== undefined,
+      overflowPolicy: o.overflowPolicy !== undefined,
+    }),
   };
 }
 
 /** Resolves the options of one `peer()` call against the endpoint's retry delay. */
-export function resolvePeerOptions(o: PeerOptions | undefined, endpointRetry: number): Required<PeerOptions> {
+export function resolvePeerOptions(o: PeerOptions | undefined, endpointRetry: number): Required<Omit<PeerOptions, 'connector'>> & Pick<PeerOptions, 'connector'> {
   checkOptionsObject('options', o);
-  return { retry: numberOption('retry', o?.retry, endpointRetry, 0) };
+  return { retry: numberOption('retry', o?.retry, endpointRetry, 0), connector: fnOption('connector', o?.connector) };
 }
 
 /** Resolves the options of one `whenRoutable()` call. */

@@ -24,6 +24,8 @@ import {
   type WhenRoutableOptions,
 } from './endpoint-options.js';
 import { JsonClientSession } from './json-client-session.js';
+import { ACCEPTED_VALUE_LIMITS, type ResolvedLinks } from './json-links.js';
+import { assertJsonClientEncodable } from '../codec/json-v1-encode.js';
 import { JsonClients } from './json-clients.js';
 import { INTERNAL_TOPIC_PREFIX, isInternalTopic } from '../topic/internal.js';
 import { JsonServerSession } from './json-server-session.js';
@@ -106,7 +108,7 @@ export class Endpoint {
   /** Role announced to peers. */
   readonly role: string;
   private readonly opts: ResolvedEndpointOptions;
-  private readonly cfg: SessionConfig & { readonly ttl: number; readonly version: string };
+  private readonly cfg: SessionConfig & { readonly ttl: number; readonly version: string; readonly links: ResolvedLinks };
   private readonly overlay: Overlay;
   private readonly connector: Connector;
   private readonly local = new TopicTrie<LocalSub>();
@@ -142,6 +144,7 @@ export class Endpoint {
       timers: this.opts.timers,
       ttl: this.opts.ttl,
       version: this.opts.version,
+      links: this.opts.links,
     };
     this.connector = this.opts.connector ?? websocketConnector(this.opts.WebSocket ?? DefaultWebSocket);
     this.overlay = new Overlay(this.cfg, {
@@ -231,6 +234,8 @@ export class Endpoint {
     this.assertOpen();
     if (typeof topic !== 'string') throw new ValueError('topic must be a string');
     const data = isData(value) ? value : from(value);
+    // JSON v1 servers cannot take NaN or ±Infinity: fail before anything is sent anywhere.
+    if (this.jsonServers.size > 0 && !isInternal(topic)) assertJsonClientEncodable(data);
     this.published++;
     this.inject(topic, data, undefined, undefined);
   }
@@ -245,7 +250,7 @@ export class Endpoint {
     if (this.clients.size > 0) this.deliverClients(topic, undefined, undefined, valueBytes);
     this.overlay.publish(topic, valueBytes);
     if (this.jsonServers.size > 0 && !isInternal(topic)) {
-      const data = decodeValue(valueBytes);
+      const data = decodeValue(valueBytes, ACCEPTED_VALUE_LIMITS);
       for (const s of this.jsonServers) if (s.established) s.publish(topic, data);
     }
   }
@@ -288,7 +293,7 @@ export class Endpoint {
     const subs = this.localSubs(topic);
     let value = data;
     for (const sub of subs) {
-      const v = (value ??= decodeValue(bytes!));
+      const v = (value ??= decodeValue(bytes!, ACCEPTED_VALUE_LIMITS));
       try {
         sub.handler({ topic, data: v });
       } catch (err) {
@@ -331,17 +336,18 @@ export class Endpoint {
     let u: string;
     let protocol: PeerProtocol;
     let retry: number;
+    let connector: Connector | undefined;
     try {
       this.assertOpen();
       ({ url: u, protocol } = resolvePeerUrl(url));
-      ({ retry } = resolvePeerOptions(options, this.opts.retry));
+      ({ retry, connector } = resolvePeerOptions(options, this.opts.retry));
     } catch (err) {
       return Promise.reject(err);
     }
     const existing = this.peerings.get(u);
     if (existing) return existing.whenUp();
     const p = new Peering(u, protocol, retry, this.opts.maxRetry, {
-      connector: this.connector,
+      connector: connector ?? this.connector,
       timers: this.opts.timers,
       open: (peering, t) => this.openPeering(peering, t),
       unavailable: (peering, err) =>

@@ -3,10 +3,17 @@
  * (`Broker::listen_websocket`, `Cluster::listen_websocket`) or to any isobroker hub's JSON path.
  * The handshake carries our subscriptions; JSON v1 cannot change them later, so the endpoint
  * reconnects with a new handshake when they change. Events travel here, not stores or logs.
+ *
+ * What we send is encoded as a lossless client (`role: 'client'`: shortest round-trip reals,
+ * nanosecond timestamps), with the string escapes chosen in `links.jsonServers.stringEscapes`;
+ * what we read may hold Broker's bare `nan`, `inf`, `-inf` reals. A value that JSON v1 cannot
+ * carry (a non-finite real) is not sent and is reported as a `serialization_failed` error.
  */
 import type { Data } from '../data/types.js';
 import { DecodeError } from '../errors.js';
-import { encodeJsonMessage } from '../codec/json-v1-encode.js';
+import { encodeJsonMessage, type JsonEncodeOptions } from '../codec/json-v1-encode.js';
+import type { JsonLimits } from '../codec/json-parse.js';
+import { DEFAULT_LINKS, type ResolvedLinks } from './json-links.js';
 import { decodeJsonMessage } from '../codec/json-v1-message.js';
 import { CloseCode, type Frame, type Transport } from '../transport/transport.js';
 import { Outbox } from './outbox.js';
@@ -29,17 +36,22 @@ export class JsonClientSession {
   private closed = false;
   private lastHeard: number;
   private watchdog: unknown;
+  private readonly encodeOptions: JsonEncodeOptions;
+  private readonly limits: JsonLimits;
 
   constructor(
     readonly transport: Transport,
     readonly filter: readonly string[],
-    private readonly cfg: SessionConfig,
+    private readonly cfg: SessionConfig & { readonly links?: ResolvedLinks },
     private readonly events: JsonClientEvents,
   ) {
     this.lastHeard = cfg.timers.now();
+    const link = cfg.links?.jsonServers ?? DEFAULT_LINKS.jsonServers;
+    this.encodeOptions = { role: 'client', stringEscapes: link.stringEscapes };
+    this.limits = { maxTextLength: link.maxMessageSize, maxStringLength: link.maxStringSize, allowNonFiniteReals: true };
     this.outbox = new Outbox<string>(transport, {
-      limit: cfg.sendBufferSize,
-      policy: cfg.overflowPolicy,
+      limit: link.bufferSize,
+      policy: link.overflowPolicy,
       highWaterMark: cfg.highWaterMark,
       maxBatch: cfg.maxBatch,
       toFrames: (items) => items,
@@ -60,9 +72,11 @@ export class JsonClientSession {
   publish(topic: string, data: Data): void {
     let text: string;
     try {
-      text = encodeJsonMessage({ type: 'data-message', topic, data });
-    } catch {
-      return; // not representable in JSON v1 (NaN, ±Infinity): the server could not take it either
+      text = encodeJsonMessage({ type: 'data-message', topic, data }, this.encodeOptions);
+    } catch (err) {
+      // Not representable in JSON v1 (NaN, ±Infinity): nothing is sent.
+      this.events.serverError(this, 'serialization_failed', `message on topic ${JSON.stringify(topic)} not sent: ${err instanceof Error ? err.message : String(err)}`);
+      return;
     }
     if (this.outbox.push(text) === 'overflow-disconnect') {
       this.transport.close(CloseCode.PolicyViolation, 'send buffer overflow');
@@ -87,7 +101,7 @@ export class JsonClientSession {
     }
     let msg;
     try {
-      msg = decodeJsonMessage(f);
+      msg = decodeJsonMessage(f, this.limits);
     } catch (err) {
       if (!(err instanceof DecodeError)) throw err;
       this.events.serverError(this, 'deserialization_failed', err.message);

@@ -10,6 +10,7 @@ import { normalizeFilter } from '../topic/filter.js';
 import { isInternalTopic } from '../topic/internal.js';
 import { TopicTrie, type TrieHandle } from '../topic/topic-trie.js';
 import type { JsonServerSession } from './json-server-session.js';
+import { ACCEPTED_VALUE_LIMITS } from './json-links.js';
 
 
 export class JsonClients {
@@ -49,7 +50,7 @@ export class JsonClients {
       if (client === exclude) return;
       if (text === undefined) {
         try {
-          text = encodeJsonMessage({ type: 'data-message', topic, data: data ?? decodeValue(bytes!) });
+          text = encodeJsonMessage({ type: 'data-message', topic, data: data ?? decodeValue(bytes!, ACCEPTED_VALUE_LIMITS) });
         } catch {
           text = ''; // NaN/Infinity cannot be written in JSON v1
         }

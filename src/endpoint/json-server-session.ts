@@ -1,13 +1,18 @@
 /**
  * Server side of Broker's JSON v1 WebSocket protocol, for a client connected to our listener:
  * handshake (array of topic prefixes) → ack; then data messages both ways. Bad input gets Broker's
- * error messages and the connection stays open; a client that cannot keep up is told why before
- * it is disconnected (Broker closes silently).
+ * error messages and the connection stays open. A client that cannot keep up is treated by its
+ * link options (`links.jsonClients`): by default as Broker's server does (a buffer of 512
+ * messages, then a `buffer_overflow` error and the connection closed); with a drop policy it stays
+ * connected and is told how many messages it lost (a `buffer_overflow` error with the count, at
+ * most one per `DROP_NOTICE_INTERVAL_MS`).
  */
 import type { Data } from '../data/types.js';
 import { DecodeError } from '../errors.js';
 import { encodeJsonMessage } from '../codec/json-v1-encode.js';
-import { decodeJsonHandshake, decodeJsonMessage } from '../codec/json-v1-message.js';
+import { decodeJsonHandshake, decodeJsonMessage, inputErrorContext } from '../codec/json-v1-message.js';
+import type { JsonLimits } from '../codec/json-parse.js';
+import { DEFAULT_LINKS, type ResolvedLinkOptions, type ResolvedLinks } from './json-links.js';
 import { CloseCode, type Frame, type Transport } from '../transport/transport.js';
 import { Outbox } from './outbox.js';
 import { MAX_FILTER_PREFIXES } from './limits.js';
@@ -23,22 +28,34 @@ export interface JsonServerEvents {
 export interface JsonServerConfig extends SessionConfig {
   /** Version string put in acks. */
   readonly version: string;
+  /** Options per kind of link (this session uses `jsonClients`). @default DEFAULT_LINKS */
+  readonly links?: ResolvedLinks;
 }
+
+/** Least time between two notices of dropped messages to one client, ms. */
+export const DROP_NOTICE_INTERVAL_MS = 1000;
 
 export class JsonServerSession {
   filter: readonly string[] | undefined;
   private readonly outbox: Outbox<string>;
   private inputs = 0;
   private closed = false;
+  private readonly link: ResolvedLinkOptions;
+  private readonly limits: JsonLimits;
+  /** Messages dropped since the last notice. */
+  private droppedUnreported = 0;
+  private noticeTimer: unknown;
 
   constructor(
     readonly transport: Transport,
     private readonly cfg: JsonServerConfig,
     private readonly events: JsonServerEvents,
   ) {
+    this.link = cfg.links?.jsonClients ?? DEFAULT_LINKS.jsonClients;
+    this.limits = { maxTextLength: this.link.maxMessageSize, maxStringLength: this.link.maxStringSize };
     this.outbox = new Outbox<string>(transport, {
-      limit: cfg.sendBufferSize,
-      policy: cfg.overflowPolicy,
+      limit: this.link.bufferSize,
+      policy: this.link.overflowPolicy,
       highWaterMark: cfg.highWaterMark,
       maxBatch: cfg.maxBatch,
       toFrames: (items) => items,
@@ -56,14 +73,35 @@ export class JsonServerSession {
 
   /** Queues an encoded data message (JSON text). */
   sendData(json: string): void {
-    if (this.outbox.push(json) === 'overflow-disconnect') {
-      this.error(
-        'buffer_overflow',
-        `send buffer of ${this.cfg.sendBufferSize} messages overflowed: this client reads too slowly; disconnecting`,
-      );
-      this.outbox.flushNow();
+    if (this.closed) return;
+    const full = this.outbox.queue.length >= this.link.bufferSize;
+    const r = this.outbox.push(json);
+    if (r === 'overflow-disconnect') {
+      // As Broker: the backlog is dropped, the client gets buffer_overflow as its last message.
+      this.outbox.close();
+      const context = `send buffer of ${this.link.bufferSize} messages overflowed: this client reads too slowly; disconnecting`;
+      this.transport.send(encodeJsonMessage({ type: 'error', code: 'buffer_overflow', context }));
       this.transport.close(CloseCode.PolicyViolation, 'send buffer overflow');
+    } else if (full) {
+      this.droppedUnreported++; // drop_newest dropped this one, drop_oldest the oldest
+      if (this.noticeTimer === undefined) this.noticeDrops();
     }
+  }
+
+  /** Tells the client how many messages it lost, then waits before the next notice. */
+  private noticeDrops(): void {
+    const n = this.droppedUnreported;
+    if (this.closed || n === 0) {
+      this.noticeTimer = undefined;
+      return;
+    }
+    this.droppedUnreported = 0;
+    this.error(
+      'buffer_overflow',
+      `dropped ${n} message${n === 1 ? '' : 's'}: send buffer of ${this.link.bufferSize} messages full ` +
+        `(policy ${this.link.overflowPolicy}); this client reads too slowly`,
+    );
+    this.noticeTimer = this.cfg.timers.setTimeout(() => this.noticeDrops(), DROP_NOTICE_INTERVAL_MS);
   }
 
   stats(): SendQueueStats {
@@ -77,7 +115,7 @@ export class JsonServerSession {
 
   /** Refuses the client's last input with an error (the connection stays open). */
   reject(context: string): void {
-    this.error('deserialization_failed', `input #${this.inputs}: ${context}`);
+    this.error('deserialization_failed', `input #${this.inputs} contained invalid data -> ${context}`);
   }
 
   private error(code: string, context: string): void {
@@ -92,19 +130,19 @@ export class JsonServerSession {
     }
     const n = ++this.inputs;
     if (typeof f !== 'string') {
-      this.error('deserialization_failed', `input #${n}: binary frame on the JSON path; send text frames`);
+      this.error('deserialization_failed', `input #${n} contained malformed JSON -> binary frame on the JSON path; send text frames`);
       return;
     }
     let msg;
     try {
-      msg = decodeJsonMessage(f);
+      msg = decodeJsonMessage(f, this.limits);
     } catch (err) {
       if (!(err instanceof DecodeError)) throw err;
-      this.error('deserialization_failed', `input #${n} contained invalid data: ${err.message}`);
+      this.error('deserialization_failed', inputErrorContext(n, err));
       return;
     }
     if (msg.type !== 'data-message') {
-      this.error('deserialization_failed', `input #${n}: expected a data-message, got '${msg.type}'`);
+      this.error('deserialization_failed', `input #${n} contained invalid data -> expected a data-message, got '${msg.type}'`);
       return;
     }
     this.events.publish(this, msg.topic, msg.data);
@@ -114,7 +152,7 @@ export class JsonServerSession {
     let filter: string[];
     try {
       if (typeof f !== 'string') throw new DecodeError('subscriptions not an array');
-      filter = decodeJsonHandshake(f);
+      filter = decodeJsonHandshake(f, this.limits);
     } catch (err) {
       if (!(err instanceof DecodeError)) throw err;
       // As Zeek does: no ack, the connection stays open and waits for a valid handshake.
@@ -134,6 +172,7 @@ export class JsonServerSession {
     if (this.closed) return;
     this.closed = true;
     this.outbox.close();
+    if (this.noticeTimer !== undefined) this.cfg.timers.clearTimeout(this.noticeTimer);
     this.events.closed(this, code, reason);
   }
 }

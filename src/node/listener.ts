@@ -26,8 +26,10 @@ export interface ListenOptions {
   readonly allowedOrigins?: readonly string[] | '*';
   /** Extra Host header names allowed (DNS-rebinding guard). @default [] (loopback names and the bound host) */
   readonly allowedHosts?: readonly string[];
-  /** Largest WebSocket message in bytes, 1 or more; larger ones close the connection with 1009. @default DEFAULT_MAX_PAYLOAD (16 MiB) */
+  /** Largest WebSocket message on the native path (trusted hub-to-hub links) in bytes, 1 or more; larger ones close the connection with 1009. @default DEFAULT_MAX_PAYLOAD (64 MiB) */
   readonly maxPayload?: number;
+  /** Largest WebSocket message on the JSON v1 path (untrusted clients) in bytes, 1 or more; larger ones close with 1009. The endpoint's `links.jsonClients` limits then apply to the text. @default DEFAULT_MAX_JSON_PAYLOAD (16 MiB) */
+  readonly maxJsonPayload?: number;
   /** WebSocket-level ping interval in ms (dead clients are dropped after two silent intervals); 0 disables. @default DEFAULT_WS_PING_INTERVAL_MS (5000) */
   readonly pingInterval?: number;
   /** Handles plain HTTP requests (e.g. serves the dashboard). @default 404 for everything */
@@ -36,8 +38,10 @@ export interface ListenOptions {
 
 /** The address `listen` binds by default: loopback only. */
 export const DEFAULT_LISTEN_HOST = '127.0.0.1';
-/** Largest WebSocket message accepted by default, bytes. */
-export const DEFAULT_MAX_PAYLOAD = 16 * 1024 * 1024;
+/** Largest WebSocket message accepted on the native path by default (hub-to-hub links), bytes. */
+export const DEFAULT_MAX_PAYLOAD = 64 * 1024 * 1024;
+/** Largest WebSocket message accepted on the JSON v1 path by default (untrusted clients), bytes. */
+export const DEFAULT_MAX_JSON_PAYLOAD = 16 * 1024 * 1024;
 /** WebSocket-level ping interval by default, ms. */
 export const DEFAULT_WS_PING_INTERVAL_MS = 5000;
 
@@ -59,6 +63,7 @@ export function resolveListenOptions(o: ListenOptions | undefined): ResolvedList
     allowedOrigins: r.allowedOrigins === '*' ? '*' : stringList('allowedOrigins', r.allowedOrigins),
     allowedHosts: stringList('allowedHosts', r.allowedHosts),
     maxPayload: intOption('maxPayload', r.maxPayload, DEFAULT_MAX_PAYLOAD, 1),
+    maxJsonPayload: intOption('maxJsonPayload', r.maxJsonPayload, DEFAULT_MAX_JSON_PAYLOAD, 1),
     pingInterval: numberOption('pingInterval', r.pingInterval, DEFAULT_WS_PING_INTERVAL_MS, 0),
     http: fnOption('http', r.http),
   };
@@ -105,6 +110,7 @@ export async function listen(endpoint: Endpoint, options?: ListenOptions): Promi
     }
   });
   const wss = new WebSocketServer({ noServer: true, maxPayload: opts.maxPayload, perMessageDeflate: false });
+  const jsonWss = new WebSocketServer({ noServer: true, maxPayload: opts.maxJsonPayload, perMessageDeflate: false });
   const alive = new WeakMap<WebSocket, boolean>();
 
   const allowedHosts = new Set([...LOOPBACK_HOSTS, host.toLowerCase(), ...opts.allowedHosts.map((h) => h.toLowerCase())]);
@@ -131,7 +137,7 @@ export async function listen(endpoint: Endpoint, options?: ListenOptions): Promi
       return;
     }
     const path = (req.url ?? '/').split('?')[0]!;
-    wss.handleUpgrade(req, socket, head, (ws) => {
+    (path === JSON_PATH ? jsonWss : wss).handleUpgrade(req, socket, head, (ws) => {
       alive.set(ws, true);
       ws.on('pong', () => alive.set(ws, true));
       const remote = `${req.socket.remoteAddress}:${req.socket.remotePort}`;
@@ -148,7 +154,7 @@ export async function listen(endpoint: Endpoint, options?: ListenOptions): Promi
   const pinger =
     pingInterval > 0
       ? setInterval(() => {
-          for (const ws of wss.clients) {
+          for (const ws of [...wss.clients, ...jsonWss.clients]) {
             if (alive.get(ws) === false) {
               ws.terminate();
               continue;
@@ -178,8 +184,9 @@ export async function listen(endpoint: Endpoint, options?: ListenOptions): Promi
     close: () =>
       new Promise<void>((resolve) => {
         if (pinger) clearInterval(pinger);
-        for (const ws of wss.clients) ws.terminate();
+        for (const ws of [...wss.clients, ...jsonWss.clients]) ws.terminate();
         wss.close();
+        jsonWss.close();
         server.close(() => resolve());
         server.closeAllConnections?.();
       }),

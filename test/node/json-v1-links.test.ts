@@ -1,0 +1,189 @@
+/**
+ * Link kinds over real sockets: Broker's limits (a 20 MiB string and a 63-deep vector through a
+ * hub and through the JSON v1 client), and slow JSON v1 clients treated as Broker's server treats
+ * them (`buffer_overflow`, then close) or as the operator chooses (a drop policy, with the count
+ * of lost messages told to the client, rate-limited).
+ */
+import WebSocket from 'ws';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ConfigError, Endpoint, string, vector, integer, type Data, type Message, type OverflowPolicy } from 'isobroker';
+import { listen, type Listener } from 'isobroker/node';
+
+const MiB = 1024 * 1024;
+const cleanup: (() => unknown)[] = [];
+afterEach(async () => {
+  for (const f of cleanup.splice(0).reverse()) await f();
+});
+
+async function hubWith(options: ConstructorParameters<typeof Endpoint>[0], listenOptions = {}): Promise<{ hub: Endpoint; listener: Listener }> {
+  const hub = new Endpoint({ name: 'hub', ...options });
+  const listener = await listen(hub, listenOptions);
+  cleanup.push(() => listener.close(), () => hub.close());
+  return { hub, listener };
+}
+
+function deep(levels: number): Data {
+  let v: Data = integer(63n);
+  for (let i = 0; i < levels; i++) v = vector([v]);
+  return v;
+}
+
+/** The first message on `prefix` (the subscription stays: a JSON v1 client re-handshakes on every change). */
+function nextMessage(ep: Endpoint, prefix: string): Promise<Message> {
+  return new Promise((resolve) => ep.subscribe(prefix, resolve));
+}
+
+describe("Broker's limits: 20 MiB strings and 63-deep vectors", () => {
+  const big = string('x'.repeat(20 * MiB));
+
+  it('travel through a hub between native peers (trusted links take 64 MiB)', async () => {
+    const { hub, listener } = await hubWith({});
+    const a = new Endpoint({ name: 'a' });
+    const b = new Endpoint({ name: 'b' });
+    cleanup.push(() => a.close(), () => b.close());
+    const atB = nextMessage(b, 'big/');
+    const atB2 = nextMessage(b, 'deep/');
+    await b.peer(listener.url);
+    await a.peer(listener.url);
+    await a.whenRoutable('deep/x');
+    await hub.whenRoutable('big/x');
+    a.publish('deep/x', deep(63));
+    expect((await atB2).data).toEqual(deep(63));
+    a.publish('big/x', big);
+    const m = await atB;
+    expect(m.data.type === 'string' && m.data.value.length).toBe(20 * MiB);
+  }, 60_000);
+
+  it('travel both ways between a JSON v1 client endpoint and a hub configured for it', async () => {
+    const { hub, listener } = await hubWith(
+      { links: { jsonClients: { maxMessageSize: 64 * MiB, maxStringSize: 64 * MiB } } },
+      { maxJsonPayload: 64 * MiB },
+    );
+    const client = new Endpoint({ name: 'json-client' });
+    cleanup.push(() => client.close());
+    const atClientDeep = nextMessage(client, 'down/deep');
+    const atClientBig = nextMessage(client, 'down/big');
+    const atHubDeep = nextMessage(hub, 'up/deep');
+    const atHubBig = nextMessage(hub, 'up/big');
+    await client.peer(listener.jsonUrl);
+    client.publish('up/deep', deep(63));
+    expect((await atHubDeep).data).toEqual(deep(63));
+    client.publish('up/big', big);
+    const up = await atHubBig;
+    expect(up.data.type === 'string' && up.data.value === big.value).toBe(true);
+    hub.publish('down/deep', deep(63));
+    expect((await atClientDeep).data).toEqual(deep(63));
+    hub.publish('down/big', big);
+    const down = await atClientBig;
+    expect(down.data.type === 'string' && down.data.value === big.value).toBe(true);
+  }, 60_000);
+
+  it('untrusted JSON v1 clients keep the small defaults: a 5 MiB string is refused with Broker-style text', async () => {
+    const { listener } = await hubWith({});
+    const ws = new WebSocket(listener.jsonUrl);
+    cleanup.push(() => ws.terminate());
+    const texts: string[] = [];
+    ws.on('message', (d) => texts.push(String(d)));
+    await new Promise((resolve) => ws.once('open', resolve));
+    ws.send('[]');
+    ws.send(JSON.stringify({ type: 'data-message', topic: 't', '@data-type': 'string', data: 'y'.repeat(5 * MiB) }));
+    await waitFor(() => texts.length >= 2);
+    const err = JSON.parse(texts[1]!) as { type: string; code: string; context: string };
+    expect(err.type).toBe('error');
+    expect(err.code).toBe('deserialization_failed');
+    expect(err.context).toMatch(/^input #1 contained malformed JSON -> .*maxStringLength 4194304/);
+  });
+
+  it('link options are validated with ConfigError', () => {
+    expect(() => new Endpoint({ links: { jsonClients: { overflowPolicy: 'drop_all' as OverflowPolicy } } })).toThrow(ConfigError);
+    expect(() => new Endpoint({ links: { peers: { maxMessageSize: 0 } } })).toThrow(/links.peers.maxMessageSize/);
+    expect(() => new Endpoint({ links: { jsonServers: { stringEscapes: 'c' as 'json' } } })).toThrow(/links.jsonServers.stringEscapes/);
+    expect(() => new Endpoint({ links: { jsonClients: { bufferSize: 1.5 } } })).toThrow(/links.jsonClients.bufferSize/);
+  });
+});
+
+async function waitFor(cond: () => boolean, ms = 20_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+/** A raw JSON v1 client that has subscribed to `slow/` and then stops reading its socket. */
+async function stalledClient(url: string): Promise<{ ws: WebSocket; texts: string[]; closed: Promise<number>; resume(): void }> {
+  const ws = new WebSocket(url);
+  const texts: string[] = [];
+  ws.on('message', (d) => texts.push(String(d)));
+  const closed = new Promise<number>((resolve) => ws.on('close', (code) => resolve(code)));
+  await new Promise((resolve) => ws.once('open', resolve));
+  ws.send('["slow/"]');
+  await waitFor(() => texts.length === 1);
+  expect(JSON.parse(texts[0]!).type).toBe('ack');
+  texts.length = 0;
+  const socket = (ws as unknown as { _socket: { pause(): void; resume(): void } })._socket;
+  socket.pause();
+  return { ws, texts, closed, resume: () => socket.resume() };
+}
+
+const PAYLOAD = 'z'.repeat(8 * 1024);
+
+async function flood(hub: Endpoint, n: number): Promise<void> {
+  for (let i = 0; i < n; i++) {
+    hub.publish('slow/x', string(PAYLOAD));
+    if (i % 100 === 99) await new Promise((r) => setImmediate(r));
+  }
+}
+
+describe('slow JSON v1 clients', () => {
+  it("by default get Broker's treatment: buffer_overflow, then the connection is closed", async () => {
+    const { hub, listener } = await hubWith({ highWaterMark: 16 * 1024 });
+    const c = await stalledClient(listener.jsonUrl);
+    cleanup.push(() => c.ws.terminate());
+    await flood(hub, 4000);
+    c.resume();
+    expect(await c.closed).toBe(1008);
+    const last = JSON.parse(c.texts.at(-1)!) as { type: string; code: string; context: string };
+    expect(last).toMatchObject({ type: 'error', code: 'buffer_overflow' });
+    expect(last.context).toContain('send buffer of 512 messages');
+    expect(c.texts.length).toBeLessThan(4000);
+  }, 60_000);
+
+  for (const policy of ['drop_oldest', 'drop_newest'] as const) {
+    it(`with ${policy} stays connected and is told exactly how many messages it lost, rate-limited`, async () => {
+      const { hub, listener } = await hubWith({
+        highWaterMark: 16 * 1024,
+        links: { jsonClients: { overflowPolicy: policy, bufferSize: 64 } },
+      });
+      const c = await stalledClient(listener.jsonUrl);
+      cleanup.push(() => c.ws.terminate());
+      const N = 4000;
+      const start = Date.now();
+      await flood(hub, N);
+      c.resume();
+      let data = 0;
+      let dropped = 0;
+      let notices = 0;
+      let seen = 0;
+      await waitFor(() => {
+        for (; seen < c.texts.length; seen++) {
+          const m = JSON.parse(c.texts[seen]!) as { type: string; code?: string; context?: string };
+          if (m.type === 'data-message') data++;
+          else {
+            expect(m.code).toBe('buffer_overflow');
+            const k = /^dropped (\d+) messages?: send buffer of 64 messages full \(policy (\w+)\)/.exec(m.context!);
+            expect(k?.[2]).toBe(policy);
+            dropped += Number(k![1]);
+            notices++;
+          }
+        }
+        return data + dropped === N;
+      }, 30_000);
+      expect(dropped).toBeGreaterThan(0);
+      expect(data).toBeGreaterThan(0);
+      // At most one notice per second (plus the first).
+      expect(notices).toBeLessThanOrEqual(2 + Math.ceil((Date.now() - start) / 1000));
+      expect(c.ws.readyState).toBe(WebSocket.OPEN);
+    }, 60_000);
+  }
+});
