@@ -6,7 +6,7 @@
  */
 import WebSocket from 'ws';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ConfigError, Endpoint, string, vector, integer, type Data, type Message, type OverflowPolicy } from 'isobroker';
+import { ConfigError, Endpoint, ValueError, integer, real, string, vector, type Data, type Message, type OverflowPolicy } from 'isobroker';
 import { listen, type Listener } from 'isobroker/node';
 
 const MiB = 1024 * 1024;
@@ -99,6 +99,22 @@ describe("Broker's limits: 20 MiB strings and 63-deep vectors", () => {
     expect(() => new Endpoint({ links: { peers: { maxMessageSize: 0 } } })).toThrow(/links.peers.maxMessageSize/);
     expect(() => new Endpoint({ links: { jsonServers: { stringEscapes: 'c' as 'json' } } })).toThrow(/links.jsonServers.stringEscapes/);
     expect(() => new Endpoint({ links: { jsonClients: { bufferSize: 1.5 } } })).toThrow(/links.jsonClients.bufferSize/);
+  });
+});
+
+describe('non-finite reals towards a JSON v1 server', () => {
+  it('publish throws a ValueError before anything is sent, and the link keeps working', async () => {
+    const { hub, listener } = await hubWith({});
+    const client = new Endpoint({ name: 'json-client' });
+    cleanup.push(() => client.close());
+    const atHub: Message[] = [];
+    hub.subscribe('nf/', (m) => atHub.push(m));
+    await client.peer(listener.jsonUrl);
+    expect(() => client.publish('nf/x', vector([real(NaN)]))).toThrow(ValueError);
+    expect(() => client.publish('nf/x', real(-Infinity))).toThrow(/cannot be sent to a JSON v1 server/);
+    client.publish('nf/x', real(1.5));
+    await waitFor(() => atHub.length === 1);
+    expect(atHub.map((m) => m.data)).toEqual([real(1.5)]);
   });
 });
 
