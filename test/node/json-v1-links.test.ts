@@ -4,7 +4,7 @@
  * them (`buffer_overflow`, then close) or as the operator chooses (a drop policy, with the count
  * of lost messages told to the client, rate-limited).
  */
-import WebSocket from 'ws';
+import WebSocket, { WebSocketServer } from 'ws';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ConfigError, Endpoint, ValueError, integer, real, string, vector, type Data, type Message, type OverflowPolicy } from 'isobroker';
 import { listen, type Listener } from 'isobroker/node';
@@ -115,6 +115,48 @@ describe('non-finite reals towards a JSON v1 server', () => {
     client.publish('nf/x', real(1.5));
     await waitFor(() => atHub.length === 1);
     expect(atHub.map((m) => m.data)).toEqual([real(1.5)]);
+  });
+});
+
+describe('what a Broker server writes', () => {
+  it("bare nan/inf/-inf from a server arrive as reals; relaying them to another JSON v1 server is reported, not sent", async () => {
+    // A minimal Broker-like JSON v1 server: acks the handshake, then sends what Broker's server
+    // writes for non-finite reals (bare words, not JSON).
+    const broker = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+    cleanup.push(() => new Promise<void>((r) => broker.close(() => r())));
+    const fromClient: string[] = [];
+    broker.on('connection', (ws) => {
+      ws.once('message', () => {
+        ws.send('{"type":"ack","endpoint":"00000000-0000-4000-8000-000000000001","version":"2.8.0-dev"}');
+        for (const w of ['nan', 'inf', '-inf']) ws.send(`{"type":"data-message","topic":"nf/${w}","@data-type":"real","data":${w}}`);
+      });
+      ws.on('message', (d) => fromClient.push(String(d)));
+    });
+    await new Promise((r) => broker.once('listening', r));
+    const brokerUrl = `ws://127.0.0.1:${(broker.address() as { port: number }).port}/v1/messages/json`;
+    const { hub, listener } = await hubWith({});
+    const atHub: Message[] = [];
+    hub.subscribe('nf/', (m) => atHub.push(m));
+    const client = new Endpoint({ name: 'json-client' });
+    cleanup.push(() => client.close());
+    const got: Message[] = [];
+    const errors: string[] = [];
+    client.on('error', (e) => errors.push(`${e.code} ${e.context ?? e.message}`));
+    client.subscribe('nf/', (m) => got.push(m));
+    await client.peer(listener.jsonUrl); // a second JSON v1 server (our hub)
+    await client.peer(brokerUrl);
+    await waitFor(() => got.length === 3);
+    expect(got.map((m) => [m.topic, m.data])).toEqual([
+      ['nf/nan', real(NaN)],
+      ['nf/inf', real(Infinity)],
+      ['nf/-inf', real(-Infinity)],
+    ]);
+    await waitFor(() => errors.filter((e) => e.startsWith('serialization_failed')).length === 3);
+    expect(errors.filter((e) => e.startsWith('deserialization_failed'))).toEqual([]);
+    client.publish('nf/ok', real(0.1));
+    await waitFor(() => atHub.length === 1);
+    expect(atHub.map((m) => m.topic)).toEqual(['nf/ok']); // the non-finite ones never reached the hub
+    expect(fromClient.at(-1)).toBe('{"type":"data-message","topic":"nf/ok","@data-type":"real","data":0.1}');
   });
 });
 
