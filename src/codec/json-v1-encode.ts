@@ -304,3 +304,11 @@ export function assertJsonClientEncodable(v: Data): void {
     );
   }
 }
+
+/** A client's handshake, the JSON array of its topic prefixes, with the chosen string escapes. */
+export function encodeJsonHandshake(topics: readonly string[], options?: JsonEncodeOptions): string {
+  const broker = isBroker(options);
+  let out = '[';
+  for (let i = 0; i < topics.length; i++) out += `${i === 0 ? '' : ','}${quoteJsonString(topics[i]!, broker)}`;
+  return `${out}]`;
+}

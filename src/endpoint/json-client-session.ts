@@ -11,7 +11,7 @@
  */
 import type { Data } from '../data/types.js';
 import { DecodeError } from '../errors.js';
-import { encodeJsonMessage, type JsonEncodeOptions } from '../codec/json-v1-encode.js';
+import { encodeJsonHandshake, encodeJsonMessage, type JsonEncodeOptions } from '../codec/json-v1-encode.js';
 import type { JsonLimits } from '../codec/json-parse.js';
 import { DEFAULT_LINKS, type ResolvedLinks } from './json-links.js';
 import { decodeJsonMessage } from '../codec/json-v1-message.js';
@@ -57,7 +57,7 @@ export class JsonClientSession {
       toFrames: (items) => items,
       timers: cfg.timers,
     });
-    this.outbox.pushControl(JSON.stringify(filter));
+    this.outbox.pushControl(encodeJsonHandshake(filter, this.encodeOptions));
     transport.attach({
       onMessage: (f) => this.onFrame(f),
       onClose: (code, reason) => this.onClosed(code, reason),

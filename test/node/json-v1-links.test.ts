@@ -160,6 +160,40 @@ describe('what a Broker server writes', () => {
   });
 });
 
+describe('string escapes for older Zeek (links.jsonServers.stringEscapes)', () => {
+  it("'json' by default (\\u000b), 'broker' writes Broker's own escapes (\\v, raw control bytes), handshake included", async () => {
+    const server = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+    cleanup.push(() => new Promise<void>((r) => server.close(() => r())));
+    const received: string[] = [];
+    server.on('connection', (ws) => {
+      ws.once('message', () => ws.send('{"type":"ack","endpoint":"00000000-0000-4000-8000-000000000002","version":"7.0.0"}'));
+      ws.on('message', (d) => received.push(String(d)));
+    });
+    await new Promise((r) => server.once('listening', r));
+    const url = `ws://127.0.0.1:${(server.address() as { port: number }).port}/v1/messages/json`;
+    const texts: Record<string, string[]> = {};
+    for (const mode of ['json', 'broker'] as const) {
+      received.length = 0;
+      const ep = new Endpoint({ name: mode, links: { jsonServers: { stringEscapes: mode } } });
+      cleanup.push(() => ep.close());
+      ep.subscribe('esc\u0001/', () => undefined);
+      await ep.peer(url);
+      ep.publish('esc/x', string('a\u000bb\u0001c\n'));
+      await waitFor(() => received.length === 2);
+      texts[mode] = [...received];
+      await ep.close();
+    }
+    expect(texts.json).toEqual([
+      '["esc\\u0001/"]',
+      '{"type":"data-message","topic":"esc/x","@data-type":"string","data":"a\\u000bb\\u0001c\\n"}',
+    ]);
+    expect(texts.broker).toEqual([
+      '["esc\u0001/"]',
+      '{"type":"data-message","topic":"esc/x","@data-type":"string","data":"a\\vb\u0001c\\n"}',
+    ]);
+  });
+});
+
 async function waitFor(cond: () => boolean, ms = 20_000): Promise<void> {
   const end = Date.now() + ms;
   while (!cond()) {
