@@ -136,17 +136,24 @@ note "npm install && npm start ${START_ARGS[*]} (log: $LOGS/start.log)"
 setsid bash -c 'npm install && exec npm start "$@"' bash "${START_ARGS[@]}" >"$LOGS/start.log" 2>&1 </dev/null &
 START_PGID=$!
 up=0
+exited=
 while ((SECONDS - t0 < START_TIMEOUT)); do
   if serves_html "$URL"; then up=1; break; fi
-  if ! kill -0 "$START_PGID" 2>/dev/null; then break; fi
+  if ! kill -0 "$START_PGID" 2>/dev/null; then
+    wait "$START_PGID"
+    exited=$?
+    break
+  fi
   sleep 2
 done
 if ((up)); then
   result "npm install && npm start: dashboard $URL answered 200 with HTML after $(elapsed "$t0")"
+elif [[ -n "$exited" ]]; then
+  fail "npm install && npm start: exited with status $exited after $(elapsed "$t0"), no dashboard (see $LOGS/start.log)"
 else
-  fail "npm install && npm start: no dashboard at $URL after $(elapsed "$t0"); last lines of $LOGS/start.log:"
-  tail -n 15 "$LOGS/start.log" | sed 's/^/    /'
+  fail "npm install && npm start: no dashboard at $URL within $(elapsed "$t0") (see $LOGS/start.log)"
 fi
+((up)) || grep -vE '^\s*$' "$LOGS/start.log" | tail -n 12 | sed 's/^/    /'
 t1=$SECONDS
 stop_start
 stray=()
