@@ -44,6 +44,13 @@ export interface JsonLimits {
    * @default false
    */
   readonly allowNonFiniteReals?: boolean;
+  /**
+   * Deepest nesting of Broker containers (vectors, sets, tables) in a decoded value, as in the
+   * native codec, so that whatever a JSON v1 link accepts can travel on every native link.
+   * Checked when decoding data (`decodeJsonMessage`, `decodeJsonData`), not by `parseJson`.
+   * @default 64
+   */
+  readonly maxDataDepth?: number;
 }
 
 /** Deepest JSON nesting that Broker data nested `containers` deep needs (tables: 3 levels each). */
@@ -59,6 +66,7 @@ export const DEFAULT_JSON_LIMITS: Readonly<Required<JsonLimits>> = Object.freeze
   maxArrayLength: 1024 * 1024,
   maxObjectKeys: 256,
   allowNonFiniteReals: false,
+  maxDataDepth: 64,
 });
 
 const FORBIDDEN_KEYS: ReadonlySet<string> = new Set(['__proto__', 'constructor', 'prototype']);
@@ -422,6 +430,7 @@ export function resolveJsonLimits(limits?: JsonLimits): Readonly<Required<JsonLi
     maxArrayLength: limits.maxArrayLength ?? DEFAULT_JSON_LIMITS.maxArrayLength,
     maxObjectKeys: limits.maxObjectKeys ?? DEFAULT_JSON_LIMITS.maxObjectKeys,
     allowNonFiniteReals: limits.allowNonFiniteReals ?? DEFAULT_JSON_LIMITS.allowNonFiniteReals,
+    maxDataDepth: limits.maxDataDepth ?? DEFAULT_JSON_LIMITS.maxDataDepth,
   };
 }
 

@@ -126,17 +126,27 @@ function unicodeText(tag: string, d: JsonNode | undefined): string {
   return s;
 }
 
+/** Containers around the value being decoded, and their limit (set by `decodeJsonData`). */
+let containers = 0;
+let maxContainers = 64;
+
+function enterContainer(): void {
+  if (++containers > maxContainers) fail(`containers nested deeper than maxDataDepth ${maxContainers}`);
+}
+
 function decodeElements(d: JsonNode | undefined, tag: string): Data[] {
   if (!Array.isArray(d)) fail(`${tag} must be an array, got ${describeNode(d as JsonNode | undefined)}`);
   const nodes = d as readonly JsonNode[];
   const out: Data[] = [];
   let i = 0;
+  enterContainer();
   try {
     for (; i < nodes.length; i++) out.push(decodeValue(nodes[i]!));
   } catch (e) {
     if (e instanceof JsonPathError) e.segments.push(`[${i}]`);
     throw e;
   }
+  containers--;
   return out;
 }
 
@@ -170,6 +180,7 @@ function decodeEntries(d: JsonNode | undefined): (readonly [Data, Data])[] {
   const nodes = d as readonly JsonNode[];
   const out: (readonly [Data, Data])[] = [];
   let i = 0;
+  enterContainer();
   try {
     for (; i < nodes.length; i++) {
       const entry = nodes[i];
@@ -198,6 +209,7 @@ function decodeEntries(d: JsonNode | undefined): (readonly [Data, Data])[] {
     if (e instanceof JsonPathError) e.segments.push(`[${i}]`);
     throw e;
   }
+  containers--;
   return sortUnique(out, entryKey, 'table key', '.key');
 }
 
@@ -259,10 +271,14 @@ function decodeValue(node: JsonNode): Data {
  * with `@data-type` and `data`; other keys (a message's `type` and `topic`) are ignored.
  * Throws `DecodeError` naming the JSON path and the problem.
  */
-export function decodeJsonData(node: JsonNode): Data {
+export function decodeJsonData(node: JsonNode, maxDataDepth = 64): Data {
+  containers = 0;
+  maxContainers = maxDataDepth;
   try {
     return decodeValue(node);
   } catch (e) {
     throw toDecodeError(e);
+  } finally {
+    containers = 0;
   }
 }

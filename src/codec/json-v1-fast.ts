@@ -119,12 +119,15 @@ const BACKSLASH = 0x5c;
 
 class FastDecoder {
   pos = 0;
+  /** Broker containers around the current value. */
+  private containers = 0;
 
   constructor(
     private readonly text: string,
     private readonly maxDepth: number,
     private readonly maxString: number,
     private readonly maxArray: number,
+    private readonly maxContainers: number,
   ) {}
 
   /** Skips whitespace; returns the next character code (NaN at the end). */
@@ -231,11 +234,12 @@ class FastDecoder {
 
   /** `[v, v, …]` of value objects; the array is at `depth`. */
   elements(depth: number): Data[] {
-    if (depth > this.maxDepth) throw GIVE_UP;
+    if (depth > this.maxDepth || ++this.containers > this.maxContainers) throw GIVE_UP;
     this.expectChar(0x5b);
     const out: Data[] = [];
     if (this.ws() === 0x5d) {
       this.pos++;
+      this.containers--;
       return out;
     }
     for (;;) {
@@ -244,17 +248,21 @@ class FastDecoder {
       const c = this.ws();
       this.pos++;
       if (c === 0x2c) continue;
-      if (c === 0x5d) return out;
+      if (c === 0x5d) {
+        this.containers--;
+        return out;
+      }
       throw GIVE_UP;
     }
   }
 
   entries(depth: number): (readonly [Data, Data])[] {
-    if (depth + 2 > this.maxDepth) throw GIVE_UP;
+    if (depth + 2 > this.maxDepth || ++this.containers > this.maxContainers) throw GIVE_UP;
     this.expectChar(0x5b);
     const out: (readonly [Data, Data])[] = [];
     if (this.ws() === 0x5d) {
       this.pos++;
+      this.containers--;
       return out;
     }
     for (;;) {
@@ -272,7 +280,10 @@ class FastDecoder {
       const c = this.ws();
       this.pos++;
       if (c === 0x2c) continue;
-      if (c === 0x5d) return out;
+      if (c === 0x5d) {
+        this.containers--;
+        return out;
+      }
       throw GIVE_UP;
     }
   }
@@ -385,7 +396,7 @@ export function decodeDataMessageFast(
   // Keys are matched literally here, so limits that could reject them leave it to the general path.
   if (limits.maxObjectKeys < 4 || limits.maxStringLength < 12) return undefined;
   try {
-    return new FastDecoder(text, limits.maxDepth, limits.maxStringLength, limits.maxArrayLength).message();
+    return new FastDecoder(text, limits.maxDepth, limits.maxStringLength, limits.maxArrayLength, limits.maxDataDepth).message();
   } catch {
     return undefined;
   }

@@ -51,7 +51,7 @@ export function decodeJsonMessage(text: string, limits?: JsonLimits): JsonV1Mess
     throw new DecodeError(`topic: expected a non-empty string, got ${describeNode(topic)}`);
   }
   if (hasLoneSurrogate(topic)) throw new DecodeError('topic: holds a lone UTF-16 surrogate (not valid Unicode)');
-  return { type: 'data-message', topic, data: decodeJsonData(root) };
+  return { type: 'data-message', topic, data: decodeJsonData(root, resolved.maxDataDepth) };
 }
 
 /** Broker's phrases for the three classes of bad input (the start of an error's context). */

@@ -167,6 +167,7 @@ describe('parseJson: limits', () => {
       maxArrayLength: 1024 * 1024,
       maxObjectKeys: 256,
       allowNonFiniteReals: false,
+      maxDataDepth: 64,
     });
     expect(Object.isFrozen(DEFAULT_JSON_LIMITS)).toBe(true);
   });

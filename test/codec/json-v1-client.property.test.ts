@@ -200,5 +200,12 @@ describe('depth: Broker data 64 containers deep', () => {
     for (let i = 0; i < 64; i++) t = { type: 'table', entries: [[integer(BigInt(i)), t]] };
     const tText = encodeJsonMessage({ type: 'data-message', topic: 't', data: t });
     expect(decodeJsonMessage(tText)).toEqual({ type: 'data-message', topic: 't', data: t });
+    // One more container is refused, like the native codec refuses it (fast and general path alike).
+    const v65 = encodeJsonMessage({ type: 'data-message', topic: 't', data: vector([v]) });
+    expect(() => decodeJsonMessage(v65)).toThrow(/maxDataDepth 64/);
+    expect(() => decodeJsonMessage(` ${v65.replace(/,/g, ', ')}`)).toThrow(/maxDataDepth 64/);
+    const t65 = encodeJsonMessage({ type: 'data-message', topic: 't', data: { type: 'table', entries: [[integer(0n), t]] } });
+    expect(() => decodeJsonMessage(t65)).toThrow(/maxDataDepth 64/);
+    expect(decodeJsonMessage(v65, { maxDataDepth: 65 })).toEqual({ type: 'data-message', topic: 't', data: vector([v]) });
   });
 });
