@@ -13,6 +13,7 @@ export const SLOW_TESTS = [
   '**/*.process.test.ts', // clusters and stores as real processes, killed and restarted
   '**/*.fuzz.test.ts', // fuzzing (json-v1.fuzz alone takes ~45 s)
   '**/*.sim.test.ts', // long randomised network simulations
+  'test/store/large-values.test.ts', // clones hundreds of MiB-sized values (~15 s)
 ];
 
 export default mergeConfig(
