@@ -19,7 +19,8 @@ function repoRoot(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
   for (;;) {
     const pkg = join(dir, 'package.json');
-    if (existsSync(pkg) && (JSON.parse(readFileSync(pkg, 'utf8')) as { name?: unknown }).name === 'isobroker') return dir;
+    if (existsSync(pkg) && (JSON.parse(readFileSync(pkg, 'utf8')) as { name?: unknown }).name === 'isobroker')
+      return dir;
     const up = dirname(dir);
     if (up === dir) throw new Error('cannot find the isobroker package root');
     dir = up;

@@ -84,7 +84,7 @@ export function canInstallWithApt() {
 }
 
 function installWithApt() {
-  console.error('find-chromium: no Chromium found; installing Debian\'s chromium with apt-get');
+  console.error("find-chromium: no Chromium found; installing Debian's chromium with apt-get");
   const r = spawnSync('sh', ['-c', 'apt-get update -qq && apt-get install -y -qq chromium'], {
     stdio: ['ignore', 'ignore', 'inherit'],
     env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
@@ -117,7 +117,9 @@ function main() {
 
 function isMain() {
   try {
-    return process.argv[1] !== undefined && realpathSync(process.argv[1]) === realpathSync(fileURLToPath(import.meta.url));
+    return (
+      process.argv[1] !== undefined && realpathSync(process.argv[1]) === realpathSync(fileURLToPath(import.meta.url))
+    );
   } catch {
     return false;
   }

@@ -147,7 +147,8 @@ export function parseCommand<O extends OptionSpecs>(cmd: CommandSpec<O>, argv: r
     else values[name] = value;
   }
   for (const [name, o] of Object.entries(specs)) {
-    if (o.type === 'string' && o.required && values[name] === undefined) throw new UsageError(`--${name}: required (${o.arg})`);
+    if (o.type === 'string' && o.required && values[name] === undefined)
+      throw new UsageError(`--${name}: required (${o.arg})`);
   }
   const typed = values as Values<O>;
   cmd.validate?.(typed);
@@ -186,10 +187,15 @@ export const EXIT_CODES_TEXT = `exit codes: 0 ok, 1 fatal error at run time, 2 u
  * Parses a command's argv; for `--help` or `--version` prints that to stdout and returns
  * undefined (the command then exits 0 without starting anything).
  */
-export function parseOrMeta<O extends OptionSpecs>(cmd: CommandSpec<O>, argv: readonly string[]): Values<O> | undefined {
+export function parseOrMeta<O extends OptionSpecs>(
+  cmd: CommandSpec<O>,
+  argv: readonly string[],
+): Values<O> | undefined {
   const r = parseCommand(cmd, argv);
   if (r.kind === 'run') return r.values;
-  process.stdout.write(r.kind === 'help' ? commandUsage(cmd as unknown as CommandSpec) : `isobroker ${packageVersion()}\n`);
+  process.stdout.write(
+    r.kind === 'help' ? commandUsage(cmd as unknown as CommandSpec) : `isobroker ${packageVersion()}\n`,
+  );
   return undefined;
 }
 
@@ -213,7 +219,11 @@ export function checkWsUrl(value: string, flag: string): void {
   } catch {
     // reported below
   }
-  const ok = url !== undefined && (url.protocol === 'ws:' || url.protocol === 'wss:') && url.hostname !== '' && /^wss?:\/\/[^/?#\s]/i.test(value);
+  const ok =
+    url !== undefined &&
+    (url.protocol === 'ws:' || url.protocol === 'wss:') &&
+    url.hostname !== '' &&
+    /^wss?:\/\/[^/?#\s]/i.test(value);
   if (!ok) expected(flag, 'a ws:// or wss:// URL', value);
   if (url!.port === '0') expected(flag, 'a ws:// or wss:// URL with a port from 1 to 65535', value);
 }
@@ -231,7 +241,8 @@ export const checkNumber =
   (value: string, flag: string): void => {
     const ok = fraction ? /^\d+(\.\d+)?$/.test(value) : /^\d+$/.test(value);
     const n = Number(value);
-    if (!ok || n < min || n > max) expected(flag, `${fraction ? 'a number' : 'an integer'} from ${min} to ${max}`, value);
+    if (!ok || n < min || n > max)
+      expected(flag, `${fraction ? 'a number' : 'an integer'} from ${min} to ${max}`, value);
   };
 
 /** A non-empty value without whitespace at either end. */
@@ -277,16 +288,26 @@ export function untilSignal(): Promise<string> & { cancel(): void } {
 }
 
 /** `parse(argv, options)`: the old helper, kept for `isobroker node`, on a throwaway command spec. */
-export function parse<O extends Record<string, { type: 'string' | 'boolean'; default?: string | boolean; multiple?: boolean }>>(
+export function parse<
+  O extends Record<string, { type: 'string' | 'boolean'; default?: string | boolean; multiple?: boolean }>,
+>(
   argv: readonly string[],
   options: O,
-): { [K in keyof O]?: O[K] extends { type: 'boolean' } ? boolean : O[K] extends { multiple: true } ? string[] : string } {
+): {
+  [K in keyof O]?: O[K] extends { type: 'boolean' } ? boolean : O[K] extends { multiple: true } ? string[] : string;
+} {
   const specs: Record<string, OptionSpec> = {};
   for (const [name, o] of Object.entries(options)) {
     specs[name] =
       o.type === 'boolean'
         ? { type: 'boolean', help: '' }
-        : { type: 'string', arg: 'VALUE', help: '', ...(o.multiple ? { multiple: true } : {}), ...(typeof o.default === 'string' ? { default: o.default } : {}) };
+        : {
+            type: 'string',
+            arg: 'VALUE',
+            help: '',
+            ...(o.multiple ? { multiple: true } : {}),
+            ...(typeof o.default === 'string' ? { default: o.default } : {}),
+          };
   }
   const r = parseCommand({ name: '', synopsis: '', description: '', options: specs }, argv);
   if (r.kind !== 'run') throw new UsageError(`unexpected ${r.kind === 'help' ? '--help' : '--version'}`);
@@ -298,6 +319,8 @@ export function readOptionFile(path: string, flag: string): string {
   try {
     return readFileSync(path, 'utf8');
   } catch (err) {
-    throw new UsageError(`${flag}: cannot read ${quote(path)}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    throw new UsageError(
+      `${flag}: cannot read ${quote(path)}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+    );
   }
 }

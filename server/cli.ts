@@ -27,7 +27,13 @@ Runs one node of a cluster layout: what \`isobroker cluster\` starts for each no
     dir: { type: 'string', arg: 'DIR', default: '.cluster', help: 'directory for logs/ and stores/' },
     demo: { type: 'boolean', help: 'generate demo traffic' },
     seed: { type: 'string', arg: 'N', default: '1', help: 'seed of the demo traffic' },
-    format: { type: 'string', arg: 'tsv|json', default: 'tsv', help: 'log file format (loggers)', check: checkOneOf('tsv', 'json') },
+    format: {
+      type: 'string',
+      arg: 'tsv|json',
+      default: 'tsv',
+      help: 'log file format (loggers)',
+      check: checkOneOf('tsv', 'json'),
+    },
   },
 });
 
@@ -76,7 +82,10 @@ export async function main(argv: readonly string[]): Promise<number> {
       const topic = rest[0];
       if (topic === undefined) process.stdout.write(USAGE);
       else if (topic in COMMANDS) return await COMMANDS[topic]!.run(['--help']);
-      else throw new UsageError(`help: unknown command ${JSON.stringify(topic)} (commands: ${Object.keys(COMMANDS).join(', ')})`);
+      else
+        throw new UsageError(
+          `help: unknown command ${JSON.stringify(topic)} (commands: ${Object.keys(COMMANDS).join(', ')})`,
+        );
       return EXIT.ok;
     }
     if (command === '--version' || command === '-V') {

@@ -46,10 +46,28 @@ A node that exits ${MAX_FAILED_STARTS} times in a row without coming up stops th
       help: 'layout JSON {"nodes":[{"name","role","host","port"}…]}',
       check: (file, flag) => void loadLayout(file, flag),
     },
-    dir: { type: 'string', arg: 'DIR', default: '.cluster', help: 'directory for logs/ and stores/', check: checkNonEmpty },
+    dir: {
+      type: 'string',
+      arg: 'DIR',
+      default: '.cluster',
+      help: 'directory for logs/ and stores/',
+      check: checkNonEmpty,
+    },
     demo: { type: 'boolean', help: 'generate demo traffic' },
-    http: { type: 'string', arg: 'HOST:PORT', default: '127.0.0.1:8080', help: 'address of the dashboard', check: checkHostPort },
-    format: { type: 'string', arg: 'tsv|json', default: 'tsv', help: 'log file format', check: checkOneOf('tsv', 'json') },
+    http: {
+      type: 'string',
+      arg: 'HOST:PORT',
+      default: '127.0.0.1:8080',
+      help: 'address of the dashboard',
+      check: checkHostPort,
+    },
+    format: {
+      type: 'string',
+      arg: 'tsv|json',
+      default: 'tsv',
+      help: 'log file format',
+      check: checkOneOf('tsv', 'json'),
+    },
   },
 });
 
@@ -59,7 +77,9 @@ export function loadLayout(file: string, flag = '--layout'): ClusterLayout {
   try {
     return parseLayout(JSON.parse(text));
   } catch (err) {
-    throw new UsageError(`${flag}: ${JSON.stringify(file)} is not a valid layout: ${err instanceof Error ? err.message : String(err)}`);
+    throw new UsageError(
+      `${flag}: ${JSON.stringify(file)} is not a valid layout: ${err instanceof Error ? err.message : String(err)}`,
+    );
   }
 }
 
@@ -69,7 +89,11 @@ export async function checkPortsFree(layout: ClusterLayout): Promise<void> {
     await new Promise<void>((ok, fail) => {
       const srv = createNetServer();
       srv.once('error', (err: NodeJS.ErrnoException) =>
-        fail(new FatalError(`node '${n.name}' cannot listen on ${n.host}:${n.port}: ${err.code === 'EADDRINUSE' ? 'the port is in use' : err.message}`)),
+        fail(
+          new FatalError(
+            `node '${n.name}' cannot listen on ${n.host}:${n.port}: ${err.code === 'EADDRINUSE' ? 'the port is in use' : err.message}`,
+          ),
+        ),
       );
       srv.listen(n.port, n.host, () => srv.close(() => ok()));
     });
@@ -107,7 +131,9 @@ export async function runCluster(argv: readonly string[]): Promise<number> {
     });
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    throw new FatalError(`--http ${v.http}: cannot listen: ${code === 'EADDRINUSE' ? 'the address is in use' : (err as Error).message}`);
+    throw new FatalError(
+      `--http ${v.http}: cannot listen: ${code === 'EADDRINUSE' ? 'the address is in use' : (err as Error).message}`,
+    );
   }
   const layoutFile = join(dir, 'layout.json');
   try {
@@ -155,23 +181,32 @@ export async function runCluster(argv: readonly string[]): Promise<number> {
       if (stopping) return;
       const why = `${signal ?? `code ${code}`}${c.lastError ? `: ${c.lastError}` : ''}`;
       if (!wasUp && ++c.failedStarts >= MAX_FAILED_STARTS) {
-        giveUp?.(`${c.spec.name} exited ${c.failedStarts} times without coming up (${why}); see ${join(dir, 'logs', `${c.spec.name}.out`)}`);
+        giveUp?.(
+          `${c.spec.name} exited ${c.failedStarts} times without coming up (${why}); see ${join(dir, 'logs', `${c.spec.name}.out`)}`,
+        );
         return;
       }
       c.restarts++;
-      say(`${c.spec.name} exited (${why}); restarting in ${RESTART_DELAY_MS / 1000} s (see ${join(dir, 'logs', `${c.spec.name}.out`)})`);
+      say(
+        `${c.spec.name} exited (${why}); restarting in ${RESTART_DELAY_MS / 1000} s (see ${join(dir, 'logs', `${c.spec.name}.out`)})`,
+      );
       setTimeout(() => {
         if (!stopping) start(c);
       }, RESTART_DELAY_MS);
     });
   };
 
-  say(`starting ${children.length} nodes in ${dir}${existsSync(join(dir, 'stores', 'known_hosts.sqlite')) ? ' (stores from a previous run)' : ''}`);
+  say(
+    `starting ${children.length} nodes in ${dir}${existsSync(join(dir, 'stores', 'known_hosts.sqlite')) ? ' (stores from a previous run)' : ''}`,
+  );
   for (const c of children) start(c);
   say(`dashboard ${dashboard.url}`);
 
   const signal = untilSignal();
-  const end = await Promise.race([signal.then((sig) => ({ sig, failure: undefined })), gaveUp.then((failure) => ({ sig: undefined, failure }))]);
+  const end = await Promise.race([
+    signal.then((sig) => ({ sig, failure: undefined })),
+    gaveUp.then((failure) => ({ sig: undefined, failure })),
+  ]);
   const failure = end.failure;
   signal.cancel();
   stopping = true;

@@ -50,7 +50,9 @@ export async function startDashboardServer(opts: {
     }
     if (!existsSync(file) || !statSync(file).isFile()) {
       if (!existsSync(join(root, 'index.html'))) {
-        res.writeHead(503, { 'content-type': 'text/plain' }).end('The dashboard is not built: run `npx vite build` (npm start does it).\n');
+        res
+          .writeHead(503, { 'content-type': 'text/plain' })
+          .end('The dashboard is not built: run `npx vite build` (npm start does it).\n');
         return;
       }
       res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');

@@ -144,7 +144,8 @@ export function startDemo(opts: DemoOptions): { stop(): void } {
           );
           node.publishHrw(node.pools.proxyPool, c.origH, makeEvent('Demo::orig_count', [address(c.origH), count(1)]));
           opts.knownHosts?.putUnique(address(c.origH), ts, { expiry: 3_600_000 }).catch(() => undefined);
-          if (opts.services && !opts.services.has(`${c.respH}:${c.respP}`)) opts.services.set(`${c.respH}:${c.respP}`, string(c.service));
+          if (opts.services && !opts.services.has(`${c.respH}:${c.respP}`))
+            opts.services.set(`${c.respH}:${c.respP}`, string(c.service));
           conns++;
           bytes += c.origBytes + c.respBytes;
         }

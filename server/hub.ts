@@ -20,7 +20,12 @@ type LinkKind = (typeof LINK_KINDS)[number];
 const POLICIES = ['disconnect', 'drop_oldest', 'drop_newest'] as const;
 
 /** `[KIND=]VALUE`, KIND one of LINK_KINDS (default jsonClients: the hub's Broker JSON v1 clients). */
-export function parseLinkSetting(value: string, flag: string, what: string, ok: (v: string) => boolean): { kind: LinkKind; value: string } {
+export function parseLinkSetting(
+  value: string,
+  flag: string,
+  what: string,
+  ok: (v: string) => boolean,
+): { kind: LinkKind; value: string } {
   const eq = value.indexOf('=');
   const kind = (eq < 0 ? 'jsonClients' : value.slice(0, eq)) as LinkKind;
   const v = eq < 0 ? value : value.slice(eq + 1);
@@ -32,8 +37,15 @@ const isPolicy = (v: string): boolean => (POLICIES as readonly string[]).include
 const isBufferSize = (v: string): boolean => /^[1-9]\d{0,8}$/.test(v);
 
 /** `--overflow-policy` and `--buffer-size` values as `EndpointOptions.links`. */
-export function linksFromFlags(policies: readonly string[], sizes: readonly string[]): Record<LinkKind, { overflowPolicy?: (typeof POLICIES)[number]; bufferSize?: number }> {
-  const links: Record<LinkKind, { overflowPolicy?: (typeof POLICIES)[number]; bufferSize?: number }> = { jsonClients: {}, jsonServers: {}, peers: {} };
+export function linksFromFlags(
+  policies: readonly string[],
+  sizes: readonly string[],
+): Record<LinkKind, { overflowPolicy?: (typeof POLICIES)[number]; bufferSize?: number }> {
+  const links: Record<LinkKind, { overflowPolicy?: (typeof POLICIES)[number]; bufferSize?: number }> = {
+    jsonClients: {},
+    jsonServers: {},
+    peers: {},
+  };
   for (const p of policies) {
     const { kind, value } = parseLinkSetting(p, '--overflow-policy', POLICIES.join('|'), isPolicy);
     links[kind].overflowPolicy = value as (typeof POLICIES)[number];
@@ -61,9 +73,27 @@ Runs one endpoint that listens (native protocol and Broker JSON v1 on one port),
 its peers, and can host data-store masters (in memory, or in a SQLite file). Prints one line on
 stdout when it is ready; logs status to stderr. Stops cleanly on SIGINT/SIGTERM (exit 0).`,
   options: {
-    listen: { type: 'string', arg: 'HOST:PORT', default: '127.0.0.1:9999', help: 'address to listen on (port 0 picks a free port)', check: checkHostPort },
-    peer: { type: 'string', arg: 'URL', multiple: true, help: 'ws:// or wss:// URL of an endpoint to peer with, kept up with retries', check: checkWsUrl },
-    name: { type: 'string', arg: 'NAME', defaultText: 'endpoint-<first 8 hex digits of its id>', help: 'endpoint name', check: checkNonEmpty },
+    listen: {
+      type: 'string',
+      arg: 'HOST:PORT',
+      default: '127.0.0.1:9999',
+      help: 'address to listen on (port 0 picks a free port)',
+      check: checkHostPort,
+    },
+    peer: {
+      type: 'string',
+      arg: 'URL',
+      multiple: true,
+      help: 'ws:// or wss:// URL of an endpoint to peer with, kept up with retries',
+      check: checkWsUrl,
+    },
+    name: {
+      type: 'string',
+      arg: 'NAME',
+      defaultText: 'endpoint-<first 8 hex digits of its id>',
+      help: 'endpoint name',
+      check: checkNonEmpty,
+    },
     master: {
       type: 'string',
       arg: 'NAME[:sqlite:PATH]',
@@ -71,7 +101,14 @@ stdout when it is ready; logs status to stderr. Stops cleanly on SIGINT/SIGTERM 
       help: 'host the master of store NAME, in memory or in the SQLite file PATH',
       check: (value, flag) => void parseMasterSpec(value, flag),
     },
-    'allow-origin': { type: 'string', arg: 'ORIGIN', multiple: true, defaultText: 'any origin', help: 'browser Origin allowed to connect', check: checkNonEmpty },
+    'allow-origin': {
+      type: 'string',
+      arg: 'ORIGIN',
+      multiple: true,
+      defaultText: 'any origin',
+      help: 'browser Origin allowed to connect',
+      check: checkNonEmpty,
+    },
     'overflow-policy': {
       type: 'string',
       arg: '[KIND=]POLICY',
@@ -104,12 +141,22 @@ export async function runHub(argv: readonly string[]): Promise<number> {
   if (!v) return 0;
   const { host, port } = parseHostPort(v.listen);
   const specs = v.master.map((m) => parseMasterSpec(m));
-  const ep = new Endpoint({ role: 'hub', ...(v.name ? { name: v.name } : {}), links: linksFromFlags(v['overflow-policy'], v['buffer-size']) });
+  const ep = new Endpoint({
+    role: 'hub',
+    ...(v.name ? { name: v.name } : {}),
+    links: linksFromFlags(v['overflow-policy'], v['buffer-size']),
+  });
   const log = (line: string): void => {
     if (!v.quiet) process.stderr.write(`${new Date().toISOString()} ${ep.name}: ${line}\n`);
   };
-  ep.on('status', (s) => log(`${s.code}: ${s.message} ${s.peer.name ?? ''} ${s.peer.id ?? ''} ${s.peer.remote ?? ''}`.trimEnd()));
-  ep.on('error', (e) => log(`error ${e.code}: ${e.message}${e.context ? ` (${e.context})` : ''}${e.peer?.remote ? ` [${e.peer.remote}]` : ''}`));
+  ep.on('status', (s) =>
+    log(`${s.code}: ${s.message} ${s.peer.name ?? ''} ${s.peer.id ?? ''} ${s.peer.remote ?? ''}`.trimEnd()),
+  );
+  ep.on('error', (e) =>
+    log(
+      `error ${e.code}: ${e.message}${e.context ? ` (${e.context})` : ''}${e.peer?.remote ? ` [${e.peer.remote}]` : ''}`,
+    ),
+  );
   // Listen for signals from the start: a SIGTERM while starting stops the hub as soon as it can.
   const stop = untilSignal();
   const masters: StoreMaster[] = [];
@@ -133,7 +180,9 @@ export async function runHub(argv: readonly string[]): Promise<number> {
       listener = await listen(ep, { host, port, allowedOrigins: v['allow-origin'] });
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
-      throw new FatalError(`cannot listen on ${v.listen}: ${code === 'EADDRINUSE' ? 'the address is in use' : message(err)}`);
+      throw new FatalError(
+        `cannot listen on ${v.listen}: ${code === 'EADDRINUSE' ? 'the address is in use' : message(err)}`,
+      );
     }
     // A peer that fails for good (an address the endpoint rejects) is fatal: the hub closes its
     // listener and exits 1 instead of running without it. Unreachable peers are retried.

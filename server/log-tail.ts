@@ -19,7 +19,11 @@ export function tailingWriter(inner: LogWriter, ep: Endpoint): LogWriter {
       );
       ep.publish(
         logTailTopic(stream.path),
-        makeEvent(LOG_TAIL_EVENT, [string(stream.path), vector(stream.columns.map((c) => string(c.name))), vector(rows)]),
+        makeEvent(LOG_TAIL_EVENT, [
+          string(stream.path),
+          vector(stream.columns.map((c) => string(c.name))),
+          vector(rows),
+        ]),
       );
     },
     flush: () => inner.flush(),

@@ -69,7 +69,8 @@ export async function runNode(argv: readonly string[]): Promise<number> {
     format: { type: 'string', default: 'tsv' },
   });
   if (!v.layout || !v.name) throw new UsageError('node needs --layout FILE and --name NAME');
-  if (v.format !== 'tsv' && v.format !== 'json') throw new UsageError(`--format must be tsv or json, got '${v.format}'`);
+  if (v.format !== 'tsv' && v.format !== 'json')
+    throw new UsageError(`--format must be tsv or json, got '${v.format}'`);
   const layout = readLayout(v.layout);
   const spec = nodeByName(layout, v.name);
   const dir = v.dir!;
@@ -89,7 +90,11 @@ export async function runNode(argv: readonly string[]): Promise<number> {
     // One logger writes DIR/logs/<path>.log; several write a directory each.
     const logDir = loggersOf(layout).length > 1 ? join(dir, 'logs', spec.name) : join(dir, 'logs');
     mkdirSync(logDir, { recursive: true });
-    writer = createFileLogWriter({ dir: logDir, format: v.format, onError: (e: Error) => log(`log writer: ${e.message}`) });
+    writer = createFileLogWriter({
+      dir: logDir,
+      format: v.format,
+      onError: (e: Error) => log(`log writer: ${e.message}`),
+    });
   }
   const router = new LogRouter(node, {
     ...(writer ? { writer: tailingWriter(writer, ep) } : {}),
@@ -102,7 +107,12 @@ export async function runNode(argv: readonly string[]): Promise<number> {
   if (spec.role === 'manager') {
     mkdirSync(join(dir, 'stores'), { recursive: true });
     const servicesBackend = sqliteStore(join(dir, 'stores', 'known_services.sqlite'), log);
-    tables.push(await BackedTable.open(ep, 'known_services', { master: true, ...(servicesBackend ? { backend: servicesBackend } : {}) }));
+    tables.push(
+      await BackedTable.open(ep, 'known_services', {
+        master: true,
+        ...(servicesBackend ? { backend: servicesBackend } : {}),
+      }),
+    );
     const hostsBackend = sqliteStore(join(dir, 'stores', 'known_hosts.sqlite'), log);
     masters.push(
       await createMaster(ep, 'known_hosts', {
@@ -119,14 +129,26 @@ export async function runNode(argv: readonly string[]): Promise<number> {
 
   // Stats for the dashboard: counters and current peers, twice a second.
   const stats = setInterval(() => {
-    const peers = ep.peers().filter((p) => p.status === 'connected' && p.name).map((p) => string(p.name!));
+    const peers = ep
+      .peers()
+      .filter((p) => p.status === 'connected' && p.name)
+      .map((p) => string(p.name!));
     const s = ep.stats();
     ep.publish(
       statsTopic(spec.name),
-      makeEvent(STATS_EVENT, [string(spec.name), string(spec.role), string(ep.id), vector(peers), count(s.published), count(s.received)]),
+      makeEvent(STATS_EVENT, [
+        string(spec.name),
+        string(spec.role),
+        string(ep.id),
+        vector(peers),
+        count(s.published),
+        count(s.received),
+      ]),
     );
   }, STATS_INTERVAL_MS);
-  const demo = v.demo ? startDemo({ node, router, knownHosts: clones[0], services: tables[0], seed: Number(v.seed) }) : undefined;
+  const demo = v.demo
+    ? startDemo({ node, router, knownHosts: clones[0], services: tables[0], seed: Number(v.seed) })
+    : undefined;
 
   process.stdout.write(`isobroker node ${spec.name} (${spec.role}) ready: ${listener.url}\n`);
   const sig = await untilSignal();

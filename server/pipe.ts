@@ -24,8 +24,19 @@ on the topic prefix TOPIC in Broker JSON v1 form, one per line, until SIGINT/SIG
 Exits 3 when the peer cannot be reached or the connection is lost, naming the number of lines not
 delivered; with --retry it keeps trying instead (and says so on stderr).`,
   options: {
-    peer: { type: 'string', arg: 'URL', required: true, help: 'ws:// or wss:// URL of the endpoint to peer with', check: checkWsUrl },
-    topic: { type: 'string', arg: 'TOPIC', required: true, help: 'topic to publish to, or topic prefix to subscribe to' },
+    peer: {
+      type: 'string',
+      arg: 'URL',
+      required: true,
+      help: 'ws:// or wss:// URL of the endpoint to peer with',
+      check: checkWsUrl,
+    },
+    topic: {
+      type: 'string',
+      arg: 'TOPIC',
+      required: true,
+      help: 'topic to publish to, or topic prefix to subscribe to',
+    },
     publish: { type: 'boolean', help: 'publish each stdin line as a string' },
     subscribe: { type: 'boolean', help: 'print each message received, in JSON v1 form' },
     retry: { type: 'boolean', help: 'keep trying to reach the peer and reconnect after a loss instead of exiting 3' },
@@ -123,7 +134,9 @@ export async function runPipe(argv: readonly string[]): Promise<number> {
 
   try {
     if (!(await connect(ep, link, url, v.retry, timeoutMs))) return EXIT.peer;
-    return v.subscribe ? await subscribe(ep, link, url, topic, v.retry) : await publish(ep, link, url, topic, v.retry, timeoutMs);
+    return v.subscribe
+      ? await subscribe(ep, link, url, topic, v.retry)
+      : await publish(ep, link, url, topic, v.retry, timeoutMs);
   } finally {
     await ep.close();
   }
@@ -180,7 +193,14 @@ async function subscribe(ep: Endpoint, link: Link, url: string, topic: string, r
   return code;
 }
 
-async function publish(ep: Endpoint, link: Link, url: string, topic: string, retry: boolean, timeoutMs: number): Promise<number> {
+async function publish(
+  ep: Endpoint,
+  link: Link,
+  url: string,
+  topic: string,
+  retry: boolean,
+  timeoutMs: number,
+): Promise<number> {
   let read = 0;
   /** Lines handed to the current connection, and how many of them the hub confirmed. */
   let sent = 0;
@@ -205,7 +225,8 @@ async function publish(ep: Endpoint, link: Link, url: string, topic: string, ret
     });
   };
   attach(link.socket);
-  const queued = (): number => ep.peers().reduce((n, p) => n + (p.direction === 'outbound' ? (p.stats?.queued ?? 0) : 0), 0);
+  const queued = (): number =>
+    ep.peers().reduce((n, p) => n + (p.direction === 'outbound' ? (p.stats?.queued ?? 0) : 0), 0);
   const overflows = (): number => ep.peers().reduce((n, p) => n + (p.stats?.overflows ?? 0), 0);
 
   // Ask the hub to confirm what was written: a ping behind the lines, answered after them.
@@ -226,7 +247,9 @@ async function publish(ep: Endpoint, link: Link, url: string, topic: string, ret
       return;
     }
     failed = true;
-    say(`lost the connection to ${url}: ${undelivered} of ${plural(read, 'line')} read not delivered (unconfirmed by the peer); stopped reading stdin`);
+    say(
+      `lost the connection to ${url}: ${undelivered} of ${plural(read, 'line')} read not delivered (unconfirmed by the peer); stopped reading stdin`,
+    );
     input.close();
   });
 

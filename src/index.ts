@@ -77,7 +77,14 @@ export type {
 } from './data/types.js';
 
 // --- Zeek messages
-export { makeBatch, makeEvent, makeIdentifierUpdate, makeLogCreate, makeLogWrite, makeZeekMessage } from './message/builders.js';
+export {
+  makeBatch,
+  makeEvent,
+  makeIdentifierUpdate,
+  makeLogCreate,
+  makeLogWrite,
+  makeZeekMessage,
+} from './message/builders.js';
 export type { EventOptions, LogCreateFields, LogWriteFields } from './message/builders.js';
 export { isZeekEvent, parseZeekMessage } from './message/parse.js';
 export type {
@@ -178,10 +185,22 @@ export type { BackedTableEvents, BackedTableOptions } from './cluster/backed-tab
 export { DEFAULT_LOG_ROUTER_OPTIONS, LogRouter } from './cluster/log-router.js';
 export type { LogRouterEvents, LogRouterOptions } from './cluster/log-router.js';
 export { defineLogStream } from './cluster/log-stream.js';
-export type { LogColumn, LogColumnSpec, LogColumnType, LogScalarType, LogStream, LogStreamSpec } from './cluster/log-types.js';
+export type {
+  LogColumn,
+  LogColumnSpec,
+  LogColumnType,
+  LogScalarType,
+  LogStream,
+  LogStreamSpec,
+} from './cluster/log-types.js';
 export { fromRecord, toRecord } from './cluster/log-record.js';
 export { CONN_LOG, KNOWN_HOSTS_LOG } from './cluster/log-zeek-streams.js';
-export { DEFAULT_JSON_FORMAT_OPTIONS, DEFAULT_TSV_FORMAT_OPTIONS, createJsonFormat, createTsvFormat } from './cluster/log-format.js';
+export {
+  DEFAULT_JSON_FORMAT_OPTIONS,
+  DEFAULT_TSV_FORMAT_OPTIONS,
+  createJsonFormat,
+  createTsvFormat,
+} from './cluster/log-format.js';
 export type { JsonFormatOptions, LogFormat, TsvFormatOptions } from './cluster/log-format.js';
 export type { LogTimeZone } from './cluster/log-text.js';
 export { DEFAULT_LOG_WRITER_OPTIONS, createMemoryLogWriter } from './cluster/log-writer.js';

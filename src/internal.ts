@@ -18,17 +18,44 @@ export type { JsonLimits } from './codec/json-parse.js';
 export { decodeJsonData } from './codec/json-v1-decode.js';
 export { DEFAULT_JSON_ENCODE_OPTIONS, encodeJsonData, encodeJsonMessage } from './codec/json-v1-encode.js';
 export type { JsonEncodeOptions } from './codec/json-v1-encode.js';
-export { HANDSHAKE_NOT_A_STRING, HANDSHAKE_NOT_AN_ARRAY, decodeJsonHandshake, decodeJsonMessage } from './codec/json-v1-message.js';
+export {
+  HANDSHAKE_NOT_A_STRING,
+  HANDSHAKE_NOT_AN_ARRAY,
+  decodeJsonHandshake,
+  decodeJsonMessage,
+} from './codec/json-v1-message.js';
 export type { JsonV1AckMessage, JsonV1DataMessage, JsonV1ErrorMessage, JsonV1Message } from './codec/json-v1-types.js';
-export { ENDPOINT_ID_BYTES, MessageKind, NATIVE_PROTOCOL_VERSION, RESERVED_MESSAGE_KINDS } from './codec/native-kinds.js';
-export type { AnnounceMessage, ByeMessage, DataMessage, DataMessageInput, ErrorMessage, HelloMessage, NativeMessage, NativeMessageInput, PingMessage, PongMessage } from './codec/native-kinds.js';
+export {
+  ENDPOINT_ID_BYTES,
+  MessageKind,
+  NATIVE_PROTOCOL_VERSION,
+  RESERVED_MESSAGE_KINDS,
+} from './codec/native-kinds.js';
+export type {
+  AnnounceMessage,
+  ByeMessage,
+  DataMessage,
+  DataMessageInput,
+  ErrorMessage,
+  HelloMessage,
+  NativeMessage,
+  NativeMessageInput,
+  PingMessage,
+  PongMessage,
+} from './codec/native-kinds.js';
 export { encodeDataMessage, encodeMessage } from './codec/native-messages.js';
 export { decodeFrame, encodeFrame } from './codec/native-frame.js';
 export { decodeValue, encodeValue } from './codec/native-values.js';
 export { ContainerMarker, NativeExt } from './codec/native-format.js';
 export { DEFAULT_NATIVE_LIMITS } from './codec/native-limits.js';
 export type { NativeLimits } from './codec/native-limits.js';
-export { DEFAULT_MAX_BATCH_DEPTH, METADATA_NETWORK_TIMESTAMP, METADATA_USER_START, ZEEK_MESSAGE_TYPES, ZEEK_PROTOCOL_VERSION } from './message/types.js';
+export {
+  DEFAULT_MAX_BATCH_DEPTH,
+  METADATA_NETWORK_TIMESTAMP,
+  METADATA_USER_START,
+  ZEEK_MESSAGE_TYPES,
+  ZEEK_PROTOCOL_VERSION,
+} from './message/types.js';
 export { filterMatches, normalizeFilter } from './topic/filter.js';
 export { TopicTrie } from './topic/topic-trie.js';
 export type { TrieHandle } from './topic/topic-trie.js';
@@ -45,13 +72,29 @@ export { INTERNAL_TOPIC_PREFIX, isInternalTopic } from './topic/internal.js';
 export { hrwSelect, hrwSite, hrwWeight } from './cluster/hash.js';
 export { distributePools } from './cluster/pools.js';
 export type { PoolLayoutNode } from './cluster/pools.js';
-export { LOGGER_POOL_TOPIC, LOGGER_TOPIC, MANAGER_TOPIC, NODEID_TOPIC_PREFIX, NODE_TOPIC_PREFIX, PROXY_POOL_TOPIC, PROXY_TOPIC, WORKER_POOL_TOPIC, WORKER_TOPIC } from './cluster/topics.js';
+export {
+  LOGGER_POOL_TOPIC,
+  LOGGER_TOPIC,
+  MANAGER_TOPIC,
+  NODEID_TOPIC_PREFIX,
+  NODE_TOPIC_PREFIX,
+  PROXY_POOL_TOPIC,
+  PROXY_TOPIC,
+  WORKER_POOL_TOPIC,
+  WORKER_TOPIC,
+} from './cluster/topics.js';
 export { LOG_ACK_EVENT, LOG_BATCH_EVENT, fallbackLogTopic, logAckTopic, logTopic } from './cluster/log-router.js';
 export { LOG_SCALAR_TYPES, LOG_TYPE_DATA, parseLogColumnType } from './cluster/log-types.js';
 export { defaultLogPath } from './cluster/log-stream.js';
 export { checkRecord, toColumnData } from './cluster/log-record.js';
 export { formatLogValue, resolveLogFormat } from './cluster/log-format.js';
-export { formatJsonDouble, formatLogStamp, formatTsvDouble, formatTsvTime, formatZeekAddress } from './cluster/log-text.js';
+export {
+  formatJsonDouble,
+  formatLogStamp,
+  formatTsvDouble,
+  formatTsvTime,
+  formatZeekAddress,
+} from './cluster/log-text.js';
 export { escapeTsvText, formatJsonString, formatTsvString, unescapeTsv } from './cluster/log-escape.js';
 export { parseZeekTsvValue, zeekTsvRecords } from './cluster/log-tsv-parse.js';
 export type { ZeekTsvMarkers } from './cluster/log-tsv-parse.js';

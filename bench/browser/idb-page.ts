@@ -94,7 +94,8 @@ const api = {
     await idbSet('open', 0, store); // opens the database outside the timing
     const tx0 = readWriteTransactions;
     const t0 = performance.now();
-    for (let i = 0; i < n; i++) await idbSet(encodeValue(count(i)).slice(), encodeValue(string(`value ${i}`)).slice(), store);
+    for (let i = 0; i < n; i++)
+      await idbSet(encodeValue(count(i)).slice(), encodeValue(string(`value ${i}`)).slice(), store);
     const ms = performance.now() - t0;
     const transactions = readWriteTransactions - tx0;
     await closeStore(store);

@@ -36,7 +36,10 @@ export function parseBenchArgs(argv: readonly string[], ids: readonly string[]):
     else if (arg === '--only' || arg.startsWith('--only=')) {
       const value = arg === '--only' ? argv[++i] : arg.slice('--only='.length);
       if (value === undefined || value === '') throw new Error('--only needs a comma-separated list of section ids');
-      const wanted = value.split(',').map((s) => s.trim()).filter((s) => s !== '');
+      const wanted = value
+        .split(',')
+        .map((s) => s.trim())
+        .filter((s) => s !== '');
       const unknown = wanted.filter((s) => !ids.includes(s));
       if (unknown.length > 0) throw new Error(`unknown section ${unknown.join(', ')}; sections: ${ids.join(', ')}`);
       only = [...new Set([...(only ?? []), ...wanted])];

@@ -39,7 +39,11 @@ export function launchChromium(): Promise<Browser> {
  * Closing the returned context ends the browser.
  */
 export function launchChromiumWithProfile(userDataDir: string): Promise<BrowserContext> {
-  return chromium.launchPersistentContext(userDataDir, { executablePath: CHROMIUM_PATH, headless: true, args: [...CHROMIUM_ARGS] });
+  return chromium.launchPersistentContext(userDataDir, {
+    executablePath: CHROMIUM_PATH,
+    headless: true,
+    args: [...CHROMIUM_ARGS],
+  });
 }
 
 /**
@@ -80,7 +84,8 @@ export function servePage(js: string, title: string): Promise<PageServer> {
   const html = `<!doctype html><meta charset="utf-8"><title>${title}</title><script type="module" src="/page.js"></script><body></body>`;
   const server: Server = createServer((req, res) => {
     if (req.url === '/page.js') res.writeHead(200, { 'content-type': 'text/javascript' }).end(js);
-    else if (req.url === '/' || req.url === '/index.html') res.writeHead(200, { 'content-type': 'text/html' }).end(html);
+    else if (req.url === '/' || req.url === '/index.html')
+      res.writeHead(200, { 'content-type': 'text/html' }).end(html);
     else if (req.url === '/favicon.ico') res.writeHead(204).end();
     else res.writeHead(404).end();
   });

@@ -32,7 +32,8 @@ function pad(s: string, width: number, align: Align): string {
 export function markdownTable(t: Table): string {
   const cols = t.headers.length;
   for (const row of t.rows) {
-    if (row.length !== cols) throw new RangeError(`row has ${row.length} cells, the header ${cols}: ${row.join(' | ')}`);
+    if (row.length !== cols)
+      throw new RangeError(`row has ${row.length} cells, the header ${cols}: ${row.join(' | ')}`);
   }
   const align = t.headers.map((_, i): Align => t.align?.[i] ?? (i === 0 ? 'left' : 'right'));
   const header = t.headers.map(escapeCell);

@@ -108,10 +108,12 @@ export class ChildHandle {
         if (m !== null && settle()) resolve(m);
       });
       const timer = setTimeout(() => {
-        if (settle()) reject(new Error(`${this.name}: no line matching ${pattern} within ${timeoutMs} ms\n${this.stderrText()}`));
+        if (settle())
+          reject(new Error(`${this.name}: no line matching ${pattern} within ${timeoutMs} ms\n${this.stderrText()}`));
       }, timeoutMs);
       void this.exited.then((status) => {
-        if (settle()) reject(new Error(`${this.name} exited (${status}) before printing ${pattern}\n${this.stderrText()}`));
+        if (settle())
+          reject(new Error(`${this.name} exited (${status}) before printing ${pattern}\n${this.stderrText()}`));
       });
     });
   }

@@ -15,7 +15,9 @@ interface Request {
   readonly args: unknown;
 }
 
-type Reply = { readonly id: number; readonly ok: true; readonly result: unknown } | { readonly id: number; readonly ok: false; readonly error: string };
+type Reply =
+  | { readonly id: number; readonly ok: true; readonly result: unknown }
+  | { readonly id: number; readonly ok: false; readonly error: string };
 
 /** The benchmark's side: calls commands of one child. */
 export class RpcClient {
@@ -38,7 +40,8 @@ export class RpcClient {
       else p.reject(new Error(`${child.name}: ${reply.error}`));
     });
     void child.exited.then((status) => {
-      for (const p of this.pending.values()) p.reject(new Error(`${child.name} exited (${status})\n${child.stderrText()}`));
+      for (const p of this.pending.values())
+        p.reject(new Error(`${child.name} exited (${status})\n${child.stderrText()}`));
       this.pending.clear();
     });
   }
@@ -49,7 +52,9 @@ export class RpcClient {
     return new Promise<T>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(id);
-        reject(new Error(`${this.child.name}: '${cmd}' got no reply within ${timeoutMs} ms\n${this.child.stderrText()}`));
+        reject(
+          new Error(`${this.child.name}: '${cmd}' got no reply within ${timeoutMs} ms\n${this.child.stderrText()}`),
+        );
       }, timeoutMs);
       this.pending.set(id, {
         resolve: (v) => {

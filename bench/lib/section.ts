@@ -43,11 +43,21 @@ export interface BenchSection {
 }
 
 /** Goal: `value ≤ limit` (e.g. a time ratio against a baseline). */
-export function goalAtMost(goal: string, value: number, limit: number, format: (x: number) => string = formatRatio): GoalResult {
+export function goalAtMost(
+  goal: string,
+  value: number,
+  limit: number,
+  format: (x: number) => string = formatRatio,
+): GoalResult {
   return { goal, measured: format(value), met: value <= limit };
 }
 
 /** Goal: `value ≥ limit` (e.g. a speed-up against a peer). */
-export function goalAtLeast(goal: string, value: number, limit: number, format: (x: number) => string = formatRatio): GoalResult {
+export function goalAtLeast(
+  goal: string,
+  value: number,
+  limit: number,
+  format: (x: number) => string = formatRatio,
+): GoalResult {
   return { goal, measured: format(value), met: value >= limit };
 }

@@ -179,7 +179,11 @@ export function compareInterleaved(tasks: readonly BenchTask[], options?: Timing
 }
 
 /** Runs `fn` `times` times and returns the median duration in milliseconds (one-shot costs). */
-export function medianDurationMs(fn: () => unknown, times: number, now: () => number = DEFAULT_TIMING_OPTIONS.now): number {
+export function medianDurationMs(
+  fn: () => unknown,
+  times: number,
+  now: () => number = DEFAULT_TIMING_OPTIONS.now,
+): number {
   const ms: number[] = [];
   for (let i = 0; i < times; i++) {
     const t0 = now();

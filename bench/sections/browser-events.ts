@@ -115,7 +115,12 @@ function binPath(): string {
 }
 
 /** Publishes `rate` events per second for `ms`, paced every millisecond; resolves with the count. */
-async function publishAt(pub: Endpoint, rate: number, ms: number, firstSeq: number): Promise<{ published: number; publishMs: number }> {
+async function publishAt(
+  pub: Endpoint,
+  rate: number,
+  ms: number,
+  firstSeq: number,
+): Promise<{ published: number; publishMs: number }> {
   let seq = firstSeq;
   const t0 = performance.now();
   let published = 0;
@@ -144,9 +149,20 @@ async function drain(page: Page, n: number, ms: number): Promise<void> {
 }
 
 /** Runs the ladder; `log` reports progress. */
-export async function runLadder(procs: ProcessSet, browser: Browser, plan: LadderPlan, log: (line: string) => void): Promise<LadderResult> {
+export async function runLadder(
+  procs: ProcessSet,
+  browser: Browser,
+  plan: LadderPlan,
+  log: (line: string) => void,
+): Promise<LadderResult> {
   const port = await freePort();
-  const hub = procs.spawn('isobroker hub', process.execPath, [binPath(), 'hub', '--listen', `127.0.0.1:${port}`, '--quiet']);
+  const hub = procs.spawn('isobroker hub', process.execPath, [
+    binPath(),
+    'hub',
+    '--listen',
+    `127.0.0.1:${port}`,
+    '--quiet',
+  ]);
   const url = (await hub.waitForLine(/ready: native (ws:\/\/\S+),/, 15_000))[1]!;
   let server: PageServer | undefined;
   let context: BrowserContext | undefined;
@@ -191,9 +207,24 @@ export async function runLadder(procs: ProcessSet, browser: Browser, plan: Ladde
       await drain(page, published, plan.drainMs);
       const stats = await page.evaluate((t) => (globalThis as unknown as G).benchEvents.stats(t), endAt);
       const delta = (name: string): number => ((m1.get(name) ?? NaN) - (m0.get(name) ?? NaN)) * 1000;
-      const mainThread = { taskMs: delta('TaskDuration'), scriptMs: delta('ScriptDuration'), styleMs: delta('RecalcStyleDuration'), layoutMs: delta('LayoutDuration') };
+      const mainThread = {
+        taskMs: delta('TaskDuration'),
+        scriptMs: delta('ScriptDuration'),
+        styleMs: delta('RecalcStyleDuration'),
+        layoutMs: delta('LayoutDuration'),
+      };
       await sleep(300); // let a backlog of a failed step clear before the next one
-      return { rate, render, pass, mainThread, published, publishMs, page: stats, hubCpuMs, publisherCpuMs: (cpu.user + cpu.system) / 1000 };
+      return {
+        rate,
+        render,
+        pass,
+        mainThread,
+        published,
+        publishMs,
+        page: stats,
+        hubCpuMs,
+        publisherCpuMs: (cpu.user + cpu.system) / 1000,
+      };
     };
     const steps: Step[] = [];
     for (let pass = 1; pass <= plan.passes; pass++) {

@@ -9,17 +9,47 @@ import { join } from 'node:path';
 import { CHROMIUM_PATH, chromiumUnavailable, launchChromium } from '../lib/chromium.js';
 import { formatCount, formatNs, formatOps, formatRatio, type Table } from '../lib/markdown.js';
 import { ProcessSet } from '../lib/processes.js';
-import { goalAtLeast, type BenchSection, type GoalResult, type SectionContext, type SectionReport } from '../lib/section.js';
+import {
+  goalAtLeast,
+  type BenchSection,
+  type GoalResult,
+  type SectionContext,
+  type SectionReport,
+} from '../lib/section.js';
 import { median } from '../lib/timing.js';
-import { KEEP_UP, LONG_FRAME_MS, LONG_FRAME_SHARE, receivedPerSec, runLadder, stepPassed, type LadderPlan, type LadderResult, type Step } from './browser-events.js';
+import {
+  KEEP_UP,
+  LONG_FRAME_MS,
+  LONG_FRAME_SHARE,
+  receivedPerSec,
+  runLadder,
+  stepPassed,
+  type LadderPlan,
+  type LadderResult,
+  type Step,
+} from './browser-events.js';
 import type { TraceSummary } from './browser-trace.js';
 import { IDB_VARIANTS, runIdb, type IdbPlan, type IdbRuns, type IdbVariant } from './browser-idb.js';
 
 const EVENTS_GOAL = 20_000;
 const IDB_GOAL = 4;
 
-const LADDER: LadderPlan = { rates: [0, 5000, 10_000, 20_000, 40_000, 80_000], receiveOnlyRates: [20_000, 40_000, 80_000], stepMs: 2500, passes: 3, drainMs: 3000, traceRate: 20_000 };
-const QUICK_LADDER: LadderPlan = { rates: [0, 5000, 20_000, 40_000], receiveOnlyRates: [40_000], stepMs: 1500, passes: 1, drainMs: 2000, traceRate: 20_000 };
+const LADDER: LadderPlan = {
+  rates: [0, 5000, 10_000, 20_000, 40_000, 80_000],
+  receiveOnlyRates: [20_000, 40_000, 80_000],
+  stepMs: 2500,
+  passes: 3,
+  drainMs: 3000,
+  traceRate: 20_000,
+};
+const QUICK_LADDER: LadderPlan = {
+  rates: [0, 5000, 20_000, 40_000],
+  receiveOnlyRates: [40_000],
+  stepMs: 1500,
+  passes: 1,
+  drainMs: 2000,
+  traceRate: 20_000,
+};
 const IDB: IdbPlan = { n: 10_000, rounds: 5, warmupN: 1000, perTask: 10 };
 const QUICK_IDB: IdbPlan = { n: 10_000, rounds: 1, warmupN: 500, perTask: 10 };
 
@@ -30,38 +60,57 @@ const sum = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0);
 /** A rate passes when it passed in a majority of the passes (rendering steps only). */
 function passedRates(steps: readonly Step[], plan: LadderPlan, strict = false): Set<number> {
   const rendered = steps.filter((s) => s.render && s.rate > 0);
-  return new Set(plan.rates.filter((r) => r > 0 && rendered.filter((s) => s.rate === r && stepPassed(s, strict)).length * 2 > plan.passes));
+  return new Set(
+    plan.rates.filter(
+      (r) => r > 0 && rendered.filter((s) => s.rate === r && stepPassed(s, strict)).length * 2 > plan.passes,
+    ),
+  );
 }
 
 function ladderRow(label: string, s: readonly Step[]): string[] {
   const frames = sum(s.map((x) => x.page.frames));
   const long = sum(s.map((x) => x.page.longFrames));
-  const share = (f: (m: Step['mainThread']) => number): string => percent(median(s.map((x) => f(x.mainThread) / x.publishMs)));
+  const share = (f: (m: Step['mainThread']) => number): string =>
+    percent(median(s.map((x) => f(x.mainThread) / x.publishMs)));
   const idle = s.every((x) => x.rate === 0);
   return [
     label,
     idle ? '—' : formatOps(median(s.map((x) => (x.published * 1000) / x.publishMs))),
     idle ? '—' : formatOps(median(s.map(receivedPerSec))),
     idle ? '—' : formatCount(sum(s.map((x) => x.published - x.page.received))),
-    idle ? '—' : `${ms(median(s.map((x) => x.page.latencyP50Ms)))} / ${ms(median(s.map((x) => x.page.latencyP99Ms)))} / ${ms(Math.max(...s.map((x) => x.page.latencyMaxMs)))}`,
+    idle
+      ? '—'
+      : `${ms(median(s.map((x) => x.page.latencyP50Ms)))} / ${ms(median(s.map((x) => x.page.latencyP99Ms)))} / ${ms(Math.max(...s.map((x) => x.page.latencyMaxMs)))}`,
     formatCount(frames),
     `${formatCount(long)} (${frames > 0 ? ((100 * long) / frames).toFixed(1) : '0'}%)`,
     ms(Math.max(...s.map((x) => x.page.longestFrameMs))),
     ms(median(s.map((x) => x.page.meanFrameMs))),
     `${share((m) => m.taskMs)} (${share((m) => m.scriptMs)} / ${share((m) => m.styleMs + m.layoutMs)})`,
-    idle || !s[0]!.render ? '—' : (sum(s.map((x) => x.page.rowsRendered)) / Math.max(1, sum(s.map((x) => x.page.renders)))).toFixed(0),
+    idle || !s[0]!.render
+      ? '—'
+      : (sum(s.map((x) => x.page.rowsRendered)) / Math.max(1, sum(s.map((x) => x.page.renders)))).toFixed(0),
     percent(median(s.map((x) => x.hubCpuMs / x.publishMs))),
     percent(median(s.map((x) => x.publisherCpuMs / x.publishMs))),
-    idle ? 'baseline' : `${s.filter((x) => stepPassed(x)).length}/${s.length} (${s.filter((x) => stepPassed(x, true)).length}/${s.length})`,
+    idle
+      ? 'baseline'
+      : `${s.filter((x) => stepPassed(x)).length}/${s.length} (${s.filter((x) => stepPassed(x, true)).length}/${s.length})`,
   ];
 }
 
 function ladderTable(steps: readonly Step[], plan: LadderPlan): Table {
   const rows = plan.rates.map((rate) =>
-    ladderRow(rate === 0 ? 'idle page (nothing published)' : `${formatOps(rate)}, rendered`, steps.filter((x) => x.render && x.rate === rate)),
+    ladderRow(
+      rate === 0 ? 'idle page (nothing published)' : `${formatOps(rate)}, rendered`,
+      steps.filter((x) => x.render && x.rate === rate),
+    ),
   );
   for (const rate of plan.receiveOnlyRates) {
-    rows.push(ladderRow(`${formatOps(rate)}, received only (no rendering)`, steps.filter((x) => !x.render && x.rate === rate)));
+    rows.push(
+      ladderRow(
+        `${formatOps(rate)}, received only (no rendering)`,
+        steps.filter((x) => !x.render && x.rate === rate),
+      ),
+    );
   }
   return {
     title:
@@ -94,7 +143,9 @@ function whereTimeGoes(steps: readonly Step[]): string[] {
   const parts = both.flatMap((rate) => {
     const rendered = steps.filter((s) => s.render && s.rate === rate);
     const received = steps.filter((s) => !s.render && s.rate === rate);
-    return rendered.length === 0 ? [] : [`${formatOps(rate)}: ${percent(busy(rendered))} rendering, ${percent(busy(received))} receiving only`];
+    return rendered.length === 0
+      ? []
+      : [`${formatOps(rate)}: ${percent(busy(rendered))} rendering, ${percent(busy(received))} receiving only`];
   });
   if (parts.length === 0) return [];
   return [
@@ -121,8 +172,18 @@ const TRACE_LABELS: Readonly<Record<string, string>> = {
 
 /** Where the traced step's time went: the page's main thread by trace event, then every busy thread. */
 function traceTable(step: Step, t: TraceSummary): Table {
-  const main = t.main.map((e) => ['page main thread', TRACE_LABELS[e.name] ?? e.name, ms(e.ms), percent(e.ms / t.mainBusyMs)]);
-  const threads = t.threads.map((e) => [`thread ${e.name}`, 'busy (all processes)', ms(e.ms), percent(e.ms / t.windowMs)]);
+  const main = t.main.map((e) => [
+    'page main thread',
+    TRACE_LABELS[e.name] ?? e.name,
+    ms(e.ms),
+    percent(e.ms / t.mainBusyMs),
+  ]);
+  const threads = t.threads.map((e) => [
+    `thread ${e.name}`,
+    'busy (all processes)',
+    ms(e.ms),
+    percent(e.ms / t.windowMs),
+  ]);
   return {
     title:
       `Where the page's time goes at ${formatOps(step.rate)}, rendered (Chromium trace of one more step, ${ms(t.windowMs)}, ` +
@@ -157,7 +218,15 @@ function idbTable(runs: IdbRuns, plan: IdbPlan): Table {
   });
   return {
     title: `Clone writes persisted to IndexedDB (${formatCount(plan.n)} small entries per run, ${plan.rounds} interleaved round(s), profile on disk)`,
-    headers: ['variant', 'writes/s', `time for ${formatCount(plan.n)}`, 'spread', 'read-write transactions', '× unbatched', 'goal'],
+    headers: [
+      'variant',
+      'writes/s',
+      `time for ${formatCount(plan.n)}`,
+      'spread',
+      'read-write transactions',
+      '× unbatched',
+      'goal',
+    ],
     rows,
   };
 }
@@ -208,7 +277,11 @@ async function run(ctx: SectionContext): Promise<SectionReport> {
       measured: best > 0 ? `${formatOps(best)} (received ${formatOps(bestReceived)})` : 'no rate passed',
       met: best >= EVENTS_GOAL,
     },
-    goalAtLeast(`batched IndexedDB persistence ≥ ${IDB_GOAL}× the writes/s of one awaited idb-keyval set per write`, idbRatio, IDB_GOAL),
+    goalAtLeast(
+      `batched IndexedDB persistence ≥ ${IDB_GOAL}× the writes/s of one awaited idb-keyval set per write`,
+      idbRatio,
+      IDB_GOAL,
+    ),
   ];
   const notes = [
     ...whereTimeGoes(steps),
@@ -220,7 +293,7 @@ async function run(ctx: SectionContext): Promise<SectionReport> {
       'frame timing; a rate passes when a majority of its steps passed.',
     `Chromium ${version}, headless, \`${CHROMIUM_PATH}\` with software rendering (\`--disable-gpu\`), ` +
       `viewport 1280×800. Machine load (1-minute load average) ${loadBefore.toFixed(2)} before and ${loadAfter.toFixed(2)} ` +
-      'after: the hub, the publisher and Chromium share this machine\'s cores with other work.',
+      "after: the hub, the publisher and Chromium share this machine's cores with other work.",
     'Method (events): the hub is `isobroker hub` in its own process; the page (an esbuild bundle of ' +
       '`bench/browser/events-page.ts`, importing the SDK sources) runs a browser `Endpoint` peered to it and subscribed ' +
       'to `demo/`; a Node `Endpoint` in the benchmark process publishes `Bench::tick` events whose argument is a ' +

@@ -40,7 +40,8 @@ function packageRoot(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
   for (;;) {
     const pkg = join(dir, 'package.json');
-    if (existsSync(pkg) && (JSON.parse(readFileSync(pkg, 'utf8')) as { name?: unknown }).name === 'isobroker') return dir;
+    if (existsSync(pkg) && (JSON.parse(readFileSync(pkg, 'utf8')) as { name?: unknown }).name === 'isobroker')
+      return dir;
     const up = dirname(dir);
     if (up === dir) throw new Error('cannot find the isobroker package root');
     dir = up;
@@ -61,7 +62,11 @@ function contributors(meta: Metafile, root: string): { files: [string, number][]
     .sort((a, b) => b[1] - a[1]);
   const dirs = new Map<string, number>();
   for (const [path, n] of files) {
-    const d = path.startsWith('node_modules/') ? path.split('/').slice(0, 2).join('/') : path.includes('/') ? dirname(path) : `${path} (the app)`;
+    const d = path.startsWith('node_modules/')
+      ? path.split('/').slice(0, 2).join('/')
+      : path.includes('/')
+        ? dirname(path)
+        : `${path} (the app)`;
     dirs.set(d, (dirs.get(d) ?? 0) + n);
   }
   return { files, dirs: [...dirs.entries()].sort((a, b) => b[1] - a[1]) };
@@ -104,7 +109,9 @@ async function run(ctx: SectionContext): Promise<SectionReport> {
   const top: Table = {
     title: `Largest inputs (bytes in the minified output, esbuild metafile; ${files.length} inputs in all)`,
     headers: ['input', 'bytes in output', 'share'],
-    rows: files.slice(0, TOP_INPUTS).map(([path, n]) => [path, formatBytes(n), `${((n / minified) * 100).toFixed(1)}%`]),
+    rows: files
+      .slice(0, TOP_INPUTS)
+      .map(([path, n]) => [path, formatBytes(n), `${((n / minified) * 100).toFixed(1)}%`]),
   };
   const byDir: Table = {
     title: 'By directory',
@@ -130,7 +137,7 @@ async function run(ctx: SectionContext): Promise<SectionReport> {
         `because any peering URL may name a JSON v1 server, is ${formatBytes(jsonV1)} ` +
         `(${((jsonV1 / minified) * 100).toFixed(1)}%) of the minified output.`,
       'Gzip is `node:zlib` at level 9 of the minified output. "Bytes in output" counts minified bytes before ' +
-        'compression, so shares are indicative of what gzip sees. The other libraries\' figures are quoted from their ' +
+        "compression, so shares are indicative of what gzip sees. The other libraries' figures are quoted from their " +
         'published bundle sizes, not measured in this run.',
     ],
   };

@@ -3,17 +3,7 @@
  * codec and the Broker JSON v1 codec, against `JSON.parse(JSON.stringify(…))` of the same event
  * as an untyped plain object.
  */
-import {
-  address,
-  count,
-  equals,
-  makeEvent,
-  port,
-  set,
-  string,
-  timestamp,
-  type Data,
-} from 'isobroker';
+import { address, count, equals, makeEvent, port, set, string, timestamp, type Data } from 'isobroker';
 import {
   MessageKind,
   decodeFrame,
@@ -44,7 +34,10 @@ const EVENT: Data = makeEvent('conn_seen', [
 ]);
 
 /** The same event as an application would carry it without Broker's types. */
-const PLAIN = { name: 'conn_seen', args: ['10.1.2.3', '443/tcp', 12345, 'example.com', 1700000000.123, ['a', 'b', 'c']] };
+const PLAIN = {
+  name: 'conn_seen',
+  args: ['10.1.2.3', '443/tcp', 12345, 'example.com', 1700000000.123, ['a', 'b', 'c']],
+};
 
 const utf8 = new TextEncoder();
 
@@ -53,7 +46,9 @@ function nativeRoundTrip(): Data {
 }
 
 function frameRoundTrip(): Data {
-  const frame = encodeFrame([encodeMessage({ kind: MessageKind.Data, topic: TOPIC, origin: ORIGIN, seq: 1, ttl: 16, value: EVENT })]);
+  const frame = encodeFrame([
+    encodeMessage({ kind: MessageKind.Data, topic: TOPIC, origin: ORIGIN, seq: 1, ttl: 16, value: EVENT }),
+  ]);
   const msg = decodeFrame(frame)[0];
   if (msg?.kind !== MessageKind.Data) throw new Error('frame did not decode to a Data message');
   return decodeValue(msg.valueBytes);
@@ -121,7 +116,15 @@ async function run(ctx: SectionContext): Promise<SectionReport> {
   const jsonRatio = medianRatio(rt, 'json-v1', 'baseline');
   const row = (name: string, label: string, bytes: number, ratio: string, goal: string): string[] => {
     const t = taskTiming(rt, name);
-    return [label, formatOps(t.opsPerSec), formatNs(t.medianNs), `${Math.round(t.spread * 100)}%`, formatBytes(bytes), ratio, goal];
+    return [
+      label,
+      formatOps(t.opsPerSec),
+      formatNs(t.medianNs),
+      `${Math.round(t.spread * 100)}%`,
+      formatBytes(bytes),
+      ratio,
+      goal,
+    ];
   };
   const pair = (a: string, b: string, base: string): string[] => {
     const ta = taskTiming(split, `${a} encode`);
@@ -145,9 +148,27 @@ async function run(ctx: SectionContext): Promise<SectionReport> {
         headers: ['codec', 'round trips', 'time', 'spread', 'bytes', '× baseline time', 'goal'],
         rows: [
           row('baseline', 'baseline: JSON.parse(JSON.stringify(plain object))', baselineBytes, '1×', '—'),
-          row('native', 'native MessagePack (encodeValue/decodeValue)', nativeBytes, formatRatio(nativeRatio), `≤ ${NATIVE_GOAL}×`),
-          row('json-v1', 'Broker JSON v1 data message (encode/decodeJsonMessage)', jsonBytes, formatRatio(jsonRatio), `≤ ${JSON_GOAL}×`),
-          row('native frame', 'native frame: Data message, encodeMessage/encodeFrame/decodeFrame/decodeValue', frameBytes, formatRatio(frameRatio), 'info'),
+          row(
+            'native',
+            'native MessagePack (encodeValue/decodeValue)',
+            nativeBytes,
+            formatRatio(nativeRatio),
+            `≤ ${NATIVE_GOAL}×`,
+          ),
+          row(
+            'json-v1',
+            'Broker JSON v1 data message (encode/decodeJsonMessage)',
+            jsonBytes,
+            formatRatio(jsonRatio),
+            `≤ ${JSON_GOAL}×`,
+          ),
+          row(
+            'native frame',
+            'native frame: Data message, encodeMessage/encodeFrame/decodeFrame/decodeValue',
+            frameBytes,
+            formatRatio(frameRatio),
+            'info',
+          ),
         ],
       },
       {
@@ -165,7 +186,7 @@ async function run(ctx: SectionContext): Promise<SectionReport> {
       goalAtMost(`JSON v1 round trip ≤ ${JSON_GOAL}× the baseline's time`, jsonRatio, JSON_GOAL),
     ],
     notes: [
-      'The event: `makeEvent(\'conn_seen\', [address(\'10.1.2.3\'), port(443, \'tcp\'), count(12345), ' +
+      "The event: `makeEvent('conn_seen', [address('10.1.2.3'), port(443, 'tcp'), count(12345), " +
         "string('example.com'), timestamp(1700000000123000000n), set([string('a'), string('b'), string('c')])])`; " +
         `the baseline object: \`${baselineText}\`. The JSON v1 row is a whole data message (topic \`${TOPIC}\` ` +
         'included), the native row the value alone; the native frame row adds topic, origin, sequence number ' +

@@ -17,4 +17,13 @@ import { loggingSection } from './logging.js';
 import { browserSection } from './browser.js';
 
 /** Every section, in run order. */
-export const SECTIONS: readonly BenchSection[] = [codecSection, trieSection, pubsubSection, bundleSection, storesSection, storesLargeSection, loggingSection, browserSection];
+export const SECTIONS: readonly BenchSection[] = [
+  codecSection,
+  trieSection,
+  pubsubSection,
+  bundleSection,
+  storesSection,
+  storesLargeSection,
+  loggingSection,
+  browserSection,
+];

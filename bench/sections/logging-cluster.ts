@@ -47,7 +47,16 @@ async function layoutWith(loggers: number): Promise<ClusterLayout> {
 }
 
 function startNode(procs: ProcessSet, layoutFile: string, name: string, dir: string): ChildHandle {
-  return procs.spawn(name, process.execPath, [helperPath('logging-node.js'), 'node', '--layout', layoutFile, '--name', name, '--dir', dir]);
+  return procs.spawn(name, process.execPath, [
+    helperPath('logging-node.js'),
+    'node',
+    '--layout',
+    layoutFile,
+    '--name',
+    name,
+    '--dir',
+    dir,
+  ]);
 }
 
 /** Starts loggers, manager and workers of a new layout in `dir`, and waits until every worker sees every logger. */
@@ -60,7 +69,12 @@ export async function startCluster(procs: ProcessSet, dir: string, loggers: numb
   await Promise.all(loggerChildren.map(ready));
   await ready(startNode(procs, layoutFile, 'manager', dir));
   const workerChildren = Array.from({ length: WORKERS }, (_, i) =>
-    procs.spawn(`worker-${i + 1}`, process.execPath, [helperPath('logging-worker.js'), layoutFile, `worker-${i + 1}`, String(i + 1)]),
+    procs.spawn(`worker-${i + 1}`, process.execPath, [
+      helperPath('logging-worker.js'),
+      layoutFile,
+      `worker-${i + 1}`,
+      String(i + 1),
+    ]),
   );
   await Promise.all(workerChildren.map((c) => c.waitForLine(/^ready$/, START_TIMEOUT_MS)));
   const workers = workerChildren.map((c) => new RpcClient(c));

@@ -104,11 +104,26 @@ function throughputTable(r: Complete): Table {
     title:
       `Records per second, end to end (median over ${r.plan.rounds} interleaved round(s)); CPU of the loggers and of the workers ` +
       '(summed over processes) as share of one core, and per record',
-    headers: ['variant', 'records per round', 'records/s', 'time per record', 'spread', '× ceiling', 'CPU loggers / workers — per record', 'goal'],
+    headers: [
+      'variant',
+      'records per round',
+      'records/s',
+      'time per record',
+      'spread',
+      '× ceiling',
+      'CPU loggers / workers — per record',
+      'goal',
+    ],
     rows: [
       row('2 workers → 1 logger', r.one, formatRatio(ceilingRatio(r.one, r.ceiling)), cpu(r.one), `≥ ${CEILING_GOAL}×`),
       row('2 workers → 2 loggers', r.two, formatRatio(ceilingRatio(r.two, r.ceiling)), cpu(r.two), 'info'),
-      row('file log writer alone (in process: TSV formatting + batched writes, no network)', r.writer, formatRatio(ceilingRatio(r.writer, r.ceiling)), '—', 'info'),
+      row(
+        'file log writer alone (in process: TSV formatting + batched writes, no network)',
+        r.writer,
+        formatRatio(ceilingRatio(r.writer, r.ceiling)),
+        '—',
+        'info',
+      ),
       row(`ceiling: append the same lines, ${r.plan.batch} per \`fs.writeSync\``, r.ceiling, '1×', '—', '—'),
     ],
   };
@@ -169,7 +184,11 @@ export function buildReport(r: Complete): SectionReport {
   const total = every.reduce((s, x) => s + x.records, 0);
   const ratio = ceilingRatio(r.one, r.ceiling);
   const goals: GoalResult[] = [
-    goalAtLeast(`2 workers → 1 logger: records/s ≥ ${CEILING_GOAL}× the raw append rate of the same lines`, ratio, CEILING_GOAL),
+    goalAtLeast(
+      `2 workers → 1 logger: records/s ≥ ${CEILING_GOAL}× the raw append rate of the same lines`,
+      ratio,
+      CEILING_GOAL,
+    ),
     {
       goal: 'every record in the log files exactly once (all rounds, both layouts)',
       measured: `${formatCount(missing)} missing, ${formatCount(dups)} extra of ${formatCount(total)}`,
@@ -180,7 +199,19 @@ export function buildReport(r: Complete): SectionReport {
     throughputTable(r),
     {
       title: 'Every record exactly once: the files read back after each round (warm-up and profiled round included)',
-      headers: ['layout', 'rounds', 'records written', 'rows found', 'missing', 'duplicated', 'foreign', 'rows per logger', 'bytes', 'resent', 'writer pauses'],
+      headers: [
+        'layout',
+        'rounds',
+        'records written',
+        'rows found',
+        'missing',
+        'duplicated',
+        'foreign',
+        'rows per logger',
+        'bytes',
+        'resent',
+        'writer pauses',
+      ],
       rows: [checkRows('2 workers → 1 logger', rounds.one), checkRows('2 workers → 2 loggers', rounds.two)],
     },
   ];
@@ -190,7 +221,7 @@ export function buildReport(r: Complete): SectionReport {
   notes.push(bottleneckNote(r));
   notes.push(
     `Machine load (1-minute load average) ${r.loadBefore.toFixed(2)} before and ${r.loadAfter.toFixed(2)} after the ` +
-      'measured rounds, on this machine\'s cores: other work takes CPU from every process alike.',
+      "measured rounds, on this machine's cores: other work takes CPU from every process alike.",
     `Method: each layout (manager, 1 or 2 loggers, 2 workers, free ports on 127.0.0.1) runs every node in its own ` +
       'process; manager and loggers run `runNode` of `server/node.ts` — what `isobroker node --layout FILE --name NAME ' +
       "--dir DIR` runs, the logger's live tail for the dashboard included — in a wrapper that adds on-demand CPU " +

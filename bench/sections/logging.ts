@@ -14,7 +14,14 @@ import { median } from '../lib/timing.js';
 import type { BenchSection, SectionContext, SectionReport } from '../lib/section.js';
 import { appendLines, writeWithFileWriter } from './logging-ceiling.js';
 import { LogFilesReader, WORKERS, startCluster, type Cluster } from './logging-cluster.js';
-import { buildReport, type ClusterRound, type LoggingResults, type LoggingProfiles, type Plan, type Sample } from './logging-report.js';
+import {
+  buildReport,
+  type ClusterRound,
+  type LoggingResults,
+  type LoggingProfiles,
+  type Plan,
+  type Sample,
+} from './logging-report.js';
 import { summarizeCpuProfile } from './pubsub-profile.js';
 import { connRecord } from './logging-workload.js';
 
@@ -47,7 +54,8 @@ async function clusterRound(c: Cluster, reader: LogFilesReader, round: number, p
   const workerCpuMs = cpuOf(c.workerPids) - workers0;
   const spanMs = Math.max(...runs.map((r) => r.lastAckMs)) - Math.min(...runs.map((r) => r.firstWriteMs));
   const errors = runs.flatMap((r) => r.errors);
-  if (errors.length > 0) throw new Error(`worker errors in round ${round} with ${c.loggers} logger(s): ${errors.slice(0, 3).join('; ')}`);
+  if (errors.length > 0)
+    throw new Error(`worker errors in round ${round} with ${c.loggers} logger(s): ${errors.slice(0, 3).join('; ')}`);
   const check = reader.checkRound(round, WORKERS, plan.n);
   return {
     records: WORKERS * plan.n,
@@ -62,15 +70,28 @@ async function clusterRound(c: Cluster, reader: LogFilesReader, round: number, p
 }
 
 /** Profiles one more round on `c`: the first logger and the first worker, sampled only during the round. */
-async function profileRound(c: Cluster, reader: LogFilesReader, round: number, plan: Plan, dir: string): Promise<LoggingProfiles> {
+async function profileRound(
+  c: Cluster,
+  reader: LogFilesReader,
+  round: number,
+  plan: Plan,
+  dir: string,
+): Promise<LoggingProfiles> {
   const loggerFile = join(dir, 'logger.cpuprofile');
   const workerFile = join(dir, 'worker.cpuprofile');
   const logger = c.loggerNodes[0]!;
   const worker = c.workers[0]!;
   await Promise.all([logger.call('profile-start', {}, 5000), worker.call('profile-start', {}, 5000)]);
   const r = await clusterRound(c, reader, round, plan);
-  await Promise.all([logger.call('profile-stop', { path: loggerFile }, 30_000), worker.call('profile-stop', { path: workerFile }, 30_000)]);
-  return { round: r, logger: summarizeCpuProfile(loggerFile, PROFILE_TOP), worker: summarizeCpuProfile(workerFile, PROFILE_TOP) };
+  await Promise.all([
+    logger.call('profile-stop', { path: loggerFile }, 30_000),
+    worker.call('profile-stop', { path: workerFile }, 30_000),
+  ]);
+  return {
+    round: r,
+    logger: summarizeCpuProfile(loggerFile, PROFILE_TOP),
+    worker: summarizeCpuProfile(workerFile, PROFILE_TOP),
+  };
 }
 
 async function run(ctx: SectionContext): Promise<SectionReport> {
@@ -102,7 +123,9 @@ async function run(ctx: SectionContext): Promise<SectionReport> {
     // The ceiling takes tens of milliseconds: the median of a few appends evens out a stall.
     const appendOnce = (): Sample => ({
       records: lines.length,
-      ms: median(Array.from({ length: CEILING_REPEAT }, () => appendLines(join(root, 'ceiling.log'), lines, plan.batch))),
+      ms: median(
+        Array.from({ length: CEILING_REPEAT }, () => appendLines(join(root, 'ceiling.log'), lines, plan.batch)),
+      ),
     });
     const writerOnce = async (): Promise<Sample> => {
       mkdirSync(scratch);

@@ -46,7 +46,15 @@ async function readyUrl(child: ChildHandle): Promise<string> {
 function startDriver(procs: ProcessSet, system: SystemId, netns: boolean): RpcClient {
   const driver = helperPath('pubsub-driver.js');
   const child = netns
-    ? procs.spawn(`${system} driver`, 'unshare', ['-n', 'sh', '-c', 'ip link set lo up && exec "$0" "$@"', process.execPath, driver, '--netns'])
+    ? procs.spawn(`${system} driver`, 'unshare', [
+        '-n',
+        'sh',
+        '-c',
+        'ip link set lo up && exec "$0" "$@"',
+        process.execPath,
+        driver,
+        '--netns',
+      ])
     : procs.spawn(`${system} driver`, process.execPath, [driver]);
   return new RpcClient(child);
 }
@@ -55,7 +63,13 @@ function startDriver(procs: ProcessSet, system: SystemId, netns: boolean): RpcCl
 export async function startHub(procs: ProcessSet): Promise<BrokerSetup> {
   const child = procs.spawn('isobroker hub', process.execPath, [helperPath('pubsub-hub-server.js')]);
   const url = await readyUrl(child);
-  return { system: 'hub', url, brokerPid: child.pid, driver: startDriver(procs, 'hub', false), control: new RpcClient(child) };
+  return {
+    system: 'hub',
+    url,
+    brokerPid: child.pid,
+    driver: startDriver(procs, 'hub', false),
+    control: new RpcClient(child),
+  };
 }
 
 /** The raw `ws` relay in its own process, with a driver. */
@@ -70,17 +84,28 @@ export async function startNats(procs: ProcessSet, binary: string): Promise<Brok
   const [port, wsPort] = [await freePort(), await freePort()];
   const dir = procs.tempDir('isobroker-bench-nats-');
   const conf = join(dir, 'nats.conf');
-  writeFileSync(conf, [`listen: "127.0.0.1:${port}"`, `websocket {`, `  listen: "127.0.0.1:${wsPort}"`, `  no_tls: true`, `}`, ''].join('\n'));
+  writeFileSync(
+    conf,
+    [`listen: "127.0.0.1:${port}"`, `websocket {`, `  listen: "127.0.0.1:${wsPort}"`, `  no_tls: true`, `}`, ''].join(
+      '\n',
+    ),
+  );
   const child = procs.spawn('nats-server', binary, ['-c', conf]);
   await child.waitForLine(/Server is ready/, START_TIMEOUT_MS, 'stderr');
-  return { system: 'nats', url: `ws://127.0.0.1:${wsPort}`, brokerPid: child.pid, driver: startDriver(procs, 'nats', false) };
+  return {
+    system: 'nats',
+    url: `ws://127.0.0.1:${wsPort}`,
+    brokerPid: child.pid,
+    driver: startDriver(procs, 'nats', false),
+  };
 }
 
 /** Why mosquitto cannot run here, or undefined when it can. */
 export function mosquittoUnavailable(): string | undefined {
   if (!existsSync(MOSQUITTO_PATH)) return `${MOSQUITTO_PATH} is not installed`;
   if (findExecutable(['/usr/bin/unshare', '/bin/unshare']) === undefined) return 'unshare is not installed';
-  if (findExecutable(['/usr/sbin/ip', '/sbin/ip', '/usr/bin/ip', '/bin/ip']) === undefined) return 'ip is not installed';
+  if (findExecutable(['/usr/sbin/ip', '/sbin/ip', '/usr/bin/ip', '/bin/ip']) === undefined)
+    return 'ip is not installed';
   return undefined;
 }
 

@@ -33,7 +33,12 @@ const NATS_SUBJECT = 'bench.pubsub.data';
 const MQTT_TOPIC = 'bench/pubsub/data';
 
 /** Connects a publisher and `subscribers` subscribers of `system` to the broker at `url`. */
-export function openClients(system: SystemId, url: string, subscribers: number, deliver: DeliverFn): Promise<PubSubClients> {
+export function openClients(
+  system: SystemId,
+  url: string,
+  subscribers: number,
+  deliver: DeliverFn,
+): Promise<PubSubClients> {
   switch (system) {
     case 'hub':
       return openHub(url, subscribers, deliver);
@@ -62,7 +67,8 @@ async function openHub(url: string, subscribers: number, deliver: DeliverFn): Pr
   await pub.whenRoutable(HUB_TOPIC);
   return {
     publish: (seq, sentUs) => pub.publish(HUB_TOPIC, string(payloadText(seq, sentUs))),
-    clientDrops: () => [pub, ...subs].reduce((n, ep) => n + ep.peers().reduce((k, p) => k + (p.stats?.overflows ?? 0), 0), 0),
+    clientDrops: () =>
+      [pub, ...subs].reduce((n, ep) => n + ep.peers().reduce((k, p) => k + (p.stats?.overflows ?? 0), 0), 0),
     close: async () => {
       await Promise.all([pub, ...subs].map((ep) => ep.close()));
     },

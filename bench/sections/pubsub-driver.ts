@@ -53,7 +53,8 @@ async function teardown(): Promise<void> {
 }
 
 async function startMosquitto(args: unknown): Promise<{ url: string; pid: number }> {
-  if (!process.argv.includes('--netns')) throw new Error('mosquitto is only started inside a private network namespace (--netns)');
+  if (!process.argv.includes('--netns'))
+    throw new Error('mosquitto is only started inside a private network namespace (--netns)');
   if (mosquitto !== undefined) throw new Error('mosquitto already started');
   mosquitto = await startMosquittoHere((args as { dir: string }).dir, READY_TIMEOUT_MS);
   return { url: mosquitto.url, pid: mosquitto.pid };

@@ -153,7 +153,9 @@ export class PubSubLoad {
     const deadline = performance.now() + timeoutMs;
     while (this.seen.some((s) => !s)) {
       if (performance.now() > deadline) {
-        throw new Error(`${this.seen.filter((s) => !s).length} of ${this.subscribers} subscribers got no message within ${timeoutMs} ms`);
+        throw new Error(
+          `${this.seen.filter((s) => !s).length} of ${this.subscribers} subscribers got no message within ${timeoutMs} ms`,
+        );
       }
       clients.publish(this.seq++, nowUs());
       await new Promise((resolve) => setTimeout(resolve, 20));

@@ -76,7 +76,10 @@ export function summarizeCpuProfile(path: string, n: number): ProfileSummary {
       continue;
     }
     const file = shortFile(f.url);
-    const name = f.url === '' ? f.functionName || '(anonymous)' : `${f.functionName || '(anonymous)'} (${file}:${f.lineNumber + 1})`;
+    const name =
+      f.url === ''
+        ? f.functionName || '(anonymous)'
+        : `${f.functionName || '(anonymous)'} (${file}:${f.lineNumber + 1})`;
     fns.set(name, (fns.get(name) ?? 0) + us);
     const fileKey = f.url === '' ? f.functionName : file;
     files.set(fileKey, (files.get(fileKey) ?? 0) + us);

@@ -38,7 +38,12 @@ const LABELS: Readonly<Record<SystemId, string>> = {
   ws: 'raw ws relay (baseline)',
 };
 
-const RATIO_NAMES: Readonly<Record<SystemId, string>> = { hub: 'hub', nats: 'nats', mosquitto: 'mosquitto', ws: 'raw ws' };
+const RATIO_NAMES: Readonly<Record<SystemId, string>> = {
+  hub: 'hub',
+  nats: 'nats',
+  mosquitto: 'mosquitto',
+  ws: 'raw ws',
+};
 
 function ms(x: number): string {
   return Number.isFinite(x) ? formatNs(x * 1e6) : '—';
@@ -83,7 +88,17 @@ export function hubRatio(r: ScenarioResult, system: SystemId): number {
 export function peakTable(r: ScenarioResult): Table {
   return {
     title: `${scenarioName(r.subscribers)}: one publisher, ${r.subscribers} subscriber${r.subscribers === 1 ? '' : 's'}, full speed (flow-controlled)`,
-    headers: ['system', 'delivered msg/s', 'p50', 'p99', 'drops (all rounds)', 'broker CPU', 'broker CPU per delivery', 'clients CPU', 'hub ÷ this'],
+    headers: [
+      'system',
+      'delivered msg/s',
+      'p50',
+      'p99',
+      'drops (all rounds)',
+      'broker CPU',
+      'broker CPU per delivery',
+      'clients CPU',
+      'hub ÷ this',
+    ],
     rows: present(r.peak).map((s) => {
       const rounds = r.peak.get(s)!;
       return [
@@ -105,7 +120,17 @@ export function peakTable(r: ScenarioResult): Table {
 export function rateTable(r: ScenarioResult): Table {
   return {
     title: `${scenarioName(r.subscribers)} at half the hub's peak: ${formatOps(r.targetDelivered)} deliveries offered`,
-    headers: ['system', 'delivered msg/s', 'p50', 'p99', 'max', 'drops (all rounds)', 'broker CPU', 'clients CPU', 'note'],
+    headers: [
+      'system',
+      'delivered msg/s',
+      'p50',
+      'p99',
+      'max',
+      'drops (all rounds)',
+      'broker CPU',
+      'clients CPU',
+      'note',
+    ],
     rows: present(r.rate).map((s) => {
       const rounds = r.rate.get(s)!;
       const delivered = median(rounds.map((x) => x.deliveredPerSec));
@@ -139,7 +164,11 @@ export function ratioTable(results: readonly ScenarioResult[]): Table {
     title:
       'Ratios: delivered msg/s (median of per-round ratios; above 1 the hub is faster) and broker CPU per delivery ' +
       '(ratio of medians; below 1 the hub spends less)',
-    headers: ['scenario', ...peers.map((p) => `msg/s hub ÷ ${RATIO_NAMES[p]}`), ...peers.map((p) => `CPU/msg hub ÷ ${RATIO_NAMES[p]}`)],
+    headers: [
+      'scenario',
+      ...peers.map((p) => `msg/s hub ÷ ${RATIO_NAMES[p]}`),
+      ...peers.map((p) => `CPU/msg hub ÷ ${RATIO_NAMES[p]}`),
+    ],
     rows: results.map((r) => [
       scenarioName(r.subscribers),
       ...peers.map((p) => fmt(hubRatio(r, p))),
@@ -153,7 +182,8 @@ export function goalsFor(results: readonly ScenarioResult[], skipped: ReadonlyMa
   const goals: GoalResult[] = [];
   const against = (r: ScenarioResult, system: SystemId, limit: number, text: string): GoalResult => {
     const x = hubRatio(r, system);
-    if (!Number.isFinite(x)) return { goal: text, measured: `not measured (${skipped.get(system) ?? 'no rounds'})`, met: false };
+    if (!Number.isFinite(x))
+      return { goal: text, measured: `not measured (${skipped.get(system) ?? 'no rounds'})`, met: false };
     return goalAtLeast(text, x, limit);
   };
   for (const r of results) {
@@ -162,7 +192,9 @@ export function goalsFor(results: readonly ScenarioResult[], skipped: ReadonlyMa
   }
   for (const r of results) {
     const name = scenarioName(r.subscribers);
-    goals.push(against(r, 'mosquitto', MOSQUITTO_GOAL, `${name}: hub delivered msg/s ≥ ${MOSQUITTO_GOAL}× mosquitto's`));
+    goals.push(
+      against(r, 'mosquitto', MOSQUITTO_GOAL, `${name}: hub delivered msg/s ≥ ${MOSQUITTO_GOAL}× mosquitto's`),
+    );
   }
   for (const r of results) {
     const p99 = median((r.rate.get('hub') ?? []).map((x) => x.p99Ms));
@@ -208,9 +240,9 @@ export function bottleneckNote(results: readonly ScenarioResult[]): string {
   return (
     `Where the limit is (broker CPU / clients CPU at full speed, 100% = one core) — ${parts.join('; ')}. ` +
     (clientBound
-      ? 'The hub process is far from saturated while its clients\' process is the busy one: delivered msg/s here ' +
+      ? "The hub process is far from saturated while its clients' process is the busy one: delivered msg/s here " +
         'measures broker plus client library, and for the hub mostly the `Endpoint` receive path (every subscriber ' +
         'decodes every message into Broker data); the broker CPU per delivery column compares the brokers themselves.'
-      : 'The hub process is as busy as (or busier than) its clients\' process: the broker limits throughput.')
+      : "The hub process is as busy as (or busier than) its clients' process: the broker limits throughput.")
   );
 }

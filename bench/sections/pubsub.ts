@@ -24,7 +24,16 @@ import {
 } from './pubsub-brokers.js';
 import type { RoundSpec } from './pubsub-load.js';
 import { summarizeCpuProfile } from './pubsub-profile.js';
-import { bottleneckNote, goalsFor, peakTable, profileTables, rateTable, ratioTable, type ScenarioResult, type RoundOut } from './pubsub-report.js';
+import {
+  bottleneckNote,
+  goalsFor,
+  peakTable,
+  profileTables,
+  rateTable,
+  ratioTable,
+  type ScenarioResult,
+  type RoundOut,
+} from './pubsub-report.js';
 
 /** Messages published per event-loop turn. */
 export const BURST = 500;
@@ -59,7 +68,12 @@ async function hubOverflows(hub: BrokerSetup): Promise<number> {
 }
 
 /** Runs one scenario: every system warmed up, interleaved peak rounds, then the rate-limited pass. */
-async function runScenario(ctx: SectionContext, brokers: readonly BrokerSetup[], subscribers: number, d: Durations): Promise<ScenarioResult> {
+async function runScenario(
+  ctx: SectionContext,
+  brokers: readonly BrokerSetup[],
+  subscribers: number,
+  d: Durations,
+): Promise<ScenarioResult> {
   const label = `1→${subscribers}`;
   for (const b of brokers) {
     ctx.log(`pubsub ${label}: connecting ${b.system} clients`);
@@ -88,13 +102,21 @@ async function runScenario(ctx: SectionContext, brokers: readonly BrokerSetup[],
   for (let r = 0; r < d.rateRounds; r++) {
     for (let k = 0; k < brokers.length; k++) {
       const b = brokers[(r + k) % brokers.length]!;
-      ctx.log(`pubsub ${label}: rate round ${r + 1}/${d.rateRounds}, ${b.system} at ${Math.round(targetDelivered)} deliveries/s`);
+      ctx.log(
+        `pubsub ${label}: rate round ${r + 1}/${d.rateRounds}, ${b.system} at ${Math.round(targetDelivered)} deliveries/s`,
+      );
       rate.get(b.system)!.push(await roundCall(b, rateSpec));
     }
   }
   const overflows2 = await hubOverflows(hub);
   for (const b of brokers) await b.driver.call('teardown', {}, 15_000);
-  return { subscribers, peak, rate, targetDelivered, hubOverflows: { peak: overflows1 - overflows0, rate: overflows2 - overflows1 } };
+  return {
+    subscribers,
+    peak,
+    rate,
+    targetDelivered,
+    hubOverflows: { peak: overflows1 - overflows0, rate: overflows2 - overflows1 },
+  };
 }
 
 /**
@@ -112,11 +134,18 @@ async function profileHub(ctx: SectionContext, procs: ProcessSet, hub: BrokerSet
   const clientFile = join(dir, 'clients.cpuprofile');
   await Promise.all([hub.control!.call('profile-start', {}, 5000), hub.driver.call('profile-start', {}, 5000)]);
   const r = await roundCall(hub, spec);
-  await Promise.all([hub.control!.call('profile-stop', { path: hubFile }, 30_000), hub.driver.call('profile-stop', { path: clientFile }, 30_000)]);
+  await Promise.all([
+    hub.control!.call('profile-stop', { path: hubFile }, 30_000),
+    hub.driver.call('profile-stop', { path: clientFile }, 30_000),
+  ]);
   await hub.driver.call('teardown', {}, 15_000);
   return [
     ...profileTables('hub process', summarizeCpuProfile(hubFile, PROFILE_TOP), r),
-    ...profileTables('client driver (publisher + 10 subscriber endpoints)', summarizeCpuProfile(clientFile, PROFILE_TOP), r),
+    ...profileTables(
+      'client driver (publisher + 10 subscriber endpoints)',
+      summarizeCpuProfile(clientFile, PROFILE_TOP),
+      r,
+    ),
   ];
 }
 
@@ -141,7 +170,10 @@ async function run(ctx: SectionContext): Promise<SectionReport> {
       try {
         brokers.push(await startMosquitto(procs));
       } catch (e) {
-        skipped.set('mosquitto', `could not start in a private network namespace: ${(e as Error).message.split('\n')[0]}`);
+        skipped.set(
+          'mosquitto',
+          `could not start in a private network namespace: ${(e as Error).message.split('\n')[0]}`,
+        );
       }
     }
     brokers.push(await startRelay(procs));
@@ -186,7 +218,7 @@ function methodNotes(d: Durations): string[] {
       'is driven into dropping. Each message is 100 ASCII bytes carrying a sequence number and the publish time ' +
       '(`performance.now()`); subscribers take the latency on the same clock and count sequence gaps as drops. ' +
       '"delivered/s" is messages received summed over subscribers while publishing. Latency at full speed is mostly ' +
-      'queueing behind the in-flight window; the rate-limited pass publishes at half the hub\'s peak (paced per ' +
+      "queueing behind the in-flight window; the rate-limited pass publishes at half the hub's peak (paced per " +
       'millisecond, same bursts rule) and is the latency that matters.',
     'Drops: sequence gaps plus messages still missing 2 s after the round (subscriber side), client-side send-buffer ' +
       'overflows or lost connections, and for the hub its send-buffer overflows. CPU: broker process (all threads) and ' +

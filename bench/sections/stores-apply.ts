@@ -12,7 +12,14 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { Endpoint, createMaster, createMemoryBackend, string, type StoreBackend, type StoreMaster } from '../../src/index.js';
+import {
+  Endpoint,
+  createMaster,
+  createMemoryBackend,
+  string,
+  type StoreBackend,
+  type StoreMaster,
+} from '../../src/index.js';
 import { encodeValue } from '../../src/internal.js';
 import { openSqliteBackend, type SqliteJournalMode, type SqliteSynchronous } from '../../src/node/index.js';
 import { startCpuProfile, stopCpuProfile } from '../lib/profiler.js';
@@ -119,7 +126,10 @@ function rawVariant(id: string, path: string, mode: SqliteMode): Variant {
   // The raw rows must be exactly the bytes the master stores.
   for (const i of [0, 7, 123_456, 9_999_999]) {
     const same = (a: Uint8Array, b: Uint8Array): boolean => Buffer.compare(a, b) === 0;
-    if (!same(encodeKey(keyText(i)), encodeValue(keyData(i))) || !same(encodeVal(valueText(i)), encodeValue(valueData(i)))) {
+    if (
+      !same(encodeKey(keyText(i)), encodeValue(keyData(i))) ||
+      !same(encodeVal(valueText(i)), encodeValue(valueData(i)))
+    ) {
       throw new Error(`raw row ${i} differs from the master's encoding`);
     }
   }
@@ -147,7 +157,11 @@ export async function runApply(plan: ApplyPlan, log: (line: string) => void): Pr
   try {
     variants.push(await masterVariant('memory', createMemoryBackend()));
     for (const mode of SQLITE_MODES) {
-      const backend = openSqliteBackend({ path: join(dir, `master-${mode.id}.db`), journalMode: mode.journalMode, synchronous: mode.synchronous });
+      const backend = openSqliteBackend({
+        path: join(dir, `master-${mode.id}.db`),
+        journalMode: mode.journalMode,
+        synchronous: mode.synchronous,
+      });
       variants.push(await masterVariant(`master-${mode.id}`, backend));
       variants.push(rawVariant(`raw-${mode.id}`, join(dir, `raw-${mode.id}.db`), mode));
     }

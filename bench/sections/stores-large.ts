@@ -29,9 +29,14 @@ async function run(ctx: SectionContext, n: number, valueBytes: number) {
   const listener = await listen(hub, { host: '127.0.0.1', port: 0 });
   const client = new Endpoint({ name: 'client' });
   try {
-    const master = await createMaster(hub, 'large', { backend: openSqliteBackend({ path: join(dir, 'large.db'), journalMode: 'WAL', synchronous: 'NORMAL' }) });
+    const master = await createMaster(hub, 'large', {
+      backend: openSqliteBackend({ path: join(dir, 'large.db'), journalMode: 'WAL', synchronous: 'NORMAL' }),
+    });
     const value = 'x'.repeat(valueBytes - 16);
-    for (let i = 0; i < n; i += 20) await Promise.all(Array.from({ length: Math.min(20, n - i) }, (_, j) => master.put(`k${i + j}`, `${i + j}:${value}`)));
+    for (let i = 0; i < n; i += 20)
+      await Promise.all(
+        Array.from({ length: Math.min(20, n - i) }, (_, j) => master.put(`k${i + j}`, `${i + j}:${value}`)),
+      );
     ctx.log(`stores-large: filled ${n} × ${valueBytes / MiB} MiB`);
     let phase: 'quiet' | 'sync' | 'off' = 'off';
     const lat = { quiet: [] as number[], sync: [] as number[] };
@@ -41,7 +46,10 @@ async function run(ctx: SectionContext, n: number, valueBytes: number) {
     });
     await client.peer(listener.url);
     await hub.whenRoutable('bench/events', { timeoutMs: 10_000 });
-    const ticker = setInterval(() => hub.publish('bench/events', count(Math.round(performance.now() * 1000))), EVENT_EVERY_MS);
+    const ticker = setInterval(
+      () => hub.publish('bench/events', count(Math.round(performance.now() * 1000))),
+      EVENT_EVERY_MS,
+    );
     phase = 'quiet';
     await new Promise((r) => setTimeout(r, QUIET_MS));
     global.gc?.();
@@ -59,7 +67,16 @@ async function run(ctx: SectionContext, n: number, valueBytes: number) {
     const storeBytes = n * valueBytes;
     clone.close();
     master.close();
-    return { n, valueBytes, storeBytes, syncMs, rssGrowth: peak - rss0, quiet: lat.quiet, sync: lat.sync, snapshotBytes: master.resyncBytes.snapshot };
+    return {
+      n,
+      valueBytes,
+      storeBytes,
+      syncMs,
+      rssGrowth: peak - rss0,
+      quiet: lat.quiet,
+      sync: lat.sync,
+      snapshotBytes: master.resyncBytes.snapshot,
+    };
   } finally {
     await client.close();
     await hub.close();
@@ -83,7 +100,16 @@ export const storesLargeSection: BenchSection = {
     for (const n of sizes) {
       const r = await run(ctx, n, MiB);
       const f = (x: number): string => `${x.toFixed(1)} ms`;
-      rows.push([`${n} × 1 MiB`, 'no sync', String(r.quiet.length), f(pct(r.quiet, 50)), f(pct(r.quiet, 99)), f(Math.max(...r.quiet)), '—', '—']);
+      rows.push([
+        `${n} × 1 MiB`,
+        'no sync',
+        String(r.quiet.length),
+        f(pct(r.quiet, 50)),
+        f(pct(r.quiet, 99)),
+        f(Math.max(...r.quiet)),
+        '—',
+        '—',
+      ]);
       rows.push([
         `${n} × 1 MiB`,
         'during the sync',
@@ -91,10 +117,12 @@ export const storesLargeSection: BenchSection = {
         f(pct(r.sync, 50)),
         f(pct(r.sync, 99)),
         f(Math.max(...r.sync)),
-        `${(r.syncMs / 1000).toFixed(1)} s (${((r.storeBytes / MiB) / (r.syncMs / 1000)).toFixed(0)} MiB/s)`,
+        `${(r.syncMs / 1000).toFixed(1)} s (${(r.storeBytes / MiB / (r.syncMs / 1000)).toFixed(0)} MiB/s)`,
         `${(r.rssGrowth / MiB).toFixed(0)} MiB (${(r.rssGrowth / r.storeBytes).toFixed(2)}× the store)`,
       ]);
-      goals.push(goalAtMost(`event p99 during a ${n} MiB sync ≤ 100 ms`, pct(r.sync, 99), 100, (x) => `${x.toFixed(1)} ms`));
+      goals.push(
+        goalAtMost(`event p99 during a ${n} MiB sync ≤ 100 ms`, pct(r.sync, 99), 100, (x) => `${x.toFixed(1)} ms`),
+      );
     }
     const table: Table = {
       title: 'Event latency with and without a concurrent store sync (same connection)',

@@ -120,7 +120,9 @@ function cpuMs(pid: number): number {
 
 function assertCheck(what: string, n: number, c: CheckResult): void {
   if (c.size !== n || c.mismatches > 0) {
-    throw new Error(`${what}: clone has ${c.size} keys (want ${n}), ${c.mismatches} wrong values (${c.firstMismatch ?? '—'})`);
+    throw new Error(
+      `${what}: clone has ${c.size} keys (want ${n}), ${c.mismatches} wrong values (${c.firstMismatch ?? '—'})`,
+    );
   }
   if (c.errors.length > 0) throw new Error(`${what}: clone reported errors: ${c.errors.join('; ')}`);
 }
@@ -139,7 +141,11 @@ class NotConverging extends Error {
  * Polls the master's snapshot bytes and rejects with {@link NotConverging} once more than
  * `limit` bytes went out since `start` (a healthy sync sends the store once).
  */
-function snapshotWatchdog(master: RpcClient, start: number, limit: number): { readonly failed: Promise<never>; stop(): void } {
+function snapshotWatchdog(
+  master: RpcClient,
+  start: number,
+  limit: number,
+): { readonly failed: Promise<never>; stop(): void } {
   let stopped = false;
   const t0 = performance.now();
   const failed = new Promise<never>((_, reject) => {
@@ -203,11 +209,16 @@ async function syncAttempt(
     sampler.start(RSS_SAMPLE_MS);
     let sync: Attempt['sync'];
     try {
-      const call = clone.call<Attempt['sync']>('sync', { timeoutMs: scaledTimeout(n), ...cloneOptions }, scaledTimeout(n) + 5000);
+      const call = clone.call<Attempt['sync']>(
+        'sync',
+        { timeoutMs: scaledTimeout(n), ...cloneOptions },
+        scaledTimeout(n) + 5000,
+      );
       call.catch(() => undefined); // when the watchdog wins, the call fails as the clone is stopped
       sync = await Promise.race([call, watchdog.failed]);
     } catch (e) {
-      if (profileDir !== undefined) await master.call('profile-stop', { path: join(profileDir, 'abandoned.cpuprofile') }, SHORT_RPC_MS);
+      if (profileDir !== undefined)
+        await master.call('profile-stop', { path: join(profileDir, 'abandoned.cpuprofile') }, SHORT_RPC_MS);
       throw e;
     } finally {
       watchdog.stop();
@@ -257,7 +268,14 @@ async function syncAttempt(
 }
 
 /** Cuts the clone off, changes every `every`-th key on the master, reconnects and measures the catch-up. */
-async function catchUp(master: RpcClient, clone: RpcClient, url: string, n: number, every: number, tag: string): Promise<DeltaResult> {
+async function catchUp(
+  master: RpcClient,
+  clone: RpcClient,
+  url: string,
+  n: number,
+  every: number,
+  tag: string,
+): Promise<DeltaResult> {
   await clone.call('cut', { url }, SHORT_RPC_MS);
   const change = await master.call<{ changed: number }>('change', { every, tag }, scaledTimeout(n));
   const before = await master.call<Stats>('stats', null, SHORT_RPC_MS);
@@ -278,7 +296,12 @@ async function catchUp(master: RpcClient, clone: RpcClient, url: string, n: numb
  * {@link SyncResult.abandoned} and a fresh clone retries with a `resyncInterval` longer than the
  * sync can take. The profiled extra sync always uses that longer interval.
  */
-export async function runSync(procs: ProcessSet, n: number, opts: SyncOptions, log: (line: string) => void): Promise<SyncResult> {
+export async function runSync(
+  procs: ProcessSet,
+  n: number,
+  opts: SyncOptions,
+  log: (line: string) => void,
+): Promise<SyncResult> {
   const masterChild = procs.spawn('store master', process.execPath, ['--expose-gc', helperPath('master-process.js')]);
   let attempt: Attempt | undefined;
   try {
@@ -304,7 +327,17 @@ export async function runSync(procs: ProcessSet, n: number, opts: SyncOptions, l
     }
     if (attempt === undefined) {
       log(`stores: the snapshot restarted; again with resyncInterval ${workaround.resyncInterval} ms`);
-      attempt = await syncAttempt(procs, masterChild, master, url, n, fill.storeBytes, workaround, undefined, undefined);
+      attempt = await syncAttempt(
+        procs,
+        masterChild,
+        master,
+        url,
+        n,
+        fill.storeBytes,
+        workaround,
+        undefined,
+        undefined,
+      );
     }
 
     let delta: DeltaResult | undefined;
@@ -316,7 +349,17 @@ export async function runSync(procs: ProcessSet, n: number, opts: SyncOptions, l
     if (opts.profileDir !== undefined) {
       log(`stores: one more initial sync of ${n.toLocaleString('en-US')} keys with a fresh clone, profiled`);
       await attempt.child.stop();
-      const profiled = await syncAttempt(procs, masterChild, master, url, n, fill.storeBytes, workaround, opts.profileDir, opts.delta);
+      const profiled = await syncAttempt(
+        procs,
+        masterChild,
+        master,
+        url,
+        n,
+        fill.storeBytes,
+        workaround,
+        opts.profileDir,
+        opts.delta,
+      );
       await profiled.child.stop();
       profiles = profiled.profiles;
     }

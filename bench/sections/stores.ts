@@ -8,7 +8,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { formatBytes, formatCount, formatNs, formatOps, formatRatio, type Table } from '../lib/markdown.js';
 import { ProcessSet } from '../lib/processes.js';
-import { goalAtLeast, goalAtMost, type BenchSection, type GoalResult, type SectionContext, type SectionReport } from '../lib/section.js';
+import {
+  goalAtLeast,
+  goalAtMost,
+  type BenchSection,
+  type GoalResult,
+  type SectionContext,
+  type SectionReport,
+} from '../lib/section.js';
 import { BATCH, VALUE_BYTES } from '../stores/workload.js';
 import { APPLY_PLAN, QUICK_APPLY_PLAN, SQLITE_MODES, rateRatio, runApply, type ApplyRun } from './stores-apply.js';
 import type { ProfileEntry, ProfileSummary } from './pubsub-profile.js';
@@ -37,9 +44,18 @@ function applyTable(run: ApplyRun): Table {
     const r = byId.get(id)!;
     return [label, formatOps(r.opsPerSec), formatNs(1e9 / r.opsPerSec), `${Math.round(r.spread * 100)}%`, vs, goal];
   };
-  const rows = [row('memory', 'master, memory backend', `${formatRatio(rateRatio(run, 'memory', 'raw-wal'))} raw WAL`, 'info')];
+  const rows = [
+    row('memory', 'master, memory backend', `${formatRatio(rateRatio(run, 'memory', 'raw-wal'))} raw WAL`, 'info'),
+  ];
   for (const m of SQLITE_MODES) {
-    rows.push(row(`master-${m.id}`, `master, SQLite ${m.label}`, formatRatio(rateRatio(run, `master-${m.id}`, `raw-${m.id}`)), `≥ ${APPLY_GOAL}×`));
+    rows.push(
+      row(
+        `master-${m.id}`,
+        `master, SQLite ${m.label}`,
+        formatRatio(rateRatio(run, `master-${m.id}`, `raw-${m.id}`)),
+        `≥ ${APPLY_GOAL}×`,
+      ),
+    );
     rows.push(row(`raw-${m.id}`, `raw better-sqlite3 loop, ${m.label}`, '1×', '—'));
   }
   return {
@@ -77,9 +93,15 @@ function withoutProfiler(p: ProfileSummary, top: number): ProfileEntry[] {
 function profileTable(title: string, profiles: readonly (readonly [string, ProfileSummary])[]): Table {
   const rows: string[][] = [];
   for (const [who, p] of profiles) {
-    for (const f of withoutProfiler(p, PROFILE_ROWS)) rows.push([who, f.name, ms(f.selfMs), `${Math.round(f.share * 100)}%`]);
+    for (const f of withoutProfiler(p, PROFILE_ROWS))
+      rows.push([who, f.name, ms(f.selfMs), `${Math.round(f.share * 100)}%`]);
   }
-  return { title, headers: ['process', 'function (self time)', 'self', 'share of busy'], rows, align: ['left', 'left', 'right', 'right'] };
+  return {
+    title,
+    headers: ['process', 'function (self time)', 'self', 'share of busy'],
+    rows,
+    align: ['left', 'left', 'right', 'right'],
+  };
 }
 
 async function run(ctx: SectionContext): Promise<SectionReport> {
@@ -109,9 +131,16 @@ async function run(ctx: SectionContext): Promise<SectionReport> {
   const deltaShare = d.deltaBytes / withDelta.snapshotBytes;
 
   const goals: GoalResult[] = SQLITE_MODES.map((m) =>
-    goalAtLeast(`master on SQLite ${m.label} ≥ ${APPLY_GOAL}× the raw batched insert rate`, rateRatio(apply, `master-${m.id}`, `raw-${m.id}`), APPLY_GOAL),
+    goalAtLeast(
+      `master on SQLite ${m.label} ≥ ${APPLY_GOAL}× the raw batched insert rate`,
+      rateRatio(apply, `master-${m.id}`, `raw-${m.id}`),
+      APPLY_GOAL,
+    ),
   );
-  for (const [who, mem] of [['master', largest.master], ['clone', largest.clone]] as const) {
+  for (const [who, mem] of [
+    ['master', largest.master],
+    ['clone', largest.clone],
+  ] as const) {
     goals.push(
       goalAtMost(
         `${formatCount(largest.n)}-key sync: ${who}'s RSS growth during the sync ≤ ${MEMORY_GOAL}× the store's size (${formatBytes(largest.storeBytes)})`,
@@ -120,13 +149,30 @@ async function run(ctx: SectionContext): Promise<SectionReport> {
       ),
     );
   }
-  goals.push(goalAtMost(`delta catch-up after 1% changed ≤ ${DELTA_GOAL * 100}% of the full snapshot's bytes`, deltaShare, DELTA_GOAL, (x) => `${(x * 100).toFixed(2)}%`));
+  goals.push(
+    goalAtMost(
+      `delta catch-up after 1% changed ≤ ${DELTA_GOAL * 100}% of the full snapshot's bytes`,
+      deltaShare,
+      DELTA_GOAL,
+      (x) => `${(x * 100).toFixed(2)}%`,
+    ),
+  );
 
   const tables: Table[] = [
     applyTable(apply),
     {
       title: 'Clone initial sync (master and clone in separate processes, master filled first)',
-      headers: ['keys', 'store size', 'fill master', 'default clone options', 'time to in-sync', 'snapshot began', 'snapshot bytes', 'master CPU', 'clone CPU'],
+      headers: [
+        'keys',
+        'store size',
+        'fill master',
+        'default clone options',
+        'time to in-sync',
+        'snapshot began',
+        'snapshot bytes',
+        'master CPU',
+        'clone CPU',
+      ],
       rows: syncs.map((s) => [
         formatCount(s.n),
         formatBytes(s.storeBytes),
@@ -143,12 +189,31 @@ async function run(ctx: SectionContext): Promise<SectionReport> {
     },
     {
       title: `Memory during the initial sync (RSS; peak sampled every ${RSS_SAMPLE_MS} ms and from VmHWM)`,
-      headers: ['keys', 'process', 'RSS before sync', 'peak RSS', 'growth', 'growth / store size', 'peak / store size', 'RSS after sync (after GC)', 'heap retained'],
+      headers: [
+        'keys',
+        'process',
+        'RSS before sync',
+        'peak RSS',
+        'growth',
+        'growth / store size',
+        'peak / store size',
+        'RSS after sync (after GC)',
+        'heap retained',
+      ],
       rows: syncs.flatMap(memoryRows),
     },
     {
       title: 'Delta catch-up versus full snapshot',
-      headers: ['keys', 'changed while cut off', 'initial snapshot', 'delta', 'delta / snapshot', 'snapshot bytes in catch-up', 'reconnect to in-sync', 'goal'],
+      headers: [
+        'keys',
+        'changed while cut off',
+        'initial snapshot',
+        'delta',
+        'delta / snapshot',
+        'snapshot bytes in catch-up',
+        'reconnect to in-sync',
+        'goal',
+      ],
       rows: [
         [
           formatCount(withDelta.n),
@@ -164,16 +229,20 @@ async function run(ctx: SectionContext): Promise<SectionReport> {
     },
   ];
   tables.push(
-    profileTable(`Where the master on SQLite WAL spends CPU: ${formatCount(apply.profiledPuts)} more puts after the measured rounds, profiled`, [
-      ['bench', apply.profile],
-    ]),
+    profileTable(
+      `Where the master on SQLite WAL spends CPU: ${formatCount(apply.profiledPuts)} more puts after the measured rounds, profiled`,
+      [['bench', apply.profile]],
+    ),
   );
   if (largest.profiles !== undefined) {
     tables.push(
-      profileTable(`Where the ${formatCount(largest.n)}-key sync spends CPU: one more sync to a fresh clone, both processes profiled`, [
-        ['master', largest.profiles.master],
-        ['clone', largest.profiles.clone],
-      ]),
+      profileTable(
+        `Where the ${formatCount(largest.n)}-key sync spends CPU: one more sync to a fresh clone, both processes profiled`,
+        [
+          ['master', largest.profiles.master],
+          ['clone', largest.profiles.clone],
+        ],
+      ),
     );
   }
 
@@ -183,7 +252,7 @@ async function run(ctx: SectionContext): Promise<SectionReport> {
       ? []
       : [
           `**With default clone options the snapshot of the ${restarted.map((s) => formatCount(s.n)).join(' and ')}-key ` +
-            'store restarted.** The clone\'s tick (`CloneCore.tick` in `src/store/clone.ts`) calls `attach()` whenever its ' +
+            "store restarted.** The clone's tick (`CloneCore.tick` in `src/store/clone.ts`) calls `attach()` whenever its " +
             'status is not in-sync and `resyncInterval` (default 1 s) has passed since the last attach — also while a ' +
             'snapshot is streaming (status `syncing`) — so the master cancels the stream and starts a new one every ' +
             'second: a snapshot that takes longer than `resyncInterval` restarts forever, and one that takes about that ' +
@@ -198,10 +267,10 @@ async function run(ctx: SectionContext): Promise<SectionReport> {
       ? []
       : [
           `After the ${retaining.map((s) => formatCount(s.n)).join(' and ')}-key sync the master process still retains about the ` +
-            "snapshot's size (\"heap retained\", mostly ArrayBuffers) while the clone stays connected. A heap snapshot taken " +
-            'when this section was written shows the sent chunks referenced from the peer\'s `SendQueue.items` ' +
+            'snapshot\'s size ("heap retained", mostly ArrayBuffers) while the clone stays connected. A heap snapshot taken ' +
+            "when this section was written shows the sent chunks referenced from the peer's `SendQueue.items` " +
             '(`src/endpoint/send-queue.ts`): `take()` advances `head` without clearing the slots it passed and compacts ' +
-            'only once `head` exceeds 1024, so up to 1024 sent messages stay alive per peer. The master\'s RSS growth can ' +
+            "only once `head` exceeds 1024, so up to 1024 sent messages stay alive per peer. The master's RSS growth can " +
             'still read low, because its baseline includes memory the allocator kept after the fill.',
         ];
   return {
@@ -225,7 +294,7 @@ async function run(ctx: SectionContext): Promise<SectionReport> {
         'resync and heartbeat timers. Profiles come from the V8 sampling profiler started over the inspector for the ' +
         'stretch shown (its own `dispatch` frame left out; the profiled sync runs with `resyncInterval` raised so its ' +
         'snapshot cannot restart); names without a file are native code: `run` and `get` ' +
-        "are better-sqlite3 statements executing (SQLite itself), `writev` is the socket write.",
+        'are better-sqlite3 statements executing (SQLite itself), `writev` is the socket write.',
       '"In memory" is resident set size (RSS) from `/proc/<pid>/status`. "RSS before sync" is each process\'s RSS ' +
         'after a forced garbage collection just before the sync (the master filled, the clone peered and empty); ' +
         '"peak RSS" is the larger of the RSS sampled every ' +
@@ -237,8 +306,8 @@ async function run(ctx: SectionContext): Promise<SectionReport> {
       `Delta: once the ${formatCount(DELTA_N)}-key clone was in sync, its peering was closed and the test waited until ` +
         `the clone saw the master as gone; then every ${DELTA_EVERY}th key was overwritten on the master and the clone ` +
         "peered again. The delta is the master's `resyncBytes.delta` for that catch-up (update messages from its change log " +
-        'plus the end marker), the snapshot its `resyncBytes.snapshot` for the initial sync; the clone\'s contents were ' +
-        'compared key by key with the master\'s after both.',
+        "plus the end marker), the snapshot its `resyncBytes.snapshot` for the initial sync; the clone's contents were " +
+        "compared key by key with the master's after both.",
     ],
   };
 }

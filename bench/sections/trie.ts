@@ -16,7 +16,22 @@ const GOAL = 50;
 const TOPICS = 1024;
 
 const SEGMENT = 'abcdefghijklmnopqrstuvwxyz0123456789_-';
-const LOGS = ['conn', 'dns', 'http', 'ssl', 'files', 'x509', 'notice', 'weird', 'smtp', 'ssh', 'dhcp', 'ntp', 'software', 'tunnel'];
+const LOGS = [
+  'conn',
+  'dns',
+  'http',
+  'ssl',
+  'files',
+  'x509',
+  'notice',
+  'weird',
+  'smtp',
+  'ssh',
+  'dhcp',
+  'ntp',
+  'software',
+  'tunnel',
+];
 const ROLES = ['worker', 'proxy', 'logger', 'manager'];
 const APPS = ['acme', 'intel', 'sensors', 'alerts', 'assets', 'netcontrol', 'openclaw', 'hunt', 'inventory', 'metrics'];
 
@@ -143,7 +158,13 @@ async function run(ctx: SectionContext): Promise<SectionReport> {
         rows: results.map((r) => r.row),
       },
     ],
-    goals: [goalAtLeast(`trie ≥ ${GOAL}× faster than the scan at ${formatCount(GOAL_SIZE)} subscriptions`, goal.speedup, GOAL)],
+    goals: [
+      goalAtLeast(
+        `trie ≥ ${GOAL}× faster than the scan at ${formatCount(GOAL_SIZE)} subscriptions`,
+        goal.speedup,
+        GOAL,
+      ),
+    ],
     notes: [
       'Prefixes are generated with a fixed seed: 30% `zeek/cluster/node/<role>-<k>/`, 10% ' +
         '`zeek/logs/<stream>[/<x>]`, 30% `zeek/event/<x>[/<y>]`, 30% `<app>/<x>[/<y>…]` with random ' +

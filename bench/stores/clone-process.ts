@@ -61,7 +61,8 @@ async function cut(raw: unknown): Promise<{ ms: number; status: CloneStatus }> {
   const t0 = performance.now();
   await endpoint.unpeer((raw as { url: string }).url);
   while (c.status === 'in-sync') {
-    if (performance.now() - t0 > CUT_TIMEOUT_MS) throw new Error(`clone still in sync ${CUT_TIMEOUT_MS} ms after unpeering`);
+    if (performance.now() - t0 > CUT_TIMEOUT_MS)
+      throw new Error(`clone still in sync ${CUT_TIMEOUT_MS} ms after unpeering`);
     await new Promise((r) => setTimeout(r, 10));
   }
   return { ms: performance.now() - t0, status: c.status };

@@ -48,8 +48,14 @@ async function putRange(m: StoreMaster, keys: readonly number[], tag: string): P
 async function fill(raw: unknown): Promise<{ ms: number; size: number; storeBytes: number }> {
   const a = raw as FillArgs;
   if (master !== undefined) throw new Error('already filled');
-  const backend = a.backend === 'sqlite' ? openSqliteBackend({ path: a.path ?? ':memory:', journalMode: 'WAL', synchronous: 'NORMAL' }) : createMemoryBackend();
-  master = await createMaster(endpoint, STORE_NAME, { backend, onError: (e) => errors.push(`${e.code}: ${e.message}`) });
+  const backend =
+    a.backend === 'sqlite'
+      ? openSqliteBackend({ path: a.path ?? ':memory:', journalMode: 'WAL', synchronous: 'NORMAL' })
+      : createMemoryBackend();
+  master = await createMaster(endpoint, STORE_NAME, {
+    backend,
+    onError: (e) => errors.push(`${e.code}: ${e.message}`),
+  });
   const t0 = performance.now();
   let storeBytes = 0;
   for (let start = 0; start < a.n; start += BATCH) {

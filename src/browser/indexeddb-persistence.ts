@@ -66,15 +66,24 @@ const emptyBatch = (): Batch => ({ clear: false, changes: new DataMap(), checkpo
 const isEmpty = (b: Batch): boolean => !b.clear && b.changes.size === 0 && b.checkpoint === undefined;
 
 /** Persisted data is ours, so only the nesting depth keeps its wire limit. */
-const LOAD_LIMITS = { maxFrameBytes: Number.MAX_SAFE_INTEGER, maxStringBytes: Number.MAX_SAFE_INTEGER, maxArrayLength: 2 ** 32 - 1 };
+const LOAD_LIMITS = {
+  maxFrameBytes: Number.MAX_SAFE_INTEGER,
+  maxStringBytes: Number.MAX_SAFE_INTEGER,
+  maxArrayLength: 2 ** 32 - 1,
+};
 
 /** Persists a clone of store `storeName` in IndexedDB. */
-export function createIndexedDbPersistence(storeName: string, options: IndexedDbPersistenceOptions = {}): ClonePersistence {
+export function createIndexedDbPersistence(
+  storeName: string,
+  options: IndexedDbPersistenceOptions = {},
+): ClonePersistence {
   const dbName = INDEXEDDB_NAME_PREFIX + storeName;
   const owned = options.customStore === undefined;
   const store: UseStore =
     options.customStore ??
-    (options.indexedDB === undefined ? createStore(dbName, INDEXEDDB_OBJECT_STORE) : openStore(options.indexedDB, dbName));
+    (options.indexedDB === undefined
+      ? createStore(dbName, INDEXEDDB_OBJECT_STORE)
+      : openStore(options.indexedDB, dbName));
   const onError = options.onError ?? DEFAULT_ON_PERSISTENCE_ERROR;
 
   let pending = emptyBatch();
@@ -126,7 +135,9 @@ export function createIndexedDbPersistence(storeName: string, options: IndexedDb
       });
       failure = undefined;
     } catch (e) {
-      failure = new StoreError('backend_failure', `IndexedDB did not commit a batch of store '${storeName}'`, { cause: e });
+      failure = new StoreError('backend_failure', `IndexedDB did not commit a batch of store '${storeName}'`, {
+        cause: e,
+      });
       pending = merge(batch, pending);
       report(failure);
     }
@@ -151,7 +162,11 @@ export function createIndexedDbPersistence(storeName: string, options: IndexedDb
       try {
         return readRecords(records);
       } catch (e) {
-        report(new StoreError('invalid_data', `unreadable IndexedDB data for store '${storeName}'; starting empty`, { cause: e }));
+        report(
+          new StoreError('invalid_data', `unreadable IndexedDB data for store '${storeName}'; starting empty`, {
+            cause: e,
+          }),
+        );
         return { entries: [] };
       }
     },
@@ -215,7 +230,11 @@ function prepare(batch: Batch): Ops {
     else puts.push([k, encodeValue(value).slice() as Bytes]);
   }
   const cp = batch.checkpoint;
-  return { removals, puts, checkpoint: cp === undefined ? undefined : { format: FORMAT, epoch: cp.epoch, seq: cp.seq } };
+  return {
+    removals,
+    puts,
+    checkpoint: cp === undefined ? undefined : { format: FORMAT, epoch: cp.epoch, seq: cp.seq },
+  };
 }
 
 /** Decodes every record; throws on anything this version did not write. */
@@ -251,7 +270,11 @@ function readCheckpoint(v: unknown): CloneCheckpoint {
 function canonicalKey(d: Data): Data {
   switch (d.type) {
     case 'real':
-      return Object.is(d.value, -0) ? { type: 'real', value: 0 } : Number.isNaN(d.value) ? { type: 'real', value: NaN } : d;
+      return Object.is(d.value, -0)
+        ? { type: 'real', value: 0 }
+        : Number.isNaN(d.value)
+          ? { type: 'real', value: NaN }
+          : d;
     case 'vector':
     case 'set': {
       const elements = mapSame(d.elements, canonicalKey);
@@ -299,5 +322,8 @@ function openStore(factory: IDBFactory, dbName: string): UseStore {
     );
     return opened;
   };
-  return (mode, callback) => connect().then((conn) => callback(conn.transaction(INDEXEDDB_OBJECT_STORE, mode).objectStore(INDEXEDDB_OBJECT_STORE)));
+  return (mode, callback) =>
+    connect().then((conn) =>
+      callback(conn.transaction(INDEXEDDB_OBJECT_STORE, mode).objectStore(INDEXEDDB_OBJECT_STORE)),
+    );
 }

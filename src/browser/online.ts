@@ -11,7 +11,10 @@ export interface OnlineTarget {
 }
 
 /** Reconnects `endpoint`'s peerings promptly on `online`; returns a function that stops it. */
-export function reconnectOnOnline(endpoint: Pick<Endpoint, 'reconnectNow'>, target: OnlineTarget = globalThis as unknown as OnlineTarget): () => void {
+export function reconnectOnOnline(
+  endpoint: Pick<Endpoint, 'reconnectNow'>,
+  target: OnlineTarget = globalThis as unknown as OnlineTarget,
+): () => void {
   const onOnline = (): void => endpoint.reconnectNow();
   target.addEventListener('online', onOnline);
   return () => target.removeEventListener('online', onOnline);

@@ -15,7 +15,14 @@ import { Emitter, type Unsubscribe } from '../util/emitter.js';
 import { boolOption, checkOptionsObject, fnOption, objectOption } from '../util/options.js';
 import type { StoreBackend } from '../store/backend.js';
 import type { StoreChangeEvent } from '../store/store-events.js';
-import { createClone, createMaster, type CloneOptions, type StoreClone, type StoreMaster, type WriteOptions } from '../store/stores.js';
+import {
+  createClone,
+  createMaster,
+  type CloneOptions,
+  type StoreClone,
+  type StoreMaster,
+  type WriteOptions,
+} from '../store/stores.js';
 
 /** Zeek's naming of the store behind a `&backend` table. */
 export const backedTableStoreName = (name: string): string => `___sync_store_${name}`;
@@ -67,7 +74,9 @@ const toData = (v: unknown): Data => (isData(v) ? v : from(v));
  */
 export class BackedTable implements Iterable<[Data, Data]> {
   private readonly map = new DataMap<Data>();
-  private readonly events: Emitter<BackedTableEvents> = new Emitter((event, err) => this.events.emit('error', listenerErrorEvent(event, err)));
+  private readonly events: Emitter<BackedTableEvents> = new Emitter((event, err) =>
+    this.events.emit('error', listenerErrorEvent(event, err)),
+  );
   private readonly off: () => void;
 
   private constructor(
@@ -184,6 +193,9 @@ export class BackedTable implements Iterable<[Data, Data]> {
 
   private writeFailed(op: 'put' | 'erase', key: Data, err: unknown): void {
     const cause = err instanceof IsobrokerError ? err : new StoreError('backend_failure', String(err), { cause: err });
-    this.events.emit('error', errorEvent('write_failed', undefined, `${op} ${toText(key)} in ${this.name}: ${cause.message}`, cause));
+    this.events.emit(
+      'error',
+      errorEvent('write_failed', undefined, `${op} ${toText(key)} in ${this.name}: ${cause.message}`, cause),
+    );
   }
 }

@@ -75,7 +75,9 @@ export class ClusterNode {
   readonly self: NodeSpec;
   private readonly states = new Map<string, { id?: string; up: boolean }>();
   private readonly byId = new Map<string, string>();
-  private readonly events: Emitter<ClusterEvents> = new Emitter((event, err) => this.events.emit('error', listenerErrorEvent(event, err)));
+  private readonly events: Emitter<ClusterEvents> = new Emitter((event, err) =>
+    this.events.emit('error', listenerErrorEvent(event, err)),
+  );
   private readonly opts: ClusterNodeOptions;
   private readonly offs: (() => void)[] = [];
   /** The pools (proxy, worker, logger, and any registered before `start`), as Zeek assigns them. */
@@ -138,7 +140,9 @@ export class ClusterNode {
     this.offs.push(() => subs.forEach((s) => s.unsubscribe()));
     this.offs.push(ep.on('status', (s) => this.onStatus(s)));
     for (const target of connectionsOf(this.layout, this.name)) {
-      void ep.peer(nodeUrl(target), this.opts.retry === undefined ? {} : { retry: this.opts.retry }).catch(() => undefined);
+      void ep
+        .peer(nodeUrl(target), this.opts.retry === undefined ? {} : { retry: this.opts.retry })
+        .catch(() => undefined);
     }
   }
 

@@ -48,7 +48,8 @@ function fail(where: string, what: string): never {
  * duplicate name or address, a bad port) before any node starts.
  */
 export function parseLayout(json: unknown): ClusterLayout {
-  if (typeof json !== 'object' || json === null || Array.isArray(json)) fail('top level', 'expected an object with "nodes"');
+  if (typeof json !== 'object' || json === null || Array.isArray(json))
+    fail('top level', 'expected an object with "nodes"');
   const o = json as Record<string, unknown>;
   if (!Array.isArray(o.nodes) || o.nodes.length === 0) fail('nodes', 'expected a non-empty array');
   const milGiven = o.managerIsLogger;
@@ -59,7 +60,8 @@ export function parseLayout(json: unknown): ClusterLayout {
     const where = `nodes[${i}]`;
     if (typeof n !== 'object' || n === null) fail(where, 'expected an object');
     const x = n as Record<string, unknown>;
-    if (typeof x.name !== 'string' || !/^[A-Za-z0-9_.-]+$/.test(x.name)) fail(where, `name must be letters, digits, '.', '_' or '-', got ${JSON.stringify(x.name)}`);
+    if (typeof x.name !== 'string' || !/^[A-Za-z0-9_.-]+$/.test(x.name))
+      fail(where, `name must be letters, digits, '.', '_' or '-', got ${JSON.stringify(x.name)}`);
     if (typeof x.role !== 'string' || !(ROLES as readonly string[]).includes(x.role)) {
       fail(`${where} (${x.name})`, `unknown role ${JSON.stringify(x.role)}; roles are ${ROLES.join(', ')}`);
     }
@@ -77,7 +79,8 @@ export function parseLayout(json: unknown): ClusterLayout {
     return { name: x.name, role: x.role as Role, host, port: x.port };
   });
   const managers = nodes.filter((n) => n.role === 'manager');
-  if (managers.length !== 1) fail('nodes', managers.length === 0 ? 'no manager' : `two managers: ${managers.map((m) => m.name).join(', ')}`);
+  if (managers.length !== 1)
+    fail('nodes', managers.length === 0 ? 'no manager' : `two managers: ${managers.map((m) => m.name).join(', ')}`);
   const hasLoggers = nodes.some((n) => n.role === 'logger');
   // As zeekctl sets it up: without loggers the manager is the logger.
   const mil = milGiven ?? !hasLoggers;
@@ -88,13 +91,16 @@ export function parseLayout(json: unknown): ClusterLayout {
 /** The node called `name`, or an error naming it. */
 export function nodeByName(layout: ClusterLayout, name: string): NodeSpec {
   const n = layout.nodes.find((x) => x.name === name);
-  if (!n) throw new ValueError(`no node '${name}' in the layout (nodes: ${layout.nodes.map((x) => x.name).join(', ')})`);
+  if (!n)
+    throw new ValueError(`no node '${name}' in the layout (nodes: ${layout.nodes.map((x) => x.name).join(', ')})`);
   return n;
 }
 
 /** The nodes that act as loggers: the loggers, or the manager when it is the logger. */
 export function loggersOf(layout: ClusterLayout): NodeSpec[] {
-  return layout.managerIsLogger ? layout.nodes.filter((n) => n.role === 'manager') : layout.nodes.filter((n) => n.role === 'logger');
+  return layout.managerIsLogger
+    ? layout.nodes.filter((n) => n.role === 'manager')
+    : layout.nodes.filter((n) => n.role === 'logger');
 }
 
 /** The nodes `name` dials: the manager and all loggers; workers also every proxy; loggers none. */

@@ -25,7 +25,7 @@ export function hexEscape(byte: number): string {
 /** Whether Zeek's `escape_utf8` takes code point `cp` as a bad character. */
 function isBad(cp: number, allowPrintableControls: boolean): boolean {
   if (cp < 0x20) return !(allowPrintableControls && (cp === 8 || cp === 9 || cp === 10 || cp === 12 || cp === 13));
-  return cp === 0x7f || (cp >= 0x80 && cp <= 0x9f) || (cp >= 0xe000 && cp <= 0xf8ff) || cp >= 0xfff0 && cp <= 0xffff;
+  return cp === 0x7f || (cp >= 0x80 && cp <= 0x9f) || (cp >= 0xe000 && cp <= 0xf8ff) || (cp >= 0xfff0 && cp <= 0xffff);
 }
 
 function hasBad(s: string, allowPrintableControls: boolean): boolean {

@@ -155,7 +155,8 @@ function tsvCell(streamId: string, column: LogColumn, o: Required<TsvFormatOptio
 export function createTsvFormat(options: TsvFormatOptions = {}): LogFormat {
   const o: Required<TsvFormatOptions> = { ...DEFAULT_TSV_FORMAT_OPTIONS, ...stripUndefined(options) };
   for (const key of ['separator', 'setSeparator', 'metaPrefix'] as const) {
-    if (typeof o[key] !== 'string' || o[key] === '') throw new ValueError(`TSV option ${key} must be a non-empty string`);
+    if (typeof o[key] !== 'string' || o[key] === '')
+      throw new ValueError(`TSV option ${key} must be a non-empty string`);
   }
   const compiled = new WeakMap<LogStream, readonly Cell[]>();
   const prefix = o.metaPrefix;

@@ -106,7 +106,10 @@ export function toColumnData(streamId: string, column: LogColumn, v: unknown): D
     }
     if (column.container === 'vector') {
       if (!Array.isArray(v)) throw new ValueError(`expected an array for ${column.type}, got ${describe(v)}`);
-      return { type: 'vector', elements: v.map((e: unknown) => (e === undefined || e === null ? NONE : element(streamId, column, e))) };
+      return {
+        type: 'vector',
+        elements: v.map((e: unknown) => (e === undefined || e === null ? NONE : element(streamId, column, e))),
+      };
     }
     if (typeof v !== 'object' || v === null || typeof (v as Iterable<unknown>)[Symbol.iterator] !== 'function') {
       throw new ValueError(`expected an iterable (array or Set) for ${column.type}, got ${describe(v)}`);
@@ -114,7 +117,9 @@ export function toColumnData(streamId: string, column: LogColumn, v: unknown): D
     return set([...(v as Iterable<unknown>)].map((e) => element(streamId, column, e)));
   } catch (e) {
     if (e instanceof ValueError && e.message.startsWith(`column '${column.name}'`)) throw e;
-    throw new ValueError(`column '${column.name}' of ${streamId} (${column.type}): ${(e as Error).message}`, { cause: e });
+    throw new ValueError(`column '${column.name}' of ${streamId} (${column.type}): ${(e as Error).message}`, {
+      cause: e,
+    });
   }
 }
 
@@ -130,12 +135,17 @@ function missing(stream: LogStream, column: LogColumn): Data {
  * default, `none` when it is optional, else a `ValueError` naming the column. Unknown names and
  * values that do not fit the column's type are `ValueError`s too.
  */
-export function toRecord(stream: LogStream, values: Readonly<Record<string, unknown>> | readonly unknown[]): VectorData {
+export function toRecord(
+  stream: LogStream,
+  values: Readonly<Record<string, unknown>> | readonly unknown[],
+): VectorData {
   const { columns } = stream;
   const out = new Array<Data>(columns.length);
   if (Array.isArray(values)) {
     if (values.length !== columns.length) {
-      throw new ValueError(`a record of ${stream.id} has ${columns.length} values in column order, got ${values.length}`);
+      throw new ValueError(
+        `a record of ${stream.id} has ${columns.length} values in column order, got ${values.length}`,
+      );
     }
     for (let i = 0; i < columns.length; i++) {
       const c = columns[i]!;
@@ -165,7 +175,8 @@ export function toRecord(stream: LogStream, values: Readonly<Record<string, unkn
  * For records that arrive from elsewhere.
  */
 export function checkRecord(stream: LogStream, record: Data): VectorData {
-  if (!isData(record) || record.type !== 'vector') throw new ValueError(`a record of ${stream.id} must be a Broker vector`);
+  if (!isData(record) || record.type !== 'vector')
+    throw new ValueError(`a record of ${stream.id} must be a Broker vector`);
   if (record.elements.length !== stream.columns.length) {
     throw new ValueError(`a record of ${stream.id} has ${stream.columns.length} fields, got ${record.elements.length}`);
   }
@@ -186,7 +197,8 @@ export function fromRecord(stream: LogStream, record: Data): Record<string, Data
   const out: Record<string, Data> = {};
   stream.columns.forEach((c, i) => {
     const v = r.elements[i]!;
-    if (v.type !== 'none') Object.defineProperty(out, c.name, { value: v, enumerable: true, writable: true, configurable: true });
+    if (v.type !== 'none')
+      Object.defineProperty(out, c.name, { value: v, enumerable: true, writable: true, configurable: true });
   });
   return out;
 }

@@ -78,7 +78,9 @@ function encodeStream(s: LogStream): Data {
   return vector([
     enumValue(s.id),
     string(s.path),
-    vector(s.columns.map((c) => vector([string(c.name), string(c.type), { type: 'boolean', value: c.optional === true }]))),
+    vector(
+      s.columns.map((c) => vector([string(c.name), string(c.type), { type: 'boolean', value: c.optional === true }])),
+    ),
   ]);
 }
 
@@ -126,7 +128,9 @@ export class LogRouter {
   private readonly maxBatch: number;
   private readonly ackTimeout: number;
   private readonly writer: LogWriter | undefined;
-  private readonly events: Emitter<LogRouterEvents> = new Emitter((event, err) => this.events.emit('error', listenerErrorEvent(event, err)));
+  private readonly events: Emitter<LogRouterEvents> = new Emitter((event, err) =>
+    this.events.emit('error', listenerErrorEvent(event, err)),
+  );
   /** Records written here (loggers) and sent away (others), for status displays and tests. */
   readonly counters = { written: 0, sent: 0, resent: 0, fallback: 0, duplicates: 0 };
 
@@ -226,7 +230,13 @@ export class LogRouter {
     this.counters.sent += b.count;
     // Encoded once; a resend (to the same or another logger) reuses the bytes.
     b.encoded ??= encodeValue(
-      makeEvent(LOG_BATCH_EVENT, [string(this.node.name), string(this.node.endpoint.id), count(b.id), encodeStream(b.stream), vector(b.records)]),
+      makeEvent(LOG_BATCH_EVENT, [
+        string(this.node.name),
+        string(this.node.endpoint.id),
+        count(b.id),
+        encodeStream(b.stream),
+        vector(b.records),
+      ]),
     );
     b.records = [];
     this.node.endpoint.publishEncoded(logTopic(b.logger), b.encoded);
@@ -244,18 +254,21 @@ export class LogRouter {
   }
 
   private armTimer(): void {
-    this.timer = this.timers.setTimeout(() => {
-      const now = this.timers.now();
-      const live = this.liveLoggers();
-      for (const b of this.unacked.values()) {
-        if (now - b.sentAt < this.ackTimeout || live.length === 0) continue;
-        // The same logger while it lives (it will not write the batch twice), else another.
-        if (!live.includes(b.logger)) b.logger = live[this.cursor++ % live.length]!;
-        this.counters.resent += b.count;
-        this.send(b);
-      }
-      this.armTimer();
-    }, Math.min(500, this.ackTimeout));
+    this.timer = this.timers.setTimeout(
+      () => {
+        const now = this.timers.now();
+        const live = this.liveLoggers();
+        for (const b of this.unacked.values()) {
+          if (now - b.sentAt < this.ackTimeout || live.length === 0) continue;
+          // The same logger while it lives (it will not write the batch twice), else another.
+          if (!live.includes(b.logger)) b.logger = live[this.cursor++ % live.length]!;
+          this.counters.resent += b.count;
+          this.send(b);
+        }
+        this.armTimer();
+      },
+      Math.min(500, this.ackTimeout),
+    );
   }
 
   private onAck(data: Data): void {
@@ -278,7 +291,8 @@ export class LogRouter {
       const m = parseZeekMessage(data);
       if (m.kind !== 'event' || m.name !== LOG_BATCH_EVENT) return;
       const [s, sid, i, st, recs] = m.args;
-      if (s?.type !== 'string' || sid?.type !== 'string' || i?.type !== 'count' || !st || recs?.type !== 'vector') return;
+      if (s?.type !== 'string' || sid?.type !== 'string' || i?.type !== 'count' || !st || recs?.type !== 'vector')
+        return;
       sender = s.value;
       senderId = sid.value;
       id = Number(i.value);
@@ -317,7 +331,10 @@ export class LogRouter {
   }
 
   private fail(context: string, err: unknown): void {
-    const cause = err instanceof IsobrokerError ? err : new ValueError(`${context}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    const cause =
+      err instanceof IsobrokerError
+        ? err
+        : new ValueError(`${context}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
     this.events.emit('error', errorEvent('log_failed', undefined, `${context}: ${cause.message}`, cause));
   }
 }

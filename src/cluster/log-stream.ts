@@ -5,7 +5,13 @@
  */
 import { ValueError } from '../errors.js';
 import { toColumnData } from './log-record.js';
-import { parseLogColumnType, type LogColumn, type LogColumnSpec, type LogStream, type LogStreamSpec } from './log-types.js';
+import {
+  parseLogColumnType,
+  type LogColumn,
+  type LogColumnSpec,
+  type LogStream,
+  type LogStreamSpec,
+} from './log-types.js';
 
 /** ASCII lower case, as Zeek's `to_lower`. */
 function asciiLower(s: string): string {
@@ -71,7 +77,9 @@ export function defaultLogPath(id: string): string {
 /** A path must name one file inside the log directory. */
 function checkPath(path: unknown): string {
   if (typeof path !== 'string' || path === '' || path === '.' || path === '..' || /[/\\\0]/.test(path)) {
-    throw new ValueError(`invalid log path ${JSON.stringify(path)}: must be one non-empty file-name segment without / or \\`);
+    throw new ValueError(
+      `invalid log path ${JSON.stringify(path)}: must be one non-empty file-name segment without / or \\`,
+    );
   }
   return path;
 }

@@ -163,8 +163,9 @@ export function parseZeekTsvValue(text: string, type: string, markers: ZeekTsvMa
   const { container, element } = parseLogColumnType(type);
   if (container === undefined) return scalarValue(text, element, markers);
   const parts = text === markers.emptyField ? [] : text.split(markers.setSeparator);
-  const elements = parts.map((p): Data =>
-    p === markers.unsetField && container === 'vector' ? { type: 'none' } : scalarValue(p, element, markers),
+  const elements = parts.map(
+    (p): Data =>
+      p === markers.unsetField && container === 'vector' ? { type: 'none' } : scalarValue(p, element, markers),
   );
   return container === 'set' ? set(elements) : vector(elements);
 }

@@ -238,7 +238,10 @@ export function distributePools(
   // `nodes_with_type`: each role's nodes sorted by name; the first manager (by name) is appended
   // to the loggers when it is the logger.
   const byName = (role: Role): string[] =>
-    nodes.filter((n) => n.role === role).map((n) => n.name).sort(compareStrings);
+    nodes
+      .filter((n) => n.role === role)
+      .map((n) => n.name)
+      .sort(compareStrings);
   const eligible = new Map<Role, string[]>(POOL_ROLES.map((r) => [r, byName(r)]));
   const manager = byName('manager')[0];
   if (managerIsLogger && manager !== undefined) eligible.get('logger')!.push(manager);
@@ -311,7 +314,8 @@ export const DEFAULT_POOL_REGISTRY_OPTIONS: Required<PoolRegistryOptions> = Obje
 function resolvePoolRegistryOptions(o: PoolRegistryOptions | undefined): Required<PoolRegistryOptions> {
   checkOptionsObject('options', o);
   const localNode = o?.localNode ?? DEFAULT_POOL_REGISTRY_OPTIONS.localNode;
-  if (typeof localNode !== 'string') throw new ConfigError('localNode', `expected a node name or '', got ${typeof localNode}`);
+  if (typeof localNode !== 'string')
+    throw new ConfigError('localNode', `expected a node name or '', got ${typeof localNode}`);
   const managerIsLogger = o?.managerIsLogger ?? DEFAULT_POOL_REGISTRY_OPTIONS.managerIsLogger;
   if (managerIsLogger !== 'auto' && typeof managerIsLogger !== 'boolean') {
     throw new ConfigError('managerIsLogger', `expected true, false or "auto", got ${JSON.stringify(managerIsLogger)}`);

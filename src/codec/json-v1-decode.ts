@@ -110,7 +110,8 @@ function decodeInteger(d: JsonNode | undefined): Data {
 
 function decodeReal(d: JsonNode | undefined): Data {
   if (!(d instanceof JsonNumber)) fail(`real must be a number, got ${describeNode(d)}`);
-  if (d.isInteger) fail(`real must be written with '.' or an exponent (e.g. ${d.text.slice(0, 40)}.0), got ${d.text.slice(0, 40)}`);
+  if (d.isInteger)
+    fail(`real must be written with '.' or an exponent (e.g. ${d.text.slice(0, 40)}.0), got ${d.text.slice(0, 40)}`);
   return realFromText(d.text);
 }
 
@@ -176,7 +177,8 @@ export const identity = (x: Data): Data => x;
 export const entryKey = (e: readonly [Data, Data]): Data => e[0];
 
 function decodeEntries(d: JsonNode | undefined): (readonly [Data, Data])[] {
-  if (!Array.isArray(d)) fail(`table must be an array of {"key", "value"} objects, got ${describeNode(d as JsonNode | undefined)}`);
+  if (!Array.isArray(d))
+    fail(`table must be an array of {"key", "value"} objects, got ${describeNode(d as JsonNode | undefined)}`);
   const nodes = d as readonly JsonNode[];
   const out: (readonly [Data, Data])[] = [];
   let i = 0;
@@ -184,7 +186,8 @@ function decodeEntries(d: JsonNode | undefined): (readonly [Data, Data])[] {
   try {
     for (; i < nodes.length; i++) {
       const entry = nodes[i];
-      if (!(entry instanceof JsonObject)) fail(`table entry must be an object with "key" and "value", got ${describeNode(entry)}`);
+      if (!(entry instanceof JsonObject))
+        fail(`table entry must be an object with "key" and "value", got ${describeNode(entry)}`);
       const keyNode = entry.get('key');
       const valueNode = entry.get('value');
       if (keyNode === undefined) failAt('.key', 'missing');
@@ -223,7 +226,8 @@ function decodeNone(d: JsonNode | undefined): Data {
 function decodeValue(node: JsonNode): Data {
   if (!(node instanceof JsonObject)) fail(`expected an object with "@data-type" and "data", got ${describeNode(node)}`);
   const tag = node.get('@data-type');
-  if (typeof tag !== 'string') failAt('.@data-type', tag === undefined ? 'missing' : `expected a string, got ${describeNode(tag)}`);
+  if (typeof tag !== 'string')
+    failAt('.@data-type', tag === undefined ? 'missing' : `expected a string, got ${describeNode(tag)}`);
   const d = node.get('data');
   try {
     switch (tag) {

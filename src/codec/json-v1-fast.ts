@@ -10,14 +10,7 @@
 import { boolean, none } from '../data/constructors.js';
 import type { Data } from '../data/types.js';
 import type { JsonLimits } from './json-parse.js';
-import {
-  countFromText,
-  entryKey,
-  identity,
-  integerFromText,
-  realFromText,
-  sortUnique,
-} from './json-v1-decode.js';
+import { countFromText, entryKey, identity, integerFromText, realFromText, sortUnique } from './json-v1-decode.js';
 import type { JsonV1DataMessage } from './json-v1-types.js';
 import { parseAddressText, parsePort, parseSubnet, parseTimespan, parseTimestamp } from './json-v1-scalars.js';
 
@@ -166,7 +159,8 @@ class FastDecoder {
       const c1 = text.charCodeAt(pos + 1);
       t = c1 === 0x74 ? T_STRING : c1 === 0x75 ? T_SUBNET : T_SET; // st, su, se
     } else if (t === T_TIMESTAMP) {
-      if (text.charCodeAt(pos + 1) === 0x61) t = T_TABLE; // ta
+      if (text.charCodeAt(pos + 1) === 0x61)
+        t = T_TABLE; // ta
       else if (text.charCodeAt(pos + 5) === 0x70) t = T_TIMESPAN; // times(p)an
     } else if (t < 0) throw GIVE_UP;
     const tail = TAG_TAILS[t]!;
@@ -396,7 +390,13 @@ export function decodeDataMessageFast(
   // Keys are matched literally here, so limits that could reject them leave it to the general path.
   if (limits.maxObjectKeys < 4 || limits.maxStringLength < 12) return undefined;
   try {
-    return new FastDecoder(text, limits.maxDepth, limits.maxStringLength, limits.maxArrayLength, limits.maxDataDepth).message();
+    return new FastDecoder(
+      text,
+      limits.maxDepth,
+      limits.maxStringLength,
+      limits.maxArrayLength,
+      limits.maxDataDepth,
+    ).message();
   } catch {
     return undefined;
   }

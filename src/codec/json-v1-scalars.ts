@@ -209,7 +209,8 @@ function parseV4Fast(s: string): Uint8Array | undefined {
     if (part > 0 && s.charCodeAt(pos++) !== 0x2e) return undefined;
     const start = pos;
     let v = 0;
-    for (let d = s.charCodeAt(pos) - 0x30; d >= 0 && d <= 9 && pos - start < 3; d = s.charCodeAt(++pos) - 0x30) v = v * 10 + d;
+    for (let d = s.charCodeAt(pos) - 0x30; d >= 0 && d <= 9 && pos - start < 3; d = s.charCodeAt(++pos) - 0x30)
+      v = v * 10 + d;
     const len = pos - start;
     if (len === 0 || v > 255 || (len > 1 && s.charCodeAt(start) === 0x30)) return undefined;
     out[12 + part] = v;

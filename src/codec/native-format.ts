@@ -60,6 +60,7 @@ export function openContainer(r: MsgpackReader, at: number, n: number, depth: nu
   r.need(p, 3, 'container marker');
   const marker = b[p + 2]!;
   r.pos = p + 3;
-  if (marker !== ContainerMarker.Set && marker !== ContainerMarker.Table) return r.fail(p, `unknown container marker ${marker}`);
+  if (marker !== ContainerMarker.Set && marker !== ContainerMarker.Table)
+    return r.fail(p, `unknown container marker ${marker}`);
   return marker;
 }

@@ -7,12 +7,7 @@
 import type { Data } from '../data/types.js';
 import { ValueError } from '../errors.js';
 import { MsgpackWriter } from './msgpack-writer.js';
-import {
-  ENDPOINT_ID_BYTES,
-  MessageKind,
-  type DataMessageInput,
-  type NativeMessageInput,
-} from './native-kinds.js';
+import { ENDPOINT_ID_BYTES, MessageKind, type DataMessageInput, type NativeMessageInput } from './native-kinds.js';
 import { writeValue } from './native-values.js';
 
 export {
@@ -52,7 +47,14 @@ function idField(w: MsgpackWriter, what: string, id: Uint8Array): void {
   w.bin(id);
 }
 
-function writeData(w: MsgpackWriter, topic: string, origin: Uint8Array, seq: number, ttl: number, value: Data | Uint8Array): void {
+function writeData(
+  w: MsgpackWriter,
+  topic: string,
+  origin: Uint8Array,
+  seq: number,
+  ttl: number,
+  value: Data | Uint8Array,
+): void {
   w.arrayHeader(6);
   w.uint(MessageKind.Data);
   w.str(topic);

@@ -147,7 +147,10 @@ function validateArray(r: MsgpackReader, at: number, n: number, depth: number): 
         const start = r.pos;
         validateValue(r, depth + 1);
         if (prev >= 0 && compareEncoded(b, prev, b, start) >= 0) {
-          r.fail(start, `set element ${i - 1} is not greater than the one before (sets are sorted, without duplicates)`);
+          r.fail(
+            start,
+            `set element ${i - 1} is not greater than the one before (sets are sorted, without duplicates)`,
+          );
         }
         prev = start;
       }

@@ -8,7 +8,15 @@ import { boolean as booleanData, none as noneData } from '../data/constructors.j
 import { compare } from '../data/order.js';
 import { PORT_PROTOCOLS, type Data } from '../data/types.js';
 import { isV4 } from '../data/address.js';
-import { asDecodeError, MsgpackReader, readFloat64, readInt64, readUint16, readUint32, readUint64 } from './msgpack-reader.js';
+import {
+  asDecodeError,
+  MsgpackReader,
+  readFloat64,
+  readInt64,
+  readUint16,
+  readUint32,
+  readUint64,
+} from './msgpack-reader.js';
 import { decodeUtf8 } from './msgpack-utf8.js';
 import { MsgpackWriter } from './msgpack-writer.js';
 import { ContainerMarker, isV4MappedAt, MARKER_LEAD, NativeExt, openContainer } from './native-format.js';

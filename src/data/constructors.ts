@@ -123,7 +123,7 @@ export function subnet(v: string | AddressData, length?: number): SubnetData {
   let len: number | undefined = length;
   if (typeof v === 'string') {
     const slash = v.indexOf('/');
-    if ((slash < 0) === (length === undefined)) {
+    if (slash < 0 === (length === undefined)) {
       throw new ValueError(`invalid subnet '${v}': expected ADDRESS/LENGTH or an address and a length`);
     }
     bytes = parseAddress(slash < 0 ? v : v.slice(0, slash));
@@ -221,7 +221,8 @@ export function timespan(v: bigint | TimespanParts): TimespanData {
   for (const [key, factor] of PART_NS) {
     const x = v[key];
     if (x === undefined) continue;
-    if (typeof x !== 'number' || !Number.isFinite(x)) throw new ValueError(`timespan part ${key} must be a finite number`);
+    if (typeof x !== 'number' || !Number.isFinite(x))
+      throw new ValueError(`timespan part ${key} must be a finite number`);
     total += scaleToNs(x, factor);
   }
   return { type: 'timespan', ns: int64('timespan (ns)', total) };

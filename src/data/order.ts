@@ -6,9 +6,7 @@
  */
 import { PORT_PROTOCOLS, TYPE_INDEX, type Data } from './types.js';
 
-const PROTO_RANK: Readonly<Record<string, number>> = Object.fromEntries(
-  PORT_PROTOCOLS.map((p, i) => [p, i]),
-);
+const PROTO_RANK: Readonly<Record<string, number>> = Object.fromEntries(PORT_PROTOCOLS.map((p, i) => [p, i]));
 
 function cmpNum(a: number | bigint, b: number | bigint): number {
   return a < b ? -1 : a > b ? 1 : 0;

@@ -21,7 +21,8 @@ export function toNumber(v: Data): number {
     case 'count':
     case 'integer': {
       const n = Number(v.value);
-      if (!Number.isSafeInteger(n)) throw new ValueError(`${v.type} ${v.value} does not fit a number exactly; use toBigInt`);
+      if (!Number.isSafeInteger(n))
+        throw new ValueError(`${v.type} ${v.value} does not fit a number exactly; use toBigInt`);
       return n;
     }
     default:

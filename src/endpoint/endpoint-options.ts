@@ -6,7 +6,15 @@ import { systemTimers, type Timers } from './timers.js';
 import { isEndpointId, newEndpointId } from './endpoint-id.js';
 import { ConfigError } from '../errors.js';
 import { resolveLinks, type LinksOptions, type ResolvedLinks } from './json-links.js';
-import { checkOptionsObject, fnOption, intOption, numberOption, oneOfOption, objectOption, stringOption } from '../util/options.js';
+import {
+  checkOptionsObject,
+  fnOption,
+  intOption,
+  numberOption,
+  oneOfOption,
+  objectOption,
+  stringOption,
+} from '../util/options.js';
 
 /** Options of `new Endpoint(options)`. Every field is optional; an invalid one throws a `ConfigError`. */
 export interface EndpointOptions {
@@ -128,7 +136,10 @@ export function resolveEndpointOptions(o: EndpointOptions = {}): ResolvedEndpoin
 }
 
 /** Resolves the options of one `peer()` call against the endpoint's retry delay. */
-export function resolvePeerOptions(o: PeerOptions | undefined, endpointRetry: number): Required<Omit<PeerOptions, 'connector'>> & Pick<PeerOptions, 'connector'> {
+export function resolvePeerOptions(
+  o: PeerOptions | undefined,
+  endpointRetry: number,
+): Required<Omit<PeerOptions, 'connector'>> & Pick<PeerOptions, 'connector'> {
   checkOptionsObject('options', o);
   return { retry: numberOption('retry', o?.retry, endpointRetry, 0), connector: fnOption('connector', o?.connector) };
 }

@@ -108,7 +108,11 @@ export class Endpoint {
   /** Role announced to peers. */
   readonly role: string;
   private readonly opts: ResolvedEndpointOptions;
-  private readonly cfg: SessionConfig & { readonly ttl: number; readonly version: string; readonly links: ResolvedLinks };
+  private readonly cfg: SessionConfig & {
+    readonly ttl: number;
+    readonly version: string;
+    readonly links: ResolvedLinks;
+  };
   private readonly overlay: Overlay;
   private readonly connector: Connector;
   private readonly local = new TopicTrie<LocalSub>();
@@ -120,7 +124,9 @@ export class Endpoint {
   private readonly sessionPeering = new Map<NativeSession | JsonClientSession, Peering>();
   private readonly jsonServers = new Set<JsonClientSession>();
   private readonly resubscribing = new WeakSet<JsonClientSession>();
-  private readonly events: Emitter<EndpointEvents> = new Emitter((event, err) => this.events.emit('error', listenerErrorEvent(event, err)));
+  private readonly events: Emitter<EndpointEvents> = new Emitter((event, err) =>
+    this.events.emit('error', listenerErrorEvent(event, err)),
+  );
   private published = 0;
   private filterDirty = false;
   private filter: readonly string[] = [];
@@ -275,7 +281,12 @@ export class Endpoint {
    * Sends a message into the network on behalf of this endpoint, a JSON v1 client of ours
    * (`fromClient`, which does not get it back) or a JSON v1 server we peer with (`fromServer`).
    */
-  private inject(topic: string, data: Data, fromClient: JsonServerSession | undefined, fromServer: JsonClientSession | undefined): void {
+  private inject(
+    topic: string,
+    data: Data,
+    fromClient: JsonServerSession | undefined,
+    fromServer: JsonClientSession | undefined,
+  ): void {
     if (fromClient || fromServer) this.deliverLocal(topic, data, undefined);
     this.deliverClients(topic, data, fromClient);
     this.overlay.publish(topic, () => encodeValue(data));
@@ -283,7 +294,12 @@ export class Endpoint {
     for (const s of this.jsonServers) if (s !== fromServer && s.established) s.publish(topic, data);
   }
 
-  private deliver(topic: string, data: Data | undefined, bytes: Uint8Array, exclude: JsonServerSession | undefined): void {
+  private deliver(
+    topic: string,
+    data: Data | undefined,
+    bytes: Uint8Array,
+    exclude: JsonServerSession | undefined,
+  ): void {
     const decoded = this.deliverLocal(topic, data, bytes);
     this.deliverClients(topic, decoded, exclude, bytes);
   }
@@ -297,7 +313,15 @@ export class Endpoint {
       try {
         sub.handler({ topic, data: v });
       } catch (err) {
-        this.emit('error', errorEvent('handler_failed', undefined, `subscriber of '${topic}' threw: ${err instanceof Error ? err.message : String(err)}`, err));
+        this.emit(
+          'error',
+          errorEvent(
+            'handler_failed',
+            undefined,
+            `subscriber of '${topic}' threw: ${err instanceof Error ? err.message : String(err)}`,
+            err,
+          ),
+        );
       }
     }
     return value;
@@ -317,7 +341,12 @@ export class Endpoint {
     return out;
   }
 
-  private deliverClients(topic: string, data: Data | undefined, exclude: JsonServerSession | undefined, bytes?: Uint8Array): void {
+  private deliverClients(
+    topic: string,
+    data: Data | undefined,
+    exclude: JsonServerSession | undefined,
+    bytes?: Uint8Array,
+  ): void {
     this.clients.deliver(topic, data, bytes, exclude);
   }
 
@@ -351,7 +380,10 @@ export class Endpoint {
       timers: this.opts.timers,
       open: (peering, t) => this.openPeering(peering, t),
       unavailable: (peering, err) =>
-        this.emit('error', errorEvent('peer_unavailable', { remote: peering.url }, err instanceof Error ? err.message : String(err))),
+        this.emit(
+          'error',
+          errorEvent('peer_unavailable', { remote: peering.url }, err instanceof Error ? err.message : String(err)),
+        ),
     });
     this.peerings.set(u, p);
     const up = p.whenUp();
@@ -391,7 +423,8 @@ export class Endpoint {
     new JsonServerSession(transport, this.cfg, {
       subscribed: (x, filter) => this.addClient(x, filter),
       publish: (x, topic, data) => {
-        if (isInternal(topic)) x.reject(`topic '${topic}' is reserved: topics starting with ${INTERNAL_TOPIC_PREFIX} are internal`);
+        if (isInternal(topic))
+          x.reject(`topic '${topic}' is reserved: topics starting with ${INTERNAL_TOPIC_PREFIX} are internal`);
         else this.inject(topic, data, x, undefined);
       },
       closed: (x) => this.removeClient(x),
@@ -411,7 +444,8 @@ export class Endpoint {
         this.emit('status', statusEvent('peer_added', { id: x.peerId!, remote: p.url }));
       },
       message: (x, topic, data) => this.inject(topic, data, undefined, x),
-      serverError: (x, code, context) => this.emit('error', errorEvent(code, { remote: x.remote, ...(x.peerId ? { id: x.peerId } : {}) }, context)),
+      serverError: (x, code, context) =>
+        this.emit('error', errorEvent(code, { remote: x.remote, ...(x.peerId ? { id: x.peerId } : {}) }, context)),
       closed: (x) => {
         this.sessionPeering.delete(x);
         const was = this.jsonServers.delete(x);
@@ -420,7 +454,11 @@ export class Endpoint {
           p.retryNow();
           return;
         }
-        if (was) this.emit('status', statusEvent(p.state === 'stopped' ? 'peer_removed' : 'peer_lost', { id: x.peerId!, remote: p.url }));
+        if (was)
+          this.emit(
+            'status',
+            statusEvent(p.state === 'stopped' ? 'peer_removed' : 'peer_lost', { id: x.peerId!, remote: p.url }),
+          );
         p.down();
       },
     });
@@ -479,20 +517,40 @@ export class Endpoint {
     for (const s of this.jsonServers) {
       const p = this.sessionPeering.get(s);
       if (p) seen.add(p);
-      out.push({ id: s.peerId!, url: s.remote, protocol: 'json', direction: 'outbound', status: 'connected', stats: s.stats() });
+      out.push({
+        id: s.peerId!,
+        url: s.remote,
+        protocol: 'json',
+        direction: 'outbound',
+        status: 'connected',
+        stats: s.stats(),
+      });
     }
     for (const c of this.clients.sessions()) {
       out.push({ url: c.remote, protocol: 'json', direction: 'inbound', status: 'connected', stats: c.stats() });
     }
     for (const p of this.peerings.values()) {
       if (seen.has(p)) continue;
-      out.push({ ...(p.peerId ? { id: p.peerId } : {}), url: p.url, protocol: p.protocol, direction: 'outbound', status: p.state });
+      out.push({
+        ...(p.peerId ? { id: p.peerId } : {}),
+        url: p.url,
+        protocol: p.protocol,
+        direction: 'outbound',
+        status: p.state,
+      });
     }
     return out;
   }
 
   /** Message counters: published here, received from peers, forwarded, dropped as duplicates, … */
-  stats(): { published: number; received: number; forwarded: number; duplicates: number; ttlExpired: number; badFrames: number } {
+  stats(): {
+    published: number;
+    received: number;
+    forwarded: number;
+    duplicates: number;
+    ttlExpired: number;
+    badFrames: number;
+  } {
     return { published: this.published, ...this.overlay.counters };
   }
 
@@ -518,7 +576,8 @@ export class Endpoint {
     return new Promise((resolve, reject) => {
       const check = (): void => {
         if (this.hasRoute(topic)) resolve();
-        else if (this.opts.timers.now() - start >= timeout) reject(new TimeoutError(`no subscriber of '${topic}' reachable after ${timeout} ms`));
+        else if (this.opts.timers.now() - start >= timeout)
+          reject(new TimeoutError(`no subscriber of '${topic}' reachable after ${timeout} ms`));
         else this.opts.timers.setTimeout(check, 10);
       };
       check();

@@ -48,7 +48,11 @@ export class JsonClientSession {
     this.lastHeard = cfg.timers.now();
     const link = cfg.links?.jsonServers ?? DEFAULT_LINKS.jsonServers;
     this.encodeOptions = { role: 'client', stringEscapes: link.stringEscapes };
-    this.limits = { maxTextLength: link.maxMessageSize, maxStringLength: link.maxStringSize, allowNonFiniteReals: true };
+    this.limits = {
+      maxTextLength: link.maxMessageSize,
+      maxStringLength: link.maxStringSize,
+      allowNonFiniteReals: true,
+    };
     this.outbox = new Outbox<string>(transport, {
       limit: link.bufferSize,
       policy: link.overflowPolicy,
@@ -75,7 +79,11 @@ export class JsonClientSession {
       text = encodeJsonMessage({ type: 'data-message', topic, data }, this.encodeOptions);
     } catch (err) {
       // Not representable in JSON v1 (NaN, ±Infinity): nothing is sent.
-      this.events.serverError(this, 'serialization_failed', `message on topic ${JSON.stringify(topic)} not sent: ${err instanceof Error ? err.message : String(err)}`);
+      this.events.serverError(
+        this,
+        'serialization_failed',
+        `message on topic ${JSON.stringify(topic)} not sent: ${err instanceof Error ? err.message : String(err)}`,
+      );
       return;
     }
     if (this.outbox.push(text) === 'overflow-disconnect') {

@@ -12,7 +12,6 @@ import { TopicTrie, type TrieHandle } from '../topic/topic-trie.js';
 import type { JsonServerSession } from './json-server-session.js';
 import { ACCEPTED_VALUE_LIMITS } from './json-links.js';
 
-
 export class JsonClients {
   private readonly trie = new TopicTrie<JsonServerSession>();
   private readonly clients = new Map<JsonServerSession, readonly TrieHandle<JsonServerSession>[]>();
@@ -28,7 +27,10 @@ export class JsonClients {
   /** Registers a client's (normalised) subscriptions; returns them. */
   add(s: JsonServerSession, filter: readonly string[]): string[] {
     const list = normalizeFilter(filter);
-    this.clients.set(s, list.map((p) => this.trie.add(p, s)));
+    this.clients.set(
+      s,
+      list.map((p) => this.trie.add(p, s)),
+    );
     return list;
   }
 
@@ -42,7 +44,12 @@ export class JsonClients {
   }
 
   /** Sends a message to every subscribed client except `exclude` (value as data or native bytes). */
-  deliver(topic: string, data: Data | undefined, bytes: Uint8Array | undefined, exclude: JsonServerSession | undefined): void {
+  deliver(
+    topic: string,
+    data: Data | undefined,
+    bytes: Uint8Array | undefined,
+    exclude: JsonServerSession | undefined,
+  ): void {
     if (this.clients.size === 0 || isInternalTopic(topic)) return;
     let text: string | undefined;
     // A client's filter is normalised, so at most one of its prefixes matches: no duplicates.
@@ -50,7 +57,11 @@ export class JsonClients {
       if (client === exclude) return;
       if (text === undefined) {
         try {
-          text = encodeJsonMessage({ type: 'data-message', topic, data: data ?? decodeValue(bytes!, ACCEPTED_VALUE_LIMITS) });
+          text = encodeJsonMessage({
+            type: 'data-message',
+            topic,
+            data: data ?? decodeValue(bytes!, ACCEPTED_VALUE_LIMITS),
+          });
         } catch {
           text = ''; // NaN/Infinity cannot be written in JSON v1
         }

@@ -105,7 +105,10 @@ export function resolveLinks(
     }),
     jsonServers: {
       ...link('links.jsonServers', o?.jsonServers, trusted),
-      stringEscapes: oneOfOption('links.jsonServers.stringEscapes', o?.jsonServers?.stringEscapes, 'json', ['json', 'broker']),
+      stringEscapes: oneOfOption('links.jsonServers.stringEscapes', o?.jsonServers?.stringEscapes, 'json', [
+        'json',
+        'broker',
+      ]),
     },
   };
 }

@@ -130,7 +130,10 @@ export class JsonServerSession {
     }
     const n = ++this.inputs;
     if (typeof f !== 'string') {
-      this.error('deserialization_failed', `input #${n} contained malformed JSON -> binary frame on the JSON path; send text frames`);
+      this.error(
+        'deserialization_failed',
+        `input #${n} contained malformed JSON -> binary frame on the JSON path; send text frames`,
+      );
       return;
     }
     let msg;
@@ -142,7 +145,10 @@ export class JsonServerSession {
       return;
     }
     if (msg.type !== 'data-message') {
-      this.error('deserialization_failed', `input #${n} contained invalid data -> expected a data-message, got '${msg.type}'`);
+      this.error(
+        'deserialization_failed',
+        `input #${n} contained invalid data -> expected a data-message, got '${msg.type}'`,
+      );
       return;
     }
     this.events.publish(this, msg.topic, msg.data);
@@ -160,7 +166,10 @@ export class JsonServerSession {
       return;
     }
     if (filter.length > MAX_FILTER_PREFIXES) {
-      this.error('deserialization_failed', `too many subscriptions: ${filter.length}, the limit is ${MAX_FILTER_PREFIXES}`);
+      this.error(
+        'deserialization_failed',
+        `too many subscriptions: ${filter.length}, the limit is ${MAX_FILTER_PREFIXES}`,
+      );
       return;
     }
     this.filter = [...new Set(filter)];

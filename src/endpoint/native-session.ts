@@ -93,7 +93,11 @@ export class NativeSession {
     private readonly events: SessionEvents,
   ) {
     this.lastHeard = cfg.timers.now();
-    const link = cfg.links?.peers ?? { ...DEFAULT_LINKS.peers, bufferSize: cfg.sendBufferSize, overflowPolicy: cfg.overflowPolicy };
+    const link = cfg.links?.peers ?? {
+      ...DEFAULT_LINKS.peers,
+      bufferSize: cfg.sendBufferSize,
+      overflowPolicy: cfg.overflowPolicy,
+    };
     this.limits = { maxFrameBytes: link.maxMessageSize, maxStringBytes: link.maxStringSize };
     this.outbox = new Outbox<Uint8Array>(transport, {
       limit: link.bufferSize,
@@ -187,7 +191,11 @@ export class NativeSession {
       msgs = decodeFrame(f, this.limits);
     } catch (err) {
       if (!(err instanceof DecodeError)) throw err;
-      this.sendControl({ kind: MessageKind.Error, code: err.code, context: `frame #${this.received + 1}: ${err.message}` });
+      this.sendControl({
+        kind: MessageKind.Error,
+        code: err.code,
+        context: `frame #${this.received + 1}: ${err.message}`,
+      });
       this.received++;
       this.events.badFrame(this, err);
       return;
@@ -203,7 +211,10 @@ export class NativeSession {
             return;
           }
           if (m.version !== NATIVE_PROTOCOL_VERSION) {
-            this.fail('peer_incompatible', `protocol version ${m.version}, this endpoint speaks ${NATIVE_PROTOCOL_VERSION}`);
+            this.fail(
+              'peer_incompatible',
+              `protocol version ${m.version}, this endpoint speaks ${NATIVE_PROTOCOL_VERSION}`,
+            );
             return;
           }
           this.peerId = idFromBytes(m.id);

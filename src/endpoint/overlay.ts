@@ -211,7 +211,11 @@ export class Overlay {
           s.close(1000, m.code);
           return;
         default:
-          s.sendControl({ kind: MessageKind.Error, code: 'unexpected_message', context: `message kind ${m.kind} is not handled by this endpoint` });
+          s.sendControl({
+            kind: MessageKind.Error,
+            code: 'unexpected_message',
+            context: `message kind ${m.kind} is not handled by this endpoint`,
+          });
       }
     }
   }
@@ -264,7 +268,12 @@ export class Overlay {
       for (const other of this.byPeer.values()) if (other !== s) other.sendControlEncoded(encoded);
       this.report(changes);
     }
-    if (!s.established && a.origin === s.peerId && a.neighbors.includes(this.cfg.selfId) && this.byPeer.get(a.origin) === s) {
+    if (
+      !s.established &&
+      a.origin === s.peerId &&
+      a.neighbors.includes(this.cfg.selfId) &&
+      this.byPeer.get(a.origin) === s
+    ) {
       s.established = true;
       this.hooks.established(s);
     }
@@ -289,7 +298,8 @@ export class Overlay {
   }
 
   private report(changes: RouteChanges): void {
-    for (const a of changes.discovered) this.hooks.status(statusEvent('endpoint_discovered', { id: a.origin, name: a.name }));
+    for (const a of changes.discovered)
+      this.hooks.status(statusEvent('endpoint_discovered', { id: a.origin, name: a.name }));
     for (const a of changes.unreachable) {
       this.dedup.forget(a.origin);
       this.hooks.status(statusEvent('endpoint_unreachable', { id: a.origin, name: a.name }));

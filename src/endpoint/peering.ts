@@ -22,7 +22,8 @@ export type PeeringState = 'connecting' | 'connected' | 'reconnecting' | 'standb
 /** Normalises a peer URL: native when the path is empty or `/`, else as given. */
 export function resolvePeerUrl(url: string): { url: string; protocol: PeerProtocol } {
   const m = typeof url === 'string' ? /^(wss?):\/\/([^/?#]+)([^?#]*)(.*)$/i.exec(url.trim()) : null;
-  if (!m) throw new ValueError(`peer URL ${typeof url === 'string' ? `'${url}'` : String(url)} is not a ws:// or wss:// URL`);
+  if (!m)
+    throw new ValueError(`peer URL ${typeof url === 'string' ? `'${url}'` : String(url)} is not a ws:// or wss:// URL`);
   const path = m[3] === '' || m[3] === '/' ? NATIVE_PATH : m[3]!;
   const protocol: PeerProtocol = path === JSON_PATH ? 'json' : 'native';
   return { url: `${m[1]!.toLowerCase()}://${m[2]}${path}${m[4]}`, protocol };
@@ -87,7 +88,11 @@ export class Peering {
       const err =
         cause instanceof IsobrokerError
           ? cause
-          : new IsobrokerError('peer_unavailable', `peering with ${this.url} ended${cause instanceof Error ? `: ${cause.message}` : ''}`, { cause });
+          : new IsobrokerError(
+              'peer_unavailable',
+              `peering with ${this.url} ended${cause instanceof Error ? `: ${cause.message}` : ''}`,
+              { cause },
+            );
       for (const w of this.waiters.splice(0)) w.reject(err);
       return;
     }

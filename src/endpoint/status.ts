@@ -76,10 +76,22 @@ export function statusEvent(code: StatusCode, peer: PeerRef): StatusEvent {
 /** Builds an error event with the text for `code`. */
 export function errorEvent(code: ErrorCode | string, peer?: PeerRef, context?: string, cause?: unknown): ErrorEvent {
   const message = (ERROR_TEXT as Record<string, string>)[code] ?? code;
-  return { kind: 'error', code, message, ...(peer ? { peer } : {}), ...(context ? { context } : {}), ...(cause !== undefined ? { cause } : {}) };
+  return {
+    kind: 'error',
+    code,
+    message,
+    ...(peer ? { peer } : {}),
+    ...(context ? { context } : {}),
+    ...(cause !== undefined ? { cause } : {}),
+  };
 }
 
 /** The error event for an exception a listener of `event` threw. */
 export function listenerErrorEvent(event: string, err: unknown): ErrorEvent {
-  return errorEvent('listener_failed', undefined, `a '${event}' listener threw: ${err instanceof Error ? err.message : String(err)}`, err);
+  return errorEvent(
+    'listener_failed',
+    undefined,
+    `a '${event}' listener threw: ${err instanceof Error ? err.message : String(err)}`,
+    err,
+  );
 }

@@ -139,9 +139,7 @@ export function makeIdentifierUpdate(name: string, value: unknown): VectorData {
  * @throws ValueError when an item is not a valid Zeek message.
  */
 export function makeBatch(messages: Iterable<Data | ZeekMessage>): VectorData {
-  const items = [...messages].map((m) =>
-    typeof m === 'object' && m !== null && 'kind' in m ? makeZeekMessage(m) : m,
-  );
+  const items = [...messages].map((m) => (typeof m === 'object' && m !== null && 'kind' in m ? makeZeekMessage(m) : m));
   const batch = message('batch', items);
   try {
     parseZeekMessage(batch);

@@ -88,7 +88,8 @@ export function createFileLogWriter(options: FileLogWriterOptions = {}): FileLog
   const given = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as FileLogWriterOptions;
   const o: Required<FileLogWriterOptions> = { ...DEFAULT_FILE_LOG_WRITER_OPTIONS, ...given };
   for (const key of ['rotationInterval', 'flushDelay'] as const) {
-    if (typeof o[key] !== 'number' || !(o[key] >= 0)) throw new ValueError(`${key} must be a number of ms >= 0, got ${String(o[key])}`);
+    if (typeof o[key] !== 'number' || !(o[key] >= 0))
+      throw new ValueError(`${key} must be a number of ms >= 0, got ${String(o[key])}`);
   }
   const format = resolveLogFormat(o.format, o.timeZone);
   const dir = o.dir;
@@ -103,7 +104,10 @@ export function createFileLogWriter(options: FileLogWriterOptions = {}): FileLog
   let rotationTimer: ReturnType<typeof setTimeout> | undefined;
 
   function report(e: unknown, what: string): IsobrokerError {
-    const error = e instanceof IsobrokerError ? e : new IsobrokerError('write_failed', `log writer: ${what}: ${String(e)}`, { cause: e });
+    const error =
+      e instanceof IsobrokerError
+        ? e
+        : new IsobrokerError('write_failed', `log writer: ${what}: ${String(e)}`, { cause: e });
     try {
       o.onError(error);
     } catch (thrown) {
@@ -149,7 +153,13 @@ export function createFileLogWriter(options: FileLogWriterOptions = {}): FileLog
     }
     try {
       const st = await stat(f.file);
-      const info = { path: f.path, openedAt: st.birthtimeMs || st.mtimeMs, closedAt: st.mtimeMs, extension: EXTENSION, timeZone: o.timeZone };
+      const info = {
+        path: f.path,
+        openedAt: st.birthtimeMs || st.mtimeMs,
+        closedAt: st.mtimeMs,
+        extension: EXTENSION,
+        timeZone: o.timeZone,
+      };
       await moveAside(f.file, info);
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
@@ -216,7 +226,13 @@ export function createFileLogWriter(options: FileLogWriterOptions = {}): FileLog
     f.handle = undefined;
     if (rotating) {
       try {
-        await moveAside(f.file, { path: f.path, openedAt: f.openedAt, closedAt, extension: EXTENSION, timeZone: o.timeZone });
+        await moveAside(f.file, {
+          path: f.path,
+          openedAt: f.openedAt,
+          closedAt,
+          extension: EXTENSION,
+          timeZone: o.timeZone,
+        });
       } catch (e) {
         fail(e, `renaming ${f.file}`); // opening the path again moves it aside as a leftover
       }

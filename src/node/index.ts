@@ -1,10 +1,25 @@
 /** isobroker/node — Node.js adapters: WebSocket listener, TLS peerings, SQLite store backend, file log writer. */
-export { DEFAULT_LISTEN_HOST, DEFAULT_MAX_JSON_PAYLOAD, DEFAULT_MAX_PAYLOAD, DEFAULT_WS_PING_INTERVAL_MS, listen } from './listener.js';
+export {
+  DEFAULT_LISTEN_HOST,
+  DEFAULT_MAX_JSON_PAYLOAD,
+  DEFAULT_MAX_PAYLOAD,
+  DEFAULT_WS_PING_INTERVAL_MS,
+  listen,
+} from './listener.js';
 export { BROKER_ANONYMOUS_TLS, peer, resolveTlsOptions, tlsConnector, tlsWebSocket } from './tls.js';
 export type { NodePeerOptions, TlsOptions } from './tls.js';
 export type { ListenOptions, Listener } from './listener.js';
 export { DEFAULT_SQLITE_OPTIONS, openSqliteBackend } from './sqlite-backend.js';
-export type { SqliteBackendOptions, SqliteFailureMode, SqliteJournalMode, SqliteSynchronous } from './sqlite-backend.js';
+export type {
+  SqliteBackendOptions,
+  SqliteFailureMode,
+  SqliteJournalMode,
+  SqliteSynchronous,
+} from './sqlite-backend.js';
 export type { SqliteDatabase, SqliteStatement } from './sqlite-database.js';
-export { DEFAULT_FILE_LOG_WRITER_OPTIONS, DEFAULT_ON_LOG_WRITER_ERROR, createFileLogWriter } from './file-log-writer.js';
+export {
+  DEFAULT_FILE_LOG_WRITER_OPTIONS,
+  DEFAULT_ON_LOG_WRITER_ERROR,
+  createFileLogWriter,
+} from './file-log-writer.js';
 export type { FileLogWriter, FileLogWriterOptions } from './file-log-writer.js';

@@ -49,7 +49,8 @@ type ResolvedListenOptions = Required<Omit<ListenOptions, 'http'>> & Pick<Listen
 
 function stringList(name: string, v: readonly string[] | undefined): readonly string[] {
   if (v === undefined) return [];
-  if (!Array.isArray(v) || v.some((x) => typeof x !== 'string' || x === '')) throw new ConfigError(name, 'expected an array of non-empty strings');
+  if (!Array.isArray(v) || v.some((x) => typeof x !== 'string' || x === ''))
+    throw new ConfigError(name, 'expected an array of non-empty strings');
   return v;
 }
 
@@ -94,7 +95,9 @@ function hostName(hostHeader: string): string {
 }
 
 function reject(socket: Duplex, status: number, text: string): void {
-  socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(text)}\r\n\r\n${text}`);
+  socket.end(
+    `HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(text)}\r\n\r\n${text}`,
+  );
 }
 
 /** Starts listening for peers and JSON v1 clients of `endpoint`. */
@@ -113,7 +116,11 @@ export async function listen(endpoint: Endpoint, options?: ListenOptions): Promi
   const jsonWss = new WebSocketServer({ noServer: true, maxPayload: opts.maxJsonPayload, perMessageDeflate: false });
   const alive = new WeakMap<WebSocket, boolean>();
 
-  const allowedHosts = new Set([...LOOPBACK_HOSTS, host.toLowerCase(), ...opts.allowedHosts.map((h) => h.toLowerCase())]);
+  const allowedHosts = new Set([
+    ...LOOPBACK_HOSTS,
+    host.toLowerCase(),
+    ...opts.allowedHosts.map((h) => h.toLowerCase()),
+  ]);
   const originAllowed = (origin: string | undefined, port: number): boolean => {
     if (origin === undefined) return true; // not a browser
     if (opts.allowedOrigins === '*') return true;

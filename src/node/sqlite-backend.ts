@@ -200,7 +200,9 @@ class SqliteBackend implements StoreBackend {
     this.#scanFirst = db.prepare(`SELECT ${COLUMNS} FROM store ORDER BY key LIMIT ?`).raw();
     this.#scanNext = db.prepare(`SELECT ${COLUMNS} FROM store WHERE key > ? ORDER BY key LIMIT ?`).raw();
     this.#sizesFirst = db.prepare('SELECT length(key) + length(value) FROM store ORDER BY key LIMIT ?').pluck();
-    this.#sizesNext = db.prepare('SELECT length(key) + length(value) FROM store WHERE key > ? ORDER BY key LIMIT ?').pluck();
+    this.#sizesNext = db
+      .prepare('SELECT length(key) + length(value) FROM store WHERE key > ? ORDER BY key LIMIT ?')
+      .pluck();
     this.#expiring = db.prepare(`SELECT ${COLUMNS} FROM store WHERE expiry IS NOT NULL`).raw();
     this.#getMeta = db.prepare('SELECT value FROM meta WHERE key = ?').pluck();
     this.#setMeta = db.prepare(
@@ -287,10 +289,15 @@ class SqliteBackend implements StoreBackend {
         // Bounded in bytes too: read only the sizes first (one more than asked says whether
         // another page follows), so a page of large values is never loaded whole; at least one
         // entry, even one larger than maxBytes.
-        const sizes = (cursor === undefined ? this.#sizesFirst.all(limit + 1) : this.#sizesNext.all(cursor, limit + 1)) as number[];
+        const sizes = (
+          cursor === undefined ? this.#sizesFirst.all(limit + 1) : this.#sizesNext.all(cursor, limit + 1)
+        ) as number[];
         let n = 0;
-        for (let bytes = 0; n < Math.min(limit, sizes.length) && (n === 0 || bytes + sizes[n]! <= maxBytes); n++) bytes += sizes[n]!;
-        const page = (cursor === undefined ? this.#scanFirst.all(Math.max(1, n)) : this.#scanNext.all(cursor, Math.max(1, n))) as Row[];
+        for (let bytes = 0; n < Math.min(limit, sizes.length) && (n === 0 || bytes + sizes[n]! <= maxBytes); n++)
+          bytes += sizes[n]!;
+        const page = (
+          cursor === undefined ? this.#scanFirst.all(Math.max(1, n)) : this.#scanNext.all(cursor, Math.max(1, n))
+        ) as Row[];
         const entries = page.map((r) => this.#row(r));
         return { entries, cursor: sizes.length > n && page.length > 0 ? page[page.length - 1]![0] : undefined };
       }
@@ -375,15 +382,21 @@ class SqliteBackend implements StoreBackend {
     try {
       return decodeValue(bytes, STORED_LIMITS);
     } catch (e) {
-      throw new StoreError('backend_failure', `SQLite store ${this.#label}: a stored ${what} cannot be decoded: ${messageOf(e)}`, {
-        cause: e,
-      });
+      throw new StoreError(
+        'backend_failure',
+        `SQLite store ${this.#label}: a stored ${what} cannot be decoded: ${messageOf(e)}`,
+        {
+          cause: e,
+        },
+      );
     }
   }
 
   #fail(action: string, e: unknown): Error {
     if (e instanceof IsobrokerError) return e;
-    return new StoreError('backend_failure', `SQLite store ${this.#label}: ${action} failed: ${messageOf(e)}`, { cause: e });
+    return new StoreError('backend_failure', `SQLite store ${this.#label}: ${action} failed: ${messageOf(e)}`, {
+      cause: e,
+    });
   }
 }
 

@@ -85,13 +85,16 @@ export function resolveTlsOptions(o: TlsOptions | undefined): TlsOptions {
   set('ca', pemOption('tls.ca', t.ca));
   set('cert', pemOption('tls.cert', t.cert));
   set('key', pemOption('tls.key', t.key));
-  if ((t.cert === undefined) !== (t.key === undefined)) throw new ConfigError(t.cert ? 'tls.key' : 'tls.cert', 'cert and key go together');
+  if ((t.cert === undefined) !== (t.key === undefined))
+    throw new ConfigError(t.cert ? 'tls.key' : 'tls.cert', 'cert and key go together');
   if (t.passphrase !== undefined) set('passphrase', stringOption('tls.passphrase', t.passphrase, ''));
   if (t.servername !== undefined) set('servername', stringOption('tls.servername', t.servername, '', 255));
   if (t.ciphers !== undefined) set('ciphers', stringOption('tls.ciphers', t.ciphers, '', 4096));
   if (t.ecdhCurve !== undefined) set('ecdhCurve', stringOption('tls.ecdhCurve', t.ecdhCurve, '', 256));
-  if (t.minVersion !== undefined) set('minVersion', oneOfOption('tls.minVersion', t.minVersion, 'TLSv1.2', TLS_VERSIONS));
-  if (t.maxVersion !== undefined) set('maxVersion', oneOfOption('tls.maxVersion', t.maxVersion, 'TLSv1.3', TLS_VERSIONS));
+  if (t.minVersion !== undefined)
+    set('minVersion', oneOfOption('tls.minVersion', t.minVersion, 'TLSv1.2', TLS_VERSIONS));
+  if (t.maxVersion !== undefined)
+    set('maxVersion', oneOfOption('tls.maxVersion', t.maxVersion, 'TLSv1.3', TLS_VERSIONS));
   return out as TlsOptions;
 }
 
@@ -122,7 +125,8 @@ export function peer(endpoint: Endpoint, url: string, options: NodePeerOptions =
     checkOptionsObject('options', options);
     const { tls, ...rest } = options;
     if (tls === undefined) return endpoint.peer(url, rest);
-    if (!/^\s*wss:\/\//i.test(url)) throw new ConfigError('tls', `TLS options need a wss:// URL, got ${JSON.stringify(url)}`);
+    if (!/^\s*wss:\/\//i.test(url))
+      throw new ConfigError('tls', `TLS options need a wss:// URL, got ${JSON.stringify(url)}`);
     return endpoint.peer(url, { ...rest, connector: tlsConnector(tls) });
   } catch (err) {
     return Promise.reject(err);

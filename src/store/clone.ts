@@ -100,7 +100,13 @@ export class CloneCore {
 
   constructor(private readonly cfg: CloneConfig) {
     this.events = new Emitter((event, err) =>
-      cfg.onError(new StoreError('listener_failed', `clone of ${cfg.name}: a '${event}' listener threw: ${err instanceof Error ? err.message : String(err)}`, { cause: err })),
+      cfg.onError(
+        new StoreError(
+          'listener_failed',
+          `clone of ${cfg.name}: a '${event}' listener threw: ${err instanceof Error ? err.message : String(err)}`,
+          { cause: err },
+        ),
+      ),
     );
     this.lastHeard = cfg.timers.now();
     this.lostSince = this.lastHeard;
@@ -129,7 +135,10 @@ export class CloneCore {
     if (this.status === 'in-sync') return;
     const away = this.cfg.timers.now() - this.lostSince;
     if (away > this.cfg.staleInterval) {
-      throw new StoreError('stale_data', `clone of ${this.cfg.name}: master unreachable for ${away} ms (stale_interval ${this.cfg.staleInterval} ms)`);
+      throw new StoreError(
+        'stale_data',
+        `clone of ${this.cfg.name}: master unreachable for ${away} ms (stale_interval ${this.cfg.staleInterval} ms)`,
+      );
     }
   }
 
@@ -178,10 +187,16 @@ export class CloneCore {
   // ---- writes (to the master)
 
   mutate(m: Mutation): Promise<Data> {
-    if (this.status === 'closed') return Promise.reject(new StoreError('request_timeout', `clone of ${this.cfg.name} is closed`));
+    if (this.status === 'closed')
+      return Promise.reject(new StoreError('request_timeout', `clone of ${this.cfg.name} is closed`));
     try {
       // A command too large to cross a link would never reach the master: refused here.
-      checkEntrySize(this.cfg.name, m.key, m.args.length <= 1 ? m.args[0] : { type: 'vector', elements: m.args }, this.cfg.maxEntryBytes);
+      checkEntrySize(
+        this.cfg.name,
+        m.key,
+        m.args.length <= 1 ? m.args[0] : { type: 'vector', elements: m.args },
+        this.cfg.maxEntryBytes,
+      );
     } catch (err) {
       return Promise.reject(err);
     }
@@ -218,14 +233,23 @@ export class CloneCore {
     if (this.status === 'closed') return;
     this.setStatus('closed');
     if (this.timer !== undefined) this.cfg.timers.clearTimeout(this.timer);
-    for (const p of this.pending.values()) p.reject(new StoreError('request_timeout', `clone of ${this.cfg.name} closed before the master answered`));
+    for (const p of this.pending.values())
+      p.reject(new StoreError('request_timeout', `clone of ${this.cfg.name} closed before the master answered`));
     this.pending.clear();
     // Writes the master acknowledged are done, even if this copy never showed them.
     for (const w of this.waiting.splice(0)) w.resolve(w.result);
     // Commit what is still buffered, then release the persistence.
-    this.cfg.persistence?.close().catch((err: unknown) =>
-      this.cfg.onError(new StoreError('backend_failure', `clone of ${this.cfg.name}: closing its persistence failed: ${String(err)}`, { cause: err })),
-    );
+    this.cfg.persistence
+      ?.close()
+      .catch((err: unknown) =>
+        this.cfg.onError(
+          new StoreError(
+            'backend_failure',
+            `clone of ${this.cfg.name}: closing its persistence failed: ${String(err)}`,
+            { cause: err },
+          ),
+        ),
+      );
   }
 
   // ---- messages from the master
@@ -258,7 +282,13 @@ export class CloneCore {
       case StoreMsg.SnapshotBegin:
         if (!this.attaching || msg.stream !== this.stream) return;
         this.attaching = false;
-        this.snapshot = { epoch: msg.epoch, seq: msg.seq, next: 0, progress: this.cfg.timers.now(), stream: msg.stream };
+        this.snapshot = {
+          epoch: msg.epoch,
+          seq: msg.seq,
+          next: 0,
+          progress: this.cfg.timers.now(),
+          stream: msg.stream,
+        };
         this.gen++;
         this.cfg.persistence?.reset();
         this.setStatus('syncing');
@@ -307,7 +337,11 @@ export class CloneCore {
         const old = this.data.get(c.key);
         this.data.set(c.key, { value: c.value, gen: this.gen });
         persisted.push({ key: c.key, value: c.value });
-        this.emit(old ? { type: 'update', key: c.key, oldValue: old.value, newValue: c.value } : { type: 'insert', key: c.key, newValue: c.value });
+        this.emit(
+          old
+            ? { type: 'update', key: c.key, oldValue: old.value, newValue: c.value }
+            : { type: 'insert', key: c.key, newValue: c.value },
+        );
         break;
       }
       case ChangeKind.Erase:
@@ -347,7 +381,12 @@ export class CloneCore {
       else if (!equals(old.value, v)) this.emit({ type: 'update', key: k, oldValue: old.value, newValue: v });
     }
     this.cfg.persistence?.write(persisted, { epoch: '', seq: 0 });
-    this.cfg.send(masterTopic(this.cfg.name), { kind: StoreMsg.ChunkAck, cloneId: this.cfg.cloneId, index: msg.index, stream: s.stream });
+    this.cfg.send(masterTopic(this.cfg.name), {
+      kind: StoreMsg.ChunkAck,
+      cloneId: this.cfg.cloneId,
+      index: msg.index,
+      stream: s.stream,
+    });
   }
 
   private onSnapshotEnd(msg: Extract<StoreMessage, { kind: typeof StoreMsg.SnapshotEnd }>): void {
@@ -403,7 +442,9 @@ export class CloneCore {
     this.snapshot = undefined;
     this.failedUntil = this.cfg.timers.now() + this.failedWait;
     this.failedWait = Math.min(SYNC_FAILED_RETRY_MAX_MS, this.failedWait * 2);
-    const code = (STORE_ERROR_CODES as readonly string[]).includes(msg.code) ? (msg.code as StoreErrorCode) : 'backend_failure';
+    const code = (STORE_ERROR_CODES as readonly string[]).includes(msg.code)
+      ? (msg.code as StoreErrorCode)
+      : 'backend_failure';
     const err = new StoreError(code, `clone of ${this.cfg.name} cannot sync: ${msg.text}`);
     this.cfg.onError(err);
     this.events.emit('syncFailed', err);
@@ -425,7 +466,7 @@ export class CloneCore {
   private releaseWaiting(): void {
     if (this.waiting.length === 0) return;
     const keep: typeof this.waiting = [];
-    for (const w of this.waiting) (w.seq <= this.seq ? (w.resolve(w.result), undefined) : keep.push(w));
+    for (const w of this.waiting) w.seq <= this.seq ? (w.resolve(w.result), undefined) : keep.push(w);
     this.waiting.length = 0;
     this.waiting.push(...keep);
   }
@@ -468,7 +509,8 @@ export class CloneCore {
     this.timer = this.cfg.timers.setTimeout(() => {
       if (this.status === 'closed') return;
       const now = this.cfg.timers.now();
-      if (this.status === 'in-sync' && (now - this.lastHeard > this.cfg.masterTimeout || !this.cfg.masterReachable())) this.lost();
+      if (this.status === 'in-sync' && (now - this.lastHeard > this.cfg.masterTimeout || !this.cfg.masterReachable()))
+        this.lost();
       // A snapshot that is still arriving is left alone unless it stalled (heartbeats do not
       // count as progress); an attach that got no answer is sent again.
       const streaming =
@@ -494,7 +536,10 @@ export class CloneCore {
       const code = this.epoch === undefined ? 'no_such_master' : 'request_timeout';
       const outcome = p.sent ? 'its outcome is unknown' : 'it was not applied';
       p.reject(
-        new StoreError(code, `clone of ${this.cfg.name}: the master was unreachable for longer than mutation_buffer_interval (${this.cfg.mutationBufferInterval} ms); ${outcome}`),
+        new StoreError(
+          code,
+          `clone of ${this.cfg.name}: the master was unreachable for longer than mutation_buffer_interval (${this.cfg.mutationBufferInterval} ms); ${outcome}`,
+        ),
       );
     }
   }

@@ -48,7 +48,12 @@ interface Origin {
 }
 
 type Job =
-  | { readonly kind: 'mutation'; readonly m: Mutation; readonly from?: Origin; readonly done: (r: Data | StoreError, seq: number) => void }
+  | {
+      readonly kind: 'mutation';
+      readonly m: Mutation;
+      readonly from?: Origin;
+      readonly done: (r: Data | StoreError, seq: number) => void;
+    }
   | { readonly kind: 'clear'; readonly from?: Origin; readonly done: (r: Data | StoreError, seq: number) => void };
 
 /** Meta key under which a clone's progress (its next request id) is kept with the data. */
@@ -85,7 +90,13 @@ export class MasterCore {
 
   constructor(private readonly cfg: MasterConfig) {
     this.events = new Emitter((event, err) =>
-      cfg.onError(new StoreError('listener_failed', `store ${cfg.name}: a '${event}' listener threw: ${err instanceof Error ? err.message : String(err)}`, { cause: err })),
+      cfg.onError(
+        new StoreError(
+          'listener_failed',
+          `store ${cfg.name}: a '${event}' listener threw: ${err instanceof Error ? err.message : String(err)}`,
+          { cause: err },
+        ),
+      ),
     );
     const b = cfg.backend;
     const epoch = b.getMeta('epoch');
@@ -328,7 +339,11 @@ export class MasterCore {
         for (const [cloneId, next] of progress) b.setMeta(cloneProgressKey(cloneId), String(next));
       });
     } catch (err) {
-      const e = new StoreError('backend_failure', `store ${this.cfg.name}: the backend failed to commit a batch: ${String(err)}`, { cause: err });
+      const e = new StoreError(
+        'backend_failure',
+        `store ${this.cfg.name}: the backend failed to commit a batch: ${String(err)}`,
+        { cause: err },
+      );
       this.cfg.onError(e);
       for (const j of jobs) j.done(e, this.seq);
       return;
@@ -337,7 +352,13 @@ export class MasterCore {
     jobs.forEach((j, i) => j.done(outcomes[i]!.r, Math.max(outcomes[i]!.seq, 0)));
   }
 
-  private applyOne(m: Mutation, now: number, changes: Change[], events: StoreChangeEvent[], firstSeq: number): { r: Data; seq: number } {
+  private applyOne(
+    m: Mutation,
+    now: number,
+    changes: Change[],
+    events: StoreChangeEvent[],
+    firstSeq: number,
+  ): { r: Data; seq: number } {
     const b = this.cfg.backend;
     const cur = b.get(m.key);
     const r = applyMutation(m, cur?.value);
@@ -354,14 +375,22 @@ export class MasterCore {
       // Refused here, before it is stored, if it could never reach a clone.
       const size = checkEntrySize(this.cfg.name, m.key, r.value, this.cfg.maxEntryBytes);
       const interval = m.expiry === undefined ? cur?.interval : m.expiry === 0 ? undefined : m.expiry;
-      const entry: StoreEntry = { key: m.key, value: r.value, ...(interval === undefined ? {} : { interval, expiry: now + interval }) };
+      const entry: StoreEntry = {
+        key: m.key,
+        value: r.value,
+        ...(interval === undefined ? {} : { interval, expiry: now + interval }),
+      };
       b.put(entry);
       if (entry.expiry !== undefined) this.expiry.add(m.key, entry.expiry);
       else this.expiry.remove(m.key);
       const change: Change = { kind: ChangeKind.Put, key: m.key, value: r.value };
       rememberChangeSize(change, size);
       changes.push(change);
-      events.push(cur ? { type: 'update', key: m.key, oldValue: cur.value, newValue: r.value } : { type: 'insert', key: m.key, newValue: r.value });
+      events.push(
+        cur
+          ? { type: 'update', key: m.key, oldValue: cur.value, newValue: r.value }
+          : { type: 'insert', key: m.key, newValue: r.value },
+      );
     }
     return { r: r.result, seq: firstSeq + changes.length - 1 };
   }
@@ -379,13 +408,23 @@ export class MasterCore {
     for (let i = 0; i < changes.length; i++) {
       const size = changeSize(changes[i]!);
       if (i > start && (i - start >= this.cfg.chunkSize || bytes + size > this.cfg.chunkBytes)) {
-        this.cfg.send(topic, { kind: StoreMsg.Update, epoch: this.epoch, seq: first + start, changes: changes.slice(start, i) });
+        this.cfg.send(topic, {
+          kind: StoreMsg.Update,
+          epoch: this.epoch,
+          seq: first + start,
+          changes: changes.slice(start, i),
+        });
         start = i;
         bytes = 0;
       }
       bytes += size;
     }
-    this.cfg.send(topic, { kind: StoreMsg.Update, epoch: this.epoch, seq: first + start, changes: start === 0 ? changes : changes.slice(start) });
+    this.cfg.send(topic, {
+      kind: StoreMsg.Update,
+      epoch: this.epoch,
+      seq: first + start,
+      changes: start === 0 ? changes : changes.slice(start),
+    });
     for (const ev of events) this.events.emit('change', ev);
   }
 
@@ -427,7 +466,9 @@ export class MasterCore {
         if (changes.length > 0) b.setMeta('seq', String(this.seq + changes.length));
       });
     } catch (err) {
-      this.cfg.onError(new StoreError('backend_failure', `store ${this.cfg.name}: expiry failed: ${String(err)}`, { cause: err }));
+      this.cfg.onError(
+        new StoreError('backend_failure', `store ${this.cfg.name}: expiry failed: ${String(err)}`, { cause: err }),
+      );
       return;
     }
     this.commit(changes, events);

@@ -112,7 +112,10 @@ function arity(m: Mutation, n: number, name: string): void {
  * (undefined = remove the key) and the operation's result (put_unique: whether it inserted).
  * Throws StoreError for Broker's failures.
  */
-export function applyMutation(m: Mutation, current: Data | undefined): { value: Data | undefined; result: Data; changed: boolean } {
+export function applyMutation(
+  m: Mutation,
+  current: Data | undefined,
+): { value: Data | undefined; result: Data; changed: boolean } {
   const TRUE = mkBoolean(true);
   switch (m.op) {
     case StoreOp.Put:
@@ -131,7 +134,11 @@ export function applyMutation(m: Mutation, current: Data | undefined): { value: 
         if (m.op === StoreOp.Decrement) missing(m.key);
         return { value: add(m.key, initial(m.op, m.args), m.args[0]!, 1), result: TRUE, changed: true };
       }
-      return { value: add(m.key, current, m.args[0]!, m.op === StoreOp.Increment ? 1 : -1), result: TRUE, changed: true };
+      return {
+        value: add(m.key, current, m.args[0]!, m.op === StoreOp.Increment ? 1 : -1),
+        result: TRUE,
+        changed: true,
+      };
     }
     case StoreOp.Append: {
       arity(m, 1, 'append');
@@ -142,7 +149,8 @@ export function applyMutation(m: Mutation, current: Data | undefined): { value: 
       return { value: mkString(cur.value + s.value), result: TRUE, changed: true };
     }
     case StoreOp.InsertInto: {
-      if (m.args.length !== 1 && m.args.length !== 2) throw new StoreError('invalid_data', 'insert_into takes an element, or a key and a value');
+      if (m.args.length !== 1 && m.args.length !== 2)
+        throw new StoreError('invalid_data', 'insert_into takes an element, or a key and a value');
       const cur = current ?? initial(m.op, m.args);
       if (cur.type === 'set') {
         if (m.args.length !== 1) clash('insert_into with key and value', m.key, cur);
@@ -191,7 +199,11 @@ export function applyMutation(m: Mutation, current: Data | undefined): { value: 
       arity(m, 0, 'pop');
       if (current === undefined) missing(m.key);
       if (current.type !== 'vector') clash('pop', m.key, current);
-      return { value: { type: 'vector', elements: current.elements.slice(0, -1) }, result: TRUE, changed: current.elements.length > 0 };
+      return {
+        value: { type: 'vector', elements: current.elements.slice(0, -1) },
+        result: TRUE,
+        changed: current.elements.length > 0,
+      };
     }
     case StoreOp.Clear:
       throw new Error('clear is not a per-key mutation');
@@ -202,10 +214,14 @@ export function applyMutation(m: Mutation, current: Data | undefined): { value: 
 export function indexFromValue(key: Data, value: Data, index: Data): Data {
   switch (value.type) {
     case 'vector': {
-      if (index.type !== 'count') throw new StoreError('type_clash', `a vector is indexed by count, got a ${index.type}`);
+      if (index.type !== 'count')
+        throw new StoreError('type_clash', `a vector is indexed by count, got a ${index.type}`);
       const el = value.elements[Number(index.value)];
       if (index.value >= BigInt(value.elements.length) || el === undefined) {
-        throw new StoreError('no_such_key', `index ${index.value} is out of range for key ${toText(key)} (length ${value.elements.length})`);
+        throw new StoreError(
+          'no_such_key',
+          `index ${index.value} is out of range for key ${toText(key)} (length ${value.elements.length})`,
+        );
       }
       return el;
     }

@@ -106,7 +106,19 @@ export class SnapshotStreams {
   }
 
   private stream(cloneId: string, id: number, kind: 'delta' | 'snapshot', seq: number): Stream {
-    const s: Stream = { cloneId, id, seq, kind, cursor: undefined, rest: [], sent: 0, acked: -1, finished: false, watchdog: undefined, step: undefined };
+    const s: Stream = {
+      cloneId,
+      id,
+      seq,
+      kind,
+      cursor: undefined,
+      rest: [],
+      sent: 0,
+      acked: -1,
+      finished: false,
+      watchdog: undefined,
+      step: undefined,
+    };
     this.streams.set(cloneId, s);
     return s;
   }
@@ -127,7 +139,13 @@ export class SnapshotStreams {
       } catch (err) {
         this.cancel(s.cloneId);
         this.cfg.onError(
-          err instanceof StoreError ? err : new StoreError('backend_failure', `store ${this.cfg.name}: a resync of clone ${s.cloneId} failed: ${String(err)}`, { cause: err }),
+          err instanceof StoreError
+            ? err
+            : new StoreError(
+                'backend_failure',
+                `store ${this.cfg.name}: a resync of clone ${s.cloneId} failed: ${String(err)}`,
+                { cause: err },
+              ),
         );
       }
     }, 0);
@@ -161,7 +179,11 @@ export class SnapshotStreams {
   private snapshotStep(s: Stream): void {
     if (s.finished) {
       if (s.acked + 1 >= s.sent) {
-        this.cfg.send(s.cloneId, { kind: StoreMsg.SnapshotEnd, epoch: this.cfg.epoch, seq: s.seq, chunks: s.sent, stream: s.id }, 'snapshot');
+        this.cfg.send(
+          s.cloneId,
+          { kind: StoreMsg.SnapshotEnd, epoch: this.cfg.epoch, seq: s.seq, chunks: s.sent, stream: s.id },
+          'snapshot',
+        );
         this.cancel(s.cloneId);
       } else this.armWatchdog(s);
       return;
@@ -192,7 +214,11 @@ export class SnapshotStreams {
       bytes += size;
     }
     if (entries.length > 0) {
-      this.cfg.send(s.cloneId, { kind: StoreMsg.SnapshotChunk, epoch: this.cfg.epoch, index: s.sent, entries, stream: s.id }, 'snapshot');
+      this.cfg.send(
+        s.cloneId,
+        { kind: StoreMsg.SnapshotChunk, epoch: this.cfg.epoch, index: s.sent, entries, stream: s.id },
+        'snapshot',
+      );
       s.sent++;
     }
     if (s.cursor === null && s.rest.length === 0) s.finished = true;
@@ -207,7 +233,11 @@ export class SnapshotStreams {
       `value too large for store ${this.cfg.name}: ${size} bytes, limit ${this.cfg.maxEntryBytes} (key ${toText(key).slice(0, 80)}); clones cannot sync until it is erased or made smaller`,
     );
     this.cancel(s.cloneId);
-    this.cfg.send(s.cloneId, { kind: StoreMsg.SyncFailed, stream: s.id, code: err.code, text: err.message }, 'snapshot');
+    this.cfg.send(
+      s.cloneId,
+      { kind: StoreMsg.SyncFailed, stream: s.id, code: err.code, text: err.message },
+      'snapshot',
+    );
     this.cfg.onError(err);
   }
 

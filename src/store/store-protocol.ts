@@ -55,22 +55,68 @@ export type StoreMessage =
       readonly args: readonly Data[];
       readonly expiry?: number;
     }
-  | { readonly kind: typeof StoreMsg.Ack; readonly reqId: number; readonly seq: number; readonly result: Data; readonly errorCode?: string; readonly errorText?: string }
+  | {
+      readonly kind: typeof StoreMsg.Ack;
+      readonly reqId: number;
+      readonly seq: number;
+      readonly result: Data;
+      readonly errorCode?: string;
+      readonly errorText?: string;
+    }
   /** `stream`: chosen by the clone for this attach; every answer to it carries the same id. */
-  | { readonly kind: typeof StoreMsg.Attach; readonly cloneId: string; readonly epoch?: string; readonly seq: number; readonly stream: number }
-  | { readonly kind: typeof StoreMsg.Update; readonly epoch: string; readonly seq: number; readonly changes: readonly Change[] }
-  | { readonly kind: typeof StoreMsg.SnapshotBegin; readonly epoch: string; readonly seq: number; readonly stream: number }
-  | { readonly kind: typeof StoreMsg.SnapshotChunk; readonly epoch: string; readonly index: number; readonly entries: readonly (readonly [Data, Data])[]; readonly stream: number }
-  | { readonly kind: typeof StoreMsg.SnapshotEnd; readonly epoch: string; readonly seq: number; readonly chunks: number; readonly stream: number }
+  | {
+      readonly kind: typeof StoreMsg.Attach;
+      readonly cloneId: string;
+      readonly epoch?: string;
+      readonly seq: number;
+      readonly stream: number;
+    }
+  | {
+      readonly kind: typeof StoreMsg.Update;
+      readonly epoch: string;
+      readonly seq: number;
+      readonly changes: readonly Change[];
+    }
+  | {
+      readonly kind: typeof StoreMsg.SnapshotBegin;
+      readonly epoch: string;
+      readonly seq: number;
+      readonly stream: number;
+    }
+  | {
+      readonly kind: typeof StoreMsg.SnapshotChunk;
+      readonly epoch: string;
+      readonly index: number;
+      readonly entries: readonly (readonly [Data, Data])[];
+      readonly stream: number;
+    }
+  | {
+      readonly kind: typeof StoreMsg.SnapshotEnd;
+      readonly epoch: string;
+      readonly seq: number;
+      readonly chunks: number;
+      readonly stream: number;
+    }
   | { readonly kind: typeof StoreMsg.DeltaEnd; readonly epoch: string; readonly seq: number; readonly stream: number }
   | { readonly kind: typeof StoreMsg.Heartbeat; readonly epoch: string; readonly seq: number }
-  | { readonly kind: typeof StoreMsg.ChunkAck; readonly cloneId: string; readonly index: number; readonly stream: number }
+  | {
+      readonly kind: typeof StoreMsg.ChunkAck;
+      readonly cloneId: string;
+      readonly index: number;
+      readonly stream: number;
+    }
   /** The master cannot complete this resync, and trying again will not help until the store changes. */
-  | { readonly kind: typeof StoreMsg.SyncFailed; readonly stream: number; readonly code: string; readonly text: string };
+  | {
+      readonly kind: typeof StoreMsg.SyncFailed;
+      readonly stream: number;
+      readonly code: string;
+      readonly text: string;
+    };
 
 export const masterTopic = (name: string): string => `${INTERNAL_TOPIC_PREFIX}store/${name}/master`;
 export const updatesTopic = (name: string): string => `${INTERNAL_TOPIC_PREFIX}store/${name}/updates`;
-export const cloneTopic = (name: string, cloneId: string): string => `${INTERNAL_TOPIC_PREFIX}store/${name}/clone/${cloneId}`;
+export const cloneTopic = (name: string, cloneId: string): string =>
+  `${INTERNAL_TOPIC_PREFIX}store/${name}/clone/${cloneId}`;
 
 const n = (x: number): Data => count(x);
 const opt = (x: number | undefined): Data => (x === undefined ? none() : count(x));
@@ -90,11 +136,33 @@ function encodeChange(c: Change): Data {
 export function encodeStoreMessage(m: StoreMessage): VectorData {
   switch (m.kind) {
     case StoreMsg.Command:
-      return vector([n(m.kind), string(m.cloneId), n(m.reqId), n(m.lowest), n(m.op), m.key, vector(m.args), opt(m.expiry)]);
+      return vector([
+        n(m.kind),
+        string(m.cloneId),
+        n(m.reqId),
+        n(m.lowest),
+        n(m.op),
+        m.key,
+        vector(m.args),
+        opt(m.expiry),
+      ]);
     case StoreMsg.Ack:
-      return vector([n(m.kind), n(m.reqId), n(m.seq), m.result, m.errorCode === undefined ? none() : string(m.errorCode), string(m.errorText ?? '')]);
+      return vector([
+        n(m.kind),
+        n(m.reqId),
+        n(m.seq),
+        m.result,
+        m.errorCode === undefined ? none() : string(m.errorCode),
+        string(m.errorText ?? ''),
+      ]);
     case StoreMsg.Attach:
-      return vector([n(m.kind), string(m.cloneId), m.epoch === undefined ? none() : string(m.epoch), n(m.seq), n(m.stream)]);
+      return vector([
+        n(m.kind),
+        string(m.cloneId),
+        m.epoch === undefined ? none() : string(m.epoch),
+        n(m.seq),
+        n(m.stream),
+      ]);
     case StoreMsg.Update:
       return vector([n(m.kind), string(m.epoch), n(m.seq), vector(m.changes.map(encodeChange))]);
     case StoreMsg.SnapshotBegin:
@@ -103,7 +171,13 @@ export function encodeStoreMessage(m: StoreMessage): VectorData {
     case StoreMsg.Heartbeat:
       return vector([n(m.kind), string(m.epoch), n(m.seq)]);
     case StoreMsg.SnapshotChunk:
-      return vector([n(m.kind), string(m.epoch), n(m.index), vector(m.entries.flatMap(([k, v]) => [k, v])), n(m.stream)]);
+      return vector([
+        n(m.kind),
+        string(m.epoch),
+        n(m.index),
+        vector(m.entries.flatMap(([k, v]) => [k, v])),
+        n(m.stream),
+      ]);
     case StoreMsg.SnapshotEnd:
       return vector([n(m.kind), string(m.epoch), n(m.seq), n(m.chunks), n(m.stream)]);
     case StoreMsg.ChunkAck:
@@ -145,7 +219,14 @@ function decodeChange(d: Data, i: number): Change {
 
 const OPS = new Set<number>(Object.values(StoreOp));
 /** Kinds whose layout revision 2 extended by the stream id (one field more than revision 1). */
-const REVISED = new Set<number>([StoreMsg.Attach, StoreMsg.SnapshotBegin, StoreMsg.SnapshotChunk, StoreMsg.SnapshotEnd, StoreMsg.DeltaEnd, StoreMsg.ChunkAck]);
+const REVISED = new Set<number>([
+  StoreMsg.Attach,
+  StoreMsg.SnapshotBegin,
+  StoreMsg.SnapshotChunk,
+  StoreMsg.SnapshotEnd,
+  StoreMsg.DeltaEnd,
+  StoreMsg.ChunkAck,
+]);
 
 export function decodeStoreMessage(d: Data): StoreMessage {
   const f = vec(d, 'message');
@@ -153,7 +234,9 @@ export function decodeStoreMessage(d: Data): StoreMessage {
   const want = (len: number): void => {
     if (f.length === len) return;
     if (REVISED.has(kind) && f.length === len - 1) {
-      fail(`kind ${kind} with ${f.length} fields is store protocol revision 1 (an older isobroker); this one speaks revision ${STORE_PROTOCOL_REVISION}`);
+      fail(
+        `kind ${kind} with ${f.length} fields is store protocol revision 1 (an older isobroker); this one speaks revision ${STORE_PROTOCOL_REVISION}`,
+      );
     }
     fail(`kind ${kind} needs ${len} fields, got ${f.length}`);
   };
@@ -180,16 +263,33 @@ export function decodeStoreMessage(d: Data): StoreMessage {
     case StoreMsg.Ack: {
       want(6);
       const code = f[4]!.type === 'none' ? undefined : str(f[4], 'error code');
-      return { kind, reqId: num(f[1], 'request id'), seq: num(f[2], 'seq'), result: f[3]!, ...(code === undefined ? {} : { errorCode: code, errorText: str(f[5], 'error text') }) };
+      return {
+        kind,
+        reqId: num(f[1], 'request id'),
+        seq: num(f[2], 'seq'),
+        result: f[3]!,
+        ...(code === undefined ? {} : { errorCode: code, errorText: str(f[5], 'error text') }),
+      };
     }
     case StoreMsg.Attach: {
       want(5);
       const epoch = f[2]!.type === 'none' ? undefined : str(f[2], 'epoch');
-      return { kind, cloneId: str(f[1], 'clone id'), ...(epoch === undefined ? {} : { epoch }), seq: num(f[3], 'seq'), stream: num(f[4], 'stream id') };
+      return {
+        kind,
+        cloneId: str(f[1], 'clone id'),
+        ...(epoch === undefined ? {} : { epoch }),
+        seq: num(f[3], 'seq'),
+        stream: num(f[4], 'stream id'),
+      };
     }
     case StoreMsg.Update:
       want(4);
-      return { kind, epoch: str(f[1], 'epoch'), seq: num(f[2], 'seq'), changes: vec(f[3], 'changes').map(decodeChange) };
+      return {
+        kind,
+        epoch: str(f[1], 'epoch'),
+        seq: num(f[2], 'seq'),
+        changes: vec(f[3], 'changes').map(decodeChange),
+      };
     case StoreMsg.SnapshotBegin:
     case StoreMsg.DeltaEnd:
       want(4);
@@ -203,11 +303,23 @@ export function decodeStoreMessage(d: Data): StoreMessage {
       if (flat.length % 2 !== 0) fail('snapshot chunk entries must come in key/value pairs');
       const entries: [Data, Data][] = [];
       for (let i = 0; i < flat.length; i += 2) entries.push([flat[i]!, flat[i + 1]!]);
-      return { kind, epoch: str(f[1], 'epoch'), index: num(f[2], 'chunk index'), entries, stream: num(f[4], 'stream id') };
+      return {
+        kind,
+        epoch: str(f[1], 'epoch'),
+        index: num(f[2], 'chunk index'),
+        entries,
+        stream: num(f[4], 'stream id'),
+      };
     }
     case StoreMsg.SnapshotEnd:
       want(5);
-      return { kind, epoch: str(f[1], 'epoch'), seq: num(f[2], 'seq'), chunks: num(f[3], 'chunk count'), stream: num(f[4], 'stream id') };
+      return {
+        kind,
+        epoch: str(f[1], 'epoch'),
+        seq: num(f[2], 'seq'),
+        chunks: num(f[3], 'chunk count'),
+        stream: num(f[4], 'stream id'),
+      };
     case StoreMsg.ChunkAck:
       want(4);
       return { kind, cloneId: str(f[1], 'clone id'), index: num(f[2], 'chunk index'), stream: num(f[3], 'stream id') };

@@ -19,7 +19,14 @@ import { createMemoryBackend } from './memory-backend.js';
 import { StoreOp, type Mutation } from './operations.js';
 import type { ClonePersistence } from './persistence.js';
 import type { StoreChangeEvent } from './store-events.js';
-import { cloneTopic, decodeStoreMessage, encodeStoreMessage, masterTopic, updatesTopic, type StoreMessage } from './store-protocol.js';
+import {
+  cloneTopic,
+  decodeStoreMessage,
+  encodeStoreMessage,
+  masterTopic,
+  updatesTopic,
+  type StoreMessage,
+} from './store-protocol.js';
 import { DEFAULT_MAX_ENTRY_BYTES } from './value-size.js';
 import { Emitter } from '../util/emitter.js';
 import { checkOptionsObject, fnOption, intOption, numberOption } from '../util/options.js';
@@ -116,7 +123,16 @@ export function resolveMasterOptions(o: MasterOptions = {}) {
   const d = DEFAULT_MASTER_OPTIONS;
   const maxEntryBytes = intOption('maxEntryBytes', o.maxEntryBytes, d.maxEntryBytes, 64, DEFAULT_MAX_ENTRY_BYTES);
   return {
-    backend: objectOption('backend', o.backend, ['get', 'put', 'erase', 'scan', 'transaction', 'getMeta', 'setMeta', 'close']),
+    backend: objectOption('backend', o.backend, [
+      'get',
+      'put',
+      'erase',
+      'scan',
+      'transaction',
+      'getMeta',
+      'setMeta',
+      'close',
+    ]),
     changeLogSize: intOption('changeLogSize', o.changeLogSize, d.changeLogSize, 0, 100_000_000),
     chunkSize: intOption('chunkSize', o.chunkSize, d.chunkSize, 1, 100_000),
     chunkBytes: intOption('chunkBytes', o.chunkBytes, d.chunkBytes, 1024, 8 * 1024 * 1024),
@@ -135,7 +151,12 @@ export function resolveCloneOptions(o: CloneOptions = {}) {
   const d = DEFAULT_CLONE_OPTIONS;
   return {
     staleInterval: numberOption('staleInterval', o.staleInterval, d.staleInterval, 0),
-    mutationBufferInterval: numberOption('mutationBufferInterval', o.mutationBufferInterval, d.mutationBufferInterval, 0),
+    mutationBufferInterval: numberOption(
+      'mutationBufferInterval',
+      o.mutationBufferInterval,
+      d.mutationBufferInterval,
+      0,
+    ),
     masterTimeout: numberOption('masterTimeout', o.masterTimeout, d.masterTimeout, 1, DAY_MS),
     resyncInterval: numberOption('resyncInterval', o.resyncInterval, d.resyncInterval, 1, DAY_MS),
     persistence: objectOption('persistence', o.persistence, ['load', 'write', 'reset', 'close']),
@@ -280,7 +301,11 @@ export class StoreMaster extends StoreHandle {
   private readonly unsubscribe: () => void;
 
   /** @internal use `createMaster` */
-  constructor(readonly endpoint: Endpoint, readonly name: string, opts: MasterOptions = {}) {
+  constructor(
+    readonly endpoint: Endpoint,
+    readonly name: string,
+    opts: MasterOptions = {},
+  ) {
     super();
     const o = resolveMasterOptions(opts);
     if (o.onError) this.errors.on('error', o.onError);
@@ -300,7 +325,10 @@ export class StoreMaster extends StoreHandle {
       newEpoch: newEndpointId,
       onError,
     });
-    const sub = endpoint.subscribe(masterTopic(name), receiver((m) => this.core.onMessage(m), onError));
+    const sub = endpoint.subscribe(
+      masterTopic(name),
+      receiver((m) => this.core.onMessage(m), onError),
+    );
     let names = localMasters.get(endpoint);
     if (!names) localMasters.set(endpoint, (names = new Set()));
     names.add(name);
@@ -336,7 +364,11 @@ export class StoreClone extends StoreHandle {
   private readonly subs: { unsubscribe(): void }[];
 
   /** @internal use `createClone` */
-  constructor(readonly endpoint: Endpoint, readonly name: string, opts: CloneOptions = {}) {
+  constructor(
+    readonly endpoint: Endpoint,
+    readonly name: string,
+    opts: CloneOptions = {},
+  ) {
     super();
     const o = resolveCloneOptions(opts);
     if (o.onError) this.errors.on('error', o.onError);
@@ -428,7 +460,10 @@ export async function createMaster(endpoint: Endpoint, name: string, opts: Maste
 /** Creates a clone of store `name` on `endpoint`; it syncs with the master in the background. */
 export async function createClone(endpoint: Endpoint, name: string, opts: CloneOptions = {}): Promise<StoreClone> {
   if (localMasters.get(endpoint)?.has(name)) {
-    throw new StoreError('master_exists', `this endpoint hosts the master of store '${name}': use the master, a clone here would never hear from it`);
+    throw new StoreError(
+      'master_exists',
+      `this endpoint hosts the master of store '${name}': use the master, a clone here would never hear from it`,
+    );
   }
   const clone = new StoreClone(endpoint, name, opts);
   await clone.start();

@@ -68,12 +68,14 @@ function measure(v: Data, depth: number): number {
       return 10;
     case 'string': {
       const n = utf8Length(v.value);
-      if (n > DEFAULT_NATIVE_LIMITS.maxStringBytes) throw new Unsendable(`a string of ${n} bytes (limit ${DEFAULT_NATIVE_LIMITS.maxStringBytes})`);
+      if (n > DEFAULT_NATIVE_LIMITS.maxStringBytes)
+        throw new Unsendable(`a string of ${n} bytes (limit ${DEFAULT_NATIVE_LIMITS.maxStringBytes})`);
       return strHeaderSize(n) + n;
     }
     case 'enum-value': {
       const n = utf8Length(v.name);
-      if (n > DEFAULT_NATIVE_LIMITS.maxStringBytes) throw new Unsendable(`an enum name of ${n} bytes (limit ${DEFAULT_NATIVE_LIMITS.maxStringBytes})`);
+      if (n > DEFAULT_NATIVE_LIMITS.maxStringBytes)
+        throw new Unsendable(`an enum name of ${n} bytes (limit ${DEFAULT_NATIVE_LIMITS.maxStringBytes})`);
       return extHeaderSize(n) + n;
     }
     case 'address':
@@ -85,9 +87,13 @@ function measure(v: Data, depth: number): number {
     case 'vector':
       return container(v.elements.length, 0, depth, () => v.elements.reduce((s, x) => s + measure(x, depth + 1), 0));
     case 'set':
-      return container(v.elements.length + 1, 3, depth, () => v.elements.reduce((s, x) => s + measure(x, depth + 1), 0));
+      return container(v.elements.length + 1, 3, depth, () =>
+        v.elements.reduce((s, x) => s + measure(x, depth + 1), 0),
+      );
     case 'table':
-      return container(v.entries.length * 2 + 1, 3, depth, () => v.entries.reduce((s, [k, x]) => s + measure(k, depth + 1) + measure(x, depth + 1), 0));
+      return container(v.entries.length * 2 + 1, 3, depth, () =>
+        v.entries.reduce((s, [k, x]) => s + measure(k, depth + 1) + measure(x, depth + 1), 0),
+      );
   }
 }
 
@@ -95,7 +101,8 @@ function container(length: number, marker: number, depth: number, inner: () => n
   if (depth + 1 > DEFAULT_NATIVE_LIMITS.maxDepth - WRAPPING_DEPTH) {
     throw new Unsendable(`containers nested more than ${DEFAULT_NATIVE_LIMITS.maxDepth - WRAPPING_DEPTH} deep`);
   }
-  if (length > DEFAULT_NATIVE_LIMITS.maxArrayLength) throw new Unsendable(`an array of ${length} elements (limit ${DEFAULT_NATIVE_LIMITS.maxArrayLength})`);
+  if (length > DEFAULT_NATIVE_LIMITS.maxArrayLength)
+    throw new Unsendable(`an array of ${length} elements (limit ${DEFAULT_NATIVE_LIMITS.maxArrayLength})`);
   return arrayHeaderSize(length) + marker + inner();
 }
 
@@ -119,9 +126,13 @@ export function checkEntrySize(store: string, key: Data, value: Data | undefined
     n = measure(key, 0) + (value === undefined ? 0 : measure(value, 0));
   } catch (e) {
     if (!(e instanceof Unsendable)) throw e;
-    throw new StoreError('value_too_large', `value too large for store ${store}: it holds ${e.message}, which no peer accepts`);
+    throw new StoreError(
+      'value_too_large',
+      `value too large for store ${store}: it holds ${e.message}, which no peer accepts`,
+    );
   }
-  if (n > limit) throw new StoreError('value_too_large', `value too large for store ${store}: ${n} bytes, limit ${limit}`);
+  if (n > limit)
+    throw new StoreError('value_too_large', `value too large for store ${store}: ${n} bytes, limit ${limit}`);
   return n;
 }
 

@@ -5,10 +5,17 @@
  */
 import { ConfigError } from '../errors.js';
 
-const show = (v: unknown): string => (typeof v === 'string' ? JSON.stringify(v) : typeof v === 'bigint' ? `${v}n` : String(v));
+const show = (v: unknown): string =>
+  typeof v === 'string' ? JSON.stringify(v) : typeof v === 'bigint' ? `${v}n` : String(v);
 
 /** An integer in `[min, max]`, or `fallback` when absent. */
-export function intOption(name: string, value: number | undefined, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
+export function intOption(
+  name: string,
+  value: number | undefined,
+  fallback: number,
+  min: number,
+  max = Number.MAX_SAFE_INTEGER,
+): number {
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
     throw new ConfigError(name, `expected an integer from ${min} to ${max}, got ${show(value)}`);
@@ -17,7 +24,13 @@ export function intOption(name: string, value: number | undefined, fallback: num
 }
 
 /** A finite number in `[min, max]`, or `fallback` when absent. */
-export function numberOption(name: string, value: number | undefined, fallback: number, min: number, max = Number.MAX_VALUE): number {
+export function numberOption(
+  name: string,
+  value: number | undefined,
+  fallback: number,
+  min: number,
+  max = Number.MAX_VALUE,
+): number {
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > max) {
     throw new ConfigError(name, `expected a number from ${min} to ${max}, got ${show(value)}`);
@@ -33,7 +46,12 @@ export function boolOption(name: string, value: boolean | undefined, fallback: b
 }
 
 /** One of `allowed`, or `fallback` when absent. */
-export function oneOfOption<T extends string>(name: string, value: T | undefined, fallback: T, allowed: readonly T[]): T {
+export function oneOfOption<T extends string>(
+  name: string,
+  value: T | undefined,
+  fallback: T,
+  allowed: readonly T[],
+): T {
   if (value === undefined) return fallback;
   if (!allowed.includes(value)) {
     throw new ConfigError(name, `expected one of ${allowed.map(show).join(', ')}, got ${show(value)}`);
@@ -58,11 +76,21 @@ export function fnOption<F>(name: string, value: F | undefined): F | undefined {
 }
 
 /** An object with the given methods (an injected clock, a backend, …), or `fallback` when absent. */
-export function objectOption<T extends object>(name: string, value: T | undefined, fallback: T, methods: readonly string[] = []): T {
+export function objectOption<T extends object>(
+  name: string,
+  value: T | undefined,
+  fallback: T,
+  methods: readonly string[] = [],
+): T {
   if (value === undefined) return fallback;
-  if (value === null || typeof value !== 'object') throw new ConfigError(name, `expected an object, got ${value === null ? 'null' : typeof value}`);
+  if (value === null || typeof value !== 'object')
+    throw new ConfigError(name, `expected an object, got ${value === null ? 'null' : typeof value}`);
   const missing = methods.filter((m) => typeof (value as Record<string, unknown>)[m] !== 'function');
-  if (missing.length > 0) throw new ConfigError(name, `expected an object with the methods ${methods.join(', ')}; missing ${missing.join(', ')}`);
+  if (missing.length > 0)
+    throw new ConfigError(
+      name,
+      `expected an object with the methods ${methods.join(', ')}; missing ${missing.join(', ')}`,
+    );
   return value;
 }
 
@@ -70,6 +98,9 @@ export function objectOption<T extends object>(name: string, value: T | undefine
 export function checkOptionsObject(name: string, options: unknown): void {
   if (options === undefined) return;
   if (options === null || typeof options !== 'object' || Array.isArray(options)) {
-    throw new ConfigError(name, `expected an options object, got ${options === null ? 'null' : Array.isArray(options) ? 'an array' : typeof options}`);
+    throw new ConfigError(
+      name,
+      `expected an options object, got ${options === null ? 'null' : Array.isArray(options) ? 'an array' : typeof options}`,
+    );
   }
 }

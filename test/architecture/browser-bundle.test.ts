@@ -44,7 +44,8 @@ function bundleProblems(b: Bundle): string[] {
   }
   for (const e of b.externals) problems.push(`bundle leaves an external import: ${e}`);
   for (const i of b.inputs) {
-    if (/node_modules\/(ws|better-sqlite3|bindings|file-uri-to-path)\//.test(i)) problems.push(`bundle includes Node-only ${i}`);
+    if (/node_modules\/(ws|better-sqlite3|bindings|file-uri-to-path)\//.test(i))
+      problems.push(`bundle includes Node-only ${i}`);
   }
   return problems;
 }
@@ -63,7 +64,11 @@ describe('browser bundles', () => {
     expect(await bundleError("import { readFileSync } from 'node:fs'; console.log(readFileSync);")).toMatch(/node:fs/);
     expect(await bundleError("import { createHash } from 'crypto'; console.log(createHash);")).toMatch(/crypto/);
     expect(
-      bundleProblems({ text: 'import { x } from "node:fs";\nconst y = require("node:net");', inputs: [], externals: [] }),
+      bundleProblems({
+        text: 'import { x } from "node:fs";\nconst y = require("node:net");',
+        inputs: [],
+        externals: [],
+      }),
     ).toHaveLength(2);
     expect(bundleProblems({ text: '', inputs: ['node_modules/ws/index.js'], externals: ['node:fs'] })).toHaveLength(2);
   });

@@ -30,7 +30,18 @@ type Layer =
   | 'node'
   | 'browser';
 
-const CORE_LAYERS = ['errors', 'util', 'data', 'topic', 'message', 'codec', 'transport', 'endpoint', 'store', 'cluster'] as const;
+const CORE_LAYERS = [
+  'errors',
+  'util',
+  'data',
+  'topic',
+  'message',
+  'codec',
+  'transport',
+  'endpoint',
+  'store',
+  'cluster',
+] as const;
 
 /**
  * Which layers each layer may import (its own layer is always allowed). `entry` is `src/index.ts`,
@@ -58,7 +69,9 @@ function layerOf(path: string): Layer | undefined {
   if (path === 'src/index.ts' || path === 'src/internal.ts') return 'entry';
   const m = /^src\/([^/]+)\//.exec(path);
   const dir = m?.[1];
-  return dir !== undefined && dir in ALLOWED_IMPORTS && dir !== 'entry' && dir !== 'errors' ? (dir as Layer) : undefined;
+  return dir !== undefined && dir in ALLOWED_IMPORTS && dir !== 'entry' && dir !== 'errors'
+    ? (dir as Layer)
+    : undefined;
 }
 
 const isCore = (path: string): boolean => !/^src\/(node|browser)\//.test(path);
@@ -201,7 +214,9 @@ describe('the checks themselves fire', () => {
     expect(layerProblems('src/misc/x.ts', '')).toHaveLength(1);
     expect(layerProblems('src/util/x.ts', "import { E } from '../endpoint/endpoint.js';")).toHaveLength(1);
     expect(layerProblems('src/endpoint/x.ts', "import { Emitter } from '../util/emitter.js';")).toEqual([]);
-    expect(layerProblems('src/store/x.ts', "import { E } from '../endpoint/endpoint.js'; import './y.js';")).toEqual([]);
+    expect(layerProblems('src/store/x.ts', "import { E } from '../endpoint/endpoint.js'; import './y.js';")).toEqual(
+      [],
+    );
     expect(layerProblems('src/node/x.ts', "import { count } from '../index.js';")).toEqual([]);
   });
 
@@ -214,7 +229,14 @@ describe('the checks themselves fire', () => {
       ['e', ['a']],
     ]);
     expect(findCycles(g)).toEqual([['a', 'b', 'c'], ['d']]);
-    expect(findCycles(new Map([['a', ['b']], ['b', []]]))).toEqual([]);
+    expect(
+      findCycles(
+        new Map([
+          ['a', ['b']],
+          ['b', []],
+        ]),
+      ),
+    ).toEqual([]);
   });
 });
 

@@ -49,15 +49,22 @@ function sourceFile(path: string): ts.SourceFile {
   return f;
 }
 
-const resolveFrom = (from: string, specifier: string): string => posix.join(posix.dirname(from), specifier).replace(/\.js$/, '.ts');
+const resolveFrom = (from: string, specifier: string): string =>
+  posix.join(posix.dirname(from), specifier).replace(/\.js$/, '.ts');
 
 /** The name a declaration statement declares, if any. */
 function declaredName(st: ts.Statement): { name: string; node: ts.Node }[] {
   if (ts.isVariableStatement(st)) {
-    return st.declarationList.declarations.flatMap((d) => (ts.isIdentifier(d.name) ? [{ name: d.name.text, node: st }] : []));
+    return st.declarationList.declarations.flatMap((d) =>
+      ts.isIdentifier(d.name) ? [{ name: d.name.text, node: st }] : [],
+    );
   }
   if (
-    (ts.isFunctionDeclaration(st) || ts.isClassDeclaration(st) || ts.isInterfaceDeclaration(st) || ts.isTypeAliasDeclaration(st) || ts.isEnumDeclaration(st)) &&
+    (ts.isFunctionDeclaration(st) ||
+      ts.isClassDeclaration(st) ||
+      ts.isInterfaceDeclaration(st) ||
+      ts.isTypeAliasDeclaration(st) ||
+      ts.isEnumDeclaration(st)) &&
     st.name
   ) {
     return [{ name: st.name.text, node: st }];
@@ -71,9 +78,23 @@ function findDeclarations(path: string, name: string, depth = 0): { node: ts.Nod
   const found: { node: ts.Node; path: string }[] = [];
   for (const st of f.statements) {
     for (const d of declaredName(st)) if (d.name === name) found.push({ node: d.node, path });
-    if (depth < 5 && ts.isExportDeclaration(st) && st.moduleSpecifier && ts.isStringLiteral(st.moduleSpecifier) && st.exportClause && ts.isNamedExports(st.exportClause)) {
+    if (
+      depth < 5 &&
+      ts.isExportDeclaration(st) &&
+      st.moduleSpecifier &&
+      ts.isStringLiteral(st.moduleSpecifier) &&
+      st.exportClause &&
+      ts.isNamedExports(st.exportClause)
+    ) {
       for (const el of st.exportClause.elements) {
-        if (el.name.text === name) found.push(...findDeclarations(resolveFrom(path, st.moduleSpecifier.text), (el.propertyName ?? el.name).text, depth + 1));
+        if (el.name.text === name)
+          found.push(
+            ...findDeclarations(
+              resolveFrom(path, st.moduleSpecifier.text),
+              (el.propertyName ?? el.name).text,
+              depth + 1,
+            ),
+          );
       }
     }
   }
@@ -128,16 +149,39 @@ const PENDING_STORE_DOCS: readonly string[] = [
 
 describe('the checks themselves fire', () => {
   it('recognises wire internals by name', () => {
-    for (const n of ['encodeFrame', 'decodeFrame', 'MessageKind', 'JsonObject', 'JsonNumber', 'encodeValue', 'TopicTrie', 'NativeSession']) {
+    for (const n of [
+      'encodeFrame',
+      'decodeFrame',
+      'MessageKind',
+      'JsonObject',
+      'JsonNumber',
+      'encodeValue',
+      'TopicTrie',
+      'NativeSession',
+    ]) {
       expect(isInternalName(n), n).toBe(true);
     }
-    for (const n of ['Endpoint', 'makeEvent', 'dataToJs', 'toText', 'createMaster', 'ClusterNode', 'ConfigError', 'JSON_PATH']) {
+    for (const n of [
+      'Endpoint',
+      'makeEvent',
+      'dataToJs',
+      'toText',
+      'createMaster',
+      'ClusterNode',
+      'ConfigError',
+      'JSON_PATH',
+    ]) {
       expect(isInternalName(n), n).toBe(false);
     }
   });
 
   it('tells documented declarations from undocumented ones', () => {
-    const src = ts.createSourceFile('x.ts', '/** yes */\nexport const a = 1;\n// no\nexport const b = 2;\n/* no */ export function c() {}\n', ts.ScriptTarget.ES2022, true);
+    const src = ts.createSourceFile(
+      'x.ts',
+      '/** yes */\nexport const a = 1;\n// no\nexport const b = 2;\n/* no */ export function c() {}\n',
+      ts.ScriptTarget.ES2022,
+      true,
+    );
     const [a, b, c] = src.statements;
     expect(hasDocComment(a!)).toBe(true);
     expect(hasDocComment(b!)).toBe(false);
@@ -155,7 +199,20 @@ describe('the public API', () => {
 
   it(`"isobroker" exports at most ${RUNTIME_NAME_BUDGET} runtime names, with the essentials among them`, () => {
     expect(rootNames.length).toBeLessThanOrEqual(RUNTIME_NAME_BUDGET);
-    for (const n of ['Endpoint', 'makeEvent', 'parseZeekMessage', 'dataToJs', 'toText', 'createMaster', 'createClone', 'ClusterNode', 'PoolRegistry', 'LogRouter', 'IsobrokerError', 'ConfigError']) {
+    for (const n of [
+      'Endpoint',
+      'makeEvent',
+      'parseZeekMessage',
+      'dataToJs',
+      'toText',
+      'createMaster',
+      'createClone',
+      'ClusterNode',
+      'PoolRegistry',
+      'LogRouter',
+      'IsobrokerError',
+      'ConfigError',
+    ]) {
       expect(rootNames, n).toContain(n);
     }
   });
@@ -171,7 +228,9 @@ describe('the public API', () => {
 
   it('the internal entry holds the internals and repeats no public name', () => {
     const names = Object.keys(internal);
-    expect(names).toEqual(expect.arrayContaining(['encodeFrame', 'decodeFrame', 'MessageKind', 'JsonObject', 'encodeValue', 'TopicTrie']));
+    expect(names).toEqual(
+      expect.arrayContaining(['encodeFrame', 'decodeFrame', 'MessageKind', 'JsonObject', 'encodeValue', 'TopicTrie']),
+    );
     expect(names.filter((n) => rootNames.includes(n))).toEqual([]);
   });
 
@@ -179,7 +238,9 @@ describe('the public API', () => {
     const decls = exportedDeclarations();
     expect(decls.length).toBeGreaterThan(rootNames.length); // types are checked too
     const undocumented = decls.filter((d) => !d.documented);
-    expect(undocumented.filter((d) => !PENDING_STORE_DOCS.includes(d.name)).map((d) => `${d.name} (${d.where})`)).toEqual([]);
+    expect(
+      undocumented.filter((d) => !PENDING_STORE_DOCS.includes(d.name)).map((d) => `${d.name} (${d.where})`),
+    ).toEqual([]);
     // A pending name that got its doc comment leaves the list.
     expect(PENDING_STORE_DOCS.filter((n) => !undocumented.some((d) => d.name === n))).toEqual([]);
   });

@@ -75,7 +75,8 @@ function repositoryFiles(root: string = REPO): string[] {
     const walk = (d: string): void => {
       for (const e of readdirSync(d, { withFileTypes: true })) {
         if (e.isDirectory()) {
-          if (!SKIP_DIRS.has(e.name) && relative(root, join(d, e.name)) !== join('web-demo', 'dist')) walk(join(d, e.name));
+          if (!SKIP_DIRS.has(e.name) && relative(root, join(d, e.name)) !== join('web-demo', 'dist'))
+            walk(join(d, e.name));
         } else if (e.isFile()) files.push(relative(root, join(d, e.name)).split(sep).join('/'));
       }
     };
@@ -96,17 +97,27 @@ describe('the check itself fires', () => {
   it('flags paths that leave the repository', () => {
     expect(scan('test/codec/x.test.ts', `new URL('../../../shared/vectors/a.json', import.meta.url)`)).not.toEqual([]);
     expect(scan('test/codec/x.test.ts', `readFileSync('..' + '/shared/x.json')`)).toEqual([]); // not a path literal
-    expect(scan('test/x.ts', `readFileSync('../shared/x.json')`)).toEqual(['refers to a ../shared folder beside the repository']);
+    expect(scan('test/x.ts', `readFileSync('../shared/x.json')`)).toEqual([
+      'refers to a ../shared folder beside the repository',
+    ]);
     expect(scan('test/x.ts', ` * see /work/shared/vectors/hrw.json`)).toEqual(['absolute path on a developer machine']);
     expect(scan('src/x.ts', `const p = '/home/alice/isobroker/x';`)).toEqual(['absolute home-folder path']);
     expect(scan('src/x.ts', `const p = '/Users/bob/x';`)).toEqual(['absolute home-folder path']);
     expect(scan('src/x.ts', `const p = '/root/.cache/x';`)).toEqual(["absolute path in root's home folder"]);
     expect(scan('src/x.ts', `const u = 'file:///home/alice/x';`)).not.toEqual([]);
     expect(scan('src/x.ts', `// C:\\Users\\carol\\x`)).toEqual(['absolute Windows home-folder path']);
-    expect(scan('test/a/b.ts', `import x from '../../../y.js';`)).toEqual(['relative path ../../../ climbs above the repository root']);
-    expect(scan('src/a/b.ts', `import x from '../../../../y.js';`)).toEqual(['relative path ../../../../ climbs above the repository root']);
-    expect(scan('server/x.ts', `new URL('../../../bin/x.js', import.meta.url)`)).toEqual(['relative path ../../../ climbs above the repository root']);
-    expect(scan('package.json', `"test": "node ../x.js"`)).toEqual(['relative path ../ climbs above the repository root']);
+    expect(scan('test/a/b.ts', `import x from '../../../y.js';`)).toEqual([
+      'relative path ../../../ climbs above the repository root',
+    ]);
+    expect(scan('src/a/b.ts', `import x from '../../../../y.js';`)).toEqual([
+      'relative path ../../../../ climbs above the repository root',
+    ]);
+    expect(scan('server/x.ts', `new URL('../../../bin/x.js', import.meta.url)`)).toEqual([
+      'relative path ../../../ climbs above the repository root',
+    ]);
+    expect(scan('package.json', `"test": "node ../x.js"`)).toEqual([
+      'relative path ../ climbs above the repository root',
+    ]);
   });
 
   it('flags citations of documents beside the repository', () => {
@@ -148,7 +159,8 @@ describe('the repository', () => {
         isFile = false;
       }
       if (file === SELF || !isFile || !isText(abs)) continue;
-      for (const r of outsideRefs(file, readFileSync(abs, 'utf8'))) refs.push(`${r.file}:${r.line}: ${r.why}: ${r.text}`);
+      for (const r of outsideRefs(file, readFileSync(abs, 'utf8')))
+        refs.push(`${r.file}:${r.line}: ${r.why}: ${r.text}`);
     }
     expect(refs).toEqual([]);
   });

@@ -136,7 +136,8 @@ export function globalsUsed(text: string, names: ReadonlySet<string>): GlobalRef
         (ts.isParameter(p) && p.name === node) ||
         (ts.isVariableDeclaration(p) && p.name === node) ||
         (ts.isBindingElement(p) && (p.name === node || p.propertyName === node)) ||
-        (ts.isImportSpecifier(p) || ts.isExportSpecifier(p)) ||
+        ts.isImportSpecifier(p) ||
+        ts.isExportSpecifier(p) ||
         ts.isQualifiedName(p) ||
         (ts.isGetAccessor(p) && p.name === node) ||
         (ts.isSetAccessor(p) && p.name === node);

@@ -163,7 +163,12 @@ describe('arguments and report', () => {
   });
 
   it('renders the date, machine, command, tables and goals', () => {
-    const section: BenchSection = { id: 'codec', title: 'Codecs', about: 'About codecs.', run: () => ({ tables: [], goals: [] }) };
+    const section: BenchSection = {
+      id: 'codec',
+      title: 'Codecs',
+      about: 'About codecs.',
+      run: () => ({ tables: [], goals: [] }),
+    };
     const text = renderReport(
       {
         date: new Date('2025-01-02T03:04:05Z'),

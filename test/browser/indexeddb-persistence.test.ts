@@ -24,19 +24,28 @@ function storeOn(factory: IDBFactory, dbName: string): UseStore {
   };
 }
 
-const bytes = (b: ArrayBuffer | ArrayBufferView): number[] =>
-  [...(b instanceof ArrayBuffer ? new Uint8Array(b) : new Uint8Array(b.buffer, b.byteOffset, b.byteLength))];
+const bytes = (b: ArrayBuffer | ArrayBufferView): number[] => [
+  ...(b instanceof ArrayBuffer ? new Uint8Array(b) : new Uint8Array(b.buffer, b.byteOffset, b.byteLength)),
+];
 
 describe('IndexedDB persistence', () => {
   it('stores one record per key (native encodings) and the checkpoint under a string key', async () => {
     const factory = new IDBFactory();
     const p = createIndexedDbPersistence('layout', { indexedDB: factory });
-    p.write([{ key: string('k'), value: count(5) }, { key: real(-0), value: real(-0) }], { epoch: 'e', seq: 3 });
+    p.write(
+      [
+        { key: string('k'), value: count(5) },
+        { key: real(-0), value: real(-0) },
+      ],
+      { epoch: 'e', seq: 3 },
+    );
     await p.close();
     const records = await entries<IDBValidKey, unknown>(storeOn(factory, `${INDEXEDDB_NAME_PREFIX}layout`));
     const byKey = new Map(records.map(([k, v]) => [typeof k === 'string' ? k : bytes(k as ArrayBuffer).join(','), v]));
     expect(byKey.get('checkpoint')).toEqual({ format: 1, epoch: 'e', seq: 3 });
-    expect(bytes(byKey.get(bytes(encodeValue(string('k'))).join(',')) as Uint8Array)).toEqual(bytes(encodeValue(count(5))));
+    expect(bytes(byKey.get(bytes(encodeValue(string('k'))).join(',')) as Uint8Array)).toEqual(
+      bytes(encodeValue(count(5))),
+    );
     // The key −0 is stored as 0; the value −0 stays −0.
     expect(bytes(byKey.get(bytes(encodeValue(real(0))).join(',')) as Uint8Array)).toEqual(bytes(encodeValue(real(-0))));
     expect(records).toHaveLength(3);
@@ -85,7 +94,13 @@ describe('IndexedDB persistence', () => {
       });
     const errors: StoreError[] = [];
     const p = createIndexedDbPersistence('throwing', { customStore: throwing, onError: (e) => errors.push(e) });
-    p.write([{ key: string('first'), value: count(1) }, { key: string('second'), value: count(2) }], { epoch: 'e', seq: 1 });
+    p.write(
+      [
+        { key: string('first'), value: count(1) },
+        { key: string('second'), value: count(2) },
+      ],
+      { epoch: 'e', seq: 1 },
+    );
     await expect(p.flush()).rejects.toMatchObject({ code: 'backend_failure', cause: new Error('put refused') });
     expect(errors).toHaveLength(1);
     expect(await entries(base)).toEqual([]);

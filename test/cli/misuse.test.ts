@@ -12,7 +12,9 @@ import { Endpoint, string, toText, type Message } from 'isobroker';
 import { killAll, spawnCli, startHub, type Cli } from '../support/processes.js';
 import { until } from '../support/endpoints.js';
 
-const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+const VERSION = (
+  JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
+).version;
 
 const endpoints: Endpoint[] = [];
 const dirs: string[] = [];
@@ -53,11 +55,15 @@ async function canBind(port: number): Promise<boolean> {
 }
 
 /** Runs the CLI to its exit; the exit must come within `ms`. */
-async function run(args: readonly string[], ms = 10_000): Promise<{ code: number | null; stdout: string[]; stderr: string[]; cli: Cli }> {
+async function run(
+  args: readonly string[],
+  ms = 10_000,
+): Promise<{ code: number | null; stdout: string[]; stderr: string[]; cli: Cli }> {
   const cli = spawnCli(args);
   cli.proc.stdin.end();
   const code = await Promise.race([cli.exited, new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), ms))]);
-  if (code === 'timeout') throw new Error(`isobroker ${args.join(' ')} still runs after ${ms} ms; stderr:\n${cli.stderr.join('\n')}`);
+  if (code === 'timeout')
+    throw new Error(`isobroker ${args.join(' ')} still runs after ${ms} ms; stderr:\n${cli.stderr.join('\n')}`);
   // Let the last chunks of output arrive.
   await new Promise((r) => setImmediate(r));
   return { code, stdout: cli.stdout, stderr: cli.stderr.filter((l) => l !== ''), cli };
@@ -85,20 +91,28 @@ describe('isobroker --help and --version', () => {
     expect(none.stderr.join('\n')).toContain('usage: isobroker <command>');
   });
 
-  it.each(Object.keys(FLAGS))('%s --help lists every flag with its default and exits 0 without starting anything', async (cmd) => {
-    for (const args of cmd === 'pipe' ? [[cmd, '-h'], ['help', cmd]] : [[cmd, '--help']]) {
-      const r = await run(args);
-      expect(r.code, args.join(' ')).toBe(0);
-      expect(r.stderr).toEqual([]);
-      const out = r.stdout.join('\n');
-      expect(out).toContain(`usage: isobroker ${cmd} `);
-      for (const flag of FLAGS[cmd]!) {
-        const row = r.stdout.find((l) => new RegExp(`^\\s+(-\\w, )?${flag}\\b`).test(l));
-        expect(row, `${cmd} --help row for ${flag}`).toBeDefined();
-        expect(row).toMatch(/\((default: .+|required|repeatable; default: .+)\)$/);
+  it.each(Object.keys(FLAGS))(
+    '%s --help lists every flag with its default and exits 0 without starting anything',
+    async (cmd) => {
+      for (const args of cmd === 'pipe'
+        ? [
+            [cmd, '-h'],
+            ['help', cmd],
+          ]
+        : [[cmd, '--help']]) {
+        const r = await run(args);
+        expect(r.code, args.join(' ')).toBe(0);
+        expect(r.stderr).toEqual([]);
+        const out = r.stdout.join('\n');
+        expect(out).toContain(`usage: isobroker ${cmd} `);
+        for (const flag of FLAGS[cmd]!) {
+          const row = r.stdout.find((l) => new RegExp(`^\\s+(-\\w, )?${flag}\\b`).test(l));
+          expect(row, `${cmd} --help row for ${flag}`).toBeDefined();
+          expect(row).toMatch(/\((default: .+|required|repeatable; default: .+)\)$/);
+        }
       }
-    }
-  });
+    },
+  );
 
   it('shows the defaults that apply', async () => {
     const hub = (await run(['hub', '--help'])).stdout.join('\n');
@@ -132,25 +146,46 @@ describe('isobroker usage errors: exit 2, one line naming the flag, nothing star
     [['--bogus'], /^isobroker: unknown option --bogus/],
     [['hub', 'extra'], /^isobroker hub: unexpected argument "extra"$/],
     [['hub', '--listen', 'x'], /^isobroker hub: --listen: expected HOST:PORT.*, got "x"$/],
-    [['hub', '--listen', '127.0.0.1:70000'], /^isobroker hub: --listen: expected HOST:PORT with a port from 0 to 65535, got "127\.0\.0\.1:70000"$/],
+    [
+      ['hub', '--listen', '127.0.0.1:70000'],
+      /^isobroker hub: --listen: expected HOST:PORT with a port from 0 to 65535, got "127\.0\.0\.1:70000"$/,
+    ],
     [['hub', '--listen'], /^isobroker hub: --listen: expected HOST:PORT, got nothing$/],
     [['hub', '--listen', '--quiet'], /^isobroker hub: --listen: expected HOST:PORT, got nothing$/],
     [['hub', '--peer', 'notaurl'], /^isobroker hub: --peer: expected a ws:\/\/ or wss:\/\/ URL, got "notaurl"$/],
-    [['hub', '--peer', 'http://127.0.0.1:9999'], /^isobroker hub: --peer: expected a ws:\/\/ or wss:\/\/ URL, got "http:/],
+    [
+      ['hub', '--peer', 'http://127.0.0.1:9999'],
+      /^isobroker hub: --peer: expected a ws:\/\/ or wss:\/\/ URL, got "http:/,
+    ],
     [['hub', '--peer', 'ws://127.0.0.1:0'], /^isobroker hub: --peer: expected .*port from 1 to 65535/],
     [['hub', '--master', 'a:b'], /^isobroker hub: --master: expected NAME or NAME:sqlite:PATH, got "a:b"$/],
     [['hub', '--master', 's', '--master', 's'], /^isobroker hub: --master: store "s" given twice$/],
     [['hub', '--quiet=yes'], /^isobroker hub: --quiet takes no value, got "yes"$/],
     [['pipe', '--topic', 't', '--publish'], /^isobroker pipe: --peer: required \(URL\)$/],
     [['pipe', '--peer', 'ws://127.0.0.1:1', '--publish'], /^isobroker pipe: --topic: required \(TOPIC\)$/],
-    [['pipe', '--peer', 'ws://127.0.0.1:1', '--topic', 't'], /^isobroker pipe: exactly one of --publish and --subscribe is required$/],
-    [['pipe', '--peer', 'ws://127.0.0.1:1', '--topic', 't', '--publish', '--subscribe'], /^isobroker pipe: exactly one of/],
-    [['pipe', '--peer', 'ws://127.0.0.1:1', '--topic', 't', '--publish', '--timeout', 'soon'], /^isobroker pipe: --timeout: expected a number from 0\.1 to 3600, got "soon"$/],
+    [
+      ['pipe', '--peer', 'ws://127.0.0.1:1', '--topic', 't'],
+      /^isobroker pipe: exactly one of --publish and --subscribe is required$/,
+    ],
+    [
+      ['pipe', '--peer', 'ws://127.0.0.1:1', '--topic', 't', '--publish', '--subscribe'],
+      /^isobroker pipe: exactly one of/,
+    ],
+    [
+      ['pipe', '--peer', 'ws://127.0.0.1:1', '--topic', 't', '--publish', '--timeout', 'soon'],
+      /^isobroker pipe: --timeout: expected a number from 0\.1 to 3600, got "soon"$/,
+    ],
     [['cluster', '--format', 'xml'], /^isobroker cluster: --format: expected tsv or json, got "xml"$/],
     [['cluster', '--http', 'localhost'], /^isobroker cluster: --http: expected HOST:PORT.*, got "localhost"$/],
-    [['cluster', '--layout', '/nonexistent/layout.json'], /^isobroker cluster: --layout: cannot read "\/nonexistent\/layout\.json": ENOENT$/],
+    [
+      ['cluster', '--layout', '/nonexistent/layout.json'],
+      /^isobroker cluster: --layout: cannot read "\/nonexistent\/layout\.json": ENOENT$/,
+    ],
     [['node', '--name', 'x'], /^isobroker node: --layout: required \(FILE\)$/],
-    [['node', '--layout', 'l.json', '--name', 'x', '--format', 'xml'], /^isobroker node: --format: expected tsv or json, got "xml"$/],
+    [
+      ['node', '--layout', 'l.json', '--name', 'x', '--format', 'xml'],
+      /^isobroker node: --format: expected tsv or json, got "xml"$/,
+    ],
   ])('%j', async (args, message) => {
     const r = await run(args);
     expect(r.code).toBe(2);
@@ -172,9 +207,15 @@ describe('isobroker usage errors: exit 2, one line naming the flag, nothing star
     const dir = tempDir();
     const [nodePort, httpPort] = [await freePort(), await freePort()];
     const layout = join(dir, 'layout.json');
-    writeFileSync(layout, JSON.stringify({ nodes: [{ name: 'manager', role: 'manager', host: '127.0.0.1', port: nodePort }] }));
+    writeFileSync(
+      layout,
+      JSON.stringify({ nodes: [{ name: 'manager', role: 'manager', host: '127.0.0.1', port: nodePort }] }),
+    );
     const clusterDir = join(dir, 'c');
-    const r = await run(['cluster', '--layout', layout, '--dir', clusterDir, '--http', `127.0.0.1:${httpPort}`, '--format', 'xml'], 5000);
+    const r = await run(
+      ['cluster', '--layout', layout, '--dir', clusterDir, '--http', `127.0.0.1:${httpPort}`, '--format', 'xml'],
+      5000,
+    );
     expect(r.code).toBe(2);
     expect(r.stderr).toEqual(['isobroker cluster: --format: expected tsv or json, got "xml"']);
     expect(r.stdout).toEqual([]);
@@ -198,7 +239,13 @@ describe('isobroker usage errors: exit 2, one line naming the flag, nothing star
 describe('isobroker fatal errors: exit 1, one line, the port released', () => {
   it('hub whose master store cannot open exits 1 naming the store, and its port is free', async () => {
     const port = await freePort();
-    const r = await run(['hub', '--listen', `127.0.0.1:${port}`, '--master', 'hosts:sqlite:/nonexistent-dir/hosts.sqlite']);
+    const r = await run([
+      'hub',
+      '--listen',
+      `127.0.0.1:${port}`,
+      '--master',
+      'hosts:sqlite:/nonexistent-dir/hosts.sqlite',
+    ]);
     expect(r.code).toBe(1);
     expect(r.stdout).toEqual([]);
     expect(r.stderr).toHaveLength(1);
@@ -226,7 +273,9 @@ describe('isobroker pipe never drops lines silently', () => {
     for (const mode of ['--publish', '--subscribe']) {
       const r = await run(['pipe', '--peer', `ws://127.0.0.1:${port}`, '--topic', 't', mode]);
       expect(r.code, mode).toBe(3);
-      expect(r.stderr).toEqual([`isobroker pipe: cannot reach ws://127.0.0.1:${port}: connect ECONNREFUSED 127.0.0.1:${port}`]);
+      expect(r.stderr).toEqual([
+        `isobroker pipe: cannot reach ws://127.0.0.1:${port}: connect ECONNREFUSED 127.0.0.1:${port}`,
+      ]);
     }
   });
 

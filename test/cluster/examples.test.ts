@@ -48,15 +48,33 @@ function inbox(node: string, prefix: string): string[] {
 }
 
 async function routable(from: string, topic: string, n = 1): Promise<void> {
-  await until(() => c.node(from).endpoint.reachable().filter((r) => r.filter.some((p) => topic.startsWith(p))).length >= n, 5000, `routes for ${topic}`);
+  await until(
+    () =>
+      c
+        .node(from)
+        .endpoint.reachable()
+        .filter((r) => r.filter.some((p) => topic.startsWith(p))).length >= n,
+    5000,
+    `routes for ${topic}`,
+  );
 }
 
 describe("Zeek manual's cluster examples", () => {
   it('each node knows its name and role, and saw its peers come up with the hello handshake', () => {
     expect(c.node('worker-1').role).toBe('worker');
-    const w1 = c.node('worker-1').nodes().filter((n) => n.up).map((n) => n.name).sort();
+    const w1 = c
+      .node('worker-1')
+      .nodes()
+      .filter((n) => n.up)
+      .map((n) => n.name)
+      .sort();
     expect(w1).toEqual(['logger-1', 'manager', 'proxy-1', 'proxy-2']);
-    expect(c.node('logger-1').nodes().filter((n) => n.up).length).toBe(6);
+    expect(
+      c
+        .node('logger-1')
+        .nodes()
+        .filter((n) => n.up).length,
+    ).toBe(6);
   });
 
   it('manager → all workers', async () => {
@@ -110,7 +128,9 @@ describe("Zeek manual's cluster examples", () => {
   it('a Broker-backed table with its master on the manager', async () => {
     const m = await BackedTable.open(c.node('manager').endpoint, 'known_services', { master: true });
     const w = await BackedTable.open(c.node('worker-1').endpoint, 'known_services', { clone: { resyncInterval: 100 } });
-    const w2 = await BackedTable.open(c.node('worker-2').endpoint, 'known_services', { clone: { resyncInterval: 100 } });
+    const w2 = await BackedTable.open(c.node('worker-2').endpoint, 'known_services', {
+      clone: { resyncInterval: 100 },
+    });
     w.set('10.0.0.1:80', string('http'));
     await until(() => m.has('10.0.0.1:80') && w2.has('10.0.0.1:80'), 5000, 'table replication');
     expect(toText(w2.get('10.0.0.1:80')!)).toBe('http');

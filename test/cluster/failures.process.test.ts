@@ -85,7 +85,12 @@ async function inProcess(e: Env, name: string): Promise<{ node: ClusterNode; lis
 
 describe('cluster failures with real processes', () => {
   it('a killed proxy leaves the HRW set within 2 s and its keys come back when it returns', async () => {
-    const e = await env([['manager', 'manager'], ['proxy-1', 'proxy'], ['proxy-2', 'proxy'], ['worker-t', 'worker']]);
+    const e = await env([
+      ['manager', 'manager'],
+      ['proxy-1', 'proxy'],
+      ['proxy-2', 'proxy'],
+      ['worker-t', 'worker'],
+    ]);
     await e.start('manager');
     const p1 = await e.start('proxy-1');
     await e.start('proxy-2');
@@ -110,7 +115,12 @@ describe('cluster failures with real processes', () => {
   });
 
   it('killing a logger while a worker logs at a steady rate loses no record and writes none twice', async () => {
-    const e = await env([['manager', 'manager'], ['logger-1', 'logger'], ['logger-2', 'logger'], ['worker-t', 'worker']]);
+    const e = await env([
+      ['manager', 'manager'],
+      ['logger-1', 'logger'],
+      ['logger-2', 'logger'],
+      ['worker-t', 'worker'],
+    ]);
     await e.start('manager');
     const l1 = await e.start('logger-1');
     await e.start('logger-2');
@@ -163,14 +173,19 @@ describe('cluster failures with real processes', () => {
   });
 
   it('a manager killed and restarted: workers re-peer, nodeUp fires again, stores and the backed table recover', async () => {
-    const e = await env([['manager', 'manager'], ['worker-t', 'worker']]);
+    const e = await env([
+      ['manager', 'manager'],
+      ['worker-t', 'worker'],
+    ]);
     let manager = await e.start('manager');
     const { node } = await inProcess(e, 'worker-t');
     const ups: string[] = [];
     node.on('nodeUp', ({ name }) => ups.push(name));
     await until(() => node.isUp('manager'), 15_000, 'manager up');
     const hosts = await createClone(node.endpoint, 'known_hosts', { resyncInterval: 200, masterTimeout: 1000 });
-    const table = await BackedTable.open(node.endpoint, 'known_services', { clone: { resyncInterval: 200, masterTimeout: 1000 } });
+    const table = await BackedTable.open(node.endpoint, 'known_services', {
+      clone: { resyncInterval: 200, masterTimeout: 1000 },
+    });
     cleanup.push(() => {
       hosts.close();
       table.close();
@@ -181,7 +196,11 @@ describe('cluster failures with real processes', () => {
     const before = tableClone.position.seq;
     table.set('10.0.0.1:80', string('http'));
     // The master committed the write once its update comes back: the clone's seq moves past it.
-    await until(() => tableClone.status === 'in-sync' && tableClone.size === 1 && tableClone.position.seq > before, 5000, 'the table write to reach the master');
+    await until(
+      () => tableClone.status === 'in-sync' && tableClone.size === 1 && tableClone.position.seq > before,
+      5000,
+      'the table write to reach the master',
+    );
 
     await manager.kill('SIGKILL');
     await until(() => !node.isUp('manager'), 5000, 'nodeDown');
@@ -200,20 +219,33 @@ describe('cluster failures with real processes', () => {
   it('the launcher refuses a bad layout or a port in use before any node starts', async () => {
     const dir = tempDir();
     const bad = join(dir, 'bad.json');
-    writeFileSync(bad, JSON.stringify({ nodes: [{ name: 'm', role: 'manager', port: 1 }, { name: 'x', role: 'scanner', port: 2 }] }));
+    writeFileSync(
+      bad,
+      JSON.stringify({
+        nodes: [
+          { name: 'm', role: 'manager', port: 1 },
+          { name: 'x', role: 'scanner', port: 2 },
+        ],
+      }),
+    );
     const a = spawnCli(['cluster', '--layout', bad, '--dir', join(dir, 'a'), '--http', '127.0.0.1:0']);
     expect(await a.exited).not.toBe(0);
     expect(a.stderr.join('\n')).toContain('unknown role "scanner"');
 
     const busy = await listen(new Endpoint({ name: 'squatter' }));
     cleanup.push(() => busy.close());
-    const layout = await layoutOf([['manager', 'manager'], ['worker-1', 'worker']]);
+    const layout = await layoutOf([
+      ['manager', 'manager'],
+      ['worker-1', 'worker'],
+    ]);
     const taken = { ...layout, nodes: [layout.nodes[0]!, { ...layout.nodes[1]!, port: busy.port }] };
     const file = join(dir, 'taken.json');
     writeFileSync(file, JSON.stringify(taken));
     const b = spawnCli(['cluster', '--layout', file, '--dir', join(dir, 'b'), '--http', '127.0.0.1:0']);
     expect(await b.exited).not.toBe(0);
-    expect(b.stderr.join('\n')).toContain(`node 'worker-1' cannot listen on 127.0.0.1:${busy.port}: the port is in use`);
+    expect(b.stderr.join('\n')).toContain(
+      `node 'worker-1' cannot listen on 127.0.0.1:${busy.port}: the port is in use`,
+    );
     expect(b.stdout.join('\n')).not.toContain('up at');
   });
 });

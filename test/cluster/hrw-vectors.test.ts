@@ -3,17 +3,7 @@
  * plus the remaining lines of the baselines it was taken from (zeek/zeek testing/btest/Baseline/…).
  */
 import { describe, expect, it } from 'vitest';
-import {
-  PoolRegistry,
-  boolean,
-  count,
-  fnv1a32,
-  hrwTopic,
-  nodeTopic,
-  real,
-  rrTopic,
-  type HrwKey,
-} from 'isobroker';
+import { PoolRegistry, boolean, count, fnv1a32, hrwTopic, nodeTopic, real, rrTopic, type HrwKey } from 'isobroker';
 import { hrwSite } from '../../src/internal.js';
 import { readJsonFixture } from '../support/fixtures.js';
 
@@ -26,7 +16,13 @@ interface HrwVectors {
     expect: [VectorKey, string][];
     after_removing_site_0: [VectorKey, string][];
   };
-  proxy_pool: { nodes: string[]; site_id: string; expect: [VectorKey, string][]; proxy_1_down: string; none_alive: string };
+  proxy_pool: {
+    nodes: string[];
+    site_id: string;
+    expect: [VectorKey, string][];
+    proxy_1_down: string;
+    none_alive: string;
+  };
   round_robin: { nodes: string[]; key: string; expect_sequence: string[] };
 }
 
@@ -70,16 +66,22 @@ describe('hrw.json: fnv1a32', () => {
 
 describe('hrw.json: hrw_sites_by_id (HashHRW::get_site)', () => {
   const { sites, expect: expected, after_removing_site_0 } = vectors.hrw_sites_by_id;
-  const ids = (without: number[] = []): number[] => Object.keys(sites).map(Number).filter((id) => !without.includes(id));
+  const ids = (without: number[] = []): number[] =>
+    Object.keys(sites)
+      .map(Number)
+      .filter((id) => !without.includes(id));
   const name = (id: number | undefined): string | undefined => (id === undefined ? undefined : sites[String(id)]);
 
   it.each(expected.map(([k, n]) => [show(k), k, n] as const))('get_site(%s)', (_, k, site) => {
     expect(name(hrwSite(key(k), ids()))).toBe(site);
   });
 
-  it.each(after_removing_site_0.map(([k, n]) => [show(k), k, n] as const))('after removing site 0: get_site(%s)', (_, k, site) => {
-    expect(name(hrwSite(key(k), ids([0])))).toBe(site);
-  });
+  it.each(after_removing_site_0.map(([k, n]) => [show(k), k, n] as const))(
+    'after removing site 0: get_site(%s)',
+    (_, k, site) => {
+      expect(name(hrwSite(key(k), ids([0])))).toBe(site);
+    },
+  );
 
   // testing/btest/Baseline/scripts.base.utils.hash_hrw/output: ids 0..4 with charlie (2) removed,
   // then alice (0) removed, then added back. Count keys are Zeek counts.
@@ -121,9 +123,12 @@ describe('hrw.json: proxy_pool', () => {
     ]);
   });
 
-  it.each(vectors.proxy_pool.expect.map(([k, n]) => [show(k), k, n] as const))('hrw_topic(proxy_pool, %s)', (_, k, node) => {
-    expect(hrwTopic(managerView().proxyPool, key(k))).toBe(nodeTopic(node));
-  });
+  it.each(vectors.proxy_pool.expect.map(([k, n]) => [show(k), k, n] as const))(
+    'hrw_topic(proxy_pool, %s)',
+    (_, k, node) => {
+      expect(hrwTopic(managerView().proxyPool, key(k))).toBe(nodeTopic(node));
+    },
+  );
 
   it('proxy_1_down: every key goes to proxy-2', () => {
     expect(vectors.proxy_pool.proxy_1_down).toBe('every key goes to proxy-2');

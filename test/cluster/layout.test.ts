@@ -7,9 +7,17 @@ describe('cluster layouts', () => {
   it('reads a layout and applies Broker connectivity: all loggers and the manager; workers also proxies', () => {
     const l = defaultLayout();
     expect(l.nodes.map((n) => `${n.name}:${n.role}`)).toEqual([
-      'manager:manager', 'logger-1:logger', 'proxy-1:proxy', 'proxy-2:proxy', 'worker-1:worker', 'worker-2:worker',
+      'manager:manager',
+      'logger-1:logger',
+      'proxy-1:proxy',
+      'proxy-2:proxy',
+      'worker-1:worker',
+      'worker-2:worker',
     ]);
-    const names = (n: string) => connectionsOf(l, n).map((x) => x.name).sort();
+    const names = (n: string) =>
+      connectionsOf(l, n)
+        .map((x) => x.name)
+        .sort();
     expect(names('logger-1')).toEqual([]);
     expect(names('manager')).toEqual(['logger-1']);
     expect(names('proxy-1')).toEqual(['logger-1', 'manager']);

@@ -75,17 +75,210 @@ describe('TSV: a whole conn.log', () => {
       '#close\tXXXX-XX-XX-XX-XX-XX',
       '',
     ].join('\n');
-    const ts = ['1257655293.629048', '1257655296.585034', '1257655296.585188', '1257655299.488746', '1257655300.250000', '1257655301.000001', '1257655302.999999', '1257655313.000000'];
+    const ts = [
+      '1257655293.629048',
+      '1257655296.585034',
+      '1257655296.585188',
+      '1257655299.488746',
+      '1257655300.250000',
+      '1257655301.000001',
+      '1257655302.999999',
+      '1257655313.000000',
+    ];
     const C4 = 'C4J4Th3PJpwUYZZ6gc';
     const rows: unknown[][] = [
-      [ts[0], 'CP5puj4I8PtEU4qzYg', '::', '135/icmp', 'ff02::1:ff00:2', '136/icmp', 'icmp', null, null, null, null, 'OTH', true, false, 0, null, 1, 64, 0, 0, [C4], 58],
-      [ts[1], 'CHhAvVGS1DHFjwGM9', '192.168.3.101', '53796/udp', '216.14.98.22', '5072/udp', 'udp', 'ayiya', null, null, null, 'SHR', true, false, 0, '^d', 0, 0, 1, 176, null, 17],
-      [ts[2], C4, '192.168.3.101', '53859/udp', '216.14.98.22', '5072/udp', 'udp', 'ayiya', 20.879001, 5129, 6109, 'SF', true, false, 0, 'Dd', 21, 5717, 13, 6473, null, 17],
-      [ts[3], 'C37jN32gN3y3AZzyf6', '2001:4978:f:4c::2', 53382, '2001:4860:b002::68', 80, 'tcp', 'http', 2.101052, 2981, 4665, 'S1', false, false, 0, 'ShADad', 10, 3605, 11, 5329, [C4], 6],
-      [ts[4], 'ClEkJM2Vm5giqnMf4h', '2001:4978:f:4c::1', '128/icmp', '2001:4978:f:4c::2', '129/icmp', 'icmp', null, 23.834987, 168, 56, 'OTH', false, false, 0, null, 3, 312, 1, 104, ['CHhAvVGS1DHFjwGM9', C4], 58],
-      [ts[5], 'CmES5u32sYpV7JYN', 'fe80::216:cbff:fe9a:4cb9', '131/icmp', 'ff02::1:ff00:2', '130/icmp', 'icmp', null, 0.919988, 32, 0, 'OTH', true, false, 0, null, 2, 144, 0, 0, [C4], 58],
-      [ts[6], 'CtPZjS20MLrsMUOJi2', 'fe80::216:cbff:fe9a:4cb9', '131/icmp', 'ff02::1:ff9a:4cb9', '130/icmp', 'icmp', null, 4.92288, 32, 0, 'OTH', true, false, 0, null, 2, 144, 0, 0, [C4], 58],
-      [ts[7], 'CUM0KZ3MLUfNB0cl11', 'fe80::216:cbff:fe9a:4cb9', '131/icmp', 'ff02::2:f901:d225', '130/icmp', 'icmp', null, 0.719947, 32, 0, 'OTH', true, false, 0, null, 2, 144, 0, 0, [C4], 58],
+      [
+        ts[0],
+        'CP5puj4I8PtEU4qzYg',
+        '::',
+        '135/icmp',
+        'ff02::1:ff00:2',
+        '136/icmp',
+        'icmp',
+        null,
+        null,
+        null,
+        null,
+        'OTH',
+        true,
+        false,
+        0,
+        null,
+        1,
+        64,
+        0,
+        0,
+        [C4],
+        58,
+      ],
+      [
+        ts[1],
+        'CHhAvVGS1DHFjwGM9',
+        '192.168.3.101',
+        '53796/udp',
+        '216.14.98.22',
+        '5072/udp',
+        'udp',
+        'ayiya',
+        null,
+        null,
+        null,
+        'SHR',
+        true,
+        false,
+        0,
+        '^d',
+        0,
+        0,
+        1,
+        176,
+        null,
+        17,
+      ],
+      [
+        ts[2],
+        C4,
+        '192.168.3.101',
+        '53859/udp',
+        '216.14.98.22',
+        '5072/udp',
+        'udp',
+        'ayiya',
+        20.879001,
+        5129,
+        6109,
+        'SF',
+        true,
+        false,
+        0,
+        'Dd',
+        21,
+        5717,
+        13,
+        6473,
+        null,
+        17,
+      ],
+      [
+        ts[3],
+        'C37jN32gN3y3AZzyf6',
+        '2001:4978:f:4c::2',
+        53382,
+        '2001:4860:b002::68',
+        80,
+        'tcp',
+        'http',
+        2.101052,
+        2981,
+        4665,
+        'S1',
+        false,
+        false,
+        0,
+        'ShADad',
+        10,
+        3605,
+        11,
+        5329,
+        [C4],
+        6,
+      ],
+      [
+        ts[4],
+        'ClEkJM2Vm5giqnMf4h',
+        '2001:4978:f:4c::1',
+        '128/icmp',
+        '2001:4978:f:4c::2',
+        '129/icmp',
+        'icmp',
+        null,
+        23.834987,
+        168,
+        56,
+        'OTH',
+        false,
+        false,
+        0,
+        null,
+        3,
+        312,
+        1,
+        104,
+        ['CHhAvVGS1DHFjwGM9', C4],
+        58,
+      ],
+      [
+        ts[5],
+        'CmES5u32sYpV7JYN',
+        'fe80::216:cbff:fe9a:4cb9',
+        '131/icmp',
+        'ff02::1:ff00:2',
+        '130/icmp',
+        'icmp',
+        null,
+        0.919988,
+        32,
+        0,
+        'OTH',
+        true,
+        false,
+        0,
+        null,
+        2,
+        144,
+        0,
+        0,
+        [C4],
+        58,
+      ],
+      [
+        ts[6],
+        'CtPZjS20MLrsMUOJi2',
+        'fe80::216:cbff:fe9a:4cb9',
+        '131/icmp',
+        'ff02::1:ff9a:4cb9',
+        '130/icmp',
+        'icmp',
+        null,
+        4.92288,
+        32,
+        0,
+        'OTH',
+        true,
+        false,
+        0,
+        null,
+        2,
+        144,
+        0,
+        0,
+        [C4],
+        58,
+      ],
+      [
+        ts[7],
+        'CUM0KZ3MLUfNB0cl11',
+        'fe80::216:cbff:fe9a:4cb9',
+        '131/icmp',
+        'ff02::2:f901:d225',
+        '130/icmp',
+        'icmp',
+        null,
+        0.719947,
+        32,
+        0,
+        'OTH',
+        true,
+        false,
+        0,
+        null,
+        2,
+        144,
+        0,
+        0,
+        [C4],
+        58,
+      ],
     ].map((r) => [Number(r[0]), ...r.slice(1)]);
     expect(tsvFile(CONN_LOG, rows)).toBe(unmask(baseline, ts));
   });
@@ -111,16 +304,45 @@ describe('TSV: values', () => {
       id: 'SSH::LOG',
       columns: (
         [
-          ['b', 'bool'], ['i', 'int'], ['e', 'enum'], ['c', 'count'], ['p', 'port'], ['sn', 'subnet'], ['a', 'addr'],
-          ['d', 'double'], ['t', 'time'], ['iv', 'interval'], ['s', 'string'], ['sc', 'set[count]'], ['ss', 'set[string]'],
-          ['se', 'set[string]'], ['vc', 'vector[count]'], ['ve', 'vector[string]'], ['vn', 'vector[count]'],
+          ['b', 'bool'],
+          ['i', 'int'],
+          ['e', 'enum'],
+          ['c', 'count'],
+          ['p', 'port'],
+          ['sn', 'subnet'],
+          ['a', 'addr'],
+          ['d', 'double'],
+          ['t', 'time'],
+          ['iv', 'interval'],
+          ['s', 'string'],
+          ['sc', 'set[count]'],
+          ['ss', 'set[string]'],
+          ['se', 'set[string]'],
+          ['vc', 'vector[count]'],
+          ['ve', 'vector[string]'],
+          ['vn', 'vector[count]'],
         ] as const
       ).map(([name, type]) => ({ name, type })),
     });
     const t = Date.UTC(2008, 6, 9, 16, 13, 30) / 1000 + 0.54321;
     const values = {
-      b: true, i: -42, e: 'SSH::LOG', c: 21, p: '123/tcp', sn: '10.0.0.1/24', a: '1.2.3.4', d: 3.14, t, iv: 100,
-      s: 'hurz', sc: [1, 2, 3, 4], ss: ['AA', 'BB', 'CC'], se: [], vc: [10, 20, 30], ve: [], vn: [0, null, 2],
+      b: true,
+      i: -42,
+      e: 'SSH::LOG',
+      c: 21,
+      p: '123/tcp',
+      sn: '10.0.0.1/24',
+      a: '1.2.3.4',
+      d: 3.14,
+      t,
+      iv: 100,
+      s: 'hurz',
+      sc: [1, 2, 3, 4],
+      ss: ['AA', 'BB', 'CC'],
+      se: [],
+      vc: [10, 20, 30],
+      ve: [],
+      vn: [0, null, 2],
     };
     expect(tsv.record(all, toRecord(all, values))).toBe(
       'T\t-42\tSSH::LOG\t21\t123\t10.0.0.0/24\t1.2.3.4\t3.14\t1215620010.543210\t100.000000\thurz\t1,2,3,4\tAA,BB,CC\t(empty)\t10,20,30\t(empty)\t0,-,2',
@@ -134,26 +356,102 @@ describe('TSV: values', () => {
 
   it('writes doubles as Zeek does (btest Baseline/…logging.ascii-double/test.log and json.log)', () => {
     const dmax = 1.79e308;
-    const inputs = [2153226000.0, 2153226000.1, 2153226000.123456789, 1.0, 1.1, 1.123456789, -1.123456789, 1.1234, 0.1234, 5e4, -5e4, 3.14e15, -3.14e15, dmax, -dmax, 1.23456789e-5, 2.23e-308, -2.23e-308, dmax * 2, -dmax * 2, -0.0, NaN];
-    const huge = '178999999999999996376899522972626047077637637819240219954027593177370961667659291027329061638406108931437333529420935752785895444161234074984843178962619172326295244262722141766382622299223626438470088150218987997954747866198184686628013966119769261150988554952970462018533787926725176560021258785656871583744.0';
+    const inputs = [
+      2153226000.0,
+      2153226000.1,
+      2153226000.123456789,
+      1.0,
+      1.1,
+      1.123456789,
+      -1.123456789,
+      1.1234,
+      0.1234,
+      5e4,
+      -5e4,
+      3.14e15,
+      -3.14e15,
+      dmax,
+      -dmax,
+      1.23456789e-5,
+      2.23e-308,
+      -2.23e-308,
+      dmax * 2,
+      -dmax * 2,
+      -0.0,
+      NaN,
+    ];
+    const huge =
+      '178999999999999996376899522972626047077637637819240219954027593177370961667659291027329061638406108931437333529420935752785895444161234074984843178962619172326295244262722141766382622299223626438470088150218987997954747866198184686628013966119769261150988554952970462018533787926725176560021258785656871583744.0';
     expect(inputs.map(formatTsvDouble)).toEqual([
-      '2153226000.0', '2153226000.1', '2153226000.123457', '1.0', '1.1', '1.123457', '-1.123457', '1.1234', '0.1234', '50000.0', '-50000.0',
-      '3140000000000000.0', '-3140000000000000.0', huge, `-${huge}`, '0.000012', '0.0', '-0.0', 'inf', '-inf', '0.0', 'nan',
+      '2153226000.0',
+      '2153226000.1',
+      '2153226000.123457',
+      '1.0',
+      '1.1',
+      '1.123457',
+      '-1.123457',
+      '1.1234',
+      '0.1234',
+      '50000.0',
+      '-50000.0',
+      '3140000000000000.0',
+      '-3140000000000000.0',
+      huge,
+      `-${huge}`,
+      '0.000012',
+      '0.0',
+      '-0.0',
+      'inf',
+      '-inf',
+      '0.0',
+      'nan',
     ]);
     expect(inputs.map(formatJsonDouble)).toEqual([
-      '2153226000.0', '2153226000.1', '2153226000.123457', '1.0', '1.1', '1.123456789', '-1.123456789', '1.1234', '0.1234', '50000.0', '-50000.0',
-      '3140000000000000.0', '-3140000000000000.0', '1.79e308', '-1.79e308', '0.0000123456789', '2.23e-308', '-2.23e-308', 'null', 'null', '-0.0', 'null',
+      '2153226000.0',
+      '2153226000.1',
+      '2153226000.123457',
+      '1.0',
+      '1.1',
+      '1.123456789',
+      '-1.123456789',
+      '1.1234',
+      '0.1234',
+      '50000.0',
+      '-50000.0',
+      '3140000000000000.0',
+      '-3140000000000000.0',
+      '1.79e308',
+      '-1.79e308',
+      '0.0000123456789',
+      '2.23e-308',
+      '-2.23e-308',
+      'null',
+      'null',
+      '-0.0',
+      'null',
     ]);
     // Zeek's quirk: a value that rounds to 0 but is not within 1e-9 of it loses its ".0".
     expect([1e-7, -3e-7, 2.0000001, 1e-10].map(formatTsvDouble)).toEqual(['0', '-0', '2', '0.0']);
     // rapidjson switches to exponents below 1e-6 and from 1e21.
-    expect([1e-7, 1.5e-7, 1e21, 1.5e22, 123456789012345680000].map(formatJsonDouble)).toEqual(['1e-7', '1.5e-7', '1e21', '1.5e22', '123456789012345680000.0']);
+    expect([1e-7, 1.5e-7, 1e21, 1.5e22, 123456789012345680000].map(formatJsonDouble)).toEqual([
+      '1e-7',
+      '1.5e-7',
+      '1e21',
+      '1.5e22',
+      '123456789012345680000.0',
+    ]);
     const d = oneColumn('double', 'd');
     expect(tsv.record(d, vector([real(0.1 + 0.2)]))).toBe('0.3');
   });
 
   it('prints times and intervals with six decimals, negative ones too', () => {
-    const s = defineLogStream({ id: 'T::LOG', columns: [{ name: 't', type: 'time' }, { name: 'i', type: 'interval' }] });
+    const s = defineLogStream({
+      id: 'T::LOG',
+      columns: [
+        { name: 't', type: 'time' },
+        { name: 'i', type: 'interval' },
+      ],
+    });
     const line = (t: number, i: number) => tsv.record(s, toRecord(s, [t, i]));
     // btest Baseline/…logging.ascii-timestamps/test.log
     expect(line(1234567890.01, 0.000001)).toBe('1234567890.010000\t0.000001');
@@ -192,7 +490,10 @@ describe('TSV: escaping', () => {
 
   it('marks unset and empty fields and escapes values equal to the markers', () => {
     // btest Baseline/…logging.ascii-escape-notset-str/test.log: x="-", y unset, z="".
-    const xyz = defineLogStream({ id: 'Test::LOG', columns: ['x', 'y', 'z'].map((name) => ({ name, type: 'string' as const, optional: true })) });
+    const xyz = defineLogStream({
+      id: 'Test::LOG',
+      columns: ['x', 'y', 'z'].map((name) => ({ name, type: 'string' as const, optional: true })),
+    });
     expect(tsv.record(xyz, toRecord(xyz, { x: '-', z: '' }))).toBe('\\x2d\t-\t(empty)');
     expect(line('(empty)')).toBe('\\x28empty)');
     expect(line('--')).toBe('--');
@@ -229,7 +530,13 @@ describe('TSV: escaping', () => {
   });
 
   it('escapes a leading # so a record never reads as a header (btest …ascii-line-like-comment)', () => {
-    const dc = defineLogStream({ id: 'Test::LOG', columns: [{ name: 'data', type: 'string' }, { name: 'c', type: 'count' }] });
+    const dc = defineLogStream({
+      id: 'Test::LOG',
+      columns: [
+        { name: 'data', type: 'string' },
+        { name: 'c', type: 'count' },
+      ],
+    });
     expect(['Test1', '#Kaputt', 'Test2'].map((data) => tsv.record(dc, toRecord(dc, { data, c: 42 })))).toEqual([
       'Test1\t42',
       '\\x23Kaputt\t42',
@@ -249,17 +556,31 @@ describe('TSV: escaping', () => {
 describe('TSV: header and record shape', () => {
   it('writes the header Zeek writes, with the separators escaped', () => {
     const h = createTsvFormat({ separator: '|', timeZone: 'utc' }).header(oneColumn('count', 'n'), OPEN);
-    expect(h).toBe('#separator |\n#set_separator|,\n#empty_field|(empty)\n#unset_field|-\n#path|test\n#open|2026-11-26-14-40-00\n#fields|n\n#types|count\n');
+    expect(h).toBe(
+      '#separator |\n#set_separator|,\n#empty_field|(empty)\n#unset_field|-\n#path|test\n#open|2026-11-26-14-40-00\n#fields|n\n#types|count\n',
+    );
     expect(() => createTsvFormat({ separator: '' })).toThrow(ValueError);
   });
 
   it('rejects records that do not fit the stream, naming the column', () => {
-    const k = defineLogStream({ id: 'K::LOG', columns: [{ name: 'a', type: 'addr' }, { name: 'v', type: 'vector[count]' }] });
+    const k = defineLogStream({
+      id: 'K::LOG',
+      columns: [
+        { name: 'a', type: 'addr' },
+        { name: 'v', type: 'vector[count]' },
+      ],
+    });
     expect(() => tsv.record(k, vector([address('10.0.0.1')]))).toThrow('a record of K::LOG has 2 fields, got 1');
     expect(() => tsv.record(k, string('x'))).toThrow('a record of K::LOG must be a Broker vector');
-    expect(() => tsv.record(k, vector([string('10.0.0.1'), none()]))).toThrow("column 'a' (addr) of K::LOG: got a Broker string");
-    expect(() => tsv.record(k, vector([none(), vector([string('1')])]))).toThrow("column 'v' (vector[count]) of K::LOG: got a Broker string");
-    expect(() => createJsonFormat().record(k, vector([count(1), none()]))).toThrow("column 'a' (addr) of K::LOG: got a Broker count");
+    expect(() => tsv.record(k, vector([string('10.0.0.1'), none()]))).toThrow(
+      "column 'a' (addr) of K::LOG: got a Broker string",
+    );
+    expect(() => tsv.record(k, vector([none(), vector([string('1')])]))).toThrow(
+      "column 'v' (vector[count]) of K::LOG: got a Broker string",
+    );
+    expect(() => createJsonFormat().record(k, vector([count(1), none()]))).toThrow(
+      "column 'a' (addr) of K::LOG: got a Broker count",
+    );
   });
 });
 
@@ -269,14 +590,20 @@ describe('JSON lines', () => {
   const line = (v: string) => json.record(s, vector([string(v)]));
 
   it('leaves unset fields out, or writes null (btest …ascii-json-optional)', () => {
-    const opt = defineLogStream({ id: 'T::LOG', columns: [{ name: 'ts', type: 'time', optional: true }, { name: 'msg', type: 'string' }] });
+    const opt = defineLogStream({
+      id: 'T::LOG',
+      columns: [
+        { name: 'ts', type: 'time', optional: true },
+        { name: 'msg', type: 'string' },
+      ],
+    });
     const r = toRecord(opt, { msg: 'Testing 1 2 3 ' });
     expect(json.record(opt, r)).toBe('{"msg":"Testing 1 2 3 "}');
     expect(createJsonFormat({ includeUnsetFields: true }).record(opt, r)).toBe('{"ts":null,"msg":"Testing 1 2 3 "}');
     expect(json.header(opt, OPEN) + json.footer(opt, CLOSE)).toBe('');
   });
 
-  it('escapes strings as Zeek\'s HEX policy (btest Baseline/…logging.ascii-json-utf8/ssh.log.hex)', () => {
+  it("escapes strings as Zeek's HEX policy (btest Baseline/…logging.ascii-json-utf8/ssh.log.hex)", () => {
     const cases: [string, string][] = [
       ['a', String.raw`{"s":"a"}`],
       ['\b\f\n\r\t\x00\x15', String.raw`{"s":"\b\f\n\r\t\\x00\\x15"}`],
@@ -308,13 +635,25 @@ describe('JSON lines', () => {
 
   it('writes times per LogAscii::json_timestamps (btest …ascii-negative-ts, …ascii-json-iso-timestamps)', () => {
     const t = oneColumn('time', 'ts');
-    const at = (fmt: ReturnType<typeof createJsonFormat>, seconds: number) => fmt.record(t, vector([timestampFromSeconds(seconds)]));
+    const at = (fmt: ReturnType<typeof createJsonFormat>, seconds: number) =>
+      fmt.record(t, vector([timestampFromSeconds(seconds)]));
     expect(at(json, -315619200)).toBe('{"ts":-315619200.0}');
     expect(at(createJsonFormat({ timestamps: 'millis' }), -315619200)).toBe('{"ts":-315619200000}');
     const iso = createJsonFormat({ timestamps: 'iso8601' });
     expect(at(iso, -315619200)).toBe('{"ts":"1960-01-01T00:00:00.000000Z"}');
     const base = Date.UTC(2008, 6, 9, 16, 13, 30) / 1000;
-    const times = [base + 0.0054321, Date.UTC(1986, 11, 1, 1, 1, 1) / 1000 + 0.9, -0.4, -0.5, -0.6, -1.0, -1.4, -1.5, -1.6, -99];
+    const times = [
+      base + 0.0054321,
+      Date.UTC(1986, 11, 1, 1, 1, 1) / 1000 + 0.9,
+      -0.4,
+      -0.5,
+      -0.6,
+      -1.0,
+      -1.4,
+      -1.5,
+      -1.6,
+      -99,
+    ];
     expect(times.map((x) => JSON.parse(at(iso, x)).ts)).toEqual([
       '2008-07-09T16:13:30.005432Z',
       '1986-12-01T01:01:01.900000Z',
@@ -330,10 +669,20 @@ describe('JSON lines', () => {
     expect(() => createJsonFormat({ timestamps: 'nope' as never })).toThrow(ValueError);
   });
 
-  it('writes a conn record as Zeek\'s JSON conn.log does', () => {
+  it("writes a conn record as Zeek's JSON conn.log does", () => {
     const r = toRecord(CONN_LOG, {
-      ts: 1700000000.123456, uid: 'CHhAvVGS1DHFjwGM9', 'id.orig_h': '10.0.0.1', 'id.orig_p': 49152, 'id.resp_h': '10.0.0.2',
-      'id.resp_p': 443, proto: 'tcp', duration: 0.25, conn_state: 'SF', local_orig: true, history: 'ShADadFf', tunnel_parents: [],
+      ts: 1700000000.123456,
+      uid: 'CHhAvVGS1DHFjwGM9',
+      'id.orig_h': '10.0.0.1',
+      'id.orig_p': 49152,
+      'id.resp_h': '10.0.0.2',
+      'id.resp_p': 443,
+      proto: 'tcp',
+      duration: 0.25,
+      conn_state: 'SF',
+      local_orig: true,
+      history: 'ShADadFf',
+      tunnel_parents: [],
     });
     expect(json.record(CONN_LOG, r)).toBe(
       '{"ts":1700000000.123456,"uid":"CHhAvVGS1DHFjwGM9","id.orig_h":"10.0.0.1","id.orig_p":49152,"id.resp_h":"10.0.0.2",' +

@@ -48,12 +48,25 @@ describe('defaultLogPath (Zeek Log::default_path_func)', () => {
 
 describe('defineLogStream', () => {
   it('derives the path, freezes the result and indexes the columns', () => {
-    const s = defineLogStream({ id: 'Software::LOG', columns: [{ name: 'ts', type: 'time' }, { name: 'name', type: 'string', optional: true }] });
+    const s = defineLogStream({
+      id: 'Software::LOG',
+      columns: [
+        { name: 'ts', type: 'time' },
+        { name: 'name', type: 'string', optional: true },
+      ],
+    });
     expect(s.path).toBe('software');
     expect(Object.isFrozen(s) && Object.isFrozen(s.columns) && Object.isFrozen(s.columns[0])).toBe(true);
     expect(s.index.get('name')).toBe(1);
     expect(s.columns[1]).toMatchObject({ optional: true, container: undefined, element: 'string' });
-    const t = defineLogStream({ id: 'X::LOG', path: 'x', columns: [{ name: 's', type: 'set[addr]' }, { name: 'v', type: 'vector[interval]' }] });
+    const t = defineLogStream({
+      id: 'X::LOG',
+      path: 'x',
+      columns: [
+        { name: 's', type: 'set[addr]' },
+        { name: 'v', type: 'vector[interval]' },
+      ],
+    });
     expect(t.columns.map((c) => [c.container, c.element])).toEqual([
       ['set', 'addr'],
       ['vector', 'interval'],
@@ -62,13 +75,21 @@ describe('defineLogStream', () => {
 
   it('rejects what Zeek could not log, naming it', () => {
     const col = (type: string) => [{ name: 'c', type: type as LogColumnType }];
-    expect(() => defineLogStream({ id: 'A::LOG', columns: col('table') })).toThrow(/column 'c' of log stream A::LOG: unknown log column type 'table'/);
+    expect(() => defineLogStream({ id: 'A::LOG', columns: col('table') })).toThrow(
+      /column 'c' of log stream A::LOG: unknown log column type 'table'/,
+    );
     expect(() => defineLogStream({ id: 'A::LOG', columns: col('set[set[count]]') })).toThrow(ValueError);
     expect(() => defineLogStream({ id: 'A::LOG', columns: col('vector') })).toThrow(ValueError);
     expect(() => defineLogStream({ id: 'A::LOG', columns: [] })).toThrow(/at least one column/);
     expect(() => defineLogStream({ id: '', columns: col('count') })).toThrow(/non-empty id/);
     expect(() =>
-      defineLogStream({ id: 'A::LOG', columns: [{ name: 'x', type: 'count' }, { name: 'x', type: 'int' }] }),
+      defineLogStream({
+        id: 'A::LOG',
+        columns: [
+          { name: 'x', type: 'count' },
+          { name: 'x', type: 'int' },
+        ],
+      }),
     ).toThrow(/two columns named 'x'/);
     for (const path of ['', '.', '..', 'a/b', '../conn', 'a\\b', 'a\0b']) {
       expect(() => defineLogStream({ id: 'A::LOG', path, columns: col('count') }), path).toThrow(/invalid log path/);
@@ -123,8 +144,28 @@ describe('toRecord', () => {
     expect(r.type).toBe('vector');
     expect(r.elements).toHaveLength(CONN_LOG.columns.length);
     expect(r.elements.map((e) => e.type)).toEqual([
-      'timestamp', 'string', 'address', 'port', 'address', 'port', 'enum-value', 'string', 'none', 'none', 'none',
-      'none', 'none', 'none', 'count', 'none', 'none', 'none', 'none', 'none', 'set', 'none',
+      'timestamp',
+      'string',
+      'address',
+      'port',
+      'address',
+      'port',
+      'enum-value',
+      'string',
+      'none',
+      'none',
+      'none',
+      'none',
+      'none',
+      'none',
+      'count',
+      'none',
+      'none',
+      'none',
+      'none',
+      'none',
+      'set',
+      'none',
     ]);
     // The double 1700000000.123456 lies 1.28 ns above the decimal; the timestamp keeps it to the ns.
     expect(r.elements[0]).toEqual({ type: 'timestamp', ns: 1700000000123456001n });
@@ -152,7 +193,9 @@ describe('toRecord', () => {
     const { uid: _uid, ...rest } = conn;
     expect(() => toRecord(CONN_LOG, rest)).toThrow(ValueError);
     expect(() => toRecord(CONN_LOG, rest)).toThrow("missing value for column 'uid' (string) of Conn::LOG");
-    expect(() => toRecord(CONN_LOG, { ...conn, ts: null })).toThrow("missing value for column 'ts' (time) of Conn::LOG");
+    expect(() => toRecord(CONN_LOG, { ...conn, ts: null })).toThrow(
+      "missing value for column 'ts' (time) of Conn::LOG",
+    );
   });
 
   it('names the column whose value does not fit', () => {
@@ -166,12 +209,19 @@ describe('toRecord', () => {
       [{ local_orig: 'T' }, /column 'local_orig' .*expected bool, got string/],
       [{ ts: count(1) }, /column 'ts' .*expected time, got a Broker count/],
       [{ tunnel_parents: 'C1' }, /column 'tunnel_parents' .*expected an iterable/],
-      [{ tunnel_parents: [1] }, /column 'tunnel_parents' of Conn::LOG \(set\[string\]\): expected string elements, got number/],
-      [{ tunnel_parents: vector([string('a')]) }, /column 'tunnel_parents' .*expected set\[string\], got a Broker vector/],
+      [
+        { tunnel_parents: [1] },
+        /column 'tunnel_parents' of Conn::LOG \(set\[string\]\): expected string elements, got number/,
+      ],
+      [
+        { tunnel_parents: vector([string('a')]) },
+        /column 'tunnel_parents' .*expected set\[string\], got a Broker vector/,
+      ],
       [{ tunnel_parents: set([count(1)]) }, /column 'tunnel_parents' .*holds a Broker count element/],
       [{ nope: 1 }, /Conn::LOG has no column 'nope'/],
     ];
-    for (const [patch, message] of bad) expect(() => toRecord(CONN_LOG, { ...conn, ...patch }), message.source).toThrow(message);
+    for (const [patch, message] of bad)
+      expect(() => toRecord(CONN_LOG, { ...conn, ...patch }), message.source).toThrow(message);
     expect(() => toRecord(CONN_LOG, 'x' as never)).toThrow(/an object or an array/);
   });
 
@@ -189,10 +239,30 @@ describe('toRecord', () => {
         { name: 'vc', type: 'vector[count]' },
       ],
     });
-    const r = toRecord(all, { b: true, i: -42, d: 3.14, t: new Date(1000), iv: 1.5, sn: '10.0.0.1/24', e: 'SSH::LOG', vc: [10, null, 30] });
-    expect(r.elements.map(toText)).toEqual(['T', '-42', '3.14', '1970-01-01T00:00:01.000', '1500ms', '10.0.0.0/24', 'SSH::LOG', '[10, nil, 30]']);
+    const r = toRecord(all, {
+      b: true,
+      i: -42,
+      d: 3.14,
+      t: new Date(1000),
+      iv: 1.5,
+      sn: '10.0.0.1/24',
+      e: 'SSH::LOG',
+      vc: [10, null, 30],
+    });
+    expect(r.elements.map(toText)).toEqual([
+      'T',
+      '-42',
+      '3.14',
+      '1970-01-01T00:00:01.000',
+      '1500ms',
+      '10.0.0.0/24',
+      'SSH::LOG',
+      '[10, nil, 30]',
+    ]);
     const plain = { b: false, i: 0, d: 0, t: 0, iv: 0, sn: '::/0', e: 'x' };
-    expect(() => toRecord(all, { ...plain, vc: [1, 'x'] })).toThrow(/column 'vc' of All::LOG \(vector\[count\]\): expected count elements, got string/);
+    expect(() => toRecord(all, { ...plain, vc: [1, 'x'] })).toThrow(
+      /column 'vc' of All::LOG \(vector\[count\]\): expected count elements, got string/,
+    );
   });
 });
 
@@ -201,7 +271,17 @@ describe('checkRecord and fromRecord', () => {
     const r = toRecord(KNOWN_HOSTS_LOG, { ts: 1, host: '10.1.2.3' });
     expect(checkRecord(KNOWN_HOSTS_LOG, r)).toBe(r);
     const f = fromRecord(CONN_LOG, toRecord(CONN_LOG, { ...conn, service: 'dns' }));
-    expect(Object.keys(f)).toEqual(['ts', 'uid', 'id.orig_h', 'id.orig_p', 'id.resp_h', 'id.resp_p', 'proto', 'service', 'missed_bytes']);
+    expect(Object.keys(f)).toEqual([
+      'ts',
+      'uid',
+      'id.orig_h',
+      'id.orig_p',
+      'id.resp_h',
+      'id.resp_p',
+      'proto',
+      'service',
+      'missed_bytes',
+    ]);
     expect(toText(f['id.resp_h']!)).toBe('2001:db8::1');
   });
 

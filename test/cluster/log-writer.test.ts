@@ -26,7 +26,13 @@ function clock(start = T0) {
 }
 
 describe('rotated file names', () => {
-  const info: RotationInfo = { path: 'conn', openedAt: T0, closedAt: Date.UTC(2026, 10, 26, 15, 0, 0), extension: 'log', timeZone: 'utc' };
+  const info: RotationInfo = {
+    path: 'conn',
+    openedAt: T0,
+    closedAt: Date.UTC(2026, 10, 26, 15, 0, 0),
+    extension: 'log',
+    timeZone: 'utc',
+  };
   it("Zeek's default: <path>.<open %Y-%m-%d-%H-%M-%S>.log", () => {
     expect(zeekRotatedName(info)).toBe('conn.2026-11-26-14-40-00.log');
   });
@@ -44,7 +50,11 @@ describe('createMemoryLogWriter', () => {
     w.write(KNOWN_HOSTS_LOG, []);
     w.write(KNOWN_HOSTS_LOG, [host('10.0.0.3')]);
     expect(w.paths()).toEqual(['known_hosts']);
-    expect(w.lines('known_hosts')).toEqual(['1700000000.000000\t10.0.0.1', '1700000000.000000\t10.0.0.2', '1700000000.000000\t10.0.0.3']);
+    expect(w.lines('known_hosts')).toEqual([
+      '1700000000.000000\t10.0.0.1',
+      '1700000000.000000\t10.0.0.2',
+      '1700000000.000000\t10.0.0.3',
+    ]);
     expect(w.text('known_hosts').split('\n').slice(4, 8)).toEqual([
       '#path\tknown_hosts',
       '#open\t2026-11-26-14-40-00',
@@ -76,7 +86,10 @@ describe('createMemoryLogWriter', () => {
     expect(zeekCut(fresh, ['host'])).toEqual([['10.0.0.2']]);
     expect(w.lines('known_hosts')).toHaveLength(2);
     await w.rotate();
-    expect([...w.files().keys()].sort()).toEqual(['known_hosts.2026-11-26-14-40-00.log', 'known_hosts.2026-11-26-15-41-40.log']);
+    expect([...w.files().keys()].sort()).toEqual([
+      'known_hosts.2026-11-26-14-40-00.log',
+      'known_hosts.2026-11-26-15-41-40.log',
+    ]);
   });
 
   it('writes nothing of a batch holding a malformed record, and keeps paths to one shape', () => {
@@ -88,15 +101,29 @@ describe('createMemoryLogWriter', () => {
     const other = defineLogStream({ id: 'Other::LOG', path: 'known_hosts', columns: [{ name: 'x', type: 'count' }] });
     expect(() => w.write(other, [toRecord(other, [1])])).toThrow(/whose open file has other columns/);
     // An equal definition (e.g. decoded again from a peer) joins the file.
-    const again = defineLogStream({ id: 'Known::HOSTS_LOG', columns: KNOWN_HOSTS_LOG.columns.map((c) => ({ name: c.name, type: c.type })) });
+    const again = defineLogStream({
+      id: 'Known::HOSTS_LOG',
+      columns: KNOWN_HOSTS_LOG.columns.map((c) => ({ name: c.name, type: c.type })),
+    });
     w.write(again, [toRecord(again, { ts: 1, host: '10.0.0.9' })]);
     expect(w.lines('known_hosts')).toHaveLength(2);
   });
 
   it('writes JSON lines without header or footer, and takes a custom rotated name', async () => {
     const w = createMemoryLogWriter({ format: 'json', rotatedName: (i) => `${i.path}-old.${i.extension}` });
-    w.write(CONN_LOG, [toRecord(CONN_LOG, { ts: 1.5, uid: 'C1', 'id.orig_h': '::1', 'id.orig_p': 1, 'id.resp_h': '::2', 'id.resp_p': 2, proto: 'tcp' })]);
-    const line = '{"ts":1.5,"uid":"C1","id.orig_h":"::1","id.orig_p":1,"id.resp_h":"::2","id.resp_p":2,"proto":"tcp","missed_bytes":0}';
+    w.write(CONN_LOG, [
+      toRecord(CONN_LOG, {
+        ts: 1.5,
+        uid: 'C1',
+        'id.orig_h': '::1',
+        'id.orig_p': 1,
+        'id.resp_h': '::2',
+        'id.resp_p': 2,
+        proto: 'tcp',
+      }),
+    ]);
+    const line =
+      '{"ts":1.5,"uid":"C1","id.orig_h":"::1","id.orig_p":1,"id.resp_h":"::2","id.resp_p":2,"proto":"tcp","missed_bytes":0}';
     expect(w.text('conn')).toBe(`${line}\n`);
     await w.rotate();
     expect(w.files().get('conn-old.log')).toBe(`${line}\n`);

@@ -26,14 +26,7 @@ import {
   type HrwKey,
   type PoolSpec,
 } from 'isobroker';
-import {
-  LOGGER_TOPIC,
-  MANAGER_TOPIC,
-  PROXY_TOPIC,
-  WORKER_TOPIC,
-  hrwSelect,
-  hrwWeight,
-} from '../../src/internal.js';
+import { LOGGER_TOPIC, MANAGER_TOPIC, PROXY_TOPIC, WORKER_TOPIC, hrwSelect, hrwWeight } from '../../src/internal.js';
 
 // ---- an independent reference: the bytes Zeek hashes, FNV-1a and the HRW weight in BigInt ----
 
@@ -124,14 +117,20 @@ const namesArb = fc.uniqueArray(fc.stringMatching(/^[a-z][a-z0-9-]{0,10}$/), { m
 
 describe('fnv1a32 and hrwWeight against the BigInt reference', () => {
   it('fnv1a32 equals the reference for random keys of every accepted form', () => {
-    fc.assert(fc.property(keyArb, (k) => fnv1a32(k) === Number(refFnv(k))), { numRuns: 2000 });
+    fc.assert(
+      fc.property(keyArb, (k) => fnv1a32(k) === Number(refFnv(k))),
+      { numRuns: 2000 },
+    );
   });
 
   it('hrwWeight equals the reference for random digests and site ids', () => {
     const u32 = fc.integer({ min: 0, max: 0xffffffff });
-    fc.assert(fc.property(u32, u32, (d, s) => hrwWeight(d, s) === Number(refWeight(BigInt(d), BigInt(s)))), {
-      numRuns: 5000,
-    });
+    fc.assert(
+      fc.property(u32, u32, (d, s) => hrwWeight(d, s) === Number(refWeight(BigInt(d), BigInt(s)))),
+      {
+        numRuns: 5000,
+      },
+    );
     expect(hrwWeight(0xffffffff, 0xffffffff)).toBe(Number(refWeight(0xffffffffn, 0xffffffffn)));
   });
 
@@ -167,9 +166,9 @@ describe('fnv1a32 and hrwWeight against the BigInt reference', () => {
     };
     const Ainv = inv(A);
     const siteFor = (w32: bigint, d: bigint): bigint => {
-      const mixed = (((w32 - B) % M32) + M32) % M32 * Ainv % M32;
+      const mixed = (((((w32 - B) % M32) + M32) % M32) * Ainv) % M32;
       const inner = mixed ^ d;
-      return ((((inner - B) % M32) + M32) % M32) * Ainv % M32;
+      return (((((inner - B) % M32) + M32) % M32) * Ainv) % M32;
     };
     const d = BigInt(fnv1a32('tie')) & 0x7fffffffn;
     const s1 = siteFor(0x12345678n, d);
@@ -194,41 +193,52 @@ function poolOf(names: readonly string[], local = '', alive: readonly string[] =
 describe('hrwTopic', () => {
   it('picks the reference winner among alive members other than the local node', () => {
     fc.assert(
-      fc.property(namesArb, fc.nat(), fc.array(fc.boolean(), { minLength: 8, maxLength: 8 }), fc.array(keyArb, { maxLength: 20 }), (names, l, up, keys) => {
-        const local = l % 2 === 0 ? names[l % names.length]! : '';
-        const alive = names.filter((_, i) => up[i]);
-        const pool = poolOf(names, local, alive);
-        const sites = refSites(names);
-        const candidates = alive.filter((n) => n !== local);
-        for (const k of keys) {
-          const best = refRanking(k, sites, candidates)[0];
-          expect(hrwTopic(pool, k)).toBe(best === undefined ? '' : nodeTopic(best));
-        }
-      }),
+      fc.property(
+        namesArb,
+        fc.nat(),
+        fc.array(fc.boolean(), { minLength: 8, maxLength: 8 }),
+        fc.array(keyArb, { maxLength: 20 }),
+        (names, l, up, keys) => {
+          const local = l % 2 === 0 ? names[l % names.length]! : '';
+          const alive = names.filter((_, i) => up[i]);
+          const pool = poolOf(names, local, alive);
+          const sites = refSites(names);
+          const candidates = alive.filter((n) => n !== local);
+          for (const k of keys) {
+            const best = refRanking(k, sites, candidates)[0];
+            expect(hrwTopic(pool, k)).toBe(best === undefined ? '' : nodeTopic(best));
+          }
+        },
+      ),
       { numRuns: 300 },
     );
   });
 
   it("a dead node's keys move to their next-highest weight, the others stay, and return moves them back", () => {
     fc.assert(
-      fc.property(namesArb.filter((n) => n.length >= 2), fc.nat(), fc.array(keyArb, { minLength: 1, maxLength: 40 }), (names, v, keys) => {
-        const pool = poolOf(names);
-        const sites = refSites(names);
-        const victim = names[v % names.length]!;
-        const before = keys.map((k) => hrwTopic(pool, k));
-        pool.markDead(victim);
-        keys.forEach((k, i) => {
-          const ranking = refRanking(k, sites, names);
-          if (before[i] === nodeTopic(victim)) {
-            expect(ranking[0]).toBe(victim);
-            expect(hrwTopic(pool, k)).toBe(nodeTopic(ranking[1]!));
-          } else {
-            expect(hrwTopic(pool, k)).toBe(before[i]);
-          }
-        });
-        pool.markAlive(victim);
-        expect(keys.map((k) => hrwTopic(pool, k))).toEqual(before);
-      }),
+      fc.property(
+        namesArb.filter((n) => n.length >= 2),
+        fc.nat(),
+        fc.array(keyArb, { minLength: 1, maxLength: 40 }),
+        (names, v, keys) => {
+          const pool = poolOf(names);
+          const sites = refSites(names);
+          const victim = names[v % names.length]!;
+          const before = keys.map((k) => hrwTopic(pool, k));
+          pool.markDead(victim);
+          keys.forEach((k, i) => {
+            const ranking = refRanking(k, sites, names);
+            if (before[i] === nodeTopic(victim)) {
+              expect(ranking[0]).toBe(victim);
+              expect(hrwTopic(pool, k)).toBe(nodeTopic(ranking[1]!));
+            } else {
+              expect(hrwTopic(pool, k)).toBe(before[i]);
+            }
+          });
+          pool.markAlive(victim);
+          expect(keys.map((k) => hrwTopic(pool, k))).toEqual(before);
+        },
+      ),
       { numRuns: 300 },
     );
   });
@@ -242,10 +252,18 @@ describe('hrwTopic', () => {
   it('never puts the local node in its HRW set, while round-robin may pick it', () => {
     // Seen from proxy-1 (init_pool_node marks only Cluster::node alive; node_up adds the others).
     const reg = new PoolRegistry({ localNode: 'proxy-1' });
-    for (const [n, r] of [['manager', 'manager'], ['proxy-1', 'proxy'], ['proxy-2', 'proxy']] as const) reg.addNode(n, r);
+    for (const [n, r] of [
+      ['manager', 'manager'],
+      ['proxy-1', 'proxy'],
+      ['proxy-2', 'proxy'],
+    ] as const)
+      reg.addNode(n, r);
     reg.distribute();
     const pool = reg.proxyPool;
-    expect(pool.nodes.map((n) => [n.name, n.alive])).toEqual([['proxy-1', true], ['proxy-2', false]]);
+    expect(pool.nodes.map((n) => [n.name, n.alive])).toEqual([
+      ['proxy-1', true],
+      ['proxy-2', false],
+    ]);
     expect(pool.aliveCount).toBe(1);
     expect(hrwTopic(pool, count(1))).toBe('');
     expect([rrTopic(pool), rrTopic(pool)]).toEqual([nodeTopic('proxy-1'), nodeTopic('proxy-1')]);
@@ -283,9 +301,13 @@ describe('rrTopic', () => {
 
   it('keeps one cursor per key, starting at the first member', () => {
     const pool = poolOf(['p1', 'p2', 'p3']);
-    expect([rrTopic(pool, 'a'), rrTopic(pool, 'a'), rrTopic(pool, 'b'), rrTopic(pool, 'a'), rrTopic(pool, 'a')]).toEqual(
-      [t('p1'), t('p2'), t('p1'), t('p3'), t('p1')],
-    );
+    expect([
+      rrTopic(pool, 'a'),
+      rrTopic(pool, 'a'),
+      rrTopic(pool, 'b'),
+      rrTopic(pool, 'a'),
+      rrTopic(pool, 'a'),
+    ]).toEqual([t('p1'), t('p2'), t('p1'), t('p3'), t('p1')]);
     expect([rrTopic(pool), rrTopic(pool, ''), rrTopic(pool, 'b')]).toEqual([t('p1'), t('p2'), t('p2')]);
   });
 
@@ -306,7 +328,11 @@ describe('rrTopic', () => {
 
 // ---- membership: pools.zeek's zeek_init (priority -5) ----
 
-function registry(nodes: Record<string, 'manager' | 'logger' | 'proxy' | 'worker'>, specs: PoolSpec[] = [], managerIsLogger?: boolean): {
+function registry(
+  nodes: Record<string, 'manager' | 'logger' | 'proxy' | 'worker'>,
+  specs: PoolSpec[] = [],
+  managerIsLogger?: boolean,
+): {
   reg: PoolRegistry;
   pools: Pool[];
 } {
@@ -326,19 +352,32 @@ describe('pool membership as pools.zeek assigns it', () => {
   });
 
   it('standard pools hold every node of their role, sorted by name (nodes_with_type)', () => {
-    const { reg } = registry({ 'worker-3': 'worker', manager: 'manager', 'proxy-2': 'proxy', 'worker-1': 'worker', 'logger-2': 'logger', 'proxy-1': 'proxy', 'worker-2': 'worker', 'logger-1': 'logger' });
+    const { reg } = registry({
+      'worker-3': 'worker',
+      manager: 'manager',
+      'proxy-2': 'proxy',
+      'worker-1': 'worker',
+      'logger-2': 'logger',
+      'proxy-1': 'proxy',
+      'worker-2': 'worker',
+      'logger-1': 'logger',
+    });
     expect(members(reg.workerPool)).toEqual(['worker-1', 'worker-2', 'worker-3']);
     expect(members(reg.proxyPool)).toEqual(['proxy-1', 'proxy-2']);
     expect(members(reg.loggerPool)).toEqual(['logger-1', 'logger-2']); // 'auto': loggers exist
-    expect(reg.pools.map((p) => p.spec.topic)).toEqual(['zeek/cluster/pool/logger', 'zeek/cluster/pool/proxy', 'zeek/cluster/pool/worker']);
+    expect(reg.pools.map((p) => p.spec.topic)).toEqual([
+      'zeek/cluster/pool/logger',
+      'zeek/cluster/pool/proxy',
+      'zeek/cluster/pool/worker',
+    ]);
   });
 
   it('manager_is_logger appends the manager to the logger pool’s eligible nodes', () => {
     expect(members(registry({ manager: 'manager', 'proxy-1': 'proxy' }).reg.loggerPool)).toEqual(['manager']);
     expect(members(registry({ manager: 'manager', 'proxy-1': 'proxy' }, [], false).reg.loggerPool)).toEqual([]);
-    expect(members(registry({ manager: 'manager', 'logger-2': 'logger', 'logger-1': 'logger' }, [], true).reg.loggerPool)).toEqual(
-      ['logger-1', 'logger-2', 'manager'],
-    );
+    expect(
+      members(registry({ manager: 'manager', 'logger-2': 'logger', 'logger-1': 'logger' }, [], true).reg.loggerPool),
+    ).toEqual(['logger-1', 'logger-2', 'manager']);
   });
 
   it('shared pools take nodes from a rotating cursor, in topic order', () => {
@@ -352,7 +391,10 @@ describe('pool membership as pools.zeek assigns it', () => {
     expect(rrTopic(reg.proxyPool, 'k')).toBe(nodeTopic('proxy-3'));
     // Registration order does not matter, only topic order: "b/one" takes proxy-1, the standard
     // pool three nodes from proxy-2 on, and "zz/one" (after "zeek/…") proxy-2 again.
-    const later = registry(proxies, [{ topic: 'zz/one', nodeType: 'proxy', maxNodes: 1 }, { topic: 'b/one', nodeType: 'proxy', maxNodes: 1 }]);
+    const later = registry(proxies, [
+      { topic: 'zz/one', nodeType: 'proxy', maxNodes: 1 },
+      { topic: 'b/one', nodeType: 'proxy', maxNodes: 1 },
+    ]);
     expect(later.pools.map(members)).toEqual([['proxy-2'], ['proxy-1']]);
     expect(members(later.reg.proxyPool)).toEqual(['proxy-2', 'proxy-3', 'proxy-1']);
   });
@@ -393,12 +435,19 @@ describe('pool membership as pools.zeek assigns it', () => {
   });
 
   it('stops where Zeek stops with Reporter::fatal', () => {
-    expect(() => new PoolRegistry().registerPool({ topic: 't', nodeType: 'proxy', exclusive: true })).toThrow(/max_?nodes/i);
-    expect(() => new PoolRegistry().registerPool({ topic: 't', nodeType: 'manager' })).toThrow(/invalid pool node type/);
-    expect(() => new PoolRegistry().registerPool({ topic: 't', nodeType: 'proxy', maxNodes: -1 })).toThrow(ValueError);
-    expect(() => registry({ p1: 'proxy' }, [{ topic: 'a', nodeType: 'proxy', maxNodes: 1, exclusive: true }, { topic: 'b', nodeType: 'proxy', maxNodes: 1, exclusive: true }])).toThrow(
-      /not enough proxy nodes .* need 2 nodes/,
+    expect(() => new PoolRegistry().registerPool({ topic: 't', nodeType: 'proxy', exclusive: true })).toThrow(
+      /max_?nodes/i,
     );
+    expect(() => new PoolRegistry().registerPool({ topic: 't', nodeType: 'manager' })).toThrow(
+      /invalid pool node type/,
+    );
+    expect(() => new PoolRegistry().registerPool({ topic: 't', nodeType: 'proxy', maxNodes: -1 })).toThrow(ValueError);
+    expect(() =>
+      registry({ p1: 'proxy' }, [
+        { topic: 'a', nodeType: 'proxy', maxNodes: 1, exclusive: true },
+        { topic: 'b', nodeType: 'proxy', maxNodes: 1, exclusive: true },
+      ]),
+    ).toThrow(/not enough proxy nodes .* need 2 nodes/);
   });
 
   it('membership is fixed once distributed; liveness given before is kept', () => {

@@ -45,7 +45,9 @@ describe('parseJson: numbers keep their source text', () => {
   );
 
   it('names the offset of the bad character', () => {
-    expect(parseError('[1, 2,, 3]').message).toBe("invalid JSON: unexpected character ',', expected a JSON value at offset 6");
+    expect(parseError('[1, 2,, 3]').message).toBe(
+      "invalid JSON: unexpected character ',', expected a JSON value at offset 6",
+    );
     expect(parseError('{"a": 01}').message).toContain('at offset 7');
   });
 });
@@ -93,7 +95,7 @@ describe('parseJson: literals, arrays, whitespace', () => {
 });
 
 describe('parseJson: strings', () => {
-  it('decodes the JSON escapes and Broker\'s \\v', () => {
+  it("decodes the JSON escapes and Broker's \\v", () => {
     expect(parseJson(String.raw`"\"\\\/\b\f\n\r\t\v"`)).toBe('"\\/\b\f\n\r\t\v');
   });
 
@@ -138,7 +140,9 @@ describe('parseJson: objects and prototype pollution', () => {
   });
 
   it.each(['__proto__', 'constructor', 'prototype'])('rejects the key %s, also when escaped', (key) => {
-    expect(parseError(`{"${key}": {"polluted": true}}`).message).toBe(`invalid JSON: forbidden object key '${key}' at offset 1`);
+    expect(parseError(`{"${key}": {"polluted": true}}`).message).toBe(
+      `invalid JSON: forbidden object key '${key}' at offset 1`,
+    );
     const escaped = `\\u${key.charCodeAt(0).toString(16).padStart(4, '0')}${key.slice(1)}`;
     expect(parseError(`[{"x": 1, "${escaped}": 1}]`).message).toContain(`forbidden object key '${key}'`);
     expect(({} as Record<string, unknown>)['polluted']).toBeUndefined();
@@ -198,7 +202,9 @@ describe('parseJson: limits', () => {
       'invalid JSON: string longer than maxStringLength 4 at offset 0',
     );
     expect(parseJson(String.raw`"\u0041\u0042\u0043\u0044"`, { maxStringLength: 4 })).toBe('ABCD');
-    expect(parseError(String.raw`"\u0041\u0042\u0043\u0044\n"`, { maxStringLength: 4 }).message).toContain('maxStringLength');
+    expect(parseError(String.raw`"\u0041\u0042\u0043\u0044\n"`, { maxStringLength: 4 }).message).toContain(
+      'maxStringLength',
+    );
     expect(parseError('{"abcde": 1}', { maxStringLength: 4 }).message).toContain('maxStringLength');
     expect(parseError('{"@data-type": 1}', { maxStringLength: 4 }).message).toContain('maxStringLength');
   });

@@ -15,11 +15,28 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { DecodeError, ValueError, equals, integer, real, string, timespan, timestamp, toText, vector, type Data } from 'isobroker';
+import {
+  DecodeError,
+  ValueError,
+  equals,
+  integer,
+  real,
+  string,
+  timespan,
+  timestamp,
+  toText,
+  vector,
+  type Data,
+} from 'isobroker';
 import { JsonNumber, JsonObject, type JsonNode } from '../../src/codec/json-node.js';
 import { parseJson } from '../../src/codec/json-parse.js';
 import { decodeJsonData } from '../../src/codec/json-v1-decode.js';
-import { assertJsonClientEncodable, encodeJsonData, encodeJsonMessage, realTextLossless } from '../../src/codec/json-v1-encode.js';
+import {
+  assertJsonClientEncodable,
+  encodeJsonData,
+  encodeJsonMessage,
+  realTextLossless,
+} from '../../src/codec/json-v1-encode.js';
 import { decodeJsonMessage, inputErrorContext } from '../../src/codec/json-v1-message.js';
 import { dataArb } from '../support/arbitraries.js';
 
@@ -116,7 +133,9 @@ describe('JSON v1 client encoding is lossless', () => {
     expect(ts(1404901004000000000n)).toBe('{"@data-type":"timestamp","data":"2014-07-09T10:16:44.000"}');
     expect(ts(-1n)).toBe('{"@data-type":"timestamp","data":"1969-12-31T23:59:59.999999999"}');
     // The server side stays Broker's milliseconds.
-    expect(encodeJsonData(timestamp(1404901004123456789n))).toBe('{"@data-type":"timestamp","data":"2014-07-09T10:16:44.123"}');
+    expect(encodeJsonData(timestamp(1404901004123456789n))).toBe(
+      '{"@data-type":"timestamp","data":"2014-07-09T10:16:44.123"}',
+    );
     expect(encodeJsonData(timespan(1500n), CLIENT)).toBe('{"@data-type":"timespan","data":"1500ns"}');
     expect(encodeJsonData(timespan(-3_000_000_000n), CLIENT)).toBe('{"@data-type":"timespan","data":"-3s"}');
     for (const ns of [-9223372036854775808n, 9223372036854775807n, 0n, -999999999n]) {
@@ -126,9 +145,9 @@ describe('JSON v1 client encoding is lossless', () => {
 
   it('a non-finite real fails with a clear error and nothing is written', () => {
     for (const x of [NaN, Infinity, -Infinity]) {
-      expect(() => encodeJsonMessage({ type: 'data-message', topic: 't', data: vector([integer(1n), real(x)]) }, CLIENT)).toThrow(
-        /cannot be sent to a JSON v1 server/,
-      );
+      expect(() =>
+        encodeJsonMessage({ type: 'data-message', topic: 't', data: vector([integer(1n), real(x)]) }, CLIENT),
+      ).toThrow(/cannot be sent to a JSON v1 server/);
       expect(() => assertJsonClientEncodable(vector([string('a'), vector([real(x)])]))).toThrow(ValueError);
     }
     expect(() => assertJsonClientEncodable(vector([real(1.5)]))).not.toThrow();
@@ -161,13 +180,20 @@ describe('JSON v1 from a server: Broker bare non-finite reals', () => {
     for (const d of ['nan', 'inf', '-inf']) {
       expect(() => decodeJsonMessage(msg(d))).toThrow(DecodeError);
     }
-    for (const bad of ['nanx', 'infinity', 'Inf', 'NaN', '-in']) expect(() => decodeJsonMessage(msg(bad), server)).toThrow(DecodeError);
-    expect(() => decodeJsonMessage('{"type":"data-message","topic":"t","@data-type":"count","data":inf}', server)).toThrow(/count/);
-    expect(() => decodeJsonMessage('{"type":"data-message","topic":"t","@data-type":"string","data":nan}', server)).toThrow(/string/);
+    for (const bad of ['nanx', 'infinity', 'Inf', 'NaN', '-in'])
+      expect(() => decodeJsonMessage(msg(bad), server)).toThrow(DecodeError);
+    expect(() =>
+      decodeJsonMessage('{"type":"data-message","topic":"t","@data-type":"count","data":inf}', server),
+    ).toThrow(/count/);
+    expect(() =>
+      decodeJsonMessage('{"type":"data-message","topic":"t","@data-type":"string","data":nan}', server),
+    ).toThrow(/string/);
   });
 
   it('keeps accepting raw control bytes inside strings', () => {
-    const m = decodeJsonMessage('{"type":"data-message","topic":"t","@data-type":"string","data":"a\u0001b\u000bc\u001f"}');
+    const m = decodeJsonMessage(
+      '{"type":"data-message","topic":"t","@data-type":"string","data":"a\u0001b\u000bc\u001f"}',
+    );
     expect(m).toEqual({ type: 'data-message', topic: 't', data: string('a\u0001b\u000bc\u001f') });
   });
 });
@@ -185,7 +211,9 @@ describe("Broker's error-text prefixes", () => {
     expect(ctx('How is it going?', 1)).toMatch(/^input #1 contained malformed JSON -> invalid JSON: /);
     expect(ctx('[1, 2]')).toMatch(/^input #3 expected a JSON object -> /);
     expect(ctx('"text"')).toMatch(/^input #3 expected a JSON object -> /);
-    expect(ctx('{"topic":"/t","@data-type":"phone","data":"555-0123"}')).toMatch(/^input #3 contained invalid data -> @data-type: unknown type/);
+    expect(ctx('{"topic":"/t","@data-type":"phone","data":"555-0123"}')).toMatch(
+      /^input #3 contained invalid data -> @data-type: unknown type/,
+    );
     expect(ctx('{"topic":"/t","@data-type":"real","data":5}')).toMatch(/^input #3 contained invalid data -> /);
   });
 });
@@ -204,8 +232,16 @@ describe('depth: Broker data 64 containers deep', () => {
     const v65 = encodeJsonMessage({ type: 'data-message', topic: 't', data: vector([v]) });
     expect(() => decodeJsonMessage(v65)).toThrow(/maxDataDepth 64/);
     expect(() => decodeJsonMessage(` ${v65.replace(/,/g, ', ')}`)).toThrow(/maxDataDepth 64/);
-    const t65 = encodeJsonMessage({ type: 'data-message', topic: 't', data: { type: 'table', entries: [[integer(0n), t]] } });
+    const t65 = encodeJsonMessage({
+      type: 'data-message',
+      topic: 't',
+      data: { type: 'table', entries: [[integer(0n), t]] },
+    });
     expect(() => decodeJsonMessage(t65)).toThrow(/maxDataDepth 64/);
-    expect(decodeJsonMessage(v65, { maxDataDepth: 65 })).toEqual({ type: 'data-message', topic: 't', data: vector([v]) });
+    expect(decodeJsonMessage(v65, { maxDataDepth: 65 })).toEqual({
+      type: 'data-message',
+      topic: 't',
+      data: vector([v]),
+    });
   });
 });

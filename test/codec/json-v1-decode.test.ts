@@ -19,13 +19,7 @@ import {
   vector,
   type Data,
 } from 'isobroker';
-import {
-  decodeJsonData,
-  encodeJsonData,
-  parseJson,
-  JsonObject,
-  type JsonNode,
-} from '../../src/internal.js';
+import { decodeJsonData, encodeJsonData, parseJson, JsonObject, type JsonNode } from '../../src/internal.js';
 
 const S = 1_000_000_000n;
 
@@ -77,9 +71,12 @@ describe('decodeJsonData: numbers', () => {
     same(dec('integer', '9223372036854775807'), integer((1n << 63n) - 1n));
     same(dec('integer', '-7'), integer(-7));
   });
-  it.each(['9223372036854775808', '-9223372036854775809', '1.5', '-1e2', '"1"', 'true'])('integer %s is rejected', (data) => {
-    expect(decError('integer', data)).toMatch(/^data: integer /);
-  });
+  it.each(['9223372036854775808', '-9223372036854775809', '1.5', '-1e2', '"1"', 'true'])(
+    'integer %s is rejected',
+    (data) => {
+      expect(decError('integer', data)).toMatch(/^data: integer /);
+    },
+  );
 
   it('real: needs a . or an exponent', () => {
     same(dec('real', '1.0'), real(1));
@@ -136,7 +133,9 @@ describe('decodeJsonData: timestamps', () => {
     ['2014-07-09T10:16:44 ', 'unexpected characters after the time'],
     ['2014-07-09T10:16:44ZZ', 'unexpected characters after the time'],
   ])('rejects %j (%s)', (text, what) => {
-    expect(decError('timestamp', JSON.stringify(text))).toBe(`data: invalid timestamp ${JSON.stringify(text)}: ${what}`);
+    expect(decError('timestamp', JSON.stringify(text))).toBe(
+      `data: invalid timestamp ${JSON.stringify(text)}: ${what}`,
+    );
   });
   it('rejects a non-string', () => {
     expect(decError('timestamp', '1404901004')).toBe('data: timestamp must be a string, got number 1404901004');
@@ -201,7 +200,9 @@ describe('decodeJsonData: ports, addresses, subnets', () => {
     same(dec('address', '"192.168.1.100"'), address('192.168.1.100'));
     same(dec('address', '"2001:db8::"'), address('2001:db8::'));
     same(dec('address', '"::ffff:1.2.3.4"'), address('1.2.3.4'));
-    expect(decError('address', '"fe80::1%eth0"')).toBe('data: invalid address "fe80::1%eth0": zone ids are not supported');
+    expect(decError('address', '"fe80::1%eth0"')).toBe(
+      'data: invalid address "fe80::1%eth0": zone ids are not supported',
+    );
     for (const bad of ['1.2.3', '1.2.3.4.5', '01.2.3.4', '256.1.1.1', '1.2.3.4 ', 'x', '', '::g']) {
       expect(decError('address', JSON.stringify(bad))).toMatch(/^data: invalid address /);
     }
@@ -228,7 +229,9 @@ describe('decodeJsonData: strings, enums, none, boolean', () => {
     same(dec('enum-value', '"Log::WRITER_ASCII"'), enumValue('Log::WRITER_ASCII'));
   });
   it('rejects lone surrogates (the data model requires valid Unicode)', () => {
-    expect(decError('string', String.raw`"a\ud800"`)).toBe('data: string holds a lone UTF-16 surrogate (not valid Unicode)');
+    expect(decError('string', String.raw`"a\ud800"`)).toBe(
+      'data: string holds a lone UTF-16 surrogate (not valid Unicode)',
+    );
     expect(decError('enum-value', String.raw`"\udc00"`)).toContain('lone UTF-16 surrogate');
     same(dec('string', String.raw`"\ud83d\ude00"`), string('😀'));
   });
@@ -247,7 +250,10 @@ describe('decodeJsonData: strings, enums, none, boolean', () => {
 
 describe('decodeJsonData: containers', () => {
   it('sorts sets and tables into Broker order', () => {
-    const s = dec('set', '[{"@data-type":"string","data":"b"},{"@data-type":"count","data":2},{"@data-type":"string","data":"a"}]');
+    const s = dec(
+      'set',
+      '[{"@data-type":"string","data":"b"},{"@data-type":"count","data":2},{"@data-type":"string","data":"a"}]',
+    );
     same(s, set([count(2), string('a'), string('b')]));
     expect(encodeJsonData(s)).toBe(encodeJsonData(set([count(2), string('a'), string('b')])));
     const t = dec(
@@ -255,16 +261,25 @@ describe('decodeJsonData: containers', () => {
       '[{"key":{"@data-type":"string","data":"z"},"value":{"@data-type":"count","data":1}},' +
         '{"key":{"@data-type":"string","data":"a"},"value":{"@data-type":"count","data":2}}]',
     );
-    same(t, table([[string('a'), count(2)], [string('z'), count(1)]]));
+    same(
+      t,
+      table([
+        [string('a'), count(2)],
+        [string('z'), count(1)],
+      ]),
+    );
   });
 
   it('rejects duplicate set elements, naming both indices', () => {
-    const msg = decError('set', '[{"@data-type":"count","data":1},{"@data-type":"count","data":2},{"@data-type":"count","data":1}]');
+    const msg = decError(
+      'set',
+      '[{"@data-type":"count","data":1},{"@data-type":"count","data":2},{"@data-type":"count","data":1}]',
+    );
     expect(msg).toBe('data[2]: duplicate set element, equal to [0]');
     // Equal after decoding: IPv4 and its v4-mapped IPv6 spelling.
-    expect(decError('set', '[{"@data-type":"address","data":"::ffff:10.0.0.1"},{"@data-type":"address","data":"10.0.0.1"}]')).toBe(
-      'data[1]: duplicate set element, equal to [0]',
-    );
+    expect(
+      decError('set', '[{"@data-type":"address","data":"::ffff:10.0.0.1"},{"@data-type":"address","data":"10.0.0.1"}]'),
+    ).toBe('data[1]: duplicate set element, equal to [0]');
   });
 
   it('rejects duplicate table keys', () => {
@@ -276,19 +291,29 @@ describe('decodeJsonData: containers', () => {
   });
 
   it('names the JSON path of a bad nested value', () => {
-    expect(decError('vector', '[{"@data-type":"count","data":1},{"@data-type":"count","data":2},{"@data-type":"count","data":-1}]')).toBe(
-      'data[2].data: count must be non-negative, got -1',
-    );
     expect(
-      decError('vector', '[{"@data-type":"vector","data":[{"@data-type":"table","data":[{"key":{"@data-type":"port","data":"x"},"value":{"@data-type":"none","data":{}}}]}]}]'),
+      decError(
+        'vector',
+        '[{"@data-type":"count","data":1},{"@data-type":"count","data":2},{"@data-type":"count","data":-1}]',
+      ),
+    ).toBe('data[2].data: count must be non-negative, got -1');
+    expect(
+      decError(
+        'vector',
+        '[{"@data-type":"vector","data":[{"@data-type":"table","data":[{"key":{"@data-type":"port","data":"x"},"value":{"@data-type":"none","data":{}}}]}]}]',
+      ),
     ).toBe('data[0].data[0].data[0].key.data: invalid port "x": expected a number 0..65535');
     expect(decError('table', '[{"key":{"@data-type":"count","data":1}}]')).toBe('data[0].value: missing');
-    expect(decError('table', '[5]')).toBe('data[0]: table entry must be an object with "key" and "value", got number 5');
+    expect(decError('table', '[5]')).toBe(
+      'data[0]: table entry must be an object with "key" and "value", got number 5',
+    );
     expect(decError('table', '{}')).toBe('data: table must be an array of {"key", "value"} objects, got an object');
     expect(decError('set', '"x"')).toBe('data: set must be an array, got string "x"');
     expect(decError('vector', '[1]')).toBe('data[0]: expected an object with "@data-type" and "data", got number 1');
     expect(decError('vector', '[{"data":1}]')).toBe('data[0].@data-type: missing');
-    expect(decError('vector', '[{"@data-type":5,"data":1}]')).toBe('data[0].@data-type: expected a string, got number 5');
+    expect(decError('vector', '[{"@data-type":5,"data":1}]')).toBe(
+      'data[0].@data-type: expected a string, got number 5',
+    );
     expect(decError('vector', '[{"@data-type":"money","data":0}]')).toBe('data[0].@data-type: unknown type "money"');
   });
 

@@ -1,12 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import {
-  DecodeError,
-  count,
-  equals,
-  set,
-  string,
-  vector,
-} from 'isobroker';
+import { DecodeError, count, equals, set, string, vector } from 'isobroker';
 import {
   HANDSHAKE_NOT_AN_ARRAY,
   HANDSHAKE_NOT_A_STRING,
@@ -71,7 +64,10 @@ describe('decodeJsonMessage: data messages', () => {
     ['{"topic":"\\ud800","@data-type":"count","data":1}', 'topic: holds a lone UTF-16 surrogate (not valid Unicode)'],
     ['{"topic":"/t","data":1}', '@data-type: missing'],
     ['{"topic":"/t","@data-type":"count"}', 'data: count must be a non-negative integer'],
-    ['{"topic":"/t","@data-type":"set","data":[{"@data-type":"count","data":1},{"@data-type":"count","data":1}]}', 'data[1]: duplicate set element, equal to [0]'],
+    [
+      '{"topic":"/t","@data-type":"set","data":[{"@data-type":"count","data":1},{"@data-type":"count","data":1}]}',
+      'data[1]: duplicate set element, equal to [0]',
+    ],
     ['[]', '(root): expected a JSON object, got an array'],
     ['"hello"', '(root): expected a JSON object, got string "hello"'],
     ['How is it going?', 'invalid JSON: '],
@@ -92,7 +88,8 @@ describe('decodeJsonMessage: data messages', () => {
   });
 
   it('sorts a set sent out of order', () => {
-    const text = '{"topic":"/t","@data-type":"set","data":[{"@data-type":"string","data":"b"},{"@data-type":"string","data":"a"}]}';
+    const text =
+      '{"topic":"/t","@data-type":"set","data":[{"@data-type":"string","data":"b"},{"@data-type":"string","data":"a"}]}';
     expect(equals(dataOf(decodeJsonMessage(text)).data, set([string('a'), string('b')]))).toBe(true);
   });
 });
@@ -104,7 +101,9 @@ describe('decodeJsonMessage: acks and errors', () => {
       endpoint: 'x',
       version: '8.0.0',
     });
-    expect(decodeJsonMessage('{"type":"error","code":"deserialization_failed","context":"input #2 contained invalid data"}')).toEqual({
+    expect(
+      decodeJsonMessage('{"type":"error","code":"deserialization_failed","context":"input #2 contained invalid data"}'),
+    ).toEqual({
       type: 'error',
       code: 'deserialization_failed',
       context: 'input #2 contained invalid data',
@@ -162,7 +161,9 @@ describe('decodeJsonHandshake', () => {
   });
 
   it('applies the limits', () => {
-    expect(() => decodeJsonHandshake('["a","b","c"]', { maxArrayLength: 2 })).toThrow(new DecodeError(HANDSHAKE_NOT_AN_ARRAY));
+    expect(() => decodeJsonHandshake('["a","b","c"]', { maxArrayLength: 2 })).toThrow(
+      new DecodeError(HANDSHAKE_NOT_AN_ARRAY),
+    );
   });
 
   it('the messages are the exact contexts Zeek sends', () => {

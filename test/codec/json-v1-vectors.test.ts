@@ -391,7 +391,10 @@ describe('Broker JSON v1 vectors: client inputs and re-serialised baselines (dec
   });
 
   // Verbatim doc fragments: the enclosing braces are missing, so they are not JSON documents.
-  const fragments = classify(['doc/vector-fragment', 'doc/set-fragment'], 'fragment: rejected as JSON, decoded once wrapped');
+  const fragments = classify(
+    ['doc/vector-fragment', 'doc/set-fragment'],
+    'fragment: rejected as JSON, decoded once wrapped',
+  );
   it.each(fragments)('%s: rejected as a document, decodes once wrapped in braces', (name) => {
     const { json } = vec(name);
     expect(() => parseJson(json)).toThrow(DecodeError);

@@ -15,14 +15,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import {
-  DecodeError,
-  count,
-  equals,
-  string,
-  timestamp,
-  vector,
-} from 'isobroker';
+import { DecodeError, count, equals, string, timestamp, vector } from 'isobroker';
 import {
   JsonObject,
   decodeJsonData,
@@ -52,8 +45,26 @@ function prng(seed: number): () => number {
   };
 }
 
-const TAGS = ['none', 'boolean', 'count', 'integer', 'real', 'string', 'address', 'subnet', 'port', 'timestamp', 'timespan', 'enum-value', 'set', 'table', 'vector', 'money'];
-const CHARS: readonly string[] = '{}[],:"\\ \n\t0123456789.-+eEtrufalsn@/\u0000\u000b\u001f\u007fé\u2028😀\ud800\udc00xZT?%'.split('');
+const TAGS = [
+  'none',
+  'boolean',
+  'count',
+  'integer',
+  'real',
+  'string',
+  'address',
+  'subnet',
+  'port',
+  'timestamp',
+  'timespan',
+  'enum-value',
+  'set',
+  'table',
+  'vector',
+  'money',
+];
+const CHARS: readonly string[] =
+  '{}[],:"\\ \n\t0123456789.-+eEtrufalsn@/\u0000\u000b\u001f\u007fé\u2028😀\ud800\udc00xZT?%'.split('');
 const SNIPPETS = [
   '{"@data-type":"vector","data":[',
   ']}',
@@ -122,7 +133,11 @@ function sameMessage(a: JsonV1Message, b: JsonV1Message): boolean {
 const VALID = encodeJsonMessage({
   type: 'data-message',
   topic: 'zeek/event/ping',
-  data: vector([count(1), count(1), vector([string('ping'), vector([string('hi'), timestamp(1404901004_000_000_000n)])])]),
+  data: vector([
+    count(1),
+    count(1),
+    vector([string('ping'), vector([string('hi'), timestamp(1404901004_000_000_000n)])]),
+  ]),
 });
 
 function checkStillWorks(): void {
@@ -131,18 +146,21 @@ function checkStillWorks(): void {
 }
 
 function corpus(): string[] {
-  const vectors = (
-    readJsonFixture<{ vectors: { json: string }[] }>('vectors/broker-json-v1.json')
-  ).vectors.map((v) => v.json);
+  const vectors = readJsonFixture<{ vectors: { json: string }[] }>('vectors/broker-json-v1.json').vectors.map(
+    (v) => v.json,
+  );
   const values = fc.sample(dataArb({ nonFinite: false }), { seed: SEED, numRuns: 300 });
-  const topics = fc.sample(fc.string({ unit: 'binary', minLength: 1, maxLength: 12 }), { seed: SEED + 1, numRuns: 300 });
+  const topics = fc.sample(fc.string({ unit: 'binary', minLength: 1, maxLength: 12 }), {
+    seed: SEED + 1,
+    numRuns: 300,
+  });
   const messages = values.map((data, i) => encodeJsonMessage({ type: 'data-message', topic: topics[i]!, data }));
   return [...vectors, ...messages, '["/a", "/b"]', '[]', '{"type":"ack","endpoint":"e","version":"v"}'];
 }
 
 function mutate(base: string, rnd: () => number): string {
   const int = (n: number): number => Math.floor(rnd() * n);
-  const pick = <T,>(xs: readonly T[]): T => xs[int(xs.length)]!;
+  const pick = <T>(xs: readonly T[]): T => xs[int(xs.length)]!;
   let s = base;
   const rounds = int(5); // 0: the valid base itself
   for (let r = 0; r < rounds; r++) {
@@ -177,13 +195,19 @@ function mutate(base: string, rnd: () => number): string {
         s = s.split(`"${pick(TAGS)}"`).join(`"${pick(TAGS)}"`);
         break;
       case 8: // huge numbers
-        s = s.replace(/-?[0-9]+(\.[0-9]+)?/, () => pick(['9'.repeat(1 + int(3000)), `1e${int(400)}`, '-0.0', '0.' + '1'.repeat(500)]));
+        s = s.replace(/-?[0-9]+(\.[0-9]+)?/, () =>
+          pick(['9'.repeat(1 + int(3000)), `1e${int(400)}`, '-0.0', '0.' + '1'.repeat(500)]),
+        );
         break;
       case 9: // python-style spacing
         s = s.replace(/([,:])"/g, '$1 "');
         break;
       case 10: // change a string literal's content
-        s = s.replace(/"([^"\\]*)"/, () => JSON.stringify(pick(['', '\u0000', '\\', 'a'.repeat(int(100)), '2014-07-09T10:16:44', '80', '::1', '1.2.3.4/8'])));
+        s = s.replace(/"([^"\\]*)"/, () =>
+          JSON.stringify(
+            pick(['', '\u0000', '\\', 'a'.repeat(int(100)), '2014-07-09T10:16:44', '80', '::1', '1.2.3.4/8']),
+          ),
+        );
         break;
       default: // swap two halves
         s = s.slice(at) + s.slice(0, at);
@@ -211,12 +235,15 @@ function checkMessage(input: string, limits: JsonLimits | undefined): boolean {
   const fast = outcome(() => decodeJsonMessage(input, limits));
   const slow = outcome(() => general(input, limits));
   if ('ok' in slow && slow.ok === NOT_DATA) {
-    if ('ok' in fast && fast.ok.type === 'data-message') throw new Error('decoded a data message the general path refuses');
+    if ('ok' in fast && fast.ok.type === 'data-message')
+      throw new Error('decoded a data message the general path refuses');
     return false;
   }
   if ('error' in fast || 'error' in slow) {
     if (!('error' in fast && 'error' in slow)) {
-      throw new Error(`paths disagree: ${'error' in fast ? fast.error : 'ok'} | ${'error' in slow ? slow.error : 'ok'}`);
+      throw new Error(
+        `paths disagree: ${'error' in fast ? fast.error : 'ok'} | ${'error' in slow ? slow.error : 'ok'}`,
+      );
     }
     if (fast.error !== slow.error) throw new Error(`paths fail differently: ${fast.error} | ${slow.error}`);
     return false;
@@ -243,7 +270,12 @@ describe('Broker JSON v1 decoder fuzz', () => {
     try {
       for (; i < ITERATIONS; i++) {
         const kind = rnd();
-        input = kind < 0.002 ? deepNesting(rnd) : kind < 0.05 ? garbage(rnd) : mutate(bases[Math.floor(rnd() * bases.length)]!, rnd);
+        input =
+          kind < 0.002
+            ? deepNesting(rnd)
+            : kind < 0.05
+              ? garbage(rnd)
+              : mutate(bases[Math.floor(rnd() * bases.length)]!, rnd);
 
         // One input in ten under small random limits, which both paths must apply alike.
         const limits: JsonLimits | undefined =

@@ -9,19 +9,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import {
-  DecodeError,
-  compare,
-  count,
-  equals,
-  real,
-  set,
-  string,
-  table,
-  toText,
-  vector,
-  type Data,
-} from 'isobroker';
+import { DecodeError, compare, count, equals, real, set, string, table, toText, vector, type Data } from 'isobroker';
 import {
   decodeJsonData,
   decodeJsonMessage,
@@ -176,7 +164,10 @@ describe('JSON v1 strings (fast-check)', () => {
   const anyText = fc.oneof(
     fc.string({ unit: 'binary', maxLength: 40 }),
     fc.string({ unit: 'binary-ascii', maxLength: 40 }),
-    fc.string({ unit: fc.constantFrom('\u0000', '\u000b', '\u001f', '\\', '"', '/', '\n', 'é', '😀', '\u2028', '\u007f'), maxLength: 20 }),
+    fc.string({
+      unit: fc.constantFrom('\u0000', '\u000b', '\u001f', '\\', '"', '/', '\n', 'é', '😀', '\u2028', '\u007f'),
+      maxLength: 20,
+    }),
   );
 
   it('every valid Unicode string round-trips in both escape modes', () => {
@@ -195,7 +186,7 @@ describe('JSON v1 strings (fast-check)', () => {
     );
   });
 
-  it("json mode output is strict JSON that JSON.parse reads back", () => {
+  it('json mode output is strict JSON that JSON.parse reads back', () => {
     fc.assert(
       fc.property(anyText, (s) => {
         expect((JSON.parse(encodeJsonData(string(s))) as { data: string }).data).toBe(s);
@@ -237,9 +228,16 @@ describe('JSON v1 reals (fast-check)', () => {
   it('matches an exact %f oracle for every finite double', () => {
     const ties = fc.integer({ min: -(2 ** 40), max: 2 ** 40 }).map((j) => (2 * j + 1) / 128);
     fc.assert(
-      fc.property(fc.oneof(fc.double({ noNaN: true, noDefaultInfinity: true }), ties, fc.integer().map((i) => i / 1e6)), (x) => {
-        expect(realText(x)).toBe(percentF(x));
-      }),
+      fc.property(
+        fc.oneof(
+          fc.double({ noNaN: true, noDefaultInfinity: true }),
+          ties,
+          fc.integer().map((i) => i / 1e6),
+        ),
+        (x) => {
+          expect(realText(x)).toBe(percentF(x));
+        },
+      ),
       { numRuns: 5000 },
     );
   });

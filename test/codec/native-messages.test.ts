@@ -1,14 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import {
-  ValueError,
-  count,
-  equals,
-  port,
-  set,
-  string,
-  vector,
-} from 'isobroker';
+import { ValueError, count, equals, port, set, string, vector } from 'isobroker';
 import {
   DEFAULT_NATIVE_LIMITS,
   ENDPOINT_ID_BYTES,
@@ -25,7 +17,15 @@ import {
   type NativeMessage,
 } from '../../src/internal.js';
 import { dataArb } from '../support/arbitraries.js';
-import { concat, decodeGeneric, expectDecodeError, expectSameMessage, hex, messageArb, toHex } from './native-support.js';
+import {
+  concat,
+  decodeGeneric,
+  expectDecodeError,
+  expectSameMessage,
+  hex,
+  messageArb,
+  toHex,
+} from './native-support.js';
 
 const ID = Uint8Array.from({ length: 16 }, (_, i) => i);
 const ID_HEX = 'c4 10 00 01 02 03 04 05 06 07 08 09 0a 0b 0c 0d 0e 0f';
@@ -50,7 +50,14 @@ describe('native messages: exact bytes and round trips', () => {
     const m = encodeMessage({ kind: MessageKind.Hello, version: 1, id: ID, name: 'w1', role: 'worker' });
     expect(toHex(m)).toBe(`96 01 01 ${ID_HEX} a2 77 31 a6 77 6f 72 6b 65 72 c0`);
     expect(one(m)).toEqual({ kind: 1, version: 1, id: ID, name: 'w1', role: 'worker', credential: null });
-    const withCredential = { kind: MessageKind.Hello, version: 1, id: ID, name: 'w1', role: 'worker', credential: 'tok' } as const;
+    const withCredential = {
+      kind: MessageKind.Hello,
+      version: 1,
+      id: ID,
+      name: 'w1',
+      role: 'worker',
+      credential: 'tok',
+    } as const;
     expect(toHex(encodeMessage(withCredential))).toMatch(/ a3 74 6f 6b$/);
     expect(one(encodeMessage(withCredential))).toEqual(withCredential);
     expect(toHex(encodeMessage({ ...withCredential, credential: null }))).toBe(toHex(m));
@@ -58,7 +65,14 @@ describe('native messages: exact bytes and round trips', () => {
 
   it('Announce', () => {
     const other = new Uint8Array(16).fill(0xaa);
-    const msg = { kind: MessageKind.Announce, origin: ID, version: 300, name: 'm', filter: ['a/', ''], neighbors: [other] } as const;
+    const msg = {
+      kind: MessageKind.Announce,
+      origin: ID,
+      version: 300,
+      name: 'm',
+      filter: ['a/', ''],
+      neighbors: [other],
+    } as const;
     const m = encodeMessage(msg);
     expect(toHex(m)).toBe(`96 02 ${ID_HEX} cd 01 2c a1 6d 92 a2 61 2f a0 91 c4 10 ${'aa '.repeat(16).trim()}`);
     expectSameMessage(one(m), msg);
@@ -70,7 +84,9 @@ describe('native messages: exact bytes and round trips', () => {
     const fromBytes = encodeDataMessage('t/a', ID, 5, 16, encodeValue(value));
     expect(toHex(fromValue)).toBe(`96 03 a3 74 2f 61 ${ID_HEX} 05 10 92 01 a1 78`);
     expect(toHex(fromBytes)).toBe(toHex(fromValue));
-    expect(toHex(encodeMessage({ kind: MessageKind.Data, topic: 't/a', origin: ID, seq: 5, ttl: 16, value }))).toBe(toHex(fromValue));
+    expect(toHex(encodeMessage({ kind: MessageKind.Data, topic: 't/a', origin: ID, seq: 5, ttl: 16, value }))).toBe(
+      toHex(fromValue),
+    );
     const frame = encodeFrame([fromValue]);
     const d = decodeFrame(frame)[0] as DataMessage;
     expect(d).toMatchObject({ kind: MessageKind.Data, topic: 't/a', seq: 5, ttl: 16 });
@@ -182,17 +198,37 @@ describe('native frames: rejections', () => {
     ['Ping without nonce', '91 91 05', ['Ping message must have 2 elements, got 1']],
     ['Ping with extra field', '91 93 05 01 01', ['Ping message must have 2 elements, got 3']],
     ['Ping nonce a string', '91 92 05 a1 61', ['nonce must be an unsigned integer']],
-    ['Data topic a number', `91 96 03 01 ${ID_HEX} 01 01 c0`, ['at byte 3', 'Data topic must be a string, got positive fixint']],
-    ['Data origin of 15 bytes', '91 96 03 a1 74 c4 0f 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 01 01 c0', ['Data origin must be 16 bytes, got 15']],
+    [
+      'Data topic a number',
+      `91 96 03 01 ${ID_HEX} 01 01 c0`,
+      ['at byte 3', 'Data topic must be a string, got positive fixint'],
+    ],
+    [
+      'Data origin of 15 bytes',
+      '91 96 03 a1 74 c4 0f 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 01 01 c0',
+      ['Data origin must be 16 bytes, got 15'],
+    ],
     ['Data origin a string', `91 96 03 a1 74 a1 61 01 01 c0`, ['Data origin must be a bin, got fixstr']],
-    ['Data seq negative', `91 96 03 a1 74 ${ID_HEX} ff 01 c0`, ['Data seq must be an unsigned integer, got negative fixint']],
+    [
+      'Data seq negative',
+      `91 96 03 a1 74 ${ID_HEX} ff 01 c0`,
+      ['Data seq must be an unsigned integer, got negative fixint'],
+    ],
     ['Data value garbage', `91 96 03 a1 74 ${ID_HEX} 01 01 c1`, ['never-used byte 0xc1']],
     ['Data value unsorted set', `91 96 03 a1 74 ${ID_HEX} 01 01 93 d4 08 00 02 01`, ['set element 1 is not greater']],
     ['Data value truncated', `91 96 03 a1 74 ${ID_HEX} 01 01 92 01`, ['cannot fit']],
     ['Data value missing', `91 96 03 a1 74 ${ID_HEX} 01 01`, ['input ends where a value was expected']],
     ['Hello credential a number', `91 96 01 01 ${ID_HEX} a1 6e a1 72 05`, ['Hello credential must be a string']],
-    ['Announce filter not an array', `91 96 02 ${ID_HEX} 01 a1 6e a1 61 90`, ['Announce filter must be an array, got fixstr']],
-    ['Announce neighbor wrong size', `91 96 02 ${ID_HEX} 01 a1 6e 90 91 c4 01 00`, ['Announce neighbor must be 16 bytes, got 1']],
+    [
+      'Announce filter not an array',
+      `91 96 02 ${ID_HEX} 01 a1 6e a1 61 90`,
+      ['Announce filter must be an array, got fixstr'],
+    ],
+    [
+      'Announce neighbor wrong size',
+      `91 96 02 ${ID_HEX} 01 a1 6e 90 91 c4 01 00`,
+      ['Announce neighbor must be 16 bytes, got 1'],
+    ],
     ['Error code invalid UTF-8', '91 93 04 a1 ff a0', ['code is not valid UTF-8']],
   ])('%s', (_name, bytes, fragments) => {
     expectDecodeError(() => decodeFrame(hex(bytes)), fragments);
@@ -201,30 +237,51 @@ describe('native frames: rejections', () => {
   it('answers unknown kinds with code unknown_message', () => {
     for (const kind of [0, 8, 15, 16, 31, 32, 47, 48, 200, 70_000]) {
       const k = toHex(encodeMessage({ kind: MessageKind.Ping, nonce: kind })).slice(6);
-      const err = expectDecodeError(() => decodeFrame(frame(ping, `92 ${k} c0`)), [`unknown message kind ${kind}`], 'unknown_message');
+      const err = expectDecodeError(
+        () => decodeFrame(frame(ping, `92 ${k} c0`)),
+        [`unknown message kind ${kind}`],
+        'unknown_message',
+      );
       expect(err.message).toContain('at byte 5');
     }
   });
 
   it('enforces the frame limits', () => {
     const f = frame(ping, ping);
-    expectDecodeError(() => decodeFrame(f, { maxFrameBytes: f.length - 1 }), [`frame of ${f.length} bytes exceeds the limit`]);
+    expectDecodeError(
+      () => decodeFrame(f, { maxFrameBytes: f.length - 1 }),
+      [`frame of ${f.length} bytes exceeds the limit`],
+    );
     expect(decodeFrame(f, { maxFrameBytes: f.length })).toHaveLength(2);
     expectDecodeError(() => decodeFrame(f, { maxMessagesPerFrame: 1 }), ['frame of 2 messages exceeds the limit of 1']);
     expect(DEFAULT_NATIVE_LIMITS.maxFrameBytes).toBe(16 * 1024 * 1024);
     expect(DEFAULT_NATIVE_LIMITS.maxDepth).toBe(64);
     // Header claiming 2^32 - 1 messages: rejected before anything is allocated.
-    expectDecodeError(() => decodeFrame(hex(`dd ff ff ff ff ${ping}`)), ['array of 4294967295 elements cannot fit in the 3 bytes']);
+    expectDecodeError(
+      () => decodeFrame(hex(`dd ff ff ff ff ${ping}`)),
+      ['array of 4294967295 elements cannot fit in the 3 bytes'],
+    );
     expectDecodeError(() => decodeFrame(hex(`dd 00 00 ff ff ${ping}`)), ['cannot fit']);
     const deep = encodeDataMessage('t', ID, 1, 1, vector([vector([vector([count(1)])])]));
     expect(decodeFrame(encodeFrame([deep]), { maxDepth: 3 })).toHaveLength(1);
     expectDecodeError(() => decodeFrame(encodeFrame([deep]), { maxDepth: 2 }), ['nested deeper than the limit of 2']);
-    const tooDeep = concat(hex('91'), encodeDataMessage('t', ID, 1, 1, new Uint8Array(0)), new Uint8Array(1_000_000).fill(0x91), hex('c0'));
+    const tooDeep = concat(
+      hex('91'),
+      encodeDataMessage('t', ID, 1, 1, new Uint8Array(0)),
+      new Uint8Array(1_000_000).fill(0x91),
+      hex('c0'),
+    );
     expectDecodeError(() => decodeFrame(tooDeep, { maxDepth: 2_000_000 }), ['nested too deeply for the call stack']);
     const long = encodeDataMessage('a-long-topic', ID, 1, 1, count(1));
-    expectDecodeError(() => decodeFrame(encodeFrame([long]), { maxStringBytes: 4 }), ['string of 12 bytes exceeds the limit of 4']);
+    expectDecodeError(
+      () => decodeFrame(encodeFrame([long]), { maxStringBytes: 4 }),
+      ['string of 12 bytes exceeds the limit of 4'],
+    );
     const wide = encodeDataMessage('t', ID, 1, 1, set([count(1), count(2), count(3)]));
-    expectDecodeError(() => decodeFrame(encodeFrame([wide]), { maxArrayLength: 3 }), ['array of 4 elements exceeds the limit of 3']);
+    expectDecodeError(
+      () => decodeFrame(encodeFrame([wide]), { maxArrayLength: 3 }),
+      ['array of 4 elements exceeds the limit of 3'],
+    );
   });
 
   it('rejects a whole frame for one bad message, then decodes the next frame', () => {

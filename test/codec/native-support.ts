@@ -84,7 +84,11 @@ export function decodeErrorOf(fn: () => unknown): DecodeError {
 }
 
 /** Asserts `fn` throws a DecodeError with `code` whose message contains every fragment. */
-export function expectDecodeError(fn: () => unknown, fragments: readonly (string | RegExp)[], code = 'deserialization_failed'): DecodeError {
+export function expectDecodeError(
+  fn: () => unknown,
+  fragments: readonly (string | RegExp)[],
+  code = 'deserialization_failed',
+): DecodeError {
   const err = decodeErrorOf(fn);
   expect(err.code).toBe(code);
   for (const f of fragments) {
@@ -234,7 +238,11 @@ export function expectSameMessage(got: NativeMessage, want: NativeMessage): void
     Object.fromEntries(
       Object.entries(m).map(([k, v]) => [
         k,
-        v instanceof Uint8Array ? toHex(v) : Array.isArray(v) ? v.map((x: unknown) => (x instanceof Uint8Array ? toHex(x) : x)) : v,
+        v instanceof Uint8Array
+          ? toHex(v)
+          : Array.isArray(v)
+            ? v.map((x: unknown) => (x instanceof Uint8Array ? toHex(x) : x))
+            : v,
       ]),
     );
   expect(norm(got)).toEqual(norm(want));

@@ -238,7 +238,11 @@ describe('native value decoding: rejections', () => {
     ['truncated UTF-8 in a long string', `d9 14 ${'61 '.repeat(19)} e2`, ['not valid UTF-8']],
     ['invalid UTF-8 enum', 'c7 01 07 ff', ['enum name is not valid UTF-8']],
     ['array32 claiming 2^32-1 elements', 'dd ff ff ff ff c0', ['array of 4294967295 elements exceeds the limit']],
-    ['array16 claiming more than remain', 'dc 01 00 c0 c0', ['array of 256 elements cannot fit in the 2 bytes remaining']],
+    [
+      'array16 claiming more than remain',
+      'dc 01 00 c0 c0',
+      ['array of 256 elements cannot fit in the 2 bytes remaining'],
+    ],
     ['str32 claiming 2^32-1 bytes', 'db ff ff ff ff 61', ['string of 4294967295 bytes exceeds the limit']],
     ['ext32 claiming 2^32-1 bytes', 'c9 ff ff ff ff 07 61', ['ext32 with 4294967295 data bytes needs']],
   ])('%s', (_name, bytes, fragments) => {
@@ -248,23 +252,41 @@ describe('native value decoding: rejections', () => {
   it('enforces the nesting limit', () => {
     const nested = (n: number): Uint8Array => concat(new Uint8Array(n).fill(0x91), hex('c0'));
     expect(() => decodeValue(nested(DEFAULT_NATIVE_LIMITS.maxDepth))).not.toThrow();
-    expectDecodeError(() => decodeValue(nested(DEFAULT_NATIVE_LIMITS.maxDepth + 1)), ['nested deeper than the limit of 64']);
+    expectDecodeError(
+      () => decodeValue(nested(DEFAULT_NATIVE_LIMITS.maxDepth + 1)),
+      ['nested deeper than the limit of 64'],
+    );
     expectDecodeError(() => decodeValue(nested(4), { maxDepth: 3 }), ['at byte 3', 'limit of 3']);
     expect(() => decodeValue(nested(3), { maxDepth: 3 })).not.toThrow();
     // Far beyond the limit: fails cleanly rather than exhausting the stack.
     expectDecodeError(() => decodeValue(nested(1_000_000)), ['limit of 64']);
     // With the limit raised beyond what the stack holds: still a DecodeError.
-    expectDecodeError(() => decodeValue(nested(1_000_000), { maxDepth: 2_000_000 }), ['nested too deeply for the call stack']);
+    expectDecodeError(
+      () => decodeValue(nested(1_000_000), { maxDepth: 2_000_000 }),
+      ['nested too deeply for the call stack'],
+    );
   });
 
   it('enforces the string, array and size limits', () => {
-    expectDecodeError(() => decodeValue(encodeValue(string('abcdef')), { maxStringBytes: 5 }), ['string of 6 bytes exceeds the limit of 5']);
+    expectDecodeError(
+      () => decodeValue(encodeValue(string('abcdef')), { maxStringBytes: 5 }),
+      ['string of 6 bytes exceeds the limit of 5'],
+    );
     expect(decodeValue(encodeValue(string('abcde')), { maxStringBytes: 5 })).toEqual(string('abcde'));
-    expectDecodeError(() => decodeValue(encodeValue(enumValue('abcdef')), { maxStringBytes: 5 }), ['enum name of 6 bytes']);
+    expectDecodeError(
+      () => decodeValue(encodeValue(enumValue('abcdef')), { maxStringBytes: 5 }),
+      ['enum name of 6 bytes'],
+    );
     const v = vector([count(1), count(2), count(3)]);
-    expectDecodeError(() => decodeValue(encodeValue(v), { maxArrayLength: 2 }), ['array of 3 elements exceeds the limit of 2']);
+    expectDecodeError(
+      () => decodeValue(encodeValue(v), { maxArrayLength: 2 }),
+      ['array of 3 elements exceeds the limit of 2'],
+    );
     expect(decodeValue(encodeValue(v), { maxArrayLength: 3 })).toEqual(v);
-    expectDecodeError(() => decodeValue(encodeValue(v), { maxFrameBytes: 3 }), ['value of 4 bytes exceeds the frame limit of 3']);
+    expectDecodeError(
+      () => decodeValue(encodeValue(v), { maxFrameBytes: 3 }),
+      ['value of 4 bytes exceeds the frame limit of 3'],
+    );
   });
 
   it('keeps working after a failure', () => {

@@ -45,10 +45,23 @@ function prng(seed: number): () => number {
   };
 }
 
-const INTERESTING = [0x00, 0x01, 0x7f, 0x80, 0x8f, 0x90, 0x9f, 0xa0, 0xbf, 0xc0, 0xc1, 0xc2, 0xc4, 0xc7, 0xc9, 0xca,
-  0xcb, 0xcc, 0xcf, 0xd0, 0xd4, 0xd6, 0xd7, 0xd8, 0xd9, 0xdb, 0xdc, 0xdd, 0xde, 0xe0, 0xff, 0x08, 0x07, 0x03, 0x05];
-const HUGE_HEADERS = ['dd ff ff ff ff', 'dd 7f ff ff ff', 'dc ff ff', 'db ff ff ff ff', 'da ff ff', 'c9 ff ff ff ff 07',
-  'c9 00 01 00 00 05', 'c6 ff ff ff ff', 'c8 ff ff 03', 'df ff ff ff ff', 'd9 ff'].map(hex);
+const INTERESTING = [
+  0x00, 0x01, 0x7f, 0x80, 0x8f, 0x90, 0x9f, 0xa0, 0xbf, 0xc0, 0xc1, 0xc2, 0xc4, 0xc7, 0xc9, 0xca, 0xcb, 0xcc, 0xcf,
+  0xd0, 0xd4, 0xd6, 0xd7, 0xd8, 0xd9, 0xdb, 0xdc, 0xdd, 0xde, 0xe0, 0xff, 0x08, 0x07, 0x03, 0x05,
+];
+const HUGE_HEADERS = [
+  'dd ff ff ff ff',
+  'dd 7f ff ff ff',
+  'dc ff ff',
+  'db ff ff ff ff',
+  'da ff ff',
+  'c9 ff ff ff ff 07',
+  'c9 00 01 00 00 05',
+  'c6 ff ff ff ff',
+  'c8 ff ff 03',
+  'df ff ff ff ff',
+  'd9 ff',
+].map(hex);
 
 class Mutator {
   constructor(readonly rand: () => number) {}
@@ -195,11 +208,18 @@ function checkValue(i: number, what: string, bytes: Uint8Array): boolean {
     validated = false;
   }
   if (validated !== (value !== undefined)) {
-    fail('value', i, what, bytes, new Error(`validator ${validated ? 'accepted' : 'rejected'} what decodeValue ${value ? 'accepted' : 'rejected'}`));
+    fail(
+      'value',
+      i,
+      what,
+      bytes,
+      new Error(`validator ${validated ? 'accepted' : 'rejected'} what decodeValue ${value ? 'accepted' : 'rejected'}`),
+    );
   }
   if (value !== undefined) {
     const back = decodeValue(encodeValue(value));
-    if (!sameData(back, value)) fail('value', i, what, bytes, new Error(`${toText(value)} re-encoded as ${toText(back)}`));
+    if (!sameData(back, value))
+      fail('value', i, what, bytes, new Error(`${toText(value)} re-encoded as ${toText(back)}`));
   }
   return value !== undefined;
 }
@@ -264,8 +284,10 @@ describe(`native decoder fuzz (FUZZ_SEED=${SEED})`, () => {
 
   it('agrees with the frame validator on UTF-8 validity of strings and enum names', () => {
     // Edge bytes of UTF-8: ASCII, continuation ranges, overlong and surrogate leads, > U+10FFFF.
-    const edges = [0x00, 0x41, 0x7f, 0x80, 0x8f, 0x90, 0x9f, 0xa0, 0xbf, 0xc0, 0xc1, 0xc2, 0xdf, 0xe0, 0xe1, 0xec, 0xed,
-      0xee, 0xef, 0xf0, 0xf1, 0xf3, 0xf4, 0xf5, 0xf8, 0xfe, 0xff];
+    const edges = [
+      0x00, 0x41, 0x7f, 0x80, 0x8f, 0x90, 0x9f, 0xa0, 0xbf, 0xc0, 0xc1, 0xc2, 0xdf, 0xe0, 0xe1, 0xec, 0xed, 0xee, 0xef,
+      0xf0, 0xf1, 0xf3, 0xf4, 0xf5, 0xf8, 0xfe, 0xff,
+    ];
     const m = new Mutator(prng(SEED ^ 0x07f8));
     let accepted = 0;
     for (let i = 0; i < 25_000; i++) {

@@ -21,12 +21,7 @@ import {
   vector,
   type Data,
 } from 'isobroker';
-import {
-  DATA_TYPES,
-  MAX_COUNT,
-  MAX_INTEGER,
-  MIN_INTEGER,
-} from '../../src/internal.js';
+import { DATA_TYPES, MAX_COUNT, MAX_INTEGER, MIN_INTEGER } from '../../src/internal.js';
 import { dataArb } from '../support/arbitraries.js';
 
 const sign = (n: number): number => Math.sign(n) || 0;
@@ -72,8 +67,22 @@ describe('total order', () => {
   it('false < true', () => expectAscending([boolean(false), boolean(true)]));
 
   it('numbers numerically, including 64-bit extremes', () => {
-    expectAscending([count(0), count(1), count(2n ** 53n), count(2n ** 53n + 1n), count(MAX_COUNT - 1n), count(MAX_COUNT)]);
-    expectAscending([integer(MIN_INTEGER), integer(MIN_INTEGER + 1n), integer(-1), integer(0), integer(1), integer(MAX_INTEGER)]);
+    expectAscending([
+      count(0),
+      count(1),
+      count(2n ** 53n),
+      count(2n ** 53n + 1n),
+      count(MAX_COUNT - 1n),
+      count(MAX_COUNT),
+    ]);
+    expectAscending([
+      integer(MIN_INTEGER),
+      integer(MIN_INTEGER + 1n),
+      integer(-1),
+      integer(0),
+      integer(1),
+      integer(MAX_INTEGER),
+    ]);
     expectAscending([timestamp(MIN_INTEGER), timestamp(-1n), timestamp(0n), timestamp(MAX_INTEGER)]);
     expectAscending([timespan(MIN_INTEGER), timespan(0n), timespan(MAX_INTEGER)]);
     expect(compare(count(7), count(7n))).toBe(0);
@@ -183,7 +192,13 @@ describe('total order', () => {
   });
 
   it('containers lexicographically (a prefix first)', () => {
-    expectAscending([vector([]), vector([count(1)]), vector([count(1), count(1)]), vector([count(2)]), vector([string('a')])]);
+    expectAscending([
+      vector([]),
+      vector([count(1)]),
+      vector([count(1), count(1)]),
+      vector([count(2)]),
+      vector([string('a')]),
+    ]);
     expectAscending([set([]), set([count(1)]), set([count(1), count(2)]), set([count(2)])]);
     expectAscending([
       table([]),
@@ -241,14 +256,18 @@ describe('total order properties', () => {
         for (let i = 1; i < d.elements.length; i++) expect(compare(d.elements[i - 1]!, d.elements[i]!)).toBeLessThan(0);
         d.elements.forEach(check);
       } else if (d.type === 'table') {
-        for (let i = 1; i < d.entries.length; i++) expect(compare(d.entries[i - 1]![0], d.entries[i]![0])).toBeLessThan(0);
+        for (let i = 1; i < d.entries.length; i++)
+          expect(compare(d.entries[i - 1]![0], d.entries[i]![0])).toBeLessThan(0);
         for (const [k, v] of d.entries) {
           check(k);
           check(v);
         }
       } else if (d.type === 'vector') d.elements.forEach(check);
     };
-    fc.assert(fc.property(data, (d) => check(d)), { numRuns: 1000 });
+    fc.assert(
+      fc.property(data, (d) => check(d)),
+      { numRuns: 1000 },
+    );
   });
 
   it('set() keeps one of each equal element, whatever the input order', () => {

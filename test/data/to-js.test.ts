@@ -28,12 +28,7 @@ import {
   vector,
   type Data,
 } from 'isobroker';
-import {
-  MAX_COUNT,
-  MAX_INTEGER,
-  MIN_INTEGER,
-  dataKey,
-} from '../../src/internal.js';
+import { MAX_COUNT, MAX_INTEGER, MIN_INTEGER, dataKey } from '../../src/internal.js';
 import { dataArb } from '../support/arbitraries.js';
 
 describe('accessors', () => {
@@ -93,7 +88,15 @@ describe('dataToJs', () => {
   });
 
   it('round-trips through from() for the types from() produces', () => {
-    const v = vector([integer(1), real(1.5), string('s'), boolean(false), none(), set([integer(2)]), table([[string('k'), integer(3)]])]);
+    const v = vector([
+      integer(1),
+      real(1.5),
+      string('s'),
+      boolean(false),
+      none(),
+      set([integer(2)]),
+      table([[string('k'), integer(3)]]),
+    ]);
     expect(equals(from(dataToJs(v, { int64: 'bigint' })), v)).toBe(true);
   });
 });

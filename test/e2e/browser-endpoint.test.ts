@@ -51,20 +51,35 @@ afterAll(async () => {
 });
 
 it('a browser page peers through a hub and receives events published by a Node endpoint', async () => {
-  const id = await page.evaluate((url) => (globalThis as unknown as { isobrokerTest: Api }).isobrokerTest.start(url), listener.url);
+  const id = await page.evaluate(
+    (url) => (globalThis as unknown as { isobrokerTest: Api }).isobrokerTest.start(url),
+    listener.url,
+  );
   expect(id).toMatch(/^[0-9a-f-]{36}$/);
   await node.whenRoutable('demo/event');
   node.publish('demo/event', makeEvent('ping', [string('hello'), count(2n ** 64n - 1n), address('2001:db8::1')]));
   node.publish('other/event', string('not for the page'));
-  await expect.poll(() => page.evaluate(() => (globalThis as unknown as { isobrokerTest: Api }).isobrokerTest.received()), { timeout: 10_000 }).toEqual([
-    { topic: 'demo/event', type: 'vector', text: '[1, 1, ["ping", ["hello", 18446744073709551615, 2001:db8::1]]]' },
-  ]);
+  await expect
+    .poll(() => page.evaluate(() => (globalThis as unknown as { isobrokerTest: Api }).isobrokerTest.received()), {
+      timeout: 10_000,
+    })
+    .toEqual([
+      { topic: 'demo/event', type: 'vector', text: '[1, 1, ["ping", ["hello", 18446744073709551615, 2001:db8::1]]]' },
+    ]);
 });
 
 it('an event published from the page reaches the Node endpoint with its types intact', async () => {
   const got: Message[] = [];
   node.subscribe('from-browser/', (m) => got.push(m));
-  await expect.poll(() => page.evaluate(() => (globalThis as unknown as { isobrokerTest: Api }).isobrokerTest.hasRoute('from-browser/event')), { timeout: 10_000 }).toBe(true);
+  await expect
+    .poll(
+      () =>
+        page.evaluate(() =>
+          (globalThis as unknown as { isobrokerTest: Api }).isobrokerTest.hasRoute('from-browser/event'),
+        ),
+      { timeout: 10_000 },
+    )
+    .toBe(true);
   await page.evaluate(() => (globalThis as unknown as { isobrokerTest: Api }).isobrokerTest.publish());
   await until(() => got.length === 1, 10_000, 'event from the browser');
   expect(equals(got[0]!.data, makeEvent('clicked', [count(42), address('10.0.0.1'), real(1.5)]))).toBe(true);

@@ -29,7 +29,14 @@ import {
   type StoreClone,
 } from 'isobroker';
 import { launchChromium } from '../support/browser.js';
-import { buildDashboard, recordConsole, startLauncher, tid, type ConsoleRecord, type Launcher } from '../support/dashboard.js';
+import {
+  buildDashboard,
+  recordConsole,
+  startLauncher,
+  tid,
+  type ConsoleRecord,
+  type Launcher,
+} from '../support/dashboard.js';
 
 /**
  * The default layout's nodes (manager, logger-1, proxy-1/2, worker-1/2), what `npm start` runs, so
@@ -77,22 +84,32 @@ afterAll(async () => {
 
 // ---- small readers of the page
 
-const bodyData = (key: 'mode' | 'connection'): Promise<string | undefined> => page.evaluate((k) => document.body.dataset[k], key);
+const bodyData = (key: 'mode' | 'connection'): Promise<string | undefined> =>
+  page.evaluate((k) => document.body.dataset[k], key);
 const nodeStates = (): Promise<Record<string, string>> =>
-  page.$$eval('[data-testid^="node-"]', (els) => Object.fromEntries(els.map((e) => [e.getAttribute('data-testid')!.slice(5), e.getAttribute('data-state') ?? ''])));
+  page.$$eval('[data-testid^="node-"]', (els) =>
+    Object.fromEntries(els.map((e) => [e.getAttribute('data-testid')!.slice(5), e.getAttribute('data-state') ?? ''])),
+  );
 const allUp = async (): Promise<boolean> => {
   const s = await nodeStates();
   return NAMES.every((n) => s[n] === 'up');
 };
 const eventRows = (): Promise<{ topic: string; name: string }[]> =>
-  page.$$eval(tid('event-row'), (els) => els.map((e) => ({ topic: e.getAttribute('data-topic') ?? '', name: e.getAttribute('data-name') ?? '' })));
+  page.$$eval(tid('event-row'), (els) =>
+    els.map((e) => ({ topic: e.getAttribute('data-topic') ?? '', name: e.getAttribute('data-name') ?? '' })),
+  );
 const topicsShown = async (): Promise<string[]> => [...new Set((await eventRows()).map((r) => r.topic))].sort();
-const storeKeys = (): Promise<string[]> => page.$$eval(tid('store-row'), (els) => els.map((e) => e.getAttribute('data-key') ?? ''));
+const storeKeys = (): Promise<string[]> =>
+  page.$$eval(tid('store-row'), (els) => els.map((e) => e.getAttribute('data-key') ?? ''));
 const storeState = (): Promise<string | null> => page.getAttribute(tid('store-status'), 'data-state');
 const storeRow = (key: string): string => `${tid('store-row')}[data-key="${key}"]`;
 /** Width and height from a PNG's IHDR chunk. */
-const pngSize = (png: Buffer): { width: number; height: number } => ({ width: png.readUInt32BE(16), height: png.readUInt32BE(20) });
-const logTotal = async (): Promise<number> => Number(/ of (\d+) rows/.exec((await page.textContent('#log-meta')) ?? '')?.[1] ?? 0);
+const pngSize = (png: Buffer): { width: number; height: number } => ({
+  width: png.readUInt32BE(16),
+  height: png.readUInt32BE(20),
+});
+const logTotal = async (): Promise<number> =>
+  Number(/ of (\d+) rows/.exec((await page.textContent('#log-meta')) ?? '')?.[1] ?? 0);
 
 async function setFilter(text: string): Promise<void> {
   const filter = page.locator(tid('event-filter'));
@@ -105,9 +122,14 @@ async function setFilter(text: string): Promise<void> {
 // ---- the tests, in order
 
 it('shows every node of the layout up', async () => {
-  await page.waitForFunction((names) => names.every((n) => document.querySelector(`[data-testid="node-${n}"]`)?.getAttribute('data-state') === 'up'), NAMES, {
-    timeout: 15_000,
-  });
+  await page.waitForFunction(
+    (names) =>
+      names.every((n) => document.querySelector(`[data-testid="node-${n}"]`)?.getAttribute('data-state') === 'up'),
+    NAMES,
+    {
+      timeout: 15_000,
+    },
+  );
   expect(Object.keys(await nodeStates()).sort()).toEqual([...NAMES].sort());
   expect(await bodyData('mode')).toBe('cluster');
   expect(await bodyData('connection')).toBe('connected');
@@ -134,8 +156,11 @@ it('saves a screenshot of the whole dashboard at 1280×800', async () => {
   await page.waitForSelector(tid('log-row'), { timeout: 10_000 });
   await expect.poll(storeState, { timeout: 10_000 }).toBe('in-sync');
   // Every node's rate chart has samples (each node publishes its stats at least).
-  const published = (): Promise<number[]> => page.$$eval(tid('rate-chart'), (els) => els.map((e) => Number(e.getAttribute('data-published'))));
-  await expect.poll(async () => (await published()).filter((r) => r > 0).length, { timeout: 10_000 }).toBe(NAMES.length);
+  const published = (): Promise<number[]> =>
+    page.$$eval(tid('rate-chart'), (els) => els.map((e) => Number(e.getAttribute('data-published'))));
+  await expect
+    .poll(async () => (await published()).filter((r) => r > 0).length, { timeout: 10_000 })
+    .toBe(NAMES.length);
   mkdirSync(dirname(SCREENSHOT), { recursive: true });
   await page.screenshot({ path: SCREENSHOT, fullPage: true });
   const { width, height } = pngSize(readFileSync(SCREENSHOT));
@@ -180,7 +205,8 @@ it('an event published from the form reaches a Node subscriber with its types in
     await page.evaluate((rows) => {
       rows.forEach(([type, value], k) => {
         const q = <T extends Element>(id: string): T => document.querySelector<T>(`[data-testid="${id}"]`)!;
-        if (!document.querySelector(`[data-testid="publish-arg-type-${k + 1}"]`)) q<HTMLButtonElement>('publish-add-arg').click();
+        if (!document.querySelector(`[data-testid="publish-arg-type-${k + 1}"]`))
+          q<HTMLButtonElement>('publish-add-arg').click();
         const select = q<HTMLSelectElement>(`publish-arg-type-${k + 1}`);
         select.value = type;
         select.dispatchEvent(new Event('change', { bubbles: true }));
@@ -231,7 +257,10 @@ it('an event published from the form reaches a Node subscriber with its types in
     ]);
     for (const m of got) {
       expect(m.topic).toBe('e2e/from-page');
-      expect(equals(m.data, expected), `received ${JSON.stringify(m.data, (_, v: unknown) => (typeof v === 'bigint' ? `${v}n` : v))}`).toBe(true);
+      expect(
+        equals(m.data, expected),
+        `received ${JSON.stringify(m.data, (_, v: unknown) => (typeof v === 'bigint' ? `${v}n` : v))}`,
+      ).toBe(true);
     }
   } finally {
     sub.unsubscribe();
@@ -256,9 +285,12 @@ it('the store browser shows a change made on the manager', async () => {
 it('the log tail shows new conn records', async () => {
   await page.waitForSelector(tid('log-row'), { timeout: 10_000 });
   const fields = await page.$$eval('#log-head th', (ths) => ths.map((t) => t.textContent ?? ''));
-  expect(fields).toEqual(expect.arrayContaining(['ts', 'uid', 'id.orig_h', 'id.orig_p', 'id.resp_h', 'id.resp_p', 'proto', 'conn_state']));
+  expect(fields).toEqual(
+    expect.arrayContaining(['ts', 'uid', 'id.orig_h', 'id.orig_p', 'id.resp_h', 'id.resp_p', 'proto', 'conn_state']),
+  );
   const uidColumn = fields.indexOf('uid');
-  const newestUid = (): Promise<string> => page.$$eval(`${tid('log-row')}:first-child td`, (tds, k) => tds[k]?.textContent ?? '', uidColumn);
+  const newestUid = (): Promise<string> =>
+    page.$$eval(`${tid('log-row')}:first-child td`, (tds, k) => tds[k]?.textContent ?? '', uidColumn);
   expect(await newestUid()).toMatch(/^Cworker[12]/);
   const total = await logTotal();
   const rows = await page.locator(tid('log-row')).count();
@@ -271,9 +303,19 @@ it('the log tail shows new conn records', async () => {
 });
 
 it('is readable at 1280×800 and at 390×844', async () => {
-  const panels = ['topology-h', 'rates-h', 'events-h', 'publish-h', 'store-h', 'log-h'].map((h) => `section[aria-labelledby="${h}"]`);
+  const panels = ['topology-h', 'rates-h', 'events-h', 'publish-h', 'store-h', 'log-h'].map(
+    (h) => `section[aria-labelledby="${h}"]`,
+  );
   // Wide tables scroll inside their own box (`.table-wrap`), not the page.
-  const controls = ['h1', tid('node-manager'), tid('event-filter'), tid('publish-send'), tid('store-status'), tid('store-search'), '.log-panel .table-wrap'];
+  const controls = [
+    'h1',
+    tid('node-manager'),
+    tid('event-filter'),
+    tid('publish-send'),
+    tid('store-status'),
+    tid('store-search'),
+    '.log-panel .table-wrap',
+  ];
   for (const [width, height] of [
     [390, 844],
     [1280, 800],
@@ -281,18 +323,33 @@ it('is readable at 1280×800 and at 390×844', async () => {
     await page.setViewportSize({ width, height });
     await page.waitForFunction((w) => window.innerWidth === w, width);
     // One look at the laid-out page (each Playwright call costs a round trip to a busy page).
-    const seen = await page.evaluate((sels) => {
-      const out = sels.map((sel) => {
-        const el = document.querySelector(sel);
-        const r = el?.getBoundingClientRect();
-        const visible = !!el && !!r && r.width > 0 && r.height > 0 && el.checkVisibility({ visibilityProperty: true, opacityProperty: true });
-        return { sel, visible, left: r?.left ?? NaN, right: r?.right ?? NaN };
-      });
-      const fonts = Array.from(document.querySelectorAll('main :is(h2, p, label, button, input, select, td, th, .ev-topic, .arg)'))
-        .filter((e) => e.getClientRects().length > 0)
-        .map((e) => parseFloat(getComputedStyle(e).fontSize));
-      return { out, scroll: document.documentElement.scrollWidth, inner: window.innerWidth, smallestFont: Math.min(...fonts) };
-    }, [...panels, ...controls]);
+    const seen = await page.evaluate(
+      (sels) => {
+        const out = sels.map((sel) => {
+          const el = document.querySelector(sel);
+          const r = el?.getBoundingClientRect();
+          const visible =
+            !!el &&
+            !!r &&
+            r.width > 0 &&
+            r.height > 0 &&
+            el.checkVisibility({ visibilityProperty: true, opacityProperty: true });
+          return { sel, visible, left: r?.left ?? NaN, right: r?.right ?? NaN };
+        });
+        const fonts = Array.from(
+          document.querySelectorAll('main :is(h2, p, label, button, input, select, td, th, .ev-topic, .arg)'),
+        )
+          .filter((e) => e.getClientRects().length > 0)
+          .map((e) => parseFloat(getComputedStyle(e).fontSize));
+        return {
+          out,
+          scroll: document.documentElement.scrollWidth,
+          inner: window.innerWidth,
+          smallestFont: Math.min(...fonts),
+        };
+      },
+      [...panels, ...controls],
+    );
     expect(seen.scroll, `horizontal overflow at ${width}×${height}`).toBeLessThanOrEqual(seen.inner);
     for (const e of seen.out) {
       expect(e.visible, `${e.sel} visible at ${width}×${height}`).toBe(true);
@@ -317,9 +374,15 @@ it('a killed worker turns down, and the launcher’s restart brings it back up',
     w.e2eChanges = [];
     new MutationObserver(() => {
       if (now() !== last) w.e2eChanges.push({ state: (last = now()), at: Date.now() });
-    }).observe(document.getElementById('topology')!, { subtree: true, childList: true, attributes: true, attributeFilter: ['data-state'] });
+    }).observe(document.getElementById('topology')!, {
+      subtree: true,
+      childList: true,
+      attributes: true,
+      attributeFilter: ['data-state'],
+    });
   });
-  const changes = (): Promise<{ state: string; at: number }[]> => page.evaluate(() => (window as unknown as { e2eChanges: { state: string; at: number }[] }).e2eChanges);
+  const changes = (): Promise<{ state: string; at: number }[]> =>
+    page.evaluate(() => (window as unknown as { e2eChanges: { state: string; at: number }[] }).e2eChanges);
 
   // Every node peers with the manager, and the manager reports its peers twice a second: the page
   // shows a node down as soon as the manager no longer lists it — before the launcher's restart
@@ -403,5 +466,7 @@ it('shows the disconnected banner instead of a blank page while the manager is d
 
 it('logged no console errors', () => {
   expect(consoleLog.errors()).toEqual([]);
-  console.info(`allowed ${consoleLog.allowedFailures} 'WebSocket connection … failed' lines while the manager was down`);
+  console.info(
+    `allowed ${consoleLog.allowedFailures} 'WebSocket connection … failed' lines while the manager was down`,
+  );
 });

@@ -36,7 +36,8 @@ const pageErrors: string[] = [];
 function call<K extends keyof Api>(name: K, ...args: Parameters<Api[K]>): Promise<Awaited<ReturnType<Api[K]>>> {
   return page.evaluate(
     ([n, a]) => {
-      const api = (globalThis as unknown as { persistenceTest: Record<string, (...x: unknown[]) => unknown> }).persistenceTest;
+      const api = (globalThis as unknown as { persistenceTest: Record<string, (...x: unknown[]) => unknown> })
+        .persistenceTest;
       return api[n as string]!(...(a as unknown[]));
     },
     [name, args] as const,
@@ -78,13 +79,19 @@ afterAll(async () => {
 });
 
 it('a reloaded page loads the entries and checkpoint written before, and reset drops them', async () => {
-  await call('write', 'dash', [
-    [enc(string('a')), enc(count(1))],
-    [enc(string('b')), enc(count(2))],
-    [enc(string('a')), enc(count(3))],
-    [enc(string('c')), enc(count(4))],
-    [enc(string('c')), null],
-  ], 'epoch-1', 1);
+  await call(
+    'write',
+    'dash',
+    [
+      [enc(string('a')), enc(count(1))],
+      [enc(string('b')), enc(count(2))],
+      [enc(string('a')), enc(count(3))],
+      [enc(string('c')), enc(count(4))],
+      [enc(string('c')), null],
+    ],
+    'epoch-1',
+    1,
+  );
   await call('flush', 'dash');
   await reload();
   const loaded = await call('load', 'dash');
@@ -125,7 +132,13 @@ it('every kind of Broker key and value round-trips through IndexedDB', async () 
   const pairs = fc.sample(fc.tuple(dataArb(), dataArb()), { numRuns: 300, seed: 20250 });
   const expected = new DataMap<Data>();
   for (const [k, v] of pairs) expected.set(k, v);
-  await call('write', 'kinds', pairs.map(([k, v]) => [enc(k), enc(v)]), 'kinds', 1);
+  await call(
+    'write',
+    'kinds',
+    pairs.map(([k, v]) => [enc(k), enc(v)]),
+    'kinds',
+    1,
+  );
   await call('flush', 'kinds');
   await reload();
   const got = entriesOf(await call('load', 'kinds'));

@@ -49,7 +49,10 @@ afterAll(async () => {
 async function open(): Promise<void> {
   await page.goto(`http://127.0.0.1:${(pages.address() as AddressInfo).port}/`);
   await page.waitForSelector('body[data-ready="yes"]', { state: 'attached' });
-  await page.evaluate((url) => (globalThis as unknown as { startClone(u: string): Promise<void> }).startClone(url), `ws://127.0.0.1:${hubPort}`);
+  await page.evaluate(
+    (url) => (globalThis as unknown as { startClone(u: string): Promise<void> }).startClone(url),
+    `ws://127.0.0.1:${hubPort}`,
+  );
 }
 
 const text = (id: string) => page.evaluate((x) => document.getElementById(x)!.textContent, id);

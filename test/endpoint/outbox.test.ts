@@ -148,7 +148,12 @@ describe('Outbox congestion', () => {
     expect(timers.armed).toBe(1);
     transport.buffered = 0;
     timers.advance(5);
-    expect(transport.sent).toEqual(['d:0,1,2,3,4,5,6,7,8,9', 'd:10,11,12,13,14,15,16,17,18,19', 'd:20,21,22,23,24,25,26,27,28,29', 'd:30,31,32,33,34']);
+    expect(transport.sent).toEqual([
+      'd:0,1,2,3,4,5,6,7,8,9',
+      'd:10,11,12,13,14,15,16,17,18,19',
+      'd:20,21,22,23,24,25,26,27,28,29',
+      'd:30,31,32,33,34',
+    ]);
   });
 
   it('control frames are written even while congested; data waits', async () => {

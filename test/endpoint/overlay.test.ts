@@ -21,7 +21,8 @@ async function settled(n: Net | SimNet, subscribers: readonly number[], topic: s
     () =>
       n.eps.every((ep, i) =>
         subscribers.every(
-          (s) => s === i || ep.reachable().some((r) => r.id === n.eps[s]!.id && r.filter.some((p) => topic.startsWith(p))),
+          (s) =>
+            s === i || ep.reachable().some((r) => r.id === n.eps[s]!.id && r.filter.some((p) => topic.startsWith(p))),
         ),
       ),
     5000,
@@ -32,7 +33,7 @@ async function settled(n: Net | SimNet, subscribers: readonly number[], topic: s
 describe('publish/subscribe over the overlay', () => {
   it('delivers between two peers with types intact and never to the publisher itself', async () => {
     const n = (net = simEndpoints(2));
-    const [a, b] = n.eps as [typeof n.eps[0], typeof n.eps[0]];
+    const [a, b] = n.eps as [(typeof n.eps)[0], (typeof n.eps)[0]];
     const atB = collect(b, 'alice/dogs');
     const atA = collect(a, 'alice/');
     await wire(n, [[0, 1]]);
@@ -52,7 +53,10 @@ describe('publish/subscribe over the overlay', () => {
     const n = (net = simEndpoints(3));
     const marks = collect(n.eps[1]!, 'mark/');
     collect(n.eps[2]!, 'elsewhere/');
-    await wire(n, [[0, 1], [1, 2]]);
+    await wire(n, [
+      [0, 1],
+      [1, 2],
+    ]);
     await settled(n, [1], 'mark/');
     await settled(n, [2], 'elsewhere/');
     expect(() => n.eps[0]!.publish('nobody/listens', count(1))).not.toThrow();
@@ -71,7 +75,13 @@ describe('publish/subscribe over the overlay', () => {
 
   it('reaches a subscriber five hops away, exactly once per message', async () => {
     const n = (net = simEndpoints(6));
-    await wire(n, [[0, 1], [1, 2], [2, 3], [3, 4], [4, 5]]);
+    await wire(n, [
+      [0, 1],
+      [1, 2],
+      [2, 3],
+      [3, 4],
+      [4, 5],
+    ]);
     const got = collect(n.eps[5]!, 'far/');
     await settled(n, [5], 'far/x');
     for (let i = 0; i < 50; i++) n.eps[0]!.publish('far/x', count(i));
@@ -86,8 +96,34 @@ describe('publish/subscribe over the overlay', () => {
   });
 
   it.each([
-    ['ring of 6', 6, [[0, 1], [1, 2], [2, 3], [3, 4], [4, 5], [5, 0]]],
-    ['full mesh of 5', 5, [[0, 1], [0, 2], [0, 3], [0, 4], [1, 2], [1, 3], [1, 4], [2, 3], [2, 4], [3, 4]]],
+    [
+      'ring of 6',
+      6,
+      [
+        [0, 1],
+        [1, 2],
+        [2, 3],
+        [3, 4],
+        [4, 5],
+        [5, 0],
+      ],
+    ],
+    [
+      'full mesh of 5',
+      5,
+      [
+        [0, 1],
+        [0, 2],
+        [0, 3],
+        [0, 4],
+        [1, 2],
+        [1, 3],
+        [1, 4],
+        [2, 3],
+        [2, 4],
+        [3, 4],
+      ],
+    ],
   ] as const)('delivers exactly once to every subscriber in a %s', async (_name, n, edges) => {
     const sn = (net = simEndpoints(n));
     const boxes = sn.eps.map((ep) => collect(ep, 'mesh/'));
@@ -115,7 +151,10 @@ describe('publish/subscribe over the overlay', () => {
 
   it('stops delivering after unsubscribe and propagates the removal', async () => {
     const n = (net = simEndpoints(3));
-    await wire(n, [[0, 1], [1, 2]]);
+    await wire(n, [
+      [0, 1],
+      [1, 2],
+    ]);
     const got: unknown[] = [];
     const sub = n.eps[2]!.subscribe('u/', (m) => got.push(m));
     await settled(n, [2], 'u/1');
@@ -131,7 +170,12 @@ describe('publish/subscribe over the overlay', () => {
 
   it('enforces the TTL', async () => {
     const n = (net = simEndpoints(5, { ttl: 2 }));
-    await wire(n, [[0, 1], [1, 2], [2, 3], [3, 4]]);
+    await wire(n, [
+      [0, 1],
+      [1, 2],
+      [2, 3],
+      [3, 4],
+    ]);
     const near = collect(n.eps[2]!, 't/');
     const far = collect(n.eps[4]!, 't/');
     await settled(n, [2, 4], 't/x');
@@ -147,7 +191,10 @@ describe('publish/subscribe over the overlay', () => {
     net = memoryEndpoints(3);
     const events: StatusEvent[] = [];
     net.eps[0]!.on('status', (s) => events.push(s));
-    await wire(net, [[0, 1], [1, 2]]);
+    await wire(net, [
+      [0, 1],
+      [1, 2],
+    ]);
     await until(() => events.filter((e) => e.code === 'endpoint_discovered').length === 2);
     const added = events.find((e) => e.code === 'peer_added')!;
     expect(added.message).toBe('handshake successful');

@@ -99,8 +99,18 @@ describe('makeEvent', () => {
       ]),
     );
     // Repeated keys are allowed: Zeek keeps every entry (EventMetadata::current returns a vector).
-    const twice = makeEvent('e', [], { metadata: [[300, 1], [300, 2]] });
-    expect(parseZeekMessage(twice)).toMatchObject({ metadata: [[300n, integer(1)], [300n, integer(2)]] });
+    const twice = makeEvent('e', [], {
+      metadata: [
+        [300, 1],
+        [300, 2],
+      ],
+    });
+    expect(parseZeekMessage(twice)).toMatchObject({
+      metadata: [
+        [300n, integer(1)],
+        [300n, integer(2)],
+      ],
+    });
   });
 
   it('omits the metadata vector when there is nothing to put in it', () => {
@@ -118,7 +128,9 @@ describe('makeEvent', () => {
     expect(() => makeEvent('e', [], { networkTime: new Date(NaN) })).toThrow(ValueError);
     expect(() => makeEvent(5 as never)).toThrow(/event name must be a string/);
     // The first user key (200) is accepted and carried as metadata.
-    expect(parseZeekMessage(makeEvent('e', [], { metadata: [[200, 1]] }))).toMatchObject({ metadata: [[200n, integer(1)]] });
+    expect(parseZeekMessage(makeEvent('e', [], { metadata: [[200, 1]] }))).toMatchObject({
+      metadata: [[200n, integer(1)]],
+    });
   });
 });
 
@@ -134,7 +146,9 @@ describe('log and identifier builders', () => {
       expected,
     );
     expect(() => makeLogCreate({ streamId: 3 as never, writerId: 'w', writerInfo, fields })).toThrow(/streamId/);
-    expect(() => makeLogCreate({ streamId: 's', writerId: 'w', writerInfo: 'x' as never, fields })).toThrow(/writerInfo/);
+    expect(() => makeLogCreate({ streamId: 's', writerId: 'w', writerInfo: 'x' as never, fields })).toThrow(
+      /writerInfo/,
+    );
   });
 
   it('builds log-write [stream, writer, path, serial data]', () => {
@@ -190,7 +204,16 @@ describe('makeZeekMessage', () => {
       msg(1, [string('e'), vector([]), vector([vector([count(1), ts]), vector([count(200), count(1)])])]),
     );
     expectData(
-      makeZeekMessage({ kind: 'event', name: 'e', args: [], metadata: [[200n, count(1)], [1n, ts]], networkTime: ts }),
+      makeZeekMessage({
+        kind: 'event',
+        name: 'e',
+        args: [],
+        metadata: [
+          [200n, count(1)],
+          [1n, ts],
+        ],
+        networkTime: ts,
+      }),
       msg(1, [string('e'), vector([]), vector([vector([count(200), count(1)]), vector([count(1), ts])])]),
     );
   });
@@ -207,7 +230,9 @@ describe('makeZeekMessage', () => {
     expect(() =>
       makeZeekMessage({ kind: 'event', name: 'e', args: [], metadata: [], networkTime: real(1) as never }),
     ).toThrow(/networkTime must be a timestamp/);
-    expect(() => makeZeekMessage({ kind: 'event', name: 'e', args: [], metadata: [[-1n, none()]] })).toThrow(ValueError);
+    expect(() => makeZeekMessage({ kind: 'event', name: 'e', args: [], metadata: [[-1n, none()]] })).toThrow(
+      ValueError,
+    );
     expect(() => makeZeekMessage({ kind: 'nope' } as never)).toThrow(/unknown Zeek message kind/);
   });
 });

@@ -73,7 +73,9 @@ describe('parseZeekMessage: valid layouts', () => {
 
   it('decodes log-create, log-write and identifier-update', () => {
     const info = vector([string('conn'), real(0), real(3600), real(0), table([]), string('')]);
-    expect(parseZeekMessage(msg(2, [enumValue('Conn::LOG'), enumValue('Log::WRITER_ASCII'), info, vector([])]))).toEqual({
+    expect(
+      parseZeekMessage(msg(2, [enumValue('Conn::LOG'), enumValue('Log::WRITER_ASCII'), info, vector([])])),
+    ).toEqual({
       kind: 'log-create',
       streamId: 'Conn::LOG',
       writerId: 'Log::WRITER_ASCII',
@@ -85,7 +87,11 @@ describe('parseZeekMessage: valid layouts', () => {
       writerInfo: none(),
       fields: count(1),
     });
-    expect(parseZeekMessage(msg(3, [enumValue('Conn::LOG'), enumValue('Log::WRITER_ASCII'), string('conn'), string('\u0001')]))).toEqual({
+    expect(
+      parseZeekMessage(
+        msg(3, [enumValue('Conn::LOG'), enumValue('Log::WRITER_ASCII'), string('conn'), string('\u0001')]),
+      ),
+    ).toEqual({
       kind: 'log-write',
       streamId: 'Conn::LOG',
       writerId: 'Log::WRITER_ASCII',
@@ -119,7 +125,9 @@ describe('parseZeekMessage: valid layouts', () => {
     };
     expect(() => parseZeekMessage(nest(DEFAULT_MAX_BATCH_DEPTH))).not.toThrow();
     expect(() => parseZeekMessage(nest(DEFAULT_MAX_BATCH_DEPTH + 1))).toThrow(
-      new DecodeError(`invalid Zeek message: ${'batch[0]: '.repeat(DEFAULT_MAX_BATCH_DEPTH)}batch nested deeper than 4`),
+      new DecodeError(
+        `invalid Zeek message: ${'batch[0]: '.repeat(DEFAULT_MAX_BATCH_DEPTH)}batch nested deeper than 4`,
+      ),
     );
     expect(() => parseZeekMessage(nest(1), { maxBatchDepth: 0 })).toThrow(/batch nested deeper than 0/);
     expect(() => parseZeekMessage(nest(0), { maxBatchDepth: 0 })).not.toThrow();
@@ -151,14 +159,26 @@ describe('parseZeekMessage: rejections name what is wrong', () => {
     ['event name not a string', msg(1, [enumValue('e'), vector([])]), /event name is not a string \(got enum-value\)/],
     ['event args not a vector', msg(1, [string('e'), set([])]), /event args are not a vector \(got set\)/],
     ['metadata not a vector', msg(1, [...ev2, table([])]), /event metadata is not a vector \(got table\)/],
-    ['metadata entry not a vector', msg(1, [...ev2, vector([count(1)])]), /event metadata\[0\] is not a vector \(got count\)/],
-    ['metadata entry of 1', msg(1, [...ev2, vector([vector([count(200)])])]), /metadata\[0\] has 1 elements, expected 2/],
+    [
+      'metadata entry not a vector',
+      msg(1, [...ev2, vector([count(1)])]),
+      /event metadata\[0\] is not a vector \(got count\)/,
+    ],
+    [
+      'metadata entry of 1',
+      msg(1, [...ev2, vector([vector([count(200)])])]),
+      /metadata\[0\] has 1 elements, expected 2/,
+    ],
     [
       'metadata entry of 3',
       msg(1, [...ev2, vector([tsEntry, vector([count(200), none(), none()])])]),
       /metadata\[1\] has 3 elements, expected 2/,
     ],
-    ['metadata key not a count', msg(1, [...ev2, vector([vector([integer(1), ts])])]), /metadata\[0\] key is not a count \(got integer\)/],
+    [
+      'metadata key not a count',
+      msg(1, [...ev2, vector([vector([integer(1), ts])])]),
+      /metadata\[0\] key is not a count \(got integer\)/,
+    ],
     [
       'network timestamp as a real (Zeek time)',
       msg(1, [...ev2, vector([vector([count(1), real(1.5)])])]),
@@ -170,19 +190,43 @@ describe('parseZeekMessage: rejections name what is wrong', () => {
       /metadata\[1\]: network timestamp.*got string/,
     ],
     ['log-create of 3', msg(2, [enumValue('a'), enumValue('b'), none()]), /log-create has 3 fields, expected 4/],
-    ['log-create stream as string', msg(2, [string('a'), enumValue('b'), none(), none()]), /log-create stream id is not an enum-value \(got string\)/],
-    ['log-create writer as string', msg(2, [enumValue('a'), string('b'), none(), none()]), /log-create writer id is not an enum-value/],
+    [
+      'log-create stream as string',
+      msg(2, [string('a'), enumValue('b'), none(), none()]),
+      /log-create stream id is not an enum-value \(got string\)/,
+    ],
+    [
+      'log-create writer as string',
+      msg(2, [enumValue('a'), string('b'), none(), none()]),
+      /log-create writer id is not an enum-value/,
+    ],
     ['log-write of 5', msg(3, [...lw, none()]), /log-write has 5 fields, expected 4/],
     ['log-write stream as string', msg(3, [string('x'), ...lw.slice(1)]), /log-write stream id is not an enum-value/],
-    ['log-write writer as count', msg(3, [lw[0]!, count(1), ...lw.slice(2)]), /log-write writer id is not an enum-value \(got count\)/],
-    ['log-write path not a string', msg(3, [...lw.slice(0, 2), none(), lw[3]!]), /log-write path is not a string \(got none\)/],
-    ['log-write serial data as vector', msg(3, [...lw.slice(0, 3), vector([])]), /log-write serial data is not a string \(got vector\)/],
+    [
+      'log-write writer as count',
+      msg(3, [lw[0]!, count(1), ...lw.slice(2)]),
+      /log-write writer id is not an enum-value \(got count\)/,
+    ],
+    [
+      'log-write path not a string',
+      msg(3, [...lw.slice(0, 2), none(), lw[3]!]),
+      /log-write path is not a string \(got none\)/,
+    ],
+    [
+      'log-write serial data as vector',
+      msg(3, [...lw.slice(0, 3), vector([])]),
+      /log-write serial data is not a string \(got vector\)/,
+    ],
     ['identifier-update of 1', msg(4, [string('x')]), /identifier-update has 1 fields, expected 2/],
     ['identifier-update of 3', msg(4, [string('x'), none(), none()]), /identifier-update has 3 fields/],
     ['identifier name not a string', msg(4, [enumValue('x'), none()]), /identifier-update name is not a string/],
     ['batch with a bad item', msg(5, [makeEvent('e'), msg(1, [string('e')])]), /: batch\[1\]: event has 1 fields/],
     ['batch holding a plain value', msg(5, [count(1)]), /: batch\[0\]: not a vector \(got count\)/],
-    ['batch nested bad item', msg(5, [msg(5, [makeEvent('e'), msg(9, [])])]), /batch\[0\]: batch\[1\]: unknown message type 9/],
+    [
+      'batch nested bad item',
+      msg(5, [msg(5, [makeEvent('e'), msg(9, [])])]),
+      /batch\[0\]: batch\[1\]: unknown message type 9/,
+    ],
   ];
 
   for (const [what, input, pattern] of cases) {
@@ -219,11 +263,12 @@ describe('parseZeekMessage on arbitrary input', () => {
   const contentArb = fc.array(dataArb({ depth: 2 }), { maxLength: 4 });
   const messageLikeArb: fc.Arbitrary<Data> = fc.oneof(
     dataArb({ depth: 3 }),
+    fc.tuple(fc.integer({ min: 0, max: 7 }), contentArb).map(([type, content]) => msg(type, content)),
     fc
-      .tuple(fc.integer({ min: 0, max: 7 }), contentArb)
-      .map(([type, content]) => msg(type, content)),
-    fc
-      .tuple(fc.array(dataArb({ depth: 2 }), { maxLength: 3 }), fc.array(fc.tuple(fc.bigInt({ min: 0n, max: 3n }), dataArb({ depth: 1 })), { maxLength: 3 }))
+      .tuple(
+        fc.array(dataArb({ depth: 2 }), { maxLength: 3 }),
+        fc.array(fc.tuple(fc.bigInt({ min: 0n, max: 3n }), dataArb({ depth: 1 })), { maxLength: 3 }),
+      )
       .map(([args, meta]) => msg(1, [string('e'), vector(args), vector(meta.map(([k, v]) => vector([count(k), v])))])),
   );
 

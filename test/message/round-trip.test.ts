@@ -20,7 +20,12 @@ const uint64 = fc.bigInt({ min: 0n, max: (1n << 64n) - 1n });
 
 const metadataEntryArb: fc.Arbitrary<MetadataEntry> = fc.oneof(
   int64.map((ns): MetadataEntry => [1n, timestamp(ns)]),
-  fc.tuple(uint64.filter((k) => k !== 1n), dataArb({ depth: 1 })).map(([k, v]): MetadataEntry => [k, v]),
+  fc
+    .tuple(
+      uint64.filter((k) => k !== 1n),
+      dataArb({ depth: 1 }),
+    )
+    .map(([k, v]): MetadataEntry => [k, v]),
 );
 
 const eventArb: fc.Arbitrary<ZeekMessage> = fc
@@ -41,10 +46,20 @@ const enumName = fc.stringMatching(/^[A-Za-z_]{1,8}::[A-Z_]{1,8}$/);
 const leafArb: fc.Arbitrary<ZeekMessage> = fc.oneof(
   eventArb,
   fc
-    .record({ streamId: enumName, writerId: enumName, writerInfo: dataArb({ depth: 2 }), fields: dataArb({ depth: 2 }) })
+    .record({
+      streamId: enumName,
+      writerId: enumName,
+      writerInfo: dataArb({ depth: 2 }),
+      fields: dataArb({ depth: 2 }),
+    })
     .map((r): ZeekMessage => ({ kind: 'log-create', ...r })),
   fc
-    .record({ streamId: enumName, writerId: enumName, path: fc.string({ maxLength: 10 }), serialData: fc.string({ maxLength: 20 }) })
+    .record({
+      streamId: enumName,
+      writerId: enumName,
+      path: fc.string({ maxLength: 10 }),
+      serialData: fc.string({ maxLength: 20 }),
+    })
     .map((r): ZeekMessage => ({ kind: 'log-write', ...r })),
   fc
     .record({ name: fc.string({ maxLength: 10 }), value: dataArb({ depth: 2 }) })
@@ -58,7 +73,9 @@ function messageArb(depth: number): fc.Arbitrary<ZeekMessage> {
     { weight: 3, arbitrary: leafArb },
     {
       weight: 1,
-      arbitrary: fc.array(messageArb(depth - 1), { maxLength: 3 }).map((messages): ZeekMessage => ({ kind: 'batch', messages })),
+      arbitrary: fc
+        .array(messageArb(depth - 1), { maxLength: 3 })
+        .map((messages): ZeekMessage => ({ kind: 'batch', messages })),
     },
   );
 }

@@ -86,10 +86,13 @@ describe('createFileLogWriter', () => {
     writer = createFileLogWriter({ dir: join(tmp(), 'deeper', 'logs'), durable: true, format: 'json' });
     writer.write(KNOWN_HOSTS_LOG, [host(1)]);
     // Nobody calls flush(): the record reaches the file by itself (real file I/O: poll for it).
-    await vi.waitFor(() => expect(read('deeper/logs/known_hosts.log')).toBe('{"ts":1700000001.0,"host":"10.0.0.1"}\n'), {
-      timeout: 5000,
-      interval: 5,
-    });
+    await vi.waitFor(
+      () => expect(read('deeper/logs/known_hosts.log')).toBe('{"ts":1700000001.0,"host":"10.0.0.1"}\n'),
+      {
+        timeout: 5000,
+        interval: 5,
+      },
+    );
     await writer.close();
     expect(read('deeper/logs/known_hosts.log')).toBe('{"ts":1700000001.0,"host":"10.0.0.1"}\n'); // JSON has no footer
   });
@@ -134,7 +137,10 @@ describe('createFileLogWriter', () => {
       writer!.write(KNOWN_HOSTS_LOG, batch);
     }, 5);
     // Real file I/O and the writer's own timers: write until at least two rotations happened.
-    await vi.waitFor(() => expect(readdirSync(dir).length).toBeGreaterThanOrEqual(3), { timeout: 10_000, interval: 10 });
+    await vi.waitFor(() => expect(readdirSync(dir).length).toBeGreaterThanOrEqual(3), {
+      timeout: 10_000,
+      interval: 10,
+    });
     clearInterval(timer);
     await writer.close();
     const files = readdirSync(dir);

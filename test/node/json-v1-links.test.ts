@@ -6,7 +6,18 @@
  */
 import WebSocket, { WebSocketServer } from 'ws';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ConfigError, Endpoint, ValueError, integer, real, string, vector, type Data, type Message, type OverflowPolicy } from 'isobroker';
+import {
+  ConfigError,
+  Endpoint,
+  ValueError,
+  integer,
+  real,
+  string,
+  vector,
+  type Data,
+  type Message,
+  type OverflowPolicy,
+} from 'isobroker';
 import { listen, type Listener } from 'isobroker/node';
 
 const MiB = 1024 * 1024;
@@ -15,10 +26,16 @@ afterEach(async () => {
   for (const f of cleanup.splice(0).reverse()) await f();
 });
 
-async function hubWith(options: ConstructorParameters<typeof Endpoint>[0], listenOptions = {}): Promise<{ hub: Endpoint; listener: Listener }> {
+async function hubWith(
+  options: ConstructorParameters<typeof Endpoint>[0],
+  listenOptions = {},
+): Promise<{ hub: Endpoint; listener: Listener }> {
   const hub = new Endpoint({ name: 'hub', ...options });
   const listener = await listen(hub, listenOptions);
-  cleanup.push(() => listener.close(), () => hub.close());
+  cleanup.push(
+    () => listener.close(),
+    () => hub.close(),
+  );
   return { hub, listener };
 }
 
@@ -40,7 +57,10 @@ describe("Broker's limits: 20 MiB strings and 63-deep vectors", () => {
     const { hub, listener } = await hubWith({});
     const a = new Endpoint({ name: 'a' });
     const b = new Endpoint({ name: 'b' });
-    cleanup.push(() => a.close(), () => b.close());
+    cleanup.push(
+      () => a.close(),
+      () => b.close(),
+    );
     const atB = nextMessage(b, 'big/');
     const atB2 = nextMessage(b, 'deep/');
     await b.peer(listener.url);
@@ -95,9 +115,13 @@ describe("Broker's limits: 20 MiB strings and 63-deep vectors", () => {
   });
 
   it('link options are validated with ConfigError', () => {
-    expect(() => new Endpoint({ links: { jsonClients: { overflowPolicy: 'drop_all' as OverflowPolicy } } })).toThrow(ConfigError);
+    expect(() => new Endpoint({ links: { jsonClients: { overflowPolicy: 'drop_all' as OverflowPolicy } } })).toThrow(
+      ConfigError,
+    );
     expect(() => new Endpoint({ links: { peers: { maxMessageSize: 0 } } })).toThrow(/links.peers.maxMessageSize/);
-    expect(() => new Endpoint({ links: { jsonServers: { stringEscapes: 'c' as 'json' } } })).toThrow(/links.jsonServers.stringEscapes/);
+    expect(() => new Endpoint({ links: { jsonServers: { stringEscapes: 'c' as 'json' } } })).toThrow(
+      /links.jsonServers.stringEscapes/,
+    );
     expect(() => new Endpoint({ links: { jsonClients: { bufferSize: 1.5 } } })).toThrow(/links.jsonClients.bufferSize/);
   });
 });
@@ -119,7 +143,7 @@ describe('non-finite reals towards a JSON v1 server', () => {
 });
 
 describe('what a Broker server writes', () => {
-  it("bare nan/inf/-inf from a server arrive as reals; relaying them to another JSON v1 server is reported, not sent", async () => {
+  it('bare nan/inf/-inf from a server arrive as reals; relaying them to another JSON v1 server is reported, not sent', async () => {
     // A minimal Broker-like JSON v1 server: acks the handshake, then sends what Broker's server
     // writes for non-finite reals (bare words, not JSON).
     const broker = new WebSocketServer({ host: '127.0.0.1', port: 0 });
@@ -128,7 +152,8 @@ describe('what a Broker server writes', () => {
     broker.on('connection', (ws) => {
       ws.once('message', () => {
         ws.send('{"type":"ack","endpoint":"00000000-0000-4000-8000-000000000001","version":"2.8.0-dev"}');
-        for (const w of ['nan', 'inf', '-inf']) ws.send(`{"type":"data-message","topic":"nf/${w}","@data-type":"real","data":${w}}`);
+        for (const w of ['nan', 'inf', '-inf'])
+          ws.send(`{"type":"data-message","topic":"nf/${w}","@data-type":"real","data":${w}}`);
       });
       ws.on('message', (d) => fromClient.push(String(d)));
     });
@@ -166,7 +191,9 @@ describe('string escapes for older Zeek (links.jsonServers.stringEscapes)', () =
     cleanup.push(() => new Promise<void>((r) => server.close(() => r())));
     const received: string[] = [];
     server.on('connection', (ws) => {
-      ws.once('message', () => ws.send('{"type":"ack","endpoint":"00000000-0000-4000-8000-000000000002","version":"7.0.0"}'));
+      ws.once('message', () =>
+        ws.send('{"type":"ack","endpoint":"00000000-0000-4000-8000-000000000002","version":"7.0.0"}'),
+      );
       ws.on('message', (d) => received.push(String(d)));
     });
     await new Promise((r) => server.once('listening', r));
@@ -203,7 +230,9 @@ async function waitFor(cond: () => boolean, ms = 20_000): Promise<void> {
 }
 
 /** A raw JSON v1 client that has subscribed to `slow/` and then stops reading its socket. */
-async function stalledClient(url: string): Promise<{ ws: WebSocket; texts: string[]; closed: Promise<number>; resume(): void }> {
+async function stalledClient(
+  url: string,
+): Promise<{ ws: WebSocket; texts: string[]; closed: Promise<number>; resume(): void }> {
   const ws = new WebSocket(url);
   const texts: string[] = [];
   ws.on('message', (d) => texts.push(String(d)));

@@ -71,14 +71,21 @@ describe('Broker JSON v1 server', () => {
   it('rejects a wrong path with invalid_uri and close code 1008', async () => {
     const c = await rawClient(listener.url.replace(/\/?$/, '/v0/messages/json'));
     const [err] = await c.waitTexts(1);
-    expect(JSON.parse(err!)).toEqual({ type: 'error', code: 'invalid_uri', context: 'Invalid URI - use /v1/messages/json' });
+    expect(JSON.parse(err!)).toEqual({
+      type: 'error',
+      code: 'invalid_uri',
+      context: 'Invalid URI - use /v1/messages/json',
+    });
     expect(await c.closed).toEqual({ code: 1008, reason: 'Invalid URI - use /v1/messages/json' });
   });
 
   it('reports a bad message as input #N and keeps the connection working', async () => {
     const a = await jsonClient(listener.jsonUrl, ['/test']);
     const b = await jsonClient(listener.jsonUrl, []);
-    cleanup.push(() => a.close(), () => b.close());
+    cleanup.push(
+      () => a.close(),
+      () => b.close(),
+    );
     b.ws.send('{"topic": "/test", "@data-type": "phone", "data": "555-0123"}');
     b.ws.send('this is not json!');
     b.ws.send(new Uint8Array([1, 2, 3]));
@@ -100,7 +107,10 @@ describe('Broker JSON v1 server', () => {
   it('never echoes a message back to the client that sent it; others get it', async () => {
     const a = await jsonClient(listener.jsonUrl, ['/echo']);
     const b = await jsonClient(listener.jsonUrl, ['/echo']);
-    cleanup.push(() => a.close(), () => b.close());
+    cleanup.push(
+      () => a.close(),
+      () => b.close(),
+    );
     a.ws.send('{"type":"data-message","topic":"/echo/1","@data-type":"string","data":"hi"}');
     await b.waitTexts(1);
     // b answers after it got the message; an echo to a would have been queued to a before it.
@@ -112,7 +122,10 @@ describe('Broker JSON v1 server', () => {
   it('accepts messages pipelined before the ack', async () => {
     const sub = await jsonClient(listener.jsonUrl, ['/p']);
     const c = await rawClient(listener.jsonUrl);
-    cleanup.push(() => sub.close(), () => c.close());
+    cleanup.push(
+      () => sub.close(),
+      () => c.close(),
+    );
     c.ws.send('[]');
     c.ws.send('{"type":"data-message","topic":"/p","@data-type":"count","data":1}');
     await sub.waitTexts(1);
@@ -122,7 +135,10 @@ describe('Broker JSON v1 server', () => {
   it('re-encodes in canonical compact form (sorted sets, %f reals, .mmm UTC timestamps)', async () => {
     const sub = await jsonClient(listener.jsonUrl, ['/c']);
     const pub = await jsonClient(listener.jsonUrl, []);
-    cleanup.push(() => sub.close(), () => pub.close());
+    cleanup.push(
+      () => sub.close(),
+      () => pub.close(),
+    );
     pub.ws.send(`{
       "type": "data-message", "topic": "/c", "@data-type": "vector", "data": [
         {"@data-type": "set", "data": [{"@data-type": "string", "data": "b"}, {"@data-type": "string", "data": "a"}]},
@@ -140,8 +156,8 @@ describe('Broker JSON v1 server', () => {
 });
 
 describe('native peers and JSON v1 clients see each other', () => {
-  const decodable = vectors.filter(
-    (v) => /^(enc-msg|btest\/unencrypted\/send-input|pcap\/client-pong|zeek\/metadata\/.*\/ping)/.test(v.name),
+  const decodable = vectors.filter((v) =>
+    /^(enc-msg|btest\/unencrypted\/send-input|pcap\/client-pong|zeek\/metadata\/.*\/ping)/.test(v.name),
   );
 
   it('a JSON client publishing every vector value reaches a native subscriber with types preserved', async () => {

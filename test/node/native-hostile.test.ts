@@ -29,20 +29,37 @@ async function nativeRaw(): Promise<RawClient> {
   const c = await rawClient(`${listener.url}/v1/messages/native`);
   cleanup.push(() => c.close());
   const id = '0a1b2c3d-0000-4000-8000-000000000001';
-  c.ws.send(encodeFrame([encodeMessage({ kind: MessageKind.Hello, version: 1, id: idToBytes(id), name: 'raw', role: 'test', credential: null })]));
+  c.ws.send(
+    encodeFrame([
+      encodeMessage({
+        kind: MessageKind.Hello,
+        version: 1,
+        id: idToBytes(id),
+        name: 'raw',
+        role: 'test',
+        credential: null,
+      }),
+    ]),
+  );
   await until(() => c.binaries.length > 0);
   return c;
 }
 
 function errorsIn(c: RawClient): { code: string; context: string }[] {
-  return c.binaries.flatMap((b) => decodeFrame(b)).filter((m) => m.kind === MessageKind.Error) as unknown as { code: string; context: string }[];
+  return c.binaries.flatMap((b) => decodeFrame(b)).filter((m) => m.kind === MessageKind.Error) as unknown as {
+    code: string;
+    context: string;
+  }[];
 }
 
 /** A healthy pair through the hub that must keep working whatever the others do. */
 async function healthyPair(): Promise<{ check: (n: number, payload?: string) => Promise<void> }> {
   const a = new Endpoint({ name: 'a', retry: 50 });
   const b = new Endpoint({ name: 'b', retry: 50 });
-  cleanup.push(() => a.close(), () => b.close());
+  cleanup.push(
+    () => a.close(),
+    () => b.close(),
+  );
   const got: Message[] = [];
   b.subscribe('healthy/', (m) => got.push(m));
   await Promise.all([a.peer(listener.url), b.peer(listener.url)]);
@@ -50,7 +67,8 @@ async function healthyPair(): Promise<{ check: (n: number, payload?: string) => 
   let sent = 0;
   return {
     check: async (n: number, payload?: string) => {
-      for (let i = 0; i < n; i++) a.publish('healthy/x', payload === undefined ? count(sent++) : (sent++, string(payload)));
+      for (let i = 0; i < n; i++)
+        a.publish('healthy/x', payload === undefined ? count(sent++) : (sent++, string(payload)));
       await until(() => got.length === sent, 5000, 'healthy traffic');
     },
   };
@@ -91,7 +109,14 @@ describe('hostile input on the native path', () => {
     const filter = Array.from({ length: 200_000 }, (_, i) => `flood/${i}`);
     c.ws.send(
       encodeFrame([
-        encodeMessage({ kind: MessageKind.Announce, origin: idToBytes('0a1b2c3d-0000-4000-8000-000000000001'), version: 1, name: 'raw', filter, neighbors: [] }),
+        encodeMessage({
+          kind: MessageKind.Announce,
+          origin: idToBytes('0a1b2c3d-0000-4000-8000-000000000001'),
+          version: 1,
+          name: 'raw',
+          filter,
+          neighbors: [],
+        }),
       ]),
     );
     const closed = await c.closed;
@@ -136,12 +161,15 @@ describe('limits and slow consumers', () => {
     (slow.ws as unknown as { _socket: { pause(): void } })._socket.pause();
     const closing = slow.closed;
     const kb = 'x'.repeat(1024);
-    for (let round = 0; round < 40 && hub.peers().some((p) => p.protocol === 'json'); round++) await healthy.check(1000, kb);
+    for (let round = 0; round < 40 && hub.peers().some((p) => p.protocol === 'json'); round++)
+      await healthy.check(1000, kb);
     (slow.ws as unknown as { _socket: { resume(): void } })._socket.resume();
     slow.ws.resume();
     const closed = await closing;
     expect(closed.code).toBe(1008);
-    const last = slow.texts.map((t) => JSON.parse(t) as { type: string; code?: string; context?: string }).filter((m) => m.type === 'error');
+    const last = slow.texts
+      .map((t) => JSON.parse(t) as { type: string; code?: string; context?: string })
+      .filter((m) => m.type === 'error');
     expect(last[0]).toMatchObject({ code: 'buffer_overflow' });
     expect(last[0]!.context).toContain('reads too slowly');
     await healthy.check(100);

@@ -30,7 +30,10 @@ async function tlsHub(options: ServerOptions): Promise<TlsHub> {
   const server: Server = createServer(options, (_req, res) => res.writeHead(404).end());
   const wss = new WebSocketServer({ server, path: JSON_PATH });
   wss.on('connection', (ws, req) => {
-    hub.accept(wrapWebSocket(ws as unknown as WebSocketLike, `${req.socket.remoteAddress}:${req.socket.remotePort}`), 'json');
+    hub.accept(
+      wrapWebSocket(ws as unknown as WebSocketLike, `${req.socket.remoteAddress}:${req.socket.remotePort}`),
+      'json',
+    );
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
@@ -83,7 +86,12 @@ describe("TLS to a default Broker (anonymous TLS, Broker's cipher setup)", () =>
   });
 
   it('documents the preset exactly', () => {
-    expect(BROKER_ANONYMOUS_TLS).toEqual({ ciphers: 'aNULL:eNULL:@SECLEVEL=0', ecdhCurve: 'P-384', maxVersion: 'TLSv1.2', rejectUnauthorized: false });
+    expect(BROKER_ANONYMOUS_TLS).toEqual({
+      ciphers: 'aNULL:eNULL:@SECLEVEL=0',
+      ecdhCurve: 'P-384',
+      maxVersion: 'TLSv1.2',
+      rejectUnauthorized: false,
+    });
     expect(Object.isFrozen(BROKER_ANONYMOUS_TLS)).toBe(true);
   });
 });
@@ -102,7 +110,23 @@ describe('TLS with certificates', () => {
     ssl('req', '-x509', ...ec, '-keyout', 'other.key', '-out', 'other.pem', '-days', '2', '-subj', '/CN=another CA');
     ssl('req', ...ec, '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=localhost');
     writeFileSync(join(dir, 'ext.cnf'), 'subjectAltName=DNS:localhost,IP:127.0.0.1\n');
-    ssl('x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'server.pem', '-days', '2', '-extfile', 'ext.cnf');
+    ssl(
+      'x509',
+      '-req',
+      '-in',
+      'server.csr',
+      '-CA',
+      'ca.pem',
+      '-CAkey',
+      'ca.key',
+      '-CAcreateserial',
+      '-out',
+      'server.pem',
+      '-days',
+      '2',
+      '-extfile',
+      'ext.cnf',
+    );
     ca = readFileSync(join(dir, 'ca.pem'), 'utf8');
     otherCa = readFileSync(join(dir, 'other.pem'), 'utf8');
     h = await tlsHub({ key: readFileSync(join(dir, 'server.key')), cert: readFileSync(join(dir, 'server.pem')) });
@@ -136,7 +160,9 @@ describe('TLS with certificates', () => {
   it('validates TLS options with ConfigError', async () => {
     const ep = new Endpoint({ name: 'bad-options' });
     await expect(peer(ep, h.url, { tls: { ca: 42 as unknown as string } })).rejects.toThrow(ConfigError);
-    await expect(peer(ep, h.url, { tls: { rejectUnauthorized: 'no' as unknown as boolean } })).rejects.toThrow(/tls.rejectUnauthorized/);
+    await expect(peer(ep, h.url, { tls: { rejectUnauthorized: 'no' as unknown as boolean } })).rejects.toThrow(
+      /tls.rejectUnauthorized/,
+    );
     await expect(peer(ep, h.url, { tls: { maxVersion: 'SSLv3' as never } })).rejects.toThrow(/tls.maxVersion/);
     await expect(peer(ep, h.url, { tls: { cert: ca } })).rejects.toThrow(/cert and key go together/);
     await expect(peer(ep, h.url.replace('wss:', 'ws:'), { tls: { ca } })).rejects.toThrow(/wss:\/\//);

@@ -8,13 +8,20 @@ import { describe, expect, it, vi } from 'vitest';
 import { findChromium, which } from '../../scripts/find-chromium.mjs';
 
 const SCRIPT = fileURLToPath(new URL('../../scripts/find-chromium.mjs', import.meta.url));
-const only = (...present: string[]) => (p: string): boolean => present.includes(p);
+const only =
+  (...present: string[]) =>
+  (p: string): boolean =>
+    present.includes(p);
 
 describe('findChromium', () => {
   it('prefers CHROMIUM_PATH, then the usual locations in order, then PATH', () => {
     const env = { PATH: '/a:/b' };
-    expect(findChromium({ env: { ...env, CHROMIUM_PATH: '/x/chrome' }, exists: only('/x/chrome', '/usr/bin/chromium') })).toBe('/x/chrome');
-    expect(findChromium({ env, exists: only('/usr/bin/google-chrome', '/snap/bin/chromium') })).toBe('/usr/bin/google-chrome');
+    expect(
+      findChromium({ env: { ...env, CHROMIUM_PATH: '/x/chrome' }, exists: only('/x/chrome', '/usr/bin/chromium') }),
+    ).toBe('/x/chrome');
+    expect(findChromium({ env, exists: only('/usr/bin/google-chrome', '/snap/bin/chromium') })).toBe(
+      '/usr/bin/google-chrome',
+    );
     expect(findChromium({ env, exists: only('/snap/bin/chromium') })).toBe('/snap/bin/chromium');
     expect(findChromium({ env, exists: only('/b/chromium-browser', '/a/google-chrome') })).toBe('/b/chromium-browser');
     expect(findChromium({ env, exists: only('/b/google-chrome-stable') })).toBe('/b/google-chrome-stable');
@@ -27,9 +34,9 @@ describe('findChromium', () => {
   });
 
   it('rejects a CHROMIUM_PATH that is not an executable instead of falling back', () => {
-    expect(() => findChromium({ env: { CHROMIUM_PATH: '/no/such/chrome' }, exists: only('/usr/bin/chromium') })).toThrow(
-      /CHROMIUM_PATH=\/no\/such\/chrome/,
-    );
+    expect(() =>
+      findChromium({ env: { CHROMIUM_PATH: '/no/such/chrome' }, exists: only('/usr/bin/chromium') }),
+    ).toThrow(/CHROMIUM_PATH=\/no\/such\/chrome/);
   });
 
   it('which() scans PATH for an executable', () => {
@@ -65,9 +72,14 @@ describe('the script and the browser tests agree', () => {
   });
 
   it('exits non-zero at once, with one line, for a CHROMIUM_PATH that is not there', () => {
-    const r = spawnSync(process.execPath, [SCRIPT], { encoding: 'utf8', env: { ...env, CHROMIUM_PATH: '/no/such/chrome' } });
+    const r = spawnSync(process.execPath, [SCRIPT], {
+      encoding: 'utf8',
+      env: { ...env, CHROMIUM_PATH: '/no/such/chrome' },
+    });
     expect(r.status).toBe(1);
     expect(r.stdout).toBe('');
-    expect(r.stderr.trim().split('\n')).toEqual(['find-chromium: CHROMIUM_PATH=/no/such/chrome is not an executable file']);
+    expect(r.stderr.trim().split('\n')).toEqual([
+      'find-chromium: CHROMIUM_PATH=/no/such/chrome is not an executable file',
+    ]);
   });
 });

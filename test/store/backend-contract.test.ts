@@ -186,7 +186,9 @@ function backendContract(name: string, harness: () => Harness): void {
       EVERY_KIND.forEach((k, i) => b.put({ key: k, value: count(i) }));
       expect(b.size()).toBe(EVERY_KIND.length);
       EVERY_KIND.forEach((k, i) => expectEntry(b.get(k), { key: k, value: count(i) }));
-      expect(byKey(b.keys().map((k) => ({ key: k, value: none() })))).toEqual(byKey(EVERY_KIND.map((k) => ({ key: k, value: none() }))));
+      expect(byKey(b.keys().map((k) => ({ key: k, value: none() })))).toEqual(
+        byKey(EVERY_KIND.map((k) => ({ key: k, value: none() }))),
+      );
       // Replacing keeps one entry per key.
       EVERY_KIND.forEach((k) => b.put({ key: k, value: k }));
       expect(b.size()).toBe(EVERY_KIND.length);
@@ -248,17 +250,19 @@ function backendContract(name: string, harness: () => Harness): void {
             ...(interval === undefined ? {} : { interval }),
           }));
       type Op = { put: StoreEntry } | { erase: Data } | { get: Data } | 'clear';
-      const opsArb = fc.array(dataArb({ depth: 2 }), { minLength: 1, maxLength: 8 }).chain((pool) =>
-        fc.array(
-          fc.oneof(
-            { weight: 5, arbitrary: entryArb(pool).map((e): Op => ({ put: e })) },
-            { weight: 2, arbitrary: fc.constantFrom(...pool).map((k): Op => ({ erase: k })) },
-            { weight: 2, arbitrary: fc.constantFrom(...pool).map((k): Op => ({ get: k })) },
-            { weight: 1, arbitrary: fc.constant<Op>('clear') },
+      const opsArb = fc
+        .array(dataArb({ depth: 2 }), { minLength: 1, maxLength: 8 })
+        .chain((pool) =>
+          fc.array(
+            fc.oneof(
+              { weight: 5, arbitrary: entryArb(pool).map((e): Op => ({ put: e })) },
+              { weight: 2, arbitrary: fc.constantFrom(...pool).map((k): Op => ({ erase: k })) },
+              { weight: 2, arbitrary: fc.constantFrom(...pool).map((k): Op => ({ get: k })) },
+              { weight: 1, arbitrary: fc.constant<Op>('clear') },
+            ),
+            { maxLength: 25 },
           ),
-          { maxLength: 25 },
-        ),
-      );
+        );
       fc.assert(
         fc.property(opsArb, (ops) => {
           b.clear();
@@ -342,7 +346,9 @@ function backendContract(name: string, harness: () => Harness): void {
     });
 
     it('scans every key present throughout exactly once while others change between pages', () => {
-      const stable = Array.from({ length: 300 }, (_, i) => (i % 3 === 0 ? count(i) : i % 3 === 1 ? string(`s${i}`) : vector([integer(i)])));
+      const stable = Array.from({ length: 300 }, (_, i) =>
+        i % 3 === 0 ? count(i) : i % 3 === 1 ? string(`s${i}`) : vector([integer(i)]),
+      );
       const volatile = Array.from({ length: 100 }, (_, i) => string(`v${i}`));
       stable.forEach((k) => b.put({ key: k, value: count(0) }));
       volatile.forEach((k) => b.put({ key: k, value: count(0) }));
@@ -407,7 +413,11 @@ function backendContract(name: string, harness: () => Harness): void {
       expect(b.size()).toBe(20);
       const after = scanAll(b, 100);
       expect(byKey(after)).toEqual(byKey(before));
-      for (const e of after) expectEntry(e, before.find((x) => equals(x.key, e.key)));
+      for (const e of after)
+        expectEntry(
+          e,
+          before.find((x) => equals(x.key, e.key)),
+        );
       expect(b.getMeta('seq')).toBe('20');
       expect(b.getMeta('new')).toBeUndefined();
       expect(b.get(string('added'))).toBeUndefined();
@@ -476,7 +486,9 @@ function backendContract(name: string, harness: () => Harness): void {
 
     it('keeps everything across close and reopen when persistent', () => {
       if (!h.persistent) return;
-      EVERY_KIND.forEach((k, i) => b.put({ key: k, value: k, expiry: 1000 + i, ...(i % 2 === 0 ? { interval: i } : {}) }));
+      EVERY_KIND.forEach((k, i) =>
+        b.put({ key: k, value: k, expiry: 1000 + i, ...(i % 2 === 0 ? { interval: i } : {}) }),
+      );
       b.erase(EVERY_KIND[3]!);
       b.setMeta('epoch', 'e1');
       b.transaction(() => b.setMeta('seq', '7'));
@@ -486,7 +498,11 @@ function backendContract(name: string, harness: () => Harness): void {
       expect(again.size()).toBe(EVERY_KIND.length - 1);
       const after = scanAll(again, 4);
       expect(byKey(after)).toEqual(byKey(before));
-      for (const e of after) expectEntry(e, before.find((x) => equals(x.key, e.key)));
+      for (const e of after)
+        expectEntry(
+          e,
+          before.find((x) => equals(x.key, e.key)),
+        );
       expect(again.expiring().length).toBe(EVERY_KIND.length - 1);
       expect(again.getMeta('epoch')).toBe('e1');
       expect(again.getMeta('seq')).toBe('7');

@@ -137,9 +137,18 @@ function scenario(topology: Topology, seed: number): Scenario {
     changeLogSize: rng.pick([20, 100, 100_000]),
     mutationBufferInterval: rng.pick([400, 1000, 2500]),
     // (A clone on the master's own endpoint is a case of its own, tested below.)
-    lateClones: Array.from({ length: rng.pick([0, 0, 1, 2]) }, () => ({ at: rng.int(100, 2000), ep: (masterAt + rng.int(1, n - 1)) % n })),
-    cloneRestarts: Array.from({ length: rng.pick([0, 0, 1, 2]) }, () => ({ at: rng.int(100, 2000), clone: rng.int(0, 9), downMs: rng.int(0, 500) })),
-    ...(rng.chance(0.3) ? { masterRestart: { at: rng.int(200, 1500), downMs: rng.int(0, 400), freshBackend: rng.chance(0.3) } } : {}),
+    lateClones: Array.from({ length: rng.pick([0, 0, 1, 2]) }, () => ({
+      at: rng.int(100, 2000),
+      ep: (masterAt + rng.int(1, n - 1)) % n,
+    })),
+    cloneRestarts: Array.from({ length: rng.pick([0, 0, 1, 2]) }, () => ({
+      at: rng.int(100, 2000),
+      clone: rng.int(0, 9),
+      downMs: rng.int(0, 500),
+    })),
+    ...(rng.chance(0.3)
+      ? { masterRestart: { at: rng.int(200, 1500), downMs: rng.int(0, 400), freshBackend: rng.chance(0.3) } }
+      : {}),
   };
 }
 
@@ -149,7 +158,9 @@ const describeScenario = (s: Scenario): string =>
   `mutationBufferInterval ${s.mutationBufferInterval}` +
   s.lateClones.map((l) => `; a clone joins on ep${l.ep} at +${l.at} ms`).join('') +
   s.cloneRestarts.map((r) => `; clone #${r.clone} (mod live) restarts at +${r.at} ms after ${r.downMs} ms`).join('') +
-  (s.masterRestart ? `; master restarts at +${s.masterRestart.at} ms after ${s.masterRestart.downMs} ms${s.masterRestart.freshBackend ? ' with a fresh backend' : ''}` : '');
+  (s.masterRestart
+    ? `; master restarts at +${s.masterRestart.at} ms after ${s.masterRestart.downMs} ms${s.masterRestart.freshBackend ? ' with a fresh backend' : ''}`
+    : '');
 
 // ---- writes
 
@@ -222,7 +233,9 @@ function randomWrite(rng: Rng, h: Handle): [string, Promise<unknown>] {
   if (r < 42) {
     const k = rng.pick(['n0', 'n1']);
     const amount = count(rng.int(1, 5));
-    return rng.chance(0.7) ? [`increment ${k} ${toText(amount)}${ex}`, h.increment(k, amount, opts)] : [`decrement ${k} ${toText(amount)}`, h.decrement(k, amount)];
+    return rng.chance(0.7)
+      ? [`increment ${k} ${toText(amount)}${ex}`, h.increment(k, amount, opts)]
+      : [`decrement ${k} ${toText(amount)}`, h.decrement(k, amount)];
   }
   if (r < 54) {
     const k = rng.pick(['s0', 's1']);
@@ -291,7 +304,8 @@ function diff(want: readonly (readonly [Data, Data])[], got: readonly (readonly 
     if (c < 0) out.push(`missing ${toText(want[i]![0])} = ${toText(want[i++]![1])}`);
     else if (c > 0) out.push(`extra ${toText(got[j]![0])} = ${toText(got[j++]![1])}`);
     else {
-      if (!equals(want[i]![1], got[j]![1])) out.push(`${toText(want[i]![0])}: master ${toText(want[i]![1])}, clone ${toText(got[j]![1])}`);
+      if (!equals(want[i]![1], got[j]![1]))
+        out.push(`${toText(want[i]![0])}: master ${toText(want[i]![1])}, clone ${toText(got[j]![1])}`);
       i++;
       j++;
     }
@@ -300,7 +314,10 @@ function diff(want: readonly (readonly [Data, Data])[], got: readonly (readonly 
 }
 
 /** Follows a change feed, applying it to a map of key text → [key, value]. */
-function follow(m: Map<string, [Data, Data]>, on: (fn: (ev: StoreChangeEvent) => void) => () => void): Map<string, [Data, Data]> {
+function follow(
+  m: Map<string, [Data, Data]>,
+  on: (fn: (ev: StoreChangeEvent) => void) => () => void,
+): Map<string, [Data, Data]> {
   on((ev) => {
     if (ev.type === 'clear') m.clear();
     else if (ev.type === 'insert' || ev.type === 'update') m.set(toText(ev.key), [ev.key, ev.newValue]);
@@ -359,7 +376,9 @@ function describeStoreMessage(names: Map<string, string>) {
 function seedGlobals(rng: Rng): () => void {
   const spies = [
     vi.spyOn(Math, 'random').mockImplementation(() => rng.next()),
-    vi.spyOn(globalThis.crypto, 'getRandomValues').mockImplementation(((a: Uint8Array) => rng.fill(a)) as typeof crypto.getRandomValues),
+    vi
+      .spyOn(globalThis.crypto, 'getRandomValues')
+      .mockImplementation(((a: Uint8Array) => rng.fill(a)) as typeof crypto.getRandomValues),
   ];
   return () => {
     for (const s of spies) s.mockRestore();
@@ -417,7 +436,9 @@ async function simulate(sc: Scenario): Promise<Outcome> {
   const writes: WriteRecord[] = [];
   try {
     for (let i = 0; i < sc.n; i++) {
-      eps.push(simEndpoint(net, `ep${i}`, idRng, { sendBufferSize: sc.sendBufferSize, highWaterMark: sc.highWaterMark }));
+      eps.push(
+        simEndpoint(net, `ep${i}`, idRng, { sendBufferSize: sc.sendBufferSize, highWaterMark: sc.highWaterMark }),
+      );
     }
     for (const [a, b] of sc.edges) eps[a]!.peer(`ws://ep${b}`).catch(() => undefined);
     const meshed = await clock.runUntil(() => eps.every((e) => e.reachable().length === sc.n - 1), 5000);
@@ -443,7 +464,8 @@ async function simulate(sc: Scenario): Promise<Outcome> {
       for (const [k, v] of masterEntries(mm)) masterShadow.set(toText(k), [k, v]);
       follow(masterShadow, (fn) => mm.onChange(fn));
       mm.onChange((ev) => {
-        if (ev.type === 'insert' && ev.key.type === 'string' && ev.key.value.startsWith('uniq/')) inserted.add(ev.key.value);
+        if (ev.type === 'insert' && ev.key.type === 'string' && ev.key.value.startsWith('uniq/'))
+          inserted.add(ev.key.value);
         if (ev.type !== 'insert' && ev.type !== 'update') return;
         if (ev.key.type !== 'string' || !ev.key.value.startsWith('ctr/') || ev.newValue.type !== 'count') return;
         const before = ev.type === 'update' && ev.oldValue.type === 'count' ? ev.oldValue.value : 0n;
@@ -478,13 +500,21 @@ async function simulate(sc: Scenario): Promise<Outcome> {
     };
     for (const [i, at] of sc.cloneAt.entries()) await addClone(`c${i}@ep${at}`, at, createMemoryPersistence());
     if (!(await clock.runUntil(() => clones.every((x) => x.c.status === 'in-sync'), 10_000))) {
-      throw new Error(`the clones did not sync on the calm network: ${clones.map((x) => `${x.name} ${x.c.status}`).join(', ')}`);
+      throw new Error(
+        `the clones did not sync on the calm network: ${clones.map((x) => `${x.name} ${x.c.status}`).join(', ')}`,
+      );
     }
 
     // ---- chaos: everybody writes while the network misbehaves
     let writing = true;
     const counters = new Map<string, number>();
-    const writer = (who: string, handle: () => Handle, rng: Rng, isClone: boolean, alive: () => boolean = () => true): void => {
+    const writer = (
+      who: string,
+      handle: () => Handle,
+      rng: Rng,
+      isClone: boolean,
+      alive: () => boolean = () => true,
+    ): void => {
       let issued = 0;
       const next = (): void => {
         if (!writing || !alive()) return;
@@ -514,7 +544,15 @@ async function simulate(sc: Scenario): Promise<Outcome> {
           what = `push order/${who} ${issued + 1}`;
           p = h.push(`order/${who}`, count(issued + 1));
         } else [what, p] = randomWrite(rng, h);
-        const rec: WriteRecord = { who, n: ++issued, what, at: t(), state: 'pending', ...(counter ? { counter } : {}), ...(unique ? { unique } : {}) };
+        const rec: WriteRecord = {
+          who,
+          n: ++issued,
+          what,
+          at: t(),
+          state: 'pending',
+          ...(counter ? { counter } : {}),
+          ...(unique ? { unique } : {}),
+        };
         writes.push(rec);
         if (traceFile) net.note(`${who} writes #${rec.n} '${what}'`);
         p.then(
@@ -533,7 +571,14 @@ async function simulate(sc: Scenario): Promise<Outcome> {
       };
       clock.setTimeout(next, rng.int(0, 30));
     };
-    const cloneWriter = (x: SimClone): void => writer(x.name, () => x.c, writeRng.fork(), true, () => x.live);
+    const cloneWriter = (x: SimClone): void =>
+      writer(
+        x.name,
+        () => x.c,
+        writeRng.fork(),
+        true,
+        () => x.live,
+      );
     writer('master', () => master!, writeRng.fork(), false);
     for (const x of clones) cloneWriter(x);
     net.setFaults(sc.faults);
@@ -554,7 +599,10 @@ async function simulate(sc: Scenario): Promise<Outcome> {
       });
     }
     for (const [i, late] of sc.lateClones.entries()) {
-      events.push({ at: late.at, run: async () => cloneWriter(await addClone(`late${i}@ep${late.ep}`, late.ep, createMemoryPersistence())) });
+      events.push({
+        at: late.at,
+        run: async () => cloneWriter(await addClone(`late${i}@ep${late.ep}`, late.ep, createMemoryPersistence())),
+      });
     }
     for (const r of sc.cloneRestarts) {
       events.push({
@@ -585,29 +633,45 @@ async function simulate(sc: Scenario): Promise<Outcome> {
     const settledAt = t();
     const converged = (): boolean =>
       writes.every((w) => w.state !== 'pending') &&
-      live().every((x) => x.c.status === 'in-sync' && diff(masterEntries(master!), [...x.c.entries()].sort(byKey)).length === 0);
+      live().every(
+        (x) => x.c.status === 'in-sync' && diff(masterEntries(master!), [...x.c.entries()].sort(byKey)).length === 0,
+      );
     const ok = await clock.runUntil(converged, 30_000, 50);
     await clock.run(1500); // every expiry is due by now: it must replicate too
     const m = master;
-    const healedIn = ok ? `converged ${t() - 1500 - settledAt} ms after healing` : 'did not converge within 30 s after healing';
+    const healedIn = ok
+      ? `converged ${t() - 1500 - settledAt} ms after healing`
+      : 'did not converge within 30 s after healing';
 
     // ---- checks
     const want = masterEntries(m);
     for (const x of live()) {
-      if (x.c.status !== 'in-sync') problems.push(`${x.name} is ${x.c.status} at seq ${x.c.position.seq} (master at ${m.position.seq})`);
+      if (x.c.status !== 'in-sync')
+        problems.push(`${x.name} is ${x.c.status} at seq ${x.c.position.seq} (master at ${m.position.seq})`);
       const d = diff(want, [...x.c.entries()].sort(byKey));
-      if (d.length > 0) problems.push(`${x.name} (${x.c.status}, seq ${x.c.position.seq}, master seq ${m.position.seq}) differs from the master: ${d.slice(0, 8).join('; ')}`);
+      if (d.length > 0)
+        problems.push(
+          `${x.name} (${x.c.status}, seq ${x.c.position.seq}, master seq ${m.position.seq}) differs from the master: ${d.slice(0, 8).join('; ')}`,
+        );
       const fed = diff([...x.c.entries()].sort(byKey), [...x.shadow.values()].sort(byKey));
-      if (fed.length > 0) problems.push(`${x.name}'s change feed does not add up to its contents: ${fed.slice(0, 5).join('; ')}`);
+      if (fed.length > 0)
+        problems.push(`${x.name}'s change feed does not add up to its contents: ${fed.slice(0, 5).join('; ')}`);
     }
     const mfed = diff(want, [...masterShadow.values()].sort(byKey));
-    if (mfed.length > 0) problems.push(`the master's change feed does not add up to its contents: ${mfed.slice(0, 5).join('; ')}`);
+    if (mfed.length > 0)
+      problems.push(`the master's change feed does not add up to its contents: ${mfed.slice(0, 5).join('; ')}`);
     const pending = writes.filter((w) => w.state === 'pending');
     if (pending.length > 0) {
-      problems.push(`${pending.length} write(s) never settled, e.g. ${pending.slice(0, 5).map((w) => `${w.who} #${w.n} '${w.what}' issued at t=${w.at}`).join('; ')}`);
+      problems.push(
+        `${pending.length} write(s) never settled, e.g. ${pending
+          .slice(0, 5)
+          .map((w) => `${w.who} #${w.n} '${w.what}' issued at t=${w.at}`)
+          .join('; ')}`,
+      );
     }
     for (const w of writes) {
-      if (w.state === 'rejected' && !(w.error instanceof StoreError)) problems.push(`${w.who} '${w.what}' rejected with a non-StoreError: ${String(w.error)}`);
+      if (w.state === 'rejected' && !(w.error instanceof StoreError))
+        problems.push(`${w.who} '${w.what}' rejected with a non-StoreError: ${String(w.error)}`);
     }
     // Exactly-once: each counter amount is unique to its key, so the master's feed tells which
     // increments applied, and how often. A master restarted on a fresh backend is a new
@@ -619,17 +683,25 @@ async function simulate(sc: Scenario): Promise<Outcome> {
       for (const h of hits) perEpoch.set(h.epoch, (perEpoch.get(h.epoch) ?? 0) + 1);
       const most = Math.max(0, ...perEpoch.values());
       const err = w.error instanceof StoreError ? w.error : undefined;
-      if (most > 1) problems.push(`${w.who} #${w.n} '${w.what}' (${w.state}) was applied ${most} times by one master incarnation`);
-      if (w.state === 'resolved' && hits.length === 0) problems.push(`${w.who} #${w.n} '${w.what}' resolved but was never applied`);
-      if (err && /not applied/.test(err.message) && hits.length > 0) problems.push(`${w.who} #${w.n} '${w.what}' was rejected as not applied, but applied (${err.message})`);
-      if (err && err.code !== 'request_timeout' && err.code !== 'no_such_master') problems.push(`${w.who} #${w.n} '${w.what}' failed with ${err.code}: ${err.message}`);
+      if (most > 1)
+        problems.push(`${w.who} #${w.n} '${w.what}' (${w.state}) was applied ${most} times by one master incarnation`);
+      if (w.state === 'resolved' && hits.length === 0)
+        problems.push(`${w.who} #${w.n} '${w.what}' resolved but was never applied`);
+      if (err && /not applied/.test(err.message) && hits.length > 0)
+        problems.push(`${w.who} #${w.n} '${w.what}' was rejected as not applied, but applied (${err.message})`);
+      if (err && err.code !== 'request_timeout' && err.code !== 'no_such_master')
+        problems.push(`${w.who} #${w.n} '${w.what}' failed with ${err.code}: ${err.message}`);
     }
-    for (const w of writes) if (w.what === 'decrement doomed' && w.state === 'resolved') problems.push(`${w.who} #${w.n} '${w.what}' resolved, but it cannot succeed`);
+    for (const w of writes)
+      if (w.what === 'decrement doomed' && w.state === 'resolved')
+        problems.push(`${w.who} #${w.n} '${w.what}' resolved, but it cannot succeed`);
     // putUnique answers: a key nothing else touches is inserted exactly when the command applies.
     for (const w of writes) {
       if (!w.unique || w.state !== 'resolved') continue;
       if (w.value !== true || !inserted.has(w.unique)) {
-        problems.push(`${w.who} #${w.n} '${w.what}' resolved to ${String(w.value)} but the master ${inserted.has(w.unique) ? 'did' : 'did not'} insert it`);
+        problems.push(
+          `${w.who} #${w.n} '${w.what}' resolved to ${String(w.value)} but the master ${inserted.has(w.unique) ? 'did' : 'did not'} insert it`,
+        );
       }
     }
     // Per-clone order: among the writes that resolved, the master applied each clone's in order.
@@ -639,14 +711,18 @@ async function simulate(sc: Scenario): Promise<Outcome> {
       if (v?.type !== 'vector') continue;
       const ok = new Set(writes.filter((w) => w.who === x.name && w.state === 'resolved').map((w) => w.n));
       const seen = v.elements.map((e) => (e.type === 'count' ? Number(e.value) : -1)).filter((n) => ok.has(n));
-      if (seen.some((n, i) => i > 0 && n <= seen[i - 1]!)) problems.push(`${x.name}'s writes were applied out of order: order/${x.name} = ${toText(v)}`);
+      if (seen.some((n, i) => i > 0 && n <= seen[i - 1]!))
+        problems.push(`${x.name}'s writes were applied out of order: order/${x.name} = ${toText(v)}`);
     }
     for (const [key, list] of applied) {
       const issued = counters.get(key) ?? 0;
-      for (const { amount } of list) if (amount < 1 || amount > issued) problems.push(`${key} changed by ${amount}, which no increment asked for`);
+      for (const { amount } of list)
+        if (amount < 1 || amount > issued) problems.push(`${key} changed by ${amount}, which no increment asked for`);
     }
     problems.push(...storeErrors.map((e) => `store error: ${e}`));
-    problems.push(...clock.errors.map((e) => `a timer threw: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`));
+    problems.push(
+      ...clock.errors.map((e) => `a timer threw: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`),
+    );
 
     const tally = (s: WriteRecord['state']): number => writes.filter((w) => w.state === s).length;
     const summary =
@@ -666,7 +742,16 @@ async function simulate(sc: Scenario): Promise<Outcome> {
       ...net.traceTail(60).map((l) => `  ${l}`),
     ].join('\n');
     const fingerprint = `${summary}; timers ${clock.fired}; ${toText(m.keys())}`;
-    if (traceFile) writeFileSync(traceFile.replace('{run}', `${sc.topology}-${sc.seed}`), [report, ...pending.map((w) => `PENDING ${w.who} #${w.n} '${w.what}'`), 'full trace:', ...net.traceTail(Infinity)].join('\n'));
+    if (traceFile)
+      writeFileSync(
+        traceFile.replace('{run}', `${sc.topology}-${sc.seed}`),
+        [
+          report,
+          ...pending.map((w) => `PENDING ${w.who} #${w.n} '${w.what}'`),
+          'full trace:',
+          ...net.traceTail(Infinity),
+        ].join('\n'),
+      );
     return { problems, report, fingerprint };
   } finally {
     for (const x of clones) x.c.close();
@@ -721,7 +806,11 @@ function dropOnce(net: SimNetwork, match: (kind: number, f: readonly Data[]) => 
   return { hit: () => done };
 }
 
-function outcome(p: Promise<unknown>): { readonly state: 'pending' | 'resolved' | 'rejected'; readonly value?: unknown; readonly error?: unknown } {
+function outcome(p: Promise<unknown>): {
+  readonly state: 'pending' | 'resolved' | 'rejected';
+  readonly value?: unknown;
+  readonly error?: unknown;
+} {
   const o: { state: 'pending' | 'resolved' | 'rejected'; value?: unknown; error?: unknown } = { state: 'pending' };
   p.then(
     (value) => {
@@ -775,7 +864,12 @@ async function withDuo(
     const master = await startMaster();
     await Promise.all(Array.from({ length: o.keys ?? 3 }, (_, i) => master.put(`pre${i}`, count(i))));
     expect(await clock.runUntil(() => eps[1]!.hasRoute(`<$>/store/${STORE}/master`), 1000)).toBe(true);
-    const clone = await createClone(eps[1]!, STORE, { timers: clock, resyncInterval: 150, masterTimeout: 400, ...o.clone });
+    const clone = await createClone(eps[1]!, STORE, {
+      timers: clock,
+      resyncInterval: 150,
+      masterTimeout: 400,
+      ...o.clone,
+    });
     cleanup.push(() => clone.close());
     names.set(clone.cloneId, 'clone');
     clone.onStatus((st) => net.note(`clone is ${st} at seq ${clone.position.seq}`));
@@ -819,7 +913,13 @@ describe('minimised failures found by the seeds (each names the bug it pins down
     // re-attaches clones that are not in sync), every later Update is buffered and never applied,
     // and heartbeats are ignored: the clone reports in-sync while its data stays old for ever.
     await withDuo(
-      { latency: 10, keys: 30, sync: false, master: { chunkSize: 3, chunkWindow: 1 }, clone: { resyncInterval: 1000, masterTimeout: 1000 } },
+      {
+        latency: 10,
+        keys: 30,
+        sync: false,
+        master: { chunkSize: 3, chunkWindow: 1 },
+        clone: { resyncInterval: 1000, masterTimeout: 1000 },
+      },
       async ({ clock, net, master, clone }) => {
         const start = master.position.seq;
         let updateLost = false;
@@ -838,7 +938,10 @@ describe('minimised failures found by the seeds (each names the bug it pins down
         }
         await clock.runUntil(() => clone.status === 'in-sync', 3000);
         await master.put('x4', count(1));
-        await clock.runUntil(() => clone.status === 'in-sync' && contents(clone.entries()) === contents(master.entries()), 5000);
+        await clock.runUntil(
+          () => clone.status === 'in-sync' && contents(clone.entries()) === contents(master.entries()),
+          5000,
+        );
         expect(updateLost && attachLost).toBe(true);
         expect(`${clone.status} at seq ${clone.position.seq}: ${contents(clone.entries())}`).toBe(
           `in-sync at seq ${master.position.seq}: ${contents(master.entries())}`,
@@ -869,25 +972,34 @@ describe('minimised failures found by the seeds (each names the bug it pins down
     // snapshot streams and the master keeps writing; the clone attaches again and must apply only
     // chunks of the stream that answers its latest Attach (its ChunkAcks name the stream of the
     // chunk applied), and end with exactly the master's contents.
-    await withDuo({ latency: 20, keys: 30, sync: false, master: { chunkSize: 3, chunkWindow: 2 } }, async ({ clock, net, master, clone }) => {
-      const begun: number[] = [];
-      const applied: { stream: number; latestBegun: number | undefined }[] = [];
-      net.watch((topic, bytes, _from, to) => {
-        const m = storeFields(topic, bytes);
-        if (m?.kind === 5 && to === 'ep1') begun.push(countField(m.f, 3)!);
-        if (m?.kind === 10) applied.push({ stream: countField(m.f, 3)!, latestBegun: begun.at(-1) });
-      });
-      expect(await clock.runUntil(() => applied.length >= 2, 2000)).toBe(true);
-      net.cut('ep1', 'ep0', { downMs: 200 });
-      for (let i = 0; i < 6; i++) {
-        await master.put(`pre${i * 5}`, string(`changed during the cut ${i}`));
-        await clock.run(30);
-      }
-      const synced = await clock.runUntil(() => clone.status === 'in-sync' && contents(clone.entries()) === contents(master.entries()), 15_000);
-      expect(new Set(begun).size).toBeGreaterThanOrEqual(2);
-      expect(applied.filter((a) => a.stream !== a.latestBegun)).toEqual([]);
-      expect({ synced, clone: contents(clone.entries()) }).toEqual({ synced: true, clone: contents(master.entries()) });
-    });
+    await withDuo(
+      { latency: 20, keys: 30, sync: false, master: { chunkSize: 3, chunkWindow: 2 } },
+      async ({ clock, net, master, clone }) => {
+        const begun: number[] = [];
+        const applied: { stream: number; latestBegun: number | undefined }[] = [];
+        net.watch((topic, bytes, _from, to) => {
+          const m = storeFields(topic, bytes);
+          if (m?.kind === 5 && to === 'ep1') begun.push(countField(m.f, 3)!);
+          if (m?.kind === 10) applied.push({ stream: countField(m.f, 3)!, latestBegun: begun.at(-1) });
+        });
+        expect(await clock.runUntil(() => applied.length >= 2, 2000)).toBe(true);
+        net.cut('ep1', 'ep0', { downMs: 200 });
+        for (let i = 0; i < 6; i++) {
+          await master.put(`pre${i * 5}`, string(`changed during the cut ${i}`));
+          await clock.run(30);
+        }
+        const synced = await clock.runUntil(
+          () => clone.status === 'in-sync' && contents(clone.entries()) === contents(master.entries()),
+          15_000,
+        );
+        expect(new Set(begun).size).toBeGreaterThanOrEqual(2);
+        expect(applied.filter((a) => a.stream !== a.latestBegun)).toEqual([]);
+        expect({ synced, clone: contents(clone.entries()) }).toEqual({
+          synced: true,
+          clone: contents(master.entries()),
+        });
+      },
+    );
   });
 
   it('a snapshot whose end was lost is requested again', async () => {
@@ -903,7 +1015,7 @@ describe('minimised failures found by the seeds (each names the bug it pins down
     });
   });
 
-  it('a clone on the master\'s own endpoint syncs, or is refused', async () => {
+  it("a clone on the master's own endpoint syncs, or is refused", async () => {
     // Found by a late clone that landed on the master's endpoint: an endpoint never receives
     // its own publishes, so the clone's Attach never reaches the master next to it. The clone
     // stays 'stale' for ever and its writes fail with no_such_master, with no error anywhere.
@@ -937,7 +1049,10 @@ describe('minimised failures found by the seeds (each names the bug it pins down
     await withDuo({}, async ({ clock, net, eps, clone }) => {
       net.cut('ep1', 'ep0', { mode: 'half-open', told: 'ep1' });
       expect(await clock.runUntil(() => eps[1]!.reachable().length === 0, 1000)).toBe(true);
-      const up = (): boolean => eps[1]!.peers().every((p) => p.status === 'connected') && eps[0]!.reachable().length === 1 && eps[1]!.reachable().length === 1;
+      const up = (): boolean =>
+        eps[1]!.peers().every((p) => p.status === 'connected') &&
+        eps[0]!.reachable().length === 1 &&
+        eps[1]!.reachable().length === 1;
       const back = await clock.runUntil(up, 5000);
       expect({ back, ep1: eps[1]!.peers().map((p) => p.status) }).toEqual({ back: true, ep1: ['connected'] });
       const write = outcome(clone.put('after', count(1)));
@@ -998,7 +1113,12 @@ describe('minimised failures found by the seeds (each names the bug it pins down
       await clock.runUntil(() => [put, unique, clash].every((o) => o.state !== 'pending'), 3000);
       expect(lost.hit()).toBe(true);
       expect(toText(master.get('u'))).toBe('1');
-      expect({ put: put.state, unique: unique.state === 'resolved' ? unique.value : unique.state, clash: clash.state, code: (clash.error as StoreError | undefined)?.code }).toEqual({
+      expect({
+        put: put.state,
+        unique: unique.state === 'resolved' ? unique.value : unique.state,
+        clash: clash.state,
+        code: (clash.error as StoreError | undefined)?.code,
+      }).toEqual({
         put: 'resolved',
         unique: true,
         clash: 'rejected',

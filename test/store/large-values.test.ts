@@ -11,7 +11,19 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ConfigError, Endpoint, StoreError, count, createClone, createMaster, createMemoryBackend, string, vector, type StoreClone, type StoreMaster } from 'isobroker';
+import {
+  ConfigError,
+  Endpoint,
+  StoreError,
+  count,
+  createClone,
+  createMaster,
+  createMemoryBackend,
+  string,
+  vector,
+  type StoreClone,
+  type StoreMaster,
+} from 'isobroker';
 import { encodeValue } from '../../src/codec/native-values.js';
 import { listen, openSqliteBackend, type Listener } from '../../src/node/index.js';
 import { CloneCore } from '../../src/store/clone.js';
@@ -28,7 +40,8 @@ afterEach(async () => {
 });
 
 /** A value of `bytes` ASCII characters, distinct per key and tag. */
-const big = (i: number, bytes: number, tag = 'v'): string => `${tag}${i}:`.padEnd(bytes, String.fromCharCode(97 + (i % 26)));
+const big = (i: number, bytes: number, tag = 'v'): string =>
+  `${tag}${i}:`.padEnd(bytes, String.fromCharCode(97 + (i % 26)));
 
 interface Rig {
   readonly hub: Endpoint;
@@ -39,7 +52,12 @@ interface Rig {
 }
 
 /** A hub on 127.0.0.1:0 hosting a SQLite master (a real file) filled with `n` values of `bytes`. */
-async function rig(name: string, n: number, bytes: number, master: Parameters<typeof createMaster>[2] = {}): Promise<Rig> {
+async function rig(
+  name: string,
+  n: number,
+  bytes: number,
+  master: Parameters<typeof createMaster>[2] = {},
+): Promise<Rig> {
   const dir = mkdtempSync(join(tmpdir(), 'isobroker-large-'));
   cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
   const hub = new Endpoint({ name: 'hub' });
@@ -50,7 +68,12 @@ async function rig(name: string, n: number, bytes: number, master: Parameters<ty
   });
   const errors: StoreError[] = [];
   const backend = openSqliteBackend({ path: join(dir, `${name}.db`), journalMode: 'WAL', synchronous: 'NORMAL' });
-  const m = await createMaster(hub, name, { backend, heartbeatInterval: 200, onError: (e) => errors.push(e), ...master });
+  const m = await createMaster(hub, name, {
+    backend,
+    heartbeatInterval: 200,
+    onError: (e) => errors.push(e),
+    ...master,
+  });
   cleanups.push(() => m.close());
   for (let i = 0; i < n; i += 50) {
     await Promise.all(Array.from({ length: Math.min(50, n - i) }, (_, j) => m.put(`k${i + j}`, big(i + j, bytes))));
@@ -66,7 +89,12 @@ async function rig(name: string, n: number, bytes: number, master: Parameters<ty
       await ep.peer(listener.url);
       await ep.whenRoutable(`<$>/store/${name}/master`, { timeoutMs: 10_000 });
       const cerrors: StoreError[] = [];
-      const c = await createClone(ep, name, { resyncInterval: 200, masterTimeout: 2000, onError: (e) => cerrors.push(e), ...opts });
+      const c = await createClone(ep, name, {
+        resyncInterval: 200,
+        masterTimeout: 2000,
+        onError: (e) => cerrors.push(e),
+        ...opts,
+      });
       cleanups.push(() => c.close());
       return { ep, c, errors: cerrors };
     },
@@ -121,9 +149,13 @@ describe('clones of stores with large values', () => {
     await syncCase(200, MiB, 60_000);
   }, 120_000);
 
-  it.runIf(process.env.STORE_LOAD === '1')('syncs 2,000 values of 1 MiB (2 GiB; STORE_LOAD=1)', async () => {
-    await syncCase(2000, MiB, 600_000);
-  }, 900_000);
+  it.runIf(process.env.STORE_LOAD === '1')(
+    'syncs 2,000 values of 1 MiB (2 GiB; STORE_LOAD=1)',
+    async () => {
+      await syncCase(2000, MiB, 600_000);
+    },
+    900_000,
+  );
 
   it('catches up by a delta of 200 changed 64 KiB values after an outage', async () => {
     const r = await rig('delta', 300, 64 * KiB);
@@ -163,13 +195,22 @@ describe('entries too large for any link', () => {
     await c.whenInSync(10_000);
     const size = encodedSize(string('k9')) + encodedSize(huge);
     const message = `value too large for store limit: ${size} bytes, limit ${DEFAULT_MAX_ENTRY_BYTES}`;
-    await expect(r.master.put('k9', huge)).rejects.toMatchObject({ name: 'StoreError', code: 'value_too_large', message });
+    await expect(r.master.put('k9', huge)).rejects.toMatchObject({
+      name: 'StoreError',
+      code: 'value_too_large',
+      message,
+    });
     await expect(c.put('k9', huge)).rejects.toMatchObject({ name: 'StoreError', code: 'value_too_large', message });
     // A value that grows past the limit on the master (push) is refused there; the clone's write rejects with it.
-    await c.put('grow', vector([string(big(0, 4 * MiB - 16)), string(big(1, 4 * MiB - 16)), string(big(2, 4 * MiB - 16))]));
+    await c.put(
+      'grow',
+      vector([string(big(0, 4 * MiB - 16)), string(big(1, 4 * MiB - 16)), string(big(2, 4 * MiB - 16))]),
+    );
     await expect(c.push('grow', string(big(4, 4 * MiB - 16)))).rejects.toMatchObject({ code: 'value_too_large' });
     // A single string over the decoder's string limit is refused as well, with the reason.
-    await expect(r.master.put('s', string('x'.repeat(5 * MiB)))).rejects.toThrow(/value too large for store limit: it holds a string of 5242880 bytes/);
+    await expect(r.master.put('s', string('x'.repeat(5 * MiB)))).rejects.toThrow(
+      /value too large for store limit: it holds a string of 5242880 bytes/,
+    );
     expect(r.master.exists('k9')).toBe(false);
     await c.put('after', count(1));
     expect(c.get('after')).toEqual(count(1));
@@ -236,17 +277,41 @@ describe('snapshot streams after a reconnect', () => {
     expect(attach1.kind).toBe(StoreMsg.Attach);
     const s1 = (attach1 as { stream: number }).stream;
     core.onMessage({ kind: StoreMsg.SnapshotBegin, epoch: 'e', seq: 5, stream: s1 });
-    core.onMessage({ kind: StoreMsg.SnapshotChunk, epoch: 'e', index: 0, entries: [[string('a'), count(1)]], stream: s1 });
+    core.onMessage({
+      kind: StoreMsg.SnapshotChunk,
+      epoch: 'e',
+      index: 0,
+      entries: [[string('a'), count(1)]],
+      stream: s1,
+    });
     // A chunk out of order: the clone starts over with a new attach.
-    core.onMessage({ kind: StoreMsg.SnapshotChunk, epoch: 'e', index: 2, entries: [[string('z'), count(1)]], stream: s1 });
+    core.onMessage({
+      kind: StoreMsg.SnapshotChunk,
+      epoch: 'e',
+      index: 2,
+      entries: [[string('z'), count(1)]],
+      stream: s1,
+    });
     const attach2 = sent.at(-1)! as { kind: number; stream: number };
     expect(attach2.kind).toBe(StoreMsg.Attach);
     expect(attach2.stream).not.toBe(s1);
     // The old stream's begin and chunk 0, late, then the new stream.
     core.onMessage({ kind: StoreMsg.SnapshotBegin, epoch: 'e', seq: 5, stream: s1 });
     core.onMessage({ kind: StoreMsg.SnapshotBegin, epoch: 'e', seq: 7, stream: attach2.stream });
-    core.onMessage({ kind: StoreMsg.SnapshotChunk, epoch: 'e', index: 0, entries: [[string('stale'), count(9)]], stream: s1 });
-    core.onMessage({ kind: StoreMsg.SnapshotChunk, epoch: 'e', index: 0, entries: [[string('a'), count(2)]], stream: attach2.stream });
+    core.onMessage({
+      kind: StoreMsg.SnapshotChunk,
+      epoch: 'e',
+      index: 0,
+      entries: [[string('stale'), count(9)]],
+      stream: s1,
+    });
+    core.onMessage({
+      kind: StoreMsg.SnapshotChunk,
+      epoch: 'e',
+      index: 0,
+      entries: [[string('a'), count(2)]],
+      stream: attach2.stream,
+    });
     core.onMessage({ kind: StoreMsg.SnapshotEnd, epoch: 'e', seq: 5, chunks: 1, stream: s1 });
     core.onMessage({ kind: StoreMsg.SnapshotEnd, epoch: 'e', seq: 7, chunks: 1, stream: attach2.stream });
     expect(core.status).toBe('in-sync');
@@ -276,7 +341,9 @@ describe('store options and listeners (issue 9)', () => {
       expect(err).toBeInstanceOf(ConfigError);
       expect((err as ConfigError).option).toBe(option);
     }
-    await expect(createMaster(ep, 'opts', { chunkSize: 0 })).rejects.toThrow(/chunkSize: expected an integer from 1 to 100000, got 0/);
+    await expect(createMaster(ep, 'opts', { chunkSize: 0 })).rejects.toThrow(
+      /chunkSize: expected an integer from 1 to 100000, got 0/,
+    );
     await expect(createClone(ep, 'opts', { resyncInterval: 0 })).rejects.toMatchObject({ option: 'resyncInterval' });
     await expect(createClone(ep, 'opts', { onError: 'no' as never })).rejects.toMatchObject({ option: 'onError' });
   });
@@ -296,7 +363,9 @@ describe('store options and listeners (issue 9)', () => {
     m.onError((e) => viaMethod.push(e.code));
     await m.put('a', count(1));
     expect(seen).toEqual(['insert']);
-    expect(errors.map((e) => [e.code, e.message])).toEqual([['listener_failed', "store listeners: a 'change' listener threw: listener bug"]]);
+    expect(errors.map((e) => [e.code, e.message])).toEqual([
+      ['listener_failed', "store listeners: a 'change' listener threw: listener bug"],
+    ]);
     expect(viaMethod).toEqual(['listener_failed']);
     expect(m.get('a')).toEqual(count(1));
   });

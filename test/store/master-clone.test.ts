@@ -36,7 +36,9 @@ async function simSetup(cloneOpts: Parameters<typeof createClone>[2] = {}) {
   const master = await createMaster(n.eps[0]!, 'kv', { timers: n.clock, heartbeatInterval: 100 });
   closers.push(() => master.close());
   await n.until(() => n.eps[1]!.hasRoute('<$>/store/kv/master'), 2000, 'route to the master');
-  const c = await n.settle(createClone(n.eps[1]!, 'kv', { timers: n.clock, resyncInterval: 100, masterTimeout: 500, ...cloneOpts }));
+  const c = await n.settle(
+    createClone(n.eps[1]!, 'kv', { timers: n.clock, resyncInterval: 100, masterTimeout: 500, ...cloneOpts }),
+  );
   closers.push(() => c.close());
   await n.until(() => c.status === 'in-sync', 5000, 'clone in sync');
   return { n, master, c };
@@ -185,7 +187,12 @@ describe('resync', () => {
     const { n, master, c } = await simSetup();
     n.sim.isolate('ep0', 60_000);
     await n.until(() => c.status !== 'in-sync', 3000);
-    const writes = [c.put('x', count(1)), c.increment('x', count(1)), c.push('log', string('a')), c.push('log', string('b'))];
+    const writes = [
+      c.put('x', count(1)),
+      c.increment('x', count(1)),
+      c.push('log', string('a')),
+      c.push('log', string('b')),
+    ];
     await n.run(200);
     expect(master.exists('x')).toBe(false); // buffered on the clone: nothing reached the master
     n.sim.heal();
@@ -228,7 +235,11 @@ describe('resync', () => {
     const again = await createMaster(net.eps[1]!, 'kv', { heartbeatInterval: 100 });
     closers.push(() => again.close());
     await again.put('new', count(2));
-    await until(() => c.status === 'in-sync' && c.exists('new') && !c.exists('old'), 10_000, 'resync to the new master');
+    await until(
+      () => c.status === 'in-sync' && c.exists('new') && !c.exists('old'),
+      10_000,
+      'resync to the new master',
+    );
     expect(text(c.keys())).toBe('{"new"}');
     expect(again.resyncBytes.snapshot).toBeGreaterThan(0);
   });

@@ -50,7 +50,10 @@ function expectEntries(p: PersistedClone, expected: readonly (readonly [Data, Da
   expect(got.size).toBe(expected.length);
   for (const [k, v] of expected) {
     const value = got.get(k);
-    expect(value !== undefined && equals(value, v), `key ${JSON.stringify(k, (_, x) => (typeof x === 'bigint' ? `${x}n` : x))}`).toBe(true);
+    expect(
+      value !== undefined && equals(value, v),
+      `key ${JSON.stringify(k, (_, x) => (typeof x === 'bigint' ? `${x}n` : x))}`,
+    ).toBe(true);
   }
 }
 
@@ -102,7 +105,14 @@ function persistenceContract(h: Harness): void {
     it('removals remove, in the same batch and in a later one', async () => {
       const name = freshName();
       const p = open(name);
-      p.write([{ key: s('a'), value: count(1) }, { key: s('b'), value: count(2) }, { key: s('c'), value: count(3) }], cp(1));
+      p.write(
+        [
+          { key: s('a'), value: count(1) },
+          { key: s('b'), value: count(2) },
+          { key: s('c'), value: count(3) },
+        ],
+        cp(1),
+      );
       await p.flush();
       p.write([{ key: s('a') }, { key: s('never-written') }], cp(2));
       p.write([{ key: s('d'), value: count(4) }, { key: s('d') }], cp(3));
@@ -132,10 +142,22 @@ function persistenceContract(h: Harness): void {
       const p = open(name);
       p.write([{ key: real(-0), value: s('minus zero') }], cp(1));
       await p.flush();
-      p.write([{ key: real(0), value: s('zero') }, { key: real(NaN), value: s('nan') }], cp(2));
+      p.write(
+        [
+          { key: real(0), value: s('zero') },
+          { key: real(NaN), value: s('nan') },
+        ],
+        cp(2),
+      );
       p.write([{ key: set([real(-0), s('x')]), value: count(1) }], cp(3));
       await p.flush();
-      p.write([{ key: set([real(0), s('x')]), value: count(2) }, { key: s('value'), value: real(-0) }], cp(4));
+      p.write(
+        [
+          { key: set([real(0), s('x')]), value: count(2) },
+          { key: s('value'), value: real(-0) },
+        ],
+        cp(4),
+      );
       const loaded = await (await reload(p, name)).load();
       expectEntries(loaded, [
         [real(0), s('zero')],
@@ -161,7 +183,13 @@ function persistenceContract(h: Harness): void {
       const name = freshName();
       const p = open(name);
       const before = h.commits?.() ?? 0;
-      p.write([{ key: s('old'), value: count(1) }, { key: s('both'), value: count(1) }], cp(1));
+      p.write(
+        [
+          { key: s('old'), value: count(1) },
+          { key: s('both'), value: count(1) },
+        ],
+        cp(1),
+      );
       p.reset();
       p.write([{ key: s('new'), value: count(2) }], cp(1, 'epoch-2'));
       p.write([{ key: s('both'), value: count(3) }], cp(2, 'epoch-2'));
@@ -217,7 +245,13 @@ function persistenceContract(h: Harness): void {
       const a = open(n1);
       const b = open(n2);
       a.write([{ key: s('k'), value: s('from a') }], cp(1, 'a'));
-      b.write([{ key: s('k'), value: s('from b') }, { key: s('only-b'), value: count(1) }], cp(9, 'b'));
+      b.write(
+        [
+          { key: s('k'), value: s('from b') },
+          { key: s('only-b'), value: count(1) },
+        ],
+        cp(9, 'b'),
+      );
       await b.flush();
       a.reset();
       b.write([{ key: s('b-again'), value: count(2) }], cp(10, 'b'));

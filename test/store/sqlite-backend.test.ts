@@ -113,7 +113,11 @@ describe('SQLite backend options', () => {
     const db = database();
     open({ database: db, path: undefined });
     const columns = (table: string): string[][] =>
-      (db.pragma(`table_info(${table})`) as { name: string; type: string; pk: number }[]).map((c) => [c.name, c.type, String(c.pk)]);
+      (db.pragma(`table_info(${table})`) as { name: string; type: string; pk: number }[]).map((c) => [
+        c.name,
+        c.type,
+        String(c.pk),
+      ]);
     expect(columns('store')).toEqual([
       ['key', 'BLOB', '1'],
       ['value', 'BLOB', '0'],
@@ -151,7 +155,10 @@ describe('SQLite backend with a handed-in database', () => {
   it('reports undecodable stored bytes as backend_failure', () => {
     const db = database();
     const b = open({ database: db, path: undefined });
-    db.prepare('INSERT INTO store(key, value) VALUES (?, ?)').run(Buffer.from(encodeValue(string('k'))), Buffer.from([0xc1]));
+    db.prepare('INSERT INTO store(key, value) VALUES (?, ?)').run(
+      Buffer.from(encodeValue(string('k'))),
+      Buffer.from([0xc1]),
+    );
     expect(() => b.get(string('k'))).toThrow(expect.objectContaining({ name: 'StoreError', code: 'backend_failure' }));
     expect(() => b.scan(undefined, 10)).toThrow(StoreError);
   });

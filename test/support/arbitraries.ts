@@ -49,7 +49,10 @@ export function scalarArb(opts: DataArbOptions = {}): fc.Arbitrary<Data> {
       fc.integer({ min: 0, max: b.length === 4 ? 32 : 128 }).map((len) => subnet(address(b), len)),
     ),
     fc
-      .tuple(fc.integer({ min: 0, max: 65535 }), fc.constantFrom('tcp', 'udp', 'icmp', 'unknown') as fc.Arbitrary<'tcp' | 'udp' | 'icmp' | 'unknown'>)
+      .tuple(
+        fc.integer({ min: 0, max: 65535 }),
+        fc.constantFrom('tcp', 'udp', 'icmp', 'unknown') as fc.Arbitrary<'tcp' | 'udp' | 'icmp' | 'unknown'>,
+      )
       .map(([n, p]) => port(n, p)),
     int64.map(timestamp),
     int64.map(timespan),

@@ -52,4 +52,5 @@ export async function bundlePage(entry: string): Promise<string> {
 }
 
 /** A minimal HTML page that loads `/page.js` as a module. */
-export const PAGE_HTML = '<!doctype html><meta charset="utf-8"><title>isobroker test</title><script type="module" src="/page.js"></script><body></body>';
+export const PAGE_HTML =
+  '<!doctype html><meta charset="utf-8"><title>isobroker test</title><script type="module" src="/page.js"></script><body></body>';

@@ -7,19 +7,29 @@ import { until } from './endpoints.js';
 /** Free TCP ports on 127.0.0.1 (asked from the kernel, then released). */
 export async function freePorts(n: number): Promise<number[]> {
   const servers = await Promise.all(
-    Array.from({ length: n }, () => new Promise<import('node:net').Server>((ok) => {
-      const s = createServer();
-      s.listen(0, '127.0.0.1', () => ok(s));
-    })),
+    Array.from(
+      { length: n },
+      () =>
+        new Promise<import('node:net').Server>((ok) => {
+          const s = createServer();
+          s.listen(0, '127.0.0.1', () => ok(s));
+        }),
+    ),
   );
   const ports = servers.map((s) => (s.address() as import('node:net').AddressInfo).port);
   await Promise.all(servers.map((s) => new Promise((ok) => s.close(ok))));
   return ports;
 }
 
-export async function layoutOf(nodes: readonly [string, Role][], extra: Record<string, unknown> = {}): Promise<ClusterLayout> {
+export async function layoutOf(
+  nodes: readonly [string, Role][],
+  extra: Record<string, unknown> = {},
+): Promise<ClusterLayout> {
   const ports = await freePorts(nodes.length);
-  return parseLayout({ nodes: nodes.map(([name, role], i) => ({ name, role, host: '127.0.0.1', port: ports[i] })), ...extra });
+  return parseLayout({
+    nodes: nodes.map(([name, role], i) => ({ name, role, host: '127.0.0.1', port: ports[i] })),
+    ...extra,
+  });
 }
 
 export interface TestCluster {
@@ -30,7 +40,10 @@ export interface TestCluster {
 }
 
 /** Starts the named nodes of `layout` in this process (all of them by default). */
-export async function startCluster(layout: ClusterLayout, names = layout.nodes.map((n) => n.name)): Promise<TestCluster> {
+export async function startCluster(
+  layout: ClusterLayout,
+  names = layout.nodes.map((n) => n.name),
+): Promise<TestCluster> {
   const nodes = new Map<string, ClusterNode>();
   const listeners: Listener[] = [];
   for (const name of names) {

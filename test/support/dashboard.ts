@@ -3,7 +3,16 @@
  * cluster launcher (`isobroker cluster`) as a child process with its status lines, and the page's
  * console, recorded so that a test can prove it stayed free of errors.
  */
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -46,7 +55,9 @@ export async function buildDashboard(): Promise<void> {
       logLevel: 'warn',
       build: { outDir: out, emptyOutDir: true },
     });
-    const files = filesUnder(out).sort((a, b) => Number(a === 'index.html') - Number(b === 'index.html') || a.localeCompare(b));
+    const files = filesUnder(out).sort(
+      (a, b) => Number(a === 'index.html') - Number(b === 'index.html') || a.localeCompare(b),
+    );
     for (const f of files) {
       const dest = join(DASHBOARD_DIST, f);
       mkdirSync(dirname(dest), { recursive: true });
@@ -58,7 +69,8 @@ export async function buildDashboard(): Promise<void> {
     const current = new Set(files);
     for (const f of filesUnder(DASHBOARD_DIST)) {
       const path = join(DASHBOARD_DIST, f);
-      if (!current.has(f) && f.startsWith(`assets${sep}`) && Date.now() - statSync(path).mtimeMs > STALE_ASSET_MS) rmSync(path, { force: true });
+      if (!current.has(f) && f.startsWith(`assets${sep}`) && Date.now() - statSync(path).mtimeMs > STALE_ASSET_MS)
+        rmSync(path, { force: true });
     }
   } finally {
     rmSync(out, { recursive: true, force: true });
@@ -105,14 +117,28 @@ export async function startLauncher(nodes: readonly (readonly [string, Role])[],
   const dir = mkdtempSync(join(tmpdir(), 'isobroker-dashboard-'));
   const layoutFile = join(dir, 'layout-in.json');
   writeFileSync(layoutFile, JSON.stringify(layout));
-  const cli = spawnCli(['cluster', '--layout', layoutFile, '--dir', join(dir, 'cluster'), '--demo', '--http', '127.0.0.1:0']);
+  const cli = spawnCli([
+    'cluster',
+    '--layout',
+    layoutFile,
+    '--dir',
+    join(dir, 'cluster'),
+    '--demo',
+    '--http',
+    '127.0.0.1:0',
+  ]);
 
   const ups = (name: string): NodeUp[] =>
     cli.stdout.flatMap((line) => {
       const m = UP_LINE.exec(line);
       return m && m[1] === name ? [{ name: m[1], role: m[2]!, url: m[3]!, pid: Number(m[4]) }] : [];
     });
-  const latestPids = (): number[] => layout.nodes.flatMap((n) => ups(n.name).slice(-1).map((u) => u.pid));
+  const latestPids = (): number[] =>
+    layout.nodes.flatMap((n) =>
+      ups(n.name)
+        .slice(-1)
+        .map((u) => u.pid),
+    );
 
   let url: string;
   try {
@@ -170,7 +196,10 @@ const alive = (pid: number): boolean => {
  */
 async function stopProcesses(cli: Cli, nodePids: readonly number[]): Promise<void> {
   for (const pid of nodePids) if (alive(pid)) process.kill(pid, 'SIGCONT');
-  const exited = await Promise.race([cli.kill('SIGTERM').then(() => true), new Promise<false>((r) => setTimeout(() => r(false), 10_000))]);
+  const exited = await Promise.race([
+    cli.kill('SIGTERM').then(() => true),
+    new Promise<false>((r) => setTimeout(() => r(false), 10_000)),
+  ]);
   if (exited) return;
   await cli.kill('SIGKILL');
   for (const pid of nodePids) if (alive(pid)) process.kill(pid, 'SIGKILL');

@@ -31,10 +31,12 @@ export function spawnCli(args: readonly string[]): Cli {
   };
   proc.stdout.on('data', split(stdout));
   proc.stderr.on('data', split(stderr));
-  const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => {
-    running.delete(proc);
-    resolve(code);
-  }));
+  const exited = new Promise<number | null>((resolve) =>
+    proc.on('exit', (code) => {
+      running.delete(proc);
+      resolve(code);
+    }),
+  );
   return {
     proc,
     stdout,
@@ -46,7 +48,9 @@ export function spawnCli(args: readonly string[]): Cli {
         const hit = stdout.find((l) => re.test(l));
         if (hit !== undefined) return hit;
         if (proc.exitCode !== null || Date.now() - start > ms) {
-          throw new Error(`no stdout line matching ${re} (exit ${proc.exitCode}); stdout:\n${stdout.join('\n')}\nstderr:\n${stderr.join('\n')}`);
+          throw new Error(
+            `no stdout line matching ${re} (exit ${proc.exitCode}); stdout:\n${stdout.join('\n')}\nstderr:\n${stderr.join('\n')}`,
+          );
         }
         await new Promise((r) => setTimeout(r, 10));
       }
@@ -59,7 +63,10 @@ export function spawnCli(args: readonly string[]): Cli {
 }
 
 /** Starts `isobroker hub` and resolves with its native URL once it printed its ready line. */
-export async function startHub(extra: readonly string[] = [], listen = '127.0.0.1:0'): Promise<{ cli: Cli; url: string; port: number }> {
+export async function startHub(
+  extra: readonly string[] = [],
+  listen = '127.0.0.1:0',
+): Promise<{ cli: Cli; url: string; port: number }> {
   const cli = spawnCli(['hub', '--listen', listen, ...extra]);
   const ready = await cli.line(/ready: native ws:\/\//);
   const url = /native (ws:\/\/\S+),/.exec(ready)![1]!;
@@ -67,8 +74,10 @@ export async function startHub(extra: readonly string[] = [], listen = '127.0.0.
 }
 
 export async function killAll(): Promise<void> {
-  await Promise.all([...running].map((p) => {
-    p.kill('SIGKILL');
-    return new Promise((r) => p.once('exit', r));
-  }));
+  await Promise.all(
+    [...running].map((p) => {
+      p.kill('SIGKILL');
+      return new Promise((r) => p.once('exit', r));
+    }),
+  );
 }

@@ -37,12 +37,21 @@ export function simEndpoints(n: number, opts: EndpointOptions = {}, seed = 1): S
   const eps: Endpoint[] = [];
   for (let i = 0; i < n; i++) {
     const name = `ep${i}`;
-    const ep = new Endpoint({ id: uuid(rng), name, connector: sim.connectorFor(name), timers: clock, retry: 20, maxRetry: 200, ...opts });
+    const ep = new Endpoint({
+      id: uuid(rng),
+      name,
+      connector: sim.connectorFor(name),
+      timers: clock,
+      retry: 20,
+      maxRetry: 200,
+      ...opts,
+    });
     sim.listen(name, ep);
     eps.push(ep);
   }
   const until = async (cond: () => boolean, ms = 5000, what = 'condition'): Promise<void> => {
-    if (!(await clock.runUntil(cond, ms, 1))) throw new Error(`timed out after ${ms} ms of virtual time waiting for ${what}`);
+    if (!(await clock.runUntil(cond, ms, 1)))
+      throw new Error(`timed out after ${ms} ms of virtual time waiting for ${what}`);
     if (clock.errors.length > 0) throw clock.errors[0];
   };
   const settle = async <T>(p: Promise<T>, ms = 5000, what = 'promise'): Promise<T> => {

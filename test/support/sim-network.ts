@@ -233,7 +233,10 @@ interface Pair {
   readonly conns: Set<SimConn>;
 }
 
-type Item = { readonly at: number } & ({ readonly frame: Frame; readonly bytes: number } | { readonly close: readonly [number, string] });
+type Item = { readonly at: number } & (
+  | { readonly frame: Frame; readonly bytes: number }
+  | { readonly close: readonly [number, string] }
+);
 
 /** One direction of a connection: FIFO, delivered one item at a time on the clock. */
 class Direction {
@@ -248,7 +251,10 @@ class Direction {
   ) {}
 
   /** Queues an item due at `at`, but never before the items already queued (FIFO). */
-  push(item: { readonly frame: Frame; readonly bytes: number } | { readonly close: readonly [number, string] }, at: number): void {
+  push(
+    item: { readonly frame: Frame; readonly bytes: number } | { readonly close: readonly [number, string] },
+    at: number,
+  ): void {
     this.lastAt = Math.max(this.lastAt, at);
     this.items.push({ ...item, at: this.lastAt });
     if ('frame' in item) this.from.inFlight += item.bytes;
@@ -325,7 +331,8 @@ class SimEnd implements Transport {
   close(code = 1000, reason = ''): void {
     if (this.closed) return;
     this.closed = true;
-    if (!this.conn.dead) this.out.push({ close: [code, reason] }, this.net.clock.now() + this.net.latency(this.conn.pair));
+    if (!this.conn.dead)
+      this.out.push({ close: [code, reason] }, this.net.clock.now() + this.net.latency(this.conn.pair));
     this.net.clock.setTimeout(() => this.report(code, reason), 0);
   }
 
@@ -400,7 +407,16 @@ export class SimNetwork {
   private faultTimer: unknown;
   private nextConn = 1;
   private readonly trace: string[] = [];
-  readonly stats: SimStats = { frames: 0, dropped: 0, duplicated: 0, cuts: 0, stalls: 0, spikes: 0, refused: 0, connections: 0 };
+  readonly stats: SimStats = {
+    frames: 0,
+    dropped: 0,
+    duplicated: 0,
+    cuts: 0,
+    stalls: 0,
+    spikes: 0,
+    refused: 0,
+    connections: 0,
+  };
 
   constructor(
     readonly clock: SimClock,
@@ -485,7 +501,11 @@ export class SimNetwork {
    * `half-open` cut tells one end (`told`, else one at random) and leaves the other to find out
    * by itself.
    */
-  cut(a: string, b: string, opts: { readonly downMs?: number; readonly mode?: 'reset' | 'half-open'; readonly told?: string } = {}): void {
+  cut(
+    a: string,
+    b: string,
+    opts: { readonly downMs?: number; readonly mode?: 'reset' | 'half-open'; readonly told?: string } = {},
+  ): void {
     const { downMs = 0, mode = 'reset' } = opts;
     const pair = this.pair(a, b);
     const now = this.clock.now();
@@ -495,12 +515,19 @@ export class SimNetwork {
       c.dead = true;
       this.stats.cuts++;
       const told =
-        mode === 'reset' ? undefined : opts.told !== undefined ? (c.client.owner === opts.told ? c.client : c.server) : this.rng.pick([c.client, c.server]);
+        mode === 'reset'
+          ? undefined
+          : opts.told !== undefined
+            ? c.client.owner === opts.told
+              ? c.client
+              : c.server
+            : this.rng.pick([c.client, c.server]);
       for (const d of [c.client.out, c.server.out]) {
         const keep = this.rng.int(0, d.items.length);
         const lost = d.items.length - keep;
         d.truncate(keep);
-        if (told === undefined || told === d.to) d.push({ close: [1006, `sim: connection ${mode}`] }, now + this.latency(pair));
+        if (told === undefined || told === d.to)
+          d.push({ close: [1006, `sim: connection ${mode}`] }, now + this.latency(pair));
         if (lost > 0) this.log(`cut ${c.label}: ${lost} frame(s) ${d.from.owner}->${d.to.owner} lost`);
       }
       this.log(`cut ${c.label} (${mode}${told ? `, only ${told.owner} is told` : `, down ${downMs} ms`})`);
@@ -562,7 +589,8 @@ export class SimNetwork {
   delivered(d: Direction, frame: Frame): void {
     if (this.watchers.length > 0 && typeof frame !== 'string' && d.to.isOpen) {
       for (const m of decodeFrame(frame)) {
-        if (m.kind === MessageKind.Data) for (const w of this.watchers) w(m.topic, m.valueBytes, d.from.owner, d.to.owner);
+        if (m.kind === MessageKind.Data)
+          for (const w of this.watchers) w(m.topic, m.valueBytes, d.from.owner, d.to.owner);
       }
     }
     if (this.opts.traceDeliveries && typeof frame !== 'string' && d.to.isOpen) {
@@ -570,7 +598,12 @@ export class SimNetwork {
       if (what) this.log(`recv ${d.from.owner}->${d.to.owner}: ${what}`);
     }
     d.to.receive(frame);
-    if (this.faults.dupRate > 0 && typeof frame !== 'string' && this.rng.chance(this.faults.dupRate) && dataOnly(frame)) {
+    if (
+      this.faults.dupRate > 0 &&
+      typeof frame !== 'string' &&
+      this.rng.chance(this.faults.dupRate) &&
+      dataOnly(frame)
+    ) {
       // The same messages reach the receiver over another of its links too (a mesh path).
       const others: SimEnd[] = [];
       for (const p of this.pairs.values()) {
@@ -649,7 +682,8 @@ export class SimNetwork {
       const f = this.faults;
       const now = this.clock.now();
       const per = tick / 1000;
-      for (const host of [...this.hosts.keys()]) if (this.rng.chance(f.isolateRate * per)) this.isolate(host, this.rng.int(...f.isolateMs));
+      for (const host of [...this.hosts.keys()])
+        if (this.rng.chance(f.isolateRate * per)) this.isolate(host, this.rng.int(...f.isolateMs));
       for (const p of this.pairs.values()) {
         const [a, b] = p.name.split('|') as [string, string];
         if (this.rng.chance(f.cutRate * per)) this.cut(a, b, { downMs: this.rng.int(...f.downMs) });

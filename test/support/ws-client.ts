@@ -35,7 +35,8 @@ export async function rawClient(url: string, headers: Record<string, string> = {
     async waitTexts(n, ms = 5000) {
       const start = Date.now();
       while (texts.length < n) {
-        if (Date.now() - start > ms) throw new Error(`timed out waiting for ${n} text frames, got ${texts.length}: ${texts.join('\n')}`);
+        if (Date.now() - start > ms)
+          throw new Error(`timed out waiting for ${n} text frames, got ${texts.length}: ${texts.join('\n')}`);
         await new Promise((r) => setTimeout(r, 5));
       }
       return texts;

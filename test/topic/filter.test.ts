@@ -51,7 +51,12 @@ describe('normalizeFilter properties', () => {
       fc.property(fc.array(str, { maxLength: 12 }), fc.array(str, { maxLength: 20 }), (prefixes, topics) => {
         const normal = normalizeFilter(prefixes);
         // Probe with random topics and with every prefix itself and its one-unit extensions.
-        const probes = [...topics, ...prefixes, ...prefixes.map((p) => p + 'a'), ...prefixes.map((p) => p.slice(0, -1))];
+        const probes = [
+          ...topics,
+          ...prefixes,
+          ...prefixes.map((p) => p + 'a'),
+          ...prefixes.map((p) => p.slice(0, -1)),
+        ];
         for (const t of probes) expect(filterMatches(normal, t)).toBe(filterMatches(prefixes, t));
       }),
       { numRuns: 1000 },

@@ -140,8 +140,27 @@ describe('TopicTrie semantics', () => {
   });
 
   it('agrees with UTF-8 byte prefixes on non-ASCII topics', () => {
-    const prefixes = ['zeek/ü', 'zeek/ü/', 'zeek/\u{1F600}', 'zeek/\u{1F600}x', 'zeek/\uFFFD', 'zeek/\u00FF', '日本', '日'];
-    const topics = ['zeek/ü/x', 'zeek/üb', 'zeek/u', 'zeek/\u{1F600}xy', 'zeek/\u{1F601}', 'zeek/\uFFFD', 'zeek/\u00FFa', '日本語', '日'];
+    const prefixes = [
+      'zeek/ü',
+      'zeek/ü/',
+      'zeek/\u{1F600}',
+      'zeek/\u{1F600}x',
+      'zeek/\uFFFD',
+      'zeek/\u00FF',
+      '日本',
+      '日',
+    ];
+    const topics = [
+      'zeek/ü/x',
+      'zeek/üb',
+      'zeek/u',
+      'zeek/\u{1F600}xy',
+      'zeek/\u{1F601}',
+      'zeek/\uFFFD',
+      'zeek/\u00FFa',
+      '日本語',
+      '日',
+    ];
     const trie = new TopicTrie<string>();
     for (const p of prefixes) trie.add(p, p);
     for (const t of topics) {
@@ -233,16 +252,20 @@ describe('TopicTrie against a naive scan', () => {
 
   it('prunes emptied nodes: a trie emptied by removes behaves like a fresh one', () => {
     fc.assert(
-      fc.property(fc.array(topicArb, { minLength: 1, maxLength: 30 }), fc.array(topicArb, { maxLength: 10 }), (prefixes, probes) => {
-        const trie = new TopicTrie<string>();
-        const handles = prefixes.map((p) => trie.add(p, p));
-        for (const h of handles.reverse()) expect(trie.remove(h)).toBe(true);
-        expect(trie.size).toBe(0);
-        for (const t of [...probes, ...prefixes]) expect(trie.hasMatch(t)).toBe(false);
-        expect(trie.nodeCount).toBe(1);
-        trie.add('a', 'a');
-        expect(trie.match('ab')).toEqual(['a']);
-      }),
+      fc.property(
+        fc.array(topicArb, { minLength: 1, maxLength: 30 }),
+        fc.array(topicArb, { maxLength: 10 }),
+        (prefixes, probes) => {
+          const trie = new TopicTrie<string>();
+          const handles = prefixes.map((p) => trie.add(p, p));
+          for (const h of handles.reverse()) expect(trie.remove(h)).toBe(true);
+          expect(trie.size).toBe(0);
+          for (const t of [...probes, ...prefixes]) expect(trie.hasMatch(t)).toBe(false);
+          expect(trie.nodeCount).toBe(1);
+          trie.add('a', 'a');
+          expect(trie.match('ab')).toEqual(['a']);
+        },
+      ),
       { numRuns: 300 },
     );
   });

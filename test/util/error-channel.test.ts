@@ -38,7 +38,8 @@ async function pair(): Promise<{ a: Endpoint; b: Endpoint; aErrors: ErrorEvent[]
   return { a, b, aErrors, bErrors };
 }
 
-const next = (ep: Endpoint, prefix: string): Promise<Message> => new Promise((resolve) => ep.subscribe(prefix, resolve));
+const next = (ep: Endpoint, prefix: string): Promise<Message> =>
+  new Promise((resolve) => ep.subscribe(prefix, resolve));
 
 describe('the Emitter', () => {
   it('reports a throwing listener, still calls the others, and drops failures of error listeners', () => {

@@ -19,7 +19,11 @@ import {
   parseLayout,
 } from 'isobroker';
 import { DEFAULT_LISTEN_HOST, listen } from 'isobroker/node';
-import { resolveEndpointOptions, resolvePeerOptions, resolveWhenRoutableOptions } from '../../src/endpoint/endpoint-options.js';
+import {
+  resolveEndpointOptions,
+  resolvePeerOptions,
+  resolveWhenRoutableOptions,
+} from '../../src/endpoint/endpoint-options.js';
 import { resolveListenOptions } from '../../src/node/listener.js';
 import { checkOptionsObject, intOption, objectOption, oneOfOption, stringOption } from '../../src/util/options.js';
 
@@ -46,11 +50,15 @@ const layout = parseLayout({
 
 describe('the option checks', () => {
   it('name the option and the allowed range', () => {
-    expect(configError(() => intOption('ttl', 0, 20, 1, 255)).message).toBe('ttl: expected an integer from 1 to 255, got 0');
+    expect(configError(() => intOption('ttl', 0, 20, 1, 255)).message).toBe(
+      'ttl: expected an integer from 1 to 255, got 0',
+    );
     expect(configError(() => intOption('n', 1.5, 1, 0)).option).toBe('n');
     expect(configError(() => oneOfOption('p', 'x' as 'a', 'a', ['a', 'b'])).message).toContain('one of "a", "b"');
     expect(configError(() => stringOption('name', '', 'd')).option).toBe('name');
-    expect(configError(() => objectOption('timers', { now: () => 0 }, { now: () => 1 }, ['now', 'setTimeout'])).message).toContain('missing setTimeout');
+    expect(
+      configError(() => objectOption('timers', { now: () => 0 }, { now: () => 1 }, ['now', 'setTimeout'])).message,
+    ).toContain('missing setTimeout');
     expect(configError(() => checkOptionsObject('options', [])).message).toContain('an array');
     expect(intOption('ttl', undefined, 20, 1, 255)).toBe(20);
   });

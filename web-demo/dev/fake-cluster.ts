@@ -75,7 +75,20 @@ interface Running {
   master?: StoreMaster;
 }
 
-const CONN_FIELDS = ['ts', 'uid', 'id.orig_h', 'id.orig_p', 'id.resp_h', 'id.resp_p', 'proto', 'service', 'duration', 'orig_bytes', 'resp_bytes', 'conn_state'];
+const CONN_FIELDS = [
+  'ts',
+  'uid',
+  'id.orig_h',
+  'id.orig_p',
+  'id.resp_h',
+  'id.resp_p',
+  'proto',
+  'service',
+  'duration',
+  'orig_bytes',
+  'resp_bytes',
+  'conn_state',
+];
 const SERVICES: readonly [number, 'tcp' | 'udp', string][] = [
   [80, 'tcp', 'http'],
   [443, 'tcp', 'ssl'],
@@ -122,7 +135,20 @@ function demoConn(rand: () => number, worker: number): { event: Data; row: strin
     string(state),
   ]);
   const ts = (Date.now() / 1000).toFixed(6);
-  const row = [ts, uid, origH, String(origP), respH, String(respP), proto, service, duration.toFixed(6), String(ob), String(rb), state];
+  const row = [
+    ts,
+    uid,
+    origH,
+    String(origP),
+    respH,
+    String(respP),
+    proto,
+    service,
+    duration.toFixed(6),
+    String(ob),
+    String(rb),
+    state,
+  ];
   return { event, row, origin: origH };
 }
 
@@ -134,7 +160,8 @@ export async function startFakeCluster(opts: FakeClusterOptions = {}): Promise<F
   const rand = rng(7);
   const url = (name: string): string => `ws://127.0.0.1:${ports.get(name) ?? 0}`;
   const spec = (name: string): FakeNodeSpec => FAKE_LAYOUT.find((n) => n.name === name)!;
-  const workerIndex = (name: string): number => FAKE_LAYOUT.filter((n) => n.role === 'worker').findIndex((n) => n.name === name) + 1;
+  const workerIndex = (name: string): number =>
+    FAKE_LAYOUT.filter((n) => n.role === 'worker').findIndex((n) => n.name === name) + 1;
 
   async function boot(s: FakeNodeSpec): Promise<void> {
     const ep = new Endpoint({ name: s.name, role: s.role, retry: 250, maxRetry: 1000 });
@@ -145,17 +172,32 @@ export async function startFakeCluster(opts: FakeClusterOptions = {}): Promise<F
     // Broker's rules: everyone connects to the loggers and the manager, workers also to proxies;
     // loggers only accept.
     const targets = FAKE_LAYOUT.filter(
-      (t) => t.name !== s.name && s.role !== 'logger' && (t.role === 'logger' || (t.role === 'manager' && s.role !== 'manager') || (s.role === 'worker' && t.role === 'proxy')),
+      (t) =>
+        t.name !== s.name &&
+        s.role !== 'logger' &&
+        (t.role === 'logger' ||
+          (t.role === 'manager' && s.role !== 'manager') ||
+          (s.role === 'worker' && t.role === 'proxy')),
     );
     for (const t of targets) if (ports.has(t.name)) void ep.peer(url(t.name)).catch(() => undefined);
     r.timers.push(
       setInterval(() => {
         const names = new Set(FAKE_LAYOUT.map((n) => n.name));
-        const peers = ep.peers().filter((p) => p.status === 'connected' && p.name !== undefined && names.has(p.name)).map((p) => string(p.name!));
+        const peers = ep
+          .peers()
+          .filter((p) => p.status === 'connected' && p.name !== undefined && names.has(p.name))
+          .map((p) => string(p.name!));
         const st = ep.stats();
         ep.publish(
           `isobroker/stats/${s.name}`,
-          makeEvent('isobroker::node_stats', [string(s.name), string(s.role), string(ep.id), vector(peers), count(st.published), count(st.received)]),
+          makeEvent('isobroker::node_stats', [
+            string(s.name),
+            string(s.role),
+            string(ep.id),
+            vector(peers),
+            count(st.published),
+            count(st.received),
+          ]),
         );
       }, 500),
     );
@@ -181,7 +223,14 @@ export async function startFakeCluster(opts: FakeClusterOptions = {}): Promise<F
           if (batch.length === 0) return;
           const rows = batch;
           batch = [];
-          ep.publish('isobroker/logtail/conn', makeEvent('isobroker::log_tail', [string('conn'), vector(CONN_FIELDS.map(string)), vector(rows.map((x) => vector(x.map(string))))]));
+          ep.publish(
+            'isobroker/logtail/conn',
+            makeEvent('isobroker::log_tail', [
+              string('conn'),
+              vector(CONN_FIELDS.map(string)),
+              vector(rows.map((x) => vector(x.map(string)))),
+            ]),
+          );
         }, 400),
       );
     }
@@ -189,11 +238,15 @@ export async function startFakeCluster(opts: FakeClusterOptions = {}): Promise<F
       const w = workerIndex(s.name);
       let sent = 0;
       r.timers.push(
-        setInterval(() => {
-          const c = demoConn(rand, w);
-          ep.publish(`demo/conn/${s.name}`, c.event);
-          if (++sent % 10 === 0) ep.publish('zeek/cluster/manager', makeEvent('Demo::summary', [string(s.name), count(sent)]));
-        }, Math.round(1000 / connRate)),
+        setInterval(
+          () => {
+            const c = demoConn(rand, w);
+            ep.publish(`demo/conn/${s.name}`, c.event);
+            if (++sent % 10 === 0)
+              ep.publish('zeek/cluster/manager', makeEvent('Demo::summary', [string(s.name), count(sent)]));
+          },
+          Math.round(1000 / connRate),
+        ),
       );
     }
   }
@@ -222,7 +275,20 @@ export async function startFakeCluster(opts: FakeClusterOptions = {}): Promise<F
       }
     };
     const proto = op?.type === 'port' ? op.protocol : '-';
-    return [(Date.now() / 1000).toFixed(6), text(uid), text(oh), text(op), text(rh), text(rp), proto, text(svc), text(dur), text(ob), text(rb), text(st)];
+    return [
+      (Date.now() / 1000).toFixed(6),
+      text(uid),
+      text(oh),
+      text(op),
+      text(rh),
+      text(rp),
+      proto,
+      text(svc),
+      text(dur),
+      text(ob),
+      text(rb),
+      text(st),
+    ];
   }
 
   async function halt(name: string): Promise<void> {
@@ -242,11 +308,16 @@ export async function startFakeCluster(opts: FakeClusterOptions = {}): Promise<F
   // Nodes started before their targets were listening peer now.
   for (const s of FAKE_LAYOUT) {
     const r = running.get(s.name)!;
-    if (s.role === 'manager') for (const l of FAKE_LAYOUT.filter((n) => n.role === 'logger')) void r.ep.peer(url(l.name)).catch(() => undefined);
+    if (s.role === 'manager')
+      for (const l of FAKE_LAYOUT.filter((n) => n.role === 'logger'))
+        void r.ep.peer(url(l.name)).catch(() => undefined);
   }
 
   const cluster = {
-    layout: { nodes: FAKE_LAYOUT.map((n) => ({ ...n, host: '127.0.0.1', port: ports.get(n.name)! })), managerIsLogger: false },
+    layout: {
+      nodes: FAKE_LAYOUT.map((n) => ({ ...n, host: '127.0.0.1', port: ports.get(n.name)! })),
+      managerIsLogger: false,
+    },
     peer: url('manager'),
     stores: ['known_hosts'],
     logPaths: ['conn'],
@@ -254,7 +325,9 @@ export async function startFakeCluster(opts: FakeClusterOptions = {}): Promise<F
   const server: Server = createServer((req, res) => {
     const path = decodeURIComponent((req.url ?? '/').split('?')[0]!);
     if (path === '/cluster.json') {
-      res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(JSON.stringify(cluster));
+      res
+        .writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' })
+        .end(JSON.stringify(cluster));
       return;
     }
     const file = normalize(join(distDir, path === '/' ? 'index.html' : path));

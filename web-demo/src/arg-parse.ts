@@ -20,7 +20,19 @@ import {
   type Data,
 } from 'isobroker';
 
-export const ARG_TYPES = ['count', 'integer', 'real', 'string', 'bool', 'addr', 'port', 'subnet', 'time', 'interval', 'enum'] as const;
+export const ARG_TYPES = [
+  'count',
+  'integer',
+  'real',
+  'string',
+  'bool',
+  'addr',
+  'port',
+  'subnet',
+  'time',
+  'interval',
+  'enum',
+] as const;
 export type ArgType = (typeof ARG_TYPES)[number];
 
 /** What each type accepts, shown as the value box's placeholder. */
@@ -65,7 +77,8 @@ export function parseArg(type: ArgType, raw: string): Data {
       return integer(BigInt(v));
     case 'real': {
       const x = Number(v);
-      if (v === '' || !Number.isFinite(x)) throw new ValueError(`a real is a finite number such as 1.5 or 2e-3, got '${raw}'`);
+      if (v === '' || !Number.isFinite(x))
+        throw new ValueError(`a real is a finite number such as 1.5 or 2e-3, got '${raw}'`);
       return real(x);
     }
     case 'string':
@@ -93,7 +106,8 @@ export function parseArg(type: ArgType, raw: string): Data {
       return timespan({ [UNIT[unit]!]: n });
     }
     case 'enum':
-      if (!/^[A-Za-z_][A-Za-z0-9_]*(?:::[A-Za-z_][A-Za-z0-9_]*)*$/.test(v)) throw new ValueError(`an enum is a name such as Log::WRITER_ASCII, got '${raw}'`);
+      if (!/^[A-Za-z_][A-Za-z0-9_]*(?:::[A-Za-z_][A-Za-z0-9_]*)*$/.test(v))
+        throw new ValueError(`an enum is a name such as Log::WRITER_ASCII, got '${raw}'`);
       return enumValue(v);
   }
 }
@@ -102,8 +116,13 @@ function parseTime(v: string, raw: string): Data {
   if (v.toLowerCase() === 'now') return now();
   if (/^[+-]?\d+(\.\d+)?$/.test(v)) return timestampFromSeconds(Number(v));
   // Broker writes times without a zone, in UTC; read them back the same way.
-  const iso = /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?$/.test(v) ? `${v.replace(' ', 'T')}${v.length > 10 ? 'Z' : 'T00:00:00Z'}` : v;
+  const iso = /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?$/.test(v)
+    ? `${v.replace(' ', 'T')}${v.length > 10 ? 'Z' : 'T00:00:00Z'}`
+    : v;
   const ms = Date.parse(iso);
-  if (Number.isNaN(ms)) throw new ValueError(`a time is 'now', an ISO date such as 2024-05-01T12:00:00 (UTC) or epoch seconds, got '${raw}'`);
+  if (Number.isNaN(ms))
+    throw new ValueError(
+      `a time is 'now', an ISO date such as 2024-05-01T12:00:00 (UTC) or epoch seconds, got '${raw}'`,
+    );
   return timestamp(new Date(ms));
 }

@@ -13,7 +13,12 @@ import { TopologyView } from './topology-view.js';
 const TICK_MS = 250;
 const REDRAW_MS = 1000;
 
-export function startClusterPanel(endpoint: Endpoint, info: ClusterInfo, topologyEl: HTMLElement, ratesEl: HTMLElement): () => void {
+export function startClusterPanel(
+  endpoint: Endpoint,
+  info: ClusterInfo,
+  topologyEl: HTMLElement,
+  ratesEl: HTMLElement,
+): () => void {
   const state = new ClusterState(info.layout.nodes);
   const topology = new TopologyView(topologyEl, state, info.layout.managerIsLogger);
   const rates = new RatesView(ratesEl, state);

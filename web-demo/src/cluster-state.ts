@@ -47,7 +47,8 @@ export interface NodeStats {
 }
 
 const str = (d: Data | undefined): string | undefined => (d?.type === 'string' ? d.value : undefined);
-const num = (d: Data | undefined): number | undefined => (d?.type === 'count' || d?.type === 'integer' ? Number(d.value) : undefined);
+const num = (d: Data | undefined): number | undefined =>
+  d?.type === 'count' || d?.type === 'integer' ? Number(d.value) : undefined;
 
 /** The arguments of a `node_stats` event, or undefined when they do not have its layout. */
 export function readNodeStats(args: readonly Data[]): NodeStats | undefined {
@@ -56,7 +57,8 @@ export function readNodeStats(args: readonly Data[]): NodeStats | undefined {
   const r = str(role);
   const p = num(published);
   const q = num(received);
-  if (n === undefined || r === undefined || p === undefined || q === undefined || peers?.type !== 'vector') return undefined;
+  if (n === undefined || r === undefined || p === undefined || q === undefined || peers?.type !== 'vector')
+    return undefined;
   const names: string[] = [];
   for (const e of peers.elements) if (e.type === 'string') names.push(e.value);
   return { name: n, role: r, id: str(id) ?? '', peers: names, published: p, received: q };
@@ -97,7 +99,13 @@ export class ClusterState {
     }
     const prev = n.lastSeen;
     // Totals restart when a node restarts; then the first stats only set a new baseline.
-    const continuous = prev !== undefined && n.up && s.id === n.id && s.published >= n.published && s.received >= n.received && now > prev;
+    const continuous =
+      prev !== undefined &&
+      n.up &&
+      s.id === n.id &&
+      s.published >= n.published &&
+      s.received >= n.received &&
+      now > prev;
     if (continuous) {
       const dt = (now - prev) / 1000;
       n.history.push({ t: now, published: (s.published - n.published) / dt, received: (s.received - n.received) / dt });
@@ -169,7 +177,18 @@ export class ClusterState {
 }
 
 function blank(name: string, role: Role, inLayout: boolean): NodeState {
-  return { name, role, inLayout, up: false, lastSeen: undefined, id: '', peers: [], published: 0, received: 0, history: [] };
+  return {
+    name,
+    role,
+    inLayout,
+    up: false,
+    lastSeen: undefined,
+    id: '',
+    peers: [],
+    published: 0,
+    received: 0,
+    history: [],
+  };
 }
 
 /** The latest rates of a node, or zeros. */

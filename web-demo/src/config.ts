@@ -37,12 +37,19 @@ export function parseClusterInfo(json: unknown): ClusterInfo | string {
   const o = json as Record<string, unknown>;
   if (typeof o.peer !== 'string' || o.peer === '') return 'cluster.json has no "peer" URL';
   const layout = o.layout as Record<string, unknown> | undefined;
-  if (typeof layout !== 'object' || layout === null || !Array.isArray(layout.nodes)) return 'cluster.json has no layout.nodes';
+  if (typeof layout !== 'object' || layout === null || !Array.isArray(layout.nodes))
+    return 'cluster.json has no layout.nodes';
   const nodes: LayoutNode[] = [];
   for (const n of layout.nodes as unknown[]) {
     const x = n as Record<string, unknown>;
-    if (typeof x?.name !== 'string' || !ROLE_ORDER.includes(x.role as Role)) return `cluster.json has a bad node: ${JSON.stringify(n)}`;
-    nodes.push({ name: x.name, role: x.role as Role, host: typeof x.host === 'string' ? x.host : '127.0.0.1', port: typeof x.port === 'number' ? x.port : 0 });
+    if (typeof x?.name !== 'string' || !ROLE_ORDER.includes(x.role as Role))
+      return `cluster.json has a bad node: ${JSON.stringify(n)}`;
+    nodes.push({
+      name: x.name,
+      role: x.role as Role,
+      host: typeof x.host === 'string' ? x.host : '127.0.0.1',
+      port: typeof x.port === 'number' ? x.port : 0,
+    });
   }
   return {
     layout: { nodes, managerIsLogger: layout.managerIsLogger === true },
@@ -76,9 +83,14 @@ export function resolveConfig(pageUrl: URL, cluster: ClusterInfo | string | unde
   }
   if (override === undefined) return { mode: 'cluster', peer: cluster.peer, cluster };
   // Any node of the cluster carries the stats, stores and log tails through the overlay.
-  const inCluster = sameUrl(override, cluster.peer) || cluster.layout.nodes.some((n) => sameUrl(override, `ws://${n.host}:${n.port}`));
+  const inCluster =
+    sameUrl(override, cluster.peer) || cluster.layout.nodes.some((n) => sameUrl(override, `ws://${n.host}:${n.port}`));
   if (inCluster) return { mode: 'cluster', peer: override, cluster };
-  return { mode: 'events', peer: override, reason: `?peer= points at ${override}, which is not a node of the cluster that served this page` };
+  return {
+    mode: 'events',
+    peer: override,
+    reason: `?peer= points at ${override}, which is not a node of the cluster that served this page`,
+  };
 }
 
 /** Fetches `/cluster.json`; undefined when the server has none. */

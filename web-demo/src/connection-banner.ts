@@ -81,8 +81,17 @@ export class ConnectionBanner {
           : this.state === 'offline'
             ? ['You are offline — the page reconnects as soon as the network is back.']
             : this.state === 'invalid'
-              ? ['Cannot use ', peer, `: ${this.detail}. Pass ?peer=ws://host:port (or a Zeek’s …/v1/messages/json URL).`]
-              : ['Cannot reach ', peer, ' — retrying. Is the cluster running?', this.detail ? h('span', { class: 'banner-detail' }, ` (${this.detail})`) : ''];
+              ? [
+                  'Cannot use ',
+                  peer,
+                  `: ${this.detail}. Pass ?peer=ws://host:port (or a Zeek’s …/v1/messages/json URL).`,
+                ]
+              : [
+                  'Cannot reach ',
+                  peer,
+                  ' — retrying. Is the cluster running?',
+                  this.detail ? h('span', { class: 'banner-detail' }, ` (${this.detail})`) : '',
+                ];
     const canRetry = this.state !== 'connecting' && this.state !== 'invalid';
     banner.replaceChildren(h('span', { class: 'banner-text' }, ...text), canRetry ? retry : '');
   }

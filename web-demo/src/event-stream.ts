@@ -38,7 +38,13 @@ export function parseFilter(text: string): string[] {
 }
 
 function argChip(type: string, text: string): HTMLElement {
-  return h('span', { class: 'arg', title: text.length > MAX_VALUE_CHARS ? text : undefined }, h('span', { class: 'arg-type' }, type), ' ', h('span', { class: 'arg-value' }, clip(text, MAX_VALUE_CHARS)));
+  return h(
+    'span',
+    { class: 'arg', title: text.length > MAX_VALUE_CHARS ? text : undefined },
+    h('span', { class: 'arg-type' }, type),
+    ' ',
+    h('span', { class: 'arg-value' }, clip(text, MAX_VALUE_CHARS)),
+  );
 }
 
 function rowOf(a: Arrival, v: MessageView): HTMLElement {
@@ -49,7 +55,11 @@ function rowOf(a: Arrival, v: MessageView): HTMLElement {
     h('span', { class: 'ev-time' }, clockTime(a.time)),
     h('span', { class: 'ev-topic', title: a.topic }, a.topic),
     h('span', { class: 'ev-name' }, name || h('span', { class: 'muted' }, 'value')),
-    h('span', { class: 'ev-args' }, ...(v.args.length ? v.args.map((x) => argChip(x.type, x.text)) : [h('span', { class: 'muted' }, 'no arguments')])),
+    h(
+      'span',
+      { class: 'ev-args' },
+      ...(v.args.length ? v.args.map((x) => argChip(x.type, x.text)) : [h('span', { class: 'muted' }, 'no arguments')]),
+    ),
   );
 }
 
@@ -171,11 +181,15 @@ export class EventStream {
 
   /** The empty state's hint, which depends on the filter only. */
   private updateHint(): void {
-    const suggest = (): HTMLElement => h('button', { type: 'button', class: 'linkish', 'data-suggest': 'demo/' }, 'demo/');
+    const suggest = (): HTMLElement =>
+      h('button', { type: 'button', class: 'linkish', 'data-suggest': 'demo/' }, 'demo/');
     this.el.empty.replaceChildren(
       ...(this.prefixes.length === 0
         ? ['no events yet — try the filter ', suggest(), ' (any topic prefix; several separated by commas; * for all)']
-        : [`no events yet on ${this.prefixes.map((p) => p || '*').join(', ')}`, ...(this.prefixes.includes('demo/') ? [] : [' — try ', suggest()])]),
+        : [
+            `no events yet on ${this.prefixes.map((p) => p || '*').join(', ')}`,
+            ...(this.prefixes.includes('demo/') ? [] : [' — try ', suggest()]),
+          ]),
     );
   }
 }

@@ -17,7 +17,9 @@ export interface LogBatch {
 }
 
 const strings = (d: Data | undefined): string[] | undefined =>
-  d?.type === 'vector' && d.elements.every((e) => e.type === 'string') ? d.elements.map((e) => (e as { value: string }).value) : undefined;
+  d?.type === 'vector' && d.elements.every((e) => e.type === 'string')
+    ? d.elements.map((e) => (e as { value: string }).value)
+    : undefined;
 
 /** The batch in a log-tail message, or undefined when it is not a well-formed `log_tail` event. */
 export function logBatchOf(data: Data): LogBatch | undefined {
@@ -99,11 +101,14 @@ export class LogTail {
 
   private render(): void {
     const n = this.fields.length;
-    const row = (r: readonly string[]): HTMLElement => h('tr', { 'data-testid': 'log-row' }, ...Array.from({ length: n }, (_, k) => h('td', {}, r[k] ?? '')));
+    const row = (r: readonly string[]): HTMLElement =>
+      h('tr', { 'data-testid': 'log-row' }, ...Array.from({ length: n }, (_, k) => h('td', {}, r[k] ?? '')));
     if (this.fieldsChanged) {
       // New columns: rebuild everything once.
       this.fieldsChanged = false;
-      this.el.head.replaceChildren(this.fields.length ? h('tr', {}, ...this.fields.map((f) => h('th', { scope: 'col' }, f))) : '');
+      this.el.head.replaceChildren(
+        this.fields.length ? h('tr', {}, ...this.fields.map((f) => h('th', { scope: 'col' }, f))) : '',
+      );
       const body: HTMLElement[] = [];
       for (let i = this.rows.length - 1; i >= 0; i--) body.push(row(this.rows[i]!));
       this.el.body.replaceChildren(...body);
@@ -115,7 +120,9 @@ export class LogTail {
       while (this.el.body.rows.length > MAX_LOG_ROWS) this.el.body.lastElementChild!.remove();
     }
     this.fresh = [];
-    this.el.meta.textContent = this.total ? `${this.rows.length} newest of ${this.total} rows written since this page opened · newest first` : '';
+    this.el.meta.textContent = this.total
+      ? `${this.rows.length} newest of ${this.total} rows written since this page opened · newest first`
+      : '';
     this.el.empty.hidden = this.rows.length > 0;
     this.el.empty.textContent = `no ${this.el.select.value} rows yet — the loggers publish each batch they write`;
   }

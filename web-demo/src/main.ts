@@ -25,7 +25,9 @@ function showMode(cfg: DashboardConfig): void {
   const notice = byId('mode-notice');
   notice.hidden = cfg.mode === 'cluster';
   if (cfg.mode === 'events') {
-    const kind = cfg.peer.endsWith(JSON_V1_SUFFIX) ? 'a Broker JSON v1 endpoint (a Zeek or a hub)' : 'a plain endpoint (a hub)';
+    const kind = cfg.peer.endsWith(JSON_V1_SUFFIX)
+      ? 'a Broker JSON v1 endpoint (a Zeek or a hub)'
+      : 'a plain endpoint (a hub)';
     notice.replaceChildren(
       h('strong', {}, 'Events-only mode. '),
       `This page talks to ${kind} — ${cfg.reason}. Watching and publishing events works; `,

@@ -53,9 +53,18 @@ export class PublishForm {
   }
 
   private addRow(type: ArgType, value: string): void {
-    const select = h('select', { 'aria-label': 'argument type' }, ...ARG_TYPES.map((t) => h('option', { value: t }, t)));
+    const select = h(
+      'select',
+      { 'aria-label': 'argument type' },
+      ...ARG_TYPES.map((t) => h('option', { value: t }, t)),
+    );
     select.value = type;
-    const input = h('input', { type: 'text', 'aria-label': 'argument value', autocomplete: 'off', spellcheck: 'false' });
+    const input = h('input', {
+      type: 'text',
+      'aria-label': 'argument value',
+      autocomplete: 'off',
+      spellcheck: 'false',
+    });
     input.value = value;
     input.placeholder = ARG_PLACEHOLDER[type];
     select.addEventListener('change', () => {
@@ -105,7 +114,10 @@ export class PublishForm {
       try {
         args.push(parseArg(r.type.value as ArgType, r.value.value));
       } catch (err) {
-        return this.invalid(r.value, `argument ${i + 1} (${r.type.value}): ${err instanceof Error ? err.message : String(err)}`);
+        return this.invalid(
+          r.value,
+          `argument ${i + 1} (${r.type.value}): ${err instanceof Error ? err.message : String(err)}`,
+        );
       }
     }
     try {

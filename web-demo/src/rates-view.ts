@@ -3,7 +3,14 @@
  * published and received per second — drawn on a canvas, redrawn at least once a second.
  */
 import { h } from './dom.js';
-import { DOWN_AFTER_MS, HISTORY_MS, latestRates, type ClusterState, type NodeState, type RateSample } from './cluster-state.js';
+import {
+  DOWN_AFTER_MS,
+  HISTORY_MS,
+  latestRates,
+  type ClusterState,
+  type NodeState,
+  type RateSample,
+} from './cluster-state.js';
 import { ROLE_ORDER } from './config.js';
 
 const CHART_H = 44;
@@ -45,7 +52,12 @@ export class RatesView {
     if (this.palette) return this.palette;
     const st = getComputedStyle(document.documentElement);
     const v = (name: string, fallback: string): string => st.getPropertyValue(name).trim() || fallback;
-    this.palette = { grid: v('--chart-grid', '#333'), pub: v('--pub', '#4aa3ff'), recv: v('--recv', '#f0a030'), muted: v('--muted', '#888') };
+    this.palette = {
+      grid: v('--chart-grid', '#333'),
+      pub: v('--pub', '#4aa3ff'),
+      recv: v('--recv', '#f0a030'),
+      muted: v('--muted', '#888'),
+    };
     return this.palette;
   }
 
@@ -61,9 +73,19 @@ export class RatesView {
     for (const c of this.cards.values()) this.resize.unobserve(c.canvas);
     this.cards.clear();
     const els = nodes.map((n) => {
-      const canvas = h('canvas', { 'data-testid': 'rate-chart', 'data-node': n.name, height: CHART_H, 'aria-label': `message rates of ${n.name}` });
+      const canvas = h('canvas', {
+        'data-testid': 'rate-chart',
+        'data-node': n.name,
+        height: CHART_H,
+        'aria-label': `message rates of ${n.name}`,
+      });
       const value = h('span', { class: 'rate-value' });
-      const root = h('div', { class: 'rate-card' }, h('div', { class: 'rate-head' }, h('span', { class: 'rate-name' }, n.name), value), canvas);
+      const root = h(
+        'div',
+        { class: 'rate-card' },
+        h('div', { class: 'rate-head' }, h('span', { class: 'rate-name' }, n.name), value),
+        canvas,
+      );
       this.cards.set(n.name, { root, canvas, value });
       return root;
     });

@@ -51,7 +51,10 @@ export class StoreBrowser {
     el.select.replaceChildren(...stores.map((s) => h('option', { value: s }, s)));
     el.select.disabled = stores.length < 2;
     el.select.addEventListener('change', () => void this.open(el.select.value));
-    el.search.addEventListener('input', debounce(SEARCH_DEBOUNCE_MS, () => this.frame.schedule()));
+    el.search.addEventListener(
+      'input',
+      debounce(SEARCH_DEBOUNCE_MS, () => this.frame.schedule()),
+    );
     const saved = safeGet(STORE_KEY);
     const first = saved !== undefined && stores.includes(saved) ? saved : stores[0];
     if (first === undefined) {
@@ -124,8 +127,20 @@ export class StoreBrowser {
         return h(
           'tr',
           { 'data-testid': 'store-row', 'data-key': kt.text },
-          h('td', {}, h('span', { class: 'arg-type' }, kt.type), ' ', h('span', { class: 'arg-value' }, clip(kt.text, 200))),
-          h('td', {}, h('span', { class: 'arg-type' }, vt.type), ' ', h('span', { class: 'arg-value', title: vt.text.length > 200 ? vt.text : undefined }, clip(vt.text, 200))),
+          h(
+            'td',
+            {},
+            h('span', { class: 'arg-type' }, kt.type),
+            ' ',
+            h('span', { class: 'arg-value' }, clip(kt.text, 200)),
+          ),
+          h(
+            'td',
+            {},
+            h('span', { class: 'arg-type' }, vt.type),
+            ' ',
+            h('span', { class: 'arg-value', title: vt.text.length > 200 ? vt.text : undefined }, clip(vt.text, 200)),
+          ),
         );
       }),
     );

@@ -19,7 +19,12 @@ const PER_LINE = 4;
 
 /** Rows of the drawing: each a list of role groups side by side. */
 const BANDS: readonly (readonly Role[])[] = [['manager', 'logger'], ['proxy'], ['worker']];
-const GROUP_LABEL: Readonly<Record<Role, string>> = { manager: 'manager', logger: 'loggers', proxy: 'proxies', worker: 'workers' };
+const GROUP_LABEL: Readonly<Record<Role, string>> = {
+  manager: 'manager',
+  logger: 'loggers',
+  proxy: 'proxies',
+  worker: 'workers',
+};
 
 interface Placed {
   readonly node: NodeState;
@@ -45,7 +50,12 @@ function layout(state: ClusterState, managerIsLogger: boolean): Drawing {
       .map((g) => {
         const cols = Math.min(g.nodes.length, PER_LINE);
         const lines = Math.ceil(g.nodes.length / PER_LINE);
-        return { ...g, cols, w: cols * NODE_W + (cols - 1) * GAP, h: LABEL_H + lines * NODE_H + (lines - 1) * LINE_GAP };
+        return {
+          ...g,
+          cols,
+          w: cols * NODE_W + (cols - 1) * GAP,
+          h: LABEL_H + lines * NODE_H + (lines - 1) * LINE_GAP,
+        };
       }),
   ).filter((b) => b.length > 0);
   const bandW = bands.map((b) => b.reduce((s, g) => s + g.w, 0) + GROUP_GAP * (b.length - 1));
@@ -84,7 +94,8 @@ function linkPath(a: Placed, b: Placed): string {
   return `M ${x1} ${y1} C ${x1} ${mid} ${x2} ${mid} ${x2} ${y2}`;
 }
 
-const fmtRate = (r: number): string => (r >= 10_000 ? `${(r / 1000).toFixed(0)}k` : r >= 1000 ? `${(r / 1000).toFixed(1)}k` : r.toFixed(0));
+const fmtRate = (r: number): string =>
+  r >= 10_000 ? `${(r / 1000).toFixed(0)}k` : r >= 1000 ? `${(r / 1000).toFixed(1)}k` : r.toFixed(0);
 
 function subtitle(n: NodeState): string {
   if (n.lastSeen === undefined) return 'no stats yet';
@@ -157,7 +168,13 @@ export class TopologyView {
     this.linksGroup = links;
     this.root = svg(
       'svg',
-      { viewBox: `0 0 ${d.width} ${d.height}`, width: d.width, height: d.height, role: 'img', 'aria-label': 'cluster topology' },
+      {
+        viewBox: `0 0 ${d.width} ${d.height}`,
+        width: d.width,
+        height: d.height,
+        role: 'img',
+        'aria-label': 'cluster topology',
+      },
       links,
       nodes,
     );

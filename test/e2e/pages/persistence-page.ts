@@ -19,7 +19,11 @@ const handles = new Map<string, ClonePersistence>();
 const errors: string[] = [];
 const handle = (name: string): ClonePersistence => {
   let p = handles.get(name);
-  if (p === undefined) handles.set(name, (p = createIndexedDbPersistence(name, { onError: (e) => errors.push(`${e.code}: ${e.message}`) })));
+  if (p === undefined)
+    handles.set(
+      name,
+      (p = createIndexedDbPersistence(name, { onError: (e) => errors.push(`${e.code}: ${e.message}`) })),
+    );
   return p;
 };
 
@@ -31,7 +35,9 @@ const api = {
   /** Writes `pairs` in one tick, one `write()` per pair, each with its own checkpoint seq. */
   write(name: string, pairs: [Bytes, Bytes | null][], epoch: string, firstSeq: number): void {
     const p = handle(name);
-    pairs.forEach(([k, v], i) => p.write([v === null ? { key: dec(k) } : { key: dec(k), value: dec(v) }], { epoch, seq: firstSeq + i }));
+    pairs.forEach(([k, v], i) =>
+      p.write([v === null ? { key: dec(k) } : { key: dec(k), value: dec(v) }], { epoch, seq: firstSeq + i }),
+    );
   },
   /** Writes `n` small entries (count i → "value i") in one tick. */
   writeMany(name: string, n: number): void {
@@ -67,7 +73,8 @@ const api = {
     const store = createStore(`bench-unbatched-${run}`, 'keyval');
     await idbSet('warm-up', 0, store);
     t = performance.now();
-    for (let i = 0; i < n; i++) await idbSet(encodeValue(count(i)).slice(), encodeValue(string(`value ${i}`)).slice(), store);
+    for (let i = 0; i < n; i++)
+      await idbSet(encodeValue(count(i)).slice(), encodeValue(string(`value ${i}`)).slice(), store);
     const unbatchedMs = performance.now() - t;
     return { batchedMs, unbatchedMs };
   },
