@@ -29,7 +29,7 @@ function repoRoot(): string {
 
 async function main(): Promise<number> {
   const ids = SECTIONS.map((s) => s.id);
-  let args;
+  let args: ReturnType<typeof parseBenchArgs>;
   try {
     args = parseBenchArgs(process.argv.slice(2), ids);
   } catch (e) {

@@ -86,7 +86,7 @@ export class ChildHandle {
   /** Writes one line to the child's stdin (ignored once stdin is closed). */
   writeLine(line: string): void {
     const stdin = this.proc.stdin;
-    if (stdin !== null && stdin.writable) stdin.write(`${line}\n`);
+    if (stdin?.writable) stdin.write(`${line}\n`);
   }
 
   /**

@@ -10,7 +10,7 @@ export const PAYLOAD_BYTES = 100;
 const SEQ_DIGITS = 12;
 const TIME_DIGITS = 15;
 const TIME_AT = SEQ_DIGITS + 1;
-const PAD = ' ' + 'x'.repeat(PAYLOAD_BYTES - SEQ_DIGITS - TIME_DIGITS - 2);
+const PAD = ` ${'x'.repeat(PAYLOAD_BYTES - SEQ_DIGITS - TIME_DIGITS - 2)}`;
 
 /** Microseconds on the monotonic clock shared by publisher and subscribers of one process. */
 export function nowUs(): number {

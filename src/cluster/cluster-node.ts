@@ -137,7 +137,9 @@ export class ClusterNode {
       ep.subscribe(ROLE_TOPICS[this.role], () => undefined),
       ep.subscribe(nodeTopic(this.name), () => undefined),
     ];
-    this.offs.push(() => subs.forEach((s) => s.unsubscribe()));
+    this.offs.push(() => {
+      for (const s of subs) s.unsubscribe();
+    });
     this.offs.push(ep.on('status', (s) => this.onStatus(s)));
     for (const target of connectionsOf(this.layout, this.name)) {
       void ep

@@ -254,7 +254,7 @@ class Parser {
         return text.slice(start, pos);
       }
       if (c === BACKSLASH) break;
-      if (c !== c) this.fail('unterminated string', start - 1); // NaN: end of input
+      if (Number.isNaN(c)) this.fail('unterminated string', start - 1); // NaN: end of input
       pos++;
     }
     // Slow path: build the string from unescaped chunks.
@@ -269,7 +269,7 @@ class Parser {
         return out;
       }
       if (c !== BACKSLASH) {
-        if (c !== c) this.fail('unterminated string', start - 1);
+        if (Number.isNaN(c)) this.fail('unterminated string', start - 1);
         pos++;
         continue;
       }
@@ -315,7 +315,7 @@ class Parser {
           break;
         }
         default:
-          if (e !== e) this.fail('unterminated string', start - 1);
+          if (Number.isNaN(e)) this.fail('unterminated string', start - 1);
           this.fail(`invalid escape '\\${String.fromCharCode(e)}'`, pos);
       }
       pos += 2;

@@ -131,7 +131,7 @@ function quoteJsonString(s: string, broker = false): string {
  * `nan`/`inf`, which is not JSON and which Broker's own parser cannot read back.
  */
 function realText(x: number): string {
-  if (x !== x || x === Infinity || x === -Infinity) {
+  if (!Number.isFinite(x)) {
     throw new ValueError(`real ${x} is not representable in Broker JSON v1 (only finite numbers are)`);
   }
   return formatRealFixed(x);
@@ -146,7 +146,7 @@ const EXPONENT_FROM = 1e19;
  * the integer part would exceed 19 digits. NaN and ±Infinity throw.
  */
 export function realTextLossless(x: number): string {
-  if (x !== x || x === Infinity || x === -Infinity) {
+  if (!Number.isFinite(x)) {
     throw new ValueError(
       `real ${x} cannot be sent to a JSON v1 server: Broker's JSON parser reads only finite numbers (nothing was sent)`,
     );

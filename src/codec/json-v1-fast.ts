@@ -179,7 +179,7 @@ class FastDecoder {
     for (;;) {
       const c = text.charCodeAt(pos);
       if (c === QUOTE) break;
-      if (c === BACKSLASH || c !== c) throw GIVE_UP;
+      if (c === BACKSLASH || Number.isNaN(c)) throw GIVE_UP;
       if (c >= 0xd800 && c <= 0xdfff) {
         const d = text.charCodeAt(pos + 1);
         if (c > 0xdbff || !(d >= 0xdc00 && d <= 0xdfff)) throw GIVE_UP;

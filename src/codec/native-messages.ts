@@ -7,7 +7,7 @@
 import type { Data } from '../data/types.js';
 import { ValueError } from '../errors.js';
 import { MsgpackWriter } from './msgpack-writer.js';
-import { ENDPOINT_ID_BYTES, MessageKind, type DataMessageInput, type NativeMessageInput } from './native-kinds.js';
+import { ENDPOINT_ID_BYTES, MessageKind, type NativeMessageInput } from './native-kinds.js';
 import { writeValue } from './native-values.js';
 
 export {

@@ -46,8 +46,10 @@ export function checkExt(r: MsgpackReader, at: number, type: number, p: number, 
       }
       return;
     case NativeExt.Marker:
+      // biome-ignore lint/correctness/noVoidTypeReturn: fail() never returns; `return` ends the case
       return r.fail(at, 'a container marker may only be the first element of an array');
     default:
+      // biome-ignore lint/correctness/noVoidTypeReturn: fail() never returns; `return` ends the case
       return r.fail(at, `unknown ext type ${type > 127 ? type - 256 : type}`);
   }
   r.fail(at, `ext type ${type} (${EXT_NAMES[type]}) cannot hold ${len} bytes`);

@@ -158,7 +158,7 @@ export class Endpoint {
       status: (ev) => this.emit('status', ev),
       error: (ev) => this.emit('error', ev),
       established: (s) => this.onEstablished(s),
-      closed: (s, code, reason) => this.onNativeClosed(s, reason),
+      closed: (s, _code, reason) => this.onNativeClosed(s, reason),
     });
   }
 

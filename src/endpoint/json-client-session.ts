@@ -107,7 +107,7 @@ export class JsonClientSession {
       this.events.serverError(this, 'deserialization_failed', 'binary frame from a JSON v1 server');
       return;
     }
-    let msg;
+    let msg: ReturnType<typeof decodeJsonMessage>;
     try {
       msg = decodeJsonMessage(f, this.limits);
     } catch (err) {

@@ -136,7 +136,7 @@ export class JsonServerSession {
       );
       return;
     }
-    let msg;
+    let msg: ReturnType<typeof decodeJsonMessage>;
     try {
       msg = decodeJsonMessage(f, this.limits);
     } catch (err) {

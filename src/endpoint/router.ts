@@ -133,7 +133,7 @@ export class Router {
         for (const v of au.neighbors) {
           if (seen.has(v)) continue;
           const av = this.db.get(v);
-          if (!av || !av.neighbors.includes(u)) continue;
+          if (!av?.neighbors.includes(u)) continue;
           seen.add(v);
           hops.set(v, hops.get(u)!);
           next.push(v);

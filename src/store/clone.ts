@@ -466,7 +466,10 @@ export class CloneCore {
   private releaseWaiting(): void {
     if (this.waiting.length === 0) return;
     const keep: typeof this.waiting = [];
-    for (const w of this.waiting) w.seq <= this.seq ? (w.resolve(w.result), undefined) : keep.push(w);
+    for (const w of this.waiting) {
+      if (w.seq <= this.seq) w.resolve(w.result);
+      else keep.push(w);
+    }
     this.waiting.length = 0;
     this.waiting.push(...keep);
   }

@@ -171,13 +171,7 @@ export function encodeStoreMessage(m: StoreMessage): VectorData {
     case StoreMsg.Heartbeat:
       return vector([n(m.kind), string(m.epoch), n(m.seq)]);
     case StoreMsg.SnapshotChunk:
-      return vector([
-        n(m.kind),
-        string(m.epoch),
-        n(m.index),
-        vector(m.entries.flatMap(([k, v]) => [k, v])),
-        n(m.stream),
-      ]);
+      return vector([n(m.kind), string(m.epoch), n(m.index), vector(m.entries.flat()), n(m.stream)]);
     case StoreMsg.SnapshotEnd:
       return vector([n(m.kind), string(m.epoch), n(m.seq), n(m.chunks), n(m.stream)]);
     case StoreMsg.ChunkAck:

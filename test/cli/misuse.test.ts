@@ -317,7 +317,7 @@ describe('isobroker pipe never drops lines silently', () => {
 
     const n = 20_000;
     const pipe = spawnCli(['pipe', '--peer', hub.url, '--topic', 'bulk/x', '--publish']);
-    pipe.proc.stdin.end(Array.from({ length: n }, (_, i) => `line ${i + 1}`).join('\n') + '\n');
+    pipe.proc.stdin.end(`${Array.from({ length: n }, (_, i) => `line ${i + 1}`).join('\n')}\n`);
     expect(await pipe.exited).toBe(0);
     expect(pipe.stderr).toEqual([]);
     await until(() => got === n, 10_000, `${n} lines`);

@@ -178,7 +178,9 @@ describe('toRecord', () => {
 
   it('takes values in column order and Broker values of the right type', () => {
     const values = CONN_LOG.columns.map(() => undefined as unknown);
-    Object.values(conn).forEach((v, i) => (values[i] = v));
+    Object.values(conn).forEach((v, i) => {
+      values[i] = v;
+    });
     values[9] = count(5);
     values[14] = 7n;
     values[20] = set([string('x')]);

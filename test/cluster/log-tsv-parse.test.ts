@@ -92,7 +92,7 @@ describe('parseZeekTsv', () => {
         { name: 'n', type: 'count' },
       ],
     });
-    const text = pipe.header(s, OPEN) + `${pipe.record(s, toRecord(s, [['a|b', 'c;d'], 1]))}\n`;
+    const text = `${pipe.header(s, OPEN)}${pipe.record(s, toRecord(s, [['a|b', 'c;d'], 1]))}\n`;
     expect(() => parseZeekTsv(text + file(CONN_LOG, [conn('C9')]))).toThrow(/line 16: a second log with other #fields/);
     const both = parseZeekTsv(file(CONN_LOG, [conn('C1')]) + file(CONN_LOG, [conn('C2'), conn('C3')], false));
     expect(zeekCut(both, ['uid'])).toEqual([['C1'], ['C2'], ['C3']]);

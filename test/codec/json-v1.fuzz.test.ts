@@ -30,7 +30,7 @@ import { dataArb } from '../support/arbitraries.js';
 import { readJsonFixture } from '../support/fixtures.js';
 
 const DEFAULT_SEED = 0x15ab20c5;
-const SEED = process.env['FUZZ_SEED'] !== undefined ? Number(process.env['FUZZ_SEED']) : DEFAULT_SEED;
+const SEED = process.env.FUZZ_SEED !== undefined ? Number(process.env.FUZZ_SEED) : DEFAULT_SEED;
 const ITERATIONS = 100_000;
 
 /** mulberry32: small, fast, seedable. */
@@ -196,7 +196,7 @@ function mutate(base: string, rnd: () => number): string {
         break;
       case 8: // huge numbers
         s = s.replace(/-?[0-9]+(\.[0-9]+)?/, () =>
-          pick(['9'.repeat(1 + int(3000)), `1e${int(400)}`, '-0.0', '0.' + '1'.repeat(500)]),
+          pick(['9'.repeat(1 + int(3000)), `1e${int(400)}`, '-0.0', `0.${'1'.repeat(500)}`]),
         );
         break;
       case 9: // python-style spacing

@@ -161,7 +161,9 @@ describe('native frames', () => {
         const frame = encodeFrame(msgs.map(encodeMessage));
         const back = decodeFrame(frame);
         expect(back).toHaveLength(msgs.length);
-        back.forEach((m, i) => expectSameMessage(m, msgs[i]!));
+        back.forEach((m, i) => {
+          expectSameMessage(m, msgs[i]!);
+        });
         decodeGeneric(frame); // standard MessagePack throughout
       }),
       { numRuns: 500 },

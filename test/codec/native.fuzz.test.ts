@@ -180,7 +180,9 @@ function checkFrame(i: number, what: string, bytes: Uint8Array): boolean {
     }
     const again = decodeFrame(encodeFrame(msgs.map((m) => encodeMessage(m))));
     expect(again).toHaveLength(msgs.length);
-    again.forEach((m, k) => expectSameMessage(m, msgs[k]!));
+    again.forEach((m, k) => {
+      expectSameMessage(m, msgs[k]!);
+    });
   } catch (e) {
     return fail('frame', i, what, bytes, e);
   }
@@ -234,7 +236,9 @@ describe(`native decoder fuzz (FUZZ_SEED=${SEED})`, () => {
   function referenceStillDecodes(): void {
     const back = decodeFrame(reference.bytes);
     expect(back).toHaveLength(reference.msgs.length);
-    back.forEach((m, k) => expectSameMessage(m, reference.msgs[k]!));
+    back.forEach((m, k) => {
+      expectSameMessage(m, reference.msgs[k]!);
+    });
   }
 
   it(`survives ${FRAME_CASES} mutated, random and nested frames`, () => {
@@ -305,7 +309,9 @@ describe(`native decoder fuzz (FUZZ_SEED=${SEED})`, () => {
   it('decodes the corpus it mutates', () => {
     for (const f of frames) {
       const back = decodeFrame(f.bytes);
-      back.forEach((m, k) => expectSameMessage(m, f.msgs[k]!));
+      back.forEach((m, k) => {
+        expectSameMessage(m, f.msgs[k]!);
+      });
       for (const m of back) if (m.kind === MessageKind.Data) decodeValue((m as DataMessage).valueBytes);
     }
     for (const v of values) expect(toHex(encodeValue(decodeValue(v)))).toBe(toHex(v));

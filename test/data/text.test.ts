@@ -125,7 +125,9 @@ describe('formatRealFixed (C printf %f)', () => {
     [999999.9999994, '999999.999999'],
     [1e-7, '0.000000'],
     [-1e-9, '-0.000000'],
+    // biome-ignore lint/correctness/noPrecisionLoss: the literal is Zeek's test input; the test is about how the rounded double prints
     [4503599627370497.5, '4503599627370498.000000'],
+    // biome-ignore lint/correctness/noPrecisionLoss: the literal is Zeek's test input; the test is about how the rounded double prints
     [9007199254740993, '9007199254740992.000000'],
     [0.30000000000000004, '0.300000'],
     [1000000000000000.2, '1000000000000000.250000'],

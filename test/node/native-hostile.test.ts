@@ -67,8 +67,10 @@ async function healthyPair(): Promise<{ check: (n: number, payload?: string) => 
   let sent = 0;
   return {
     check: async (n: number, payload?: string) => {
-      for (let i = 0; i < n; i++)
-        a.publish('healthy/x', payload === undefined ? count(sent++) : (sent++, string(payload)));
+      for (let i = 0; i < n; i++) {
+        a.publish('healthy/x', payload === undefined ? count(sent) : string(payload));
+        sent++;
+      }
       await until(() => got.length === sent, 5000, 'healthy traffic');
     },
   };

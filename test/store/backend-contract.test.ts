@@ -55,7 +55,9 @@ function memoryHarness(): Harness {
       opened.push(b);
       return b;
     },
-    dispose: () => opened.forEach((b) => b.close()),
+    dispose: () => {
+      for (const b of opened) b.close();
+    },
   };
 }
 
@@ -72,7 +74,9 @@ function sqliteHarness(options: SqliteBackendOptions, file: boolean, runs: numbe
         return b;
       },
       dispose: () => {
-        opened.forEach((b) => b.close());
+        opened.forEach((b) => {
+          b.close();
+        });
         if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
       },
     };
@@ -183,26 +187,38 @@ function backendContract(name: string, harness: () => Harness): void {
     });
 
     it('puts, replaces, erases and clears keys of every kind', () => {
-      EVERY_KIND.forEach((k, i) => b.put({ key: k, value: count(i) }));
+      EVERY_KIND.forEach((k, i) => {
+        b.put({ key: k, value: count(i) });
+      });
       expect(b.size()).toBe(EVERY_KIND.length);
-      EVERY_KIND.forEach((k, i) => expectEntry(b.get(k), { key: k, value: count(i) }));
+      EVERY_KIND.forEach((k, i) => {
+        expectEntry(b.get(k), { key: k, value: count(i) });
+      });
       expect(byKey(b.keys().map((k) => ({ key: k, value: none() })))).toEqual(
         byKey(EVERY_KIND.map((k) => ({ key: k, value: none() }))),
       );
       // Replacing keeps one entry per key.
-      EVERY_KIND.forEach((k) => b.put({ key: k, value: k }));
+      EVERY_KIND.forEach((k) => {
+        b.put({ key: k, value: k });
+      });
       expect(b.size()).toBe(EVERY_KIND.length);
-      EVERY_KIND.forEach((k) => expectEntry(b.get(k), { key: k, value: k }));
+      EVERY_KIND.forEach((k) => {
+        expectEntry(b.get(k), { key: k, value: k });
+      });
       EVERY_KIND.forEach((k, i) => {
         if (i % 2 === 0) expect(b.erase(k)).toBe(true);
       });
-      EVERY_KIND.forEach((k, i) => expect(b.get(k) === undefined).toBe(i % 2 === 0));
+      EVERY_KIND.forEach((k, i) => {
+        expect(b.get(k) === undefined).toBe(i % 2 === 0);
+      });
       expect(b.erase(EVERY_KIND[0]!)).toBe(false);
       expect(b.size()).toBe(Math.floor(EVERY_KIND.length / 2));
       b.clear();
       expect(b.size()).toBe(0);
       expect(b.keys()).toEqual([]);
-      EVERY_KIND.forEach((k) => expect(b.get(k)).toBeUndefined());
+      EVERY_KIND.forEach((k) => {
+        expect(b.get(k)).toBeUndefined();
+      });
     });
 
     it('treats keys equal under Broker equality as one key (−0 = 0, NaN = NaN)', () => {
@@ -302,7 +318,9 @@ function backendContract(name: string, harness: () => Harness): void {
         { key: string('both'), value: count(4), expiry: now + 100, interval: 100 },
         { key: string('zero'), value: count(5), expiry: 0, interval: 0 },
       ];
-      entries.forEach((e) => b.put(e));
+      entries.forEach((e) => {
+        b.put(e);
+      });
       for (const e of entries) {
         const got = b.get(e.key)!;
         expect(got.expiry).toBe(e.expiry);
@@ -350,8 +368,12 @@ function backendContract(name: string, harness: () => Harness): void {
         i % 3 === 0 ? count(i) : i % 3 === 1 ? string(`s${i}`) : vector([integer(i)]),
       );
       const volatile = Array.from({ length: 100 }, (_, i) => string(`v${i}`));
-      stable.forEach((k) => b.put({ key: k, value: count(0) }));
-      volatile.forEach((k) => b.put({ key: k, value: count(0) }));
+      stable.forEach((k) => {
+        b.put({ key: k, value: count(0) });
+      });
+      volatile.forEach((k) => {
+        b.put({ key: k, value: count(0) });
+      });
       let fresh = 0;
       const seen = scanAll(b, 7, (page) => {
         b.put({ key: stable[(page * 37) % stable.length]!, value: count(1) }); // replace
@@ -486,9 +508,9 @@ function backendContract(name: string, harness: () => Harness): void {
 
     it('keeps everything across close and reopen when persistent', () => {
       if (!h.persistent) return;
-      EVERY_KIND.forEach((k, i) =>
-        b.put({ key: k, value: k, expiry: 1000 + i, ...(i % 2 === 0 ? { interval: i } : {}) }),
-      );
+      EVERY_KIND.forEach((k, i) => {
+        b.put({ key: k, value: k, expiry: 1000 + i, ...(i % 2 === 0 ? { interval: i } : {}) });
+      });
       b.erase(EVERY_KIND[3]!);
       b.setMeta('epoch', 'e1');
       b.transaction(() => b.setMeta('seq', '7'));

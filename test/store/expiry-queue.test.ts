@@ -24,7 +24,9 @@ describe('ExpiryQueue deadlines', () => {
   it('returns many keys in deadline order whatever the insertion order', () => {
     const q = new ExpiryQueue();
     const deadlines = Array.from({ length: 500 }, (_, i) => (i * 7919) % 1000);
-    deadlines.forEach((at, i) => q.add(count(i), at));
+    deadlines.forEach((at, i) => {
+      q.add(count(i), at);
+    });
     const out: number[] = [];
     for (let now = 0; now <= 1036; now += 37) {
       for (const k of q.due(now)) {

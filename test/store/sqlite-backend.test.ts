@@ -21,7 +21,9 @@ beforeEach(() => {
   file = join(dir, 'store.db');
 });
 afterEach(() => {
-  toClose.splice(0).forEach((x) => x.close());
+  toClose.splice(0).forEach((x) => {
+    x.close();
+  });
   rmSync(dir, { recursive: true, force: true });
 });
 

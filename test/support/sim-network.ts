@@ -20,7 +20,7 @@
  * - For minimal reproductions: `cut`, `stall`, `isolate` on demand, `dropWhere` (drop chosen
  *   messages), `watch` (observe delivered messages) and a trace of what happened.
  */
-import { type Connector, type Frame, type Timers, type Transport, type TransportHandlers } from 'isobroker';
+import type { Connector, Frame, Timers, Transport, TransportHandlers } from 'isobroker';
 import { MessageKind, decodeFrame, encodeFrame, encodeMessage, type Acceptor } from '../../src/internal.js';
 
 // ---- randomness
@@ -282,7 +282,10 @@ class Direction {
     this.timer = undefined;
     const head = this.items[0];
     const now = this.net.clock.now();
-    if (head && (now < head.at || now < this.pair.stallUntil)) return this.arm();
+    if (head && (now < head.at || now < this.pair.stallUntil)) {
+      this.arm();
+      return;
+    }
     const item = this.items.shift();
     if (item) {
       if ('frame' in item) {
@@ -629,7 +632,7 @@ export class SimNetwork {
   }
 
   private dropSome(from: SimEnd, frame: Uint8Array): Uint8Array | undefined {
-    let msgs;
+    let msgs: ReturnType<typeof decodeFrame>;
     try {
       msgs = decodeFrame(frame);
     } catch {
@@ -652,7 +655,7 @@ export class SimNetwork {
 
   private describeFrame(frame: Uint8Array, placeholder = true): string {
     const parts: string[] = [];
-    let msgs;
+    let msgs: ReturnType<typeof decodeFrame>;
     try {
       msgs = decodeFrame(frame);
     } catch {

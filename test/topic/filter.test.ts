@@ -54,7 +54,7 @@ describe('normalizeFilter properties', () => {
         const probes = [
           ...topics,
           ...prefixes,
-          ...prefixes.map((p) => p + 'a'),
+          ...prefixes.map((p) => `${p}a`),
           ...prefixes.map((p) => p.slice(0, -1)),
         ];
         for (const t of probes) expect(filterMatches(normal, t)).toBe(filterMatches(prefixes, t));

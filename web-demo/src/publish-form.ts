@@ -107,17 +107,24 @@ export class PublishForm {
     this.el.name.removeAttribute('aria-invalid');
     const topic = this.el.topic.value.trim();
     const name = this.el.name.value.trim();
-    if (topic === '') return this.invalid(this.el.topic, 'the topic is empty');
-    if (name === '') return this.invalid(this.el.name, 'the event name is empty');
+    if (topic === '') {
+      this.invalid(this.el.topic, 'the topic is empty');
+      return;
+    }
+    if (name === '') {
+      this.invalid(this.el.name, 'the event name is empty');
+      return;
+    }
     const args: Data[] = [];
     for (const [i, r] of this.rows.entries()) {
       try {
         args.push(parseArg(r.type.value as ArgType, r.value.value));
       } catch (err) {
-        return this.invalid(
+        this.invalid(
           r.value,
           `argument ${i + 1} (${r.type.value}): ${err instanceof Error ? err.message : String(err)}`,
         );
+        return;
       }
     }
     try {

@@ -45,7 +45,7 @@ export class StoreBrowser {
 
   constructor(
     private readonly endpoint: Endpoint,
-    private readonly stores: readonly string[],
+    stores: readonly string[],
     private readonly el: StoreBrowserElements,
   ) {
     el.select.replaceChildren(...stores.map((s) => h('option', { value: s }, s)));

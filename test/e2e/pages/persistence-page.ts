@@ -35,9 +35,9 @@ const api = {
   /** Writes `pairs` in one tick, one `write()` per pair, each with its own checkpoint seq. */
   write(name: string, pairs: [Bytes, Bytes | null][], epoch: string, firstSeq: number): void {
     const p = handle(name);
-    pairs.forEach(([k, v], i) =>
-      p.write([v === null ? { key: dec(k) } : { key: dec(k), value: dec(v) }], { epoch, seq: firstSeq + i }),
-    );
+    pairs.forEach(([k, v], i) => {
+      p.write([v === null ? { key: dec(k) } : { key: dec(k), value: dec(v) }], { epoch, seq: firstSeq + i });
+    });
   },
   /** Writes `n` small entries (count i → "value i") in one tick. */
   writeMany(name: string, n: number): void {
