@@ -35,6 +35,8 @@ export interface MasterConfig {
   readonly maxEntryBytes: number;
   /** Snapshot chunks in flight per clone before waiting for acknowledgements. */
   readonly chunkWindow: number;
+  /** Snapshot bytes in flight per clone before waiting for acknowledgements (one chunk always may be). */
+  readonly chunkWindowBytes: number;
   readonly heartbeatInterval: number;
   readonly expiryTick: number;
   readonly newEpoch: () => string;
@@ -113,6 +115,7 @@ export class MasterCore {
       chunkBytes: cfg.chunkBytes,
       maxEntryBytes: cfg.maxEntryBytes,
       window: cfg.chunkWindow,
+      windowBytes: cfg.chunkWindowBytes,
       timers: cfg.timers,
       send: (cloneId, msg, kind) => {
         this.resyncBytes[kind] += cfg.send(cloneTopic(cfg.name, cloneId), msg);
@@ -349,7 +352,9 @@ export class MasterCore {
       return;
     }
     this.commit(changes, events);
-    jobs.forEach((j, i) => j.done(outcomes[i]!.r, Math.max(outcomes[i]!.seq, 0)));
+    jobs.forEach((j, i) => {
+      j.done(outcomes[i]!.r, Math.max(outcomes[i]!.seq, 0));
+    });
   }
 
   private applyOne(

@@ -1,13 +1,17 @@
 /**
  * Resyncs of clones, streamed: a delta from the change log, or a snapshot of the backend in
- * chunks with a window (at most `window` chunks unacknowledged), so neither side ever holds a
- * second full copy of the store and a slow clone slows its own stream only.
+ * chunks with a window (at most `window` chunks and `windowBytes` bytes unacknowledged), so
+ * neither side ever holds a second full copy of the store and a slow clone slows its own stream
+ * only.
  *
  * Both are bounded in bytes as well as in entries: a chunk or a delta batch is closed once it
  * reaches `chunkBytes` of encoded keys and values (an entry larger than that travels alone), so
  * no message nears the frame limit however large the values. Between two messages the stream
- * yields to the event loop (a timer of 0 ms), so live traffic on the same connection is
- * interleaved with the resync instead of waiting behind all of it.
+ * yields to the event loop (a timer of 0 ms), and the byte window is what keeps live traffic on
+ * the same connection flowing: the clone acknowledges a chunk once it applied it, so whatever is
+ * published meanwhile waits behind at most `windowBytes` (plus one chunk) of snapshot in the
+ * send queue, the socket buffers and the clone's decoder — not behind as much as the transport
+ * would take.
  *
  * Every stream carries the id the clone chose in its Attach; the clone accepts only the stream of
  * its latest Attach, so chunks of an abandoned stream are never mixed into a new one.
@@ -36,6 +40,8 @@ export interface SnapshotStreamConfig {
   /** Largest entry that can be sent at all. */
   readonly maxEntryBytes: number;
   readonly window: number;
+  /** Most bytes (encoded keys and values) of unacknowledged chunks; one chunk is always allowed. */
+  readonly windowBytes: number;
   readonly timers: Timers;
   readonly send: (cloneId: string, msg: StoreMessage, kind: 'delta' | 'snapshot') => void;
   readonly epoch: string;
@@ -57,6 +63,9 @@ interface Stream {
   rest: StoreEntry[];
   sent: number;
   acked: number;
+  /** Sizes of the chunks sent and not acknowledged yet, oldest first (index `acked + 1` on). */
+  inFlight: number[];
+  inFlightBytes: number;
   finished: boolean;
   watchdog: unknown;
   /** The yield before the next message. */
@@ -88,8 +97,8 @@ export class SnapshotStreams {
 
   ack(cloneId: string, id: number, index: number): void {
     const s = this.streams.get(cloneId);
-    if (!s || s.id !== id || s.kind !== 'snapshot' || index < s.acked) return;
-    s.acked = index;
+    if (!s || s.id !== id || s.kind !== 'snapshot' || index <= s.acked || index >= s.sent) return;
+    for (; s.acked < index; s.acked++) s.inFlightBytes -= s.inFlight.shift() ?? 0;
     this.schedule(s);
   }
 
@@ -115,6 +124,8 @@ export class SnapshotStreams {
       rest: [],
       sent: 0,
       acked: -1,
+      inFlight: [],
+      inFlightBytes: 0,
       finished: false,
       watchdog: undefined,
       step: undefined,
@@ -188,7 +199,8 @@ export class SnapshotStreams {
       } else this.armWatchdog(s);
       return;
     }
-    if (s.sent - (s.acked + 1) >= this.cfg.window) {
+    const unacked = s.sent - (s.acked + 1);
+    if (unacked >= this.cfg.window || (unacked > 0 && s.inFlightBytes >= this.cfg.windowBytes)) {
       this.armWatchdog(s);
       return;
     }
@@ -220,6 +232,8 @@ export class SnapshotStreams {
         'snapshot',
       );
       s.sent++;
+      s.inFlight.push(bytes);
+      s.inFlightBytes += bytes;
     }
     if (s.cursor === null && s.rest.length === 0) s.finished = true;
     this.armWatchdog(s);

@@ -56,6 +56,13 @@ export interface MasterOptions {
   /** Unacknowledged snapshot chunks per clone (1–1024). @default 8 */
   readonly chunkWindow?: number;
   /**
+   * Unacknowledged snapshot bytes (encoded keys and values) per clone: the next chunk leaves only
+   * while less than this is in flight, so live traffic on the same connection waits behind at
+   * most this much of a snapshot (one chunk always may be in flight; 1 KiB–256 MiB).
+   * @default 1048576 (1 MiB)
+   */
+  readonly chunkWindowBytes?: number;
+  /**
    * Largest entry (encoded key plus value) a write may create; a larger one fails with
    * `value_too_large` instead of being stored where no clone could ever receive it (64 B up to
    * the frame limit less 64 KiB). @default 16711680 (16 MiB − 64 KiB)
@@ -92,6 +99,7 @@ export const DEFAULT_MASTER_OPTIONS = {
   chunkSize: 1000,
   chunkBytes: 512 * 1024,
   chunkWindow: 8,
+  chunkWindowBytes: 1024 * 1024,
   maxEntryBytes: DEFAULT_MAX_ENTRY_BYTES,
   heartbeatInterval: 1000,
   expiryTick: 100,
@@ -137,6 +145,7 @@ export function resolveMasterOptions(o: MasterOptions = {}) {
     chunkSize: intOption('chunkSize', o.chunkSize, d.chunkSize, 1, 100_000),
     chunkBytes: intOption('chunkBytes', o.chunkBytes, d.chunkBytes, 1024, 8 * 1024 * 1024),
     chunkWindow: intOption('chunkWindow', o.chunkWindow, d.chunkWindow, 1, 1024),
+    chunkWindowBytes: intOption('chunkWindowBytes', o.chunkWindowBytes, d.chunkWindowBytes, 1024, 256 * 1024 * 1024),
     maxEntryBytes,
     heartbeatInterval: numberOption('heartbeatInterval', o.heartbeatInterval, d.heartbeatInterval, 1, DAY_MS),
     expiryTick: numberOption('expiryTick', o.expiryTick, d.expiryTick, 1, DAY_MS),
@@ -319,6 +328,7 @@ export class StoreMaster extends StoreHandle {
       chunkSize: o.chunkSize,
       chunkBytes: o.chunkBytes,
       chunkWindow: o.chunkWindow,
+      chunkWindowBytes: o.chunkWindowBytes,
       maxEntryBytes: o.maxEntryBytes,
       heartbeatInterval: o.heartbeatInterval,
       expiryTick: o.expiryTick,

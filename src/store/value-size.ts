@@ -35,8 +35,28 @@ function extHeaderSize(len: number): number {
   return len < 0x100 ? 3 : len < 0x10000 ? 4 : 6;
 }
 
+/**
+ * Node's native UTF-8 length (`Buffer.byteLength`: a lone surrogate counts 3 bytes, as here);
+ * absent in browsers.
+ */
+const nativeUtf8Length = (globalThis as { Buffer?: { byteLength(s: string, encoding: 'utf8'): number } }).Buffer
+  ?.byteLength;
+/** Strings at least this long are measured natively, or checked for ASCII by a regular expression first. */
+const LONG_STRING_UNITS = 256;
+const NON_ASCII = /[^\0-\x7f]/;
+
 /** UTF-8 length of a JS string (a lone surrogate counts as U+FFFD, as the encoder writes it). */
 export function utf8Length(s: string): number {
+  if (s.length >= LONG_STRING_UNITS) {
+    // A store of large values measures each one at write time and again when it is sent: a loop
+    // over a MiB-long string would hold the event loop for milliseconds each time.
+    if (nativeUtf8Length !== undefined) return nativeUtf8Length(s, 'utf8');
+    if (!NON_ASCII.test(s)) return s.length;
+  }
+  return utf8LengthLoop(s);
+}
+
+function utf8LengthLoop(s: string): number {
   let n = 0;
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);

@@ -26,7 +26,9 @@ import {
 } from 'isobroker';
 import { encodeValue } from '../../src/codec/native-values.js';
 import { listen, openSqliteBackend, type Listener } from '../../src/node/index.js';
+import { ChangeLog } from '../../src/store/change-log.js';
 import { CloneCore } from '../../src/store/clone.js';
+import { SnapshotStreams } from '../../src/store/snapshot-stream.js';
 import { StoreMsg, type StoreMessage } from '../../src/store/store-protocol.js';
 import { DEFAULT_MAX_ENTRY_BYTES, encodedSize } from '../../src/store/value-size.js';
 import { dataArb } from '../support/arbitraries.js';
@@ -246,11 +248,93 @@ describe('the encoded size of a value', () => {
       }),
       { numRuns: 500 },
     );
-    for (const s of ['', 'a'.repeat(31), 'a'.repeat(32), 'é'.repeat(200), '😀'.repeat(40000), 'x'.repeat(70000)]) {
+    // At least 256 UTF-16 units: measured natively (Node) rather than by the loop.
+    const long = ['é'.repeat(300), `${'x'.repeat(300)}😀`, `😀${'x'.repeat(300)}ü`, '\u20ac'.repeat(400)];
+    for (const s of [
+      '',
+      'a'.repeat(31),
+      'a'.repeat(32),
+      'é'.repeat(200),
+      '😀'.repeat(40000),
+      'x'.repeat(70000),
+      ...long,
+    ]) {
       expect(encodedSize(string(s))).toBe(encodeValue(string(s)).length);
     }
   });
 });
+
+describe('the snapshot window in bytes', () => {
+  it('sends the next chunk only while less than chunkWindowBytes are unacknowledged', () => {
+    const backend = createMemoryBackend();
+    const value = string('v'.repeat(300 * KiB));
+    backend.transaction(() => {
+      for (let i = 0; i < 10; i++) backend.put({ key: string(`k${i}`), value });
+    });
+    const timers = manualTimers();
+    const sent: StoreMessage[] = [];
+    const streams = new SnapshotStreams({
+      name: 'win',
+      backend,
+      log: new ChangeLog(100, 0),
+      chunkSize: 1000,
+      chunkBytes: 256 * KiB, // each 300 KiB entry travels alone
+      maxEntryBytes: DEFAULT_MAX_ENTRY_BYTES,
+      window: 8,
+      windowBytes: 700 * KiB,
+      timers,
+      send: (_clone, msg) => sent.push(msg),
+      epoch: 'e',
+      seq: () => 0,
+      onError: (e) => {
+        throw e;
+      },
+    });
+    const chunks = (): number[] => sent.flatMap((m) => (m.kind === StoreMsg.SnapshotChunk ? [m.index] : []));
+    streams.start('c', 1);
+    timers.runAll();
+    // 0, 300 and 600 KiB in flight were under the window; 900 KiB is not.
+    expect(chunks()).toEqual([0, 1, 2]);
+    streams.ack('c', 1, 0);
+    timers.runAll();
+    expect(chunks()).toEqual([0, 1, 2, 3]);
+    streams.ack('c', 1, 0); // a repeated acknowledgement frees nothing
+    timers.runAll();
+    expect(chunks()).toEqual([0, 1, 2, 3]);
+    streams.ack('c', 1, 3); // acknowledges 1–3 at once
+    timers.runAll();
+    expect(chunks()).toEqual([0, 1, 2, 3, 4, 5, 6]);
+    for (let i = 4; i < 10; i++) {
+      streams.ack('c', 1, i);
+      timers.runAll();
+    }
+    expect(chunks()).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    expect(sent.at(-1)?.kind).toBe(StoreMsg.SnapshotEnd);
+    streams.cancelAll();
+  });
+});
+
+/** Timers run by hand: `runAll` runs every due callback (zero-delay ones; long ones are left). */
+function manualTimers() {
+  let pending: { fn: () => void; ms: number; id: number }[] = [];
+  let next = 0;
+  return {
+    now: () => 0,
+    setTimeout: (fn: () => void, ms: number) => {
+      pending.push({ fn, ms, id: ++next });
+      return next;
+    },
+    clearTimeout: (id: unknown) => {
+      pending = pending.filter((t) => t.id !== id);
+    },
+    runAll() {
+      for (let t = pending.find((x) => x.ms === 0); t; t = pending.find((x) => x.ms === 0)) {
+        pending = pending.filter((x) => x !== t);
+        t.fn();
+      }
+    },
+  };
+}
 
 describe('snapshot streams after a reconnect', () => {
   it('a chunk of an abandoned stream is never applied to the new one', async () => {
@@ -330,6 +414,7 @@ describe('store options and listeners (issue 9)', () => {
       [{ chunkSize: 0 }, 'chunkSize'],
       [{ chunkBytes: 10 }, 'chunkBytes'],
       [{ chunkWindow: 1.5 }, 'chunkWindow'],
+      [{ chunkWindowBytes: 100 }, 'chunkWindowBytes'],
       [{ heartbeatInterval: -1 }, 'heartbeatInterval'],
       [{ maxEntryBytes: 32 * MiB }, 'maxEntryBytes'],
       [{ backend: {} }, 'backend'],
