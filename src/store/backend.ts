@@ -22,6 +22,10 @@ export interface ScanPage {
   readonly cursor: unknown;
 }
 
+/**
+ * Where a master keeps its entries: a memory map or a SQLite file. Every backend passes the same
+ * contract suite (test/store/backend-contract.test.ts); writes come in batches, one transaction each.
+ */
 export interface StoreBackend {
   get(key: Data): StoreEntry | undefined;
   /** Inserts or replaces the entry for `entry.key`. */

@@ -19,6 +19,10 @@ import type { StoreChangeEvent } from './store-events.js';
 import { Emitter } from '../util/emitter.js';
 import { checkEntrySize } from './value-size.js';
 
+/**
+ * Where a clone stands: `loading` its persisted copy, `stale` (cut off from its master longer than
+ * `staleInterval`), `syncing` (a delta or snapshot is arriving), `in-sync`, or `closed`.
+ */
 export type CloneStatus = 'loading' | 'stale' | 'syncing' | 'in-sync' | 'closed';
 
 export interface CloneConfig {

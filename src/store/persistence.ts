@@ -13,6 +13,7 @@ export interface CloneCheckpoint {
   readonly seq: number;
 }
 
+/** What a clone's persistence hands back on start: the copy it kept and the position it had reached. */
 export interface PersistedClone {
   readonly checkpoint?: CloneCheckpoint;
   readonly entries: readonly (readonly [Data, Data])[];
@@ -24,6 +25,10 @@ export interface PersistChange {
   readonly value?: Data;
 }
 
+/**
+ * Where a clone keeps its local copy between runs (memory, or IndexedDB in browsers through
+ * `createIndexedDbPersistence`); writes are batched and carry the master's epoch and sequence number.
+ */
 export interface ClonePersistence {
   /** Everything persisted (empty on first use). */
   load(): Promise<PersistedClone>;

@@ -35,11 +35,13 @@ import { ConfigError } from '../errors.js';
 /** An expiry: milliseconds, or a Broker timespan. 0 clears a key's expiry. */
 export type Expiry = number | TimespanData;
 
+/** Options of one write (`put`, `increment`, …). */
 export interface WriteOptions {
   /** Expire the key this long after this change (and after each later change that passes none). */
   readonly expiry?: Expiry;
 }
 
+/** Options of `createMaster`, each resolved once against {@link DEFAULT_MASTER_OPTIONS}; an invalid value throws a `ConfigError`. */
 export interface MasterOptions {
   /** Where entries live; the master owns it from now on and closes it on `close()`. @default a new memory backend */
   readonly backend?: StoreBackend;
@@ -77,6 +79,7 @@ export interface MasterOptions {
   readonly timers?: Timers;
 }
 
+/** Options of `createClone`, each resolved once against {@link DEFAULT_CLONE_OPTIONS}; an invalid value throws a `ConfigError`. */
 export interface CloneOptions {
   /** Queries fail with stale_data once the master was unreachable this long, ms. @default 300000 (Zeek's 5 min) */
   readonly staleInterval?: number;
@@ -94,6 +97,7 @@ export interface CloneOptions {
   readonly timers?: Timers;
 }
 
+/** The defaults of {@link MasterOptions}. */
 export const DEFAULT_MASTER_OPTIONS = {
   changeLogSize: 100_000,
   chunkSize: 1000,
@@ -105,6 +109,7 @@ export const DEFAULT_MASTER_OPTIONS = {
   expiryTick: 100,
 } as const;
 
+/** The defaults of {@link CloneOptions}. */
 export const DEFAULT_CLONE_OPTIONS = {
   staleInterval: 300_000,
   mutationBufferInterval: 120_000,
