@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 /**
- * Finds the Chromium that the browser tests drive (through playwright-core, never a downloaded
- * browser). The one lookup: `npm test` runs this file first, and test/support/browser.ts imports
- * `findChromium` from it, so both always agree on the same executable.
+ * Finds the Chromium that the browser tests and benchmarks drive (through playwright-core, never a
+ * downloaded browser). The repository's one lookup: `npm test` runs this file first, and
+ * test/support/browser.ts and bench/lib/chromium.ts import `findChromium` from it, so all of them
+ * agree on the same executable.
  *
  * Order: `CHROMIUM_PATH` (must then be an executable: a wrong value is an error, not a fallback),
  * the usual install locations, then those names on `PATH`.

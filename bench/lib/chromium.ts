@@ -1,7 +1,8 @@
 /**
- * Real Chromium for browser benchmarks: Debian's /usr/bin/chromium driven by playwright-core
- * (never a downloaded browser), esbuild bundles of the page entries in `bench/browser/` (which
- * import the SDK by relative path), and a small HTTP server on 127.0.0.1 that serves a page.
+ * Real Chromium for browser benchmarks: the one that scripts/find-chromium.mjs finds, driven by
+ * playwright-core (never a downloaded browser); esbuild bundles of the page entries in
+ * `bench/browser/` (which import the SDK by relative path); and a small HTTP server on 127.0.0.1
+ * that serves a page.
  */
 import { existsSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
@@ -9,9 +10,33 @@ import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import { chromium, type Browser, type BrowserContext } from 'playwright-core';
+import type * as ChromiumLookup from '../../scripts/find-chromium.mjs';
 
-/** The Chromium binary; `CHROMIUM_PATH` overrides it. */
-export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+/**
+ * scripts/find-chromium.mjs, the repository's one Chromium lookup (`npm test` and the browser tests
+ * use it too). It is plain Node ESM outside the bench build, so it is imported at run time from
+ * where it is: the same file whether this module runs compiled (`dist/bench/lib/`) or from source.
+ */
+const lookup: typeof ChromiumLookup = await import(
+  new URL(
+    import.meta.url.endsWith('.js') ? '../../../scripts/find-chromium.mjs' : '../../scripts/find-chromium.mjs',
+    import.meta.url,
+  ).href
+);
+
+let lookupError: string | undefined;
+function lookUp(): string | undefined {
+  try {
+    return lookup.findChromium();
+  } catch (e) {
+    lookupError = (e as Error).message; // CHROMIUM_PATH names no executable
+    return undefined;
+  }
+}
+const found = lookUp();
+
+/** The Chromium binary that the lookup finds (`CHROMIUM_PATH` overrides it); '' when there is none. */
+export const CHROMIUM_PATH: string = found ?? '';
 /** Flags for a quiet headless Chromium in a container. */
 export const CHROMIUM_ARGS: readonly string[] = [
   '--no-sandbox',
@@ -25,12 +50,18 @@ export const CHROMIUM_ARGS: readonly string[] = [
 
 /** Why Chromium cannot run here, or undefined when it can. */
 export function chromiumUnavailable(): string | undefined {
-  return existsSync(CHROMIUM_PATH) ? undefined : `${CHROMIUM_PATH} is not installed`;
+  return found === undefined ? (lookupError ?? lookup.CHROMIUM_MISSING) : undefined;
+}
+
+/** {@link CHROMIUM_PATH}, or an error saying why there is none (never playwright's own browser). */
+function executablePath(): string {
+  if (found === undefined) throw new Error(chromiumUnavailable());
+  return found;
 }
 
 /** Launches headless Chromium with {@link CHROMIUM_ARGS}. */
-export function launchChromium(): Promise<Browser> {
-  return chromium.launch({ executablePath: CHROMIUM_PATH, headless: true, args: [...CHROMIUM_ARGS] });
+export async function launchChromium(): Promise<Browser> {
+  return chromium.launch({ executablePath: executablePath(), headless: true, args: [...CHROMIUM_ARGS] });
 }
 
 /**
@@ -38,9 +69,9 @@ export function launchChromium(): Promise<Browser> {
  * on disk as in a user's browser (a plain `browser.newContext()` is incognito: storage in memory).
  * Closing the returned context ends the browser.
  */
-export function launchChromiumWithProfile(userDataDir: string): Promise<BrowserContext> {
+export async function launchChromiumWithProfile(userDataDir: string): Promise<BrowserContext> {
   return chromium.launchPersistentContext(userDataDir, {
-    executablePath: CHROMIUM_PATH,
+    executablePath: executablePath(),
     headless: true,
     args: [...CHROMIUM_ARGS],
   });

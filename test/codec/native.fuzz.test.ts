@@ -29,6 +29,13 @@ const SEED = process.env.FUZZ_SEED === undefined ? DEFAULT_SEED : Number(process
 if (!Number.isSafeInteger(SEED)) throw new Error(`FUZZ_SEED must be an integer, got ${process.env.FUZZ_SEED}`);
 const FRAME_CASES = 100_000;
 const VALUE_CASES = 60_000;
+const UTF8_CASES = 25_000;
+/**
+ * Per-test timeouts, proportional to each test's cases: 2 ms a case, about 25 times what one takes
+ * on an idle two-core machine (~0.08 ms), so a loaded CI machine (seen 8 times slower) stays far
+ * from them.
+ */
+const MS_PER_CASE = 2;
 const ORIGIN = new Uint8Array(16).fill(0x42);
 /** A one-message frame up to a Data message's value: append value bytes to complete it. */
 const FRAME_HEAD = concat(hex('91'), encodeDataMessage('t', ORIGIN, 1, 1, new Uint8Array(0)));
@@ -241,7 +248,7 @@ describe(`native decoder fuzz (FUZZ_SEED=${SEED})`, () => {
     });
   }
 
-  it(`survives ${FRAME_CASES} mutated, random and nested frames`, () => {
+  it(`survives ${FRAME_CASES} mutated, random and nested frames`, { timeout: FRAME_CASES * MS_PER_CASE }, () => {
     const m = new Mutator(prng(SEED));
     let accepted = 0;
     for (let i = 0; i < FRAME_CASES; i++) {
@@ -266,7 +273,7 @@ describe(`native decoder fuzz (FUZZ_SEED=${SEED})`, () => {
     expect(accepted).toBeGreaterThan(FRAME_CASES / 100);
   });
 
-  it(`agrees with the frame validator on ${VALUE_CASES} mutated values`, () => {
+  it(`agrees with the frame validator on ${VALUE_CASES} mutated values`, { timeout: VALUE_CASES * MS_PER_CASE }, () => {
     const m = new Mutator(prng(SEED ^ 0x5eed));
     let accepted = 0;
     for (let i = 0; i < VALUE_CASES; i++) {
@@ -286,7 +293,9 @@ describe(`native decoder fuzz (FUZZ_SEED=${SEED})`, () => {
     expect(accepted).toBeGreaterThan(VALUE_CASES / 100);
   });
 
-  it('agrees with the frame validator on UTF-8 validity of strings and enum names', () => {
+  it('agrees with the frame validator on UTF-8 validity of strings and enum names', {
+    timeout: UTF8_CASES * MS_PER_CASE,
+  }, () => {
     // Edge bytes of UTF-8: ASCII, continuation ranges, overlong and surrogate leads, > U+10FFFF.
     const edges = [
       0x00, 0x41, 0x7f, 0x80, 0x8f, 0x90, 0x9f, 0xa0, 0xbf, 0xc0, 0xc1, 0xc2, 0xdf, 0xe0, 0xe1, 0xec, 0xed, 0xee, 0xef,
@@ -294,7 +303,7 @@ describe(`native decoder fuzz (FUZZ_SEED=${SEED})`, () => {
     ];
     const m = new Mutator(prng(SEED ^ 0x07f8));
     let accepted = 0;
-    for (let i = 0; i < 25_000; i++) {
+    for (let i = 0; i < UTF8_CASES; i++) {
       const len = m.int(24);
       const payload = new Uint8Array(len);
       for (let k = 0; k < len; k++) payload[k] = m.rand() < 0.25 ? 0x61 : m.pick(edges);

@@ -61,6 +61,12 @@ const STORE = 'kv';
 
 /** `SIM_HARSH=k` multiplies every fault rate and the chaos phase by k (for long hunts). */
 const HARSH = Number(process.env.SIM_HARSH ?? 1);
+/**
+ * A simulation's timeout: one seed takes 0.1–1.5 s on an idle two-core machine (more with
+ * `SIM_HARSH`, whose longer chaos phase it scales with), so 60 s per run keeps a loaded CI machine
+ * far from it.
+ */
+const SIM_TIMEOUT_MS = 60_000 * HARSH;
 
 function seedsToRun(): number[] {
   if (process.env.SIM_SEED) return [Number(process.env.SIM_SEED)];
@@ -400,6 +406,8 @@ function simEndpoint(net: SimNetwork, name: string, rng: Rng, opts: EndpointOpti
     pingInterval: 100,
     pingTimeout: 400,
     highWaterMark: 8 * 1024,
+    // Rings and meshes of peers: routers (plain endpoints dial as leaves).
+    linkKind: 'router',
     ...opts,
   });
   net.listen(name, ep);
@@ -766,14 +774,14 @@ async function simulate(sc: Scenario): Promise<Outcome> {
 describe('store convergence on a simulated faulty network', () => {
   for (const topology of TOPOLOGIES) {
     for (const seed of seedsToRun()) {
-      it(`${topology} seed ${seed}`, async () => {
+      it(`${topology} seed ${seed}`, { timeout: SIM_TIMEOUT_MS }, async () => {
         const out = await simulate(scenario(topology, seed));
         if (out.problems.length > 0) expect.fail(out.report);
       });
     }
   }
 
-  it('replays a seed exactly (same faults, same writes, same outcome)', async () => {
+  it('replays a seed exactly (same faults, same writes, same outcome)', { timeout: 2 * SIM_TIMEOUT_MS }, async () => {
     const a = await simulate(scenario('ring', 1));
     const b = await simulate(scenario('ring', 1));
     expect(b.fingerprint).toBe(a.fingerprint);
