@@ -9,6 +9,7 @@ import {
   decodeFrame,
   encodeFrame,
   encodeMessage,
+  type LinkKind,
   type NativeMessage,
 } from '../codec/native-messages.js';
 import { CloseCode, type Frame, type Transport } from '../transport/transport.js';
@@ -16,7 +17,8 @@ import { idFromBytes, idToBytes } from './endpoint-id.js';
 import { Outbox } from './outbox.js';
 import type { OverflowPolicy, SendQueueStats } from './send-queue.js';
 import type { Timers } from './timers.js';
-import { DEFAULT_LINKS, type ResolvedLinks } from './json-links.js';
+import { DEFAULT_LINKS, type ResolvedLinkOptions, type ResolvedLinks } from './json-links.js';
+import { BadInputGuard, errorContext } from './limits.js';
 import type { NativeLimits } from '../codec/native-limits.js';
 
 export interface SessionConfig {
@@ -32,6 +34,30 @@ export interface SessionConfig {
   readonly timers: Timers;
   /** Options per kind of link (native sessions use `peers`). @default DEFAULT_LINKS */
   readonly links?: ResolvedLinks;
+  /** The kind of link we ask for when we dial. @default 'router' */
+  readonly linkKind?: LinkKind;
+  /** Whether we accept router links from peers that dial us (leaf links are always accepted). @default true */
+  readonly acceptRouters?: boolean;
+}
+
+/**
+ * A session's link as seen from this side: `router` (both run link-state routing), `leaf` (the
+ * peer is a client endpoint of ours), `hub` (we are the peer's leaf).
+ */
+export type SessionKind = 'router' | 'leaf' | 'hub';
+
+/**
+ * Thrown by a handler of remote input when the peer broke a rule: the session closes with the
+ * code (close 1008) and nothing else changes.
+ */
+export class ProtocolViolation extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'ProtocolViolation';
+  }
 }
 
 export interface SessionEvents {
@@ -40,6 +66,11 @@ export interface SessionEvents {
   messages(s: NativeSession, msgs: NativeMessage[]): void;
   /** A frame could not be decoded (the session answers with an error and keeps going). */
   badFrame(s: NativeSession, err: DecodeError): void;
+  /**
+   * Input from the peer broke a rule (`ProtocolViolation`) or made a handler fail: the session
+   * is being closed with `code`; nothing of it reached the rest of the endpoint.
+   */
+  violation(s: NativeSession, code: string, message: string, cause: unknown): void;
   closed(s: NativeSession, code: number, reason: string): void;
 }
 
@@ -77,8 +108,13 @@ export class NativeSession {
   peerRole = '';
   /** Set once the peering is fully up (decided by the endpoint). */
   established = false;
+  /** The kind of link, known once the hello arrived. */
+  kind: SessionKind | undefined;
   private readonly outbox: Outbox<Uint8Array>;
   private readonly limits: NativeLimits;
+  private readonly link: ResolvedLinkOptions;
+  private readonly badInput: BadInputGuard;
+  private helloTimer: unknown;
   private lastHeard: number;
   private pingTimer: unknown;
   private nonce = 0;
@@ -98,6 +134,8 @@ export class NativeSession {
       bufferSize: cfg.sendBufferSize,
       overflowPolicy: cfg.overflowPolicy,
     };
+    this.link = link;
+    this.badInput = new BadInputGuard(cfg.timers.now);
     this.limits = { maxFrameBytes: link.maxMessageSize, maxStringBytes: link.maxStringSize };
     this.outbox = new Outbox<Uint8Array>(transport, {
       limit: link.bufferSize,
@@ -106,6 +144,11 @@ export class NativeSession {
       maxBatch: cfg.maxBatch,
       toFrames: framesOf,
       timers: cfg.timers,
+      byteLimit: link.bufferBytes,
+      maxBatchBytes: FRAME_TARGET_BYTES,
+      writeTimeout: link.writeTimeout,
+      // Write deadline passed or control backlog too large: the queue is dropped already.
+      onStall: (context) => this.fail('buffer_overflow', context),
     });
     // Our hello goes first, before frames that arrived while connecting are delivered.
     this.sendControl({
@@ -115,12 +158,20 @@ export class NativeSession {
       name: cfg.selfName,
       role: cfg.selfRole,
       credential: null,
+      link: cfg.linkKind ?? 'router',
     });
     transport.attach({
       onMessage: (f) => this.onFrame(f),
       onClose: (code, reason) => this.onClosed(code, reason),
     });
     this.armPing();
+    // An absolute deadline for the peer's hello, whatever else it sends (pings keep no one here).
+    if (link.handshakeTimeout > 0)
+      this.helloTimer = cfg.timers.setTimeout(() => {
+        this.helloTimer = undefined;
+        if (this.peerId === undefined)
+          this.fail('peer_timeout', `no hello within ${link.handshakeTimeout} ms`, CloseCode.GoingAway);
+      }, link.handshakeTimeout);
   }
 
   get remote(): string {
@@ -141,17 +192,18 @@ export class NativeSession {
   sendData(encoded: Uint8Array): boolean {
     const r = this.outbox.push(encoded);
     if (r === 'overflow-disconnect') {
-      this.fail(
-        'buffer_overflow',
-        `send buffer of ${this.cfg.sendBufferSize} messages overflowed; disconnecting (overflow policy 'disconnect')`,
-      );
+      const context =
+        `send buffer of ${this.link.bufferSize} messages or ${this.link.bufferBytes} bytes overflowed ` +
+        `(overflow policy 'disconnect'); ${this.outbox.describe()}; disconnecting`;
+      this.outbox.dropQueued();
+      this.fail('buffer_overflow', context);
       return false;
     }
     return true;
   }
 
   stats(): SendQueueStats {
-    return this.outbox.queue.stats();
+    return this.outbox.stats();
   }
 
   /** Sends an error then closes. */
@@ -175,8 +227,32 @@ export class NativeSession {
     this.transport.close(code, reason);
   }
 
+  /**
+   * The one boundary of this connection's remote input: whatever a handler throws because of
+   * what the peer sent closes this connection, with a code, and goes no further.
+   */
   private onFrame(f: Frame): void {
     if (this.closed) return;
+    try {
+      this.handleFrame(f);
+    } catch (err) {
+      const violation = err instanceof ProtocolViolation;
+      const code = violation ? err.code : 'internal_error';
+      const message = err instanceof Error ? err.message : String(err);
+      try {
+        this.events.violation(this, code, message, err);
+      } catch {
+        // Reporting must not undo the boundary.
+      }
+      this.fail(
+        code,
+        violation ? message : `input from this peer made a handler fail: ${message}`,
+        violation ? CloseCode.PolicyViolation : CloseCode.InternalError,
+      );
+    }
+  }
+
+  private handleFrame(f: Frame): void {
     this.lastHeard = this.cfg.timers.now();
     if (typeof f === 'string') {
       this.fail(
@@ -191,13 +267,22 @@ export class NativeSession {
       msgs = decodeFrame(f, this.limits);
     } catch (err) {
       if (!(err instanceof DecodeError)) throw err;
-      this.sendControl({
-        kind: MessageKind.Error,
-        code: err.code,
-        context: `frame #${this.received + 1}: ${err.message}`,
-      });
       this.received++;
+      // Replies are rate-limited and bounded by the send buffer; a peer that keeps sending bad
+      // frames is closed (BadInputGuard).
+      const action = this.badInput.record();
+      if (action === 'reply')
+        this.outbox.pushNotice(
+          encodeFrame([
+            encodeMessage({
+              kind: MessageKind.Error,
+              code: err.code,
+              context: errorContext(`frame #${this.received}: ${err.message}`, this.badInput.takeUnreported()),
+            }),
+          ]),
+        );
       this.events.badFrame(this, err);
+      if (action === 'close') this.fail(err.code, this.badInput.closeContext());
       return;
     }
     this.received++;
@@ -220,6 +305,18 @@ export class NativeSession {
           this.peerId = idFromBytes(m.id);
           this.peerName = m.name;
           this.peerRole = m.role;
+          if (this.initiator) this.kind = this.cfg.linkKind === 'leaf' ? 'hub' : 'router';
+          else if (m.link === 'leaf') this.kind = 'leaf';
+          else if (m.link === 'router') {
+            if (this.cfg.acceptRouters === false) {
+              this.fail('peer_refused', 'this endpoint accepts leaf links only (acceptRouters is false)');
+              return;
+            }
+            this.kind = 'router';
+          } else {
+            this.fail('peer_invalid', `unknown link kind ${JSON.stringify(m.link)} in hello (router or leaf)`);
+            return;
+          }
           {
             const refused = this.events.hello(this);
             if (refused !== undefined) return;
@@ -261,6 +358,20 @@ export class NativeSession {
     this.closed = true;
     this.outbox.close();
     if (this.pingTimer !== undefined) this.cfg.timers.clearTimeout(this.pingTimer);
-    this.events.closed(this, code, reason);
+    if (this.helloTimer !== undefined) this.cfg.timers.clearTimeout(this.helloTimer);
+    try {
+      this.events.closed(this, code, reason);
+    } catch (err) {
+      try {
+        this.events.violation(this, 'internal_error', err instanceof Error ? err.message : String(err), err);
+      } catch {
+        // Nothing from a closing connection reaches the transport.
+      }
+    }
+  }
+
+  /** True once the connection closed. */
+  get isClosed(): boolean {
+    return this.closed;
   }
 }
