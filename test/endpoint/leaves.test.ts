@@ -201,7 +201,7 @@ describe('interest stays bounded', () => {
 });
 
 describe('the routing table holds only live endpoints', () => {
-  const CYCLES = LOAD ? 10_000 : 10_000;
+  const CYCLES = 10_000;
   it(`${CYCLES} connect/disconnect cycles of leaves and routers leave only the live set`, async () => {
     const net = new MemoryNetwork();
     const hub = track(new Endpoint({ name: 'hub', role: 'hub', connector: net.connector, tombstoneTime: 50 }));
