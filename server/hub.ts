@@ -1,6 +1,7 @@
 /** `isobroker hub`: one endpoint that listens (native + Broker JSON v1) and relays between peers. */
 import { Endpoint, createMaster, type StoreMaster } from '../src/index.js';
 import { listen, openSqliteBackend } from '../src/node/index.js';
+import { KeyedRateLimit } from '../src/endpoint/limits.js';
 import {
   FatalError,
   UsageError,
@@ -134,6 +135,23 @@ stdout when it is ready; logs status to stderr. Stops cleanly on SIGINT/SIGTERM 
   },
 });
 
+/** Error lines per peer and code in one window, and the window, ms. */
+const ERROR_LINES_PER_WINDOW = 5;
+const ERROR_LINE_WINDOW_MS = 10_000;
+
+/**
+ * Who an error is about, for rate limiting: the remote host without its port (a peer that
+ * reconnects is the same peer), else the peer's id.
+ */
+export function errorPeerKey(peer: { readonly id?: string; readonly remote?: string } | undefined): string {
+  const remote = peer?.remote;
+  if (remote !== undefined && !remote.includes('://')) {
+    const colon = remote.lastIndexOf(':');
+    return colon > 0 ? remote.slice(0, colon) : remote;
+  }
+  return remote ?? peer?.id ?? '';
+}
+
 const message = (err: unknown): string => (err instanceof Error ? err.message : String(err));
 
 export async function runHub(argv: readonly string[]): Promise<number> {
@@ -152,11 +170,22 @@ export async function runHub(argv: readonly string[]): Promise<number> {
   ep.on('status', (s) =>
     log(`${s.code}: ${s.message} ${s.peer.name ?? ''} ${s.peer.id ?? ''} ${s.peer.remote ?? ''}`.trimEnd()),
   );
-  ep.on('error', (e) =>
-    log(
-      `error ${e.code}: ${e.message}${e.context ? ` (${e.context})` : ''}${e.peer?.remote ? ` [${e.peer.remote}]` : ''}`,
-    ),
-  );
+  // Error lines about one peer are rate-limited per peer and code (a peer sending bad frames
+  // must not fill the disk): what is left out is counted, and reported once per window.
+  const errorLines = new KeyedRateLimit(Date.now, ERROR_LINES_PER_WINDOW, ERROR_LINE_WINDOW_MS);
+  const reportSuppressed = (all = false): void => {
+    for (const [key, n] of errorLines.drain(all)) log(`error ${key}: ${n} more like it not shown`);
+  };
+  const suppressedTimer = setInterval(() => reportSuppressed(), ERROR_LINE_WINDOW_MS);
+  suppressedTimer.unref();
+  ep.on('error', (e) => {
+    const who = errorPeerKey(e.peer);
+    const suppressed = errorLines.admit(`${e.code}${who ? ` from ${who}` : ''}`);
+    if (suppressed === undefined) return;
+    const more = suppressed > 0 ? ` (${suppressed} more like it were not shown)` : '';
+    const context = e.context ? ` (${e.context.length > 300 ? `${e.context.slice(0, 299)}…` : e.context})` : '';
+    log(`error ${e.code}: ${e.message}${context}${e.peer?.remote ? ` [${e.peer.remote}]` : ''}${more}`);
+  });
   // Listen for signals from the start: a SIGTERM while starting stops the hub as soon as it can.
   const stop = untilSignal();
   const masters: StoreMaster[] = [];
@@ -208,6 +237,8 @@ export async function runHub(argv: readonly string[]): Promise<number> {
   } finally {
     // Also on a fatal error: close everything so that the port is free and the process exits.
     stop.cancel();
+    clearInterval(suppressedTimer);
+    reportSuppressed(true);
     for (const m of masters) m.close();
     await ep.close();
     await listener?.close();

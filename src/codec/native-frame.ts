@@ -95,17 +95,13 @@ function readMessage(r: MsgpackReader): NativeMessage {
       return { kind, topic, origin, seq, ttl, valueBytes: r.b.subarray(start, r.pos) };
     }
     case MessageKind.Hello: {
-      // Version 1 sent 6 fields, version 2 adds `link`: both decode, so that the session can
-      // answer an old peer with peer_incompatible instead of a decoding error.
-      if (n !== 6) fields(r, at, 'Hello', n, 7);
+      fields(r, at, 'Hello', n, 6);
       const version = r.uint('Hello version');
       const id = r.binExact('Hello id', ENDPOINT_ID_BYTES);
       const name = r.string('Hello name');
       const role = r.string('Hello role');
       const credential = r.optionalString('Hello credential') ?? null;
-      if (n === 6) return { kind, version, id, name, role, credential };
-      const link = r.string('Hello link');
-      return { kind, version, id, name, role, credential, link };
+      return { kind, version, id, name, role, credential };
     }
     case MessageKind.Announce: {
       fields(r, at, 'Announce', n, 6);

@@ -60,6 +60,13 @@ export class JsonClientSession {
       maxBatch: cfg.maxBatch,
       toFrames: (items) => items,
       timers: cfg.timers,
+      byteLimit: link.bufferBytes,
+      writeTimeout: link.writeTimeout,
+      // The server does not drain our writes: reported locally, and the peering redials.
+      onStall: (context) => {
+        this.events.serverError(this, 'buffer_overflow', context);
+        this.close(CloseCode.PolicyViolation, 'write deadline');
+      },
     });
     this.outbox.pushControl(encodeJsonHandshake(filter, this.encodeOptions));
     transport.attach({
@@ -92,7 +99,7 @@ export class JsonClientSession {
   }
 
   stats(): SendQueueStats {
-    return this.outbox.queue.stats();
+    return this.outbox.stats();
   }
 
   close(code: number = CloseCode.Normal, reason = ''): void {

@@ -7,8 +7,12 @@
  * - `jsonClients`: Broker JSON v1 clients accepted by our listener — untrusted leaves, small
  *   limits, and Broker's WebSocket treatment of a slow client by default (a buffer of 512
  *   messages, then a `buffer_overflow` error and the connection closed).
+ *
+ * Every send buffer is bounded in messages and in bytes (`bufferSize`, `bufferBytes`), every
+ * connection has a write deadline (`writeTimeout`: a peer whose connection does not drain for that
+ * long is dropped, even if it answers pings) and a handshake deadline (`handshakeTimeout`).
  */
-import { checkOptionsObject, intOption, oneOfOption } from '../util/options.js';
+import { checkOptionsObject, intOption, numberOption, oneOfOption } from '../util/options.js';
 import { DEFAULT_SEND_BUFFER_SIZE, OVERFLOW_POLICIES, type OverflowPolicy } from './send-queue.js';
 
 /** The options of one kind of link. */
@@ -17,6 +21,22 @@ export interface LinkOptions {
   readonly bufferSize?: number;
   /** What a full send buffer does: `disconnect`, `drop_oldest` or `drop_newest`. */
   readonly overflowPolicy?: OverflowPolicy;
+  /**
+   * Send buffer, in bytes (native) or characters (JSON v1), 1024 or more; control messages waiting
+   * count too. A single larger message still fits an empty buffer.
+   */
+  readonly bufferBytes?: number;
+  /**
+   * Write deadline, ms: a connection whose backlog stays above the high-water mark without
+   * draining this long is dropped (`buffer_overflow`); 0 disables.
+   */
+  readonly writeTimeout?: number;
+  /**
+   * Handshake deadline, ms, counted from the connection's start: the peer's hello (native) or a
+   * JSON v1 client's subscription list must arrive by then, or the connection is closed
+   * (`peer_timeout`); 0 disables. Not used for `jsonServers`.
+   */
+  readonly handshakeTimeout?: number;
   /** Largest message accepted: bytes of a native frame, characters of a JSON v1 text. */
   readonly maxMessageSize?: number;
   /** Longest string accepted in a message: UTF-8 bytes (native), characters (JSON v1). */
@@ -64,6 +84,14 @@ export const DEFAULT_TRUSTED_MAX_STRING_SIZE = 64 * MiB;
 export const DEFAULT_CLIENT_MAX_MESSAGE_SIZE = 16 * MiB;
 /** Longest string from a JSON v1 client. */
 export const DEFAULT_CLIENT_MAX_STRING_SIZE = 4 * MiB;
+/** Send buffer of a trusted link (hub to hub, client to Zeek), bytes: one largest message. */
+export const DEFAULT_TRUSTED_BUFFER_BYTES = 64 * MiB;
+/** Send buffer of a JSON v1 client (an untrusted leaf), characters. */
+export const DEFAULT_CLIENT_BUFFER_BYTES = 16 * MiB;
+/** Write deadline of every link by default, ms. */
+export const DEFAULT_WRITE_TIMEOUT_MS = 10_000;
+/** Handshake deadline of every link by default, ms. */
+export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;
 /** Upper bound of the size options (what one JavaScript string can hold, roughly). */
 const MAX_SIZE = 512 * MiB;
 
@@ -71,6 +99,9 @@ function link(name: string, o: LinkOptions | undefined, d: ResolvedLinkOptions):
   checkOptionsObject(name, o);
   return {
     bufferSize: intOption(`${name}.bufferSize`, o?.bufferSize, d.bufferSize, 1),
+    bufferBytes: intOption(`${name}.bufferBytes`, o?.bufferBytes, d.bufferBytes, 1024, 8 * MAX_SIZE),
+    writeTimeout: numberOption(`${name}.writeTimeout`, o?.writeTimeout, d.writeTimeout, 0),
+    handshakeTimeout: numberOption(`${name}.handshakeTimeout`, o?.handshakeTimeout, d.handshakeTimeout, 0),
     overflowPolicy: oneOfOption(`${name}.overflowPolicy`, o?.overflowPolicy, d.overflowPolicy, OVERFLOW_POLICIES),
     maxMessageSize: intOption(`${name}.maxMessageSize`, o?.maxMessageSize, d.maxMessageSize, 1024, MAX_SIZE),
     maxStringSize: intOption(`${name}.maxStringSize`, o?.maxStringSize, d.maxStringSize, 16, MAX_SIZE),
@@ -92,6 +123,9 @@ export function resolveLinks(
   checkOptionsObject('links', o);
   const trusted: ResolvedLinkOptions = {
     bufferSize: sendBufferSize,
+    bufferBytes: DEFAULT_TRUSTED_BUFFER_BYTES,
+    writeTimeout: DEFAULT_WRITE_TIMEOUT_MS,
+    handshakeTimeout: DEFAULT_HANDSHAKE_TIMEOUT_MS,
     overflowPolicy,
     maxMessageSize: DEFAULT_TRUSTED_MAX_MESSAGE_SIZE,
     maxStringSize: DEFAULT_TRUSTED_MAX_STRING_SIZE,
@@ -117,18 +151,27 @@ export function resolveLinks(
 export const DEFAULT_LINKS: ResolvedLinks = Object.freeze({
   peers: Object.freeze({
     bufferSize: DEFAULT_SEND_BUFFER_SIZE,
+    bufferBytes: DEFAULT_TRUSTED_BUFFER_BYTES,
+    writeTimeout: DEFAULT_WRITE_TIMEOUT_MS,
+    handshakeTimeout: DEFAULT_HANDSHAKE_TIMEOUT_MS,
     overflowPolicy: 'drop_oldest',
     maxMessageSize: DEFAULT_TRUSTED_MAX_MESSAGE_SIZE,
     maxStringSize: DEFAULT_TRUSTED_MAX_STRING_SIZE,
   }),
   jsonClients: Object.freeze({
     bufferSize: BROKER_JSON_CLIENT_BUFFER_SIZE,
+    bufferBytes: DEFAULT_CLIENT_BUFFER_BYTES,
+    writeTimeout: DEFAULT_WRITE_TIMEOUT_MS,
+    handshakeTimeout: DEFAULT_HANDSHAKE_TIMEOUT_MS,
     overflowPolicy: 'disconnect',
     maxMessageSize: DEFAULT_CLIENT_MAX_MESSAGE_SIZE,
     maxStringSize: DEFAULT_CLIENT_MAX_STRING_SIZE,
   }),
   jsonServers: Object.freeze({
     bufferSize: DEFAULT_SEND_BUFFER_SIZE,
+    bufferBytes: DEFAULT_TRUSTED_BUFFER_BYTES,
+    writeTimeout: DEFAULT_WRITE_TIMEOUT_MS,
+    handshakeTimeout: DEFAULT_HANDSHAKE_TIMEOUT_MS,
     overflowPolicy: 'drop_oldest',
     maxMessageSize: DEFAULT_TRUSTED_MAX_MESSAGE_SIZE,
     maxStringSize: DEFAULT_TRUSTED_MAX_STRING_SIZE,

@@ -1,11 +1,15 @@
 /**
  * Server side of Broker's JSON v1 WebSocket protocol, for a client connected to our listener:
  * handshake (array of topic prefixes) → ack; then data messages both ways. Bad input gets Broker's
- * error messages and the connection stays open. A client that cannot keep up is treated by its
- * link options (`links.jsonClients`): by default as Broker's server does (a buffer of 512
- * messages, then a `buffer_overflow` error and the connection closed); with a drop policy it stays
- * connected and is told how many messages it lost (a `buffer_overflow` error with the count, at
- * most one per `DROP_NOTICE_INTERVAL_MS`).
+ * error messages and the connection stays open — up to a point: error replies are rate-limited and
+ * count against the client's send buffer, and a client that keeps sending bad input is closed
+ * (`BadInputGuard`). The handshake must arrive within `handshakeTimeout`. A client that cannot keep
+ * up is treated by its link options (`links.jsonClients`): by default as Broker's server does (a
+ * buffer of 512 messages, then a `buffer_overflow` error and the connection closed); with a drop
+ * policy it stays connected and is told how many messages it lost (a `buffer_overflow` error with
+ * the count, at most one per `DROP_NOTICE_INTERVAL_MS`). The buffer is also bounded in characters
+ * (`bufferBytes`), and a client whose connection does not drain for `writeTimeout` is dropped with
+ * a `buffer_overflow` error, whatever the policy.
  */
 import type { Data } from '../data/types.js';
 import { DecodeError } from '../errors.js';
@@ -15,7 +19,7 @@ import type { JsonLimits } from '../codec/json-parse.js';
 import { DEFAULT_LINKS, type ResolvedLinkOptions, type ResolvedLinks } from './json-links.js';
 import { CloseCode, type Frame, type Transport } from '../transport/transport.js';
 import { Outbox } from './outbox.js';
-import { MAX_FILTER_PREFIXES } from './limits.js';
+import { BadInputGuard, MAX_FILTER_PREFIXES, errorContext } from './limits.js';
 import type { SessionConfig } from './native-session.js';
 import type { SendQueueStats } from './send-queue.js';
 
@@ -45,6 +49,8 @@ export class JsonServerSession {
   /** Messages dropped since the last notice. */
   private droppedUnreported = 0;
   private noticeTimer: unknown;
+  private handshakeTimer: unknown;
+  private readonly badInput: BadInputGuard;
 
   constructor(
     readonly transport: Transport,
@@ -60,7 +66,24 @@ export class JsonServerSession {
       maxBatch: cfg.maxBatch,
       toFrames: (items) => items,
       timers: cfg.timers,
+      byteLimit: this.link.bufferBytes,
+      writeTimeout: this.link.writeTimeout,
+      onStall: (context) => this.drop(context),
     });
+    this.badInput = new BadInputGuard(cfg.timers.now);
+    if (this.link.handshakeTimeout > 0)
+      this.handshakeTimer = cfg.timers.setTimeout(() => {
+        this.handshakeTimer = undefined;
+        if (this.closed || this.filter !== undefined) return;
+        this.outbox.pushControl(
+          encodeJsonMessage({
+            type: 'error',
+            code: 'peer_timeout',
+            context: `no handshake (a JSON array of topic prefixes) within ${this.link.handshakeTimeout} ms; closing`,
+          }),
+        );
+        this.close(CloseCode.PolicyViolation, 'handshake timeout');
+      }, this.link.handshakeTimeout);
     transport.attach({
       onMessage: (f) => this.onFrame(f),
       onClose: (code, reason) => this.onClosed(code, reason),
@@ -74,18 +97,31 @@ export class JsonServerSession {
   /** Queues an encoded data message (JSON text). */
   sendData(json: string): void {
     if (this.closed) return;
-    const full = this.outbox.queue.length >= this.link.bufferSize;
+    const before = this.outbox.queue.overflowCount;
     const r = this.outbox.push(json);
     if (r === 'overflow-disconnect') {
-      // As Broker: the backlog is dropped, the client gets buffer_overflow as its last message.
-      this.outbox.close();
-      const context = `send buffer of ${this.link.bufferSize} messages overflowed: this client reads too slowly; disconnecting`;
-      this.transport.send(encodeJsonMessage({ type: 'error', code: 'buffer_overflow', context }));
-      this.transport.close(CloseCode.PolicyViolation, 'send buffer overflow');
-    } else if (full) {
-      this.droppedUnreported++; // drop_newest dropped this one, drop_oldest the oldest
+      this.drop(
+        `send buffer of ${this.link.bufferSize} messages or ${this.link.bufferBytes} characters overflowed: ` +
+          `this client reads too slowly; ${this.outbox.describe()}; disconnecting`,
+      );
+      return;
+    }
+    const dropped = this.outbox.queue.overflowCount - before; // this one (drop_newest) or older ones
+    if (dropped > 0) {
+      this.droppedUnreported += dropped;
       if (this.noticeTimer === undefined) this.noticeDrops();
     }
+  }
+
+  /**
+   * Drops the client as Broker does: the backlog is dropped and `buffer_overflow` (with `context`)
+   * is its last message before the close.
+   */
+  private drop(context: string): void {
+    if (this.closed) return;
+    this.outbox.dropQueued();
+    this.outbox.pushControl(encodeJsonMessage({ type: 'error', code: 'buffer_overflow', context }));
+    this.close(CloseCode.PolicyViolation, 'send buffer overflow');
   }
 
   /** Tells the client how many messages it lost, then waits before the next notice. */
@@ -96,16 +132,16 @@ export class JsonServerSession {
       return;
     }
     this.droppedUnreported = 0;
-    this.error(
+    this.notice(
       'buffer_overflow',
-      `dropped ${n} message${n === 1 ? '' : 's'}: send buffer of ${this.link.bufferSize} messages full ` +
-        `(policy ${this.link.overflowPolicy}); this client reads too slowly`,
+      `dropped ${n} message${n === 1 ? '' : 's'}: send buffer of ${this.link.bufferSize} messages or ` +
+        `${this.link.bufferBytes} characters full (policy ${this.link.overflowPolicy}); this client reads too slowly`,
     );
     this.noticeTimer = this.cfg.timers.setTimeout(() => this.noticeDrops(), DROP_NOTICE_INTERVAL_MS);
   }
 
   stats(): SendQueueStats {
-    return this.outbox.queue.stats();
+    return this.outbox.stats();
   }
 
   close(code: number = CloseCode.Normal, reason = ''): void {
@@ -115,11 +151,30 @@ export class JsonServerSession {
 
   /** Refuses the client's last input with an error (the connection stays open). */
   reject(context: string): void {
-    this.error('deserialization_failed', `input #${this.inputs} contained invalid data -> ${context}`);
+    this.badInputError('deserialization_failed', `input #${this.inputs} contained invalid data -> ${context}`);
   }
 
-  private error(code: string, context: string): void {
-    this.outbox.pushControl(encodeJsonMessage({ type: 'error', code, context }));
+  /** An optional message to the client: dropped when it would not fit the send buffer. */
+  private notice(code: string, context: string): void {
+    this.outbox.pushNotice(encodeJsonMessage({ type: 'error', code, context }));
+  }
+
+  /**
+   * Answers bad input, within limits: replies are rate-limited (the ones left out are counted in
+   * the next), and a client that keeps sending bad input is closed.
+   */
+  private badInputError(code: string, context: string): void {
+    if (this.closed) return;
+    const action = this.badInput.record();
+    if (action === 'close') {
+      this.outbox.pushControl(encodeJsonMessage({ type: 'error', code, context: this.badInput.closeContext() }));
+      this.close(CloseCode.PolicyViolation, 'too much bad input');
+    } else if (action === 'reply') this.notice(code, errorContext(context, this.badInput.takeUnreported()));
+  }
+
+  /** Bad inputs from this client so far. */
+  get badInputs(): number {
+    return this.badInput.total;
   }
 
   private onFrame(f: Frame): void {
@@ -130,7 +185,7 @@ export class JsonServerSession {
     }
     const n = ++this.inputs;
     if (typeof f !== 'string') {
-      this.error(
+      this.badInputError(
         'deserialization_failed',
         `input #${n} contained malformed JSON -> binary frame on the JSON path; send text frames`,
       );
@@ -141,11 +196,11 @@ export class JsonServerSession {
       msg = decodeJsonMessage(f, this.limits);
     } catch (err) {
       if (!(err instanceof DecodeError)) throw err;
-      this.error('deserialization_failed', inputErrorContext(n, err));
+      this.badInputError('deserialization_failed', inputErrorContext(n, err));
       return;
     }
     if (msg.type !== 'data-message') {
-      this.error(
+      this.badInputError(
         'deserialization_failed',
         `input #${n} contained invalid data -> expected a data-message, got '${msg.type}'`,
       );
@@ -162,11 +217,11 @@ export class JsonServerSession {
     } catch (err) {
       if (!(err instanceof DecodeError)) throw err;
       // As Zeek does: no ack, the connection stays open and waits for a valid handshake.
-      this.error('deserialization_failed', err.message);
+      this.badInputError('deserialization_failed', err.message);
       return;
     }
     if (filter.length > MAX_FILTER_PREFIXES) {
-      this.error(
+      this.badInputError(
         'deserialization_failed',
         `too many subscriptions: ${filter.length}, the limit is ${MAX_FILTER_PREFIXES}`,
       );
@@ -182,6 +237,7 @@ export class JsonServerSession {
     this.closed = true;
     this.outbox.close();
     if (this.noticeTimer !== undefined) this.cfg.timers.clearTimeout(this.noticeTimer);
+    if (this.handshakeTimer !== undefined) this.cfg.timers.clearTimeout(this.handshakeTimer);
     this.events.closed(this, code, reason);
   }
 }

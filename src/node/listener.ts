@@ -32,6 +32,12 @@ export interface ListenOptions {
   readonly maxJsonPayload?: number;
   /** WebSocket-level ping interval in ms (dead clients are dropped after two silent intervals); 0 disables. @default DEFAULT_WS_PING_INTERVAL_MS (5000) */
   readonly pingInterval?: number;
+  /**
+   * How long a connection we close may take to finish the closing handshake, in ms, more than 0:
+   * then it is cut (a peer that stopped reading would otherwise hold its unsent backlog for `ws`'s
+   * 30 s). @default DEFAULT_CLOSE_TIMEOUT_MS (5000)
+   */
+  readonly closeTimeout?: number;
   /** Handles plain HTTP requests (e.g. serves the dashboard). @default 404 for everything */
   readonly http?: (req: IncomingMessage, res: ServerResponse) => void;
 }
@@ -44,6 +50,8 @@ export const DEFAULT_MAX_PAYLOAD = 64 * 1024 * 1024;
 export const DEFAULT_MAX_JSON_PAYLOAD = 16 * 1024 * 1024;
 /** WebSocket-level ping interval by default, ms. */
 export const DEFAULT_WS_PING_INTERVAL_MS = 5000;
+/** Time a connection we close has to finish the closing handshake before it is cut, ms. */
+export const DEFAULT_CLOSE_TIMEOUT_MS = 5000;
 
 type ResolvedListenOptions = Required<Omit<ListenOptions, 'http'>> & Pick<ListenOptions, 'http'>;
 
@@ -66,6 +74,7 @@ export function resolveListenOptions(o: ListenOptions | undefined): ResolvedList
     maxPayload: intOption('maxPayload', r.maxPayload, DEFAULT_MAX_PAYLOAD, 1),
     maxJsonPayload: intOption('maxJsonPayload', r.maxJsonPayload, DEFAULT_MAX_JSON_PAYLOAD, 1),
     pingInterval: numberOption('pingInterval', r.pingInterval, DEFAULT_WS_PING_INTERVAL_MS, 0),
+    closeTimeout: numberOption('closeTimeout', r.closeTimeout, DEFAULT_CLOSE_TIMEOUT_MS, Number.MIN_VALUE),
     http: fnOption('http', r.http),
   };
 }
@@ -98,6 +107,25 @@ function reject(socket: Duplex, status: number, text: string): void {
   socket.end(
     `HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(text)}\r\n\r\n${text}`,
   );
+}
+
+/**
+ * Makes `ws.close()` final within `ms`: a peer that does not read never answers the closing
+ * handshake, and until then its unsent backlog stays in memory.
+ */
+function cutAfterClose(ws: WebSocket, ms: number): void {
+  const close = ws.close.bind(ws);
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  ws.close = (code?: number, reason?: string | Buffer) => {
+    close(code, reason);
+    if (timer === undefined && ws.readyState !== ws.CLOSED) {
+      timer = setTimeout(() => ws.terminate(), ms);
+      timer.unref();
+    }
+  };
+  ws.once('close', () => {
+    if (timer !== undefined) clearTimeout(timer);
+  });
 }
 
 /** Starts listening for peers and JSON v1 clients of `endpoint`. */
@@ -148,6 +176,7 @@ export async function listen(endpoint: Endpoint, options?: ListenOptions): Promi
       alive.set(ws, true);
       ws.on('pong', () => alive.set(ws, true));
       const remote = `${req.socket.remoteAddress}:${req.socket.remotePort}`;
+      cutAfterClose(ws, opts.closeTimeout);
       if (path === JSON_PATH) endpoint.accept(wrapWebSocket(ws as unknown as WebSocketLike, remote), 'json');
       else if (path === NATIVE_PATH) endpoint.accept(wrapWebSocket(ws as unknown as WebSocketLike, remote), 'native');
       else {

@@ -156,22 +156,20 @@ describe('Outbox congestion', () => {
     ]);
   });
 
-  it('control frames are written even while congested; data waits', async () => {
+  it('control frames wait while congested (bounded by the byte limit), then go before data', async () => {
     const { timers, transport, outbox } = setup({ highWaterMark: 0 });
-    transport.buffered = 1;
     outbox.pushControl('c:hello');
     await turn();
     expect(transport.sent).toEqual(['c:hello']);
+    transport.buffered = 1;
     outbox.push(7);
-    await turn();
-    expect(transport.sent).toEqual(['c:hello']);
-    // While the poll timer is armed, a new control frame waits for it, then still goes before data.
     outbox.pushControl('c:ping');
     await turn();
-    expect(transport.sent).toEqual(['c:hello']);
     timers.advance(5);
-    expect(transport.sent).toEqual(['c:hello', 'c:ping']);
-    outbox.flushNow();
+    expect(transport.sent).toEqual(['c:hello']);
+    expect(outbox.stats()).toMatchObject({ queued: 1, queuedBytes: 'c:ping'.length, bufferedBytes: 1 });
+    transport.buffered = 0;
+    timers.advance(5);
     expect(transport.sent).toEqual(['c:hello', 'c:ping', 'd:7']);
   });
 
