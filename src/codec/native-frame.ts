@@ -95,13 +95,17 @@ function readMessage(r: MsgpackReader): NativeMessage {
       return { kind, topic, origin, seq, ttl, valueBytes: r.b.subarray(start, r.pos) };
     }
     case MessageKind.Hello: {
-      fields(r, at, 'Hello', n, 6);
+      // Version 1 sent 6 fields, version 2 adds `link`: both decode, so that the session can
+      // answer an old peer with peer_incompatible instead of a decoding error.
+      if (n !== 6) fields(r, at, 'Hello', n, 7);
       const version = r.uint('Hello version');
       const id = r.binExact('Hello id', ENDPOINT_ID_BYTES);
       const name = r.string('Hello name');
       const role = r.string('Hello role');
       const credential = r.optionalString('Hello credential') ?? null;
-      return { kind, version, id, name, role, credential };
+      if (n === 6) return { kind, version, id, name, role, credential };
+      const link = r.string('Hello link');
+      return { kind, version, id, name, role, credential, link };
     }
     case MessageKind.Announce: {
       fields(r, at, 'Announce', n, 6);

@@ -4,8 +4,19 @@
  */
 import type { Data } from '../data/types.js';
 
-/** Version of the native protocol this code speaks (sent in `Hello`). */
-export const NATIVE_PROTOCOL_VERSION = 1;
+/**
+ * Version of the native protocol this code speaks (sent in `Hello`). Version 2 added the `link`
+ * field of `Hello` (leaf or router links, PROTOCOL.md §8).
+ */
+export const NATIVE_PROTOCOL_VERSION = 2;
+
+/**
+ * The kinds of native link a dialler can ask for in its `Hello`: a `router` link runs link-state
+ * routing (hubs, cluster nodes), a `leaf` link joins a client endpoint to its hub.
+ */
+export const LINK_KINDS = ['router', 'leaf'] as const;
+/** `router` or `leaf` (see `LINK_KINDS`). */
+export type LinkKind = (typeof LINK_KINDS)[number];
 
 /** Size of an endpoint id (a UUID) on the wire. */
 export const ENDPOINT_ID_BYTES = 16;
@@ -28,7 +39,7 @@ export const RESERVED_MESSAGE_KINDS = Object.freeze({
   logging: Object.freeze({ first: 32, last: 47 }),
 });
 
-/** Opens a peering: `[1, version, id, name, role, credential]`. */
+/** Opens a peering: `[1, version, id, name, role, credential, link]`. */
 export interface HelloMessage {
   readonly kind: typeof MessageKind.Hello;
   /** The sender's `NATIVE_PROTOCOL_VERSION`. */
@@ -41,6 +52,11 @@ export interface HelloMessage {
   readonly role: string;
   /** Reserved for a signed token; nil on the wire when absent (decoded as null). */
   readonly credential?: string | null;
+  /**
+   * The kind of link the sender asks for when it dialled (`router` or `leaf`); the acceptor's own
+   * value is informational. Absent in a version-1 Hello (decoded as undefined).
+   */
+  readonly link?: string;
 }
 
 /** Link-state flooding of one endpoint's filter and peers: `[2, origin, version, name, filter, neighbors]`. */

@@ -12,6 +12,7 @@ import { writeValue } from './native-values.js';
 
 export {
   ENDPOINT_ID_BYTES,
+  LINK_KINDS,
   MessageKind,
   NATIVE_PROTOCOL_VERSION,
   RESERVED_MESSAGE_KINDS,
@@ -23,6 +24,7 @@ export type {
   DataMessageInput,
   ErrorMessage,
   HelloMessage,
+  LinkKind,
   NativeMessage,
   NativeMessageInput,
   PingMessage,
@@ -72,7 +74,7 @@ function writeMessage(w: MsgpackWriter, m: NativeMessageInput): void {
       writeData(w, m.topic, m.origin, m.seq, m.ttl, 'valueBytes' in m ? m.valueBytes : m.value);
       return;
     case MessageKind.Hello:
-      w.arrayHeader(6);
+      w.arrayHeader(m.link === undefined ? 6 : 7);
       w.uint(m.kind);
       uintField(w, 'Hello version', m.version);
       idField(w, 'Hello id', m.id);
@@ -80,6 +82,7 @@ function writeMessage(w: MsgpackWriter, m: NativeMessageInput): void {
       w.str(m.role);
       if (m.credential === undefined || m.credential === null) w.nil();
       else w.str(m.credential);
+      if (m.link !== undefined) w.str(m.link);
       return;
     case MessageKind.Announce:
       w.arrayHeader(6);

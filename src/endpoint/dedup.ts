@@ -2,6 +2,10 @@
  * Duplicate suppression for flooded messages: per origin, a sliding window over sequence numbers.
  * A message is new once; its duplicates (arriving over another path) are refused. A jump far
  * outside the window means the origin restarted, and the window starts again.
+ *
+ * Only routers' sequence numbers reach a Deduplicator: a hub stamps its leaves' messages with its
+ * own origin and sequence numbers (overlay.ts), so a client cannot poison anyone's window, and the
+ * overlay refuses relayed sequence numbers that jump too far ahead (`ahead`).
  */
 
 export const DEDUP_WINDOW = 4096;
@@ -58,6 +62,17 @@ export class Deduplicator {
       return true;
     }
     return w.accept(seq);
+  }
+
+  /** How far `seq` is ahead of the highest sequence number seen from `origin` (0 when unknown or behind). */
+  ahead(origin: string, seq: number): number {
+    const w = this.windows.get(origin);
+    return w && seq > w.highest ? seq - w.highest : 0;
+  }
+
+  /** Number of origins tracked. */
+  get size(): number {
+    return this.windows.size;
   }
 
   forget(origin: string): void {

@@ -6,7 +6,9 @@ import { systemTimers, type Timers } from './timers.js';
 import { isEndpointId, newEndpointId } from './endpoint-id.js';
 import { ConfigError } from '../errors.js';
 import { resolveLinks, type LinksOptions, type ResolvedLinks } from './json-links.js';
+import { LINK_KINDS, type LinkKind } from '../codec/native-kinds.js';
 import {
+  boolOption,
   checkOptionsObject,
   fnOption,
   intOption,
@@ -59,6 +61,31 @@ export interface EndpointOptions {
    * jsonClients inherit them only when they are set explicitly)
    */
   readonly links?: LinksOptions;
+  /**
+   * The kind of native link this endpoint asks for when it dials (PROTOCOL.md §8): `router`
+   * (hubs and cluster nodes: link-state routing, forwarding for others) or `leaf` (a client of the
+   * hub it dials: the hub folds its subscriptions into its own; browsers, applications, `pipe`).
+   * @default 'router' for the roles in ROUTER_ROLES (manager, logger, proxy, worker, hub), else 'leaf'
+   */
+  readonly linkKind?: LinkKind;
+  /** Whether peers that dial us may ask for router links; leaf links are always accepted. @default true */
+  readonly acceptRouters?: boolean;
+  /**
+   * Most topic prefixes one leaf or JSON v1 client may subscribe to (after normalisation); the
+   * excess is refused with a `subscription_limit` error. 1 or more. @default DEFAULT_MAX_SUBSCRIPTIONS (1024)
+   */
+  readonly maxSubscriptions?: number;
+  /**
+   * Aggregated interest updates (what a hub advertises to its routers and leaves) go out at most
+   * once per this many ms; the first change after a quiet period goes out at once. 0 or more.
+   * @default DEFAULT_INTEREST_INTERVAL_MS (50)
+   */
+  readonly interestInterval?: number;
+  /**
+   * How long an endpoint that became unreachable stays in the routing table as a tombstone
+   * before it is removed, ms, more than 0. @default DEFAULT_TOMBSTONE_TIME_MS (60000)
+   */
+  readonly tombstoneTime?: number;
 }
 
 /** Options of `endpoint.peer(url, options)`. */
@@ -93,6 +120,14 @@ export const DEFAULT_PING_TIMEOUT_MS = 15_000;
 export const DEFAULT_HIGH_WATER_MARK = 4 * 1024 * 1024;
 /** Most messages per native frame. */
 export const DEFAULT_MAX_BATCH = 1024;
+/** Roles whose endpoints dial as routers by default; every other role dials as a leaf. */
+export const ROUTER_ROLES: readonly string[] = Object.freeze(['manager', 'logger', 'proxy', 'worker', 'hub']);
+/** Most prefixes one leaf or JSON v1 client may subscribe to. */
+export const DEFAULT_MAX_SUBSCRIPTIONS = 1024;
+/** Least time between two aggregated interest updates, ms. */
+export const DEFAULT_INTEREST_INTERVAL_MS = 50;
+/** How long an unreachable endpoint stays in the routing table, ms. */
+export const DEFAULT_TOMBSTONE_TIME_MS = 60_000;
 /** How long `whenRoutable` waits by default, ms. */
 export const DEFAULT_WHEN_ROUTABLE_TIMEOUT_MS = 10_000;
 /** This package's version, reported to JSON v1 clients. */
@@ -111,10 +146,16 @@ export function resolveEndpointOptions(o: EndpointOptions = {}): ResolvedEndpoin
   const maxRetry = numberOption('maxRetry', o.maxRetry, DEFAULT_MAX_RETRY_MS, Number.MIN_VALUE);
   const sendBufferSize = intOption('sendBufferSize', o.sendBufferSize, DEFAULT_SEND_BUFFER_SIZE, 1);
   const overflowPolicy = oneOfOption('overflowPolicy', o.overflowPolicy, 'drop_oldest', OVERFLOW_POLICIES);
+  const role = stringOption('role', o.role, 'endpoint');
   return {
     id,
     name: stringOption('name', o.name, `endpoint-${id.slice(0, 8)}`),
-    role: stringOption('role', o.role, 'endpoint'),
+    role,
+    linkKind: oneOfOption('linkKind', o.linkKind, ROUTER_ROLES.includes(role) ? 'router' : 'leaf', LINK_KINDS),
+    acceptRouters: boolOption('acceptRouters', o.acceptRouters, true),
+    maxSubscriptions: intOption('maxSubscriptions', o.maxSubscriptions, DEFAULT_MAX_SUBSCRIPTIONS, 1),
+    interestInterval: numberOption('interestInterval', o.interestInterval, DEFAULT_INTEREST_INTERVAL_MS, 0),
+    tombstoneTime: numberOption('tombstoneTime', o.tombstoneTime, DEFAULT_TOMBSTONE_TIME_MS, Number.MIN_VALUE),
     WebSocket: fnOption('WebSocket', o.WebSocket),
     connector: fnOption('connector', o.connector),
     sendBufferSize,

@@ -29,8 +29,8 @@ import { assertJsonClientEncodable } from '../codec/json-v1-encode.js';
 import { JsonClients } from './json-clients.js';
 import { INTERNAL_TOPIC_PREFIX, isInternalTopic } from '../topic/internal.js';
 import { JsonServerSession } from './json-server-session.js';
-import type { NativeSession, SessionConfig } from './native-session.js';
-import { Overlay } from './overlay.js';
+import type { NativeSession } from './native-session.js';
+import { Overlay, type OverlayConfig } from './overlay.js';
 import { Peering, resolvePeerUrl, type PeerProtocol, type PeeringState } from './peering.js';
 import type { SendQueueStats } from './send-queue.js';
 import { errorEvent, listenerErrorEvent, statusEvent, type ErrorEvent, type StatusEvent } from './status.js';
@@ -108,8 +108,7 @@ export class Endpoint {
   /** Role announced to peers. */
   readonly role: string;
   private readonly opts: ResolvedEndpointOptions;
-  private readonly cfg: SessionConfig & {
-    readonly ttl: number;
+  private readonly cfg: OverlayConfig & {
     readonly version: string;
     readonly links: ResolvedLinks;
   };
@@ -151,6 +150,11 @@ export class Endpoint {
       ttl: this.opts.ttl,
       version: this.opts.version,
       links: this.opts.links,
+      linkKind: this.opts.linkKind,
+      acceptRouters: this.opts.acceptRouters,
+      maxSubscriptions: this.opts.maxSubscriptions,
+      interestInterval: this.opts.interestInterval,
+      tombstoneTime: this.opts.tombstoneTime,
     };
     this.connector = this.opts.connector ?? websocketConnector(this.opts.WebSocket ?? DefaultWebSocket);
     this.overlay = new Overlay(this.cfg, {
@@ -420,14 +424,34 @@ export class Endpoint {
       this.overlay.attach(transport, false);
       return;
     }
+    // Every handler of a client's input runs behind one boundary: what it throws closes that
+    // client (1011) and is reported, nothing else.
+    const guard =
+      <A extends unknown[]>(fn: (x: JsonServerSession, ...a: A) => void) =>
+      (x: JsonServerSession, ...a: A): void => {
+        try {
+          fn(x, ...a);
+        } catch (err) {
+          this.emit(
+            'error',
+            errorEvent(
+              'internal_error',
+              { remote: x.remote },
+              `input from this JSON v1 client made a handler fail; closing it: ${err instanceof Error ? err.message : String(err)}`,
+              err,
+            ),
+          );
+          x.close(1011, 'internal_error');
+        }
+      };
     new JsonServerSession(transport, this.cfg, {
-      subscribed: (x, filter) => this.addClient(x, filter),
-      publish: (x, topic, data) => {
+      subscribed: guard((x, filter: readonly string[]) => this.addClient(x, filter)),
+      publish: guard((x, topic: string, data: Data) => {
         if (isInternal(topic))
           x.reject(`topic '${topic}' is reserved: topics starting with ${INTERNAL_TOPIC_PREFIX} are internal`);
         else this.inject(topic, data, x, undefined);
-      },
-      closed: (x) => this.removeClient(x),
+      }),
+      closed: guard((x) => this.removeClient(x)),
     });
   }
 
@@ -487,7 +511,16 @@ export class Endpoint {
   }
 
   private addClient(s: JsonServerSession, filter: readonly string[]): void {
-    this.countPrefixes(this.clients.add(s, filter), +1);
+    let list = normalizeFilter(filter);
+    const max = this.opts.maxSubscriptions;
+    if (list.length > max) {
+      // The handshake's prefixes count against the same limit as a native leaf's.
+      s.reject(
+        `subscription_limit: ${list.length} prefixes subscribed, the limit per connection is ${max}: the last ${list.length - max} are not served`,
+      );
+      list = list.slice(0, max);
+    }
+    this.countPrefixes(this.clients.add(s, list), +1);
   }
 
   private removeClient(s: JsonServerSession): void {
@@ -550,18 +583,30 @@ export class Endpoint {
     duplicates: number;
     ttlExpired: number;
     badFrames: number;
+    refused: number;
+    violations: number;
   } {
     return { published: this.published, ...this.overlay.counters };
   }
 
-  /** Other endpoints reachable through the native overlay, with their subscription filters. */
+  /**
+   * Other endpoints reachable through the native overlay, with the filters we route by: routers
+   * (their announced filters), our leaves (their subscriptions) and our hubs (the interest they
+   * advertise to us, possibly coarsened).
+   */
   reachable(): { id: string; name: string; filter: readonly string[] }[] {
-    return this.overlay.router.reachableEndpoints().map((a) => ({ id: a.origin, name: a.name, filter: a.filter }));
+    return this.overlay.reachable();
+  }
+
+  /** Routing table size (routers known, tombstones included) and the number of our leaves. */
+  routing(): { endpoints: number; tombstones: number; leaves: number } {
+    const r = this.overlay.router;
+    return { endpoints: r.size - 1, tombstones: r.tombstoneCount, leaves: this.overlay.leafCount };
   }
 
   /** True when some other endpoint subscribed to `topic` is reachable. */
   hasRoute(topic: string): boolean {
-    return this.overlay.router.routes(topic).length > 0;
+    return this.overlay.hasRoute(topic);
   }
 
   /** Resolves once some other endpoint subscribed to `topic` is reachable; rejects with a `TimeoutError` after `timeoutMs`. */

@@ -9,6 +9,7 @@ import {
   decodeFrame,
   encodeFrame,
   encodeMessage,
+  type LinkKind,
   type NativeMessage,
 } from '../codec/native-messages.js';
 import { CloseCode, type Frame, type Transport } from '../transport/transport.js';
@@ -33,6 +34,30 @@ export interface SessionConfig {
   readonly timers: Timers;
   /** Options per kind of link (native sessions use `peers`). @default DEFAULT_LINKS */
   readonly links?: ResolvedLinks;
+  /** The kind of link we ask for when we dial. @default 'router' */
+  readonly linkKind?: LinkKind;
+  /** Whether we accept router links from peers that dial us (leaf links are always accepted). @default true */
+  readonly acceptRouters?: boolean;
+}
+
+/**
+ * A session's link as seen from this side: `router` (both run link-state routing), `leaf` (the
+ * peer is a client endpoint of ours), `hub` (we are the peer's leaf).
+ */
+export type SessionKind = 'router' | 'leaf' | 'hub';
+
+/**
+ * Thrown by a handler of remote input when the peer broke a rule: the session closes with the
+ * code (close 1008) and nothing else changes.
+ */
+export class ProtocolViolation extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'ProtocolViolation';
+  }
 }
 
 export interface SessionEvents {
@@ -41,6 +66,11 @@ export interface SessionEvents {
   messages(s: NativeSession, msgs: NativeMessage[]): void;
   /** A frame could not be decoded (the session answers with an error and keeps going). */
   badFrame(s: NativeSession, err: DecodeError): void;
+  /**
+   * Input from the peer broke a rule (`ProtocolViolation`) or made a handler fail: the session
+   * is being closed with `code`; nothing of it reached the rest of the endpoint.
+   */
+  violation(s: NativeSession, code: string, message: string, cause: unknown): void;
   closed(s: NativeSession, code: number, reason: string): void;
 }
 
@@ -78,6 +108,8 @@ export class NativeSession {
   peerRole = '';
   /** Set once the peering is fully up (decided by the endpoint). */
   established = false;
+  /** The kind of link, known once the hello arrived. */
+  kind: SessionKind | undefined;
   private readonly outbox: Outbox<Uint8Array>;
   private readonly limits: NativeLimits;
   private readonly link: ResolvedLinkOptions;
@@ -126,6 +158,7 @@ export class NativeSession {
       name: cfg.selfName,
       role: cfg.selfRole,
       credential: null,
+      link: cfg.linkKind ?? 'router',
     });
     transport.attach({
       onMessage: (f) => this.onFrame(f),
@@ -194,8 +227,32 @@ export class NativeSession {
     this.transport.close(code, reason);
   }
 
+  /**
+   * The one boundary of this connection's remote input: whatever a handler throws because of
+   * what the peer sent closes this connection, with a code, and goes no further.
+   */
   private onFrame(f: Frame): void {
     if (this.closed) return;
+    try {
+      this.handleFrame(f);
+    } catch (err) {
+      const violation = err instanceof ProtocolViolation;
+      const code = violation ? err.code : 'internal_error';
+      const message = err instanceof Error ? err.message : String(err);
+      try {
+        this.events.violation(this, code, message, err);
+      } catch {
+        // Reporting must not undo the boundary.
+      }
+      this.fail(
+        code,
+        violation ? message : `input from this peer made a handler fail: ${message}`,
+        violation ? CloseCode.PolicyViolation : CloseCode.InternalError,
+      );
+    }
+  }
+
+  private handleFrame(f: Frame): void {
     this.lastHeard = this.cfg.timers.now();
     if (typeof f === 'string') {
       this.fail(
@@ -248,6 +305,18 @@ export class NativeSession {
           this.peerId = idFromBytes(m.id);
           this.peerName = m.name;
           this.peerRole = m.role;
+          if (this.initiator) this.kind = this.cfg.linkKind === 'leaf' ? 'hub' : 'router';
+          else if (m.link === 'leaf') this.kind = 'leaf';
+          else if (m.link === 'router') {
+            if (this.cfg.acceptRouters === false) {
+              this.fail('peer_refused', 'this endpoint accepts leaf links only (acceptRouters is false)');
+              return;
+            }
+            this.kind = 'router';
+          } else {
+            this.fail('peer_invalid', `unknown link kind ${JSON.stringify(m.link)} in hello (router or leaf)`);
+            return;
+          }
           {
             const refused = this.events.hello(this);
             if (refused !== undefined) return;
@@ -290,6 +359,19 @@ export class NativeSession {
     this.outbox.close();
     if (this.pingTimer !== undefined) this.cfg.timers.clearTimeout(this.pingTimer);
     if (this.helloTimer !== undefined) this.cfg.timers.clearTimeout(this.helloTimer);
-    this.events.closed(this, code, reason);
+    try {
+      this.events.closed(this, code, reason);
+    } catch (err) {
+      try {
+        this.events.violation(this, 'internal_error', err instanceof Error ? err.message : String(err), err);
+      } catch {
+        // Nothing from a closing connection reaches the transport.
+      }
+    }
+  }
+
+  /** True once the connection closed. */
+  get isClosed(): boolean {
+    return this.closed;
   }
 }

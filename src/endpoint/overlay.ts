@@ -1,7 +1,20 @@
 /**
- * The native overlay: every native session of an endpoint, link-state routing, duplicate
- * suppression and forwarding. Data messages are encoded once and the same bytes go to every next
- * hop; a relayed message keeps its value bytes untouched (only the TTL in its header changes).
+ * The native overlay: every native session of an endpoint, leaves and routers, link-state routing
+ * among routers, duplicate suppression and forwarding. Data messages are encoded once and the same
+ * bytes go to every next hop; a relayed message keeps its value bytes untouched.
+ *
+ * Two kinds of link (chosen by the dialler in its hello, PROTOCOL.md §8):
+ * - **router** links (hubs, cluster nodes) run the link-state protocol: announcements flood, every
+ *   router computes shortest paths, messages travel on them;
+ * - **leaf** links join a client endpoint to its hub. The hub folds the leaf's subscriptions into
+ *   its own interest and tells the leaf only its aggregated interest (coarsened, so that clients
+ *   joining rarely change it). A leaf speaks only for itself: its data messages must carry its own
+ *   id and are stamped with the hub's id and sequence numbers before they go further, so they never
+ *   touch anyone's duplicate suppression; its announcements describe only itself; nothing of it
+ *   stays once it left.
+ *
+ * Everything a peer sends is handled behind its session's boundary (native-session.ts): a rule
+ * broken by remote input throws `ProtocolViolation`, which closes that connection and nothing else.
  */
 import {
   MessageKind,
@@ -16,9 +29,41 @@ import type { Transport } from '../transport/transport.js';
 import { Deduplicator } from './dedup.js';
 import { MAX_FILTER_PREFIXES, MAX_NEIGHBORS } from './limits.js';
 import { idFromBytes, idToBytes, randomBytes } from './endpoint-id.js';
-import { NativeSession, type SessionConfig } from './native-session.js';
+import {
+  InterestTable,
+  LEAF_FILTER_BOUNDS,
+  LEAF_FILTER_SEGMENTS,
+  ROUTER_FILTER_BOUNDS,
+  boundFilter,
+  coarsenSegments,
+  normalizeInterest,
+  sameFilter,
+} from './interest.js';
+import { NativeSession, ProtocolViolation, type SessionConfig } from './native-session.js';
 import { Router, type Announcement, type RouteChanges } from './router.js';
 import { errorEvent, statusEvent, type ErrorEvent, type StatusEvent } from './status.js';
+
+/** Highest announcement version accepted (2^50: far from 2^53, far beyond any clock in ms). */
+export const MAX_ANNOUNCE_VERSION = 2 ** 50;
+/** Largest step of a relayed announcement's version over the known one (~49 days in ms). */
+export const MAX_VERSION_STEP = 2 ** 32;
+/** Highest data sequence number accepted from a peer (a sender wraps to 0 long before). */
+export const MAX_DATA_SEQ = Number.MAX_SAFE_INTEGER - 2 ** 32;
+/** Largest forward jump of a relayed origin's sequence number over the last one seen. */
+export const MAX_SEQ_STEP = 2 ** 32;
+/** Audit events (protocol violations, errors relayed from peers) let through per window. */
+const AUDIT_PER_WINDOW = 20;
+const AUDIT_WINDOW_MS = 10_000;
+
+export interface OverlayConfig extends SessionConfig {
+  readonly ttl: number;
+  /** Most prefixes one leaf (or JSON v1 client) may subscribe to; the excess is refused. */
+  readonly maxSubscriptions: number;
+  /** Aggregated interest updates go out at most once per this many ms (the first at once). */
+  readonly interestInterval: number;
+  /** How long an unreachable endpoint stays in the routing table as a tombstone, ms. */
+  readonly tombstoneTime: number;
+}
 
 export interface OverlayHooks {
   /** A data message for local delivery (never one we originated). */
@@ -38,27 +83,65 @@ export interface OverlayStats {
   duplicates: number;
   ttlExpired: number;
   badFrames: number;
+  /** Messages refused without closing the link (relayed data of an unknown origin, own-id announcements). */
+  refused: number;
+  /** Connections closed for a protocol violation or a failure their input caused. */
+  violations: number;
+}
+
+/** An endpoint reachable through the overlay, as `Endpoint.reachable()` lists it. */
+export interface ReachableEndpoint {
+  readonly id: string;
+  readonly name: string;
+  readonly filter: readonly string[];
 }
 
 export class Overlay {
   readonly router: Router;
   private readonly sessions = new Set<NativeSession>();
   private readonly byPeer = new Map<string, NativeSession>();
+  private readonly routerPeers = new Map<string, NativeSession>();
+  /** Our leaves (client endpoints) and their subscriptions. */
+  private readonly leaves = new InterestTable<NativeSession>();
+  /** Our hubs (when we are a leaf) and the interest each told us. */
+  private readonly uplinks = new InterestTable<NativeSession>();
   private readonly dedup = new Deduplicator();
   private readonly selfBytes: Uint8Array;
   private version: number;
-  private filter: readonly string[] = [];
   private seq: number;
-  private announceScheduled = false;
+  /** Local subscriptions and JSON v1 clients (from the endpoint), normalised. */
+  private localFilter: readonly string[] = [];
+  /** What we last advertised to routers, to hubs and to leaves. */
+  private routerFilter: readonly string[] = [];
+  private uplinkFilter: readonly string[] = [];
+  private leafFilter: readonly string[] = [];
+  private leafFilterMsg: Uint8Array | undefined;
+  private dirty = true;
+  private interestPending = false;
+  private interestTimer: unknown;
+  private lastInterestAt = Number.NEGATIVE_INFINITY;
+  private gcTimer: unknown;
+  private auditWindowStart = 0;
+  private auditInWindow = 0;
+  private auditSuppressed = 0;
+  private closing = false;
   /** Peers we unpeered ourselves (their close is peer_removed, not peer_lost). */
   private readonly removing = new WeakSet<NativeSession>();
-  readonly counters: OverlayStats = { received: 0, forwarded: 0, duplicates: 0, ttlExpired: 0, badFrames: 0 };
+  readonly counters: OverlayStats = {
+    received: 0,
+    forwarded: 0,
+    duplicates: 0,
+    ttlExpired: 0,
+    badFrames: 0,
+    refused: 0,
+    violations: 0,
+  };
 
   constructor(
-    private readonly cfg: SessionConfig & { readonly ttl: number },
+    private readonly cfg: OverlayConfig,
     private readonly hooks: OverlayHooks,
   ) {
-    this.router = new Router(cfg.selfId);
+    this.router = new Router(cfg.selfId, () => cfg.timers.now());
     this.selfBytes = idToBytes(cfg.selfId);
     // Versions and sequence numbers start somewhere new on every start, so that peers who still
     // remember an earlier run of an endpoint with the same id do not take us for old news.
@@ -74,19 +157,25 @@ export class Overlay {
       hello: (x) => this.onHello(x),
       messages: (x, msgs) => this.onMessages(x, msgs),
       badFrame: (x, err) => this.onBadFrame(x, err),
+      violation: (x, code, message) => this.onViolation(x, code, message),
       closed: (x, code, reason) => this.onClosed(x, code, reason),
     });
     this.sessions.add(s);
     return s;
   }
 
-  /** Established native peers. */
+  /** Native peers past their hello (routers, leaves and hubs). */
   peers(): NativeSession[] {
     return [...this.byPeer.values()];
   }
 
   session(peerId: string): NativeSession | undefined {
     return this.byPeer.get(peerId);
+  }
+
+  /** Number of leaves connected to us. */
+  get leafCount(): number {
+    return this.leaves.size;
   }
 
   /** Closes a session as our own decision (reported as peer_removed). */
@@ -96,31 +185,59 @@ export class Overlay {
   }
 
   closeAll(): void {
+    this.closing = true;
     for (const s of [...this.sessions]) this.remove(s);
+    if (this.interestTimer !== undefined) this.cfg.timers.clearTimeout(this.interestTimer);
+    if (this.gcTimer !== undefined) this.cfg.timers.clearTimeout(this.gcTimer);
+    this.interestTimer = this.gcTimer = undefined;
   }
 
-  /** Sets our subscription filter (already normalised); announces it when it changed. */
+  /** Sets our own subscription filter (local subscribers and JSON v1 clients, normalised). */
   setFilter(filter: readonly string[]): void {
-    if (filter.length === this.filter.length && filter.every((p, i) => p === this.filter[i])) return;
-    this.filter = filter;
-    this.scheduleAnnounce();
+    if (sameFilter(filter, this.localFilter)) return;
+    this.localFilter = filter;
+    this.markDirty();
   }
 
   /**
-   * Sends a message we originate (or inject for a client) into the overlay. The value may be
-   * given as a function, called only when some peer wants the topic (publishing into the void
+   * Sends a message we originate (or inject for a JSON v1 client) into the overlay. The value may
+   * be given as a function, called only when some peer wants the topic (publishing into the void
    * encodes nothing).
    */
   publish(topic: string, value: Uint8Array | (() => Uint8Array)): void {
     const hops = this.router.routes(topic);
-    if (hops.length === 0) return;
+    const leaves = this.leaves.size > 0 ? this.leaves.match(topic) : NONE;
+    const ups = this.uplinks.size > 0 ? this.uplinks.match(topic) : NONE;
+    if (hops.length === 0 && leaves.length === 0 && ups.length === 0) return;
     const valueBytes = typeof value === 'function' ? value() : value;
     const encoded = encodeDataMessage(topic, this.selfBytes, this.nextSeq(), this.cfg.ttl, valueBytes);
-    for (const hop of hops) this.byPeer.get(hop)?.sendData(encoded);
+    for (const hop of hops) this.routerPeers.get(hop)?.sendData(encoded);
+    for (const s of leaves) s.sendData(encoded);
+    for (const s of ups) s.sendData(encoded);
+  }
+
+  /** True when some peer (router, leaf or hub) wants `topic`. */
+  hasRoute(topic: string): boolean {
+    return (
+      this.router.routes(topic).length > 0 ||
+      (this.leaves.size > 0 && this.leaves.match(topic).length > 0) ||
+      (this.uplinks.size > 0 && this.uplinks.match(topic).length > 0)
+    );
+  }
+
+  /** Reachable routers, our leaves and our hubs, with the filters we route by. */
+  reachable(): ReachableEndpoint[] {
+    const out: ReachableEndpoint[] = this.router
+      .reachableEndpoints()
+      .map((a) => ({ id: a.origin, name: a.name, filter: a.filter }));
+    for (const table of [this.leaves, this.uplinks]) {
+      for (const s of table.keys()) out.push({ id: s.peerId!, name: s.peerName, filter: table.filterOf(s) ?? [] });
+    }
+    return out;
   }
 
   private nextSeq(): number {
-    this.seq = this.seq >= Number.MAX_SAFE_INTEGER ? 0 : this.seq + 1;
+    this.seq = this.seq >= MAX_DATA_SEQ ? 0 : this.seq + 1;
     return this.seq;
   }
 
@@ -129,35 +246,102 @@ export class Overlay {
       origin: this.cfg.selfId,
       version: this.version,
       name: this.cfg.selfName,
-      filter: this.filter,
-      neighbors: [...this.byPeer.keys()],
+      filter: this.routerFilter,
+      neighbors: [...this.routerPeers.keys()],
     };
   }
 
-  /** Sends a pending announcement now. */
-  flushAnnouncement(): void {
-    if (!this.announceScheduled) return;
-    this.announceScheduled = false;
-    this.announceNow();
+  // ---- aggregated interest
+
+  private markDirty(): void {
+    this.dirty = true;
+    this.scheduleInterest();
   }
 
-  private scheduleAnnounce(): void {
-    if (this.announceScheduled) return;
-    this.announceScheduled = true;
-    queueMicrotask(() => {
-      if (!this.announceScheduled) return;
-      this.announceScheduled = false;
+  /** Sends pending interest updates now (the endpoint's `flushSubscriptions`). */
+  flushAnnouncement(): void {
+    if (this.interestPending) this.flushInterest();
+  }
+
+  private scheduleInterest(): void {
+    if (this.interestPending || this.closing) return;
+    this.interestPending = true;
+    const wait = this.lastInterestAt + this.cfg.interestInterval - this.cfg.timers.now();
+    if (wait <= 0) queueMicrotask(() => this.flushInterest());
+    else this.interestTimer = this.cfg.timers.setTimeout(() => this.flushInterest(), wait);
+  }
+
+  /**
+   * Recomputes what we advertise on each kind of link and sends what changed: to routers our
+   * announcement (local interest and our leaves'), to hubs the same plus what our routers want,
+   * to leaves everything we route (coarsened).
+   */
+  private flushInterest(): void {
+    if (!this.interestPending) return;
+    this.interestPending = false;
+    if (this.interestTimer !== undefined) this.cfg.timers.clearTimeout(this.interestTimer);
+    this.interestTimer = undefined;
+    if (!this.dirty || this.closing) return;
+    this.dirty = false;
+    this.lastInterestAt = this.cfg.timers.now();
+    // Leaves' prefixes are cut after a few segments (per-client topics fold into one prefix), so
+    // that clients joining and leaving rarely change what routers hear.
+    const own = [...this.localFilter, ...coarsenSegments(this.leaves.union(), LEAF_FILTER_SEGMENTS)];
+    const toRouters = boundFilter(own, ROUTER_FILTER_BOUNDS);
+    if (!sameFilter(toRouters, this.routerFilter)) {
+      this.routerFilter = toRouters;
       this.announceNow();
+    }
+    if (this.uplinks.size === 0 && this.leaves.size === 0) return;
+    const routed: string[] = [];
+    for (const a of this.router.reachableEndpoints()) routed.push(...a.filter);
+    if (this.uplinks.size > 0) {
+      const toHubs = boundFilter([...own, ...routed], ROUTER_FILTER_BOUNDS);
+      if (!sameFilter(toHubs, this.uplinkFilter)) {
+        this.uplinkFilter = toHubs;
+        const msg = this.interestMessage(toHubs);
+        for (const s of this.uplinks.keys()) s.sendControlEncoded(msg);
+      }
+    }
+    if (this.leaves.size > 0) {
+      const toLeaves = this.computeLeafFilter(own, routed);
+      if (!sameFilter(toLeaves, this.leafFilter)) {
+        this.leafFilter = toLeaves;
+        this.leafFilterMsg = this.interestMessage(toLeaves);
+        for (const s of this.leaves.keys()) s.sendControlEncoded(this.leafFilterMsg);
+      }
+    }
+  }
+
+  private computeLeafFilter(own: readonly string[], routed: readonly string[]): string[] {
+    const all = [...own, ...routed, ...this.uplinks.union()];
+    return boundFilter(coarsenSegments(all, LEAF_FILTER_SEGMENTS), LEAF_FILTER_BOUNDS);
+  }
+
+  /** What we tell a hub or a leaf: an announcement of ourselves with no neighbours. */
+  private interestMessage(filter: readonly string[]): Uint8Array {
+    this.version = Math.max(this.version + 1, this.cfg.timers.now());
+    return encodeMessage({
+      kind: MessageKind.Announce,
+      origin: this.selfBytes,
+      version: this.version,
+      name: this.cfg.selfName,
+      filter: [...filter],
+      neighbors: [],
     });
   }
 
+  /** Our announcement to every router peer (after a change of our filter or our router peers). */
   private announceNow(): void {
     this.version = Math.max(this.version + 1, this.cfg.timers.now());
     const a = this.selfAnnouncement();
     this.report(this.router.setSelf(a));
+    if (this.routerPeers.size === 0) return;
     const msg = encodeMessage(toWire(a));
-    for (const s of this.byPeer.values()) s.sendControlEncoded(msg);
+    for (const s of this.routerPeers.values()) s.sendControlEncoded(msg);
   }
+
+  // ---- sessions
 
   private onHello(s: NativeSession): string | undefined {
     const id = s.peerId!;
@@ -174,6 +358,7 @@ export class Overlay {
       const sameDialler = initiatorOf(s) === initiatorOf(existing);
       if (sameDialler || initiatorOf(s) < initiatorOf(existing)) {
         this.removing.add(existing);
+        this.forget(existing);
         existing.bye('redundant_connection', `replaced by a connection dialled by ${initiatorOf(s)}`);
       } else {
         this.removing.add(s);
@@ -182,9 +367,33 @@ export class Overlay {
       }
     }
     this.byPeer.set(id, s);
-    // Tell the new peer everything we know, then everyone our new neighbour set.
-    for (const a of this.router.all()) if (a.origin !== this.cfg.selfId) s.sendControl(toWire(a));
-    this.announceNow();
+    switch (s.kind) {
+      case 'router':
+        this.routerPeers.set(id, s);
+        // Tell the new router every live endpoint we know, then everyone our new neighbour set.
+        for (const a of this.router.live()) if (a.origin !== this.cfg.selfId) s.sendControl(toWire(a));
+        this.announceNow();
+        break;
+      case 'leaf':
+        // A new leaf hears what we route; it joins the leaf table with its first announcement.
+        if (this.leafFilterMsg === undefined || this.dirty) {
+          this.leafFilter = this.computeLeafFilter(
+            [...this.localFilter, ...coarsenSegments(this.leaves.union(), LEAF_FILTER_SEGMENTS)],
+            this.router.reachableEndpoints().flatMap((a) => a.filter),
+          );
+          this.leafFilterMsg = this.interestMessage(this.leafFilter);
+        }
+        s.sendControlEncoded(this.leafFilterMsg);
+        break;
+      case 'hub':
+        this.flushInterest();
+        this.uplinkFilter = boundFilter(
+          [...this.localFilter, ...this.leaves.union(), ...this.router.reachableEndpoints().flatMap((a) => a.filter)],
+          ROUTER_FILTER_BOUNDS,
+        );
+        s.sendControlEncoded(this.interestMessage(this.uplinkFilter));
+        break;
+    }
     return undefined;
   }
 
@@ -192,6 +401,7 @@ export class Overlay {
     let lastOrigin: Uint8Array | undefined;
     let lastOriginId = '';
     for (const m of msgs) {
+      if (s.isClosed) return;
       switch (m.kind) {
         case MessageKind.Data: {
           if (lastOrigin === undefined || !sameBytes(lastOrigin, m.origin)) {
@@ -202,10 +412,11 @@ export class Overlay {
           break;
         }
         case MessageKind.Announce:
-          this.onAnnounce(s, m);
+          if (s.kind === 'router') this.onRouterAnnounce(s, m);
+          else this.onInterest(s, m);
           break;
         case MessageKind.Error:
-          this.hooks.error(errorEvent(m.code, this.ref(s), m.context));
+          this.audit(errorEvent(m.code, this.ref(s), m.context));
           break;
         case MessageKind.Bye:
           s.close(1000, m.code);
@@ -221,58 +432,194 @@ export class Overlay {
   }
 
   private onData(s: NativeSession, m: DataMessage, origin: string): void {
+    if (m.seq > MAX_DATA_SEQ) {
+      throw new ProtocolViolation('peer_invalid', `data message with sequence number ${m.seq}, above ${MAX_DATA_SEQ}`);
+    }
+    if (s.kind === 'leaf') {
+      // A leaf speaks only for itself; what it sends goes on as ours, under our sequence numbers.
+      if (origin !== s.peerId) {
+        throw new ProtocolViolation(
+          'peer_invalid',
+          `data message of origin ${origin} from leaf ${s.peerId}: a leaf can only publish as itself`,
+        );
+      }
+      this.counters.received++;
+      // A subscription change the leaf made before this message goes out first (a request
+      // published next must find its answer routed back).
+      this.flushAnnouncement();
+      this.hooks.deliver(m.topic, m.valueBytes, origin);
+      if (m.ttl <= 1) {
+        this.counters.ttlExpired++;
+        return;
+      }
+      this.forward(s, m.topic, this.selfBytes, this.cfg.selfId, -1, Math.min(m.ttl, this.cfg.ttl) - 1, m.valueBytes);
+      return;
+    }
     if (origin === this.cfg.selfId) return;
+    if (s.kind === 'router' && origin !== s.peerId) {
+      // Relayed by a router: only for an origin the routing table knows, and within bounds.
+      if (!this.router.isReachable(origin)) {
+        this.counters.refused++;
+        return;
+      }
+      const ahead = this.dedup.ahead(origin, m.seq);
+      if (ahead > MAX_SEQ_STEP) {
+        throw new ProtocolViolation(
+          'peer_invalid',
+          `relayed data message of origin ${origin} jumps ${ahead} sequence numbers ahead (limit ${MAX_SEQ_STEP})`,
+        );
+      }
+    }
     if (!this.dedup.accept(origin, m.seq)) {
       this.counters.duplicates++;
       return;
     }
     this.counters.received++;
     this.hooks.deliver(m.topic, m.valueBytes, origin);
-    const hops = this.router.routes(m.topic);
-    if (hops.length === 0) return;
     if (m.ttl <= 1) {
       this.counters.ttlExpired++;
       return;
     }
+    this.forward(s, m.topic, m.origin, origin, m.seq, m.ttl - 1, m.valueBytes);
+  }
+
+  /**
+   * Sends a received message on: to the next router hops (never back, never to its origin), to
+   * our leaves that want it and to our hubs (as ours: a hub takes from a leaf only its own
+   * messages). `seq` −1: a leaf's message, stamped with our next sequence number.
+   */
+  private forward(
+    from: NativeSession,
+    topic: string,
+    originBytes: Uint8Array,
+    origin: string,
+    seq: number,
+    ttl: number,
+    valueBytes: Uint8Array,
+  ): void {
     let encoded: Uint8Array | undefined;
-    for (const hop of hops) {
-      if (hop === s.peerId || hop === origin) continue;
-      const target = this.byPeer.get(hop);
+    let stampedSeq = seq;
+    const bytes = (): Uint8Array => {
+      if (encoded) return encoded;
+      if (stampedSeq < 0) stampedSeq = this.nextSeq();
+      encoded = encodeDataMessage(topic, originBytes, stampedSeq, ttl, valueBytes);
+      return encoded;
+    };
+    for (const hop of this.router.routes(topic)) {
+      if (hop === from.peerId || hop === origin) continue;
+      const target = this.routerPeers.get(hop);
       if (!target) continue;
-      const bytes = (encoded ??= encodeDataMessage(m.topic, m.origin, m.seq, m.ttl - 1, m.valueBytes));
-      target.sendData(bytes);
+      target.sendData(bytes());
       this.counters.forwarded++;
+    }
+    if (this.leaves.size > 0) {
+      for (const leaf of this.leaves.match(topic)) {
+        if (leaf === from || leaf.peerId === origin) continue;
+        leaf.sendData(bytes());
+        this.counters.forwarded++;
+      }
+    }
+    if (this.uplinks.size > 0) {
+      let ours: Uint8Array | undefined;
+      for (const hub of this.uplinks.match(topic)) {
+        if (hub === from) continue;
+        if (origin === this.cfg.selfId) hub.sendData(bytes());
+        else hub.sendData((ours ??= encodeDataMessage(topic, this.selfBytes, this.nextSeq(), ttl, valueBytes)));
+        this.counters.forwarded++;
+      }
     }
   }
 
-  private onAnnounce(s: NativeSession, m: AnnounceMessage): void {
+  /** An announcement from a leaf (its subscriptions) or from our hub (its interest). */
+  private onInterest(s: NativeSession, m: AnnounceMessage): void {
+    const origin = idFromBytes(m.origin);
+    if (origin !== s.peerId) {
+      throw new ProtocolViolation(
+        'peer_invalid',
+        `announcement of ${origin} on a ${s.kind} link from ${s.peerId}: only routers speak for others`,
+      );
+    }
+    if (m.filter.length > MAX_FILTER_PREFIXES) {
+      throw new ProtocolViolation(
+        'filter_too_large',
+        `announcement of ${m.name} has ${m.filter.length} prefixes; the limit is ${MAX_FILTER_PREFIXES}`,
+      );
+    }
+    let filter = normalizeInterest(m.filter);
+    if (s.kind === 'leaf') {
+      if (filter.length > this.cfg.maxSubscriptions) {
+        s.sendControl({
+          kind: MessageKind.Error,
+          code: 'subscription_limit',
+          context: `${filter.length} prefixes subscribed, the limit per connection is ${this.cfg.maxSubscriptions}: the last ${filter.length - this.cfg.maxSubscriptions} are not served`,
+        });
+        filter = filter.slice(0, this.cfg.maxSubscriptions);
+      }
+      // Bounded in bytes too: a few huge prefixes are cut (a superset, filtered at delivery).
+      filter = boundFilter(filter, LEAF_FILTER_BOUNDS);
+      this.leaves.set(s, filter);
+      if (this.leaves.unionChanged) {
+        this.leaves.unionChanged = false;
+        this.markDirty();
+      }
+    } else {
+      this.uplinks.set(s, filter);
+      if (this.uplinks.unionChanged) {
+        this.uplinks.unionChanged = false;
+        if (this.leaves.size > 0) this.markDirty();
+      }
+    }
+    if (!s.established && this.byPeer.get(origin) === s) {
+      s.established = true;
+      this.hooks.established(s);
+      this.hooks.status(statusEvent('endpoint_discovered', { id: origin, name: s.peerName }));
+    }
+  }
+
+  private onRouterAnnounce(s: NativeSession, m: AnnounceMessage): void {
     if (m.filter.length > MAX_FILTER_PREFIXES || m.neighbors.length > MAX_NEIGHBORS) {
-      s.fail(
+      throw new ProtocolViolation(
         'filter_too_large',
         `announcement of ${m.name} has ${m.filter.length} prefixes and ${m.neighbors.length} neighbours; the limits are ${MAX_FILTER_PREFIXES} and ${MAX_NEIGHBORS}`,
       );
-      return;
+    }
+    if (m.version > MAX_ANNOUNCE_VERSION) {
+      throw new ProtocolViolation(
+        'peer_invalid',
+        `announcement with version ${m.version}, above the limit of ${MAX_ANNOUNCE_VERSION}`,
+      );
     }
     const a = fromWire(m);
     if (a.origin === this.cfg.selfId) {
-      // An older run of ourselves is still remembered with a newer version: jump past it.
-      if (a.version >= this.version) {
-        this.version = a.version;
-        this.scheduleAnnounce();
-      }
+      // Nobody speaks for us: an announcement of ourselves (a stale copy or a forgery) is ignored.
+      this.counters.refused++;
       return;
     }
-    const changes = this.router.apply(a);
+    const firstHand = a.origin === s.peerId;
+    if (!firstHand) {
+      // What a direct peer says of itself is authoritative; others' copies of it are old news.
+      if (this.byPeer.has(a.origin)) return;
+      const known = this.router.get(a.origin);
+      if (known && a.version > known.version + MAX_VERSION_STEP) {
+        throw new ProtocolViolation(
+          'peer_invalid',
+          `announcement of ${a.origin} jumps from version ${known.version} to ${a.version} (step limit ${MAX_VERSION_STEP})`,
+        );
+      }
+    }
+    const changes = this.router.apply(a, firstHand);
     if (changes) {
       const encoded = encodeMessage(m);
-      for (const other of this.byPeer.values()) if (other !== s) other.sendControlEncoded(encoded);
+      for (const other of this.routerPeers.values()) if (other !== s) other.sendControlEncoded(encoded);
       this.report(changes);
+      if (this.leaves.size > 0 || this.uplinks.size > 0) this.markDirty();
     }
     if (
       !s.established &&
-      a.origin === s.peerId &&
+      firstHand &&
       a.neighbors.includes(this.cfg.selfId) &&
-      this.byPeer.get(a.origin) === s
+      this.byPeer.get(a.origin) === s &&
+      this.router.get(a.origin) !== undefined
     ) {
       s.established = true;
       this.hooks.established(s);
@@ -281,17 +628,63 @@ export class Overlay {
 
   private onBadFrame(s: NativeSession, err: DecodeError): void {
     this.counters.badFrames++;
-    this.hooks.error(errorEvent('deserialization_failed', this.ref(s), err.message));
+    this.audit(errorEvent('deserialization_failed', this.ref(s), err.message));
+  }
+
+  private onViolation(s: NativeSession, code: string, message: string): void {
+    this.counters.violations++;
+    this.audit(errorEvent(code, this.ref(s), `closing the connection: ${message}`));
+  }
+
+  /** Reports an event caused by a peer, at most AUDIT_PER_WINDOW per window (with a count of the rest). */
+  private audit(ev: ErrorEvent): void {
+    const now = this.cfg.timers.now();
+    if (now - this.auditWindowStart >= AUDIT_WINDOW_MS) {
+      this.auditWindowStart = now;
+      this.auditInWindow = 0;
+    }
+    if (this.auditInWindow >= AUDIT_PER_WINDOW) {
+      this.auditSuppressed++;
+      return;
+    }
+    this.auditInWindow++;
+    if (this.auditSuppressed > 0) {
+      const n = this.auditSuppressed;
+      this.auditSuppressed = 0;
+      this.hooks.error({ ...ev, context: `${ev.context ?? ''} (${n} similar events not reported)`.trim() });
+      return;
+    }
+    this.hooks.error(ev);
+  }
+
+  /** Drops a session's state (its link is going away). */
+  private forget(s: NativeSession): void {
+    this.leaves.delete(s);
+    this.uplinks.delete(s);
+    if (this.leaves.unionChanged || this.uplinks.unionChanged) {
+      this.leaves.unionChanged = this.uplinks.unionChanged = false;
+      this.markDirty();
+    }
+    if (this.leaves.size === 0) this.leafFilterMsg = undefined;
+    const id = s.peerId;
+    if (id !== undefined && this.routerPeers.get(id) === s) {
+      this.routerPeers.delete(id);
+      if (!this.closing) this.announceNow();
+    }
   }
 
   private onClosed(s: NativeSession, code: number, reason: string): void {
     this.sessions.delete(s);
     const wasEstablished = s.established;
+    this.forget(s);
     if (s.peerId !== undefined && this.byPeer.get(s.peerId) === s) {
       this.byPeer.delete(s.peerId);
-      this.announceNow();
       if (wasEstablished) {
         this.hooks.status(statusEvent(this.removing.has(s) ? 'peer_removed' : 'peer_lost', this.ref(s)));
+        if (s.kind !== 'router') {
+          this.dedup.forget(s.peerId);
+          this.hooks.status(statusEvent('endpoint_unreachable', { id: s.peerId, name: s.peerName }));
+        }
       }
     }
     this.hooks.closed(s, code, reason, wasEstablished);
@@ -304,12 +697,24 @@ export class Overlay {
       this.dedup.forget(a.origin);
       this.hooks.status(statusEvent('endpoint_unreachable', { id: a.origin, name: a.name }));
     }
+    if (this.router.tombstoneCount > 0) this.armGc();
+  }
+
+  /** Collects tombstones once they are older than `tombstoneTime`. */
+  private armGc(): void {
+    if (this.gcTimer !== undefined || this.closing) return;
+    this.gcTimer = this.cfg.timers.setTimeout(() => {
+      this.gcTimer = undefined;
+      if (this.router.collect(this.cfg.tombstoneTime) > 0) this.armGc();
+    }, this.cfg.tombstoneTime);
   }
 
   private ref(s: NativeSession): { id?: string; name?: string; remote: string } {
     return { ...(s.peerId ? { id: s.peerId } : {}), ...(s.peerName ? { name: s.peerName } : {}), remote: s.remote };
   }
 }
+
+const NONE: readonly NativeSession[] = Object.freeze([]);
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;

@@ -5,6 +5,11 @@
  * next hops toward endpoints that subscribe to its topic. Together with duplicate suppression
  * (dedup.ts) and a TTL this delivers exactly once, without loops, in any topology.
  *
+ * Only router links take part: a hub's leaves never appear here (overlay.ts folds their interest
+ * into the hub's own announcement). An endpoint that is no longer reachable stays as a tombstone
+ * (so that replays of its old announcements are recognised as old news) until `collect` removes
+ * it; newcomers are only ever told about live endpoints.
+ *
  * Pure: no I/O, no timers. The endpoint feeds announcements in and asks for routes.
  */
 import { isInternalTopic } from '../topic/internal.js';
@@ -43,8 +48,46 @@ export class Router {
   /** Internal topics (`<$>/…`) match only internal prefixes: a subscriber of "" never gets them. */
   private readonly internalTrie = new TopicTrie<string>();
   private readonly cache = new Map<string, readonly string[]>();
+  /** Known but unreachable endpoints (tombstones), with the time they became unreachable. */
+  private readonly tombstones = new Map<string, number>();
 
-  constructor(readonly self: string) {}
+  constructor(
+    readonly self: string,
+    private readonly now: () => number = () => 0,
+  ) {}
+
+  /** Number of endpoints in the table, tombstones included. */
+  get size(): number {
+    return this.db.size;
+  }
+
+  /** Number of tombstones (unreachable endpoints not yet collected). */
+  get tombstoneCount(): number {
+    return this.tombstones.size;
+  }
+
+  /** Live announcements (ourselves and every reachable endpoint), for a newly connected router. */
+  live(): Announcement[] {
+    const out: Announcement[] = [];
+    for (const id of this.reachable) {
+      const a = this.db.get(id);
+      if (a) out.push(a);
+    }
+    const me = this.db.get(this.self);
+    if (me && !this.reachable.has(this.self)) out.push(me);
+    return out;
+  }
+
+  /** Removes tombstones older than `maxAge` ms; returns how many are left. */
+  collect(maxAge: number): number {
+    const limit = this.now() - maxAge;
+    for (const [id, since] of this.tombstones) {
+      if (since > limit) continue;
+      this.tombstones.delete(id);
+      this.db.delete(id);
+    }
+    return this.tombstones.size;
+  }
 
   /** Known announcement of an endpoint (including ourselves once set). */
   get(origin: string): Announcement | undefined {
@@ -79,12 +122,14 @@ export class Router {
 
   /**
    * Applies a received announcement. Returns `undefined` when it is old news (do not flood it),
-   * else the route changes it caused (flood it on to the other peers).
+   * else the route changes it caused (flood it on to the other peers). `firstHand`: the origin
+   * itself sent it over a direct link, which is authoritative (it replaces whatever was known,
+   * even with a higher version: that came from a stale or forged copy).
    */
-  apply(a: Announcement): RouteChanges | undefined {
+  apply(a: Announcement, firstHand = false): RouteChanges | undefined {
     if (a.origin === this.self) return undefined;
     const known = this.db.get(a.origin);
-    if (known && known.version >= a.version) return undefined;
+    if (known && (firstHand ? known.version === a.version : known.version >= a.version)) return undefined;
     this.db.set(a.origin, a);
     return this.recompute();
   }
@@ -149,6 +194,13 @@ export class Router {
       if (id !== this.self && !hops.has(id)) unreachable.push(this.db.get(id)!);
     }
     this.reachable = new Set(hops.keys());
+    const now = this.now();
+    for (const a of unreachable) if (!this.tombstones.has(a.origin)) this.tombstones.set(a.origin, now);
+    for (const a of discovered) this.tombstones.delete(a.origin);
+    // An announcement of an endpoint never reachable is a tombstone from the start.
+    for (const id of this.db.keys()) {
+      if (id !== this.self && !hops.has(id) && !this.tombstones.has(id)) this.tombstones.set(id, now);
+    }
 
     let changed = false;
     for (const [id, inst] of this.installed) {

@@ -28,6 +28,10 @@ export const ERROR_TEXT = {
   listener_failed: 'an event listener threw',
   write_failed: 'a write was refused',
   log_failed: 'a log batch could not be handled',
+  peer_refused: 'remote peer asked for a link this endpoint does not accept',
+  subscription_limit: 'too many subscriptions on one connection',
+  filter_too_large: 'an announced filter exceeds the limits',
+  internal_error: 'input from a peer made a handler fail',
 } as const;
 /** A code of an `ErrorEvent` isobroker itself raises (events relayed from a peer may carry others). */
 export type ErrorCode = keyof typeof ERROR_TEXT;

@@ -39,7 +39,7 @@ const one = (m: Uint8Array): NativeMessage => {
 describe('native message table', () => {
   it('numbers the kinds and reserves ranges', () => {
     expect(MessageKind).toEqual({ Hello: 1, Announce: 2, Data: 3, Error: 4, Ping: 5, Pong: 6, Bye: 7 });
-    expect(NATIVE_PROTOCOL_VERSION).toBe(1);
+    expect(NATIVE_PROTOCOL_VERSION).toBe(2);
     expect(ENDPOINT_ID_BYTES).toBe(16);
     expect(RESERVED_MESSAGE_KINDS).toEqual({ store: { first: 16, last: 31 }, logging: { first: 32, last: 47 } });
   });
@@ -61,6 +61,15 @@ describe('native messages: exact bytes and round trips', () => {
     expect(toHex(encodeMessage(withCredential))).toMatch(/ a3 74 6f 6b$/);
     expect(one(encodeMessage(withCredential))).toEqual(withCredential);
     expect(toHex(encodeMessage({ ...withCredential, credential: null }))).toBe(toHex(m));
+  });
+
+  it('Hello of version 2 carries the link kind as a seventh field; a 6-field Hello still decodes', () => {
+    const m = encodeMessage({ kind: MessageKind.Hello, version: 2, id: ID, name: 'w1', role: 'worker', link: 'leaf' });
+    expect(toHex(m)).toBe(`97 01 02 ${ID_HEX} a2 77 31 a6 77 6f 72 6b 65 72 c0 a4 6c 65 61 66`);
+    expect(one(m)).toEqual({ kind: 1, version: 2, id: ID, name: 'w1', role: 'worker', credential: null, link: 'leaf' });
+    expect(() => decodeFrame(hex(`91 98 01 02 ${ID_HEX} a2 77 31 a6 77 6f 72 6b 65 72 c0 a4 6c 65 61 66 c0`))).toThrow(
+      /Hello message must have 7 elements, got 8/,
+    );
   });
 
   it('Announce', () => {

@@ -5,7 +5,14 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Endpoint, count, string, type Message } from 'isobroker';
-import { MessageKind, decodeFrame, encodeFrame, encodeMessage, idToBytes } from '../../src/internal.js';
+import {
+  MessageKind,
+  NATIVE_PROTOCOL_VERSION,
+  decodeFrame,
+  encodeFrame,
+  encodeMessage,
+  idToBytes,
+} from '../../src/internal.js';
 import { listen, type Listener } from 'isobroker/node';
 import { rawClient, jsonClient, type RawClient } from '../support/ws-client.js';
 import { until } from '../support/endpoints.js';
@@ -33,11 +40,12 @@ async function nativeRaw(): Promise<RawClient> {
     encodeFrame([
       encodeMessage({
         kind: MessageKind.Hello,
-        version: 1,
+        version: NATIVE_PROTOCOL_VERSION,
         id: idToBytes(id),
         name: 'raw',
         role: 'test',
         credential: null,
+        link: 'router',
       }),
     ]),
   );

@@ -13,7 +13,15 @@ export function memoryEndpoints(n: number, opts: EndpointOptions = {}): Net {
   const net = new MemoryNetwork();
   const eps: Endpoint[] = [];
   for (let i = 0; i < n; i++) {
-    const ep = new Endpoint({ name: `ep${i}`, connector: net.connector, retry: 20, maxRetry: 200, ...opts });
+    // Topology tests: every endpoint is a router unless told otherwise.
+    const ep = new Endpoint({
+      name: `ep${i}`,
+      connector: net.connector,
+      retry: 20,
+      maxRetry: 200,
+      linkKind: 'router',
+      ...opts,
+    });
     net.listen(`ep${i}`, ep);
     eps.push(ep);
   }

@@ -44,6 +44,7 @@ export function simEndpoints(n: number, opts: EndpointOptions = {}, seed = 1): S
       timers: clock,
       retry: 20,
       maxRetry: 200,
+      linkKind: 'router',
       ...opts,
     });
     sim.listen(name, ep);
