@@ -2,6 +2,14 @@
  * `isobroker cluster`: starts every node of a layout on this machine as a child process (like
  * zeekctl deploy), prints status lines as nodes come up, restarts a node that crashes, serves the
  * dashboard and `/cluster.json` over HTTP on 127.0.0.1, and stops everything cleanly on Ctrl-C.
+ *
+ * Supervision: a node that exits after coming up restarts after `RESTART_DELAY_MS`; one that exits
+ * without coming up (a store that cannot open, a port in use, …) is `failed`: the launcher prints
+ * its reason once (again only when the reason changes) and retries with a doubling delay capped at
+ * `MAX_RESTART_DELAY_MS` — never a hot loop, and the rest of the cluster keeps running. Each
+ * node's state and last error are in `/cluster.json` for the dashboard. Every node is started
+ * with an IPC channel to the launcher; when the launcher dies, however it dies, the channel
+ * closes and the nodes stop on their own (no orphan keeps its port).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, existsSync, mkdirSync, writeFileSync } from 'node:fs';
@@ -23,12 +31,19 @@ import {
   untilSignal,
 } from './args.js';
 
-import { startDashboardServer } from './dashboard-server.js';
+import { startDashboardServer, type NodeStatus } from './dashboard-server.js';
 
 const BIN = fileURLToPath(new URL('../../bin/isobroker.js', import.meta.url));
+/** Delay before restarting a node that exited after coming up, and the first retry of a failed one. */
 export const RESTART_DELAY_MS = 1000;
-/** A node that exits this many times in a row without ever coming up stops the cluster (exit 1). */
-export const MAX_FAILED_STARTS = 3;
+/** The longest delay between two starts of a node that keeps failing. */
+export const MAX_RESTART_DELAY_MS = 30_000;
+
+/** Delay before the next start of a node that exited `failedStarts` times in a row without coming up. */
+export function restartDelay(failedStarts: number): number {
+  if (failedStarts <= 0) return RESTART_DELAY_MS;
+  return Math.min(MAX_RESTART_DELAY_MS, RESTART_DELAY_MS * 2 ** Math.min(failedStarts - 1, 20));
+}
 
 export const CLUSTER_COMMAND = defineCommand({
   name: 'cluster',
@@ -37,7 +52,8 @@ export const CLUSTER_COMMAND = defineCommand({
 Starts every node of a layout on this machine as a child process (like zeekctl deploy), prints a
 status line as each comes up, restarts a node that crashes, serves the dashboard, and stops
 everything on SIGINT/SIGTERM. Every option and the layout are checked before anything starts.
-A node that exits ${MAX_FAILED_STARTS} times in a row without coming up stops the cluster (exit 1).`,
+A node that exits without coming up is shown as failed (its reason printed once) and retried with
+a doubling delay up to ${MAX_RESTART_DELAY_MS / 1000} s. Nodes stop on their own if the launcher dies.`,
   options: {
     layout: {
       type: 'string',
@@ -103,12 +119,16 @@ export async function checkPortsFree(layout: ClusterLayout): Promise<void> {
 interface Child {
   readonly spec: NodeSpec;
   proc?: ChildProcess;
-  up: boolean;
+  state: NodeStatus['state'];
   restarts: number;
   /** Exits in a row without coming up. */
   failedStarts: number;
   /** The node's last line on stderr (why it exited, usually). */
   lastError?: string;
+  /** The reason last printed for a failed start (printed again only when it changes). */
+  reported?: string;
+  nextStartAt?: number;
+  timer?: ReturnType<typeof setTimeout>;
 }
 
 export async function runCluster(argv: readonly string[]): Promise<number> {
@@ -122,12 +142,24 @@ export async function runCluster(argv: readonly string[]): Promise<number> {
   await checkPortsFree(layout);
 
   const manager = layout.nodes.find((n) => n.role === 'manager')!;
+  const children: Child[] = layout.nodes.map((spec) => ({ spec, state: 'starting', restarts: 0, failedStarts: 0 }));
+  const status = (): NodeStatus[] =>
+    children.map((c) => ({
+      name: c.spec.name,
+      state: c.state,
+      ...(c.proc?.pid !== undefined ? { pid: c.proc.pid } : {}),
+      restarts: c.restarts,
+      failedStarts: c.failedStarts,
+      ...(c.lastError !== undefined ? { lastError: c.lastError } : {}),
+      ...(c.nextStartAt !== undefined ? { nextStartAt: c.nextStartAt } : {}),
+    }));
   let dashboard: Awaited<ReturnType<typeof startDashboardServer>>;
   try {
     dashboard = await startDashboardServer({
       host: httpHost,
       port: httpPort,
       cluster: { layout, peer: nodeUrl(manager), stores: ['known_hosts'], logPaths: ['conn'] },
+      status,
     });
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
@@ -147,15 +179,21 @@ export async function runCluster(argv: readonly string[]): Promise<number> {
   const say = (line: string): void => void process.stdout.write(`[cluster] ${line}\n`);
 
   let stopping = false;
-  const children: Child[] = layout.nodes.map((spec) => ({ spec, up: false, restarts: 0, failedStarts: 0 }));
-  let giveUp: ((reason: string) => void) | undefined;
-  const gaveUp = new Promise<string>((resolve) => (giveUp = resolve));
   const start = (c: Child): void => {
+    c.timer = undefined;
+    c.nextStartAt = undefined;
+    if (c.state !== 'failed') c.state = 'starting';
     const args = [BIN, 'node', '--layout', layoutFile, '--name', c.spec.name, '--dir', dir, '--format', v.format];
     if (v.demo) args.push('--demo', '--seed', String(children.indexOf(c) + 1));
-    const out = createWriteStream(join(dir, 'logs', `${c.spec.name}.out`), { flags: 'a' });
-    const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const outFile = join(dir, 'logs', `${c.spec.name}.out`);
+    const out = createWriteStream(outFile, { flags: 'a' });
+    out.on('error', () => undefined);
+    // The IPC channel is the node's lifeline: when the launcher dies it closes, and the node stops.
+    const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
     c.proc = proc;
+    proc.on('error', (err) => {
+      c.lastError = `cannot start: ${err.message}`;
+    });
     proc.stderr!.pipe(out);
     let errBuf = '';
     proc.stderr!.on('data', (chunk: Buffer) => {
@@ -166,33 +204,51 @@ export async function runCluster(argv: readonly string[]): Promise<number> {
     let buf = '';
     proc.stdout!.on('data', (chunk: Buffer) => {
       out.write(chunk);
-      buf += chunk.toString();
-      if (!c.up && buf.includes(' ready: ')) {
-        c.up = true;
+      if (c.state === 'up') return;
+      buf = (buf + chunk.toString()).slice(-4096);
+      if (buf.includes(' ready: ')) {
+        const recovered = c.failedStarts > 0;
+        c.state = 'up';
         c.failedStarts = 0;
-        say(`${c.spec.name} (${c.spec.role}) up at ${nodeUrl(c.spec)}, pid ${proc.pid}`);
-        if (children.every((x) => x.up)) say(`all ${children.length} nodes up; dashboard ${dashboard.url}`);
+        c.reported = undefined;
+        say(
+          `${c.spec.name} (${c.spec.role}) up at ${nodeUrl(c.spec)}, pid ${proc.pid}${recovered ? ' (recovered)' : ''}`,
+        );
+        if (children.every((x) => x.state === 'up')) say(`all ${children.length} nodes up; dashboard ${dashboard.url}`);
       }
     });
     proc.on('exit', (code, signal) => {
-      const wasUp = c.up;
-      c.up = false;
+      const wasUp = c.state === 'up';
       c.proc = undefined;
-      if (stopping) return;
-      const why = `${signal ?? `code ${code}`}${c.lastError ? `: ${c.lastError}` : ''}`;
-      if (!wasUp && ++c.failedStarts >= MAX_FAILED_STARTS) {
-        giveUp?.(
-          `${c.spec.name} exited ${c.failedStarts} times without coming up (${why}); see ${join(dir, 'logs', `${c.spec.name}.out`)}`,
-        );
+      out.end();
+      if (stopping) {
+        c.state = 'stopped';
         return;
       }
       c.restarts++;
-      say(
-        `${c.spec.name} exited (${why}); restarting in ${RESTART_DELAY_MS / 1000} s (see ${join(dir, 'logs', `${c.spec.name}.out`)})`,
-      );
-      setTimeout(() => {
+      const why = `${signal ?? `code ${code}`}${c.lastError ? `: ${c.lastError}` : ''}`;
+      if (wasUp) {
+        c.state = 'restarting';
+        c.failedStarts = 0;
+        c.nextStartAt = Date.now() + RESTART_DELAY_MS;
+        say(`${c.spec.name} exited (${why}); restarting in ${RESTART_DELAY_MS / 1000} s (see ${outFile})`);
+      } else {
+        c.failedStarts++;
+        c.state = 'failed';
+        const delay = restartDelay(c.failedStarts);
+        c.nextStartAt = Date.now() + delay;
+        // The reason once; a node failing the same way again is not news (the dashboard shows it).
+        const reason = c.lastError ?? `code ${code}`;
+        if (reason !== c.reported) {
+          c.reported = reason;
+          say(
+            `${c.spec.name} failed to start (${why}); retrying with backoff up to ${MAX_RESTART_DELAY_MS / 1000} s (see ${outFile})`,
+          );
+        }
+      }
+      c.timer = setTimeout(() => {
         if (!stopping) start(c);
-      }, RESTART_DELAY_MS);
+      }, c.nextStartAt - Date.now());
     });
   };
 
@@ -202,20 +258,16 @@ export async function runCluster(argv: readonly string[]): Promise<number> {
   for (const c of children) start(c);
   say(`dashboard ${dashboard.url}`);
 
-  const signal = untilSignal();
-  const end = await Promise.race([
-    signal.then((sig) => ({ sig, failure: undefined })),
-    gaveUp.then((failure) => ({ sig: undefined, failure })),
-  ]);
-  const failure = end.failure;
-  signal.cancel();
+  const sig = await untilSignal();
   stopping = true;
-  say(failure === undefined ? `${end.sig}: stopping all nodes` : `stopping all nodes: ${failure}`);
+  say(`${sig}: stopping all nodes`);
+  for (const c of children) if (c.timer !== undefined) clearTimeout(c.timer);
   await Promise.all(
     children.map(
       (c) =>
         new Promise<void>((done) => {
           const p = c.proc;
+          c.state = 'stopped';
           if (!p || p.exitCode !== null) return done();
           const kill = setTimeout(() => p.kill('SIGKILL'), 5000);
           p.once('exit', () => {
@@ -228,9 +280,5 @@ export async function runCluster(argv: readonly string[]): Promise<number> {
   );
   await dashboard.close();
   say('stopped');
-  if (failure !== undefined) {
-    process.stderr.write(`isobroker cluster: ${failure}\n`);
-    return EXIT.failure;
-  }
   return EXIT.ok;
 }

@@ -1,15 +1,44 @@
 /**
  * The launcher's HTTP server on 127.0.0.1: the built dashboard (`web-demo/dist`) and
- * `/cluster.json`, which tells the page the layout and where to peer.
+ * `/cluster.json`, which tells the page the layout, where to peer, and each node's state as the
+ * launcher sees it.
+ *
+ * It faces whatever a browser sends (any web page can make a browser request any path, e.g. with
+ * an `<img>`), so no request can take the launcher down: every answer is 2xx, 3xx or 4xx, and a
+ * failure inside a handler is a 500 for that request alone. Only GET and HEAD are served (OPTIONS
+ * gets the allowed methods, anything else — CONNECT and protocol upgrades too — 405 or 400); a path that is not valid percent-encoding, holds
+ * a NUL or a backslash, or climbs out of the directory is a 400; paths over 2,048 bytes are a
+ * 414; headers over 16 KiB are refused by Node's parser (431); a request that is not finished
+ * within 5 s gets a 408 and the close.
  */
-import { existsSync, readFileSync, statSync } from 'node:fs';
-import { createServer } from 'node:http';
+import { createReadStream, type Stats } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { extname, join, normalize, resolve } from 'node:path';
+import { extname, join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ClusterLayout } from '../src/index.js';
 
 export const DASHBOARD_DIR = fileURLToPath(new URL('../../web-demo/dist/', import.meta.url));
+
+/** What the launcher knows of one node (its supervisor state). */
+export interface NodeStatus {
+  readonly name: string;
+  /**
+   * `starting` (spawned, not yet ready), `up` (printed its ready line), `restarting` (exited after
+   * coming up, restarts soon), `failed` (exited without coming up; retried with backoff), or
+   * `stopped`.
+   */
+  readonly state: 'starting' | 'up' | 'restarting' | 'failed' | 'stopped';
+  readonly pid?: number;
+  readonly restarts: number;
+  /** Exits in a row without coming up. */
+  readonly failedStarts: number;
+  /** Why the node last exited (its last line on stderr, or its exit code). */
+  readonly lastError?: string;
+  /** When the next start is due (ms since the epoch), while restarting or failed. */
+  readonly nextStartAt?: number;
+}
 
 export interface ClusterInfo {
   readonly layout: ClusterLayout;
@@ -18,6 +47,13 @@ export interface ClusterInfo {
   readonly stores: readonly string[];
   readonly logPaths: readonly string[];
 }
+
+/** Longest request target served (bytes); longer ones get 414. */
+export const MAX_PATH_BYTES = 2048;
+/** Most bytes of request headers (Node's parser answers 431 beyond). */
+export const MAX_HEADER_BYTES = 16 * 1024;
+/** A request must arrive completely within this (ms). */
+export const REQUEST_TIMEOUT_MS = 5_000;
 
 const TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
@@ -29,42 +65,152 @@ const TYPES: Record<string, string> = {
   '.ico': 'image/x-icon',
 };
 
+const SECURITY_HEADERS = {
+  'x-content-type-options': 'nosniff',
+  'cache-control': 'no-store',
+} as const;
+
+/**
+ * The file a request path names under `root`, or a status code: 400 for a path that is not valid
+ * percent-encoding, holds a NUL or a backslash, or leaves `root` once decoded.
+ */
+export function resolveRequestPath(root: string, target: string): string | 400 {
+  const raw = target.split(/[?#]/, 1)[0]!;
+  if (!raw.startsWith('/')) return 400;
+  let path: string;
+  try {
+    path = decodeURIComponent(raw);
+  } catch {
+    return 400;
+  }
+  if (path.includes('\0') || path.includes('\\')) return 400;
+  const segments = path.split('/').filter((s) => s !== '' && s !== '.');
+  if (segments.includes('..')) return 400;
+  const file = resolve(join(root, ...(segments.length === 0 ? ['index.html'] : segments)));
+  if (file !== root && !file.startsWith(root.endsWith(sep) ? root : root + sep)) return 400;
+  return file;
+}
+
+function plain(res: ServerResponse, status: number, text: string, extra: Record<string, string> = {}): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  res.writeHead(status, { ...SECURITY_HEADERS, 'content-type': 'text/plain; charset=utf-8', ...extra });
+  res.end(text);
+}
+
 export async function startDashboardServer(opts: {
   host: string;
   port: number;
   cluster: ClusterInfo;
+  /** Each node's state for `/cluster.json` (`nodes`). @default none */
+  status?: () => readonly NodeStatus[];
   dir?: string;
 }): Promise<{ url: string; port: number; close(): Promise<void> }> {
   const root = resolve(opts.dir ?? DASHBOARD_DIR);
-  const server = createServer((req, res) => {
-    const path = decodeURIComponent((req.url ?? '/').split('?')[0]!);
-    if (path === '/cluster.json') {
-      res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' });
-      res.end(JSON.stringify(opts.cluster));
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const method = req.method ?? '';
+    if (method === 'OPTIONS') {
+      res.writeHead(204, { ...SECURITY_HEADERS, allow: 'GET, HEAD, OPTIONS' }).end();
       return;
     }
-    const file = normalize(join(root, path === '/' ? 'index.html' : path));
-    if (!file.startsWith(root)) {
-      res.writeHead(403).end();
+    if (method !== 'GET' && method !== 'HEAD') {
+      plain(res, 405, 'method not allowed\n', { allow: 'GET, HEAD, OPTIONS' });
       return;
     }
-    if (!existsSync(file) || !statSync(file).isFile()) {
-      if (!existsSync(join(root, 'index.html'))) {
-        res
-          .writeHead(503, { 'content-type': 'text/plain' })
-          .end('The dashboard is not built: run `npx vite build` (npm start does it).\n');
-        return;
-      }
-      res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
+    const target = req.url ?? '/';
+    if (Buffer.byteLength(target) > MAX_PATH_BYTES) {
+      plain(res, 414, 'request path too long\n');
       return;
     }
-    res.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream' });
-    res.end(readFileSync(file));
+    const file = resolveRequestPath(root, target);
+    if (file === 400) {
+      plain(res, 400, 'bad request path\n');
+      return;
+    }
+    if (file === join(root, 'cluster.json')) {
+      const body = JSON.stringify({ ...opts.cluster, ...(opts.status ? { nodes: opts.status() } : {}) });
+      res.writeHead(200, {
+        ...SECURITY_HEADERS,
+        'content-type': 'application/json',
+        'content-length': Buffer.byteLength(body),
+      });
+      res.end(method === 'HEAD' ? undefined : body);
+      return;
+    }
+    let st: Stats | undefined;
+    try {
+      st = await stat(file);
+    } catch {
+      st = undefined;
+    }
+    if (!st?.isFile()) {
+      const built = await stat(join(root, 'index.html')).then(
+        (s) => s.isFile(),
+        () => false,
+      );
+      if (!built) plain(res, 503, 'The dashboard is not built: run `npx vite build` (npm start does it).\n');
+      else plain(res, 404, 'not found\n');
+      return;
+    }
+    res.writeHead(200, {
+      ...SECURITY_HEADERS,
+      'content-type': TYPES[extname(file)] ?? 'application/octet-stream',
+      'content-length': st.size,
+    });
+    if (method === 'HEAD') {
+      res.end();
+      return;
+    }
+    const stream = createReadStream(file);
+    stream.on('error', () => res.destroy());
+    stream.pipe(res);
+  }
+
+  const server = createServer(
+    {
+      maxHeaderSize: MAX_HEADER_BYTES,
+      requestTimeout: REQUEST_TIMEOUT_MS,
+      headersTimeout: REQUEST_TIMEOUT_MS,
+      connectionsCheckingInterval: 1000,
+    },
+    (req, res) => {
+      // A request body is never read: drain and drop it.
+      req.resume();
+      req.on('error', () => undefined);
+      res.on('error', () => undefined);
+      handle(req, res).catch(() => plain(res, 500, 'internal error\n'));
+    },
+  );
+  // A malformed request (bad request line, headers too large, …) gets Node's 4xx, then the close.
+  server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+    if (!socket.writable) {
+      socket.destroy();
+      return;
+    }
+    const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+    const reason =
+      status === 431 ? 'Request Header Fields Too Large' : status === 408 ? 'Request Timeout' : 'Bad Request';
+    socket.end(`HTTP/1.1 ${status} ${reason}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
   });
+  // CONNECT and protocol upgrades are not served (without these handlers Node drops the socket).
+  const refuse = (status: string) => (_req: IncomingMessage, socket: import('node:stream').Duplex) => {
+    socket.on('error', () => undefined);
+    socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
+  };
+  server.on('connect', refuse('405 Method Not Allowed'));
+  server.on('upgrade', refuse('400 Bad Request'));
   await new Promise<void>((ok, fail) => {
     server.once('error', fail);
-    server.listen(opts.port, opts.host, () => ok());
+    server.listen(opts.port, opts.host, () => {
+      server.off('error', fail);
+      ok();
+    });
   });
+  // After listening, an error of the server itself is logged, never thrown at the launcher.
+  server.on('error', (err) => process.stderr.write(`dashboard server: ${err.message}\n`));
   const port = (server.address() as AddressInfo).port;
   return {
     url: `http://${opts.host.includes(':') ? `[${opts.host}]` : opts.host}:${port}/`,

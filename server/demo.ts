@@ -26,6 +26,26 @@ import {
 } from '../src/index.js';
 import { MANAGER_TOPIC } from '../src/internal.js';
 
+const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
+
+/**
+ * A Zeek-style unique id: `prefix` (Zeek's `C` for connections) and 96 random bits in base62, as
+ * Zeek's `unique_id` makes them. Random, not derived from the traffic seed, so a restarted worker
+ * never reuses one (the traffic itself stays seeded).
+ */
+export function zeekUid(prefix = 'C'): string {
+  const bytes = new Uint8Array(12);
+  crypto.getRandomValues(bytes);
+  let n = 0n;
+  for (const b of bytes) n = (n << 8n) | BigInt(b);
+  let text = '';
+  while (n > 0n) {
+    text = BASE62[Number(n % 62n)]! + text;
+    n /= 62n;
+  }
+  return prefix + (text || '0');
+}
+
 /** A small seeded PRNG (mulberry32): the same seed gives the same traffic. */
 export function seededRandom(seed: number): () => number {
   let a = seed >>> 0;
@@ -62,14 +82,14 @@ export interface DemoConn {
   readonly state: string;
 }
 
-/** One generated connection. */
-export function generateConn(rand: () => number, n: number, worker: string): DemoConn {
+/** One generated connection (its uid from `uid`, random by default). */
+export function generateConn(rand: () => number, uid: () => string = zeekUid): DemoConn {
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
   const [service, respP, proto] = pick(SERVICES);
   // Few originators, many responders: some hosts are busy, as on a real network.
   const orig = Math.floor(rand() ** 2 * 40);
   return {
-    uid: `C${worker.replace(/[^a-z0-9]/gi, '')}${n.toString(36)}`,
+    uid: uid(),
     origH: `10.0.${orig >> 8}.${orig & 255}`,
     origP: 1024 + Math.floor(rand() * 60000),
     respH: `192.0.2.${1 + Math.floor(rand() * 250)}`,
@@ -102,13 +122,12 @@ export function startDemo(opts: DemoOptions): { stop(): void } {
 
   if (node.role === 'worker') {
     const rate = opts.rate ?? 50;
-    let n = 0;
     let conns = 0;
     let bytes = 0;
     timers.push(
       setInterval(() => {
         for (let i = 0; i < rate / 10; i++) {
-          const c = generateConn(rand, n++, node.name);
+          const c = generateConn(rand);
           const ts = timestamp(new Date());
           opts.router.write(
             CONN_LOG,

@@ -3,6 +3,11 @@
  * its address, peers by Broker's rules, runs the hello handshake, writes logs when it is a logger,
  * hosts the manager's stores, publishes its stats for the dashboard, and with `--demo` generates
  * traffic.
+ *
+ * A node that cannot start (a store that cannot open, its port in use, a bad layout) closes what
+ * it opened and exits 1 with the reason on stderr, before printing its ready line. Started by the
+ * launcher (with an IPC channel), it stops when that channel closes: a launcher that dies, even
+ * by SIGKILL, leaves no node behind holding its port.
  */
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -27,13 +32,31 @@ import {
   type StoreBackend,
 } from '../src/index.js';
 import { createFileLogWriter, listen, openSqliteBackend } from '../src/node/index.js';
-import { UsageError, parse, untilSignal } from './args.js';
+import { FatalError, UsageError, parse, untilSignal } from './args.js';
 import { startDemo } from './demo.js';
 import { tailingWriter } from './log-tail.js';
 
 export const STATS_INTERVAL_MS = 500;
 export const statsTopic = (name: string): string => `isobroker/stats/${name}`;
 export const STATS_EVENT = 'isobroker::node_stats';
+/** A node whose launcher is gone stops within this (ms), even if a clean stop hangs. */
+export const ORPHAN_EXIT_MS = 3000;
+
+/**
+ * Resolves when the launcher that started this node is gone (its IPC channel closed); never when
+ * the node runs without one (started by hand). The channel does not keep the process alive.
+ */
+function untilLauncherGone(): Promise<string> {
+  if (!process.channel) return new Promise(() => undefined);
+  process.channel.unref();
+  return new Promise((resolve) => {
+    process.once('disconnect', () => {
+      // Whatever happens next, the node does not outlive its launcher by more than ORPHAN_EXIT_MS.
+      setTimeout(() => process.exit(1), ORPHAN_EXIT_MS).unref();
+      resolve('launcher gone');
+    });
+  });
+}
 
 /**
  * The manager's SQLite store at `path`, or undefined (a memory store) when better-sqlite3, an
@@ -76,6 +99,7 @@ export async function runNode(argv: readonly string[]): Promise<number> {
   const dir = v.dir!;
   const log = (line: string): void => void process.stderr.write(`${new Date().toISOString()} ${spec.name}: ${line}\n`);
 
+  const launcherGone = untilLauncherGone();
   const ep = new Endpoint({ name: spec.name, role: spec.role });
   ep.on('error', (e) => log(`error ${e.code}: ${e.message}${e.context ? ` (${e.context})` : ''}`));
   const node = new ClusterNode(ep, layout, spec.name);
@@ -104,28 +128,48 @@ export async function runNode(argv: readonly string[]): Promise<number> {
   const masters: StoreMaster[] = [];
   const clones: StoreClone[] = [];
   const tables: BackedTable[] = [];
-  if (spec.role === 'manager') {
-    mkdirSync(join(dir, 'stores'), { recursive: true });
-    const servicesBackend = sqliteStore(join(dir, 'stores', 'known_services.sqlite'), log);
-    tables.push(
-      await BackedTable.open(ep, 'known_services', {
-        master: true,
-        ...(servicesBackend ? { backend: servicesBackend } : {}),
-      }),
-    );
-    const hostsBackend = sqliteStore(join(dir, 'stores', 'known_hosts.sqlite'), log);
-    masters.push(
-      await createMaster(ep, 'known_hosts', {
-        ...(hostsBackend ? { backend: hostsBackend } : {}),
-        onError: (e) => log(`store known_hosts: ${e.message}`),
-      }),
-    );
-  } else if (spec.role === 'worker') {
-    clones.push(await createClone(ep, 'known_hosts'));
-    tables.push(await BackedTable.open(ep, 'known_services'));
+  const closeAll = async (): Promise<void> => {
+    router.close();
+    node.close();
+    for (const t of tables) t.close();
+    for (const c of clones) c.close();
+    for (const m of masters) m.close();
+    await writer?.close().catch(() => undefined);
+    await ep.close();
+  };
+  let listener: Awaited<ReturnType<typeof listen>>;
+  try {
+    listener = await startServices();
+  } catch (err) {
+    // Not started: close what is open and exit 1 with the reason (the launcher shows it).
+    await closeAll().catch(() => undefined);
+    const reason = err instanceof Error ? err.message : String(err);
+    throw new FatalError(`node ${spec.name} cannot start: ${reason}`);
   }
 
-  const listener = await listen(ep, { host: spec.host, port: spec.port });
+  async function startServices(): Promise<Awaited<ReturnType<typeof listen>>> {
+    if (spec.role === 'manager') {
+      mkdirSync(join(dir, 'stores'), { recursive: true });
+      const servicesBackend = sqliteStore(join(dir, 'stores', 'known_services.sqlite'), log);
+      tables.push(
+        await BackedTable.open(ep, 'known_services', {
+          master: true,
+          ...(servicesBackend ? { backend: servicesBackend } : {}),
+        }),
+      );
+      const hostsBackend = sqliteStore(join(dir, 'stores', 'known_hosts.sqlite'), log);
+      masters.push(
+        await createMaster(ep, 'known_hosts', {
+          ...(hostsBackend ? { backend: hostsBackend } : {}),
+          onError: (e) => log(`store known_hosts: ${e.message}`),
+        }),
+      );
+    } else if (spec.role === 'worker') {
+      clones.push(await createClone(ep, 'known_hosts'));
+      tables.push(await BackedTable.open(ep, 'known_services'));
+    }
+    return listen(ep, { host: spec.host, port: spec.port });
+  }
 
   // Stats for the dashboard: counters and current peers, twice a second.
   const stats = setInterval(() => {
@@ -134,6 +178,7 @@ export async function runNode(argv: readonly string[]): Promise<number> {
       .filter((p) => p.status === 'connected' && p.name)
       .map((p) => string(p.name!));
     const s = ep.stats();
+    const l = router.stats();
     ep.publish(
       statsTopic(spec.name),
       makeEvent(STATS_EVENT, [
@@ -143,6 +188,8 @@ export async function runNode(argv: readonly string[]): Promise<number> {
         vector(peers),
         count(s.published),
         count(s.received),
+        // Remote logging: records buffered until acknowledged, their bytes, dropped, duplicates.
+        vector([count(l.bufferedRecords), count(l.bufferedBytes), count(l.dropped), count(l.duplicates)]),
       ]),
     );
   }, STATS_INTERVAL_MS);
@@ -151,17 +198,13 @@ export async function runNode(argv: readonly string[]): Promise<number> {
     : undefined;
 
   process.stdout.write(`isobroker node ${spec.name} (${spec.role}) ready: ${listener.url}\n`);
-  const sig = await untilSignal();
+  const signal = untilSignal();
+  const sig = await Promise.race([signal, launcherGone]);
+  signal.cancel();
   log(`${sig}: stopping`);
   clearInterval(stats);
   demo?.stop();
-  router.close();
-  node.close();
-  for (const t of tables) t.close();
-  for (const c of clones) c.close();
-  for (const m of masters) m.close();
-  await writer?.close();
-  await ep.close();
+  await closeAll();
   await listener.close();
-  return 0;
+  return sig === 'launcher gone' ? 1 : 0;
 }

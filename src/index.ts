@@ -183,7 +183,7 @@ export type { BackedTableEvents, BackedTableOptions } from './cluster/backed-tab
 
 // --- cluster: logging
 export { DEFAULT_LOG_ROUTER_OPTIONS, LogRouter } from './cluster/log-router.js';
-export type { LogRouterEvents, LogRouterOptions } from './cluster/log-router.js';
+export type { LogRouterEvents, LogRouterOptions, LogRouterStats } from './cluster/log-router.js';
 export { defineLogStream } from './cluster/log-stream.js';
 export type {
   LogColumn,
@@ -204,6 +204,12 @@ export {
 export type { JsonFormatOptions, LogFormat, TsvFormatOptions } from './cluster/log-format.js';
 export type { LogTimeZone } from './cluster/log-text.js';
 export { DEFAULT_LOG_WRITER_OPTIONS, createMemoryLogWriter } from './cluster/log-writer.js';
-export type { LogWriter, LogWriterOptions, MemoryLogWriter, RotationInfo } from './cluster/log-writer.js';
+export type {
+  LogBatchKey,
+  LogWriter,
+  LogWriterOptions,
+  MemoryLogWriter,
+  RotationInfo,
+} from './cluster/log-writer.js';
 export { parseZeekTsv, zeekCut } from './cluster/log-tsv-parse.js';
 export type { ZeekTsvHeader, ZeekTsvLog } from './cluster/log-tsv-parse.js';

@@ -1,11 +1,19 @@
 /**
  * Remote logging. Any node writes records to a stream; a logger writes them (Zeek's ASCII or
  * JSON format through a LogWriter). Records go round-robin per record among the live loggers,
- * batched per logger; with no logger alive they go to `zeek/logs/<Stream::ID>` as Zeek does.
+ * batched per logger (a layout without any logger publishes them to `zeek/logs/<Stream::ID>` as
+ * Zeek does).
+ *
  * Beyond Zeek, which loses records in flight when a logger dies, loggers acknowledge every batch
- * after writing it, and a batch without an acknowledgement goes to another logger: killing a
- * logger loses no record. A logger writes a batch it has already written only once (batches are
- * numbered per sender), so a retransmission to the same logger is not written twice.
+ * after writing it, and the sender keeps every batch until acknowledged (bounded in bytes; what
+ * does not fit is dropped and counted):
+ * - with no logger alive, batches wait and go out when one comes up;
+ * - a batch whose logger went down waits for it to come back (`handoverTimeout`), then goes to
+ *   another live logger;
+ * - a logger writes a batch only once: batches are numbered per sender, the logger remembers the
+ *   numbers it wrote (pruned by the sender's low-water mark), and a file writer keeps them in a
+ *   ledger so that a restarted logger still knows them.
+ * So a logger that dies and restarts loses no record and writes none twice.
  */
 import { count, enumValue, string, vector } from '../data/constructors.js';
 import type { Data } from '../data/types.js';
@@ -45,6 +53,20 @@ export interface LogRouterOptions {
   readonly maxBatch?: number;
   /** A batch unacknowledged this long (ms, more than 0) is sent again. @default 2000 */
   readonly ackTimeout?: number;
+  /**
+   * Most bytes (encoded) of records kept until a logger acknowledges them — sent and not yet
+   * acknowledged, or waiting for a logger to come up. A record that does not fit is dropped and
+   * counted (`counters.dropped`, an `error` event `log_dropped` when dropping starts). @default 64 MiB
+   */
+  readonly maxBufferBytes?: number;
+  /**
+   * How long (ms, 0 or more) unacknowledged batches wait for their logger to come back before
+   * going to another live logger. While the logger returns within it, nothing is lost and nothing
+   * written twice (a restarted logger knows the batches it wrote from its ledger); a batch handed
+   * over may be written twice if the dead logger had written it without acknowledging it.
+   * @default 10000
+   */
+  readonly handoverTimeout?: number;
   /** Clock and timers. @default the system's */
   readonly timers?: Timers;
   /** Sugar for `router.on('error', onError)`: it receives the same events. @default none */
@@ -52,26 +74,68 @@ export interface LogRouterOptions {
 }
 
 /** Defaults of `LogRouterOptions`. */
-export const DEFAULT_LOG_ROUTER_OPTIONS = Object.freeze({ maxBatch: 500, ackTimeout: 2000 } as const);
+export const DEFAULT_LOG_ROUTER_OPTIONS = Object.freeze({
+  maxBatch: 500,
+  ackTimeout: 2000,
+  maxBufferBytes: 64 * 1024 * 1024,
+  handoverTimeout: 10_000,
+} as const);
+
+/** Senders a logger remembers batch numbers of (the least recently heard from are forgotten). */
+const MAX_SENDERS = 10_000;
+/** Batch numbers a logger remembers per sender, beyond what the sender's low-water mark prunes. */
+const MAX_SEEN_PER_SENDER = 100_000;
 
 /**
  * The events of a log router. `error` reports a batch that could not be decoded or whose write
- * failed on a logger (`log_failed`, with the writer's error as `cause`), and a listener that threw.
+ * failed on a logger (`log_failed`, with the writer's error as `cause`), records dropped because
+ * the send buffer was full (`log_dropped`, once each time dropping starts), and a listener that
+ * threw.
  */
 export interface LogRouterEvents {
   /** An asynchronous failure (see above). */
   error: ErrorEvent;
 }
 
+/** What a router holds and has done, for status displays and tests (`router.stats()`). */
+export interface LogRouterStats {
+  /** Records written here (loggers) from this node and from batches. */
+  readonly written: number;
+  /** Records sent to loggers, counting every resend. */
+  readonly sent: number;
+  /** Records sent again (no acknowledgement in time, or their logger came back). */
+  readonly resent: number;
+  /** Records of batches handed to another logger because theirs stayed down. */
+  readonly handedOver: number;
+  /** Records published to `zeek/logs/<Stream::ID>` (a layout without loggers). */
+  readonly fallback: number;
+  /** Records of batches received again and not written again (loggers). */
+  readonly duplicates: number;
+  /** Records dropped because the buffer was full. */
+  readonly dropped: number;
+  /** Records kept until acknowledged (sent, or waiting for a logger), and their encoded bytes. */
+  readonly bufferedRecords: number;
+  readonly bufferedBytes: number;
+}
+
 interface Batch {
   readonly id: number;
   readonly stream: LogStream;
-  /** Records until the batch is sent; then only its encoded form is kept (for resends). */
+  /** Records until the batch is closed; then only its encoded form is kept (for resends). */
   records: Data[];
   count: number;
   encoded?: Uint8Array;
-  logger: string;
+  /** Where it goes; undefined while no logger is alive. */
+  logger: string | undefined;
+  /** When it was last sent (0: never). */
   sentAt: number;
+}
+
+interface SenderSeen {
+  /** Batch numbers written. */
+  readonly ids: Set<number>;
+  /** Every batch below this is acknowledged at its sender and will not come again. */
+  low: number;
 }
 
 function encodeStream(s: LogStream): Data {
@@ -112,27 +176,38 @@ function decodeStream(d: Data): LogStream | undefined {
 
 /**
  * Routes log records of one cluster node: on a logger it writes them (and batches from other
- * nodes); elsewhere it sends them in acknowledged batches round-robin to the live loggers.
+ * nodes); elsewhere it sends them in acknowledged batches round-robin to the live loggers, and
+ * keeps every batch (bounded in bytes) until a logger acknowledges it.
  */
 export class LogRouter {
   private readonly isLogger: boolean;
+  /** Open batches by logger and stream, closed at the end of the current turn or when full. */
   private readonly pendingOut = new Map<string, Batch>();
+  /** Closed batches until acknowledged: sent, or waiting for a logger (in id order). */
   private readonly unacked = new Map<number, Batch>();
-  private readonly seen = new Map<string, Set<number>>();
+  private readonly seen = new Map<string, SenderSeen>();
+  /** When each logger was last seen going down. */
+  private readonly downSince = new Map<string, number>();
+  private bufferedBytes = 0;
+  private dropping = false;
   private nextBatch = 1;
   private cursor = 0;
   private flushScheduled = false;
   private timer: unknown;
+  private closed = false;
   private readonly offs: (() => void)[] = [];
   private readonly timers: Timers;
   private readonly maxBatch: number;
   private readonly ackTimeout: number;
+  private readonly maxBufferBytes: number;
+  private readonly handoverTimeout: number;
   private readonly writer: LogWriter | undefined;
+  private readonly hasLoggers: boolean;
   private readonly events: Emitter<LogRouterEvents> = new Emitter((event, err) =>
     this.events.emit('error', listenerErrorEvent(event, err)),
   );
-  /** Records written here (loggers) and sent away (others), for status displays and tests. */
-  readonly counters = { written: 0, sent: 0, resent: 0, fallback: 0, duplicates: 0 };
+  /** What the router has done (see `LogRouterStats`; `stats()` adds what it holds). */
+  readonly counters = { written: 0, sent: 0, resent: 0, handedOver: 0, fallback: 0, duplicates: 0, dropped: 0 };
 
   constructor(
     private readonly node: ClusterNode,
@@ -143,20 +218,47 @@ export class LogRouter {
     this.timers = objectOption('timers', o.timers, systemTimers, ['now', 'setTimeout', 'clearTimeout']);
     this.maxBatch = intOption('maxBatch', o.maxBatch, DEFAULT_LOG_ROUTER_OPTIONS.maxBatch, 1);
     this.ackTimeout = numberOption('ackTimeout', o.ackTimeout, DEFAULT_LOG_ROUTER_OPTIONS.ackTimeout, Number.MIN_VALUE);
+    this.maxBufferBytes = numberOption(
+      'maxBufferBytes',
+      o.maxBufferBytes,
+      DEFAULT_LOG_ROUTER_OPTIONS.maxBufferBytes,
+      1,
+    );
+    this.handoverTimeout = numberOption(
+      'handoverTimeout',
+      o.handoverTimeout,
+      DEFAULT_LOG_ROUTER_OPTIONS.handoverTimeout,
+      0,
+    );
     this.writer = o.writer === undefined ? undefined : objectOption('writer', o.writer, o.writer, ['write', 'flush']);
     const onError = fnOption('onError', o.onError);
     if (onError) this.events.on('error', onError);
-    this.isLogger = loggersOf(node.layout).some((n) => n.name === node.name);
+    const loggers = loggersOf(node.layout);
+    this.hasLoggers = loggers.length > 0;
+    this.isLogger = loggers.some((n) => n.name === node.name);
     const ep = node.endpoint;
     if (this.isLogger) {
       if (!this.writer) throw new ConfigError('writer', `node ${node.name} is a logger and needs a log writer`);
+      // Batches an earlier run wrote (a restarted logger): a resend of one is not written again.
+      for (const b of this.writer.recoveredBatches ?? []) this.seenOf(b.sender).ids.add(b.id);
       const sub = ep.subscribe(logTopic(node.name), ({ data }) => this.onBatch(data));
       this.offs.push(() => sub.unsubscribe());
     }
     const acks = ep.subscribe(logAckTopic(node.name), ({ data }) => this.onAck(data));
     this.offs.push(() => acks.unsubscribe());
-    // A logger that goes down hands its unacknowledged batches to the others at once.
-    this.offs.push(node.on('nodeDown', ({ name }) => this.reassign(name)));
+    this.offs.push(
+      node.on('nodeDown', ({ name }) => {
+        if (loggers.some((n) => n.name === name)) this.downSince.set(name, this.timers.now());
+      }),
+    );
+    // A logger that comes (back) up gets its unacknowledged batches, and parked ones, at once.
+    this.offs.push(
+      node.on('nodeUp', ({ name }) => {
+        if (!loggers.some((n) => n.name === name)) return;
+        this.downSince.delete(name);
+        this.retry(name);
+      }),
+    );
     this.armTimer();
   }
 
@@ -172,14 +274,30 @@ export class LogRouter {
       this.counters.written++;
       return;
     }
-    const loggers = this.liveLoggers();
-    if (loggers.length === 0) {
+    if (!this.hasLoggers) {
       this.node.endpoint.publish(fallbackLogTopic(stream.id), vector([encodeStream(stream), record]));
       this.counters.fallback++;
       return;
     }
-    const logger = loggers[this.cursor++ % loggers.length]!;
-    const key = `${logger}\u0000${stream.id}`;
+    if (this.bufferedBytes >= this.maxBufferBytes) {
+      this.counters.dropped++;
+      if (!this.dropping) {
+        this.dropping = true;
+        this.events.emit(
+          'error',
+          errorEvent(
+            'log_dropped',
+            undefined,
+            `log records dropped: ${this.bufferedBytes} bytes wait for a logger's acknowledgement (maxBufferBytes ${this.maxBufferBytes})`,
+          ),
+        );
+      }
+      return;
+    }
+    const loggers = this.liveLoggers();
+    // With no logger alive the records wait (in batches) until one comes up.
+    const logger = loggers.length === 0 ? undefined : loggers[this.cursor++ % loggers.length]!;
+    const key = `${logger ?? ''}\u0000${stream.id}`;
     let b = this.pendingOut.get(key);
     if (!b) {
       b = { id: this.nextBatch++, stream, records: [], count: 0, logger, sentAt: 0 };
@@ -189,11 +307,11 @@ export class LogRouter {
     b.count++;
     if (b.records.length >= this.maxBatch) {
       this.pendingOut.delete(key);
-      this.send(b);
+      this.closeBatch(b);
     } else this.scheduleFlush();
   }
 
-  /** Records sent but not yet acknowledged by a logger. */
+  /** Records sent but not yet acknowledged by a logger, or waiting for one. */
   get inFlight(): number {
     let n = 0;
     for (const b of this.unacked.values()) n += b.count;
@@ -201,8 +319,14 @@ export class LogRouter {
     return n;
   }
 
+  /** The counters and what the router holds now. */
+  stats(): LogRouterStats {
+    return { ...this.counters, bufferedRecords: this.inFlight, bufferedBytes: this.bufferedBytes };
+  }
+
   /** Stops routing (unsent records stay unsent). */
   close(): void {
+    this.closed = true;
     for (const off of this.offs.splice(0)) off();
     if (this.timer !== undefined) this.timers.clearTimeout(this.timer);
   }
@@ -220,52 +344,75 @@ export class LogRouter {
       this.flushScheduled = false;
       const batches = [...this.pendingOut.values()];
       this.pendingOut.clear();
-      for (const b of batches) this.send(b);
+      for (const b of batches) this.closeBatch(b);
     });
   }
 
-  private send(b: Batch): void {
-    b.sentAt = this.timers.now();
-    this.unacked.set(b.id, b);
-    this.counters.sent += b.count;
-    // Encoded once; a resend (to the same or another logger) reuses the bytes.
-    b.encoded ??= encodeValue(
+  /** Encodes a full (or flushed) batch, keeps it until acknowledged, and sends it if it can. */
+  private closeBatch(b: Batch): void {
+    if (this.closed) return;
+    // The low-water mark lets a logger forget the numbers of batches acknowledged anywhere: every
+    // batch below it is acknowledged (a resend carries an older mark, still true).
+    let low = b.id;
+    for (const o of this.unacked.keys()) if (o < low) low = o;
+    for (const o of this.pendingOut.values()) if (o.id < low) low = o.id;
+    b.encoded = encodeValue(
       makeEvent(LOG_BATCH_EVENT, [
         string(this.node.name),
         string(this.node.endpoint.id),
         count(b.id),
         encodeStream(b.stream),
         vector(b.records),
+        count(low),
       ]),
     );
     b.records = [];
-    this.node.endpoint.publishEncoded(logTopic(b.logger), b.encoded);
+    this.bufferedBytes += b.encoded.length;
+    this.unacked.set(b.id, b);
+    if (b.logger !== undefined) this.send(b, b.logger);
   }
 
-  private reassign(deadLogger: string): void {
+  private send(b: Batch, logger: string): void {
+    b.logger = logger;
+    b.sentAt = this.timers.now();
+    this.counters.sent += b.count;
+    this.node.endpoint.publishEncoded(logTopic(logger), b.encoded!);
+  }
+
+  /**
+   * Sends what waits: batches without a logger go to a live one; batches whose logger is up go to
+   * it again (at once when it just `cameUp`, else when unacknowledged for `ackTimeout`); batches whose logger stayed
+   * down `handoverTimeout` go to another live logger.
+   */
+  private retry(cameUp?: string): void {
+    if (this.closed) return;
+    const t = this.timers.now();
     const live = this.liveLoggers();
-    for (const b of this.unacked.values()) {
-      if (b.logger !== deadLogger) continue;
-      if (live.length === 0) continue; // the timer retries once one is back
-      b.logger = live[this.cursor++ % live.length]!;
-      this.counters.resent += b.count;
-      this.send(b);
+    if (live.length === 0) return;
+    for (const b of [...this.unacked.values()]) {
+      if (b.logger === undefined) {
+        this.send(b, live[this.cursor++ % live.length]!);
+      } else if (live.includes(b.logger)) {
+        // The same logger while it lives (it will not write the batch twice).
+        if (b.sentAt === 0 || b.logger === cameUp || t - b.sentAt >= this.ackTimeout) {
+          if (b.sentAt !== 0) this.counters.resent += b.count;
+          this.send(b, b.logger);
+        }
+      } else {
+        const since = Math.max(this.downSince.get(b.logger) ?? b.sentAt, b.sentAt);
+        if (t - since < this.handoverTimeout) continue;
+        this.counters.handedOver += b.count;
+        this.counters.resent += b.count;
+        this.send(b, live[this.cursor++ % live.length]!);
+      }
     }
   }
 
   private armTimer(): void {
     this.timer = this.timers.setTimeout(
       () => {
-        const now = this.timers.now();
-        const live = this.liveLoggers();
-        for (const b of this.unacked.values()) {
-          if (now - b.sentAt < this.ackTimeout || live.length === 0) continue;
-          // The same logger while it lives (it will not write the batch twice), else another.
-          if (!live.includes(b.logger)) b.logger = live[this.cursor++ % live.length]!;
-          this.counters.resent += b.count;
-          this.send(b);
-        }
-        this.armTimer();
+        this.retry();
+        if (!this.closed) this.armTimer();
       },
       Math.min(500, this.ackTimeout),
     );
@@ -275,27 +422,49 @@ export class LogRouter {
     try {
       const m = parseZeekMessage(data);
       if (m.kind !== 'event' || m.name !== LOG_ACK_EVENT) return;
-      for (const id of m.args) if (id.type === 'count') this.unacked.delete(Number(id.value));
+      for (const id of m.args) {
+        if (id.type !== 'count') continue;
+        const b = this.unacked.get(Number(id.value));
+        if (!b) continue;
+        this.unacked.delete(b.id);
+        this.bufferedBytes -= b.encoded?.length ?? 0;
+      }
+      if (this.dropping && this.bufferedBytes < this.maxBufferBytes) this.dropping = false;
     } catch {
       /* not an ack */
     }
+  }
+
+  private seenOf(sender: string): SenderSeen {
+    let s = this.seen.get(sender);
+    if (s) {
+      // Most recently heard from last: the first ones are forgotten first.
+      this.seen.delete(sender);
+    } else {
+      s = { ids: new Set(), low: 0 };
+      if (this.seen.size >= MAX_SENDERS) this.seen.delete(this.seen.keys().next().value!);
+    }
+    this.seen.set(sender, s);
+    return s;
   }
 
   private onBatch(data: Data): void {
     let sender: string;
     let senderId: string;
     let id: number;
+    let low = 0;
     let stream: LogStream | undefined;
     let records: readonly Data[];
     try {
       const m = parseZeekMessage(data);
       if (m.kind !== 'event' || m.name !== LOG_BATCH_EVENT) return;
-      const [s, sid, i, st, recs] = m.args;
+      const [s, sid, i, st, recs, lw] = m.args;
       if (s?.type !== 'string' || sid?.type !== 'string' || i?.type !== 'count' || !st || recs?.type !== 'vector')
         return;
       sender = s.value;
       senderId = sid.value;
       id = Number(i.value);
+      if (lw?.type === 'count' && lw.value <= i.value) low = Number(lw.value);
       stream = decodeStream(st);
       records = recs.elements;
     } catch (err) {
@@ -304,21 +473,25 @@ export class LogRouter {
     }
     if (!stream) return;
     // Batch numbers are per sender process: a restarted sender starts again under a new id.
-    let seen = this.seen.get(senderId);
-    if (!seen) this.seen.set(senderId, (seen = new Set()));
-    if (seen.has(id)) {
+    const seen = this.seenOf(senderId);
+    if (low > seen.low) {
+      seen.low = low;
+      for (const n of seen.ids) if (n < low) seen.ids.delete(n);
+      this.writer!.forgetBatches?.(senderId, low);
+    }
+    if (id < seen.low || seen.ids.has(id)) {
       this.counters.duplicates += records.length;
     } else {
       try {
-        this.writer!.write(stream, [...records]);
+        this.writer!.write(stream, [...records], { sender: senderId, id });
       } catch (err) {
         // Not acknowledged: the sender sends the batch again.
         this.fail(`a batch of ${stream.id} from ${sender} could not be written`, err);
         return;
       }
       this.counters.written += records.length;
-      seen.add(id);
-      if (seen.size > 100_000) seen.delete(seen.values().next().value!);
+      seen.ids.add(id);
+      if (seen.ids.size > MAX_SEEN_PER_SENDER) seen.ids.delete(seen.ids.values().next().value!);
     }
     // Acknowledge once the writer has the batch on disk.
     const ack = makeEvent(LOG_ACK_EVENT, [count(id)]);

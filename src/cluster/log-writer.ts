@@ -11,14 +11,29 @@ import { resolveLogFormat, type LogFormat } from './log-format.js';
 import { formatLogClock, formatLogDate, formatLogStamp, type LogTimeZone } from './log-text.js';
 import type { LogStream } from './log-types.js';
 
+/** Which batch of which sender a write carries (remote logging: one batch of a `LogRouter`). */
+export interface LogBatchKey {
+  /** The sending endpoint's id (batch numbers are per sender process). */
+  readonly sender: string;
+  readonly id: number;
+}
+
 /** Receives log records and keeps them (in files, in memory, …). */
 export interface LogWriter {
   /**
    * Appends records (vectors of the stream's columns, e.g. from `toRecord`) to the stream's path.
    * The whole batch is formatted first: a malformed record throws `ValueError` and nothing of
-   * the batch is written. Throws `ClosedError` after `close()`.
+   * the batch is written. Throws `ClosedError` after `close()`. `batch` names the remote batch the
+   * records are: a writer that keeps a ledger (the file writer) remembers it across restarts.
    */
-  write(stream: LogStream, records: readonly Data[]): void;
+  write(stream: LogStream, records: readonly Data[], batch?: LogBatchKey): void;
+  /**
+   * Batches an earlier run of this writer wrote completely (from its ledger), so that a logger
+   * restarted after a crash writes none of them twice. Absent when the writer keeps no ledger.
+   */
+  readonly recoveredBatches?: readonly LogBatchKey[];
+  /** The sender will never send its batches numbered below `below` again: forget them. */
+  forgetBatches?(sender: string, below: number): void;
   /** Resolves when everything written so far is stored (on disk for a file writer). */
   flush(): Promise<void>;
   /** Closes every open file with its footer and renames it; the next record opens a new file. */

@@ -12,9 +12,21 @@
  * rotated away first instead of being truncated (Zeek truncates unless
  * `LogAscii::enable_leftover_log_rotation` is set).
  *
+ * A leftover file gets what a crash kept from it: a partial last line is cut and the missing
+ * footer (`#close`, stamped with the file's last change) is added before it is rotated away.
+ *
+ * The ledger (`.isobroker-batches` in `dir`) makes remote logging exact across a logger's crash:
+ * before the records of a remote batch (`write(stream, records, batch)`) reach the file, the
+ * ledger gets the batch's sender, number and byte range in the file. A writer created on a
+ * directory with a ledger reads it: a batch whose bytes are all in the file was written
+ * (`recoveredBatches`; its sender's resend is not written again), a batch cut short by the crash
+ * is cut from the file (its sender sends it again). The ledger is compacted at start and whenever
+ * it grows past 1 MiB, keeping the batches senders may still send (`forgetBatches`).
+ *
  * All I/O runs one job at a time in order. A failed write keeps its data for the next flush;
  * every failure goes to `onError`, and the `flush()` / `rotate()` / `close()` that met it rejects.
  */
+import { readFileSync, renameSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { mkdir, open, rename, stat, type FileHandle } from 'node:fs/promises';
 import { dirname, extname, join } from 'node:path';
 import { ClosedError, IsobrokerError, ValueError } from '../errors.js';
@@ -25,6 +37,7 @@ import {
   checkShape,
   formatBatch,
   streamShape,
+  type LogBatchKey,
   type LogWriter,
   type LogWriterOptions,
   type RotationInfo,
@@ -68,6 +81,12 @@ export interface FileLogWriter extends LogWriter {
   readonly dir: string;
 }
 
+interface Chunk {
+  readonly text: string;
+  /** The remote batch these records are (for the ledger). */
+  readonly batch?: LogBatchKey;
+}
+
 interface OpenFile {
   readonly path: string;
   readonly file: string;
@@ -75,13 +94,98 @@ interface OpenFile {
   readonly shape: string;
   readonly openedAt: number;
   /** Text not yet handed to the disk. */
-  pending: string[];
+  pending: Chunk[];
+  /** Bytes in the file on disk (header included). */
+  written: number;
+  /** The ledger holds byte ranges of this file. */
+  inLedger: boolean;
   /** Bytes a failed write left over; written before `pending`. */
   carry: Buffer | undefined;
   handle: FileHandle | undefined;
 }
 
 const EXTENSION = 'log';
+/** The ledger's name in the log directory. */
+export const LOG_LEDGER_FILE = '.isobroker-batches';
+/** The ledger is compacted when it grows past this. */
+const LEDGER_COMPACT_BYTES = 1024 * 1024;
+
+const esc = (s: string): string => encodeURIComponent(s);
+const unesc = (s: string): string => {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
+};
+
+/** Batch numbers by sender. */
+type BatchSet = Map<string, Set<number>>;
+
+function addBatch(set: BatchSet, sender: string, id: number): void {
+  let ids = set.get(sender);
+  if (ids === undefined) set.set(sender, (ids = new Set()));
+  ids.add(id);
+}
+
+function ledgerText(set: BatchSet): string {
+  let text = '';
+  for (const [sender, ids] of set) for (const id of ids) text += `d\t${esc(sender)}\t${id}\n`;
+  return text;
+}
+
+/**
+ * Reads the ledger a previous run left in `dir`: the batches it wrote completely. Cuts a batch
+ * the crash left partly written out of its file, and rewrites the ledger compacted.
+ */
+function recoverLedger(dir: string): BatchSet {
+  const done: BatchSet = new Map();
+  const ledger = join(dir, LOG_LEDGER_FILE);
+  let text: string;
+  try {
+    text = readFileSync(ledger, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return done; // no ledger (yet): nothing to recover
+    throw e;
+  }
+  /** Byte ranges in each path's current file since it was last closed. */
+  const ranges = new Map<string, { start: number; end: number; sender: string; id: number }[]>();
+  for (const line of text.split('\n')) {
+    const f = line.split('\t');
+    if (f[0] === 'd' && f.length === 3) addBatch(done, unesc(f[1]!), Number(f[2]));
+    else if (f[0] === 'w' && f.length === 6) {
+      const path = unesc(f[1]!);
+      let list = ranges.get(path);
+      if (list === undefined) ranges.set(path, (list = []));
+      list.push({ start: Number(f[2]), end: Number(f[3]), sender: unesc(f[4]!), id: Number(f[5]) });
+    } else if (f[0] === 'c' && f.length === 2) {
+      // The file was complete when closed: every batch in it was written.
+      const path = unesc(f[1]!);
+      for (const r of ranges.get(path) ?? []) addBatch(done, r.sender, r.id);
+      ranges.delete(path);
+    }
+    // Anything else (a line cut short by the crash) says nothing.
+  }
+  for (const [path, list] of ranges) {
+    const file = join(dir, `${path}.${EXTENSION}`);
+    let size = 0;
+    try {
+      size = statSync(file).size;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    }
+    let cut = Number.POSITIVE_INFINITY;
+    for (const r of list) {
+      if (r.end <= size) addBatch(done, r.sender, r.id);
+      else cut = Math.min(cut, r.start);
+    }
+    if (cut < size) truncateSync(file, cut);
+  }
+  writeFileSync(`${ledger}.tmp`, ledgerText(done));
+  renameSync(`${ledger}.tmp`, ledger);
+  return done;
+}
 
 /** Creates a writer of Zeek ASCII logs (TSV or JSON lines) in `options.dir`. */
 export function createFileLogWriter(options: FileLogWriterOptions = {}): FileLogWriter {
@@ -102,6 +206,43 @@ export function createFileLogWriter(options: FileLogWriterOptions = {}): FileLog
   let dirReady = false;
   let flushTimer: ReturnType<typeof setTimeout> | undefined;
   let rotationTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Remote batches written (from the ledger of an earlier run, then this run's). */
+  const batches = recoverLedger(dir);
+  const recoveredBatches: LogBatchKey[] = [];
+  for (const [sender, ids] of batches) for (const id of ids) recoveredBatches.push({ sender, id });
+  const ledgerFile = join(dir, LOG_LEDGER_FILE);
+  let ledger: FileHandle | undefined;
+  let ledgerBytes = 0;
+
+  async function appendLedger(text: string): Promise<void> {
+    if (!dirReady) {
+      await mkdir(dir, { recursive: true });
+      dirReady = true;
+    }
+    ledger ??= await open(ledgerFile, 'a');
+    const buf = Buffer.from(text, 'utf8');
+    let done = 0;
+    while (done < buf.length) done += (await ledger.write(buf, done, buf.length - done)).bytesWritten;
+    ledgerBytes += buf.length;
+  }
+
+  /** Rewrites the ledger with just the batches remembered (every one of them on disk). */
+  async function compactLedger(): Promise<void> {
+    if (ledgerBytes < LEDGER_COMPACT_BYTES) return;
+    for (const f of [...files.values(), ...rotated]) if (f.carry !== undefined || f.pending.length > 0) return;
+    const text = ledgerText(batches);
+    const tmp = await open(`${ledgerFile}.tmp`, 'w');
+    try {
+      await tmp.writeFile(text);
+    } finally {
+      await tmp.close();
+    }
+    await ledger?.close();
+    ledger = undefined;
+    await rename(`${ledgerFile}.tmp`, ledgerFile);
+    for (const f of files.values()) f.inLedger = false;
+    ledgerBytes = Buffer.byteLength(text);
+  }
 
   function report(e: unknown, what: string): IsobrokerError {
     const error =
@@ -146,6 +287,38 @@ export function createFileLogWriter(options: FileLogWriterOptions = {}): FileLog
     await rename(from, target);
   }
 
+  /**
+   * Completes a file an earlier run left behind (killed while writing): cuts a partial last line
+   * and adds the footer it is missing.
+   */
+  async function completeLeftover(f: OpenFile): Promise<void> {
+    const h = await open(f.file, 'r+');
+    try {
+      const st = await h.stat();
+      let size = st.size;
+      // Only a file that starts as this format's files do (`#separator`) is completed.
+      const header = format.header(f.stream, st.mtimeMs);
+      const start = Buffer.from(header.split(/[\t\n ]/)[0]!, 'utf8');
+      const head = Buffer.alloc(start.length);
+      await h.read(head, 0, head.length, 0);
+      if (start.length === 0 || !head.equals(start)) return;
+      const tailLength = Math.min(size, 64 * 1024);
+      const tail = Buffer.alloc(tailLength);
+      await h.read(tail, 0, tailLength, size - tailLength);
+      const nl = tail.lastIndexOf(0x0a);
+      if (tailLength > 0 && nl !== tailLength - 1) {
+        size -= tailLength - (nl + 1);
+        await h.truncate(size);
+      }
+      const footer = format.footer(f.stream, st.mtimeMs);
+      const mark = footer.split(/[\t\n ]/)[0]!;
+      const lastLine = tail.subarray(0, Math.max(nl, 0)).toString('utf8').split('\n').pop() ?? '';
+      if (footer !== '' && size > 0 && !lastLine.startsWith(mark)) await h.write(footer, size);
+    } finally {
+      await h.close();
+    }
+  }
+
   async function openFile(f: OpenFile): Promise<FileHandle> {
     if (!dirReady) {
       await mkdir(dir, { recursive: true });
@@ -153,6 +326,9 @@ export function createFileLogWriter(options: FileLogWriterOptions = {}): FileLog
     }
     try {
       const st = await stat(f.file);
+      // An empty leftover (a crash right after it was created) is simply reused.
+      if (st.size === 0) return open(f.file, 'w');
+      await completeLeftover(f);
       const info = {
         path: f.path,
         openedAt: st.birthtimeMs || st.mtimeMs,
@@ -167,12 +343,48 @@ export function createFileLogWriter(options: FileLogWriterOptions = {}): FileLog
     return open(f.file, 'w');
   }
 
-  /** Writes what `f` holds; on failure keeps the unwritten bytes for the next attempt. */
+  /**
+   * Writes what `f` holds; on failure keeps the unwritten bytes for the next attempt. The byte
+   * ranges of remote batches go to the ledger first.
+   */
   async function writeOut(f: OpenFile, extra = ''): Promise<void> {
     if (f.pending.length === 0 && f.carry === undefined && extra === '') return;
-    f.handle ??= await openFile(f);
-    const text = f.pending.join('') + extra;
+    if (f.handle === undefined) {
+      f.handle = await openFile(f);
+      f.written = 0;
+      // The header goes in at once when the ledger is written first: a crash in between must
+      // not leave an empty file.
+      const head = f.pending[0];
+      if (head?.batch === undefined && f.carry === undefined && f.pending.some((c) => c.batch !== undefined)) {
+        f.pending.shift();
+        f.carry = Buffer.from(head.text, 'utf8');
+        const n = (await f.handle.write(f.carry, 0, f.carry.length)).bytesWritten;
+        f.written += n;
+        f.carry = n === f.carry.length ? undefined : f.carry.subarray(n);
+      }
+    }
+    // Taken now: records written while the ledger is being written wait for the next round.
+    const chunks = f.pending;
     f.pending = [];
+    let offset = f.written + (f.carry?.length ?? 0);
+    let entries = '';
+    for (const c of chunks) {
+      const n = Buffer.byteLength(c.text, 'utf8');
+      if (c.batch !== undefined)
+        entries += `w\t${esc(f.path)}\t${offset}\t${offset + n}\t${esc(c.batch.sender)}\t${c.batch.id}\n`;
+      offset += n;
+    }
+    if (entries !== '') {
+      try {
+        await appendLedger(entries);
+      } catch (e) {
+        f.pending = chunks.concat(f.pending); // the records stay pending
+        throw e;
+      }
+      f.inLedger = true;
+      for (const c of chunks) if (c.batch !== undefined) addBatch(batches, c.batch.sender, c.batch.id);
+    }
+    const text = chunks.map((c) => c.text).join('') + extra;
     const fresh = Buffer.from(text, 'utf8');
     const buf = f.carry === undefined ? fresh : Buffer.concat([f.carry, fresh]);
     f.carry = undefined;
@@ -182,6 +394,8 @@ export function createFileLogWriter(options: FileLogWriterOptions = {}): FileLog
     } catch (e) {
       f.carry = buf.subarray(done);
       throw e;
+    } finally {
+      f.written += done;
     }
   }
 
@@ -211,6 +425,13 @@ export function createFileLogWriter(options: FileLogWriterOptions = {}): FileLog
       return false;
     }
     const closedAt = o.now();
+    try {
+      // Every batch in the file is on disk: the ledger no longer needs their byte ranges.
+      if (f.inLedger) await appendLedger(`c\t${esc(f.path)}\n`);
+      f.inLedger = false;
+    } catch (e) {
+      fail(e, `writing ${ledgerFile}`);
+    }
     try {
       await writeOut(f, format.footer(f.stream, closedAt));
       if (o.durable) await f.handle?.sync();
@@ -264,6 +485,11 @@ export function createFileLogWriter(options: FileLogWriterOptions = {}): FileLog
         job.fail(e, `writing ${f.file}`);
       }
     }
+    try {
+      await compactLedger();
+    } catch (e) {
+      job.fail(e, `compacting ${ledgerFile}`);
+    }
     job.settle();
   }
 
@@ -271,6 +497,12 @@ export function createFileLogWriter(options: FileLogWriterOptions = {}): FileLog
     const job = failures();
     await finishRotated(job.fail);
     for (const f of [...files.values()]) if (await finish(f, false, job.fail)) files.delete(f.path);
+    try {
+      await ledger?.close();
+    } catch (e) {
+      job.fail(e, `closing ${ledgerFile}`);
+    }
+    ledger = undefined;
     job.settle();
   }
 
@@ -293,7 +525,9 @@ export function createFileLogWriter(options: FileLogWriterOptions = {}): FileLog
       stream,
       shape: streamShape(stream),
       openedAt,
-      pending: [format.header(stream, openedAt)],
+      pending: [{ text: format.header(stream, openedAt) }],
+      written: 0,
+      inLedger: false,
       carry: undefined,
       handle: undefined,
     };
@@ -323,14 +557,21 @@ export function createFileLogWriter(options: FileLogWriterOptions = {}): FileLog
 
   return {
     dir,
-    write(stream, records) {
+    recoveredBatches,
+    forgetBatches(sender, below) {
+      const ids = batches.get(sender);
+      if (ids === undefined) return;
+      for (const id of ids) if (id < below) ids.delete(id);
+      if (ids.size === 0) batches.delete(sender);
+    },
+    write(stream, records, batch) {
       if (closed) throw new ClosedError('the log writer is closed');
       const text = formatBatch(format, stream, records);
       let f = files.get(stream.path);
       if (f !== undefined && f.stream !== stream) checkShape(stream.path, f.shape, stream);
       if (text === '') return;
       if (f === undefined) files.set(stream.path, (f = newFile(stream, stream.path)));
-      f.pending.push(text);
+      f.pending.push(batch === undefined ? { text } : { text, batch: { sender: batch.sender, id: batch.id } });
       scheduleFlush();
     },
     flush: () => run(flushAll),

@@ -126,7 +126,8 @@ describe('cluster failures with real processes', () => {
     await e.start('logger-2');
     const { node } = await inProcess(e, 'worker-t');
     await until(() => node.isUp('logger-1') && node.isUp('logger-2'), 15_000, 'loggers up');
-    const router = new LogRouter(node, { ackTimeout: 1000 });
+    // logger-1 does not come back: its unacknowledged batches go to logger-2 after 1 s.
+    const router = new LogRouter(node, { ackTimeout: 1000, handoverTimeout: 1000 });
     cleanup.push(() => router.close());
 
     const total = 3000;
@@ -143,6 +144,8 @@ describe('cluster failures with real processes', () => {
           proto: enumValue('tcp'),
         }),
       );
+      // Both loggers have acknowledged a record before the load starts (interest updates are debounced).
+      if (i === 1) await until(() => router.inFlight === 0, 10_000, 'both loggers reachable');
       if (i % 100 === 99) await sleep(20); // about 5000 records/s
       if (i === total / 2) void l1.kill('SIGKILL');
     }

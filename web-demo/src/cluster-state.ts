@@ -34,6 +34,31 @@ export interface NodeState {
   published: number;
   received: number;
   history: RateSample[];
+  /** The launcher's view (`/cluster.json` `nodes`): `failed` when the node cannot start. */
+  supervisor: SupervisorState | undefined;
+}
+
+/** One node as the launcher sees it (an entry of `/cluster.json`'s `nodes`). */
+export interface SupervisorState {
+  readonly state: string;
+  readonly restarts: number;
+  readonly lastError?: string;
+}
+
+/** The `nodes` of a `/cluster.json`, by name; entries without a name and a state are skipped. */
+export function readSupervisorStates(json: unknown): Map<string, SupervisorState> {
+  const out = new Map<string, SupervisorState>();
+  const nodes = (json as { nodes?: unknown } | null)?.nodes;
+  if (!Array.isArray(nodes)) return out;
+  for (const n of nodes as Record<string, unknown>[]) {
+    if (typeof n?.name !== 'string' || typeof n.state !== 'string') continue;
+    out.set(n.name, {
+      state: n.state,
+      restarts: typeof n.restarts === 'number' ? n.restarts : 0,
+      ...(typeof n.lastError === 'string' ? { lastError: n.lastError } : {}),
+    });
+  }
+  return out;
 }
 
 /** The fields of one `node_stats` event. */
@@ -145,6 +170,23 @@ export class ClusterState {
     return any;
   }
 
+  /** Applies the launcher's view of each node; a node it calls `failed` shows as failed. */
+  applySupervisor(states: ReadonlyMap<string, SupervisorState>): void {
+    let any = false;
+    for (const n of this.nodes.values()) {
+      const s = states.get(n.name);
+      if (JSON.stringify(s) === JSON.stringify(n.supervisor)) continue;
+      n.supervisor = s;
+      any = true;
+    }
+    if (any) this.changed();
+  }
+
+  /** Whether the launcher reports `n` as failed (exited without coming up) and it is not up. */
+  static failed(n: NodeState): boolean {
+    return !n.up && n.supervisor?.state === 'failed';
+  }
+
   /** Marks silent nodes down; returns whether anything changed. */
   tick(now: number): boolean {
     const any = this.evaluate(now);
@@ -188,6 +230,7 @@ function blank(name: string, role: Role, inLayout: boolean): NodeState {
     published: 0,
     received: 0,
     history: [],
+    supervisor: undefined,
   };
 }
 

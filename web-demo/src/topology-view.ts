@@ -4,7 +4,7 @@
  * set of nodes changes and updated in place otherwise.
  */
 import { svg } from './dom.js';
-import { latestRates, type ClusterState, type NodeState } from './cluster-state.js';
+import { ClusterState, latestRates, type NodeState } from './cluster-state.js';
 import type { Role } from './config.js';
 
 const NODE_W = 136;
@@ -98,6 +98,7 @@ const fmtRate = (r: number): string =>
   r >= 10_000 ? `${(r / 1000).toFixed(0)}k` : r >= 1000 ? `${(r / 1000).toFixed(1)}k` : r.toFixed(0);
 
 function subtitle(n: NodeState): string {
+  if (ClusterState.failed(n)) return 'failed to start';
   if (n.lastSeen === undefined) return 'no stats yet';
   if (!n.up) return 'down';
   if (n.history.length === 0) return 'up';
@@ -124,11 +125,24 @@ export class TopologyView {
     const d = this.drawing!;
     for (const [name, el] of this.nodeEls) {
       const n = this.state.nodes.get(name)!;
-      const s = n.up ? 'up' : 'down';
+      const failed = ClusterState.failed(n);
+      const s = n.up ? 'up' : failed ? 'failed' : 'down';
       el.g.dataset.state = s;
-      el.g.setAttribute('class', `node node-${s}${n.lastSeen === undefined ? ' node-unseen' : ''}`);
+      el.g.setAttribute(
+        'class',
+        `node node-${s}${failed ? ' node-down' : ''}${n.lastSeen === undefined && !failed ? ' node-unseen' : ''}`,
+      );
       el.sub.textContent = subtitle(n);
-      el.title.textContent = `${n.name} (${n.role})${n.id ? `\nid ${n.id}` : ''}\n${n.up ? 'up' : n.lastSeen === undefined ? 'no stats received yet' : 'down: no stats for 2 s'}\npeers: ${n.peers.join(', ') || '—'}`;
+      const why = failed
+        ? `failed to start: ${n.supervisor?.lastError ?? 'no reason given'} (the launcher retries)`
+        : n.up
+          ? 'up'
+          : n.lastSeen === undefined
+            ? 'no stats received yet'
+            : 'down: no stats for 2 s';
+      el.title.textContent = `${n.name} (${n.role})${n.id ? `\nid ${n.id}` : ''}\n${why}\npeers: ${n.peers.join(', ') || '—'}`;
+      if (failed) el.g.dataset.error = n.supervisor?.lastError ?? '';
+      else delete el.g.dataset.error;
     }
     const links = this.state.links();
     const paths: SVGPathElement[] = [];
