@@ -1,4 +1,5 @@
 /** `isobroker hub`: one endpoint that listens (native + Broker JSON v1) and relays between peers. */
+import { statSync } from 'node:fs';
 import { Endpoint, createMaster, type StoreMaster } from '../src/index.js';
 import { listen, openSqliteBackend } from '../src/node/index.js';
 import { KeyedRateLimit } from '../src/endpoint/limits.js';
@@ -58,11 +59,24 @@ export function linksFromFlags(
   return links;
 }
 
-/** `NAME` (memory) or `NAME:sqlite:PATH`. */
-export function parseMasterSpec(spec: string, flag = '--master'): { name: string; sqlitePath?: string } {
-  const m = /^([^:\s]+)(?::sqlite:(.+))?$/.exec(spec);
+/** `NAME` (memory), `NAME:sqlite:PATH`, or `NAME:sqlite:PATH:existing` (the store must exist already). */
+export function parseMasterSpec(
+  spec: string,
+  flag = '--master',
+): { name: string; sqlitePath?: string; existing?: boolean } {
+  const m = /^([^:\s]+)(?::sqlite:(.+?)(:existing)?)?$/.exec(spec);
   if (!m) expected(flag, 'NAME or NAME:sqlite:PATH', spec);
-  return m[2] === undefined ? { name: m[1]! } : { name: m[1]!, sqlitePath: m[2] };
+  if (m[2] === undefined) return { name: m[1]! };
+  return { name: m[1]!, sqlitePath: m[2], ...(m[3] ? { existing: true } : {}) };
+}
+
+/** Whether `path` holds something (a missing or empty file means a new, empty store). */
+function fileHasData(path: string): boolean {
+  try {
+    return statSync(path).size > 0;
+  } catch {
+    return false;
+  }
 }
 
 export const HUB_COMMAND = defineCommand({
@@ -97,9 +111,9 @@ stdout when it is ready; logs status to stderr. Stops cleanly on SIGINT/SIGTERM 
     },
     master: {
       type: 'string',
-      arg: 'NAME[:sqlite:PATH]',
+      arg: 'NAME[:sqlite:PATH[:existing]]',
       multiple: true,
-      help: 'host the master of store NAME, in memory or in the SQLite file PATH',
+      help: 'host the master of store NAME, in memory or in the SQLite file PATH (created when missing, and the ready line says so; with :existing the hub refuses to start unless PATH holds a store)',
       check: (value, flag) => void parseMasterSpec(value, flag),
     },
     'allow-origin': {
@@ -189,12 +203,30 @@ export async function runHub(argv: readonly string[]): Promise<number> {
   // Listen for signals from the start: a SIGTERM while starting stops the hub as soon as it can.
   const stop = untilSignal();
   const masters: StoreMaster[] = [];
+  /** SQLite masters that started a new, empty store (said on the ready line). */
+  const fresh: string[] = [];
   let listener: Awaited<ReturnType<typeof listen>> | undefined;
   try {
     for (const spec of specs) {
       // Opening the backend may fail (corrupt file with failure mode FAIL): before we listen.
       try {
-        const backend = spec.sqlitePath ? openSqliteBackend({ path: spec.sqlitePath }) : undefined;
+        const path = spec.sqlitePath;
+        if (path !== undefined && spec.existing && !fileHasData(path)) {
+          throw new Error(
+            `no existing store in ${path} (the file is missing or empty; :existing refuses to create one)`,
+          );
+        }
+        const backend = path !== undefined ? openSqliteBackend({ path }) : undefined;
+        // A store that was never written to has no epoch yet: this run creates it.
+        if (backend && path !== undefined && backend.getMeta('epoch') === undefined) {
+          if (spec.existing) {
+            backend.close();
+            throw new Error(
+              `no existing store in ${path} (the file holds no isobroker store; :existing refuses to create one)`,
+            );
+          }
+          fresh.push(`${spec.name} (new empty store in ${path}: the file was missing or empty)`);
+        }
         masters.push(
           await createMaster(ep, spec.name, {
             ...(backend ? { backend } : {}),
@@ -227,7 +259,9 @@ export async function runHub(argv: readonly string[]): Promise<number> {
         throw new FatalError(`--peer ${url}: ${message(err)}`);
       }
     }
-    const hosted = specs.length ? `, masters ${specs.map((s) => s.name).join(' ')}` : '';
+    const hosted =
+      (specs.length ? `, masters ${specs.map((s) => s.name).join(' ')}` : '') +
+      (fresh.length ? `; created ${fresh.join(', ')}` : '');
     process.stdout.write(
       `isobroker hub ${ep.name} (${ep.id}) ready: native ${listener.url}, Broker JSON v1 ${listener.jsonUrl}${hosted}\n`,
     );

@@ -171,6 +171,8 @@ class SqliteBackend implements StoreBackend {
   readonly #expiring: SqliteStatement;
   readonly #getMeta: SqliteStatement;
   readonly #setMeta: SqliteStatement;
+  readonly #deleteMeta: SqliteStatement;
+  readonly #metaNames: SqliteStatement;
   readonly #tx: (fn: () => unknown) => unknown;
 
   /** Applies the options, checks integrity if asked, creates the schema and prepares everything. */
@@ -208,6 +210,8 @@ class SqliteBackend implements StoreBackend {
     this.#setMeta = db.prepare(
       'INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value',
     );
+    this.#deleteMeta = db.prepare('DELETE FROM meta WHERE key = ?');
+    this.#metaNames = db.prepare('SELECT key FROM meta WHERE substr(key, 1, ?) = ?').pluck();
     this.#tx = db.transaction((fn: () => unknown) => {
       const result = fn();
       checkSynchronous(result);
@@ -339,6 +343,24 @@ class SqliteBackend implements StoreBackend {
       this.#setMeta.run(name, value);
     } catch (e) {
       throw this.#fail('setMeta', e);
+    }
+  }
+
+  deleteMeta(name: string): void {
+    this.#open();
+    try {
+      this.#deleteMeta.run(name);
+    } catch (e) {
+      throw this.#fail('deleteMeta', e);
+    }
+  }
+
+  metaNames(prefix: string): string[] {
+    this.#open();
+    try {
+      return this.#metaNames.all(prefix.length, prefix) as string[];
+    } catch (e) {
+      throw this.#fail('metaNames', e);
     }
   }
 

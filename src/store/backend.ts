@@ -48,6 +48,10 @@ export interface StoreBackend {
   expiring(): StoreEntry[];
   getMeta(name: string): string | undefined;
   setMeta(name: string, value: string): void;
+  /** Removes a meta value (optional: without it, pruned clones' progress rows stay). */
+  deleteMeta?(name: string): void;
+  /** Names of the meta values starting with `prefix` (optional: to prune rows left by an earlier run). */
+  metaNames?(prefix: string): string[];
   /** Runs `fn` as one atomic unit (one transaction: the group commit of a batch). */
   transaction<T>(fn: () => T): T;
   close(): void;

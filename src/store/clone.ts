@@ -269,6 +269,13 @@ export class CloneCore {
           if (this.attaching && msg.seq <= this.deltaNext && msg.seq + msg.changes.length > this.deltaNext) {
             this.deltaNext = msg.seq + msg.changes.length;
             this.deltaProgress = this.lastHeard;
+            // Received up to here: the master sends the next part of the delta within its window.
+            this.cfg.send(masterTopic(this.cfg.name), {
+              kind: StoreMsg.DeltaAck,
+              cloneId: this.cfg.cloneId,
+              seq: this.deltaNext - 1,
+              stream: this.stream,
+            });
           }
         } else this.onUpdate(msg);
         break;
@@ -308,6 +315,9 @@ export class CloneCore {
         break;
       case StoreMsg.SyncFailed:
         this.refused(msg);
+        break;
+      case StoreMsg.Resend:
+        this.resend(msg.from);
         break;
       default:
         break;
@@ -529,6 +539,16 @@ export class CloneCore {
       else this.retransmit(now);
       this.tick();
     }, TICK_MS);
+  }
+
+  /**
+   * The master dropped some of our commands unapplied (they came too far ahead of a missing one):
+   * send the unsettled ones again, from `from` on, in order (it applies each request id once).
+   */
+  private resend(from: number): void {
+    if (this.status !== 'in-sync') return; // sent again in order once in sync
+    for (const p of [...this.pending.values()].sort((a, b) => a.msg.reqId - b.msg.reqId))
+      if (p.sent && p.msg.reqId >= from) this.sendCommand(p);
   }
 
   /** Commands without an answer are sent again (the master applies each request id once). */

@@ -17,7 +17,7 @@ import { ChangeKind, StoreMsg, cloneTopic, updatesTopic, type Change, type Store
 import { SnapshotStreams } from './snapshot-stream.js';
 import type { StoreChangeEvent } from './store-events.js';
 import { Emitter } from '../util/emitter.js';
-import { changeSize, checkEntrySize, rememberChangeSize } from './value-size.js';
+import { changeSize, checkEntrySize, encodedSize, rememberChangeSize } from './value-size.js';
 
 export interface MasterConfig {
   readonly name: string;
@@ -37,6 +37,16 @@ export interface MasterConfig {
   readonly chunkWindow: number;
   /** Snapshot bytes in flight per clone before waiting for acknowledgements (one chunk always may be). */
   readonly chunkWindowBytes: number;
+  /** Out-of-order commands held per clone, counted from the first missing one (PROTOCOL.md §9). */
+  readonly aheadWindow: number;
+  /** Bytes (encoded keys and arguments) of out-of-order commands held per clone. */
+  readonly aheadWindowBytes: number;
+  /** Bytes of out-of-order commands held over all clones (many clone ids cannot add up past it). */
+  readonly aheadTotalBytes: number;
+  /** A clone's bookkeeping is dropped once it has been unreachable this long (ms). */
+  readonly cloneRetention: number;
+  /** Whether a clone's topic is routable now (it is connected somewhere); absent = judged by its messages only. */
+  readonly cloneReachable?: (cloneId: string) => boolean;
   readonly heartbeatInterval: number;
   readonly expiryTick: number;
   readonly newEpoch: () => string;
@@ -59,19 +69,48 @@ type Job =
   | { readonly kind: 'clear'; readonly from?: Origin; readonly done: (r: Data | StoreError, seq: number) => void };
 
 /** Meta key under which a clone's progress (its next request id) is kept with the data. */
-const cloneProgressKey = (cloneId: string): string => `clone-next:${cloneId}`;
+const CLONE_PROGRESS_PREFIX = 'clone-next:';
+const cloneProgressKey = (cloneId: string): string => `${CLONE_PROGRESS_PREFIX}${cloneId}`;
+
+type Command = Extract<StoreMessage, { kind: typeof StoreMsg.Command }>;
 
 interface CloneRecord {
   /** The request id this clone's next command must have; earlier ones are done. */
   next: number;
-  /** Commands that arrived ahead of a missing one, applied once the gap fills. */
-  readonly ahead: Map<number, Extract<StoreMessage, { kind: typeof StoreMsg.Command }>>;
+  /** Commands that arrived ahead of a missing one (with their size), applied once the gap fills. */
+  readonly ahead: Map<number, { readonly msg: Command; readonly bytes: number }>;
+  aheadBytes: number;
   /** Commands queued or being committed: their answer is on its way. */
   readonly applying: Set<number>;
   readonly acks: Map<number, StoreMessage>;
+  /** `next` when the clone was last told to resend (no second Resend until `next` moves). */
+  resendAsked: number;
+  /** Since when the clone has been unreachable (undefined: reachable or heard from since the last check). */
+  goneSince: number | undefined;
 }
 
 const ACKS_KEPT = 1024;
+/** Per-command overhead counted against `aheadWindowBytes` besides its key and arguments. */
+const COMMAND_OVERHEAD_BYTES = 64;
+
+/** The master's counters, for tests, benchmarks and operators (`StoreMaster.stats`). */
+export interface MasterStats {
+  /** Clones with bookkeeping (a row each; SQLite keeps their progress as `clone-next:` meta). */
+  readonly clones: number;
+  /** Out-of-order commands held, over all clones, and their bytes (keys and arguments). */
+  readonly heldCommands: number;
+  readonly heldBytes: number;
+  /** Commands not held because they fell outside their clone's window (the clone was told to resend). */
+  readonly refusedCommands: number;
+  /** `Resend` messages sent. */
+  readonly resendsSent: number;
+  /** Clones whose bookkeeping was dropped after `cloneRetention`. */
+  readonly clonesPruned: number;
+  /** Resync bytes (deltas and snapshots) sent and not acknowledged yet, over all clones. */
+  readonly resyncInFlightBytes: number;
+  /** The most resync bytes ever in flight to one clone. */
+  readonly resyncInFlightBytesPeak: number;
+}
 
 export class MasterCore {
   readonly epoch: string;
@@ -87,6 +126,10 @@ export class MasterCore {
   private closed = false;
   private heartbeatTimer: unknown;
   private expiryTimer: unknown;
+  private pruneTimer: unknown;
+  private storedLoaded = false;
+  private held = { commands: 0, bytes: 0 };
+  private counters = { refusedCommands: 0, resendsSent: 0, clonesPruned: 0 };
   /** Bytes of store messages sent to clones for resyncs, by kind (for benchmarks and tests). */
   readonly resyncBytes = { delta: 0, snapshot: 0 };
 
@@ -126,6 +169,18 @@ export class MasterCore {
     });
     this.armHeartbeat();
     this.armExpiry();
+    this.armPrune();
+  }
+
+  get stats(): MasterStats {
+    return {
+      clones: this.clones.size,
+      heldCommands: this.held.commands,
+      heldBytes: this.held.bytes,
+      ...this.counters,
+      resyncInFlightBytes: this.streams.inFlightBytes,
+      resyncInFlightBytesPeak: this.streams.peakInFlightBytes,
+    };
   }
 
   // ---- local API
@@ -186,6 +241,7 @@ export class MasterCore {
     this.streams.cancelAll();
     if (this.heartbeatTimer !== undefined) this.cfg.timers.clearTimeout(this.heartbeatTimer);
     if (this.expiryTimer !== undefined) this.cfg.timers.clearTimeout(this.expiryTimer);
+    if (this.pruneTimer !== undefined) this.cfg.timers.clearTimeout(this.pruneTimer);
     for (const j of this.queue) j.done(new StoreError('request_timeout', `store ${this.cfg.name} closed`), this.seq);
     this.queue = [];
     this.cfg.backend.close();
@@ -200,10 +256,16 @@ export class MasterCore {
         this.onCommand(msg);
         break;
       case StoreMsg.Attach:
+        this.heard(msg.cloneId);
         this.onAttach(msg.cloneId, msg.epoch, msg.seq, msg.stream);
         break;
       case StoreMsg.ChunkAck:
+        this.heard(msg.cloneId);
         this.streams.ack(msg.cloneId, msg.stream, msg.index);
+        break;
+      case StoreMsg.DeltaAck:
+        this.heard(msg.cloneId);
+        this.streams.ackDelta(msg.cloneId, msg.stream, msg.seq);
         break;
       default:
         break; // clones' messages on the master topic only
@@ -214,18 +276,25 @@ export class MasterCore {
    * A clone's commands are applied once each and in the clone's order: one that arrives ahead of
    * a missing one waits for it; the clone's `lowest` (its oldest unsettled request) says which
    * earlier ids it gave up on, so a gap never blocks for good.
+   *
+   * Waiting commands are held only within a window per clone (`aheadWindow` ids from the first
+   * missing one, `aheadWindowBytes` in all): one beyond it is dropped unapplied and the clone is
+   * told (`Resend`) to send its unsettled commands again from the missing one on. Nothing dropped
+   * was applied, and a resent command the master did apply is answered from the cache, so a write
+   * is still applied once; a clone that misses the Resend retransmits on its own timer anyway.
    */
-  private onCommand(msg: Extract<StoreMessage, { kind: typeof StoreMsg.Command }>): void {
+  private onCommand(msg: Command): void {
     let rec = this.clones.get(msg.cloneId);
     if (!rec) {
       // A durable backend remembers how far this clone got before a restart of the master.
       const stored = Number(this.cfg.backend.getMeta(cloneProgressKey(msg.cloneId)) ?? '0');
-      rec = { next: Math.max(msg.lowest, stored), ahead: new Map(), applying: new Set(), acks: new Map() };
+      rec = this.newRecord(Math.max(msg.lowest, stored));
       this.clones.set(msg.cloneId, rec);
     }
+    rec.goneSince = undefined;
     if (msg.lowest > rec.next) {
       rec.next = msg.lowest;
-      for (const id of rec.ahead.keys()) if (id < rec.next) rec.ahead.delete(id);
+      for (const id of [...rec.ahead.keys()]) if (id < rec.next) this.unhold(rec, id);
     }
     if (msg.reqId < rec.next) {
       if (rec.applying.has(msg.reqId)) return; // the real answer follows the commit
@@ -234,12 +303,71 @@ export class MasterCore {
       void this.cfg.send(cloneTopic(this.cfg.name, msg.cloneId), rec.acks.get(msg.reqId) ?? this.lostAnswer(msg));
       return;
     }
-    rec.ahead.set(msg.reqId, msg);
-    for (let m = rec.ahead.get(rec.next); m !== undefined; m = rec.ahead.get(rec.next)) {
-      rec.ahead.delete(rec.next);
-      rec.next++;
-      this.apply(rec, m);
+    if (msg.reqId > rec.next && !rec.ahead.has(msg.reqId)) {
+      const bytes = commandBytes(msg);
+      if (
+        msg.reqId - rec.next >= this.cfg.aheadWindow ||
+        rec.aheadBytes + bytes > this.cfg.aheadWindowBytes ||
+        this.held.bytes + bytes > this.cfg.aheadTotalBytes
+      ) {
+        this.refuse(msg.cloneId, rec);
+        return;
+      }
+      rec.ahead.set(msg.reqId, { msg, bytes });
+      rec.aheadBytes += bytes;
+      this.held.commands++;
+      this.held.bytes += bytes;
+      return;
     }
+    if (msg.reqId === rec.next && !rec.ahead.has(msg.reqId)) {
+      rec.next++;
+      this.apply(rec, msg);
+    }
+    for (let h = rec.ahead.get(rec.next); h !== undefined; h = rec.ahead.get(rec.next)) {
+      this.unhold(rec, rec.next);
+      rec.next++;
+      this.apply(rec, h.msg);
+    }
+  }
+
+  private newRecord(next: number): CloneRecord {
+    return {
+      next,
+      ahead: new Map(),
+      aheadBytes: 0,
+      applying: new Set(),
+      acks: new Map(),
+      resendAsked: -1,
+      goneSince: undefined,
+    };
+  }
+
+  private unhold(rec: CloneRecord, id: number): void {
+    const h = rec.ahead.get(id);
+    if (!h) return;
+    rec.ahead.delete(id);
+    rec.aheadBytes -= h.bytes;
+    this.held.commands--;
+    this.held.bytes -= h.bytes;
+  }
+
+  /** A command outside the window: not held, not applied; the clone is told once per gap. */
+  private refuse(cloneId: string, rec: CloneRecord): void {
+    this.counters.refusedCommands++;
+    if (rec.resendAsked === rec.next) return;
+    rec.resendAsked = rec.next;
+    this.counters.resendsSent++;
+    void this.cfg.send(cloneTopic(this.cfg.name, cloneId), {
+      kind: StoreMsg.Resend,
+      from: rec.next,
+      held: rec.ahead.size,
+    });
+  }
+
+  /** A message from a clone: it is present. */
+  private heard(cloneId: string): void {
+    const rec = this.clones.get(cloneId);
+    if (rec) rec.goneSince = undefined;
   }
 
   /**
@@ -248,7 +376,7 @@ export class MasterCore {
    * operation the outcome (put_unique's answer, or a type_clash) is unknown, and the write fails
    * with an error that says so rather than guessing.
    */
-  private lostAnswer(msg: Extract<StoreMessage, { kind: typeof StoreMsg.Command }>): StoreMessage {
+  private lostAnswer(msg: Command): StoreMessage {
     if (msg.op === StoreOp.Put || msg.op === StoreOp.Erase || msg.op === StoreOp.Clear) {
       return { kind: StoreMsg.Ack, reqId: msg.reqId, seq: this.seq, result: mkBoolean(true) };
     }
@@ -262,7 +390,7 @@ export class MasterCore {
     };
   }
 
-  private apply(rec: CloneRecord, msg: Extract<StoreMessage, { kind: typeof StoreMsg.Command }>): void {
+  private apply(rec: CloneRecord, msg: Command): void {
     rec.applying.add(msg.reqId);
     const done = (r: Data | StoreError, seq: number): void => {
       rec.applying.delete(msg.reqId);
@@ -443,6 +571,70 @@ export class MasterCore {
     }, this.cfg.heartbeatInterval);
   }
 
+  /**
+   * Bookkeeping of clones gone longer than `cloneRetention` is dropped (memory and the
+   * `clone-next:` meta rows). A clone counts as gone while its topic is unreachable (or, without a
+   * reachability test, while nothing is heard from it); it is checked every quarter retention (at
+   * most every minute). A clone that comes back is treated as the master treats clones after a
+   * memory master's restart: its next command's `lowest` is where it starts. That is exact as long
+   * as the clone gave up its unsettled writes meanwhile, which it does after its
+   * `mutationBufferInterval` (2 min by default) away, far below the retention (1 h by default).
+   */
+  private armPrune(): void {
+    const every = Math.max(1, Math.min(this.cfg.cloneRetention / 4, 60_000));
+    this.pruneTimer = this.cfg.timers.setTimeout(() => {
+      if (this.closed) return;
+      this.pruneGone();
+      this.armPrune();
+    }, every);
+  }
+
+  /** Drops the bookkeeping of clones gone longer than the retention (also of ones only the backend remembers). */
+  pruneGone(): void {
+    const now = this.cfg.timers.now();
+    const b = this.cfg.backend;
+    // Clones known only from a previous run (their progress rows): tracked from now on.
+    if (!this.storedLoaded) {
+      this.storedLoaded = true;
+      for (const key of b.metaNames?.(CLONE_PROGRESS_PREFIX) ?? []) {
+        const id = key.slice(CLONE_PROGRESS_PREFIX.length);
+        if (!this.clones.has(id)) this.clones.set(id, this.newRecord(Number(b.getMeta(key) ?? '0')));
+      }
+    }
+    const drop: string[] = [];
+    for (const [id, rec] of this.clones) {
+      if (rec.applying.size > 0) continue;
+      const reachable = this.cfg.cloneReachable?.(id) ?? false;
+      if (reachable) {
+        rec.goneSince = undefined;
+        continue;
+      }
+      rec.goneSince ??= now;
+      if (now - rec.goneSince >= this.cfg.cloneRetention) drop.push(id);
+    }
+    if (drop.length === 0) return;
+    try {
+      if (b.deleteMeta)
+        b.transaction(() => {
+          for (const id of drop) b.deleteMeta!(cloneProgressKey(id));
+        });
+    } catch (err) {
+      this.cfg.onError(
+        new StoreError('backend_failure', `store ${this.cfg.name}: pruning clones failed: ${String(err)}`, {
+          cause: err,
+        }),
+      );
+      return;
+    }
+    for (const id of drop) {
+      const rec = this.clones.get(id)!;
+      for (const h of [...rec.ahead.keys()]) this.unhold(rec, h);
+      this.clones.delete(id);
+      this.streams.cancel(id);
+      this.counters.clonesPruned++;
+    }
+  }
+
   private armExpiry(): void {
     this.expiryTimer = this.cfg.timers.setTimeout(() => {
       if (this.closed) return;
@@ -478,4 +670,11 @@ export class MasterCore {
     }
     this.commit(changes, events);
   }
+}
+
+/** What a held command costs: its key and arguments, encoded, plus a fixed overhead. */
+function commandBytes(msg: Command): number {
+  let n = COMMAND_OVERHEAD_BYTES + encodedSize(msg.key);
+  for (const a of msg.args) n += encodedSize(a);
+  return Number.isFinite(n) ? n : Number.MAX_SAFE_INTEGER;
 }

@@ -144,6 +144,18 @@ class MemoryBackend implements StoreBackend {
     this.#meta.set(name, value);
   }
 
+  deleteMeta(name: string): void {
+    this.#open();
+    if (!this.#meta.has(name)) return;
+    this.#log?.push({ meta: true, k: name, prev: this.#meta.get(name) });
+    this.#meta.delete(name);
+  }
+
+  metaNames(prefix: string): string[] {
+    this.#open();
+    return [...this.#meta.keys()].filter((k) => k.startsWith(prefix));
+  }
+
   transaction<T>(fn: () => T): T {
     this.#open();
     const outer = this.#log === undefined;

@@ -65,6 +65,10 @@ interface Stream {
   acked: number;
   /** Sizes of the chunks sent and not acknowledged yet, oldest first (index `acked + 1` on). */
   inFlight: number[];
+  /** Delta: the last seq of each unacknowledged update, parallel to `inFlight`. */
+  inFlightSeqs: number[];
+  /** Delta: a `DeltaAck` arrived for this stream. */
+  deltaAcked: boolean;
   inFlightBytes: number;
   finished: boolean;
   watchdog: unknown;
@@ -74,11 +78,20 @@ interface Stream {
 
 export class SnapshotStreams {
   private readonly streams = new Map<string, Stream>();
+  /** The most bytes ever unacknowledged in one stream (deltas and snapshots). */
+  peakInFlightBytes = 0;
 
   constructor(private readonly cfg: SnapshotStreamConfig) {}
 
   get active(): number {
     return this.streams.size;
+  }
+
+  /** Bytes sent and not acknowledged yet, over all streams. */
+  get inFlightBytes(): number {
+    let n = 0;
+    for (const s of this.streams.values()) n += s.inFlightBytes;
+    return n;
   }
 
   /** Starts a snapshot for `cloneId`'s attach `id`. */
@@ -91,8 +104,28 @@ export class SnapshotStreams {
 
   /** Starts a delta of every change after `seq` (the log covers it); falls back to a snapshot if the log moves past it meanwhile. */
   startDelta(cloneId: string, id: number, seq: number): void {
+    // The previous delta stalled on its window with no acknowledgement at all: a clone of store
+    // protocol revision 2, which never acknowledges deltas. It gets snapshots (which it does
+    // acknowledge) instead of a delta that would stall again.
+    const prev = this.streams.get(cloneId);
+    if (prev?.kind === 'delta' && !prev.deltaAcked && prev.inFlight.length > 0 && prev.step === undefined) {
+      this.start(cloneId, id);
+      return;
+    }
     this.cancel(cloneId);
     this.schedule(this.stream(cloneId, id, 'delta', seq));
+  }
+
+  /** The clone received every change of its delta up to `seq` (`DeltaAck`, store protocol revision 3). */
+  ackDelta(cloneId: string, id: number, seq: number): void {
+    const s = this.streams.get(cloneId);
+    if (!s || s.id !== id || s.kind !== 'delta') return;
+    s.deltaAcked = true;
+    while (s.inFlightSeqs.length > 0 && s.inFlightSeqs[0]! <= seq) {
+      s.inFlightSeqs.shift();
+      s.inFlightBytes -= s.inFlight.shift() ?? 0;
+    }
+    this.schedule(s);
   }
 
   ack(cloneId: string, id: number, index: number): void {
@@ -125,6 +158,8 @@ export class SnapshotStreams {
       sent: 0,
       acked: -1,
       inFlight: [],
+      inFlightSeqs: [],
+      deltaAcked: false,
       inFlightBytes: 0,
       finished: false,
       watchdog: undefined,
@@ -174,6 +209,13 @@ export class SnapshotStreams {
       this.start(s.cloneId, s.id);
       return;
     }
+    // The same window as snapshots: the next update leaves only while fewer than `window` updates
+    // and fewer than `windowBytes` are unacknowledged (one may always be in flight).
+    const unacked = s.inFlight.length;
+    if (unacked >= this.cfg.window || (unacked > 0 && s.inFlightBytes >= this.cfg.windowBytes)) {
+      this.armWatchdog(s);
+      return;
+    }
     const changes: Change[] = [];
     let bytes = 0;
     for (const c of this.cfg.log.after(s.seq)) {
@@ -184,6 +226,10 @@ export class SnapshotStreams {
     }
     this.cfg.send(s.cloneId, { kind: StoreMsg.Update, epoch: this.cfg.epoch, seq: s.seq + 1, changes }, 'delta');
     s.seq += changes.length;
+    s.inFlight.push(bytes);
+    s.inFlightSeqs.push(s.seq);
+    this.sent(s, bytes);
+    this.armWatchdog(s);
     this.schedule(s);
   }
 
@@ -233,11 +279,16 @@ export class SnapshotStreams {
       );
       s.sent++;
       s.inFlight.push(bytes);
-      s.inFlightBytes += bytes;
+      this.sent(s, bytes);
     }
     if (s.cursor === null && s.rest.length === 0) s.finished = true;
     this.armWatchdog(s);
     this.schedule(s);
+  }
+
+  private sent(s: Stream, bytes: number): void {
+    s.inFlightBytes += bytes;
+    if (s.inFlightBytes > this.peakInFlightBytes) this.peakInFlightBytes = s.inFlightBytes;
   }
 
   /** An entry that can never be sent (stored before the limit was checked, or under a larger one). */

@@ -24,14 +24,18 @@ export const StoreMsg = {
   Heartbeat: 9,
   ChunkAck: 10,
   SyncFailed: 11,
+  Resend: 12,
+  DeltaAck: 13,
 } as const;
 
 /**
  * Revision of the store messages (PROTOCOL.md §9). Revision 2 added the stream id to the resync
  * messages (Attach, SnapshotBegin, SnapshotChunk, SnapshotEnd, DeltaEnd, ChunkAck) and SyncFailed;
- * a revision-1 message is recognised by its field count and refused with a clear error.
+ * a revision-1 message is recognised by its field count and refused with a clear error. Revision 3
+ * added `Resend` (the master held no more of a clone's out-of-order commands) and `DeltaAck`
+ * (a clone received a delta up to a seq: the master paces deltas by it), with no layout change.
  */
-export const STORE_PROTOCOL_REVISION = 2;
+export const STORE_PROTOCOL_REVISION = 3;
 export type StoreMsg = (typeof StoreMsg)[keyof typeof StoreMsg];
 
 export const ChangeKind = { Put: 1, Erase: 2, Clear: 3, Expire: 4 } as const;
@@ -111,6 +115,19 @@ export type StoreMessage =
       readonly stream: number;
       readonly code: string;
       readonly text: string;
+    }
+  /**
+   * The master did not keep some of this clone's commands (they arrived too far ahead of a missing
+   * one): none of them was applied; the clone sends its unsettled commands again, from `from` on,
+   * in order. `held`: commands the master still holds for this clone.
+   */
+  | { readonly kind: typeof StoreMsg.Resend; readonly from: number; readonly held: number }
+  /** The clone received every change up to `seq` of the delta answering its attach `stream`. */
+  | {
+      readonly kind: typeof StoreMsg.DeltaAck;
+      readonly cloneId: string;
+      readonly seq: number;
+      readonly stream: number;
     };
 
 export const masterTopic = (name: string): string => `${INTERNAL_TOPIC_PREFIX}store/${name}/master`;
@@ -171,13 +188,25 @@ export function encodeStoreMessage(m: StoreMessage): VectorData {
     case StoreMsg.Heartbeat:
       return vector([n(m.kind), string(m.epoch), n(m.seq)]);
     case StoreMsg.SnapshotChunk:
-      return vector([n(m.kind), string(m.epoch), n(m.index), vector(m.entries.flat()), n(m.stream)]);
+      // The entries as a plain vector: a SQLite snapshot holds pre-encoded values (snapshot-stream.ts),
+      // which only the encoder knows, and every other entry was checked when it was stored.
+      return vector([
+        n(m.kind),
+        string(m.epoch),
+        n(m.index),
+        { type: 'vector', elements: m.entries.flat() },
+        n(m.stream),
+      ]);
     case StoreMsg.SnapshotEnd:
       return vector([n(m.kind), string(m.epoch), n(m.seq), n(m.chunks), n(m.stream)]);
     case StoreMsg.ChunkAck:
       return vector([n(m.kind), string(m.cloneId), n(m.index), n(m.stream)]);
     case StoreMsg.SyncFailed:
       return vector([n(m.kind), n(m.stream), string(m.code), string(m.text)]);
+    case StoreMsg.Resend:
+      return vector([n(m.kind), n(m.from), n(m.held)]);
+    case StoreMsg.DeltaAck:
+      return vector([n(m.kind), string(m.cloneId), n(m.seq), n(m.stream)]);
   }
 }
 
@@ -320,6 +349,12 @@ export function decodeStoreMessage(d: Data): StoreMessage {
     case StoreMsg.SyncFailed:
       want(4);
       return { kind, stream: num(f[1], 'stream id'), code: str(f[2], 'error code'), text: str(f[3], 'error text') };
+    case StoreMsg.Resend:
+      want(3);
+      return { kind, from: num(f[1], 'request id'), held: num(f[2], 'held count') };
+    case StoreMsg.DeltaAck:
+      want(4);
+      return { kind, cloneId: str(f[1], 'clone id'), seq: num(f[2], 'seq'), stream: num(f[3], 'stream id') };
     default:
       return fail(`unknown kind ${kind}`);
   }

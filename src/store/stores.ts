@@ -14,7 +14,7 @@ import type { Timers } from '../endpoint/timers.js';
 import { systemTimers } from '../endpoint/timers.js';
 import type { StoreBackend } from './backend.js';
 import { CloneCore, type CloneStatus } from './clone.js';
-import { MasterCore } from './master.js';
+import { MasterCore, type MasterStats } from './master.js';
 import { createMemoryBackend } from './memory-backend.js';
 import { StoreOp, type Mutation } from './operations.js';
 import type { ClonePersistence } from './persistence.js';
@@ -70,6 +70,22 @@ export interface MasterOptions {
    * the frame limit less 64 KiB). @default 16711680 (16 MiB − 64 KiB)
    */
   readonly maxEntryBytes?: number;
+  /**
+   * Out-of-order commands held per clone, counted in request ids from the first missing one
+   * (1–1000000): a command further ahead is dropped unapplied and the clone is told to resend.
+   * @default 1024
+   */
+  readonly aheadWindow?: number;
+  /** Bytes (encoded keys and arguments) of out-of-order commands held per clone (1 KiB–1 GiB). @default 8388608 (8 MiB) */
+  readonly aheadWindowBytes?: number;
+  /** Bytes of out-of-order commands held over all clones (1 KiB–4 GiB). @default 67108864 (64 MiB) */
+  readonly aheadTotalBytes?: number;
+  /**
+   * A clone's bookkeeping (its progress; a `clone-next:` row in SQLite) is dropped once the clone
+   * has been unreachable this long, ms. Keep it above the clones' `mutationBufferInterval`.
+   * @default 3600000 (1 h)
+   */
+  readonly cloneRetention?: number;
   /** Heartbeat to clones, ms. @default 1000 */
   readonly heartbeatInterval?: number;
   /** Expiry check period, ms. @default 100 (Broker's) */
@@ -105,6 +121,10 @@ export const DEFAULT_MASTER_OPTIONS = {
   chunkWindow: 8,
   chunkWindowBytes: 1024 * 1024,
   maxEntryBytes: DEFAULT_MAX_ENTRY_BYTES,
+  aheadWindow: 1024,
+  aheadWindowBytes: 8 * 1024 * 1024,
+  aheadTotalBytes: 64 * 1024 * 1024,
+  cloneRetention: 3_600_000,
   heartbeatInterval: 1000,
   expiryTick: 100,
 } as const;
@@ -152,6 +172,10 @@ export function resolveMasterOptions(o: MasterOptions = {}) {
     chunkWindow: intOption('chunkWindow', o.chunkWindow, d.chunkWindow, 1, 1024),
     chunkWindowBytes: intOption('chunkWindowBytes', o.chunkWindowBytes, d.chunkWindowBytes, 1024, 256 * 1024 * 1024),
     maxEntryBytes,
+    aheadWindow: intOption('aheadWindow', o.aheadWindow, d.aheadWindow, 1, 1_000_000),
+    aheadWindowBytes: intOption('aheadWindowBytes', o.aheadWindowBytes, d.aheadWindowBytes, 1024, 1024 ** 3),
+    aheadTotalBytes: intOption('aheadTotalBytes', o.aheadTotalBytes, d.aheadTotalBytes, 1024, 4 * 1024 ** 3),
+    cloneRetention: numberOption('cloneRetention', o.cloneRetention, d.cloneRetention, 1, 365 * DAY_MS),
     heartbeatInterval: numberOption('heartbeatInterval', o.heartbeatInterval, d.heartbeatInterval, 1, DAY_MS),
     expiryTick: numberOption('expiryTick', o.expiryTick, d.expiryTick, 1, DAY_MS),
     onError: fnOption('onError', o.onError),
@@ -335,6 +359,11 @@ export class StoreMaster extends StoreHandle {
       chunkWindow: o.chunkWindow,
       chunkWindowBytes: o.chunkWindowBytes,
       maxEntryBytes: o.maxEntryBytes,
+      aheadWindow: o.aheadWindow,
+      aheadWindowBytes: o.aheadWindowBytes,
+      aheadTotalBytes: o.aheadTotalBytes,
+      cloneRetention: o.cloneRetention,
+      cloneReachable: (cloneId) => endpoint.hasRoute(cloneTopic(name, cloneId)),
       heartbeatInterval: o.heartbeatInterval,
       expiryTick: o.expiryTick,
       newEpoch: newEndpointId,
@@ -360,6 +389,10 @@ export class StoreMaster extends StoreHandle {
   /** Current sequence number and epoch. */
   get position(): { epoch: string; seq: number } {
     return { epoch: this.core.epoch, seq: this.core.seq };
+  }
+  /** Clones tracked, out-of-order commands held, resync bytes in flight, and what was refused or pruned. */
+  get stats(): MasterStats {
+    return this.core.stats;
   }
   /** Bytes sent to clones for deltas and snapshots so far. */
   get resyncBytes(): { readonly delta: number; readonly snapshot: number } {
