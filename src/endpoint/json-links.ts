@@ -58,6 +58,13 @@ export interface JsonServerLinkOptions extends LinkOptions {
 export interface LinksOptions {
   /** Native links to other isobroker endpoints. */
   readonly peers?: LinkOptions;
+  /**
+   * Native leaf links accepted by our listener (client endpoints: browsers, apps, `pipe`): their
+   * send buffer (`bufferSize`, `bufferBytes`, `overflowPolicy`) and `writeTimeout`, applied once
+   * the hello says the peer is a leaf; until then, and for input limits and the hello deadline,
+   * `peers` applies.
+   */
+  readonly leaves?: LinkOptions;
   /** Broker JSON v1 clients accepted by our listener (untrusted leaves). */
   readonly jsonClients?: LinkOptions;
   /** Our JSON v1 peerings with a Zeek or Broker server. */
@@ -68,6 +75,7 @@ export type ResolvedLinkOptions = Readonly<Required<LinkOptions>>;
 
 export interface ResolvedLinks {
   readonly peers: ResolvedLinkOptions;
+  readonly leaves: ResolvedLinkOptions;
   readonly jsonClients: ResolvedLinkOptions;
   readonly jsonServers: ResolvedLinkOptions & { readonly stringEscapes: 'json' | 'broker' };
 }
@@ -86,6 +94,8 @@ export const DEFAULT_CLIENT_MAX_MESSAGE_SIZE = 16 * MiB;
 export const DEFAULT_CLIENT_MAX_STRING_SIZE = 4 * MiB;
 /** Send buffer of a trusted link (hub to hub, client to Zeek), bytes: one largest message. */
 export const DEFAULT_TRUSTED_BUFFER_BYTES = 64 * MiB;
+/** Send buffer of a native leaf (an untrusted client endpoint), bytes. */
+export const DEFAULT_LEAF_BUFFER_BYTES = 16 * MiB;
 /** Send buffer of a JSON v1 client (an untrusted leaf), characters. */
 export const DEFAULT_CLIENT_BUFFER_BYTES = 16 * MiB;
 /** Write deadline of every link by default, ms. */
@@ -132,6 +142,7 @@ export function resolveLinks(
   };
   return {
     peers: link('links.peers', o?.peers, trusted),
+    leaves: link('links.leaves', o?.leaves, { ...trusted, bufferBytes: DEFAULT_LEAF_BUFFER_BYTES }),
     jsonClients: link('links.jsonClients', o?.jsonClients, {
       ...DEFAULT_LINKS.jsonClients,
       ...(explicit.sendBufferSize ? { bufferSize: sendBufferSize } : {}),
@@ -152,6 +163,15 @@ export const DEFAULT_LINKS: ResolvedLinks = Object.freeze({
   peers: Object.freeze({
     bufferSize: DEFAULT_SEND_BUFFER_SIZE,
     bufferBytes: DEFAULT_TRUSTED_BUFFER_BYTES,
+    writeTimeout: DEFAULT_WRITE_TIMEOUT_MS,
+    handshakeTimeout: DEFAULT_HANDSHAKE_TIMEOUT_MS,
+    overflowPolicy: 'drop_oldest',
+    maxMessageSize: DEFAULT_TRUSTED_MAX_MESSAGE_SIZE,
+    maxStringSize: DEFAULT_TRUSTED_MAX_STRING_SIZE,
+  }),
+  leaves: Object.freeze({
+    bufferSize: DEFAULT_SEND_BUFFER_SIZE,
+    bufferBytes: DEFAULT_LEAF_BUFFER_BYTES,
     writeTimeout: DEFAULT_WRITE_TIMEOUT_MS,
     handshakeTimeout: DEFAULT_HANDSHAKE_TIMEOUT_MS,
     overflowPolicy: 'drop_oldest',

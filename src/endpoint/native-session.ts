@@ -112,7 +112,7 @@ export class NativeSession {
   kind: SessionKind | undefined;
   private readonly outbox: Outbox<Uint8Array>;
   private readonly limits: NativeLimits;
-  private readonly link: ResolvedLinkOptions;
+  private link: ResolvedLinkOptions;
   private readonly badInput: BadInputGuard;
   private helloTimer: unknown;
   private lastHeard: number;
@@ -176,6 +176,24 @@ export class NativeSession {
 
   get remote(): string {
     return this.transport.remote;
+  }
+
+  /** A leaf's send buffer and write deadline are `links.leaves` (known only once its hello came). */
+  private useLeafBuffer(): void {
+    const leaves = this.cfg.links?.leaves;
+    if (!leaves) return;
+    this.link = {
+      ...this.link,
+      ...leaves,
+      maxMessageSize: this.link.maxMessageSize,
+      maxStringSize: this.link.maxStringSize,
+    };
+    this.outbox.setBounds({
+      limit: leaves.bufferSize,
+      byteLimit: leaves.bufferBytes,
+      policy: leaves.overflowPolicy,
+      writeTimeout: leaves.writeTimeout,
+    });
   }
 
   /** Sends a control message (never dropped by overflow). */
@@ -306,8 +324,10 @@ export class NativeSession {
           this.peerName = m.name;
           this.peerRole = m.role;
           if (this.initiator) this.kind = this.cfg.linkKind === 'leaf' ? 'hub' : 'router';
-          else if (m.link === 'leaf') this.kind = 'leaf';
-          else if (m.link === 'router') {
+          else if (m.link === 'leaf') {
+            this.kind = 'leaf';
+            this.useLeafBuffer();
+          } else if (m.link === 'router') {
             if (this.cfg.acceptRouters === false) {
               this.fail('peer_refused', 'this endpoint accepts leaf links only (acceptRouters is false)');
               return;

@@ -57,8 +57,9 @@ export class Outbox<T> {
   private scheduled = false;
   private pollTimer: unknown;
   private closed = false;
-  private readonly flushThreshold: number;
-  private readonly byteLimit: number;
+  private flushThreshold: number;
+  private byteLimit: number;
+  private writeTimeout: number;
   private readonly maxBatchBytes: number;
   /** Notices (error replies) dropped because they would not fit the byte bound. */
   noticesDropped = 0;
@@ -74,6 +75,7 @@ export class Outbox<T> {
     private readonly opts: OutboxOptions<T>,
   ) {
     this.byteLimit = opts.byteLimit ?? Number.POSITIVE_INFINITY;
+    this.writeTimeout = opts.writeTimeout ?? 0;
     this.maxBatchBytes = opts.maxBatchBytes ?? DEFAULT_MAX_BATCH_BYTES;
     this.queue = new SendQueue<T>(
       opts.limit,
@@ -83,6 +85,19 @@ export class Outbox<T> {
       opts.sizeOf ?? (defaultSize as (item: T) => number),
     );
     this.flushThreshold = Math.max(1, Math.min(opts.maxBatch, Math.floor(opts.limit / 2)));
+  }
+
+  /**
+   * Changes the bounds, policy and write deadline (a native link learns from the hello whether
+   * its peer is a leaf). What is queued already stays; the new bounds apply from the next push.
+   */
+  setBounds(b: { limit: number; byteLimit: number; policy: OverflowPolicy; writeTimeout: number }): void {
+    this.queue.limit = b.limit;
+    this.queue.byteLimit = b.byteLimit;
+    this.queue.policy = b.policy;
+    this.byteLimit = b.byteLimit;
+    this.writeTimeout = b.writeTimeout;
+    this.flushThreshold = Math.max(1, Math.min(this.opts.maxBatch, Math.floor(b.limit / 2)));
   }
 
   /** Queues a data message; the result tells whether it was dropped or must disconnect. */
@@ -227,7 +242,7 @@ export class Outbox<T> {
 
   /** Arms the write-deadline watch while the transport's backlog is above the high-water mark. */
   private watch(): void {
-    const timeout = this.opts.writeTimeout ?? 0;
+    const timeout = this.writeTimeout;
     if (timeout <= 0 || this.closed || this.watchTimer !== undefined) return;
     const b = this.transport.bufferedAmount();
     if (b <= this.opts.highWaterMark) return;

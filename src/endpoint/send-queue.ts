@@ -59,10 +59,10 @@ export class SendQueue<T> {
    * @param sizeOf the size of an item in bytes
    */
   constructor(
-    readonly limit: number,
-    readonly policy: OverflowPolicy,
+    public limit: number,
+    public policy: OverflowPolicy,
     private readonly now: () => number,
-    readonly byteLimit: number = Number.POSITIVE_INFINITY,
+    public byteLimit: number = Number.POSITIVE_INFINITY,
     private readonly sizeOf: (item: T) => number = () => 0,
   ) {
     this.windowStart = now();

@@ -52,88 +52,104 @@ function nativeErrors(c: RawClient): { code: string; context: string }[] {
 const KiB = 1024;
 
 describe('a client that never reads but answers pings', () => {
-  it('is dropped at the write deadline, the bytes the hub holds for it bounded, and told why', async () => {
-    const bufferBytes = 256 * KiB;
-    const highWaterMark = 64 * KiB;
-    await start({ highWaterMark, links: { peers: { bufferBytes, writeTimeout: 500 } } }, { closeTimeout: 30_000 });
-    // The stalled client is a real endpoint whose socket the test stops reading.
-    const sockets: WebSocket[] = [];
-    class RecordingWebSocket extends WebSocket {
-      constructor(url: string, protocols?: string | string[]) {
-        super(url, protocols);
-        sockets.push(this);
+  it.each([
+    ['leaf', 'leaves'],
+    ['router', 'peers'],
+  ] as const)(
+    'is dropped at the write deadline, the bytes the hub holds for it bounded, and told why (a %s, links.%s)',
+    async (linkKind, kind) => {
+      const bufferBytes = 256 * KiB;
+      const highWaterMark = 64 * KiB;
+      // The other kind gets generous bounds: the bound asserted below is the one of this kind.
+      const other = kind === 'leaves' ? 'peers' : 'leaves';
+      await start(
+        {
+          highWaterMark,
+          links: { [kind]: { bufferBytes, writeTimeout: 500 }, [other]: { bufferBytes: 256 * 1024 * KiB } },
+        },
+        { closeTimeout: 30_000 },
+      );
+      // The stalled client is a real endpoint whose socket the test stops reading.
+      const sockets: WebSocket[] = [];
+      class RecordingWebSocket extends WebSocket {
+        constructor(url: string, protocols?: string | string[]) {
+          super(url, protocols);
+          sockets.push(this);
+        }
       }
-    }
-    const stalled = new Endpoint({
-      name: 'stalled',
-      retry: 60_000,
-      pingInterval: 100, // it keeps talking: the hub always hears from it
-      WebSocket: RecordingWebSocket as unknown as EndpointOptions['WebSocket'],
-    });
-    const stalledErrors: ErrorEvent[] = [];
-    stalled.on('error', (e) => stalledErrors.push(e));
-    const pub = new Endpoint({ name: 'pub' });
-    const honest = new Endpoint({ name: 'honest' });
-    cleanup.push(
-      () => stalled.close(),
-      () => pub.close(),
-      () => honest.close(),
-    );
-    const got: Message[] = [];
-    honest.subscribe('big/', (m) => got.push(m));
-    let stalledGot = 0;
-    stalled.subscribe('big/', () => stalledGot++);
-    await Promise.all([stalled.peer(listener.url), pub.peer(listener.url), honest.peer(listener.url)]);
-    await pub.whenRoutable('big/x');
-    // Both subscribers are reached (probes until each has one).
-    for (let i = 0; i < 500 && (stalledGot === 0 || got.length === 0); i++) {
-      pub.publish('big/probe', string('probe'));
-      await sleep(10);
-    }
-    expect(stalledGot).toBeGreaterThan(0);
-    const ws = sockets[0]!;
-    stopReading(ws);
-    const pongs = setInterval(() => ws.pong(), 50); // answers pings (unsolicited pongs count too)
-    cleanup.push(() => clearInterval(pongs));
-
-    const payload = string('x'.repeat(16 * KiB));
-    const isStalled = (p: ReturnType<Endpoint['peers']>[number]): boolean => p.name === 'stalled';
-    let maxQueuedBytes = 0;
-    let maxBuffered = 0;
-    let sent = 0;
-    // Up to 64 MiB towards a client that reads nothing; the hub must drop it long before.
-    for (let round = 0; round < 400 && hub.peers().some(isStalled); round++) {
-      for (let i = 0; i < 10; i++, sent++) pub.publish('big/x', payload);
-      await sleep(2);
-      for (const p of hub.peers().filter(isStalled)) {
-        maxQueuedBytes = Math.max(maxQueuedBytes, p.stats!.queuedBytes);
-        maxBuffered = Math.max(maxBuffered, p.stats!.bufferedBytes);
+      const stalled = new Endpoint({
+        name: 'stalled',
+        linkKind,
+        retry: 60_000,
+        pingInterval: 100, // it keeps talking: the hub always hears from it
+        WebSocket: RecordingWebSocket as unknown as EndpointOptions['WebSocket'],
+      });
+      const stalledErrors: ErrorEvent[] = [];
+      stalled.on('error', (e) => stalledErrors.push(e));
+      const pub = new Endpoint({ name: 'pub' });
+      const honest = new Endpoint({ name: 'honest' });
+      cleanup.push(
+        () => stalled.close(),
+        () => pub.close(),
+        () => honest.close(),
+      );
+      const got: Message[] = [];
+      honest.subscribe('big/', (m) => got.push(m));
+      let stalledGot = 0;
+      stalled.subscribe('big/', () => stalledGot++);
+      await Promise.all([stalled.peer(listener.url), pub.peer(listener.url), honest.peer(listener.url)]);
+      await pub.whenRoutable('big/x');
+      // Both subscribers are reached (probes until each has one).
+      for (let i = 0; i < 500 && (stalledGot === 0 || got.length === 0); i++) {
+        pub.publish('big/probe', string('probe'));
+        await sleep(10);
       }
-    }
-    await until(() => !hub.peers().some(isStalled), 10_000, 'the hub to drop the stalled client');
-    // What the hub held for it: at most its byte bound plus one message (and a few control
-    // frames), and in the socket the high-water mark plus one batch (FRAME_TARGET_BYTES, 1 MiB).
-    expect(maxQueuedBytes).toBeGreaterThan(0);
-    expect(maxQueuedBytes).toBeLessThanOrEqual(bufferBytes + 17 * KiB + 4 * KiB);
-    expect(maxBuffered).toBeLessThanOrEqual(highWaterMark + 1024 * KiB + 17 * KiB);
-    expect(sent * 16 * KiB).toBeGreaterThan(bufferBytes + highWaterMark + 1024 * KiB);
+      expect(stalledGot).toBeGreaterThan(0);
+      const ws = sockets[0]!;
+      stopReading(ws);
+      const pongs = setInterval(() => ws.pong(), 50); // answers pings (unsolicited pongs count too)
+      cleanup.push(() => clearInterval(pongs));
 
-    // Once it reads again it finds, after what was in flight, why it was dropped.
-    startReading(ws);
-    await until(() => stalledErrors.some((e) => e.code === 'buffer_overflow'), 10_000, 'the notice');
-    const notice = stalledErrors.find((e) => e.code === 'buffer_overflow')!;
-    expect(notice.message + (notice.context ?? '')).toMatch(
-      /has not drained for \d+ ms \(write deadline 500 ms\); \d+ messages \(\d+ bytes\) queued, \d+ bytes unsent, \d+ dropped for overflow; disconnecting/,
-    );
+      const payload = string('x'.repeat(16 * KiB));
+      const isStalled = (p: ReturnType<Endpoint['peers']>[number]): boolean => p.name === 'stalled';
+      let maxQueuedBytes = 0;
+      let maxBuffered = 0;
+      let sent = 0;
+      // Up to 64 MiB towards a client that reads nothing; the hub must drop it long before.
+      for (let round = 0; round < 400 && hub.peers().some(isStalled); round++) {
+        for (let i = 0; i < 10; i++, sent++) pub.publish('big/x', payload);
+        await sleep(2);
+        for (const p of hub.peers().filter(isStalled)) {
+          maxQueuedBytes = Math.max(maxQueuedBytes, p.stats!.queuedBytes);
+          maxBuffered = Math.max(maxBuffered, p.stats!.bufferedBytes);
+        }
+      }
+      await until(() => !hub.peers().some(isStalled), 10_000, 'the hub to drop the stalled client');
+      // What the hub held for it: at most its byte bound plus one message (and a few control
+      // frames), and in the socket the high-water mark plus one batch (FRAME_TARGET_BYTES, 1 MiB).
+      expect(maxQueuedBytes).toBeGreaterThan(0);
+      expect(maxQueuedBytes).toBeLessThanOrEqual(bufferBytes + 17 * KiB + 4 * KiB);
+      expect(maxBuffered).toBeLessThanOrEqual(highWaterMark + 1024 * KiB + 17 * KiB);
+      expect(sent * 16 * KiB).toBeGreaterThan(bufferBytes + highWaterMark + 1024 * KiB);
 
-    // Everyone else carries on.
-    const before = got.length;
-    await pub.whenRoutable('big/x');
-    for (let i = 0; i < 10; i++) pub.publish('big/x', string('after'));
-    await until(
-      () => got.slice(before).filter((m) => m.data.type === 'string' && m.data.value === 'after').length === 10,
-    );
-  }, 60_000);
+      // Once it reads again it finds, after what was in flight, why it was dropped.
+      startReading(ws);
+      await until(() => stalledErrors.some((e) => e.code === 'buffer_overflow'), 10_000, 'the notice');
+      const notice = stalledErrors.find((e) => e.code === 'buffer_overflow')!;
+      expect(notice.message + (notice.context ?? '')).toMatch(
+        /has not drained for \d+ ms \(write deadline 500 ms\); \d+ messages \(\d+ bytes\) queued, \d+ bytes unsent, \d+ dropped for overflow; disconnecting/,
+      );
+
+      // Everyone else carries on.
+      const before = got.length;
+      await pub.whenRoutable('big/x');
+      for (let i = 0; i < 10; i++) pub.publish('big/x', string('after'));
+      await until(
+        () => got.slice(before).filter((m) => m.data.type === 'string' && m.data.value === 'after').length === 10,
+      );
+    },
+    60_000,
+  );
 });
 
 describe('a stream of bad frames from a client that never reads', () => {
