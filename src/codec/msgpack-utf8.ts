@@ -1,21 +1,57 @@
 /**
- * UTF-8 helpers for the MessagePack reader: a validating decoder with an ASCII fast path and an
+ * UTF-8 helpers for the MessagePack reader: a validating decoder with ASCII fast paths and an
  * allocation-free validity check. Invalid UTF-8 (overlong forms, surrogates, code points above
  * U+10FFFF, truncated sequences) is rejected, never replaced.
+ *
+ * Long strings are mostly ASCII (store values, log lines), and for them both the check and the
+ * decoding have a fast path: ASCII is found four bytes at a time, and an all-ASCII run is made a
+ * string by Node's latin1 slice (a copy, where `TextDecoder` takes ~10 ms per MiB). A frame's
+ * strings are checked by the validator and again by the decoder, so both paths must be cheap.
  */
 
 const fatalDecoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 /** Strings up to this many bytes are built by hand when ASCII; `TextDecoder` is faster above. */
 const JS_DECODE_MAX_BYTES = 32;
+/** Runs at least this long are scanned for ASCII a word (4 bytes) at a time. */
+const WORD_SCAN_MIN_BYTES = 64;
+
+/**
+ * Node's `Buffer.prototype.latin1Slice` (one char per byte: for ASCII, the string itself), which
+ * works on any Uint8Array; absent in browsers, where `TextDecoder` decodes.
+ */
+const latin1Slice = (
+  globalThis as {
+    Buffer?: { prototype: { latin1Slice?: (this: Uint8Array, start: number, end: number) => string } };
+  }
+).Buffer?.prototype.latin1Slice;
+
+/** The offset of the first byte ≥ 0x80 in `b[p..end)`, or `end` when all are ASCII. */
+export function asciiEnd(b: Uint8Array, p: number, end: number): number {
+  if (end - p >= WORD_SCAN_MIN_BYTES) {
+    const off = b.byteOffset;
+    while (((off + p) & 3) !== 0) {
+      if (b[p]! >= 0x80) return p;
+      p++;
+    }
+    const words = (end - p) >>> 2;
+    const u = new Uint32Array(b.buffer, off + p, words);
+    let i = 0;
+    for (; i + 4 <= words; i += 4) if (((u[i]! | u[i + 1]! | u[i + 2]! | u[i + 3]!) & 0x80808080) !== 0) break;
+    for (; i < words; i++) if ((u[i]! & 0x80808080) !== 0) break;
+    p += i * 4;
+  }
+  while (p < end && b[p]! < 0x80) p++;
+  return p;
+}
 
 /**
  * Decodes `len` bytes at `start` as UTF-8, or returns undefined when they are not valid UTF-8.
  */
 export function decodeUtf8(b: Uint8Array, start: number, len: number): string | undefined {
   if (len === 0) return '';
+  const end = start + len;
   if (len <= JS_DECODE_MAX_BYTES) {
-    const end = start + len;
     let s = '';
     let p = start;
     for (; p < end; p++) {
@@ -24,9 +60,11 @@ export function decodeUtf8(b: Uint8Array, start: number, len: number): string | 
       s += String.fromCharCode(c);
     }
     if (p === end) return s;
+  } else if (latin1Slice !== undefined && asciiEnd(b, start, end) === end) {
+    return latin1Slice.call(b, start, end);
   }
   try {
-    return fatalDecoder.decode(b.subarray(start, start + len));
+    return fatalDecoder.decode(b.subarray(start, end));
   } catch {
     return undefined;
   }
@@ -34,7 +72,7 @@ export function decodeUtf8(b: Uint8Array, start: number, len: number): string | 
 
 /** True when `b[start..end)` is valid UTF-8. Allocates nothing. */
 export function isValidUtf8(b: Uint8Array, start: number, end: number): boolean {
-  let p = start;
+  let p = asciiEnd(b, start, end);
   while (p < end) {
     const c = b[p]!;
     if (c < 0x80) {

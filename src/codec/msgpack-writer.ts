@@ -12,8 +12,30 @@
 const SLAB_BYTES = 16 * 1024;
 /** Strings up to this many UTF-16 units are encoded by hand; longer ones by `encodeInto`. */
 const JS_UTF8_MAX_UNITS = 200;
+/** Room left after a large encoding when it grows, so the few bytes that follow it need no second grow. */
+const GROW_SLACK_BYTES = 1024;
 
 const textEncoder = new TextEncoder();
+
+/**
+ * Node's native UTF-8 length (`Buffer.byteLength`: a lone surrogate counts 3 bytes, as the
+ * U+FFFD `encodeInto` writes for it); absent in browsers.
+ */
+const nativeUtf8Length = (globalThis as { Buffer?: { byteLength(s: string, encoding: 'utf8'): number } }).Buffer
+  ?.byteLength;
+const NON_ASCII = /[^\0-\x7f]/;
+
+/**
+ * Bytes to reserve for the UTF-8 of `s`: exact for long strings (measured natively, or known
+ * when all ASCII), so a large string is encoded into a buffer of its size instead of 3× it;
+ * 3 bytes per unit for short ones (encoded by hand, the bound is cheaper than measuring).
+ */
+function utf8Reserve(s: string): number {
+  const units = s.length;
+  if (units <= JS_UTF8_MAX_UNITS) return units * 3;
+  if (nativeUtf8Length !== undefined) return nativeUtf8Length(s, 'utf8');
+  return NON_ASCII.test(s) ? units * 3 : units;
+}
 
 /** Header size of a str of `len` bytes: fixstr, str8, str16 or str32. */
 function strHeaderSize(len: number): number {
@@ -40,7 +62,9 @@ export class MsgpackWriter {
   /** Moves the encoding in progress to a fresh slab (or a larger buffer of its own). */
   private grow(n: number): void {
     const used = this.pos - this.start;
-    const size = used + n <= SLAB_BYTES / 2 ? SLAB_BYTES : Math.max(SLAB_BYTES, (used + n) * 2);
+    // Doubling what is used keeps many small writes amortised; a large write (a long string, raw
+    // bytes) gets what it needs and a little more, so a 1 MiB string allocates ~1 MiB, not 4.
+    const size = used + n <= SLAB_BYTES / 2 ? SLAB_BYTES : Math.max(SLAB_BYTES, used * 2, used + n + GROW_SLACK_BYTES);
     const next = new Uint8Array(size);
     next.set(this.buf.subarray(this.start, this.pos));
     this.buf = next;
@@ -52,8 +76,13 @@ export class MsgpackWriter {
   /** Returns the encoding in progress (a view into the slab) and starts the next one after it. */
   finish(): Uint8Array {
     if (this.buf.length > SLAB_BYTES) {
-      // An oversized encoding: copy it out exactly and drop the large buffer.
-      const out = this.buf.slice(this.start, this.pos);
+      // An oversized encoding: hand out the large buffer when the encoding fills most of it,
+      // else copy it out exactly; either way the next encoding starts in a fresh slab.
+      const used = this.pos - this.start;
+      const out =
+        used * 4 >= this.buf.length * 3
+          ? new Uint8Array(this.buf.buffer, this.start, used)
+          : this.buf.slice(this.start, this.pos);
       this.buf = new Uint8Array(SLAB_BYTES);
       this.view = new DataView(this.buf.buffer);
       this.start = this.pos = 0;
@@ -264,7 +293,7 @@ export class MsgpackWriter {
 
   /** A str header followed by UTF-8 bytes produced by `writeUtf8` (raw payload, no header). */
   private strGeneral(s: string): void {
-    const maxBytes = s.length * 3;
+    const maxBytes = utf8Reserve(s);
     const hdr = strHeaderSize(maxBytes);
     this.ensure(hdr + maxBytes);
     const start = this.pos;
@@ -298,7 +327,7 @@ export class MsgpackWriter {
 
   /** An ext of `type` holding the UTF-8 bytes of `s`. */
   extStr(type: number, s: string): void {
-    const maxBytes = s.length * 3;
+    const maxBytes = utf8Reserve(s);
     this.ensure(6 + maxBytes);
     // Encode into the space after the largest header, then write the header and move the payload.
     const start = this.pos;

@@ -21,7 +21,7 @@ import { decodeUtf8 } from './msgpack-utf8.js';
 import { MsgpackWriter } from './msgpack-writer.js';
 import { ContainerMarker, isV4MappedAt, MARKER_LEAD, NativeExt, openContainer } from './native-format.js';
 import { DEFAULT_NATIVE_LIMITS, resolveNativeLimits, type NativeLimits } from './native-limits.js';
-import { checkExt, notAValue } from './native-validate.js';
+import { checkExt, notAValue, validateValue } from './native-validate.js';
 
 const PROTOCOL_CODE: Readonly<Record<string, number>> = Object.freeze({ unknown: 0, tcp: 1, udp: 2, icmp: 3 });
 
@@ -115,7 +115,45 @@ export function writeValue(w: MsgpackWriter, v: Data): void {
       }
       return;
     }
+    default:
+      writePreEncoded(w, v);
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Pre-encoded values
+
+const PRE_ENCODED = 'pre-encoded';
+
+/** What `preEncoded` makes: no Broker value type, so it reaches only `writeValue`'s default case. */
+interface PreEncoded {
+  readonly type: typeof PRE_ENCODED;
+  readonly bytes: Uint8Array;
+}
+
+/**
+ * A value already in the native encoding, to be spliced verbatim wherever `writeValue` meets it
+ * (inside a vector, a store message, …): bytes read back from storage are sent on without being
+ * decoded and encoded again. The bytes are copied unchecked — whoever makes one vouches that they
+ * are exactly one value that peers accept (`validateEncodedValue` checks that). It is a stand-in
+ * for encoding only: nothing but the encoder and `encodedSize` knows it, so it must never reach
+ * user code or any other function taking `Data`.
+ */
+export function preEncoded(bytes: Uint8Array): Data {
+  const v: PreEncoded = { type: PRE_ENCODED, bytes };
+  return v as unknown as Data;
+}
+
+/** The bytes of a `preEncoded` stand-in, or undefined for any other value. */
+export function preEncodedBytes(v: Data): Uint8Array | undefined {
+  const p = v as unknown as PreEncoded;
+  return p.type === PRE_ENCODED ? p.bytes : undefined;
+}
+
+function writePreEncoded(w: MsgpackWriter, v: never): void {
+  const bytes = preEncodedBytes(v);
+  if (bytes === undefined) throw new TypeError(`not a Broker value: ${String((v as { type?: unknown }).type)}`);
+  w.raw(bytes);
 }
 
 /** Copies `n` bytes of `src` from `from` (no subarray view). */
@@ -340,3 +378,27 @@ export function decodeValue(bytes: Uint8Array, limits?: NativeLimits): Data {
 }
 
 const EMPTY = new Uint8Array(0);
+
+const validateReader = new MsgpackReader(DEFAULT_NATIVE_LIMITS);
+
+/**
+ * Checks that `bytes` are exactly one value `decodeValue` accepts under `limits` — without
+ * decoding it (no strings or objects are built) — and throws the `DecodeError` it would throw
+ * otherwise.
+ */
+export function validateEncodedValue(bytes: Uint8Array, limits?: NativeLimits): void {
+  const lim = resolveNativeLimits(limits);
+  const r = validateReader;
+  r.reset(bytes, lim);
+  try {
+    if (bytes.length > lim.maxFrameBytes) {
+      r.fail(0, `value of ${bytes.length} bytes exceeds the frame limit of ${lim.maxFrameBytes}`);
+    }
+    validateValue(r, 0);
+    if (r.pos !== r.end) r.fail(r.pos, `${r.end - r.pos} trailing bytes after the value`);
+  } catch (e) {
+    throw asDecodeError(e, r.pos);
+  } finally {
+    r.reset(EMPTY, lim);
+  }
+}

@@ -3,6 +3,7 @@
  * storage (memory, SQLite); every store semantic — operations, expiry, sequence numbers — lives
  * once in the master state machine.
  */
+import type { NativeLimits } from '../codec/native-limits.js';
 import type { Data } from '../data/types.js';
 
 /** One key of a store. Times are milliseconds since the Unix epoch. */
@@ -19,6 +20,22 @@ export interface StoreEntry {
 export interface ScanPage {
   readonly entries: readonly StoreEntry[];
   /** Opaque position to pass to the next `scan`; undefined when the scan is complete. */
+  readonly cursor: unknown;
+}
+
+/** An entry of `StoreBackend.scanEncoded`: the key decoded, the value in its native encoding. */
+export interface EncodedStoreEntry {
+  readonly key: Data;
+  /** The value as `encodeValue` encodes it, checked to be one well-formed value. */
+  readonly value: Uint8Array;
+  /** Why the value cannot be sent (well-formed, but beyond the limits the scan was given); unset when it can. */
+  readonly unsendable?: string;
+}
+
+/** A page of `StoreBackend.scanEncoded`. */
+export interface EncodedScanPage {
+  readonly entries: readonly EncodedStoreEntry[];
+  /** As `ScanPage.cursor`. */
   readonly cursor: unknown;
 }
 
@@ -44,6 +61,14 @@ export interface StoreBackend {
    * holds (memory) may ignore it.
    */
   scan(cursor: unknown, limit: number, maxBytes?: number): ScanPage;
+  /**
+   * Optional, for a backend that keeps values in their native encoding (SQLite): `scan` with the
+   * values as those bytes, so a snapshot sends them without decoding and encoding them again. Same
+   * paging and cursors as `scan`. Each value is validated against `limits` without being decoded:
+   * one that is well-formed but beyond them comes with `unsendable`; one that is not a value at
+   * all (corrupt storage) fails the scan with a `StoreError` (`backend_failure`).
+   */
+  scanEncoded?(cursor: unknown, limit: number, maxBytes: number | undefined, limits: NativeLimits): EncodedScanPage;
   /** Every entry with an expiry (to rebuild the expiry schedule after a restart). */
   expiring(): StoreEntry[];
   getMeta(name: string): string | undefined;

@@ -24,10 +24,11 @@ import type { Data } from '../data/types.js';
 import type { Timers } from '../endpoint/timers.js';
 import { toText } from '../data/text.js';
 import { StoreError } from '../errors.js';
-import type { StoreBackend, StoreEntry } from './backend.js';
+import { preEncoded } from '../codec/native-values.js';
+import type { StoreBackend } from './backend.js';
 import type { ChangeLog } from './change-log.js';
 import { StoreMsg, type Change, type StoreMessage } from './store-protocol.js';
-import { changeSize, entrySize } from './value-size.js';
+import { changeSize, encodedSize, entrySize, SENDABLE_VALUE_LIMITS } from './value-size.js';
 
 export interface SnapshotStreamConfig {
   readonly name: string;
@@ -60,7 +61,7 @@ interface Stream {
   readonly kind: 'delta' | 'snapshot';
   cursor: unknown;
   /** Entries of the last page not sent yet. */
-  rest: StoreEntry[];
+  rest: PendingEntry[];
   sent: number;
   acked: number;
   /** Sizes of the chunks sent and not acknowledged yet, oldest first (index `acked + 1` on). */
@@ -255,15 +256,15 @@ export class SnapshotStreams {
     for (;;) {
       if (s.rest.length === 0) {
         if (s.cursor === null) break;
-        const page = this.cfg.backend.scan(s.cursor, this.cfg.chunkSize, this.cfg.chunkBytes);
+        const page = scanPage(this.cfg.backend, s.cursor, this.cfg.chunkSize, this.cfg.chunkBytes);
         s.cursor = page.cursor === undefined ? null : page.cursor;
-        s.rest = [...page.entries].reverse();
+        s.rest = page.entries.reverse();
         if (s.rest.length === 0) continue;
       }
       const e = s.rest[s.rest.length - 1]!;
-      const size = entrySize(e.key, e.value);
-      if (size > this.cfg.maxEntryBytes) {
-        this.fail(s, e.key, size);
+      const size = e.size;
+      if (size > this.cfg.maxEntryBytes || e.unsendable !== undefined) {
+        this.fail(s, e.key, size, e.unsendable);
         return;
       }
       if (entries.length > 0 && (entries.length >= this.cfg.chunkSize || bytes + size > this.cfg.chunkBytes)) break;
@@ -292,10 +293,14 @@ export class SnapshotStreams {
   }
 
   /** An entry that can never be sent (stored before the limit was checked, or under a larger one). */
-  private fail(s: Stream, key: Data, size: number): void {
+  private fail(s: Stream, key: Data, size: number, unsendable?: string): void {
+    const what =
+      unsendable === undefined
+        ? `${size} bytes, limit ${this.cfg.maxEntryBytes}`
+        : `no peer accepts it (${unsendable})`;
     const err = new StoreError(
       'value_too_large',
-      `value too large for store ${this.cfg.name}: ${size} bytes, limit ${this.cfg.maxEntryBytes} (key ${toText(key).slice(0, 80)}); clones cannot sync until it is erased or made smaller`,
+      `value too large for store ${this.cfg.name}: ${what} (key ${toText(key).slice(0, 80)}); clones cannot sync until it is erased or made smaller`,
     );
     this.cancel(s.cloneId);
     this.cfg.send(
@@ -310,4 +315,44 @@ export class SnapshotStreams {
     if (s.watchdog !== undefined) this.cfg.timers.clearTimeout(s.watchdog);
     s.watchdog = this.cfg.timers.setTimeout(() => this.cancel(s.cloneId), SNAPSHOT_STALL_MS);
   }
+}
+
+/** An entry of a snapshot page, measured: its value decoded, or its stored encoding (`preEncoded`). */
+interface PendingEntry {
+  readonly key: Data;
+  readonly value: Data;
+  /** Encoded bytes of key and value. */
+  readonly size: number;
+  /** Why the value can never be sent, when the backend found it beyond what peers accept. */
+  readonly unsendable?: string;
+}
+
+/**
+ * One page of the backend for a snapshot. A backend that keeps the values' native encoding
+ * (SQLite) hands those bytes over, validated, and they are sent as they are; otherwise the values
+ * are encoded when the chunk is.
+ */
+function scanPage(
+  backend: StoreBackend,
+  cursor: unknown,
+  limit: number,
+  maxBytes: number,
+): { entries: PendingEntry[]; cursor: unknown } {
+  if (backend.scanEncoded !== undefined) {
+    const page = backend.scanEncoded(cursor, limit, maxBytes, SENDABLE_VALUE_LIMITS);
+    return {
+      entries: page.entries.map((e) => ({
+        key: e.key,
+        value: preEncoded(e.value),
+        size: encodedSize(e.key) + e.value.length,
+        unsendable: e.unsendable,
+      })),
+      cursor: page.cursor,
+    };
+  }
+  const page = backend.scan(cursor, limit, maxBytes);
+  return {
+    entries: page.entries.map((e) => ({ key: e.key, value: e.value, size: entrySize(e.key, e.value) })),
+    cursor: page.cursor,
+  };
 }

@@ -6,7 +6,8 @@
  * could never be sent, instead of poisoning every later sync.
  */
 import type { Data } from '../data/types.js';
-import { DEFAULT_NATIVE_LIMITS } from '../codec/native-limits.js';
+import { DEFAULT_NATIVE_LIMITS, type NativeLimits } from '../codec/native-limits.js';
+import { preEncodedBytes } from '../codec/native-values.js';
 import { isV4 } from '../data/address.js';
 import { StoreError } from '../errors.js';
 import { ChangeKind, type Change } from './store-protocol.js';
@@ -25,6 +26,18 @@ export const DEFAULT_MAX_ENTRY_BYTES = DEFAULT_NATIVE_LIMITS.maxFrameBytes - ENT
  * the change): a value may nest this many levels less than the decoder's depth limit.
  */
 const WRAPPING_DEPTH = 3;
+
+/**
+ * What a key or value must satisfy to be sent inside a store message, as decoder limits (to
+ * validate an already-encoded value, e.g. one read back from SQLite): the receiving decoder's
+ * string and array limits, its depth limit less the wrapping; the size is checked apart.
+ */
+export const SENDABLE_VALUE_LIMITS: NativeLimits = Object.freeze({
+  maxFrameBytes: Number.MAX_SAFE_INTEGER,
+  maxDepth: DEFAULT_NATIVE_LIMITS.maxDepth - WRAPPING_DEPTH,
+  maxStringBytes: DEFAULT_NATIVE_LIMITS.maxStringBytes,
+  maxArrayLength: DEFAULT_NATIVE_LIMITS.maxArrayLength,
+});
 
 const uintSize = (n: number): number => (n < 0x80 ? 1 : n < 0x100 ? 2 : n < 0x10000 ? 3 : n < 0x100000000 ? 5 : 9);
 const arrayHeaderSize = (n: number): number => (n < 16 ? 1 : n < 0x10000 ? 3 : 5);
@@ -114,6 +127,12 @@ function measure(v: Data, depth: number): number {
       return container(v.entries.length * 2 + 1, 3, depth, () =>
         v.entries.reduce((s, [k, x]) => s + measure(k, depth + 1) + measure(x, depth + 1), 0),
       );
+    default: {
+      // A pre-encoded value (snapshot-stream.ts): its bytes were checked when it was made.
+      const bytes = preEncodedBytes(v);
+      if (bytes === undefined) throw new TypeError(`not a Broker value: ${String((v as { type?: unknown }).type)}`);
+      return bytes.length;
+    }
   }
 }
 
