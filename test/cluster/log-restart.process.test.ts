@@ -165,8 +165,10 @@ describe('remote logging across logger restarts (real processes)', () => {
     expect(t.lost, 'records lost').toEqual([]);
     expect(t.twice, 'records written twice').toEqual([]);
     expect(t.rows).toBe(TOTAL);
-    // Each kill left a file, rotated away (with the footer it lacked) when the logger came back.
-    expect(t.files.length).toBe(KILLS + 1);
+    // A kill left a file (the first one always: the logger had acknowledged records), rotated away
+    // with the footer it lacked when the logger came back.
+    expect(t.files.length).toBeGreaterThanOrEqual(2);
+    expect(t.files.length).toBeLessThanOrEqual(KILLS + 1);
     expect(t.unclosed, 'files without #close').toEqual([]);
     expect(router.stats().dropped).toBe(0);
   });
