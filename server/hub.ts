@@ -16,8 +16,8 @@ import {
   defineCommand,
 } from './args.js';
 
-/** The link kinds `--overflow-policy` and `--buffer-size` can name (`EndpointOptions.links`). */
-const LINK_KINDS = ['jsonClients', 'jsonServers', 'peers'] as const;
+/** The link kinds `--overflow-policy`, `--buffer-size` and `--buffer-bytes` can name (`EndpointOptions.links`). */
+const LINK_KINDS = ['jsonClients', 'jsonServers', 'peers', 'leaves'] as const;
 type LinkKind = (typeof LINK_KINDS)[number];
 const POLICIES = ['disconnect', 'drop_oldest', 'drop_newest'] as const;
 
@@ -37,16 +37,23 @@ export function parseLinkSetting(
 
 const isPolicy = (v: string): boolean => (POLICIES as readonly string[]).includes(v);
 const isBufferSize = (v: string): boolean => /^[1-9]\d{0,8}$/.test(v);
+/** Bytes of a send buffer: 1024 to 4 GiB (`LinkOptions.bufferBytes`). */
+const isBufferBytes = (v: string): boolean => /^[1-9]\d{3,9}$/.test(v) && Number(v) >= 1024 && Number(v) <= 2 ** 32;
+const BYTES_WHAT = 'N (bytes, 1024 to 4294967296)';
 
-/** `--overflow-policy` and `--buffer-size` values as `EndpointOptions.links`. */
+type LinkFlags = { overflowPolicy?: (typeof POLICIES)[number]; bufferSize?: number; bufferBytes?: number };
+
+/** `--overflow-policy`, `--buffer-size` and `--buffer-bytes` values as `EndpointOptions.links`. */
 export function linksFromFlags(
   policies: readonly string[],
   sizes: readonly string[],
-): Record<LinkKind, { overflowPolicy?: (typeof POLICIES)[number]; bufferSize?: number }> {
-  const links: Record<LinkKind, { overflowPolicy?: (typeof POLICIES)[number]; bufferSize?: number }> = {
+  bytes: readonly string[] = [],
+): Record<LinkKind, LinkFlags> {
+  const links: Record<LinkKind, LinkFlags> = {
     jsonClients: {},
     jsonServers: {},
     peers: {},
+    leaves: {},
   };
   for (const p of policies) {
     const { kind, value } = parseLinkSetting(p, '--overflow-policy', POLICIES.join('|'), isPolicy);
@@ -55,6 +62,10 @@ export function linksFromFlags(
   for (const s of sizes) {
     const { kind, value } = parseLinkSetting(s, '--buffer-size', 'N (messages, 1 or more)', isBufferSize);
     links[kind].bufferSize = Number(value);
+  }
+  for (const b of bytes) {
+    const { kind, value } = parseLinkSetting(b, '--buffer-bytes', BYTES_WHAT, isBufferBytes);
+    links[kind].bufferBytes = Number(value);
   }
   return links;
 }
@@ -82,7 +93,7 @@ function fileHasData(path: string): boolean {
 export const HUB_COMMAND = defineCommand({
   name: 'hub',
   synopsis:
-    '[--listen HOST:PORT] [--peer URL]... [--name NAME] [--master NAME[:sqlite:PATH]]... [--allow-origin ORIGIN]... [--overflow-policy [KIND=]POLICY]... [--buffer-size [KIND=]N]... [--quiet]',
+    '[--listen HOST:PORT] [--peer URL]... [--name NAME] [--master NAME[:sqlite:PATH]]... [--allow-origin ORIGIN]... [--overflow-policy [KIND=]POLICY]... [--buffer-size [KIND=]N]... [--buffer-bytes [KIND=]N]... [--quiet]',
   description: `
 Runs one endpoint that listens (native protocol and Broker JSON v1 on one port), relays between
 its peers, and can host data-store masters (in memory, or in a SQLite file). Prints one line on
@@ -128,17 +139,25 @@ stdout when it is ready; logs status to stderr. Stops cleanly on SIGINT/SIGTERM 
       type: 'string',
       arg: '[KIND=]POLICY',
       multiple: true,
-      defaultText: "jsonClients=disconnect (Broker's), peers and jsonServers drop_oldest",
-      help: 'what a full send buffer does: disconnect (buffer_overflow error, then close), drop_oldest or drop_newest (the client is told how many it lost); KIND is jsonClients (default), jsonServers or peers',
+      defaultText: "jsonClients=disconnect (Broker's), peers, leaves and jsonServers drop_oldest",
+      help: 'what a full send buffer does: disconnect (buffer_overflow error, then close), drop_oldest or drop_newest (the client is told how many it lost); KIND is jsonClients (default), jsonServers, peers (router links) or leaves (native client endpoints)',
       check: (value, flag) => void parseLinkSetting(value, flag, POLICIES.join('|'), isPolicy),
     },
     'buffer-size': {
       type: 'string',
       arg: '[KIND=]N',
       multiple: true,
-      defaultText: "jsonClients=512 (Broker's), peers and jsonServers 8192",
+      defaultText: "jsonClients=512 (Broker's), peers, leaves and jsonServers 8192",
       help: 'send buffer per connection, in messages; KIND as for --overflow-policy',
       check: (value, flag) => void parseLinkSetting(value, flag, 'N (messages, 1 or more)', isBufferSize),
+    },
+    'buffer-bytes': {
+      type: 'string',
+      arg: '[KIND=]N',
+      multiple: true,
+      defaultText: 'jsonClients and leaves 16777216 (16 MiB), peers and jsonServers 67108864 (64 MiB)',
+      help: 'send buffer per connection, in bytes (characters for JSON v1), whichever bound is reached first; KIND as for --overflow-policy',
+      check: (value, flag) => void parseLinkSetting(value, flag, BYTES_WHAT, isBufferBytes),
     },
     quiet: { type: 'boolean', help: 'do not log status lines to stderr' },
   },
@@ -176,7 +195,7 @@ export async function runHub(argv: readonly string[]): Promise<number> {
   const ep = new Endpoint({
     role: 'hub',
     ...(v.name ? { name: v.name } : {}),
-    links: linksFromFlags(v['overflow-policy'], v['buffer-size']),
+    links: linksFromFlags(v['overflow-policy'], v['buffer-size'], v['buffer-bytes']),
   });
   const log = (line: string): void => {
     if (!v.quiet) process.stderr.write(`${new Date().toISOString()} ${ep.name}: ${line}\n`);

@@ -42,16 +42,26 @@ describe('hub --overflow-policy and --buffer-size', () => {
       jsonClients: { overflowPolicy: 'drop_newest', bufferSize: 64 },
       jsonServers: { bufferSize: 100 },
       peers: { overflowPolicy: 'disconnect' },
+      leaves: {},
     });
-    expect(linksFromFlags([], [])).toEqual({ jsonClients: {}, jsonServers: {}, peers: {} });
+    expect(linksFromFlags([], [])).toEqual({ jsonClients: {}, jsonServers: {}, peers: {}, leaves: {} });
+    expect(linksFromFlags(['leaves=drop_newest'], [], ['1048576', 'leaves=4096'])).toEqual({
+      jsonClients: { bufferBytes: 1048576 },
+      jsonServers: {},
+      peers: {},
+      leaves: { overflowPolicy: 'drop_newest', bufferBytes: 4096 },
+    });
   });
 
   it('refuse bad values with a usage error, and are in the help text', () => {
     for (const args of [
       ['--overflow-policy', 'drop_all'],
-      ['--overflow-policy', 'leaves=drop_oldest'],
+      ['--overflow-policy', 'routers=drop_oldest'],
       ['--buffer-size', '0'],
       ['--buffer-size', 'peers=many'],
+      ['--buffer-bytes', '1023'],
+      ['--buffer-bytes', 'leaves=5000000000'],
+      ['--buffer-bytes', 'routers=2048'],
     ]) {
       expect(() => parseCommand(HUB_COMMAND, args)).toThrow(UsageError);
       expect(() => parseCommand(HUB_COMMAND, args)).toThrow(args[0]);
@@ -63,6 +73,7 @@ describe('hub --overflow-policy and --buffer-size', () => {
     const help = commandUsage(HUB_COMMAND as unknown as Parameters<typeof commandUsage>[0]);
     expect(help).toContain('--overflow-policy [KIND=]POLICY');
     expect(help).toContain('--buffer-size [KIND=]N');
+    expect(help).toContain('--buffer-bytes [KIND=]N');
   });
 
   it('--overflow-policy drop_newest --buffer-size 32: a stalled client stays connected and is told its losses', async () => {
