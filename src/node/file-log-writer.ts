@@ -355,7 +355,12 @@ export function createFileLogWriter(options: FileLogWriterOptions = {}): FileLog
       // The header goes in at once when the ledger is written first: a crash in between must
       // not leave an empty file.
       const head = f.pending[0];
-      if (head?.batch === undefined && f.carry === undefined && f.pending.some((c) => c.batch !== undefined)) {
+      if (
+        head !== undefined &&
+        head.batch === undefined &&
+        f.carry === undefined &&
+        f.pending.some((c) => c.batch !== undefined)
+      ) {
         f.pending.shift();
         f.carry = Buffer.from(head.text, 'utf8');
         const n = (await f.handle.write(f.carry, 0, f.carry.length)).bytesWritten;
