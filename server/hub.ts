@@ -93,7 +93,7 @@ function fileHasData(path: string): boolean {
 export const HUB_COMMAND = defineCommand({
   name: 'hub',
   synopsis:
-    '[--listen HOST:PORT] [--peer URL]... [--name NAME] [--master NAME[:sqlite:PATH]]... [--allow-origin ORIGIN]... [--overflow-policy [KIND=]POLICY]... [--buffer-size [KIND=]N]... [--buffer-bytes [KIND=]N]... [--quiet]',
+    '[--listen HOST:PORT] [--peer URL]... [--name NAME] [--master NAME[:sqlite:PATH]]... [--allow-origin ORIGIN]... [--overflow-policy [KIND=]POLICY]... [--buffer-size [KIND=]N]... [--buffer-bytes [KIND=]N]... [--no-routers] [--quiet]',
   description: `
 Runs one endpoint that listens (native protocol and Broker JSON v1 on one port), relays between
 its peers, and can host data-store masters (in memory, or in a SQLite file). Prints one line on
@@ -159,6 +159,10 @@ stdout when it is ready; logs status to stderr. Stops cleanly on SIGINT/SIGTERM 
       help: 'send buffer per connection, in bytes (characters for JSON v1), whichever bound is reached first; KIND as for --overflow-policy',
       check: (value, flag) => void parseLinkSetting(value, flag, BYTES_WHAT, isBufferBytes),
     },
+    'no-routers': {
+      type: 'boolean',
+      help: "refuse router links (acceptRouters false): only leaves (browsers, applications, pipe) and Broker JSON v1 clients may connect; a hub or cluster node that dials gets peer_refused. The hub's own --peer links are not affected",
+    },
     quiet: { type: 'boolean', help: 'do not log status lines to stderr' },
   },
   validate: (v) => {
@@ -196,6 +200,7 @@ export async function runHub(argv: readonly string[]): Promise<number> {
     role: 'hub',
     ...(v.name ? { name: v.name } : {}),
     links: linksFromFlags(v['overflow-policy'], v['buffer-size'], v['buffer-bytes']),
+    ...(v['no-routers'] ? { acceptRouters: false } : {}),
   });
   const log = (line: string): void => {
     if (!v.quiet) process.stderr.write(`${new Date().toISOString()} ${ep.name}: ${line}\n`);
@@ -280,7 +285,8 @@ export async function runHub(argv: readonly string[]): Promise<number> {
     }
     const hosted =
       (specs.length ? `, masters ${specs.map((s) => s.name).join(' ')}` : '') +
-      (fresh.length ? `; created ${fresh.join(', ')}` : '');
+      (fresh.length ? `; created ${fresh.join(', ')}` : '') +
+      (v['no-routers'] ? '; router links refused (--no-routers)' : '');
     process.stdout.write(
       `isobroker hub ${ep.name} (${ep.id}) ready: native ${listener.url}, Broker JSON v1 ${listener.jsonUrl}${hosted}\n`,
     );

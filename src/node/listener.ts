@@ -128,7 +128,12 @@ function cutAfterClose(ws: WebSocket, ms: number): void {
   });
 }
 
-/** Starts listening for peers and JSON v1 clients of `endpoint`. */
+/**
+ * Starts listening for peers and JSON v1 clients of `endpoint`. Which native links it accepts is
+ * the endpoint's choice, not the listener's: with `acceptRouters: false` in the endpoint's
+ * options (`isobroker hub --no-routers`) a peer asking for a router link gets `peer_refused`
+ * and leaves are served as usual (PROTOCOL.md §8).
+ */
 export async function listen(endpoint: Endpoint, options?: ListenOptions): Promise<Listener> {
   const opts = resolveListenOptions(options);
   const host = opts.host;
