@@ -137,6 +137,8 @@ describe('the dashboard HTTP server under fuzzing', () => {
       }),
       { numRuns: RUNS },
     );
+    const byStatus = [...statuses].sort(([a], [b]) => a - b).map(([st, n]) => `${st}×${n}`);
+    console.log(`[dashboard fuzz] ${RUNS} random requests, answers by status: ${byStatus.join(' ')}`);
     // Both kinds of answer happened: the fuzz reached the handler and the parser's refusals.
     expect([...statuses.keys()].some((s) => s < 300)).toBe(true);
     expect([...statuses.keys()].some((s) => s >= 400)).toBe(true);

@@ -145,6 +145,15 @@ function tally(dirs: readonly string[]): Tally {
   return { lost, twice, rows, files, unclosed };
 }
 
+/** The run's figures on stdout (`npm run test:load` reports them). */
+function report(what: string, ms: number, t: Tally, router: LogRouter): void {
+  console.log(
+    `[log-restart] ${what}: ${TOTAL} records, SIGKILL of logger-1 ×${KILLS}, ${ms} ms to the last acknowledgement; ` +
+      `${t.rows} rows in ${t.files.length} files, lost ${t.lost.length}, written twice ${t.twice.length}, ` +
+      `files without #close ${t.unclosed.length}; router ${JSON.stringify(router.stats())}`,
+  );
+}
+
 describe('remote logging across logger restarts (real processes)', () => {
   it(`the only logger killed ${KILLS}× under load and restarted: no record lost, none written twice, every file closed`, async () => {
     const e = await env([
@@ -157,11 +166,14 @@ describe('remote logging across logger restarts (real processes)', () => {
     const { node, router } = await worker(e, 'worker-t');
     await until(() => node.isUp('logger-1'), 15_000, 'logger up');
 
+    const started = Date.now();
     await writeWithKills(e, router, victim);
+    const ms = Date.now() - started;
     // A clean stop closes the current file with its footer.
     expect(await victim.cli.kill('SIGTERM')).toBe(0);
 
     const t = tally([join(e.dir, 'logs')]);
+    report('one logger', ms, t, router);
     expect(t.lost, 'records lost').toEqual([]);
     expect(t.twice, 'records written twice').toEqual([]);
     expect(t.rows).toBe(TOTAL);
@@ -186,11 +198,14 @@ describe('remote logging across logger restarts (real processes)', () => {
     const { node, router } = await worker(e, 'worker-t');
     await until(() => node.isUp('logger-1') && node.isUp('logger-2'), 15_000, 'loggers up');
 
+    const started = Date.now();
     await writeWithKills(e, router, victim);
+    const ms = Date.now() - started;
     expect(await victim.cli.kill('SIGTERM')).toBe(0);
     expect(await other.kill('SIGTERM')).toBe(0);
 
     const t = tally([join(e.dir, 'logs', 'logger-1'), join(e.dir, 'logs', 'logger-2')]);
+    report('two loggers', ms, t, router);
     expect(t.lost, 'records lost').toEqual([]);
     expect(t.twice, 'records written twice').toEqual([]);
     expect(t.rows).toBe(TOTAL);
