@@ -400,11 +400,18 @@ it('a killed worker turns down, and the launcher’s restart brings it back up',
   // It is the new process: its endpoint has a new id.
   await expect.poll(async () => /\nid (\S+)/.exec(await nodeTitle())?.[1], { timeout: 5000 }).not.toBe(oldId);
   const seen = await changes();
-  expect(seen.map((c) => c.state)).toEqual(['down', 'up']);
+  // Down first, up last. On a loaded machine the new process's stats may pause longer than the
+  // page's silence limit while it starts, which the page rightly shows as one more down/up.
+  const shown = seen.map((c) => c.state);
+  expect(shown[0]).toBe('down');
+  expect(shown.at(-1)).toBe('up');
+  expect(shown.every((st, i) => st === (i % 2 === 0 ? 'down' : 'up'))).toBe(true);
   const downAfter = seen[0]!.at - killedAt;
   // The requirement: a node that dies is shown down within 2 s.
   expect(downAfter).toBeLessThan(2000);
-  console.info(`worker-1 shown down ${downAfter} ms after SIGKILL, up again ${seen[1]!.at - killedAt} ms after`);
+  console.info(
+    `worker-1 shown down ${downAfter} ms after SIGKILL, changes ${JSON.stringify(seen.map((c) => [c.state, c.at - killedAt]))}`,
+  );
   await expect.poll(allUp, { timeout: 10_000 }).toBe(true);
 });
 
