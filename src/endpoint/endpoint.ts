@@ -30,7 +30,7 @@ import { JsonClients } from './json-clients.js';
 import { INTERNAL_TOPIC_PREFIX, isInternalTopic } from '../topic/internal.js';
 import { JsonServerSession } from './json-server-session.js';
 import type { NativeSession } from './native-session.js';
-import { Overlay, type OverlayConfig } from './overlay.js';
+import { Overlay, type OverlayConfig, type OverlayStats } from './overlay.js';
 import { Peering, resolvePeerUrl, type PeerProtocol, type PeeringState } from './peering.js';
 import type { SendQueueStats } from './send-queue.js';
 import { errorEvent, listenerErrorEvent, statusEvent, type ErrorEvent, type StatusEvent } from './status.js';
@@ -576,16 +576,7 @@ export class Endpoint {
   }
 
   /** Message counters: published here, received from peers, forwarded, dropped as duplicates, … */
-  stats(): {
-    published: number;
-    received: number;
-    forwarded: number;
-    duplicates: number;
-    ttlExpired: number;
-    badFrames: number;
-    refused: number;
-    violations: number;
-  } {
+  stats(): OverlayStats & { published: number } {
     return { published: this.published, ...this.overlay.counters };
   }
 
