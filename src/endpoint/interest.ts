@@ -78,17 +78,20 @@ export function boundFilter(prefixes: Iterable<string>, bounds: FilterBounds): s
   return best;
 }
 
+/** `p` cut after its `segments`-th `/` (itself when it has fewer). */
+function cutSegments(p: string, segments: number): string {
+  let at = -1;
+  for (let i = 0; i < segments; i++) {
+    at = p.indexOf('/', at + 1);
+    if (at < 0) break;
+  }
+  return at < 0 ? p : p.slice(0, at + 1);
+}
+
 /** Cuts every prefix after its `segments`-th `/` (a superset), then normalises. */
 export function coarsenSegments(prefixes: Iterable<string>, segments: number): string[] {
   const out: string[] = [];
-  for (const p of prefixes) {
-    let at = -1;
-    for (let i = 0; i < segments; i++) {
-      at = p.indexOf('/', at + 1);
-      if (at < 0) break;
-    }
-    out.push(at < 0 ? p : p.slice(0, at + 1));
-  }
+  for (const p of prefixes) out.push(cutSegments(p, segments));
   return normalizeInterest(out);
 }
 
@@ -106,8 +109,18 @@ export class InterestTable<K> {
   private readonly entries = new Map<K, { filter: readonly string[]; handles: TrieHandle<K>[] }>();
   private readonly counts = new Map<string, number>();
   private readonly cache = new Map<string, readonly K[]>();
+  /** Distinct prefixes of the union per coarsened prefix (with `coarsenAt`). */
+  private readonly coarseCounts = new Map<string, number>();
+  private coarse: string[] | undefined;
   /** Set whenever the union of prefixes gained or lost a prefix. */
   unionChanged = false;
+
+  /**
+   * @param coarsenAt keep the union also cut after this many segments, so that
+   * {@link coarseUnion} costs nothing per call however many keys there are (a hub's leaves: a
+   * join must not cost a scan of every leaf's prefixes).
+   */
+  constructor(private readonly coarsenAt?: number) {}
 
   get size(): number {
     return this.entries.size;
@@ -129,7 +142,10 @@ export class InterestTable<K> {
     const handles = filter.map((p) => (isInternalTopic(p) ? this.internalTrie : this.trie).add(p, key));
     for (const p of filter) {
       const n = this.counts.get(p) ?? 0;
-      if (n === 0) this.unionChanged = true;
+      if (n === 0) {
+        this.unionChanged = true;
+        this.coarseAdd(p, 1);
+      }
       this.counts.set(p, n + 1);
     }
     this.entries.set(key, { filter, handles });
@@ -151,8 +167,32 @@ export class InterestTable<K> {
       if (n <= 0) {
         this.counts.delete(p);
         this.unionChanged = true;
+        this.coarseAdd(p, -1);
       } else this.counts.set(p, n);
     }
+  }
+
+  private coarseAdd(p: string, d: 1 | -1): void {
+    if (this.coarsenAt === undefined) return;
+    const c = cutSegments(p, this.coarsenAt);
+    const n = (this.coarseCounts.get(c) ?? 0) + d;
+    if (n <= 0) {
+      this.coarseCounts.delete(c);
+      this.coarse = undefined;
+    } else {
+      if (n === 1 && d === 1) this.coarse = undefined;
+      this.coarseCounts.set(c, n);
+    }
+  }
+
+  /**
+   * The union cut after `coarsenAt` segments and normalised: `coarsenSegments(union(),
+   * coarsenAt)`, kept up to date as keys change (only for a table made with `coarsenAt`).
+   */
+  coarseUnion(): readonly string[] {
+    if (this.coarsenAt === undefined) throw new Error('coarseUnion: this table keeps no coarsened union');
+    this.coarse ??= normalizeInterest(this.coarseCounts.keys());
+    return this.coarse;
   }
 
   /** Every distinct prefix of every key. */

@@ -102,7 +102,7 @@ export class Overlay {
   private readonly byPeer = new Map<string, NativeSession>();
   private readonly routerPeers = new Map<string, NativeSession>();
   /** Our leaves (client endpoints) and their subscriptions. */
-  private readonly leaves = new InterestTable<NativeSession>();
+  private readonly leaves = new InterestTable<NativeSession>(LEAF_FILTER_SEGMENTS);
   /** Our hubs (when we are a leaf) and the interest each told us. */
   private readonly uplinks = new InterestTable<NativeSession>();
   private readonly dedup = new Deduplicator();
@@ -286,7 +286,7 @@ export class Overlay {
     this.lastInterestAt = this.cfg.timers.now();
     // Leaves' prefixes are cut after a few segments (per-client topics fold into one prefix), so
     // that clients joining and leaving rarely change what routers hear.
-    const own = [...this.localFilter, ...coarsenSegments(this.leaves.union(), LEAF_FILTER_SEGMENTS)];
+    const own = [...this.localFilter, ...this.leaves.coarseUnion()];
     const toRouters = boundFilter(own, ROUTER_FILTER_BOUNDS);
     if (!sameFilter(toRouters, this.routerFilter)) {
       this.routerFilter = toRouters;
@@ -378,7 +378,7 @@ export class Overlay {
         // A new leaf hears what we route; it joins the leaf table with its first announcement.
         if (this.leafFilterMsg === undefined || this.dirty) {
           this.leafFilter = this.computeLeafFilter(
-            [...this.localFilter, ...coarsenSegments(this.leaves.union(), LEAF_FILTER_SEGMENTS)],
+            [...this.localFilter, ...this.leaves.coarseUnion()],
             this.router.reachableEndpoints().flatMap((a) => a.filter),
           );
           this.leafFilterMsg = this.interestMessage(this.leafFilter);
