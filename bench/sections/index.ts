@@ -10,6 +10,7 @@ import type { BenchSection } from '../lib/section.js';
 import { codecSection } from './codec.js';
 import { trieSection } from './trie.js';
 import { pubsubSection } from './pubsub.js';
+import { connectionsSection } from './connections.js';
 import { bundleSection } from './bundle.js';
 import { storesSection } from './stores.js';
 import { storesLargeSection } from './stores-large.js';
@@ -21,6 +22,7 @@ export const SECTIONS: readonly BenchSection[] = [
   codecSection,
   trieSection,
   pubsubSection,
+  connectionsSection,
   bundleSection,
   storesSection,
   storesLargeSection,
