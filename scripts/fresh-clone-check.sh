@@ -42,7 +42,7 @@ fail() { FAILED=1; result "FAIL $*"; }
 group_pids() {
   local stat pid rest
   for stat in /proc/[0-9]*/stat; do
-    read -r pid rest <"$stat" 2>/dev/null || continue
+    { read -r pid rest <"$stat"; } 2>/dev/null || continue # the process may be gone already
     rest=${rest##*) } # fields after "(comm) "
     set -- $rest      # $1 state, $2 ppid, $3 pgrp
     [[ "${3:-}" == "$GROUP" ]] && printf '%s ' "$pid"
