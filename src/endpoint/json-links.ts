@@ -158,45 +158,30 @@ export function resolveLinks(
   };
 }
 
-/** The defaults of every kind of link. */
+/** What a trusted link (hub-to-hub, cluster node, a Zeek we dial) gets by default. */
+const TRUSTED_LINK_DEFAULTS = {
+  bufferSize: DEFAULT_SEND_BUFFER_SIZE,
+  bufferBytes: DEFAULT_TRUSTED_BUFFER_BYTES,
+  writeTimeout: DEFAULT_WRITE_TIMEOUT_MS,
+  handshakeTimeout: DEFAULT_HANDSHAKE_TIMEOUT_MS,
+  overflowPolicy: 'drop_oldest',
+  maxMessageSize: DEFAULT_TRUSTED_MAX_MESSAGE_SIZE,
+  maxStringSize: DEFAULT_TRUSTED_MAX_STRING_SIZE,
+} as const;
+
+/** The defaults of every kind of link: each differs from a trusted link only where written. */
 export const DEFAULT_LINKS: ResolvedLinks = Object.freeze({
-  peers: Object.freeze({
-    bufferSize: DEFAULT_SEND_BUFFER_SIZE,
-    bufferBytes: DEFAULT_TRUSTED_BUFFER_BYTES,
-    writeTimeout: DEFAULT_WRITE_TIMEOUT_MS,
-    handshakeTimeout: DEFAULT_HANDSHAKE_TIMEOUT_MS,
-    overflowPolicy: 'drop_oldest',
-    maxMessageSize: DEFAULT_TRUSTED_MAX_MESSAGE_SIZE,
-    maxStringSize: DEFAULT_TRUSTED_MAX_STRING_SIZE,
-  }),
-  leaves: Object.freeze({
-    bufferSize: DEFAULT_SEND_BUFFER_SIZE,
-    bufferBytes: DEFAULT_LEAF_BUFFER_BYTES,
-    writeTimeout: DEFAULT_WRITE_TIMEOUT_MS,
-    handshakeTimeout: DEFAULT_HANDSHAKE_TIMEOUT_MS,
-    overflowPolicy: 'drop_oldest',
-    maxMessageSize: DEFAULT_TRUSTED_MAX_MESSAGE_SIZE,
-    maxStringSize: DEFAULT_TRUSTED_MAX_STRING_SIZE,
-  }),
+  peers: Object.freeze({ ...TRUSTED_LINK_DEFAULTS }),
+  leaves: Object.freeze({ ...TRUSTED_LINK_DEFAULTS, bufferBytes: DEFAULT_LEAF_BUFFER_BYTES }),
   jsonClients: Object.freeze({
+    ...TRUSTED_LINK_DEFAULTS,
     bufferSize: BROKER_JSON_CLIENT_BUFFER_SIZE,
     bufferBytes: DEFAULT_CLIENT_BUFFER_BYTES,
-    writeTimeout: DEFAULT_WRITE_TIMEOUT_MS,
-    handshakeTimeout: DEFAULT_HANDSHAKE_TIMEOUT_MS,
     overflowPolicy: 'disconnect',
     maxMessageSize: DEFAULT_CLIENT_MAX_MESSAGE_SIZE,
     maxStringSize: DEFAULT_CLIENT_MAX_STRING_SIZE,
   }),
-  jsonServers: Object.freeze({
-    bufferSize: DEFAULT_SEND_BUFFER_SIZE,
-    bufferBytes: DEFAULT_TRUSTED_BUFFER_BYTES,
-    writeTimeout: DEFAULT_WRITE_TIMEOUT_MS,
-    handshakeTimeout: DEFAULT_HANDSHAKE_TIMEOUT_MS,
-    overflowPolicy: 'drop_oldest',
-    maxMessageSize: DEFAULT_TRUSTED_MAX_MESSAGE_SIZE,
-    maxStringSize: DEFAULT_TRUSTED_MAX_STRING_SIZE,
-    stringEscapes: 'json',
-  }),
+  jsonServers: Object.freeze({ ...TRUSTED_LINK_DEFAULTS, stringEscapes: 'json' }),
 } as const);
 
 /**
