@@ -24,12 +24,12 @@ import {
   timestamp,
   toRecord,
   toText,
-  type ClusterLayout,
   type StoreClone,
 } from 'isobroker';
 import { listen, type Listener } from 'isobroker/node';
-import { killAll, spawnCli, type Cli } from '../support/processes.js';
+import { killAll, spawnCli } from '../support/processes.js';
 import { layoutOf } from '../support/cluster.js';
+import { processClusterEnv, type ProcessClusterEnv } from '../support/process-cluster.js';
 import { sleep, until } from '../support/endpoints.js';
 
 const cleanup: (() => unknown)[] = [];
@@ -44,29 +44,8 @@ function tempDir(): string {
   return d;
 }
 
-interface Env {
-  readonly layout: ClusterLayout;
-  readonly dir: string;
-  readonly layoutFile: string;
-  start(name: string): Promise<Cli>;
-}
-
-async function env(nodes: Parameters<typeof layoutOf>[0]): Promise<Env> {
-  const layout = await layoutOf(nodes);
-  const dir = tempDir();
-  const layoutFile = join(dir, 'layout.json');
-  writeFileSync(layoutFile, JSON.stringify(layout));
-  return {
-    layout,
-    dir,
-    layoutFile,
-    async start(name) {
-      const cli = spawnCli(['node', '--layout', layoutFile, '--name', name, '--dir', dir]);
-      await cli.line(/ready: ws:\/\//);
-      return cli;
-    },
-  };
-}
+type Env = ProcessClusterEnv;
+const env = (nodes: Parameters<typeof processClusterEnv>[0]): Promise<Env> => processClusterEnv(nodes, cleanup);
 
 /** Runs `name` of the layout in this process. */
 async function inProcess(e: Env, name: string): Promise<{ node: ClusterNode; listener: Listener }> {

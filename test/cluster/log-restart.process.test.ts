@@ -5,8 +5,7 @@
  *
  * CI sizes by default; `npm run test:load` (ISOBROKER_LOAD=1) runs more records and more kills.
  */
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
@@ -20,11 +19,10 @@ import {
   port,
   timestamp,
   toRecord,
-  type ClusterLayout,
 } from 'isobroker';
 import { listen } from 'isobroker/node';
-import { killAll, spawnCli, type Cli } from '../support/processes.js';
-import { layoutOf } from '../support/cluster.js';
+import { killAll, type Cli } from '../support/processes.js';
+import { processClusterEnv, type ProcessClusterEnv } from '../support/process-cluster.js';
 import { sleep, until } from '../support/endpoints.js';
 
 const LOAD = process.env.ISOBROKER_LOAD === '1';
@@ -38,28 +36,8 @@ afterEach(async () => {
   await killAll();
 });
 
-interface Env {
-  readonly layout: ClusterLayout;
-  readonly dir: string;
-  start(name: string): Promise<Cli>;
-}
-
-async function env(nodes: Parameters<typeof layoutOf>[0]): Promise<Env> {
-  const layout = await layoutOf(nodes);
-  const dir = mkdtempSync(join(tmpdir(), 'isobroker-logs-'));
-  cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
-  const layoutFile = join(dir, 'layout.json');
-  writeFileSync(layoutFile, JSON.stringify(layout));
-  return {
-    layout,
-    dir,
-    async start(name) {
-      const cli = spawnCli(['node', '--layout', layoutFile, '--name', name, '--dir', dir]);
-      await cli.line(/ready: ws:\/\//);
-      return cli;
-    },
-  };
-}
+type Env = ProcessClusterEnv;
+const env = (nodes: Parameters<typeof processClusterEnv>[0]): Promise<Env> => processClusterEnv(nodes, cleanup);
 
 async function worker(e: Env, name: string): Promise<{ node: ClusterNode; router: LogRouter }> {
   const spec = e.layout.nodes.find((n) => n.name === name)!;
