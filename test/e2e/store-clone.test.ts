@@ -68,6 +68,8 @@ it('shows a change made on the hub', async () => {
 
 it('after a reload shows the persisted clone before the network answers, then catches up', async () => {
   const before = master.resyncBytes;
+  // What the page showed is committed before it goes away (a reload may abort a pending transaction).
+  await page.evaluate(() => (globalThis as unknown as { flushClone(): Promise<void> }).flushClone());
   await listener.close(); // the hub stops answering
   await master.put('c', count(3));
   await open();

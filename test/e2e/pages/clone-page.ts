@@ -3,6 +3,7 @@ import { Endpoint, createClone, toText, type StoreClone } from 'isobroker';
 import { createIndexedDbPersistence, reconnectOnOnline } from 'isobroker/browser';
 
 let clone: StoreClone | undefined;
+let persistence: ReturnType<typeof createIndexedDbPersistence> | undefined;
 
 function render(): void {
   if (!clone) return;
@@ -15,8 +16,9 @@ async function start(url: string): Promise<void> {
   const ep = new Endpoint({ name: 'browser-clone', role: 'browser', retry: 200, maxRetry: 500 });
   reconnectOnOnline(ep);
   void ep.peer(url).catch(() => undefined);
+  persistence = createIndexedDbPersistence('kv');
   clone = await createClone(ep, 'kv', {
-    persistence: createIndexedDbPersistence('kv'),
+    persistence,
     resyncInterval: 200,
     masterTimeout: 1000,
   });
@@ -26,5 +28,10 @@ async function start(url: string): Promise<void> {
 }
 
 document.body.innerHTML = '<div id="status">loading</div><div id="entries"></div>';
-(globalThis as unknown as { startClone: typeof start }).startClone = start;
+/** Resolves once every change the clone has shown is committed to IndexedDB. */
+async function flushClone(): Promise<void> {
+  await persistence?.flush();
+}
+
+Object.assign(globalThis, { startClone: start, flushClone });
 document.body.dataset.ready = 'yes';
