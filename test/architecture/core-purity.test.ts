@@ -21,6 +21,7 @@ type Layer =
   | 'data'
   | 'topic'
   | 'message'
+  | 'auth'
   | 'codec'
   | 'transport'
   | 'endpoint'
@@ -36,6 +37,7 @@ const CORE_LAYERS = [
   'data',
   'topic',
   'message',
+  'auth',
   'codec',
   'transport',
   'endpoint',
@@ -53,11 +55,12 @@ const ALLOWED_IMPORTS: Readonly<Record<Layer, readonly Layer[]>> = {
   data: ['errors', 'util'],
   topic: ['errors', 'util', 'data'],
   message: ['errors', 'util', 'data'],
+  auth: ['errors', 'util', 'data', 'topic'],
   codec: ['errors', 'util', 'data', 'topic', 'message'],
   transport: ['errors', 'util', 'data', 'topic', 'message', 'codec'],
-  endpoint: ['errors', 'util', 'data', 'topic', 'message', 'codec', 'transport'],
-  store: ['errors', 'util', 'data', 'topic', 'message', 'codec', 'transport', 'endpoint'],
-  cluster: ['errors', 'util', 'data', 'topic', 'message', 'codec', 'transport', 'endpoint', 'store'],
+  endpoint: ['errors', 'util', 'data', 'topic', 'message', 'auth', 'codec', 'transport'],
+  store: ['errors', 'util', 'data', 'topic', 'message', 'auth', 'codec', 'transport', 'endpoint'],
+  cluster: ['errors', 'util', 'data', 'topic', 'message', 'auth', 'codec', 'transport', 'endpoint', 'store'],
   entry: [...CORE_LAYERS],
   node: [...CORE_LAYERS, 'entry'],
   browser: [...CORE_LAYERS, 'entry'],
