@@ -1,0 +1,189 @@
+/**
+ * The byte-prefix ACL engine: compiles a `Grant` (allowed and denied topic prefixes) into a
+ * `PrefixAcl` that answers "may this topic be published / delivered" and "what does this
+ * subscription become" (kept, narrowed to the grant, or refused).
+ *
+ * Byte-prefix semantics: `zeek/logs` covers `zeek/logs/conn` and also `zeek/logsecret`. Prefixes
+ * are compared as UTF-16 code units, which for well-formed strings is exactly UTF-8 byte-prefix
+ * comparison (see `src/topic/topic-trie.ts`): a well-formed prefix ends on a code point boundary,
+ * and no code point's encoding is a prefix of another's in either encoding. A prefix that is not
+ * well-formed (a lone surrogate, e.g. one ending inside a surrogate pair) has no UTF-8 encoding and
+ * so no byte-prefix meaning: `compileAcl` refuses it with a `ValueError` rather than guess.
+ * Topics decoded from the wire (UTF-8) are always well-formed; `allows` and `narrow` compare
+ * whatever string they are given by code units and never throw.
+ *
+ * Representation: the allow and deny lists are normalised (sorted, no entry a prefix of another),
+ * allow prefixes that a deny covers are dropped, and each remaining allow prefix knows the deny
+ * prefixes lying deeper inside it. "Is some entry a prefix of `t`" is then a binary search for the
+ * greatest entry ≤ `t` (in a prefix-free sorted list only that one can be a prefix of `t`), so a
+ * check costs O(log n) string comparisons, and the deny list is consulted only when the matching
+ * allow prefix has a deny inside it.
+ */
+import { ValueError } from '../errors.js';
+import type { Grant, PrefixAcl, SubscriptionDecision } from './types.js';
+
+/** True when `prefix` is usable in a grant: a well-formed string (no lone surrogate). */
+export function isAclPrefix(prefix: unknown): prefix is string {
+  return typeof prefix === 'string' && !LONE_SURROGATE.test(prefix);
+}
+
+const LONE_SURROGATE = /\p{Cs}/u;
+
+/**
+ * Compiles `grant` into a `PrefixAcl` (see the module comment for the semantics). Throws a
+ * `ValueError` when `grant` is not `{ allow: string[], deny: string[] }` or a prefix is not
+ * well-formed UTF-16 (the message names the list and index, not the prefix).
+ */
+export function compileAcl(grant: Grant): PrefixAcl {
+  const allow = checkList(grant, 'allow');
+  const deny = checkList(grant, 'deny');
+  return new CompiledAcl(Object.freeze({ allow: Object.freeze(allow), deny: Object.freeze(deny) }));
+}
+
+/**
+ * One grant holding every allow and every deny prefix of `grants` (duplicates dropped, order of
+ * first appearance kept). A deny from any grant applies to all of them — an explicit deny wins —
+ * so the union is never broader than what each grant's allows minus all denies give.
+ */
+export function unionGrants(...grants: readonly Grant[]): Grant {
+  const allow = new Set<string>();
+  const deny = new Set<string>();
+  for (const g of grants) {
+    for (const a of g.allow) allow.add(a);
+    for (const d of g.deny) deny.add(d);
+  }
+  return { allow: [...allow], deny: [...deny] };
+}
+
+function checkList(grant: Grant, field: 'allow' | 'deny'): string[] {
+  const list: unknown = (grant as unknown as Record<string, unknown> | null | undefined)?.[field];
+  if (!Array.isArray(list)) throw new ValueError(`grant.${field} must be an array of topic prefixes`);
+  for (let i = 0; i < list.length; i++) {
+    const p: unknown = list[i];
+    if (typeof p !== 'string') throw new ValueError(`grant.${field}[${i}] must be a string, got ${typeof p}`);
+    if (LONE_SURROGATE.test(p))
+      throw new ValueError(`grant.${field}[${i}] is not well-formed UTF-16 (lone surrogate): it has no UTF-8 bytes`);
+  }
+  return [...(list as string[])];
+}
+
+/** Sorted by code units, duplicates and entries that have another entry as a prefix removed. */
+function normalise(list: readonly string[]): string[] {
+  const sorted = [...list].sort(compareUnits);
+  const out: string[] = [];
+  for (const p of sorted) {
+    // Sorted order puts a prefix right before its extensions, so only the last kept entry can cover `p`.
+    const last = out[out.length - 1];
+    if (last === undefined || !p.startsWith(last)) out.push(p);
+  }
+  return out;
+}
+
+function compareUnits(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** Index of the greatest entry ≤ `s` in sorted `list`, or -1. */
+function floorIndex(list: readonly string[], s: string): number {
+  let lo = 0;
+  let hi = list.length - 1;
+  let found = -1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >>> 1;
+    if (list[mid]! <= s) {
+      found = mid;
+      lo = mid + 1;
+    } else hi = mid - 1;
+  }
+  return found;
+}
+
+/** Index of the first entry ≥ `s` in sorted `list` (its length when none). */
+function lowerBound(list: readonly string[], s: string): number {
+  let lo = 0;
+  let hi = list.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (list[mid]! < s) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** The index of the entry of prefix-free sorted `list` that is a prefix of `s`, or -1. */
+function prefixIndex(list: readonly string[], s: string): number {
+  const i = floorIndex(list, s);
+  return i >= 0 && s.startsWith(list[i]!) ? i : -1;
+}
+
+/** True when some entry of sorted `list` has `p` as a prefix (lies at or below `p`). */
+function hasUnder(list: readonly string[], p: string): boolean {
+  const i = lowerBound(list, p);
+  return i < list.length && list[i]!.startsWith(p);
+}
+
+const NO_DENIES: readonly string[] = Object.freeze([]);
+
+class CompiledAcl implements PrefixAcl {
+  readonly open: boolean;
+  /** Normalised allow prefixes that no deny covers, sorted. */
+  readonly #allow: readonly string[];
+  /** Per entry of `#allow`: the normalised deny prefixes strictly inside it (usually none). */
+  readonly #inner: readonly (readonly string[])[];
+  /** Every deny prefix, normalised. */
+  readonly #deny: readonly string[];
+
+  constructor(readonly grant: Grant) {
+    this.open = grant.allow.includes('') && grant.deny.length === 0;
+    const deny = normalise(grant.deny);
+    const allow: string[] = [];
+    const inner: (readonly string[])[] = [];
+    for (const a of normalise(grant.allow)) {
+      if (prefixIndex(deny, a) >= 0) continue; // covered by a deny: allows nothing
+      // The denies that have `a` as a prefix are contiguous from the first one ≥ `a`.
+      let end = lowerBound(deny, a);
+      const start = end;
+      while (end < deny.length && deny[end]!.startsWith(a)) end++;
+      allow.push(a);
+      inner.push(end === start ? NO_DENIES : Object.freeze(deny.slice(start, end)));
+    }
+    this.#allow = Object.freeze(allow);
+    this.#inner = Object.freeze(inner);
+    this.#deny = Object.freeze(deny);
+  }
+
+  allows(topic: string): boolean {
+    if (this.open) return true;
+    const i = prefixIndex(this.#allow, topic);
+    if (i < 0) return false;
+    const inner = this.#inner[i]!;
+    return inner.length === 0 || prefixIndex(inner, topic) < 0;
+  }
+
+  narrow(prefix: string): SubscriptionDecision {
+    if (this.open) return { kind: 'keep', prefixes: [prefix], filtered: false };
+    if (prefixIndex(this.#deny, prefix) >= 0) return { kind: 'refuse', reason: 'denied' };
+    const allow = this.#allow;
+    const i = prefixIndex(allow, prefix);
+    if (i >= 0) {
+      const inner = this.#inner[i]!;
+      return { kind: 'keep', prefixes: [prefix], filtered: inner.length > 0 && hasUnder(inner, prefix) };
+    }
+    // Broader than the grant (or beside it): the allow prefixes under `prefix` are contiguous.
+    const start = lowerBound(allow, prefix);
+    let end = start;
+    let filtered = false;
+    while (end < allow.length && allow[end]!.startsWith(prefix)) {
+      if (this.#inner[end]!.length > 0) filtered = true;
+      end++;
+    }
+    if (end === start) return { kind: 'refuse', reason: 'outside_grant' };
+    return { kind: 'narrow', prefixes: allow.slice(start, end), filtered };
+  }
+}
+
+/** The ACL that allows nothing (every subscription is refused as `outside_grant`). */
+export const NO_ACCESS: PrefixAcl = compileAcl({ allow: [], deny: [] });
+
+/** The ACL that allows every topic (`open`). */
+export const FULL_ACCESS: PrefixAcl = compileAcl({ allow: [''], deny: [] });
