@@ -174,6 +174,8 @@ export interface AuditEvent {
   readonly code?: string;
   /** Human-readable detail. */
   readonly detail?: string;
+  /** Events of this kind on this connection left out by audit rate limiting since the last one recorded. */
+  readonly suppressed?: number;
 }
 
 /** Receives audit events. */
