@@ -97,6 +97,8 @@ export interface ConnectionInfo {
   readonly protocol: 'native' | 'json';
   /** The Origin header, when a browser sent one. */
   readonly origin?: string;
+  /** Subject CN of the client certificate, when the listener verified one against its CA (TLS `clientAuth`). */
+  readonly certificateName?: string;
 }
 
 /** Turns a credential (or none) into a principal; rejects with an `AuthError`. */
