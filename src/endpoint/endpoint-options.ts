@@ -98,6 +98,40 @@ export interface PeerOptions {
    * @default the endpoint's connector
    */
   readonly connector?: Connector;
+  /**
+   * A bearer token (a JWT or an API key) to present. Native links carry it in the hello (and,
+   * from Node, in an `Authorization: Bearer` upgrade header); JSON v1 links carry it on the
+   * upgrade: the `Authorization` header from Node, the `bearer.<token>` subprotocol (after
+   * `isobroker.v1`) from a browser, so a JSON v1 peering also passes an authenticating reverse
+   * proxy in front of a Zeek. Never put in a URL or a log. @default none
+   */
+  readonly token?: string;
+  /**
+   * Supplies a fresh token: called at the first dial when `token` is absent, before the token
+   * expires (at ~80 % of its lifetime, with jitter; retried with backoff on failure), and on a
+   * reconnect when it expired or expires within 60 s. @default none
+   */
+  readonly getToken?: () => string | Promise<string>;
+  /**
+   * Extra HTTP headers on the WebSocket upgrade (Node only: a browser cannot set headers, and
+   * giving them there is a `ConfigError`; use `protocols` or a cookie). @default none
+   */
+  readonly headers?: Readonly<Record<string, string>>;
+  /**
+   * `Sec-WebSocket-Protocol` offers, e.g. `bearerProtocols(jwt)` = `['isobroker.v1', 'bearer.<jwt>']`.
+   * @default none; from a browser with `token`/`getToken`, `['isobroker.v1', 'bearer.<token>']`
+   */
+  readonly protocols?: readonly string[];
+}
+
+/** The validated credential options of one peering (see `PeerOptions`). */
+export interface PeerCredentialOptions {
+  readonly token?: string;
+  readonly getToken?: () => string | Promise<string>;
+  readonly headers?: Readonly<Record<string, string>>;
+  readonly protocols?: readonly string[];
+  /** Whether the connector sends `headers` (then the token travels as `Authorization: Bearer`). */
+  readonly sendsHeaders: boolean;
 }
 
 /** Options of `endpoint.whenRoutable(topic, options)`. */
@@ -176,13 +210,124 @@ export function resolveEndpointOptions(o: EndpointOptions = {}): ResolvedEndpoin
   };
 }
 
-/** Resolves the options of one `peer()` call against the endpoint's retry delay. */
+/** The options of one `peer()` call, resolved. */
+export interface ResolvedPeerOptions {
+  readonly retry: number;
+  readonly connector: Connector | undefined;
+  /** Present when a token, getToken, headers or protocols were given. */
+  readonly credentials: PeerCredentialOptions | undefined;
+}
+
+const HTTP_TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+/** Headers ws (or the HTTP layer) sets itself: giving them would break the upgrade. */
+const RESERVED_HEADERS = [
+  'host',
+  'connection',
+  'upgrade',
+  'content-length',
+  'transfer-encoding',
+  'sec-websocket-key',
+  'sec-websocket-version',
+  'sec-websocket-extensions',
+  'sec-websocket-protocol',
+];
+
+function tokenOption(name: string, v: string | undefined): string | undefined {
+  if (v === undefined) return undefined;
+  // Never show the value: it is a credential.
+  if (typeof v !== 'string' || v.length === 0 || v.length > 16_384 || !/^[\x21-\x7e]+$/.test(v))
+    throw new ConfigError(
+      name,
+      'expected a non-empty string of at most 16384 printable ASCII characters without spaces',
+    );
+  return v;
+}
+
+function headersOption(v: Readonly<Record<string, string>> | undefined): Record<string, string> | undefined {
+  if (v === undefined) return undefined;
+  if (v === null || typeof v !== 'object' || Array.isArray(v))
+    throw new ConfigError('headers', 'expected an object of header names to string values');
+  const out: Record<string, string> = {};
+  const seen = new Set<string>();
+  for (const [k, val] of Object.entries(v)) {
+    if (!HTTP_TOKEN.test(k)) throw new ConfigError('headers', `${JSON.stringify(k)} is not a valid header name`);
+    const lower = k.toLowerCase();
+    if (RESERVED_HEADERS.includes(lower))
+      throw new ConfigError(
+        'headers',
+        `${k} is set by the WebSocket upgrade itself${lower === 'sec-websocket-protocol' ? '; use protocols' : ''}`,
+      );
+    if (seen.has(lower)) throw new ConfigError('headers', `header ${k} is given twice`);
+    seen.add(lower);
+    // Values may be credentials: name the header, never show the value.
+    if (typeof val !== 'string' || val.length > 16_384 || /[\r\n\0]/.test(val))
+      throw new ConfigError(
+        'headers',
+        `the value of ${k} must be a string of at most 16384 characters without CR, LF or NUL`,
+      );
+    out[k] = val;
+  }
+  return out;
+}
+
+function protocolsOption(v: readonly string[] | undefined): string[] | undefined {
+  if (v === undefined) return undefined;
+  if (!Array.isArray(v) || v.length > 32)
+    throw new ConfigError('protocols', 'expected an array of at most 32 subprotocols');
+  const seen = new Set<string>();
+  for (const p of v) {
+    if (typeof p !== 'string' || p.length > 16_384 || !HTTP_TOKEN.test(p))
+      throw new ConfigError(
+        'protocols',
+        "each subprotocol must be a non-empty HTTP token (letters, digits, !#$%&'*+-.^_`|~)",
+      );
+    if (seen.has(p)) throw new ConfigError('protocols', 'a subprotocol is offered twice');
+    seen.add(p);
+  }
+  return [...v];
+}
+
+/**
+ * Resolves the options of one `peer()` call against the endpoint's retry delay and connector
+ * (the one used when `options.connector` is absent). `headers` with a connector that cannot send
+ * them (`connector.sendsHeaders` is not true: a browser's WebSocket) is a `ConfigError`; so is an
+ * `Authorization` header together with `token`/`getToken`. When neither connector is known, the
+ * headers check is left to the dial.
+ */
 export function resolvePeerOptions(
   o: PeerOptions | undefined,
   endpointRetry: number,
-): Required<Omit<PeerOptions, 'connector'>> & Pick<PeerOptions, 'connector'> {
+  endpointConnector?: Connector,
+): ResolvedPeerOptions {
   checkOptionsObject('options', o);
-  return { retry: numberOption('retry', o?.retry, endpointRetry, 0), connector: fnOption('connector', o?.connector) };
+  const retry = numberOption('retry', o?.retry, endpointRetry, 0);
+  const connector = fnOption('connector', o?.connector);
+  const token = tokenOption('token', o?.token);
+  const getToken = fnOption('getToken', o?.getToken);
+  const headers = headersOption(o?.headers);
+  const protocols = protocolsOption(o?.protocols);
+  if (token === undefined && getToken === undefined && headers === undefined && protocols === undefined)
+    return { retry, connector, credentials: undefined };
+  const effective = connector ?? endpointConnector;
+  const sendsHeaders = effective?.sendsHeaders === true;
+  if (headers !== undefined && Object.keys(headers).length > 0 && effective !== undefined && !sendsHeaders)
+    throw new ConfigError(
+      'headers',
+      'this connector cannot send upgrade headers (browsers cannot set WebSocket headers); use protocols (bearerProtocols(token)) or a cookie',
+    );
+  const hasToken = token !== undefined || getToken !== undefined;
+  if (hasToken && headers !== undefined && Object.keys(headers).some((k) => k.toLowerCase() === 'authorization'))
+    throw new ConfigError('headers', 'give either token/getToken or an Authorization header, not both');
+  if (hasToken && protocols?.some((p) => p.startsWith('bearer.')))
+    throw new ConfigError('protocols', 'give either token/getToken or a bearer.… subprotocol, not both');
+  const credentials: PeerCredentialOptions = {
+    sendsHeaders,
+    ...(token !== undefined ? { token } : {}),
+    ...(getToken !== undefined ? { getToken } : {}),
+    ...(headers !== undefined ? { headers } : {}),
+    ...(protocols !== undefined ? { protocols } : {}),
+  };
+  return { retry, connector, credentials };
 }
 
 /** Resolves the options of one `whenRoutable()` call. */

@@ -3,10 +3,12 @@
  * a failure or a drop dial again with backoff and jitter. The URL picks the protocol: a path of
  * `/v1/messages/json` speaks Broker JSON v1, anything else the native protocol (its path implied).
  */
-import type { Connector, Transport } from '../transport/transport.js';
+import type { Connector, DialOptions, Transport } from '../transport/transport.js';
 import { backoffDelay } from './backoff.js';
 import type { Timers } from './timers.js';
 import { ClosedError, IsobrokerError, ValueError } from '../errors.js';
+import type { PeerCredentialOptions } from './endpoint-options.js';
+import { BEARER_SUBPROTOCOL_PREFIX, ISOBROKER_SUBPROTOCOL, isProtocolToken, TokenSource } from './token-source.js';
 
 /** WebSocket path of the native protocol (implied by a peer URL without a path). */
 export const NATIVE_PATH = '/v1/messages/native';
@@ -32,6 +34,8 @@ export function resolvePeerUrl(url: string): { url: string; protocol: PeerProtoc
 export interface PeeringHost {
   connector: Connector;
   timers: Timers;
+  /** Token, headers and subprotocols of this peering (`resolvePeerOptions(…).credentials`). */
+  credentials?: PeerCredentialOptions;
   /** The transport is connected: start a session on it. */
   open(p: Peering, transport: Transport): void;
   /** A dial failed. */
@@ -45,6 +49,11 @@ export class Peering {
   peerId: string | undefined;
   private timer: unknown;
   private readonly waiters: { resolve: () => void; reject: (e: unknown) => void }[] = [];
+  /**
+   * This peering's token (with `token` or `getToken`), renewed before it expires. A native
+   * session takes it as its credential hook: the hello carries `tokens.current()`.
+   */
+  readonly tokens: TokenSource | undefined;
 
   constructor(
     readonly url: string,
@@ -53,7 +62,48 @@ export class Peering {
     readonly retry: number,
     readonly maxRetry: number,
     private readonly host: PeeringHost,
-  ) {}
+  ) {
+    const c = host.credentials;
+    this.tokens =
+      c !== undefined && (c.token !== undefined || c.getToken !== undefined)
+        ? new TokenSource({
+            timers: host.timers,
+            ...(c.token !== undefined ? { token: c.token } : {}),
+            ...(c.getToken !== undefined ? { getToken: c.getToken } : {}),
+          })
+        : undefined;
+  }
+
+  /**
+   * What goes on the next upgrade: the given headers and subprotocols, and the token (renewed
+   * first when it expires within a minute) as `Authorization: Bearer` where the connector sends
+   * headers, else, for JSON v1 (whose only credential is the upgrade), as the `bearer.<token>`
+   * subprotocol after `isobroker.v1`. A native link from a browser carries it in the hello only.
+   */
+  async dialOptions(): Promise<DialOptions | undefined> {
+    const c = this.host.credentials;
+    if (c === undefined) return undefined;
+    const token = this.tokens ? await this.tokens.forDial() : undefined;
+    const headers: Record<string, string> = { ...c.headers };
+    let protocols = c.protocols ? [...c.protocols] : undefined;
+    if (token !== undefined) {
+      if (c.sendsHeaders) headers.Authorization = `Bearer ${token}`;
+      else if (this.protocol === 'json') {
+        if (!isProtocolToken(token))
+          throw new IsobrokerError(
+            'invalid_argument',
+            'the token cannot travel as a subprotocol (it holds characters other than an HTTP token’s)',
+          );
+        protocols = protocols ?? [];
+        if (!protocols.includes(ISOBROKER_SUBPROTOCOL)) protocols.unshift(ISOBROKER_SUBPROTOCOL);
+        protocols.push(`${BEARER_SUBPROTOCOL_PREFIX}${token}`);
+      }
+    }
+    return {
+      ...(Object.keys(headers).length > 0 ? { headers } : {}),
+      ...(protocols !== undefined ? { protocols } : {}),
+    };
+  }
 
   start(): void {
     void this.dial();
@@ -111,6 +161,7 @@ export class Peering {
 
   stop(): void {
     this.state = 'stopped';
+    this.tokens?.stop();
     if (this.timer !== undefined) this.host.timers.clearTimeout(this.timer);
     this.timer = undefined;
     for (const w of this.waiters.splice(0)) w.reject(new ClosedError(`unpeered from ${this.url}`));
@@ -133,7 +184,9 @@ export class Peering {
     if (this.state === 'stopped') return;
     let t: Transport;
     try {
-      t = await this.host.connector(this.url);
+      const options = await this.dialOptions();
+      if (this.stopped()) return;
+      t = options === undefined ? await this.host.connector(this.url) : await this.host.connector(this.url, options);
     } catch (err) {
       if (this.stopped()) return;
       this.host.unavailable(this, err);

@@ -55,7 +55,11 @@ export const BROKER_ANONYMOUS_TLS: Readonly<TlsOptions> = Object.freeze({
   rejectUnauthorized: false,
 });
 
-/** Options of `peer()` from `isobroker/node`: the endpoint's peer options plus `tls`. */
+/**
+ * Options of `peer()` from `isobroker/node`: the endpoint's peer options plus `tls`. `token` /
+ * `getToken` travel as `Authorization: Bearer` on the upgrade (and, native, in the hello);
+ * `headers` go on the upgrade through `ws`; `protocols` are offered as `Sec-WebSocket-Protocol`.
+ */
 export interface NodePeerOptions extends Omit<PeerOptions, 'connector'> {
   /** TLS options for a `wss://` URL (`BROKER_ANONYMOUS_TLS` for a default Broker or Zeek). @default Node's defaults */
   readonly tls?: TlsOptions;
@@ -102,8 +106,9 @@ export function resolveTlsOptions(o: TlsOptions | undefined): TlsOptions {
 export function tlsWebSocket(tls: TlsOptions): WebSocketConstructor {
   const options = { ...resolveTlsOptions(tls), perMessageDeflate: false };
   class TlsWebSocket extends WebSocket {
-    constructor(url: string, protocols?: string | string[]) {
-      super(url, protocols ?? [], options as WebSocket.ClientOptions);
+    constructor(url: string, protocols?: string | string[], extra?: { headers?: Record<string, string> }) {
+      const o = extra?.headers ? { ...options, headers: { ...extra.headers } } : options;
+      super(url, protocols ?? [], o as WebSocket.ClientOptions);
     }
   }
   return TlsWebSocket as unknown as WebSocketConstructor;
@@ -115,15 +120,17 @@ export function tlsConnector(tls: TlsOptions): Connector {
 }
 
 /**
- * Peers `endpoint` with `url` like `endpoint.peer(url, options)`, dialling a `wss://` URL with
- * `options.tls`, e.g. `peer(ep, 'wss://zeek:27759/v1/messages/json', { tls: BROKER_ANONYMOUS_TLS })`
- * for a Zeek with Broker's default (anonymous) TLS. Rejects with a `ConfigError` for invalid TLS
- * options or TLS options with a `ws://` URL.
+ * Peers `endpoint` with `url` like `endpoint.peer(url, options)` (with Node's `ws`, `headers` and
+ * the token's `Authorization: Bearer` header go on the upgrade), dialling a `wss://` URL
+ * with `options.tls`, e.g. `peer(ep, 'wss://zeek:27759/v1/messages/json', { tls: BROKER_ANONYMOUS_TLS,
+ * getToken })` for a Zeek behind an authenticating proxy. Rejects with a `ConfigError` for invalid
+ * TLS or credential options, or TLS options with a `ws://` URL.
  */
 export function peer(endpoint: Endpoint, url: string, options: NodePeerOptions = {}): Promise<void> {
   try {
     checkOptionsObject('options', options);
     const { tls, ...rest } = options;
+    // Without tls the endpoint's connector dials: by default Node's ws, which sends headers.
     if (tls === undefined) return endpoint.peer(url, rest);
     if (!/^\s*wss:\/\//i.test(url))
       throw new ConfigError('tls', `TLS options need a wss:// URL, got ${JSON.stringify(url)}`);
