@@ -58,6 +58,8 @@ export const STORE_ERROR_CODES = [
   'value_too_large',
   /** A listener of a store's change feed or status threw (reported on the store's error channel). */
   'listener_failed',
+  /** The principal lacks the store permission (`read`, `write`, `master`): a hub refused the store traffic. */
+  'forbidden',
 ] as const;
 /** One of Broker's data-store error codes. */
 export type StoreErrorCode = (typeof STORE_ERROR_CODES)[number];

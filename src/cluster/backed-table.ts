@@ -46,8 +46,9 @@ export const DEFAULT_BACKED_TABLE_OPTIONS = Object.freeze({ master: false } as c
 
 /**
  * The events of a backed table. `change`: a change that arrived through the store (including
- * echoes of our own writes). `error`: a write applied locally but refused by the store
- * (`write_failed`, the `StoreError` as `cause`, the key in `context`), or a listener that threw.
+ * echoes of our own writes). `error`: a write applied locally but refused by the store or by the
+ * hub (`write_failed`, the `StoreError` or `AuthError` — e.g. `forbidden` — as `cause`, the key in
+ * `context`; the local entry is rolled back by then), or a listener that threw.
  */
 export interface BackedTableEvents {
   /** A change of the table. */
@@ -74,6 +75,11 @@ const toData = (v: unknown): Data => (isData(v) ? v : from(v));
  */
 export class BackedTable implements Iterable<[Data, Data]> {
   private readonly map = new DataMap<Data>();
+  /**
+   * Keys with local writes the store has not settled: how many, and the key's value as the store
+   * last confirmed it (`undefined`: absent), to roll back to when they are all refused.
+   */
+  private readonly unsettled = new DataMap<{ writes: number; confirmed: Data | undefined }>();
   private readonly events: Emitter<BackedTableEvents> = new Emitter((event, err) =>
     this.events.emit('error', listenerErrorEvent(event, err)),
   );
@@ -116,21 +122,26 @@ export class BackedTable implements Iterable<[Data, Data]> {
     return this.map.has(toData(key));
   }
 
-  /** Sets `key` here at once and writes it to the store. */
+  /**
+   * Sets `key` here at once and writes it to the store. When the store (or the hub: `forbidden`)
+   * refuses the write, the entry goes back to what the store holds and an `error` event says why.
+   */
   set(key: unknown, value: unknown): this {
     const k = toData(key);
     const v = toData(value);
+    this.begin(k);
     this.map.set(k, v);
     const w = this.opts.expiry === undefined ? undefined : { expiry: this.opts.expiry };
-    this.store.put(k, v, w).catch((err: unknown) => this.writeFailed('put', k, err));
+    this.settle('put', k, this.store.put(k, v, w));
     return this;
   }
 
-  /** Deletes `key` here at once and in the store. */
+  /** Deletes `key` here at once and in the store (restored, with an `error` event, when refused). */
   delete(key: unknown): boolean {
     const k = toData(key);
+    this.begin(k);
     const had = this.map.delete(k);
-    this.store.erase(k).catch((err: unknown) => this.writeFailed('erase', k, err));
+    this.settle('erase', k, this.store.erase(k));
     return had;
   }
 
@@ -179,23 +190,63 @@ export class BackedTable implements Iterable<[Data, Data]> {
       case 'insert':
       case 'update':
         this.map.set(ev.key, ev.newValue);
+        this.confirm(ev.key, ev.newValue);
         break;
       case 'erase':
       case 'expire':
         this.map.delete(ev.key);
+        this.confirm(ev.key, undefined);
         break;
       case 'clear':
         this.map.clear();
+        for (const u of this.unsettled.values()) u.confirmed = undefined;
         break;
     }
     this.events.emit('change', ev);
   }
 
-  private writeFailed(op: 'put' | 'erase', key: Data, err: unknown): void {
+  /** A local write of `key` starts: with none unsettled, the current entry is what the store confirmed. */
+  private begin(key: Data): void {
+    const u = this.unsettled.get(key);
+    if (u) u.writes++;
+    else this.unsettled.set(key, { writes: 1, confirmed: this.map.get(key) });
+  }
+
+  private confirm(key: Data, value: Data | undefined): void {
+    const u = this.unsettled.get(key);
+    if (u) u.confirmed = value;
+  }
+
+  /**
+   * Settles one local write. A refused one is rolled back once no other local write of the key is
+   * unsettled (a later one decides the entry; if it is refused too, it rolls back then).
+   */
+  private settle(op: 'put' | 'erase', key: Data, write: Promise<void>): void {
+    const done = (): { writes: number; confirmed: Data | undefined } | undefined => {
+      const u = this.unsettled.get(key);
+      if (u && --u.writes === 0) this.unsettled.delete(key);
+      return u;
+    };
+    write.then(
+      () => void done(),
+      (err: unknown) => {
+        const u = done();
+        const rolledBack = u !== undefined && u.writes === 0;
+        if (rolledBack) {
+          if (u.confirmed === undefined) this.map.delete(key);
+          else this.map.set(key, u.confirmed);
+        }
+        this.writeFailed(op, key, err, rolledBack);
+      },
+    );
+  }
+
+  private writeFailed(op: 'put' | 'erase', key: Data, err: unknown, rolledBack: boolean): void {
     const cause = err instanceof IsobrokerError ? err : new StoreError('backend_failure', String(err), { cause: err });
+    const outcome = rolledBack ? ' (rolled back here)' : '';
     this.events.emit(
       'error',
-      errorEvent('write_failed', undefined, `${op} ${toText(key)} in ${this.name}: ${cause.message}`, cause),
+      errorEvent('write_failed', undefined, `${op} ${toText(key)} in ${this.name}: ${cause.message}${outcome}`, cause),
     );
   }
 }

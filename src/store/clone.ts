@@ -464,6 +464,29 @@ export class CloneCore {
     this.events.emit('syncFailed', err);
   }
 
+  /**
+   * A hub refused this clone's store traffic (`forbidden`, `err`): `need` is the permission it
+   * lacks. Every write waiting for the master fails with `err` (the hub refuses each of them: the
+   * permission is per store). Without `read` the clone cannot sync either: it stops attaching for
+   * a while, as after `SyncFailed`, and reports `err` (`whenInSync` rejects with it) instead of
+   * asking again and again unanswered.
+   */
+  refusedByHub(err: StoreError, need: 'read' | 'write' | 'master'): void {
+    if (this.status === 'closed') return;
+    for (const p of this.pending.values()) p.reject(err);
+    this.pending.clear();
+    if (need !== 'read') return;
+    const quiet = !this.attaching && !this.snapshot && this.cfg.timers.now() < this.failedUntil;
+    this.attaching = false;
+    this.snapshot = undefined;
+    if (this.status === 'in-sync') this.lost();
+    if (quiet) return; // already reported; the pause is running
+    this.failedUntil = this.cfg.timers.now() + this.failedWait;
+    this.failedWait = Math.min(SYNC_FAILED_RETRY_MAX_MS, this.failedWait * 2);
+    this.cfg.onError(err);
+    this.events.emit('syncFailed', err);
+  }
+
   private onAck(msg: Extract<StoreMessage, { kind: typeof StoreMsg.Ack }>): void {
     const p = this.pending.get(msg.reqId);
     if (!p) return;

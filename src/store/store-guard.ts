@@ -34,7 +34,14 @@ import { AuthError as AuthErrorClass } from '../auth/types.js';
 import { decodeValue } from '../codec/native-values.js';
 import { isEndpointId } from '../endpoint/endpoint-id.js';
 import { INTERNAL_TOPIC_PREFIX } from '../topic/internal.js';
-import { StoreMsg, decodeStoreMessage, type StoreMessage } from './store-protocol.js';
+import {
+  StoreMsg,
+  cloneTopic,
+  decodeStoreMessage,
+  masterTopic,
+  updatesTopic,
+  type StoreMessage,
+} from './store-protocol.js';
 
 /** The prefix of every store topic; `installStoreGuard` registers the guard for it. */
 export const STORE_TOPIC_PREFIX = `${INTERNAL_TOPIC_PREFIX}store/`;
@@ -231,4 +238,28 @@ export function storeDeliveryGuard(topic: string, principal: Principal): AuthErr
     }
   }
   return undefined;
+}
+
+/** Whether `text` names `topic` as a whole (not as the start of a longer topic). */
+function mentionsTopic(text: string, topic: string): boolean {
+  for (let i = text.indexOf(topic); i !== -1; i = text.indexOf(topic, i + 1)) {
+    const next = text[i + topic.length];
+    if (next === undefined || !/[^\s'"`),;]/.test(next)) return true;
+  }
+  return false;
+}
+
+/**
+ * Reads a hub's refusal notice (the context of a `forbidden` error event) as a refusal of store
+ * `name`'s traffic: the permission it says is missing — from this guard's texts (`store 'NAME': …
+ * needs P permission`), or `read` when the notice names one of the store's topics (an endpoint
+ * without a store guard refuses all of them) — else undefined.
+ */
+export function storeRefusal(context: string, name: string, cloneId?: string): StorePermission | undefined {
+  if (context.includes(`store '${name}': `)) {
+    const need = /needs (read|write|master) permission/.exec(context)?.[1] as StorePermission | undefined;
+    return need ?? 'read';
+  }
+  const topics = [masterTopic(name), updatesTopic(name), ...(cloneId === undefined ? [] : [cloneTopic(name, cloneId)])];
+  return topics.some((t) => mentionsTopic(context, t)) ? 'read' : undefined;
 }

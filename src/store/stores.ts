@@ -28,6 +28,8 @@ import {
   type StoreMessage,
 } from './store-protocol.js';
 import { DEFAULT_MAX_ENTRY_BYTES } from './value-size.js';
+import { installStoreGuard } from './install-store-guard.js';
+import { storeRefusal } from './store-guard.js';
 import { Emitter } from '../util/emitter.js';
 import { checkOptionsObject, fnOption, intOption, numberOption } from '../util/options.js';
 import { ConfigError } from '../errors.js';
@@ -376,8 +378,14 @@ export class StoreMaster extends StoreHandle {
     let names = localMasters.get(endpoint);
     if (!names) localMasters.set(endpoint, (names = new Set()));
     names.add(name);
+    // A hub that refuses to let this endpoint serve the store says so (store permission `master`).
+    const offRefused = endpoint.on('error', (ev) => {
+      if (ev.code !== 'forbidden' || ev.context === undefined || storeRefusal(ev.context, name) === undefined) return;
+      onError(new StoreError('forbidden', `master of ${name}: ${ev.context}`));
+    });
     this.unsubscribe = () => {
       sub.unsubscribe();
+      offRefused();
       localMasters.get(endpoint)?.delete(name);
     };
     endpoint.flushSubscriptions();
@@ -437,6 +445,14 @@ export class StoreClone extends StoreHandle {
     });
     const rx = receiver((m) => this.core.onMessage(m), onError);
     this.subs = [endpoint.subscribe(updatesTopic(name), rx), endpoint.subscribe(cloneTopic(name, this.cloneId), rx)];
+    // A hub that refuses this store's traffic says so in a `forbidden` notice (store permissions).
+    const offRefused = endpoint.on('error', (ev) => {
+      if (ev.code !== 'forbidden' || ev.context === undefined) return;
+      const need = storeRefusal(ev.context, name, this.cloneId);
+      if (need === undefined) return;
+      this.core.refusedByHub(new StoreError('forbidden', `clone of ${name}: ${ev.context}`), need);
+    });
+    this.subs.push({ unsubscribe: offRefused });
     endpoint.flushSubscriptions();
   }
 
@@ -493,7 +509,9 @@ export class StoreClone extends StoreHandle {
 
 /**
  * Creates the master of store `name` on `endpoint`. Refused with `master_exists` when a master of
- * that name is already reachable (there is one master per store in the whole network).
+ * that name is already reachable (there is one master per store in the whole network). Installs
+ * the store permission guard on `endpoint` (`installStoreGuard`): connections it serves with a
+ * principal need `read`, `write` or `master` on a store for its traffic.
  */
 export async function createMaster(endpoint: Endpoint, name: string, opts: MasterOptions = {}): Promise<StoreMaster> {
   const topic = masterTopic(name);
@@ -502,6 +520,8 @@ export async function createMaster(endpoint: Endpoint, name: string, opts: Maste
     // broader ones, so an announced filter lists every master it hosts.
     throw new StoreError('master_exists', `a master for store '${name}' already exists in the network`);
   }
+  // A hub hosting masters checks the store permissions of the connections it serves.
+  installStoreGuard(endpoint);
   return new StoreMaster(endpoint, name, opts);
 }
 
