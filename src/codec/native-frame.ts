@@ -77,6 +77,13 @@ function fields(r: MsgpackReader, at: number, name: string, got: number, want: n
   if (got !== want) r.fail(at, `${name} message must have ${want} elements, got ${got}`);
 }
 
+function readStrings(r: MsgpackReader, what: string): string[] {
+  const count = r.arrayHeader(what);
+  const out: string[] = [];
+  for (let i = 0; i < count; i++) out.push(r.string(`${what} entry`));
+  return out;
+}
+
 function readMessage(r: MsgpackReader): NativeMessage {
   const at = r.pos;
   const n = r.arrayHeader('a message', false);
@@ -131,6 +138,20 @@ function readMessage(r: MsgpackReader): NativeMessage {
     case MessageKind.Pong:
       fields(r, at, kind === MessageKind.Ping ? 'Ping' : 'Pong', n, 2);
       return { kind, nonce: r.uint('nonce') };
+    case MessageKind.Welcome: {
+      fields(r, at, 'Welcome', n, 4);
+      const sub = r.string('Welcome sub');
+      const roles = readStrings(r, 'Welcome roles');
+      return { kind, sub, roles, expiresAt: r.uint('Welcome expiresAt') };
+    }
+    case MessageKind.Reauth:
+      fields(r, at, 'Reauth', n, 2);
+      return { kind, credential: r.string('Reauth credential') };
+    case MessageKind.Narrowed: {
+      fields(r, at, 'Narrowed', n, 3);
+      const requested = readStrings(r, 'Narrowed requested');
+      return { kind, requested, effective: readStrings(r, 'Narrowed effective') };
+    }
   }
   return r.fail(kindAt, `unknown message kind ${kind}`, 'unknown_message');
 }

@@ -6,9 +6,13 @@ import type { Data } from '../data/types.js';
 
 /**
  * Version of the native protocol this code speaks (sent in `Hello`). Version 2 added the `link`
- * field of `Hello` (leaf or router links, PROTOCOL.md §8).
+ * field of `Hello` (leaf or router links, PROTOCOL.md §8); version 3 the authentication messages
+ * `Welcome`, `Reauth` and `Narrowed` (PROTOCOL.md §9).
  */
-export const NATIVE_PROTOCOL_VERSION = 2;
+export const NATIVE_PROTOCOL_VERSION = 3;
+
+/** Oldest protocol version still accepted from a peer (version 2 peers, when auth is off). */
+export const MIN_NATIVE_PROTOCOL_VERSION = 2;
 
 /**
  * The kinds of native link a dialler can ask for in its `Hello`: a `router` link runs link-state
@@ -30,6 +34,9 @@ export const MessageKind = {
   Ping: 5,
   Pong: 6,
   Bye: 7,
+  Welcome: 8,
+  Reauth: 9,
+  Narrowed: 10,
 } as const;
 export type MessageKind = (typeof MessageKind)[keyof typeof MessageKind];
 
@@ -50,7 +57,7 @@ export interface HelloMessage {
   readonly name: string;
   /** Cluster role (`manager`, `logger`, `proxy`, `worker`) or another free-form role. */
   readonly role: string;
-  /** Reserved for a signed token; nil on the wire when absent (decoded as null). */
+  /** A signed token or an API key (PROTOCOL.md §9); nil on the wire when absent (decoded as null). */
   readonly credential?: string | null;
   /**
    * The kind of link the sender asks for when it dialled (`router` or `leaf`); the acceptor's own
@@ -114,6 +121,37 @@ export interface ByeMessage {
   readonly context: string;
 }
 
+/**
+ * `[8, sub, roles, expiresAt]`: sent by an acceptor that authenticated the connection (after the
+ * hello, and again after every accepted `Reauth`): who the connection runs as.
+ */
+export interface WelcomeMessage {
+  readonly kind: typeof MessageKind.Welcome;
+  /** The principal's subject. */
+  readonly sub: string;
+  readonly roles: readonly string[];
+  /** When the credential expires, ms since the epoch; 0 when it does not. */
+  readonly expiresAt: number;
+}
+
+/** `[9, credential]`: the dialler presents a fresh credential (same subject) on a live connection. */
+export interface ReauthMessage {
+  readonly kind: typeof MessageKind.Reauth;
+  /** A signed token or an API key (never logged). */
+  readonly credential: string;
+}
+
+/**
+ * `[10, requested, effective]`: the acceptor serves a leaf's subscriptions narrowed to its grant:
+ * `requested` the announced prefixes that were changed or refused, `effective` what the whole
+ * subscription now is.
+ */
+export interface NarrowedMessage {
+  readonly kind: typeof MessageKind.Narrowed;
+  readonly requested: readonly string[];
+  readonly effective: readonly string[];
+}
+
 /** Any message of the native protocol, as `decodeFrame` returns it. */
 export type NativeMessage =
   | HelloMessage
@@ -122,7 +160,10 @@ export type NativeMessage =
   | ErrorMessage
   | PingMessage
   | PongMessage
-  | ByeMessage;
+  | ByeMessage
+  | WelcomeMessage
+  | ReauthMessage
+  | NarrowedMessage;
 
 /** A Data message to encode, carrying either a value or already-encoded value bytes. */
 export type DataMessageInput = Omit<DataMessage, 'valueBytes'> &

@@ -14,6 +14,7 @@ export {
   ENDPOINT_ID_BYTES,
   LINK_KINDS,
   MessageKind,
+  MIN_NATIVE_PROTOCOL_VERSION,
   NATIVE_PROTOCOL_VERSION,
   RESERVED_MESSAGE_KINDS,
 } from './native-kinds.js';
@@ -25,10 +26,13 @@ export type {
   ErrorMessage,
   HelloMessage,
   LinkKind,
+  NarrowedMessage,
   NativeMessage,
   NativeMessageInput,
   PingMessage,
   PongMessage,
+  ReauthMessage,
+  WelcomeMessage,
 } from './native-kinds.js';
 export { decodeFrame, encodeFrame } from './native-frame.js';
 export { decodeValue, encodeValue } from './native-values.js';
@@ -47,6 +51,11 @@ function idField(w: MsgpackWriter, what: string, id: Uint8Array): void {
     throw new ValueError(`${what} must be ${ENDPOINT_ID_BYTES} bytes`);
   }
   w.bin(id);
+}
+
+function strings(w: MsgpackWriter, list: readonly string[]): void {
+  w.arrayHeader(list.length);
+  for (const x of list) w.str(x);
 }
 
 function writeData(
@@ -107,6 +116,24 @@ function writeMessage(w: MsgpackWriter, m: NativeMessageInput): void {
       w.arrayHeader(2);
       w.uint(m.kind);
       uintField(w, 'nonce', m.nonce);
+      return;
+    case MessageKind.Welcome:
+      w.arrayHeader(4);
+      w.uint(m.kind);
+      w.str(m.sub);
+      strings(w, m.roles);
+      uintField(w, 'Welcome expiresAt', m.expiresAt);
+      return;
+    case MessageKind.Reauth:
+      w.arrayHeader(2);
+      w.uint(m.kind);
+      w.str(m.credential);
+      return;
+    case MessageKind.Narrowed:
+      w.arrayHeader(3);
+      w.uint(m.kind);
+      strings(w, m.requested);
+      strings(w, m.effective);
       return;
   }
   throw new ValueError(`unknown message kind ${String((m as { kind: unknown }).kind)}`);

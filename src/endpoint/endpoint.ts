@@ -34,6 +34,10 @@ import { Overlay, type OverlayConfig, type OverlayStats } from './overlay.js';
 import { Peering, resolvePeerUrl, type PeerProtocol, type PeeringState } from './peering.js';
 import type { SendQueueStats } from './send-queue.js';
 import { errorEvent, listenerErrorEvent, statusEvent, type ErrorEvent, type StatusEvent } from './status.js';
+import { AuthError, type AcceptAuth, type AuditEvent, type Revalidate } from '../auth/types.js';
+import { AccessControl, needsAccess, refuseTransport, type TopicGuardRegistration } from './access.js';
+import { acceptJsonAccess, mayPublishJson, narrowJson } from './json-access.js';
+import type { DialCredential } from './native-session.js';
 
 /** A message delivered to a subscriber. */
 export interface Message {
@@ -84,6 +88,11 @@ export interface EndpointEvents {
   status: StatusEvent;
   /** An asynchronous failure (see above). */
   error: ErrorEvent;
+  /**
+   * A security-relevant event of an authenticated connection (auth, denials, limits, takeovers),
+   * or one the listener reported with `reportAudit`. Never holds a credential or message body.
+   */
+  audit: AuditEvent;
 }
 
 interface LocalSub {
@@ -113,6 +122,9 @@ export class Endpoint {
     readonly links: ResolvedLinks;
   };
   private readonly overlay: Overlay;
+  private readonly access: AccessControl;
+  /** Credentials for native peerings we dial, by URL (set by `peer` with a token). */
+  private readonly credentials = new Map<string, DialCredential>();
   private readonly connector: Connector;
   private readonly local = new TopicTrie<LocalSub>();
   /** topic → matching local subscriptions; cleared whenever subscriptions change. */
@@ -157,12 +169,14 @@ export class Endpoint {
       tombstoneTime: this.opts.tombstoneTime,
     };
     this.connector = this.opts.connector ?? websocketConnector(this.opts.WebSocket ?? DefaultWebSocket);
+    this.access = new AccessControl(this.opts.timers, (ev) => this.emit('audit', ev));
     this.overlay = new Overlay(this.cfg, {
       deliver: (topic, bytes) => this.deliver(topic, undefined, bytes, undefined),
       status: (ev) => this.emit('status', ev),
       error: (ev) => this.emit('error', ev),
       established: (s) => this.onEstablished(s),
       closed: (s, _code, reason) => this.onNativeClosed(s, reason),
+      access: this.access,
     });
   }
 
@@ -414,14 +428,38 @@ export class Endpoint {
     for (const p of this.peerings.values()) p.retryNow();
   }
 
-  /** Takes over a connection accepted by a listener. */
-  accept(transport: Transport, protocol: PeerProtocol): void {
+  /**
+   * Takes over a connection accepted by a listener. Without `auth` the connection is trusted. With
+   * it, the connection runs as `auth.principal`, or (native) as the principal `auth.authenticate`
+   * makes of the hello's credential; `auth.error`, or a JSON v1 connection without a principal, is
+   * refused (JSON v1: an error message and close 1008; native: an Error and close 4401/4403).
+   */
+  accept(transport: Transport, protocol: PeerProtocol, auth?: AcceptAuth): void {
     if (this.closed) {
       transport.close(1001, 'endpoint closed');
       return;
     }
+    const checked = needsAccess(auth) ? auth : undefined;
+    if (checked) {
+      const err =
+        checked.error ??
+        (protocol === 'json' && !checked.principal
+          ? new AuthError('unauthenticated', 'a credential is required (Authorization header or subprotocol)')
+          : undefined);
+      if (err) {
+        this.access.audit(undefined, 'auth_failed', {
+          ip: checked.conn.ip,
+          remote: checked.conn.remote,
+          protocol: checked.conn.protocol,
+          code: err.code,
+          detail: err.message,
+        });
+        refuseTransport(transport, protocol, err);
+        return;
+      }
+    }
     if (protocol === 'native') {
-      this.overlay.attach(transport, false);
+      this.overlay.attach(transport, false, checked ? { auth: checked } : undefined);
       return;
     }
     // Every handler of a client's input runs behind one boundary: what it throws closes that
@@ -444,20 +482,52 @@ export class Endpoint {
           x.close(1011, 'internal_error');
         }
       };
-    new JsonServerSession(transport, this.cfg, {
-      subscribed: guard((x, filter: readonly string[]) => this.addClient(x, filter)),
+    const session = new JsonServerSession(transport, this.cfg, {
+      subscribed: guard((x, filter: readonly string[]) =>
+        this.addClient(x, x.access ? narrowJson(x, x.access, filter) : filter),
+      ),
       publish: guard((x, topic: string, data: Data) => {
         if (isInternal(topic))
           x.reject(`topic '${topic}' is reserved: topics starting with ${INTERNAL_TOPIC_PREFIX} are internal`);
-        else this.inject(topic, data, x, undefined);
+        else if (!x.access || mayPublishJson(x.access, topic, data)) this.inject(topic, data, x, undefined);
       }),
-      closed: guard((x) => this.removeClient(x)),
+      closed: guard((x) => {
+        x.access?.closed_();
+        this.removeClient(x);
+      }),
     });
+    if (checked?.principal) acceptJsonAccess(this.access, session, checked.principal, checked.conn);
+  }
+
+  /**
+   * Re-checks every authenticated connection (after a policy reload or a revocation): an
+   * `AuthError` closes the connection within the call (native 4401/4403, JSON v1 an error and
+   * 1008); a new principal replaces the old one — with a changed subscribe grant the connection
+   * is closed with 4403 (JSON v1 1008) and context `permissions_changed`, its queued messages
+   * dropped, so that it reconnects under the new grant.
+   */
+  revalidate(check: Revalidate): void {
+    this.access.revalidate(check);
+  }
+
+  /**
+   * Guards internal topics under `prefix` (e.g. `<$>/store/`): messages a non-trusted principal
+   * publishes there go through `guard.publish`, subscriptions there through `guard.subscribe`
+   * (absent: refused). Internal topics without a guard are closed to non-trusted principals.
+   */
+  addTopicGuard(prefix: string, guard: TopicGuardRegistration): Unsubscribe {
+    return this.access.addGuard(prefix, guard);
+  }
+
+  /** Emits an audit event on behalf of the listener (origin or host rejected, …). */
+  reportAudit(ev: AuditEvent): void {
+    this.access.emit(ev);
   }
 
   private openPeering(p: Peering, t: Transport): void {
     if (p.protocol === 'native') {
-      this.sessionPeering.set(this.overlay.attach(t, true), p);
+      const credential = this.credentials.get(p.url);
+      this.sessionPeering.set(this.overlay.attach(t, true, credential ? { credential } : undefined), p);
       return;
     }
     this.refreshFilter();

@@ -54,7 +54,7 @@ export class JsonClients {
     let text: string | undefined;
     // A client's filter is normalised, so at most one of its prefixes matches: no duplicates.
     this.trie.forEachMatch(topic, (client) => {
-      if (client === exclude) return;
+      if (client === exclude || (client.access?.filtered && !client.access.mayReceive(topic))) return;
       if (text === undefined) {
         try {
           text = encodeJsonMessage({

@@ -22,6 +22,7 @@ import { Outbox } from './outbox.js';
 import { BadInputGuard, MAX_FILTER_PREFIXES, errorContext } from './limits.js';
 import type { SessionConfig } from './native-session.js';
 import type { SendQueueStats } from './send-queue.js';
+import type { ConnectionAccess } from './access.js';
 
 export interface JsonServerEvents {
   subscribed(s: JsonServerSession, filter: readonly string[]): void;
@@ -41,6 +42,8 @@ export const DROP_NOTICE_INTERVAL_MS = 1000;
 
 export class JsonServerSession {
   filter: readonly string[] | undefined;
+  /** The principal's checks, for a connection accepted with authentication (else trusted). */
+  access: ConnectionAccess | undefined;
   private readonly outbox: Outbox<string>;
   private inputs = 0;
   private closed = false;
@@ -152,6 +155,19 @@ export class JsonServerSession {
   /** Refuses the client's last input with an error (the connection stays open). */
   reject(context: string): void {
     this.badInputError('deserialization_failed', `input #${this.inputs} contained invalid data -> ${context}`);
+  }
+
+  /** Sends an error message (rate-limiting is the caller's); the connection stays open. */
+  sendError(code: string, context: string): void {
+    if (!this.closed) this.notice(code, errorContext(context));
+  }
+
+  /** Drops what is queued for the client, sends an error and closes with 1008. */
+  refuse(code: string, context: string): void {
+    if (this.closed) return;
+    this.outbox.dropQueued();
+    this.outbox.pushControl(encodeJsonMessage({ type: 'error', code, context: errorContext(context) }));
+    this.close(CloseCode.PolicyViolation, code);
   }
 
   /** An optional message to the client: dropped when it would not fit the send buffer. */

@@ -5,6 +5,7 @@
 import { DecodeError } from '../errors.js';
 import {
   MessageKind,
+  MIN_NATIVE_PROTOCOL_VERSION,
   NATIVE_PROTOCOL_VERSION,
   decodeFrame,
   encodeFrame,
@@ -20,6 +21,27 @@ import type { Timers } from './timers.js';
 import { DEFAULT_LINKS, type ResolvedLinkOptions, type ResolvedLinks } from './json-links.js';
 import { BadInputGuard, errorContext } from './limits.js';
 import type { NativeLimits } from '../codec/native-limits.js';
+import type { AcceptAuth } from '../auth/types.js';
+import type { ConnectionAccess } from './access.js';
+
+/**
+ * The credential a dialling side presents (PROTOCOL.md §9): `current()` goes into the hello,
+ * `refresh()` is called when the hub warns `token_expiring` (or refuses with `token_expired`), and
+ * its result is sent in a `Reauth`. Never logged.
+ */
+export interface DialCredential {
+  current(): string | undefined;
+  refresh(): Promise<string | undefined>;
+}
+
+/** Per-connection authentication: `auth` on an accepted connection, `credential` on a dialled one. */
+export interface SessionAuthOptions {
+  readonly auth?: AcceptAuth;
+  readonly credential?: DialCredential;
+}
+
+/** Frames a connection may send while its hello's credential is being verified; more are refused. */
+export const MAX_HELD_FRAMES = 8;
 
 export interface SessionConfig {
   readonly selfId: string;
@@ -61,8 +83,11 @@ export class ProtocolViolation extends Error {
 }
 
 export interface SessionEvents {
-  /** The peer's hello arrived; return an error code to refuse the peering. */
-  hello(s: NativeSession): string | undefined;
+  /**
+   * The peer's hello arrived; return an error code to refuse the peering, or a promise of one:
+   * until it settles nothing else from the peer is processed (at most MAX_HELD_FRAMES are held).
+   */
+  hello(s: NativeSession): string | undefined | Promise<string | undefined>;
   messages(s: NativeSession, msgs: NativeMessage[]): void;
   /** A frame could not be decoded (the session answers with an error and keeps going). */
   badFrame(s: NativeSession, err: DecodeError): void;
@@ -120,6 +145,14 @@ export class NativeSession {
   private nonce = 0;
   private closed = false;
   received = 0;
+  /** The peer's hello version. */
+  peerVersion = 0;
+  /** What the hub said we run as (dialled connections with authentication, protocol 3). */
+  welcome: { sub: string; roles: readonly string[]; expiresAt: number } | undefined;
+  /** The principal's checks (accepted with authentication); undefined: trusted. */
+  access: ConnectionAccess | undefined;
+  /** Messages and frames held while the hello's credential is verified. */
+  private held: { msgs: NativeMessage[]; frames: Frame[] } | undefined;
 
   constructor(
     readonly transport: Transport,
@@ -127,6 +160,8 @@ export class NativeSession {
     readonly initiator: boolean,
     private readonly cfg: SessionConfig,
     private readonly events: SessionEvents,
+    /** Authentication of this connection (absent: trusted, as before). */
+    readonly authOptions: SessionAuthOptions = {},
   ) {
     this.lastHeard = cfg.timers.now();
     const link = cfg.links?.peers ?? {
@@ -151,13 +186,15 @@ export class NativeSession {
       onStall: (context) => this.fail('buffer_overflow', context),
     });
     // Our hello goes first, before frames that arrived while connecting are delivered.
+    // Version 3 only where authentication is involved, so that version 2 peers keep working.
+    const authenticating = authOptions.auth !== undefined || authOptions.credential !== undefined;
     this.sendControl({
       kind: MessageKind.Hello,
-      version: NATIVE_PROTOCOL_VERSION,
+      version: authenticating ? NATIVE_PROTOCOL_VERSION : MIN_NATIVE_PROTOCOL_VERSION,
       id: idToBytes(cfg.selfId),
       name: cfg.selfName,
       role: cfg.selfRole,
-      credential: null,
+      credential: authOptions.credential?.current() ?? null,
       link: cfg.linkKind ?? 'router',
     });
     transport.attach({
@@ -224,6 +261,18 @@ export class NativeSession {
     return this.outbox.stats();
   }
 
+  /** An optional error message to the peer (dropped when the send buffer is full). */
+  notify(code: string, context: string): void {
+    if (!this.closed) this.outbox.pushNotice(encodeFrame([encodeMessage({ kind: MessageKind.Error, code, context })]));
+  }
+
+  /** Drops the queued data messages, sends an error and closes with `closeCode`. */
+  refuse(code: string, context: string, closeCode: number): void {
+    if (this.closed) return;
+    this.outbox.dropQueued();
+    this.fail(code, context, closeCode);
+  }
+
   /** Sends an error then closes. */
   fail(code: string, context: string, closeCode: number = CloseCode.PolicyViolation): void {
     if (this.closed) return;
@@ -251,8 +300,21 @@ export class NativeSession {
    */
   private onFrame(f: Frame): void {
     if (this.closed) return;
+    if (this.held) {
+      if (this.held.frames.length >= MAX_HELD_FRAMES) {
+        this.fail('limit_exceeded', `more than ${MAX_HELD_FRAMES} frames before authentication completed`, 4429);
+        return;
+      }
+      this.held.frames.push(f);
+      return;
+    }
+    this.guarded(() => this.handleFrame(f));
+  }
+
+  /** Runs a handler of remote input behind the connection's boundary. */
+  private guarded(fn: () => void): void {
     try {
-      this.handleFrame(f);
+      fn();
     } catch (err) {
       const violation = err instanceof ProtocolViolation;
       const code = violation ? err.code : 'internal_error';
@@ -304,6 +366,10 @@ export class NativeSession {
       return;
     }
     this.received++;
+    this.handleMessages(msgs);
+  }
+
+  private handleMessages(msgs: NativeMessage[]): void {
     let rest: NativeMessage[] | undefined;
     for (let i = 0; i < msgs.length; i++) {
       const m = msgs[i]!;
@@ -313,13 +379,15 @@ export class NativeSession {
             this.fail('peer_invalid', 'second hello on one connection');
             return;
           }
-          if (m.version !== NATIVE_PROTOCOL_VERSION) {
+          if (m.version < MIN_NATIVE_PROTOCOL_VERSION || m.version > NATIVE_PROTOCOL_VERSION) {
             this.fail(
               'peer_incompatible',
-              `protocol version ${m.version}, this endpoint speaks ${NATIVE_PROTOCOL_VERSION}`,
+              `protocol version ${m.version}, this endpoint speaks ${MIN_NATIVE_PROTOCOL_VERSION}..${NATIVE_PROTOCOL_VERSION}`,
             );
             return;
           }
+          this.peerVersion = m.version;
+          this.helloCredential = m.credential ?? undefined;
           this.peerId = idFromBytes(m.id);
           this.peerName = m.name;
           this.peerRole = m.role;
@@ -339,6 +407,11 @@ export class NativeSession {
           }
           {
             const refused = this.events.hello(this);
+            if (typeof refused === 'object') {
+              if (rest) this.events.messages(this, rest);
+              this.hold(refused, msgs.slice(i + 1));
+              return;
+            }
             if (refused !== undefined) return;
           }
           break;
@@ -358,6 +431,31 @@ export class NativeSession {
     }
     if (rest) this.events.messages(this, rest);
   }
+
+  /** Holds the peer's input until `decision` settles, then goes on (or not, when refused). */
+  private hold(decision: Promise<string | undefined>, msgs: NativeMessage[]): void {
+    this.held = { msgs, frames: [] };
+    const release = (refused: string | undefined): void => {
+      const held = this.held!;
+      this.held = undefined;
+      if (refused !== undefined || this.closed) return;
+      this.guarded(() => this.handleMessages(held.msgs));
+      for (const f of held.frames) this.onFrame(f);
+    };
+    decision.then(release, (err: unknown) => {
+      this.held = undefined;
+      this.fail('internal_error', `authentication failed: ${err instanceof Error ? err.message : String(err)}`, 1011);
+    });
+  }
+
+  /** The credential of the peer's hello (consumed by the authentication). */
+  takeHelloCredential(): string | undefined {
+    const c = this.helloCredential;
+    this.helloCredential = undefined;
+    return c;
+  }
+
+  private helloCredential: string | undefined;
 
   private armPing(): void {
     const { pingInterval, pingTimeout, timers } = this.cfg;

@@ -39,7 +39,9 @@ import {
   normalizeInterest,
   sameFilter,
 } from './interest.js';
-import { NativeSession, ProtocolViolation, type SessionConfig } from './native-session.js';
+import { NativeSession, ProtocolViolation, type SessionAuthOptions, type SessionConfig } from './native-session.js';
+import type { AccessControl } from './access.js';
+import { NativeAccess } from './native-access.js';
 import { Router, type Announcement, type RouteChanges } from './router.js';
 import { errorEvent, statusEvent, type ErrorEvent, type StatusEvent } from './status.js';
 
@@ -74,6 +76,8 @@ export interface OverlayHooks {
   established(s: NativeSession): void;
   /** A session closed; `wasEstablished` tells whether peer_added had been reported. */
   closed(s: NativeSession, code: number, reason: string, wasEstablished: boolean): void;
+  /** Authorization of authenticated connections (the endpoint's). */
+  readonly access?: AccessControl;
 }
 
 export interface OverlayStats {
@@ -125,6 +129,7 @@ export class Overlay {
   private auditInWindow = 0;
   private auditSuppressed = 0;
   private closing = false;
+  private readonly native: NativeAccess | undefined;
   /** Peers we unpeered ourselves (their close is peer_removed, not peer_lost). */
   private readonly removing = new WeakSet<NativeSession>();
   readonly counters: OverlayStats = {
@@ -149,17 +154,27 @@ export class Overlay {
     const r = randomBytes(4);
     this.seq = ((r[0]! << 24) | (r[1]! << 16) | (r[2]! << 8) | r[3]!) >>> 1;
     this.router.setSelf(this.selfAnnouncement());
+    if (hooks.access)
+      this.native = new NativeAccess(hooks.access, (s, code, context) =>
+        this.audit(errorEvent(code, this.ref(s), context)),
+      );
   }
 
-  /** Takes over a connected transport speaking the native protocol. */
-  attach(transport: Transport, initiator: boolean): NativeSession {
-    const s = new NativeSession(transport, initiator, this.cfg, {
-      hello: (x) => this.onHello(x),
-      messages: (x, msgs) => this.onMessages(x, msgs),
-      badFrame: (x, err) => this.onBadFrame(x, err),
-      violation: (x, code, message) => this.onViolation(x, code, message),
-      closed: (x, code, reason) => this.onClosed(x, code, reason),
-    });
+  /** Takes over a connected transport speaking the native protocol (`auth`: see `SessionAuthOptions`). */
+  attach(transport: Transport, initiator: boolean, auth?: SessionAuthOptions): NativeSession {
+    const s = new NativeSession(
+      transport,
+      initiator,
+      this.cfg,
+      {
+        hello: (x) => this.onHello(x),
+        messages: (x, msgs) => this.onMessages(x, msgs),
+        badFrame: (x, err) => this.onBadFrame(x, err),
+        violation: (x, code, message) => this.onViolation(x, code, message),
+        closed: (x, code, reason) => this.onClosed(x, code, reason),
+      },
+      auth,
+    );
     this.sessions.add(s);
     return s;
   }
@@ -212,7 +227,7 @@ export class Overlay {
     const valueBytes = typeof value === 'function' ? value() : value;
     const encoded = encodeDataMessage(topic, this.selfBytes, this.nextSeq(), this.cfg.ttl, valueBytes);
     for (const hop of hops) this.routerPeers.get(hop)?.sendData(encoded);
-    for (const s of leaves) s.sendData(encoded);
+    for (const s of leaves) if (!s.access?.filtered || s.access.mayReceive(topic)) s.sendData(encoded);
     for (const s of ups) s.sendData(encoded);
   }
 
@@ -343,7 +358,12 @@ export class Overlay {
 
   // ---- sessions
 
-  private onHello(s: NativeSession): string | undefined {
+  private onHello(s: NativeSession): string | undefined | Promise<string | undefined> {
+    if (s.authOptions.auth && this.native) return this.native.hello(s).then((r) => r ?? this.admit(s));
+    return this.admit(s);
+  }
+
+  private admit(s: NativeSession): string | undefined {
     const id = s.peerId!;
     if (id === this.cfg.selfId) {
       s.fail('peer_invalid', 'connected to itself');
@@ -416,12 +436,14 @@ export class Overlay {
           else this.onInterest(s, m);
           break;
         case MessageKind.Error:
+          this.native?.message(s, m);
           this.audit(errorEvent(m.code, this.ref(s), m.context));
           break;
         case MessageKind.Bye:
           s.close(1000, m.code);
           return;
         default:
+          if (this.native?.message(s, m)) break;
           s.sendControl({
             kind: MessageKind.Error,
             code: 'unexpected_message',
@@ -443,6 +465,7 @@ export class Overlay {
           `data message of origin ${origin} from leaf ${s.peerId}: a leaf can only publish as itself`,
         );
       }
+      if (s.access && !this.native!.mayPublish(s.access, m.topic, m.valueBytes)) return;
       this.counters.received++;
       // A subscription change the leaf made before this message goes out first (a request
       // published next must find its answer routed back).
@@ -515,6 +538,7 @@ export class Overlay {
     if (this.leaves.size > 0) {
       for (const leaf of this.leaves.match(topic)) {
         if (leaf === from || leaf.peerId === origin) continue;
+        if (leaf.access?.filtered && !leaf.access.mayReceive(topic)) continue;
         leaf.sendData(bytes());
         this.counters.forwarded++;
       }
@@ -547,6 +571,7 @@ export class Overlay {
     }
     let filter = normalizeInterest(m.filter);
     if (s.kind === 'leaf') {
+      if (s.access) filter = this.native!.narrow(s, s.access, filter);
       if (filter.length > this.cfg.maxSubscriptions) {
         s.sendControl({
           kind: MessageKind.Error,
@@ -675,6 +700,7 @@ export class Overlay {
 
   private onClosed(s: NativeSession, code: number, reason: string): void {
     this.sessions.delete(s);
+    s.access?.closed_();
     const wasEstablished = s.established;
     this.forget(s);
     if (s.peerId !== undefined && this.byPeer.get(s.peerId) === s) {

@@ -38,8 +38,19 @@ const one = (m: Uint8Array): NativeMessage => {
 
 describe('native message table', () => {
   it('numbers the kinds and reserves ranges', () => {
-    expect(MessageKind).toEqual({ Hello: 1, Announce: 2, Data: 3, Error: 4, Ping: 5, Pong: 6, Bye: 7 });
-    expect(NATIVE_PROTOCOL_VERSION).toBe(2);
+    expect(MessageKind).toEqual({
+      Hello: 1,
+      Announce: 2,
+      Data: 3,
+      Error: 4,
+      Ping: 5,
+      Pong: 6,
+      Bye: 7,
+      Welcome: 8,
+      Reauth: 9,
+      Narrowed: 10,
+    });
+    expect(NATIVE_PROTOCOL_VERSION).toBe(3);
     expect(ENDPOINT_ID_BYTES).toBe(16);
     expect(RESERVED_MESSAGE_KINDS).toEqual({ store: { first: 16, last: 31 }, logging: { first: 32, last: 47 } });
   });
@@ -245,8 +256,22 @@ describe('native frames: rejections', () => {
     expectDecodeError(() => decodeFrame(hex(bytes)), fragments);
   });
 
+  it('Welcome, Reauth and Narrowed: exact bytes and round trips', () => {
+    const w = { kind: MessageKind.Welcome, sub: 'ann', roles: ['a', 'b'], expiresAt: 300 } as const;
+    expect(toHex(encodeMessage(w))).toBe('94 08 a3 61 6e 6e 92 a1 61 a1 62 cd 01 2c');
+    expect(one(encodeMessage(w))).toEqual(w);
+    const r = { kind: MessageKind.Reauth, credential: 'tok' } as const;
+    expect(toHex(encodeMessage(r))).toBe('92 09 a3 74 6f 6b');
+    expect(one(encodeMessage(r))).toEqual(r);
+    const n = { kind: MessageKind.Narrowed, requested: [''], effective: ['a/'] } as const;
+    expect(toHex(encodeMessage(n))).toBe('93 0a 91 a0 91 a2 61 2f');
+    expect(one(encodeMessage(n))).toEqual(n);
+    expectDecodeError(() => decodeFrame(hex('91 93 08 a1 61')), ['Welcome message must have 4 elements, got 3']);
+    expectDecodeError(() => decodeFrame(hex('91 92 09 c0')), ['Reauth credential']);
+  });
+
   it('answers unknown kinds with code unknown_message', () => {
-    for (const kind of [0, 8, 15, 16, 31, 32, 47, 48, 200, 70_000]) {
+    for (const kind of [0, 11, 15, 16, 31, 32, 47, 48, 200, 70_000]) {
       const k = toHex(encodeMessage({ kind: MessageKind.Ping, nonce: kind })).slice(6);
       const err = expectDecodeError(
         () => decodeFrame(frame(ping, `92 ${k} c0`)),

@@ -1,0 +1,450 @@
+/**
+ * Authorization inside the endpoint (hub side), shared by both protocols: the principal each
+ * authenticated connection runs as (`ConnectionAccess`), and the endpoint-wide part
+ * (`AccessControl`): topic guards for internal topics, rate-limited audit events, node names in
+ * use, and revalidation after a policy reload. Connections accepted without `AcceptAuth` (or with a
+ * trusted principal) have no `ConnectionAccess` and pay nothing.
+ */
+import {
+  AuthCloseCode,
+  AuthError,
+  type AcceptAuth,
+  type AuditEvent,
+  type AuditKind,
+  type ConnectionInfo,
+  type Credential,
+  type Grant,
+  type Principal,
+  type Revalidate,
+  type TopicGuard,
+} from '../auth/types.js';
+import { encodeJsonMessage } from '../codec/json-v1-encode.js';
+import { MessageKind, encodeFrame, encodeMessage } from '../codec/native-messages.js';
+import { INTERNAL_TOPIC_PREFIX, isInternalTopic } from '../topic/internal.js';
+import { CloseCode, type Transport } from '../transport/transport.js';
+import type { Unsubscribe } from '../util/emitter.js';
+import { KeyedRateLimit } from './limits.js';
+import type { Timers } from './timers.js';
+
+/** Internal topics that never come from a remote connection, whoever it is. */
+export const LOCAL_TOPIC_PREFIX = `${INTERNAL_TOPIC_PREFIX}local/`;
+/** Topics only node principals may publish (defence in depth beside the policy's own denies). */
+export const NODE_ONLY_PREFIXES: readonly string[] = ['zeek/cluster/', 'zeek/logs/', 'isobroker/'];
+/** Warning (`token_expiring`) this long before a native connection's credential expires, ms. */
+export const EXPIRY_WARNING_MS = 60_000;
+/** A native connection is closed this long after its credential expired unless it refreshed, ms. */
+export const EXPIRY_GRACE_MS = 30_000;
+/** A client publishing above its rate this long without a break is closed, ms. */
+export const RATE_EXCESS_CLOSE_MS = 5_000;
+/** Audit events of one kind per connection and window (the rest are counted in the next one). */
+const AUDIT_PER_WINDOW = 5;
+const AUDIT_WINDOW_MS = 10_000;
+/** Longest single timer; longer waits are re-armed (setTimeout overflows beyond 2^31-1 ms). */
+const MAX_TIMER_MS = 2 ** 30;
+
+/**
+ * A guard registered for internal topics under a prefix (`endpoint.addTopicGuard`): `publish`
+ * checks each message a non-trusted principal sends there; `subscribe` (optional) decides whether
+ * such a principal may subscribe to a prefix under it (absent: refused).
+ */
+export interface TopicGuardRegistration {
+  readonly publish: TopicGuard;
+  subscribe?(prefix: string, principal: Principal): AuthError | undefined;
+}
+
+/** What a requested subscription became under a connection's grant. */
+export interface NarrowResult {
+  /** The prefixes served (normalisation is the caller's). */
+  readonly effective: string[];
+  /** Requested prefixes replaced by narrower ones. */
+  readonly narrowed: string[];
+  /** Requested prefixes not served, with the reason. */
+  readonly refused: { prefix: string; error: AuthError }[];
+  /** Some served prefix has a deny inside it: deliveries must be checked one by one. */
+  readonly filtered: boolean;
+}
+
+/** The close code of an auth error on a native link (JSON v1 always closes with 1008). */
+export function nativeCloseCode(err: AuthError): number {
+  if (err.code === 'forbidden') return AuthCloseCode.Forbidden;
+  if (err.code === 'limit_exceeded') return AuthCloseCode.RateLimited;
+  return AuthCloseCode.Unauthenticated;
+}
+
+/** The credential a hello or `Reauth` carries: `isbk_…` is an API key, anything else a token. */
+export function credentialOf(value: string | null | undefined): Credential | undefined {
+  if (value === undefined || value === null || value === '') return undefined;
+  return { kind: value.startsWith('isbk_') ? 'api_key' : 'bearer', value };
+}
+
+/** True when `auth` asks for checks (a trusted principal, like no `auth`, needs none). */
+export function needsAccess(auth: AcceptAuth | undefined): auth is AcceptAuth {
+  return auth !== undefined && auth.principal?.method !== 'trusted';
+}
+
+function sameGrant(a: Grant, b: Grant): boolean {
+  const eq = (x: readonly string[], y: readonly string[]): boolean =>
+    x.length === y.length && x.every((p, i) => p === y[i]);
+  return eq(a.allow, b.allow) && eq(a.deny, b.deny);
+}
+
+/** How the owner of a connection closes it for an auth reason, and tells it things. */
+export interface AccessLink {
+  /** Sends an error message (the connection stays open). */
+  notify(code: string, context: string): void;
+  /** Drops what is queued for the peer, sends the error and closes (4401/4403/4429, JSON v1 1008). */
+  refuse(err: AuthError): void;
+  /** Another connection took this one's node name (native: Bye `takeover`). */
+  replaced?(context: string): void;
+}
+
+/** One authenticated connection: its principal, publish checks, rate, expiry. */
+export class ConnectionAccess {
+  /** Set by the owner once the link exists. */
+  link: AccessLink | undefined;
+  /** Deliveries must be checked against `principal.subscribe` (a deny inside a served prefix). */
+  filtered = false;
+  /** The subscription last requested (before narrowing), to narrow again after a change. */
+  requested: readonly string[] = [];
+  /** The node name this connection holds, once registered. */
+  node: string | undefined;
+  private tokens: number;
+  private lastRefill: number;
+  private excessSince: number | undefined;
+  private readonly replies: KeyedRateLimit;
+  private warnTimer: unknown;
+  private expireTimer: unknown;
+  private closed = false;
+
+  constructor(
+    private readonly control: AccessControl,
+    public principal: Principal,
+    readonly conn: ConnectionInfo,
+    /** Verifies a refreshed credential (native `Reauth`); absent when the connection cannot refresh. */
+    readonly authenticate: AcceptAuth['authenticate'],
+  ) {
+    const now = control.timers.now();
+    this.tokens = principal.limits.publishBurst;
+    this.lastRefill = now;
+    this.replies = new KeyedRateLimit(control.timers.now, 10, AUDIT_WINDOW_MS, 16);
+  }
+
+  /** Emits an audit event about this connection (rate-limited per kind). */
+  audit(kind: AuditKind, fields: Partial<AuditEvent> = {}): void {
+    this.control.audit(this, kind, fields);
+  }
+
+  /** The refusal of a publish on `topic`, or undefined when it may go on. */
+  checkPublish(topic: string, valueBytes: () => Uint8Array): AuthError | undefined {
+    const p = this.principal;
+    let err: AuthError | undefined;
+    if (topic.startsWith(LOCAL_TOPIC_PREFIX)) {
+      err = new AuthError('forbidden', `topics under ${LOCAL_TOPIC_PREFIX} are local to each endpoint`);
+    } else if (isInternalTopic(topic)) {
+      err = this.control.checkInternal(topic, valueBytes(), p);
+    } else if (p.node === null && NODE_ONLY_PREFIXES.some((r) => topic.startsWith(r))) {
+      err = new AuthError('forbidden', `only cluster nodes may publish on '${topic}'`);
+    } else if (!p.publish.allows(topic)) {
+      err = new AuthError('forbidden', `${p.sub} may not publish on '${topic}'`);
+    }
+    if (err) this.audit('publish_denied', { subject: topic, code: err.code });
+    return err;
+  }
+
+  /**
+   * Takes one publish from the token bucket: true when within the rate. Above it the message is
+   * to be dropped (with a rate-limited `limit_exceeded` notice); after RATE_EXCESS_CLOSE_MS of
+   * continuous excess the connection is refused.
+   */
+  admitPublish(): boolean {
+    const { publishRate, publishBurst } = this.principal.limits;
+    if (publishRate <= 0) return true;
+    const now = this.control.timers.now();
+    this.tokens = Math.min(publishBurst, this.tokens + ((now - this.lastRefill) * publishRate) / 1000);
+    this.lastRefill = now;
+    if (this.tokens >= 1) {
+      this.tokens -= 1;
+      this.excessSince = undefined;
+      return true;
+    }
+    this.excessSince ??= now;
+    if (now - this.excessSince >= RATE_EXCESS_CLOSE_MS) {
+      this.audit('limit_exceeded', { code: 'limit_exceeded', detail: 'publish rate exceeded for 5 s; closing' });
+      this.link?.refuse(
+        new AuthError('limit_exceeded', `publishing above ${publishRate} messages/s for ${RATE_EXCESS_CLOSE_MS} ms`),
+      );
+    } else {
+      this.audit('limit_exceeded', { code: 'limit_exceeded', detail: `publish rate ${publishRate}/s` });
+      this.reply('limit_exceeded', `publish rate of ${publishRate} messages/s exceeded: message dropped`);
+    }
+    return false;
+  }
+
+  /** Sends an error notice to the peer, at most a few per code and window (the rest are counted). */
+  reply(code: string, context: string): void {
+    const before = this.replies.admit(code);
+    if (before === undefined) return;
+    this.link?.notify(code, before > 0 ? `${context} (and ${before} more not reported)` : context);
+  }
+
+  /** Narrows requested subscription prefixes to the grant (internal ones through the guards). */
+  narrow(prefixes: readonly string[]): NarrowResult {
+    this.requested = prefixes;
+    const p = this.principal;
+    const effective: string[] = [];
+    const narrowed: string[] = [];
+    const refused: { prefix: string; error: AuthError }[] = [];
+    let filtered = false;
+    for (const prefix of prefixes) {
+      if (isInternalTopic(prefix) || (prefix.length > 0 && INTERNAL_TOPIC_PREFIX.startsWith(prefix))) {
+        const err = prefix.startsWith(LOCAL_TOPIC_PREFIX)
+          ? new AuthError('forbidden', `${LOCAL_TOPIC_PREFIX} topics are local to each endpoint`)
+          : this.control.checkInternalSubscribe(prefix, p);
+        if (err) refused.push({ prefix, error: err });
+        else effective.push(prefix);
+        continue;
+      }
+      const d = p.subscribe.narrow(prefix);
+      if (d.kind === 'refuse') {
+        refused.push({
+          prefix,
+          error: new AuthError(
+            'forbidden',
+            d.reason === 'denied'
+              ? `${p.sub} may not subscribe to '${prefix}' (denied)`
+              : `${p.sub} may not subscribe to '${prefix}' (outside the grant)`,
+          ),
+        });
+      } else if (d.kind === 'narrow' && p.strict) {
+        refused.push({
+          prefix,
+          error: new AuthError('forbidden', `'${prefix}' is broader than the grant of ${p.sub} (strict)`),
+        });
+      } else {
+        if (d.kind === 'narrow') narrowed.push(prefix);
+        effective.push(...d.prefixes);
+        filtered ||= d.filtered;
+      }
+    }
+    for (const n of narrowed) this.audit('subscribe_narrowed', { subject: n });
+    for (const r of refused) this.audit('subscribe_denied', { subject: r.prefix, code: r.error.code });
+    this.filtered = filtered;
+    return { effective, narrowed, refused, filtered };
+  }
+
+  /** True when a message on `topic` may be delivered to this connection. */
+  mayReceive(topic: string): boolean {
+    return !this.filtered || isInternalTopic(topic) || this.principal.subscribe.allows(topic);
+  }
+
+  /**
+   * Arms the expiry timers of the current principal: `warn` EXPIRY_WARNING_MS before expiry
+   * (native), and the refusal `graceMs` after it.
+   */
+  armExpiry(graceMs: number, warn: boolean): void {
+    this.clearExpiry();
+    const at = this.principal.expiresAt;
+    if (at === undefined || this.closed) return;
+    const t = this.control.timers;
+    if (warn) {
+      this.warnTimer = this.later(at - EXPIRY_WARNING_MS, () => {
+        this.warnTimer = undefined;
+        this.link?.notify('token_expiring', `the credential expires in ${Math.max(0, at - t.now())} ms; send Reauth`);
+      });
+    }
+    this.expireTimer = this.later(at + graceMs, () => {
+      this.expireTimer = undefined;
+      this.audit('auth_expired', { code: 'token_expired' });
+      this.link?.refuse(new AuthError('token_expired', 'the credential expired'));
+    });
+  }
+
+  /** A timer firing at time `at` (ms since the epoch), re-armed for very long waits. */
+  private later(at: number, fn: () => void): unknown {
+    const t = this.control.timers;
+    const wait = at - t.now();
+    const handle = { h: undefined as unknown };
+    const arm = (ms: number): void => {
+      handle.h = t.setTimeout(
+        () => {
+          const left = at - t.now();
+          if (left > 0) arm(Math.min(left, MAX_TIMER_MS));
+          else fn();
+        },
+        Math.max(0, ms),
+      );
+    };
+    arm(Math.min(wait, MAX_TIMER_MS));
+    return handle;
+  }
+
+  private clearExpiry(): void {
+    for (const h of [this.warnTimer, this.expireTimer]) {
+      if (h !== undefined) this.control.timers.clearTimeout((h as { h: unknown }).h);
+    }
+    this.warnTimer = this.expireTimer = undefined;
+  }
+
+  /**
+   * Replaces the principal (refresh or revalidation). A new publish grant applies from the next
+   * message. A changed subscribe grant, node or router right closes the connection (4403, JSON v1
+   * 1008) with context `permissions_changed`, its queued messages dropped, so that nothing the new
+   * grant forbids is delivered and the client reconnects under its new grant. Returns false then.
+   */
+  replace(next: Principal): boolean {
+    const old = this.principal;
+    this.principal = next;
+    if (sameGrant(old.subscribe.grant, next.subscribe.grant) && old.node === next.node && old.router === next.router)
+      return true;
+    this.audit('auth_revoked', { code: 'forbidden', detail: 'permissions_changed' });
+    this.link?.refuse(new AuthError('forbidden', 'permissions_changed: reconnect to be served under the new grant'));
+    return false;
+  }
+
+  /** The connection closed: timers and registrations go. */
+  closed_(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.clearExpiry();
+    this.control.forget(this);
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+}
+
+/** The endpoint-wide part of authorization (one per endpoint). */
+export class AccessControl {
+  private readonly guards: { prefix: string; reg: TopicGuardRegistration }[] = [];
+  private readonly conns = new Set<ConnectionAccess>();
+  private readonly nodes = new Map<string, ConnectionAccess>();
+  private readonly auditLimit: KeyedRateLimit;
+  private readonly ids = new WeakMap<ConnectionAccess, number>();
+  private nextId = 0;
+
+  constructor(
+    readonly timers: Timers,
+    private readonly sink: (ev: AuditEvent) => void,
+  ) {
+    this.auditLimit = new KeyedRateLimit(timers.now, AUDIT_PER_WINDOW, AUDIT_WINDOW_MS, 10_000);
+  }
+
+  /** Registers a connection running as `principal` (audited `connection_open`). */
+  open(principal: Principal, conn: ConnectionInfo, authenticate: AcceptAuth['authenticate']): ConnectionAccess {
+    const a = new ConnectionAccess(this, principal, conn, authenticate);
+    this.ids.set(a, ++this.nextId);
+    this.conns.add(a);
+    a.audit('connection_open');
+    return a;
+  }
+
+  /**
+   * Claims node name `name` for `a`; a connection holding it already is closed (`takeover`,
+   * audited) and returned.
+   */
+  claimNode(a: ConnectionAccess, name: string): ConnectionAccess | undefined {
+    const old = this.nodes.get(name);
+    this.nodes.set(name, a);
+    a.node = name;
+    if (!old || old === a || old.isClosed) return undefined;
+    old.node = undefined;
+    a.audit('takeover', { subject: name, detail: `replaces the connection from ${old.conn.remote}` });
+    return old;
+  }
+
+  forget(a: ConnectionAccess): void {
+    if (!this.conns.delete(a)) return;
+    if (a.node !== undefined && this.nodes.get(a.node) === a) this.nodes.delete(a.node);
+    a.audit('connection_close');
+  }
+
+  /** Emits an audit event, rate-limited per connection and kind. */
+  audit(a: ConnectionAccess | undefined, kind: AuditKind, fields: Partial<AuditEvent>): void {
+    const key = `${a ? this.ids.get(a) : 0}:${kind}`;
+    const before = kind === 'connection_open' || kind === 'connection_close' ? 0 : this.auditLimit.admit(key);
+    if (before === undefined) return;
+    const ev: AuditEvent = {
+      kind,
+      time: this.timers.now(),
+      ...(a ? { sub: a.principal.sub, ip: a.conn.ip, remote: a.conn.remote, protocol: a.conn.protocol } : {}),
+      ...fields,
+      ...(before > 0 ? { detail: `${fields.detail ?? ''} (${before} similar events not reported)`.trim() } : {}),
+    };
+    this.emit(ev);
+  }
+
+  /** Passes an event on to the endpoint's listeners. */
+  emit(ev: AuditEvent): void {
+    this.sink(ev);
+  }
+
+  /** Registers a guard for internal topics under `prefix`. */
+  addGuard(prefix: string, reg: TopicGuardRegistration): Unsubscribe {
+    const entry = { prefix, reg };
+    this.guards.push(entry);
+    return () => {
+      const i = this.guards.indexOf(entry);
+      if (i >= 0) this.guards.splice(i, 1);
+    };
+  }
+
+  /** A non-trusted principal's message on an internal topic: its guard decides; none → refused. */
+  checkInternal(topic: string, valueBytes: Uint8Array, p: Principal): AuthError | undefined {
+    let guarded = false;
+    for (const { prefix, reg } of this.guards) {
+      if (!topic.startsWith(prefix)) continue;
+      guarded = true;
+      const err = reg.publish(topic, valueBytes, p);
+      if (err) return err;
+    }
+    return guarded ? undefined : new AuthError('forbidden', `internal topic '${topic}' is not open to ${p.sub}`);
+  }
+
+  /** A non-trusted principal's subscription to an internal prefix: some guard must allow it. */
+  checkInternalSubscribe(prefix: string, p: Principal): AuthError | undefined {
+    let err: AuthError | undefined;
+    for (const { prefix: g, reg } of this.guards) {
+      if (!prefix.startsWith(g) || !reg.subscribe) continue;
+      err = reg.subscribe(prefix, p);
+      if (!err) return undefined;
+    }
+    return err ?? new AuthError('forbidden', `internal prefix '${prefix}' is not open to ${p.sub}`);
+  }
+
+  /** Re-checks every authenticated connection (see `Endpoint.revalidate`). */
+  revalidate(check: Revalidate): void {
+    for (const a of [...this.conns]) {
+      if (a.isClosed) continue;
+      const r = check(a.principal);
+      if (r instanceof AuthError) {
+        a.audit(r.code === 'token_expired' ? 'auth_expired' : 'auth_revoked', { code: r.code });
+        a.link?.refuse(r);
+        continue;
+      }
+      if (r === a.principal) continue;
+      a.replace(r);
+    }
+  }
+
+  /** Number of authenticated connections. */
+  get size(): number {
+    return this.conns.size;
+  }
+}
+
+/**
+ * Refuses a connection before any session exists (authentication at the upgrade failed): JSON v1
+ * gets `{"type":"error","code":…}` and close 1008 (no ack); native an Error message and close
+ * 4401/4403.
+ */
+export function refuseTransport(transport: Transport, protocol: 'native' | 'json', err: AuthError): void {
+  transport.attach({ onMessage: () => undefined, onClose: () => undefined });
+  if (protocol === 'json') {
+    transport.send(encodeJsonMessage({ type: 'error', code: err.code, context: err.message }));
+    transport.close(CloseCode.PolicyViolation, err.code);
+  } else {
+    transport.send(encodeFrame([encodeMessage({ kind: MessageKind.Error, code: err.code, context: err.message })]));
+    transport.close(nativeCloseCode(err), err.code);
+  }
+}
