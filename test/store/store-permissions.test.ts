@@ -14,6 +14,7 @@ import {
   parseStoreTopic,
   storeDeliveryGuard,
   storeGuard,
+  storeRefusal,
   storeSubscribeGuard,
 } from '../../src/store/store-guard.js';
 import {
@@ -229,5 +230,30 @@ describe('storeDeliveryGuard', () => {
     expect(storeDeliveryGuard(masterTopic('a/updates/x'), reader)).toBeInstanceOf(AuthError);
     expect(storeDeliveryGuard(updatesTopic('a'), reader)).toBeUndefined();
     expect(storeDeliveryGuard(cloneTopic('a', CLONE), reader)).toBeUndefined();
+  });
+});
+
+describe("storeRefusal (a hub's forbidden notice, read by the store it concerns)", () => {
+  it("reads the guard's own texts, whatever the endpoint wraps around them", () => {
+    const reader = storePrincipal('r', { s: 'read' });
+    const put = storeGuard(masterTopic('s'), bytes(cmd(StoreOp.Put)), reader)!;
+    expect(storeRefusal(put.message, 's')).toBe('write');
+    expect(storeRefusal(`publish refused: ${put.message}`, 's')).toBe('write');
+    expect(storeRefusal(put.message, 'other')).toBeUndefined();
+    expect(storeRefusal(put.message, 'ss')).toBeUndefined();
+    const none = storePrincipal('n', {});
+    const attach = storeGuard(masterTopic('s'), bytes(CLONE_TO_MASTER[0]![1]), none)!;
+    expect(storeRefusal(attach.message, 's')).toBe('read');
+    expect(storeRefusal(storeSubscribeGuard(updatesTopic('s'), none)!.message, 's')).toBe('read');
+    expect(storeRefusal(storeSubscribeGuard(masterTopic('s'), reader)!.message, 's')).toBe('master');
+  });
+
+  it("a notice naming one of the store's topics (no store guard at the hub) refuses read", () => {
+    expect(storeRefusal(`internal topic '${masterTopic('s')}' is not open to bob`, 's')).toBe('read');
+    expect(storeRefusal(`internal prefix '${cloneTopic('s', CLONE)}' is not open`, 's', CLONE)).toBe('read');
+    // Another store's topic that merely starts with this store's topic is not this store's.
+    expect(storeRefusal(`internal topic '${masterTopic('s/master/x')}' is not open`, 's')).toBeUndefined();
+    expect(storeRefusal(`internal topic '${cloneTopic('s', CLONE)}' is not open`, 's')).toBeUndefined();
+    expect(storeRefusal('something else entirely', 's')).toBeUndefined();
   });
 });
