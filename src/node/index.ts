@@ -1,6 +1,7 @@
 /** isobroker/node — Node.js adapters: WebSocket listener, TLS peerings, SQLite store backend, file log writer. */
 export {
   DEFAULT_LISTEN_HOST,
+  DEFAULT_MAX_CLIENT_PAYLOAD,
   DEFAULT_MAX_JSON_PAYLOAD,
   DEFAULT_MAX_PAYLOAD,
   DEFAULT_WS_PING_INTERVAL_MS,
@@ -8,7 +9,10 @@ export {
 } from './listener.js';
 export { BROKER_ANONYMOUS_TLS, peer, resolveTlsOptions, tlsConnector, tlsWebSocket } from './tls.js';
 export type { NodePeerOptions, TlsOptions } from './tls.js';
-export type { ListenOptions, Listener } from './listener.js';
+export type { ListenAuthOptions, ListenOptions, Listener } from './listener.js';
+export type { ConnectionLimits } from './connection-limits.js';
+export type { TlsCertificates, TlsServingOptions } from './tls-server.js';
+export { ISOBROKER_SUBPROTOCOL } from './upgrade-credential.js';
 export { DEFAULT_SQLITE_OPTIONS, openSqliteBackend } from './sqlite-backend.js';
 export type {
   SqliteBackendOptions,

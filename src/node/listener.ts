@@ -1,83 +1,50 @@
 /**
  * The WebSocket listener: one port serves the native protocol (binary frames at
  * `/v1/messages/native`) and Broker JSON v1 (text frames at `/v1/messages/json`), binding
- * 127.0.0.1 unless told otherwise. Upgrades are checked against an Origin/Host allowlist, because
- * any web page the user opens can try `ws://127.0.0.1:…` (cross-site WebSocket hijacking, DNS
- * rebinding). Other HTTP requests go to an optional handler (the demo page).
+ * 127.0.0.1 unless told otherwise, over `ws://` or (with `tls`) `wss://`. It is a security
+ * boundary: before any WebSocket exists an upgrade is checked against the Host and Origin
+ * allowlists (cross-site WebSocket hijacking, DNS rebinding) and the connection limits; with
+ * `auth` its credential is read (`upgrade-credential.ts`) and verified, and what a connection may
+ * cost before it has authenticated is bounded (`pre-auth-guard.ts`). Other HTTP requests go to an
+ * optional handler (the demo page).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
+import {
+  type AcceptAuth,
+  AuthCloseCode,
+  AuthError,
+  type AuditSink,
+  type Authenticate,
+  type ConnectionInfo,
+} from '../auth/types.js';
+import { encodeJsonMessage } from '../codec/json-v1-encode.js';
+import { ConfigError } from '../errors.js';
 import type { Endpoint } from '../endpoint/endpoint.js';
 import { JSON_PATH, NATIVE_PATH } from '../endpoint/peering.js';
-import { encodeJsonMessage } from '../codec/json-v1-encode.js';
 import { wrapWebSocket, type WebSocketLike } from '../transport/websocket-transport.js';
-import { ConfigError } from '../errors.js';
-import { checkOptionsObject, fnOption, intOption, numberOption, stringOption } from '../util/options.js';
+import { clientAddress } from './client-address.js';
+import { ConnectionLimiter, isRefusal } from './connection-limits.js';
+import { resolveListenOptions, type ListenOptions, type ResolvedListenOptions } from './listen-options.js';
+import { listenerEvent, throttledAudit } from './listener-audit.js';
+import { guardPreAuth, type PreAuthGuard } from './pre-auth-guard.js';
+import { createTlsServer, reloadTlsCertificates, type TlsCertificates, verifiedCertificateName } from './tls-server.js';
+import { upgradeCredential, selectSubprotocol } from './upgrade-credential.js';
+import { upgradeOriginCheck } from './upgrade-origin.js';
 
-/** Options of `listen(endpoint, options)`; an invalid one rejects with a `ConfigError`. */
-export interface ListenOptions {
-  /** Address to bind. @default DEFAULT_LISTEN_HOST ('127.0.0.1') */
-  readonly host?: string;
-  /** Port, 0 to 65535; 0 picks a free one. @default 0 */
-  readonly port?: number;
-  /** Extra origins (`http://host:port`) allowed to open WebSockets; `'*'` allows any. @default [] (loopback origins and the listener's own are always allowed) */
-  readonly allowedOrigins?: readonly string[] | '*';
-  /** Extra Host header names allowed (DNS-rebinding guard). @default [] (loopback names and the bound host) */
-  readonly allowedHosts?: readonly string[];
-  /** Largest WebSocket message on the native path (trusted hub-to-hub links) in bytes, 1 or more; larger ones close the connection with 1009. @default DEFAULT_MAX_PAYLOAD (64 MiB) */
-  readonly maxPayload?: number;
-  /** Largest WebSocket message on the JSON v1 path (untrusted clients) in bytes, 1 or more; larger ones close with 1009. The endpoint's `links.jsonClients` limits then apply to the text. @default DEFAULT_MAX_JSON_PAYLOAD (16 MiB) */
-  readonly maxJsonPayload?: number;
-  /** WebSocket-level ping interval in ms (dead clients are dropped after two silent intervals); 0 disables. @default DEFAULT_WS_PING_INTERVAL_MS (5000) */
-  readonly pingInterval?: number;
-  /**
-   * How long a connection we close may take to finish the closing handshake, in ms, more than 0:
-   * then it is cut (a peer that stopped reading would otherwise hold its unsent backlog for `ws`'s
-   * 30 s). @default DEFAULT_CLOSE_TIMEOUT_MS (5000)
-   */
-  readonly closeTimeout?: number;
-  /** Handles plain HTTP requests (e.g. serves the dashboard). @default 404 for everything */
-  readonly http?: (req: IncomingMessage, res: ServerResponse) => void;
-}
-
-/** The address `listen` binds by default: loopback only. */
-export const DEFAULT_LISTEN_HOST = '127.0.0.1';
-/** Largest WebSocket message accepted on the native path by default (hub-to-hub links), bytes. */
-export const DEFAULT_MAX_PAYLOAD = 64 * 1024 * 1024;
-/** Largest WebSocket message accepted on the JSON v1 path by default (untrusted clients), bytes. */
-export const DEFAULT_MAX_JSON_PAYLOAD = 16 * 1024 * 1024;
-/** WebSocket-level ping interval by default, ms. */
-export const DEFAULT_WS_PING_INTERVAL_MS = 5000;
-/** Time a connection we close has to finish the closing handshake before it is cut, ms. */
-export const DEFAULT_CLOSE_TIMEOUT_MS = 5000;
-
-type ResolvedListenOptions = Required<Omit<ListenOptions, 'http'>> & Pick<ListenOptions, 'http'>;
-
-function stringList(name: string, v: readonly string[] | undefined): readonly string[] {
-  if (v === undefined) return [];
-  if (!Array.isArray(v) || v.some((x) => typeof x !== 'string' || x === ''))
-    throw new ConfigError(name, 'expected an array of non-empty strings');
-  return v;
-}
-
-/** Resolves listener options once; throws a `ConfigError` naming the first invalid option. */
-export function resolveListenOptions(o: ListenOptions | undefined): ResolvedListenOptions {
-  checkOptionsObject('options', o);
-  const r = o ?? {};
-  return {
-    host: stringOption('host', r.host, DEFAULT_LISTEN_HOST, 255),
-    port: intOption('port', r.port, 0, 0, 65535),
-    allowedOrigins: r.allowedOrigins === '*' ? '*' : stringList('allowedOrigins', r.allowedOrigins),
-    allowedHosts: stringList('allowedHosts', r.allowedHosts),
-    maxPayload: intOption('maxPayload', r.maxPayload, DEFAULT_MAX_PAYLOAD, 1),
-    maxJsonPayload: intOption('maxJsonPayload', r.maxJsonPayload, DEFAULT_MAX_JSON_PAYLOAD, 1),
-    pingInterval: numberOption('pingInterval', r.pingInterval, DEFAULT_WS_PING_INTERVAL_MS, 0),
-    closeTimeout: numberOption('closeTimeout', r.closeTimeout, DEFAULT_CLOSE_TIMEOUT_MS, Number.MIN_VALUE),
-    http: fnOption('http', r.http),
-  };
-}
+export {
+  DEFAULT_CLOSE_TIMEOUT_MS,
+  DEFAULT_LISTEN_HOST,
+  DEFAULT_MAX_CLIENT_PAYLOAD,
+  DEFAULT_MAX_JSON_PAYLOAD,
+  DEFAULT_MAX_PAYLOAD,
+  DEFAULT_WS_PING_INTERVAL_MS,
+  resolveListenOptions,
+} from './listen-options.js';
+export type { ListenAuthOptions, ListenOptions } from './listen-options.js';
 
 /** A running listener, returned by `listen`. */
 export interface Listener {
@@ -85,29 +52,34 @@ export interface Listener {
   readonly host: string;
   /** The bound port. */
   readonly port: number;
-  /** `ws://host:port` — peer with this for the native protocol. */
+  /** `ws://host:port` (`wss://` with TLS) — peer with this for the native protocol. */
   readonly url: string;
-  /** `ws://host:port/v1/messages/json` for Broker JSON v1 clients. */
+  /** `ws://host:port/v1/messages/json` (`wss://` with TLS) for Broker JSON v1 clients. */
   readonly jsonUrl: string;
-  /** The underlying HTTP server. */
+  /** The underlying HTTP (or HTTPS) server. */
   readonly server: Server;
+  /** Replaces the TLS certificates for new connections; open connections stay. Throws a `ConfigError` without `tls` or for unusable certificates. */
+  reloadTls(certs: TlsCertificates): void;
   /** Stops listening and drops every connection. */
   close(): Promise<void>;
 }
 
-const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
+const REASONS: Record<number, string> = {
+  403: 'Forbidden',
+  408: 'Request Timeout',
+  429: 'Too Many Requests',
+  431: 'Request Header Fields Too Large',
+  503: 'Service Unavailable',
+};
 
-function hostName(hostHeader: string): string {
-  if (hostHeader.startsWith('[')) return hostHeader.slice(0, hostHeader.indexOf(']') + 1).toLowerCase();
-  const colon = hostHeader.lastIndexOf(':');
-  return (colon >= 0 ? hostHeader.slice(0, colon) : hostHeader).toLowerCase();
-}
-
-function reject(socket: Duplex, status: number, text: string): void {
+function reject(socket: Duplex, status: number, text: string, extra = ''): void {
   socket.end(
-    `HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(text)}\r\n\r\n${text}`,
+    `HTTP/1.1 ${status} ${REASONS[status]}\r\nConnection: close\r\n${extra}Content-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(text)}\r\n\r\n${text}`,
   );
 }
+
+/** A header value for a message: quoted, at most 100 characters. */
+const shown = (v: string | undefined): string => JSON.stringify((v ?? '').slice(0, 100));
 
 /**
  * Makes `ws.close()` final within `ms`: a peer that does not read never answers the closing
@@ -128,68 +100,231 @@ function cutAfterClose(ws: WebSocket, ms: number): void {
   });
 }
 
+const asAuthError = (err: unknown): AuthError =>
+  err instanceof AuthError ? err : new AuthError('unauthenticated', 'the credential could not be verified');
+
+/** Where the listener's audit events go: the endpoint's `reportAudit` when it has one, else `auth.onAudit`. */
+function auditSink(endpoint: Endpoint, opts: ResolvedListenOptions): AuditSink | undefined {
+  const report = (endpoint as Endpoint & { reportAudit?: AuditSink }).reportAudit;
+  return typeof report === 'function' ? (ev) => report.call(endpoint, ev) : opts.auth?.onAudit;
+}
+
 /**
  * Starts listening for peers and JSON v1 clients of `endpoint`. Which native links it accepts is
  * the endpoint's choice, not the listener's: with `acceptRouters: false` in the endpoint's
  * options (`isobroker hub --no-routers`) a peer asking for a router link gets `peer_refused`
  * and leaves are served as usual (PROTOCOL.md §8).
+ *
+ * With `auth`, a credential on the upgrade (Authorization header, `bearer.` subprotocol, cookie
+ * from an allowed Origin, or a verified client certificate) is verified before the connection is
+ * handed over; a native connection without one is handed over with `authenticate` for its hello.
  */
 export async function listen(endpoint: Endpoint, options?: ListenOptions): Promise<Listener> {
   const opts = resolveListenOptions(options);
-  const host = opts.host;
+  const { host, limits, auth } = opts;
   const pingInterval = opts.pingInterval;
-  const server = createServer((req, res) => {
+  const handler = (req: IncomingMessage, res: ServerResponse): void => {
     if (opts.http) opts.http(req, res);
     else {
       res.writeHead(404, { 'content-type': 'text/plain' });
       res.end(`isobroker endpoint ${endpoint.name}: WebSocket paths are ${NATIVE_PATH} and ${JSON_PATH}\n`);
     }
-  });
-  const wss = new WebSocketServer({ noServer: true, maxPayload: opts.maxPayload, perMessageDeflate: false });
-  const jsonWss = new WebSocketServer({ noServer: true, maxPayload: opts.maxJsonPayload, perMessageDeflate: false });
-  const alive = new WeakMap<WebSocket, boolean>();
-
-  const allowedHosts = new Set([
-    ...LOOPBACK_HOSTS,
-    host.toLowerCase(),
-    ...opts.allowedHosts.map((h) => h.toLowerCase()),
-  ]);
-  const originAllowed = (origin: string | undefined, port: number): boolean => {
-    if (origin === undefined) return true; // not a browser
-    if (opts.allowedOrigins === '*') return true;
-    if (opts.allowedOrigins.includes(origin)) return true;
-    const m = /^https?:\/\/(\[[^\]]+\]|[^:/]+)(?::(\d+))?$/i.exec(origin);
-    if (!m) return false;
-    const h = m[1]!.toLowerCase();
-    return LOOPBACK_HOSTS.has(h) || (h === host.toLowerCase() && Number(m[2] ?? 80) === port);
   };
+  const httpOptions = {
+    headersTimeout: limits.headersTimeout,
+    requestTimeout: limits.requestTimeout,
+    maxHeaderSize: limits.maxHeaderSize,
+    // Node checks the two timeouts at this interval (30 s by default).
+    connectionsCheckingInterval: Math.min(1000, limits.headersTimeout),
+  };
+  const server: Server = opts.tls
+    ? createTlsServer(opts.tls, limits.tlsHandshakeTimeout, httpOptions, handler)
+    : createServer(httpOptions, handler);
+  const wsOptions = { noServer: true, perMessageDeflate: false, handleProtocols: selectSubprotocol } as const;
+  const wss = new WebSocketServer({ ...wsOptions, maxPayload: opts.maxPayload });
+  const jsonWss = new WebSocketServer({ ...wsOptions, maxPayload: opts.maxJsonPayload });
+  const alive = new WeakMap<WebSocket, boolean>();
+  const checks = upgradeOriginCheck(host, opts.allowedHosts, [
+    ...(opts.allowedOrigins === '*' ? [] : opts.allowedOrigins),
+    ...(auth?.origins ?? []),
+  ]);
+  const originCheck = opts.allowedOrigins === '*' ? upgradeOriginCheck(host, opts.allowedHosts, '*') : checks;
+  const limiter = new ConnectionLimiter(limits);
+  const audit = throttledAudit(auditSink(endpoint, opts));
+  const scheme = opts.tls ? 'wss' : 'ws';
 
-  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+  // The pre-auth deadline runs from TCP accept (TLS: from the end of the handshake, which has its
+  // own deadline). A socket that served plain requests first starts a new clock at its upgrade.
+  const acceptedAt = new WeakMap<object, number>();
+  server.on(opts.tls ? 'secureConnection' : 'connection', (s: object) => acceptedAt.set(s, Date.now()));
+  server.on('request', (req: IncomingMessage) => acceptedAt.delete(req.socket));
+  const authenticating = new Set<Duplex>();
+
+  const upgrade = async (req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> => {
+    socket.on('error', () => {
+      /* a reset while we decide; ws adds its own handler on upgrade */
+    });
     const port = (server.address() as AddressInfo).port;
+    const addr = clientAddress(req, opts.trustProxy);
+    const remote =
+      addr.port > 0 && opts.trustProxy === undefined
+        ? `${req.socket.remoteAddress}:${req.socket.remotePort}`
+        : addr.port > 0
+          ? `${addr.ip}:${addr.port}`
+          : addr.ip;
+    const path = (req.url ?? '/').split('?')[0]!;
+    const protocol = path === JSON_PATH ? 'json' : 'native';
+    const at = { ip: addr.ip, remote, protocol } as const;
     const hostHeader = req.headers.host ?? '';
-    if (!allowedHosts.has(hostName(hostHeader))) {
-      reject(socket, 403, `Host '${hostHeader}' is not allowed`);
+    if (!checks.hostAllowed(hostHeader)) {
+      audit(listenerEvent('host_rejected', { ...at, detail: `Host ${shown(hostHeader)}` }));
+      reject(socket, 403, `Host ${shown(hostHeader)} is not allowed`);
       return;
     }
     const origin = req.headers.origin;
-    if (!originAllowed(origin, port)) {
-      reject(socket, 403, `Origin '${origin}' is not allowed`);
+    if (!originCheck.originAllowed(origin, port)) {
+      audit(listenerEvent('origin_rejected', { ...at, detail: `Origin ${shown(origin)}` }));
+      reject(socket, 403, `Origin ${shown(origin)} is not allowed`);
       return;
     }
-    const path = (req.url ?? '/').split('?')[0]!;
-    (path === JSON_PATH ? jsonWss : wss).handleUpgrade(req, socket, head, (ws) => {
-      alive.set(ws, true);
-      ws.on('pong', () => alive.set(ws, true));
-      const remote = `${req.socket.remoteAddress}:${req.socket.remotePort}`;
-      cutAfterClose(ws, opts.closeTimeout);
-      if (path === JSON_PATH) endpoint.accept(wrapWebSocket(ws as unknown as WebSocketLike, remote), 'json');
-      else if (path === NATIVE_PATH) endpoint.accept(wrapWebSocket(ws as unknown as WebSocketLike, remote), 'native');
-      else {
-        const context = 'Invalid URI - use /v1/messages/json';
-        ws.send(encodeJsonMessage({ type: 'error', code: 'invalid_uri', context }));
-        ws.close(1008, context);
-      }
+    const slot = limiter.admit(addr.ip);
+    if (isRefusal(slot)) {
+      audit(listenerEvent('limit_exceeded', { ...at, code: 'limit_exceeded', detail: slot.limit }));
+      const retry =
+        slot.limit === 'auth_failures' ? `Retry-After: ${Math.ceil(limits.authFailureCooldown / 1000)}\r\n` : '';
+      reject(socket, slot.status, `connection limit reached (${slot.limit})`, retry);
+      return;
+    }
+    socket.once('close', () => slot.release());
+
+    /** Completes the upgrade and hands the connection to the endpoint. */
+    const handOver = (acceptAuth: AcceptAuth | undefined, guard: boolean): void => {
+      if (socket.destroyed) return;
+      (path === JSON_PATH ? jsonWss : wss).handleUpgrade(req, socket, head, (ws) => {
+        alive.set(ws, true);
+        ws.on('pong', () => alive.set(ws, true));
+        cutAfterClose(ws, opts.closeTimeout);
+        if (guard) {
+          const g = guardPreAuth(ws, socket, {
+            deadlineAt: deadlineAt(),
+            maxBytes: limits.preAuthMaxBytes,
+            initialBytes: head.length,
+            timeoutCode: protocol === 'native' ? AuthCloseCode.Timeout : 1008,
+            onViolation: (what) =>
+              audit(
+                listenerEvent(what === 'timeout' ? 'auth_failed' : 'limit_exceeded', {
+                  ...at,
+                  code: what === 'timeout' ? 'timeout' : 'limit_exceeded',
+                  detail: what === 'timeout' ? 'no authentication before the deadline' : 'pre-auth bytes',
+                }),
+              ),
+          });
+          preAuth = g;
+          ws.once('close', () => g.dispose());
+        }
+        const t = wrapWebSocket(ws as unknown as WebSocketLike, remote);
+        if (path !== JSON_PATH && path !== NATIVE_PATH) {
+          const context = 'Invalid URI - use /v1/messages/json';
+          ws.send(encodeJsonMessage({ type: 'error', code: 'invalid_uri', context }));
+          ws.close(1008, context);
+        } else if (acceptAuth === undefined) endpoint.accept(t, protocol);
+        else endpoint.accept(t, protocol, acceptAuth);
+      });
+    };
+
+    if (auth === undefined) {
+      slot.authenticated();
+      handOver(undefined, false);
+      return;
+    }
+
+    let preAuth: PreAuthGuard | undefined;
+    const deadlineAt = (): number => (acceptedAt.get(req.socket) ?? startedAt) + limits.preAuthTimeout;
+    const startedAt = Date.now();
+    /** Counts a failure against the IP; too many start its cool-down (HTTP 429). */
+    const failed = (): void => {
+      if (limiter.authFailed(addr.ip))
+        audit(listenerEvent('limit_exceeded', { ...at, code: 'limit_exceeded', detail: 'auth_failures' }));
+    };
+    const cred = upgradeCredential(req, {
+      cookieName: auth.cookieName,
+      cookieOriginAllowed: origin !== undefined && auth.origins.includes(origin.toLowerCase()),
+      maxBytes: limits.maxCredentialHeaderBytes,
     });
+    if ('tooLarge' in cred) {
+      audit(listenerEvent('limit_exceeded', { ...at, code: 'limit_exceeded', detail: `${cred.tooLarge} header size` }));
+      reject(socket, 431, `${cred.tooLarge} header too large`);
+      return;
+    }
+    const certificateName = verifiedCertificateName(req.socket);
+    const conn: ConnectionInfo = {
+      ...at,
+      ...(origin === undefined ? {} : { origin }),
+      ...(certificateName === undefined ? {} : { certificateName }),
+    };
+    if ('invalid' in cred) {
+      failed(); // the endpoint audits auth_failed when it refuses the connection
+      handOver({ conn, error: cred.invalid }, true);
+      return;
+    }
+    const credential = cred.credential;
+    if (credential === undefined && certificateName === undefined) {
+      if (!auth.required) {
+        slot.authenticated();
+        handOver(undefined, false);
+        return;
+      }
+      if (protocol === 'native') {
+        // The hello carries the credential: the endpoint verifies it through this.
+        const authenticate: Authenticate = async (c, info) => {
+          try {
+            const principal = await auth.authenticate(c, info);
+            slot.authenticated();
+            preAuth?.authenticated();
+            return principal;
+          } catch (err) {
+            const e = asAuthError(err);
+            failed();
+            throw e;
+          }
+        };
+        handOver({ conn, authenticate }, true);
+        return;
+      }
+    }
+
+    // Verify the upgrade's credential before the WebSocket exists; the socket waits unread.
+    authenticating.add(socket);
+    let timedOut = false;
+    const timer = setTimeout(
+      () => {
+        timedOut = true;
+        audit(
+          listenerEvent('auth_failed', { ...at, code: 'timeout', detail: 'authentication did not finish in time' }),
+        );
+        reject(socket, 408, 'authentication timed out');
+      },
+      Math.max(0, deadlineAt() - Date.now()),
+    );
+    let result: AcceptAuth;
+    try {
+      const principal = await auth.authenticate(credential, conn);
+      result = { conn, principal };
+    } catch (err) {
+      const e = asAuthError(err);
+      failed(); // the endpoint audits auth_failed when it refuses the connection
+      result = { conn, error: e };
+    } finally {
+      clearTimeout(timer);
+      authenticating.delete(socket);
+    }
+    if (timedOut || socket.destroyed) return;
+    if (result.principal !== undefined) slot.authenticated();
+    handOver(result, result.principal === undefined);
+  };
+
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    upgrade(req, socket, head).catch(() => socket.destroy());
   });
 
   const pinger =
@@ -219,12 +354,17 @@ export async function listen(endpoint: Endpoint, options?: ListenOptions): Promi
   return {
     host,
     port,
-    url: `ws://${urlHost}:${port}`,
-    jsonUrl: `ws://${urlHost}:${port}${JSON_PATH}`,
+    url: `${scheme}://${urlHost}:${port}`,
+    jsonUrl: `${scheme}://${urlHost}:${port}${JSON_PATH}`,
     server,
+    reloadTls: (certs) => {
+      if (opts.tls === undefined) throw new ConfigError('tls', 'this listener serves plain ws:// (no tls given)');
+      reloadTlsCertificates(server as HttpsServer, opts.tls, certs);
+    },
     close: () =>
       new Promise<void>((resolve) => {
         if (pinger) clearInterval(pinger);
+        for (const s of authenticating) s.destroy();
         for (const ws of [...wss.clients, ...jsonWss.clients]) ws.terminate();
         wss.close();
         jsonWss.close();
