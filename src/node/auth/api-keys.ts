@@ -12,8 +12,8 @@ export const API_KEY_PREFIX = 'isbk_';
 /** The shape of an API key: the prefix and 43 base64url characters (256 bits). */
 export const API_KEY_PATTERN = /^isbk_[A-Za-z0-9_-]{43}$/;
 
-/** The shape of a stored key hash: `sha256:` and 64 lowercase hex digits. */
-export const API_KEY_HASH_PATTERN = /^sha256:[0-9a-f]{64}$/;
+/** The shape of a stored key hash: `sha256:` and 64 hex digits (`hashApiKey` writes lowercase). */
+export const API_KEY_HASH_PATTERN = /^sha256:[0-9a-fA-F]{64}$/;
 
 /** A new random API key (`isbk_…`, 256 bits from the system's CSPRNG). */
 export function generateApiKey(): string {

@@ -56,6 +56,7 @@ export function formatAuditEvent(event: AuditEvent): string {
     const v = event[f];
     if (typeof v === 'string') out[f] = cap(v);
   }
+  if (typeof event.suppressed === 'number' && Number.isFinite(event.suppressed)) out.suppressed = event.suppressed;
   return `${JSON.stringify(out)}\n`;
 }
 

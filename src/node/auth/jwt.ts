@@ -27,7 +27,7 @@ export interface TokenKey {
   /** HMAC secret: base64url text or the raw bytes. */
   readonly secret?: string | Uint8Array | null;
   /** A public JWK (or an `oct` JWK for HMAC). */
-  readonly jwk?: Readonly<Record<string, unknown>> | null;
+  readonly jwk?: object | null;
   /** A PEM SPKI public key or X.509 certificate. */
   readonly publicKeyPem?: string | null;
 }

@@ -42,12 +42,12 @@ describe('openAuditLog', () => {
     await log.close();
     expect(statSync(path).mode & 0o777).toBe(0o600);
     const again = openAuditLog(path);
-    again.sink({ kind: 'policy_reloaded', time: 1100, detail: 'line one\nline two' });
+    again.sink({ kind: 'policy_reloaded', time: 1100, detail: 'line one\nline two', suppressed: 3 });
     await again.close();
     const got = lines(path);
     expect(got).toHaveLength(101);
     expect(got.map((l) => l.time)).toEqual(Array.from({ length: 101 }, (_, i) => 1_000 + i));
-    expect(got[100]).toEqual({ time: 1100, kind: 'policy_reloaded', detail: 'line one\nline two' });
+    expect(got[100]).toEqual({ time: 1100, kind: 'policy_reloaded', detail: 'line one\nline two', suppressed: 3 });
     expect(again.dropped).toBe(0);
   });
 
