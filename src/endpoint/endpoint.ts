@@ -19,6 +19,7 @@ import {
   resolvePeerOptions,
   resolveWhenRoutableOptions,
   type EndpointOptions,
+  type PeerCredentialOptions,
   type PeerOptions,
   type ResolvedEndpointOptions,
   type WhenRoutableOptions,
@@ -37,7 +38,6 @@ import { errorEvent, listenerErrorEvent, statusEvent, type ErrorEvent, type Stat
 import { AuthError, type AcceptAuth, type AuditEvent, type Revalidate } from '../auth/types.js';
 import { AccessControl, needsAccess, refuseTransport, type TopicGuardRegistration } from './access.js';
 import { acceptJsonAccess, mayPublishJson, narrowJson } from './json-access.js';
-import type { DialCredential } from './native-session.js';
 
 /** A message delivered to a subscriber. */
 export interface Message {
@@ -123,8 +123,6 @@ export class Endpoint {
   };
   private readonly overlay: Overlay;
   private readonly access: AccessControl;
-  /** Credentials for native peerings we dial, by URL (set by `peer` with a token). */
-  private readonly credentials = new Map<string, DialCredential>();
   private readonly connector: Connector;
   private readonly local = new TopicTrie<LocalSub>();
   /** topic → matching local subscriptions; cleared whenever subscriptions change. */
@@ -384,10 +382,11 @@ export class Endpoint {
     let protocol: PeerProtocol;
     let retry: number;
     let connector: Connector | undefined;
+    let credentials: PeerCredentialOptions | undefined;
     try {
       this.assertOpen();
       ({ url: u, protocol } = resolvePeerUrl(url));
-      ({ retry, connector } = resolvePeerOptions(options, this.opts.retry));
+      ({ retry, connector, credentials } = resolvePeerOptions(options, this.opts.retry, this.connector));
     } catch (err) {
       return Promise.reject(err);
     }
@@ -396,6 +395,7 @@ export class Endpoint {
     const p = new Peering(u, protocol, retry, this.opts.maxRetry, {
       connector: connector ?? this.connector,
       timers: this.opts.timers,
+      ...(credentials ? { credentials } : {}),
       open: (peering, t) => this.openPeering(peering, t),
       unavailable: (peering, err) =>
         this.emit(
@@ -526,7 +526,8 @@ export class Endpoint {
 
   private openPeering(p: Peering, t: Transport): void {
     if (p.protocol === 'native') {
-      const credential = this.credentials.get(p.url);
+      // The token goes in the hello and is refreshed in band (`Reauth`) when the hub warns.
+      const credential = p.tokens;
       this.sessionPeering.set(this.overlay.attach(t, true, credential ? { credential } : undefined), p);
       return;
     }
