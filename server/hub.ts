@@ -4,10 +4,12 @@ import { Endpoint, createMaster, type StoreMaster } from '../src/index.js';
 import { listen, openSqliteBackend } from '../src/node/index.js';
 import { KeyedRateLimit } from '../src/endpoint/limits.js';
 import {
+  EXIT,
   FatalError,
   UsageError,
   checkHostPort,
   checkNonEmpty,
+  checkOneOf,
   checkWsUrl,
   expected,
   parseHostPort,
@@ -15,6 +17,14 @@ import {
   untilSignal,
   defineCommand,
 } from './args.js';
+import { checkOrigin, insecureWarnings, parseCidrList, validateSecurityFlags } from './hub-flags.js';
+import {
+  PolicyFileError,
+  openHubSecurity,
+  policyErrorLines,
+  type HubSecurity,
+  type SecurityConfig,
+} from './hub-auth.js';
 
 /** The link kinds `--overflow-policy`, `--buffer-size` and `--buffer-bytes` can name (`EndpointOptions.links`). */
 const LINK_KINDS = ['jsonClients', 'jsonServers', 'peers', 'leaves'] as const;
@@ -93,11 +103,18 @@ function fileHasData(path: string): boolean {
 export const HUB_COMMAND = defineCommand({
   name: 'hub',
   synopsis:
-    '[--listen HOST:PORT] [--peer URL]... [--name NAME] [--master NAME[:sqlite:PATH]]... [--allow-origin ORIGIN]... [--overflow-policy [KIND=]POLICY]... [--buffer-size [KIND=]N]... [--buffer-bytes [KIND=]N]... [--no-routers] [--quiet]',
+    '[--listen HOST:PORT] [--peer URL]... [--name NAME] [--master NAME[:sqlite:PATH]]... [--allow-origin ORIGIN]... [--overflow-policy [KIND=]POLICY]... [--buffer-size [KIND=]N]... [--buffer-bytes [KIND=]N]... [--no-routers] [--policy FILE] [--audit-log FILE] [--tls-cert FILE --tls-key FILE [--tls-ca FILE] [--tls-client-auth none|request|require]] [--trust-proxy CIDRS] [--origin URL]... [--cookie-name NAME] [--insecure-transport] [--insecure-no-auth] [--quiet]',
   description: `
 Runs one endpoint that listens (native protocol and Broker JSON v1 on one port), relays between
 its peers, and can host data-store masters (in memory, or in a SQLite file). Prints one line on
-stdout when it is ready; logs status to stderr. Stops cleanly on SIGINT/SIGTERM (exit 0).`,
+stdout when it is ready; logs status to stderr. Stops cleanly on SIGINT/SIGTERM (exit 0).
+
+Security: on loopback (the default) auth is off unless --policy is given; then every client
+authenticates with a token (isobroker token) or an API key, or gets the policy's anonymous role,
+and may only do what its roles grant. A non-loopback --listen needs TLS (--tls-cert/--tls-key)
+and --policy, or the explicit --insecure-transport / --insecure-no-auth. SIGHUP reloads the
+policy, reopens the audit log and rereads the certificates; a policy that fails to load at start
+exits 1 listing every error, on a reload the last good policy stays.`,
   options: {
     listen: {
       type: 'string',
@@ -163,12 +180,75 @@ stdout when it is ready; logs status to stderr. Stops cleanly on SIGINT/SIGTERM 
       type: 'boolean',
       help: "refuse router links (acceptRouters false): only leaves (browsers, applications, pipe) and Broker JSON v1 clients may connect; a hub or cluster node that dials gets peer_refused. The hub's own --peer links are not affected",
     },
+    policy: {
+      type: 'string',
+      arg: 'FILE',
+      defaultText: 'none: auth off, every client trusted (loopback only)',
+      help: 'the policy file (JSON: keys, roles, API keys, revocations, anonymous role); clients authenticate with tokens or API keys and get only their grants. An invalid policy stops the start with every error; SIGHUP or a change of the file reloads it (a failed reload keeps the last good policy)',
+      check: checkNonEmpty,
+    },
+    'audit-log': {
+      type: 'string',
+      arg: 'FILE',
+      help: 'append audit events (auth, denials, limits, policy reloads) as JSON Lines; reopened on SIGHUP',
+      check: checkNonEmpty,
+    },
+    'tls-cert': {
+      type: 'string',
+      arg: 'FILE',
+      help: 'serve wss:// with this certificate chain (PEM; needs --tls-key); SIGHUP rereads it',
+      check: checkNonEmpty,
+    },
+    'tls-key': { type: 'string', arg: 'FILE', help: 'the private key of --tls-cert (PEM)', check: checkNonEmpty },
+    'tls-ca': {
+      type: 'string',
+      arg: 'FILE',
+      help: 'certificate authorities (PEM) that client certificates must chain to (with --tls-client-auth)',
+      check: checkNonEmpty,
+    },
+    'tls-client-auth': {
+      type: 'string',
+      arg: 'none|request|require',
+      default: 'none',
+      help: 'ask clients for a certificate: request (optional) or require (refuse without one)',
+      check: checkOneOf('none', 'request', 'require'),
+    },
+    'trust-proxy': {
+      type: 'string',
+      arg: 'CIDRS',
+      help: 'comma-separated addresses or CIDRs of reverse proxies whose X-Forwarded-For/-Proto are believed',
+      check: (value, flag) => void parseCidrList(value, flag),
+    },
+    origin: {
+      type: 'string',
+      arg: 'URL',
+      multiple: true,
+      help: 'browser Origin (scheme://host[:port]) allowed to authenticate with a cookie (--cookie-name) or to connect when a policy is given',
+      check: checkOrigin,
+    },
+    'cookie-name': {
+      type: 'string',
+      arg: 'NAME',
+      help: 'accept the token from this HttpOnly cookie, from an --origin only',
+      check: (value, flag) => {
+        if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,128}$/.test(value)) expected(flag, 'a cookie name', value);
+      },
+    },
+    'insecure-transport': {
+      type: 'boolean',
+      help: 'allow a non-loopback --listen without TLS (tokens then travel in clear text)',
+    },
+    'insecure-no-auth': {
+      type: 'boolean',
+      help: 'allow a non-loopback --listen without --policy (anyone who can reach it may do anything)',
+    },
     quiet: { type: 'boolean', help: 'do not log status lines to stderr' },
   },
   validate: (v) => {
     const names = v.master.map((m) => parseMasterSpec(m).name);
     const dup = names.find((n, i) => names.indexOf(n) !== i);
     if (dup !== undefined) throw new UsageError(`--master: store ${JSON.stringify(dup)} given twice`);
+    validateSecurityFlags(v);
   },
 });
 
@@ -189,6 +269,36 @@ export function errorPeerKey(peer: { readonly id?: string; readonly remote?: str
   return remote ?? peer?.id ?? '';
 }
 
+/** The hub's security flags as `openHubSecurity` takes them. */
+export function securityConfig(v: {
+  readonly policy: string | undefined;
+  readonly 'audit-log': string | undefined;
+  readonly 'tls-cert': string | undefined;
+  readonly 'tls-key': string | undefined;
+  readonly 'tls-ca': string | undefined;
+  readonly 'tls-client-auth': string;
+  readonly 'trust-proxy': string | undefined;
+  readonly origin: readonly string[];
+  readonly 'cookie-name': string | undefined;
+  readonly 'insecure-transport': boolean;
+  readonly 'insecure-no-auth': boolean;
+}): SecurityConfig {
+  return {
+    policy: v.policy,
+    auditLog: v['audit-log'],
+    tlsCert: v['tls-cert'],
+    tlsKey: v['tls-key'],
+    tlsCa: v['tls-ca'],
+    tlsClientAuth: v['tls-client-auth'] as 'none' | 'request' | 'require',
+    trustProxy:
+      v['trust-proxy'] === undefined ? [] : parseCidrList(v['trust-proxy']).map((c) => `${c.address}/${c.bits}`),
+    origins: v.origin,
+    cookieName: v['cookie-name'],
+    insecureTransport: v['insecure-transport'],
+    insecureNoAuth: v['insecure-no-auth'],
+  };
+}
+
 const message = (err: unknown): string => (err instanceof Error ? err.message : String(err));
 
 export async function runHub(argv: readonly string[]): Promise<number> {
@@ -196,6 +306,20 @@ export async function runHub(argv: readonly string[]): Promise<number> {
   if (!v) return 0;
   const { host, port } = parseHostPort(v.listen);
   const specs = v.master.map((m) => parseMasterSpec(m));
+  for (const w of insecureWarnings(v)) process.stderr.write(`isobroker hub: ${w}\n`);
+  // The policy, audit log and certificates load before anything else: an invalid policy stops
+  // the start with every error listed.
+  const warn = (line: string): void => void process.stderr.write(`${new Date().toISOString()} hub: ${line}\n`);
+  let security: HubSecurity;
+  try {
+    security = await openHubSecurity(securityConfig(v), (line) => (v.quiet ? undefined : warn(line)), warn);
+  } catch (err) {
+    if (err instanceof PolicyFileError) {
+      for (const line of policyErrorLines(err, v.policy!)) process.stderr.write(`isobroker hub: ${line}\n`);
+      return EXIT.failure;
+    }
+    throw err;
+  }
   const ep = new Endpoint({
     role: 'hub',
     ...(v.name ? { name: v.name } : {}),
@@ -262,13 +386,14 @@ export async function runHub(argv: readonly string[]): Promise<number> {
       }
     }
     try {
-      listener = await listen(ep, { host, port, allowedOrigins: v['allow-origin'] });
+      listener = await listen(ep, { host, port, allowedOrigins: v['allow-origin'], ...security.listen });
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       throw new FatalError(
         `cannot listen on ${v.listen}: ${code === 'EADDRINUSE' ? 'the address is in use' : message(err)}`,
       );
     }
+    security.attach(ep, listener);
     // A peer that fails for good (an address the endpoint rejects) is fatal: the hub closes its
     // listener and exits 1 instead of running without it. Unreachable peers are retried.
     let fatal: (err: Error) => void = () => undefined;
@@ -286,7 +411,8 @@ export async function runHub(argv: readonly string[]): Promise<number> {
     const hosted =
       (specs.length ? `, masters ${specs.map((s) => s.name).join(' ')}` : '') +
       (fresh.length ? `; created ${fresh.join(', ')}` : '') +
-      (v['no-routers'] ? '; router links refused (--no-routers)' : '');
+      (v['no-routers'] ? '; router links refused (--no-routers)' : '') +
+      (v.policy !== undefined ? `; auth: policy ${v.policy}` : '');
     process.stdout.write(
       `isobroker hub ${ep.name} (${ep.id}) ready: native ${listener.url}, Broker JSON v1 ${listener.jsonUrl}${hosted}\n`,
     );
@@ -301,5 +427,6 @@ export async function runHub(argv: readonly string[]): Promise<number> {
     for (const m of masters) m.close();
     await ep.close();
     await listener?.close();
+    await security.close();
   }
 }
