@@ -88,6 +88,8 @@ export class CloneCore {
   private snapshot: { epoch: string; seq: number; next: number; progress: number; stream: number } | undefined;
   /** Id of the latest Attach: only the stream answering it is accepted. */
   private stream = 0;
+  /** A hub refused this clone `read` (`refusedByHub`): writes fail with it until the next attach. */
+  private refusal: StoreError | undefined;
   /** No attach before this time (after the master refused a sync), and the next wait. */
   private failedUntil = -Infinity;
   private failedWait = SYNC_FAILED_RETRY_MS;
@@ -193,6 +195,7 @@ export class CloneCore {
   mutate(m: Mutation): Promise<Data> {
     if (this.status === 'closed')
       return Promise.reject(new StoreError('request_timeout', `clone of ${this.cfg.name} is closed`));
+    if (this.refusal && this.cfg.timers.now() < this.failedUntil) return Promise.reject(this.refusal);
     try {
       // A command too large to cross a link would never reach the master: refused here.
       checkEntrySize(
@@ -469,7 +472,7 @@ export class CloneCore {
    * lacks. Every write waiting for the master fails with `err` (the hub refuses each of them: the
    * permission is per store). Without `read` the clone cannot sync either: it stops attaching for
    * a while, as after `SyncFailed`, and reports `err` (`whenInSync` rejects with it) instead of
-   * asking again and again unanswered.
+   * asking again and again unanswered; new writes fail with `err` at once during that pause.
    */
   refusedByHub(err: StoreError, need: 'read' | 'write' | 'master'): void {
     if (this.status === 'closed') return;
@@ -481,6 +484,7 @@ export class CloneCore {
     this.snapshot = undefined;
     if (this.status === 'in-sync') this.lost();
     if (quiet) return; // already reported; the pause is running
+    this.refusal = err;
     this.failedUntil = this.cfg.timers.now() + this.failedWait;
     this.failedWait = Math.min(SYNC_FAILED_RETRY_MAX_MS, this.failedWait * 2);
     this.cfg.onError(err);
@@ -533,6 +537,7 @@ export class CloneCore {
   }
 
   private synced(): void {
+    this.refusal = undefined;
     this.failedUntil = -Infinity;
     this.failedWait = SYNC_FAILED_RETRY_MS;
     this.setStatus('in-sync');

@@ -4,9 +4,19 @@
  * locally and reported on the table's `error` channel.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { BackedTable, count, createMaster, string, toText, type ErrorEvent, type StoreMaster } from 'isobroker';
+import {
+  BackedTable,
+  count,
+  createMaster,
+  string,
+  toText,
+  type ErrorEvent,
+  type StoreError,
+  type StoreMaster,
+} from 'isobroker';
 import { backedTableStoreName } from '../../src/cluster/backed-table.js';
 import { memoryEndpoints, until, type Net } from '../support/endpoints.js';
+import { authHub, storePrincipal, type AuthHub } from '../store/store-permissions-support.js';
 
 let net: Net | undefined;
 const closers: { close(): void }[] = [];
@@ -64,5 +74,44 @@ describe('BackedTable: refused writes roll back', () => {
     await until(() => text(table.get('k')) === '2', 5000, 'the later write to stand');
     expect(errors[0]!.context).not.toContain('rolled back');
     expect(toText(master.get('k'))).toBe('2');
+  });
+});
+
+describe('BackedTable: writes the hub refuses (store permissions) roll back', () => {
+  let h: AuthHub | undefined;
+  afterEach(async () => {
+    for (const c of closers.splice(0)) c.close();
+    await h?.close();
+    h = undefined;
+  });
+
+  it('a backed table of a read-only client rolls its refused writes back', async () => {
+    h = authHub();
+    const store = backedTableStoreName('hosts');
+    const manager = await BackedTable.open(h.hub, 'hosts', { master: true });
+    closers.push(manager);
+    manager.set('a', count(1));
+    const ep = await h.client(storePrincipal('viewer', { [store]: 'read' }));
+    const table = await BackedTable.open(ep, 'hosts', { clone: { resyncInterval: 100 } });
+    closers.push(table);
+    await until(() => table.has('a'), 5000, 'sync');
+    const errors: ErrorEvent[] = [];
+    table.on('error', (ev) => errors.push(ev));
+
+    table.set('a', count(2));
+    table.set('b', count(3));
+    table.delete('a');
+    expect(table.has('a')).toBe(false); // at once
+    expect(toText(table.get('b')!)).toBe('3');
+    await until(() => errors.length >= 3, 5000, 'three refusals');
+    expect(toText(table.get('a')!)).toBe('1');
+    expect(table.has('b')).toBe(false);
+    for (const ev of errors) {
+      expect(ev.code).toBe('write_failed');
+      expect((ev.cause as StoreError).code).toBe('forbidden');
+    }
+    expect(errors.at(-1)!.context).toContain('rolled back');
+    expect(toText(manager.get('a')!)).toBe('1');
+    expect(manager.has('b')).toBe(false);
   });
 });
