@@ -99,8 +99,8 @@ export interface PeerOptions {
    */
   readonly connector?: Connector;
   /**
-   * A bearer token (a JWT or an API key) to present. Native links carry it in the hello (and,
-   * from Node, in an `Authorization: Bearer` upgrade header); JSON v1 links carry it on the
+   * A bearer token (a JWT or an API key) to present. Native links carry it in the hello and
+   * renew it in band (`Reauth`) when the hub warns it expires; JSON v1 links carry it on the
    * upgrade: the `Authorization` header from Node, the `bearer.<token>` subprotocol (after
    * `isobroker.v1`) from a browser, so a JSON v1 peering also passes an authenticating reverse
    * proxy in front of a Zeek. Never put in a URL or a log. @default none

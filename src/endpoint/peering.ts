@@ -75,20 +75,22 @@ export class Peering {
   }
 
   /**
-   * What goes on the next upgrade: the given headers and subprotocols, and the token (renewed
-   * first when it expires within a minute) as `Authorization: Bearer` where the connector sends
-   * headers, else, for JSON v1 (whose only credential is the upgrade), as the `bearer.<token>`
-   * subprotocol after `isobroker.v1`. A native link from a browser carries it in the hello only.
+   * What goes on the next upgrade: the given headers and subprotocols and, for JSON v1 (whose
+   * only credential is the upgrade), the token (renewed first when it expires within a minute)
+   * as `Authorization: Bearer` where the connector sends headers, else as the `bearer.<token>`
+   * subprotocol after `isobroker.v1`. A native link carries the token in its hello instead (and
+   * renews it in band), so its upgrade holds only what was given.
    */
   async dialOptions(): Promise<DialOptions | undefined> {
     const c = this.host.credentials;
     if (c === undefined) return undefined;
+    // Renewed before the dial either way: the hello takes `tokens.current()`.
     const token = this.tokens ? await this.tokens.forDial() : undefined;
     const headers: Record<string, string> = { ...c.headers };
     let protocols = c.protocols ? [...c.protocols] : undefined;
-    if (token !== undefined) {
+    if (token !== undefined && this.protocol === 'json') {
       if (c.sendsHeaders) headers.Authorization = `Bearer ${token}`;
-      else if (this.protocol === 'json') {
+      else {
         if (!isProtocolToken(token))
           throw new IsobrokerError(
             'invalid_argument',

@@ -120,6 +120,8 @@ export function isProtocolToken(s: string): boolean {
  */
 export class TokenSource {
   private token: string | undefined;
+  /** The token last given out (`current`, `forDial`, `refresh`): what the connection presents. */
+  private handedOut: string | undefined;
   private expiresAt: number | undefined;
   private inFlight: Promise<string> | undefined;
   private timer: unknown;
@@ -138,6 +140,7 @@ export class TokenSource {
 
   /** The token to present now, or undefined before the first `getToken` answered. */
   current(): string | undefined {
+    this.handedOut = this.token;
     return this.token;
   }
 
@@ -151,18 +154,25 @@ export class TokenSource {
    * when it expired or expires within `REFRESH_MARGIN_MS`. Rejects when that renewal fails.
    */
   async forDial(): Promise<string | undefined> {
-    if (this.o.getToken === undefined) return this.token;
-    if (this.token === undefined || this.expiresSoon()) return this.fetch();
-    return this.token;
+    if (this.o.getToken !== undefined && (this.token === undefined || this.expiresSoon()))
+      this.handedOut = await this.fetch();
+    else this.handedOut = this.token;
+    return this.handedOut;
   }
 
   /**
-   * Asks `getToken` for a new token now (one call at a time: concurrent callers share it) and
-   * returns it; without `getToken`, returns the current one. Rejects when `getToken` fails.
+   * A newer token than the one the connection presents (the hub warned that it expires): the
+   * one the scheduled renewal already fetched, if it is not expiring too, else a new one from
+   * `getToken` (one call at a time: concurrent callers share it). Without `getToken`, the
+   * current token. Rejects when `getToken` fails.
    */
-  refresh(): Promise<string | undefined> {
-    if (this.o.getToken === undefined) return Promise.resolve(this.token);
-    return this.fetch();
+  async refresh(): Promise<string | undefined> {
+    if (this.o.getToken !== undefined) {
+      const renewed = this.token !== undefined && this.token !== this.handedOut && !this.expiresSoon();
+      if (!renewed) await this.fetch();
+    }
+    this.handedOut = this.token;
+    return this.token;
   }
 
   /** Cancels the scheduled renewal; `forDial` and `refresh` still work. Call when the peering ends. */

@@ -57,7 +57,7 @@ export const BROKER_ANONYMOUS_TLS: Readonly<TlsOptions> = Object.freeze({
 
 /**
  * Options of `peer()` from `isobroker/node`: the endpoint's peer options plus `tls`. `token` /
- * `getToken` travel as `Authorization: Bearer` on the upgrade (and, native, in the hello);
+ * `getToken` travel in the native hello, or as `Authorization: Bearer` on a JSON v1 upgrade;
  * `headers` go on the upgrade through `ws`; `protocols` are offered as `Sec-WebSocket-Protocol`.
  */
 export interface NodePeerOptions extends Omit<PeerOptions, 'connector'> {
@@ -120,8 +120,8 @@ export function tlsConnector(tls: TlsOptions): Connector {
 }
 
 /**
- * Peers `endpoint` with `url` like `endpoint.peer(url, options)` (with Node's `ws`, `headers` and
- * the token's `Authorization: Bearer` header go on the upgrade), dialling a `wss://` URL
+ * Peers `endpoint` with `url` like `endpoint.peer(url, options)` (with Node's `ws`, `headers` and,
+ * for JSON v1, the token's `Authorization: Bearer` header go on the upgrade), dialling a `wss://` URL
  * with `options.tls`, e.g. `peer(ep, 'wss://zeek:27759/v1/messages/json', { tls: BROKER_ANONYMOUS_TLS,
  * getToken })` for a Zeek behind an authenticating proxy. Rejects with a `ConfigError` for invalid
  * TLS or credential options, or TLS options with a `ws://` URL.

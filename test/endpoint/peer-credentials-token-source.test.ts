@@ -205,6 +205,28 @@ describe('TokenSource', () => {
     none.stop();
   });
 
+  it('refresh (the hub warned) hands over an already renewed token, else asks getToken', async () => {
+    const timers = new ManualTimers();
+    let calls = 0;
+    const s = source(timers, {
+      token: expiringIn(timers, 1_000_000),
+      getToken: () => expiringIn(timers, 1_000_000, ++calls),
+    });
+    const a = s.current(); // what the hello carries
+    await timers.advance(800_000);
+    expect(calls).toBe(1);
+    // The renewal already fetched b: handed over without another call.
+    const b = await s.refresh();
+    expect(b).not.toBe(a);
+    expect(b).toBe(s.current());
+    expect(calls).toBe(1);
+    // The session now presents b: a second warning needs a new token.
+    const c = await s.refresh();
+    expect(calls).toBe(2);
+    expect(c).not.toBe(b);
+    s.stop();
+  });
+
   it('shares one getToken call among concurrent callers', async () => {
     const timers = new ManualTimers();
     let calls = 0;

@@ -1,8 +1,9 @@
 /**
  * Credentials of outgoing peerings, as they reach a real WebSocket server on 127.0.0.1 (a plain
- * `ws` server that records each upgrade request): from Node the token travels as
+ * `ws` server that records each upgrade request): from Node a JSON v1 peering's token travels as
  * `Authorization: Bearer` with the given headers; from a browser (a WebSocket constructor that
- * takes no headers) a JSON v1 peering offers `isobroker.v1, bearer.<token>`; never in the URL.
+ * takes no headers) it offers `isobroker.v1, bearer.<token>`; a native peering's token is left to
+ * its hello; never in the URL.
  * `getToken` runs again on a reconnect when the token expires within a minute, and a failing
  * `getToken` is retried with the peering's backoff. Options are checked with `ConfigError`s.
  */
@@ -155,12 +156,19 @@ describe('credentials on the upgrade', () => {
     expect(u.url).not.toContain(token.split('.')[1]!);
   });
 
-  it('Node native: the token also goes on the upgrade (and, through the session hook, in the hello)', async () => {
+  it('Node native: the token is left to the hello (renewed in band); given headers go on the upgrade', async () => {
     server = await RecordingServer.start();
-    const d = stopAtEnd(dial(server.url(NATIVE_PATH), 'native', nodeConnector, { getToken: () => 'opaque-key-1' }));
+    const d = stopAtEnd(
+      dial(server.url(NATIVE_PATH), 'native', nodeConnector, {
+        getToken: () => 'opaque-key-1',
+        headers: { 'X-Tenant': 'green' },
+      }),
+    );
     await d.peering.whenUp();
-    expect(server.upgrades[0]!.headers.authorization).toBe('Bearer opaque-key-1');
+    expect(server.upgrades[0]!.headers.authorization).toBeUndefined();
+    expect(server.upgrades[0]!.headers['x-tenant']).toBe('green');
     expect(server.upgrades[0]!.protocols).toEqual([]);
+    // Fetched before the dial, for the hello.
     expect(d.peering.tokens?.current()).toBe('opaque-key-1');
   });
 
