@@ -115,6 +115,7 @@ export class ConnectionAccess {
   private warnTimer: unknown;
   private expireTimer: unknown;
   private closed = false;
+  private warnedFor: number | undefined;
 
   constructor(
     private readonly control: AccessControl,
@@ -246,9 +247,11 @@ export class ConnectionAccess {
     const at = this.principal.expiresAt;
     if (at === undefined || this.closed) return;
     const t = this.control.timers;
-    if (warn) {
+    // Warned once per expiry time: a Reauth that does not extend it is not asked for again.
+    if (warn && this.warnedFor !== at) {
       this.warnTimer = this.later(at - EXPIRY_WARNING_MS, () => {
         this.warnTimer = undefined;
+        this.warnedFor = at;
         this.link?.notify('token_expiring', `the credential expires in ${Math.max(0, at - t.now())} ms; send Reauth`);
       });
     }

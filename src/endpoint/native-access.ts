@@ -55,7 +55,9 @@ export class NativeAccess {
     const a = this.control.open(principal, auth.conn, auth.authenticate);
     s.access = a;
     a.link = {
-      notify: (code, context) => s.notify(code, context),
+      // The expiry warning is a control message (never dropped); error replies are notices.
+      notify: (code, context) =>
+        code === 'token_expiring' ? s.sendControl({ kind: MessageKind.Error, code, context }) : s.notify(code, context),
       refuse: (err) => s.refuse(err.code, err.message, nativeCloseCode(err)),
       replaced: (context) => s.bye('takeover', context),
     };
@@ -146,7 +148,10 @@ export class NativeAccess {
     cred.refresh().then(
       (value) => {
         this.reauthPending.delete(s);
-        if (value && !s.isClosed) s.sendControl({ kind: MessageKind.Reauth, credential: value });
+        // The same credential again would change nothing (no getToken): let it expire.
+        if (!value || s.isClosed || value === s.credentialSent) return;
+        s.credentialSent = value;
+        s.sendControl({ kind: MessageKind.Reauth, credential: value });
       },
       (err: unknown) => {
         this.reauthPending.delete(s);

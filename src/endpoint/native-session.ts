@@ -147,6 +147,8 @@ export class NativeSession {
   received = 0;
   /** The peer's hello version. */
   peerVersion = 0;
+  /** The credential we last presented (hello or `Reauth`), when we dialled with one. */
+  credentialSent: string | undefined;
   /** What the hub said we run as (dialled connections with authentication, protocol 3). */
   welcome: { sub: string; roles: readonly string[]; expiresAt: number } | undefined;
   /** The principal's checks (accepted with authentication); undefined: trusted. */
@@ -188,13 +190,14 @@ export class NativeSession {
     // Our hello goes first, before frames that arrived while connecting are delivered.
     // Version 3 only where authentication is involved, so that version 2 peers keep working.
     const authenticating = authOptions.auth !== undefined || authOptions.credential !== undefined;
+    this.credentialSent = authOptions.credential?.current();
     this.sendControl({
       kind: MessageKind.Hello,
       version: authenticating ? NATIVE_PROTOCOL_VERSION : MIN_NATIVE_PROTOCOL_VERSION,
       id: idToBytes(cfg.selfId),
       name: cfg.selfName,
       role: cfg.selfRole,
-      credential: authOptions.credential?.current() ?? null,
+      credential: this.credentialSent ?? null,
       link: cfg.linkKind ?? 'router',
     });
     transport.attach({
