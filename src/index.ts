@@ -102,7 +102,8 @@ export type {
 // --- transports (the seam an endpoint dials through)
 export { MemoryNetwork } from './transport/memory-network.js';
 export { websocketConnector } from './transport/websocket-transport.js';
-export type { Connector, Frame, Transport, TransportHandlers } from './transport/transport.js';
+export type { Connector, DialOptions, Frame, Transport, TransportHandlers } from './transport/transport.js';
+export { bearerProtocols } from './endpoint/token-source.js';
 export type { WebSocketConstructor, WebSocketLike } from './transport/websocket-transport.js';
 
 // --- endpoint
