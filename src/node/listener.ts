@@ -196,6 +196,9 @@ export async function listen(endpoint: Endpoint, options?: ListenOptions): Promi
       return;
     }
     socket.once('close', () => slot.release());
+    const startedAt = Date.now();
+    const deadlineAt = (): number => (acceptedAt.get(req.socket) ?? startedAt) + limits.preAuthTimeout;
+    let preAuth: PreAuthGuard | undefined;
 
     /** Completes the upgrade and hands the connection to the endpoint. */
     const handOver = (acceptAuth: AcceptAuth | undefined, guard: boolean): void => {
@@ -238,9 +241,6 @@ export async function listen(endpoint: Endpoint, options?: ListenOptions): Promi
       return;
     }
 
-    let preAuth: PreAuthGuard | undefined;
-    const deadlineAt = (): number => (acceptedAt.get(req.socket) ?? startedAt) + limits.preAuthTimeout;
-    const startedAt = Date.now();
     /** Counts a failure against the IP; too many start its cool-down (HTTP 429). */
     const failed = (): void => {
       if (limiter.authFailed(addr.ip))

@@ -197,7 +197,7 @@ export function serverFrames(buf: Buffer): { opcode: number; payload: Buffer }[]
 export function drain(
   socket: Socket,
   ms: number,
-  initial = Buffer.alloc(0),
+  initial: Buffer = Buffer.alloc(0),
 ): Promise<{ data: Buffer; closed: boolean }> {
   return new Promise((resolve) => {
     const parts: Buffer[] = [initial];
