@@ -190,7 +190,8 @@ describe('JSON v1 clients: expiry and revalidation', () => {
     h.revalidate((p) => principal(p.sub, { publish: { allow: ['ok/'] } }));
     a.t.send(JSON.stringify({ type: 'data-message', topic: 'x', '@data-type': 'count', data: 1 }));
     a.t.send(JSON.stringify({ type: 'data-message', topic: 'ok/x', '@data-type': 'count', data: 1 }));
-    await until(() => all.length === 1);
+    await until(() => all.length === 1 && errorCodes(a).length === 1);
+    expect(all.map((m) => m.topic)).toEqual(['ok/x']);
     expect(errorCodes(a)).toEqual(['forbidden']);
     expect(a.closed).toBeUndefined();
   });
