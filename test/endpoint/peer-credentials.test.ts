@@ -17,6 +17,7 @@ import { systemTimers } from '../../src/endpoint/timers.js';
 import { ConfigError } from '../../src/errors.js';
 import type { Connector, Transport } from '../../src/transport/transport.js';
 import { websocketConnector, type WebSocketConstructor } from '../../src/transport/websocket-transport.js';
+import { tlsConnector } from '../../src/node/tls.js';
 
 const nodeConnector = websocketConnector(WebSocket as unknown as WebSocketConstructor);
 
@@ -191,6 +192,16 @@ describe('credentials on the upgrade', () => {
     await d.peering.whenUp();
     expect(server.upgrades[0]!.protocols).toEqual(['isobroker.v1']);
     expect(server.upgrades[0]!.headers.authorization).toBeUndefined();
+  });
+
+  it('the TLS connector of isobroker/node sends headers too (its WebSocket extends ws)', async () => {
+    server = await RecordingServer.start();
+    const connector = tlsConnector({ rejectUnauthorized: false });
+    expect(connector.sendsHeaders).toBe(true);
+    const d = stopAtEnd(dial(server.url(JSON_PATH), 'json', connector, { token: 'opaque-2', headers: { 'X-A': 'b' } }));
+    await d.peering.whenUp();
+    expect(server.upgrades[0]!.headers.authorization).toBe('Bearer opaque-2');
+    expect(server.upgrades[0]!.headers['x-a']).toBe('b');
   });
 
   it('no credentials: the upgrade is what it always was', async () => {
