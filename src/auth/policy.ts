@@ -56,7 +56,21 @@
  * subscribe prefixes written inside the reserved prefix (e.g. `isobroker/stats/`). `<$>/local/` is
  * refused to every remote principal. How roles and token claims combine: see `principal.ts`.
  */
-import { checkAlgorithm, checkKeys, type JwtAlgorithm, type PolicyKey } from './policy-keys.js';
+import { checkAlgorithm, checkKeys, type JwtAlgorithm } from './policy-keys.js';
+import {
+  DEFAULT_ALGORITHMS,
+  DEFAULT_CLOCK_TOLERANCE_SECONDS,
+  DEFAULT_MAX_TOKEN_LIFETIME_SECONDS,
+  NODE_ONLY_PREFIXES,
+  LOCAL_ONLY_PREFIXES,
+  NODE_ROLE_NAMES,
+  POLICY_VERSION,
+  type ApiKeyEntry,
+  type Policy,
+  type PolicyParseResult,
+  type RoleDef,
+} from './policy-model.js';
+import { checkApiKeys, checkCookie, checkOrigins, checkRevocations } from './policy-sections.js';
 import {
   checkArray,
   checkBool,
@@ -71,109 +85,14 @@ import {
   field,
   isRecord,
   keyPath,
-  type LimitsSpec,
   Problems,
-  type StoreGrants,
 } from './policy-validate.js';
-import { isSafeSegmentValue } from './substitute.js';
-import type { Grant, PrincipalLimits } from './types.js';
+import type { Grant } from './types.js';
 
+export * from './policy-model.js';
+export { parseInstant } from './policy-sections.js';
 export { JWT_ALGORITHMS, type JwtAlgorithm, type PolicyKey, type PublicJwk } from './policy-keys.js';
 export type { LimitsSpec, StoreGrants } from './policy-validate.js';
-
-/** The policy file format version this code reads. */
-export const POLICY_VERSION = 1;
-
-/** Role names that are node and router roles unless they say otherwise. */
-export const NODE_ROLE_NAMES = ['manager', 'logger', 'proxy', 'worker', 'hub'] as const;
-
-/** Prefixes only node principals may publish to (and read, unless granted inside them explicitly). */
-export const NODE_ONLY_PREFIXES = ['zeek/cluster/', 'zeek/logs/', 'isobroker/'] as const;
-/** Prefixes never accepted from any remote principal (Broker's endpoint-local namespace). */
-export const LOCAL_ONLY_PREFIXES = ['<$>/local/'] as const;
-/** Every reserved prefix: `NODE_ONLY_PREFIXES` and `LOCAL_ONLY_PREFIXES`. */
-export const RESERVED_PREFIXES: readonly string[] = Object.freeze([...NODE_ONLY_PREFIXES, ...LOCAL_ONLY_PREFIXES]);
-
-/** Limits of a role that sets none (and of anything a role leaves out). */
-export const DEFAULT_LIMITS: PrincipalLimits = Object.freeze({
-  publishRate: 10_000,
-  publishBurst: 20_000,
-  maxSubscriptions: 1024,
-  storeCommandsInFlight: 256,
-});
-
-/** Default `clockToleranceSeconds`. */
-export const DEFAULT_CLOCK_TOLERANCE_SECONDS = 30;
-/** Default `maxTokenLifetimeSeconds` of the policy (every token, whatever its roles). */
-export const DEFAULT_MAX_TOKEN_LIFETIME_SECONDS = 86_400;
-/** Default `algorithms`. */
-export const DEFAULT_ALGORITHMS: readonly JwtAlgorithm[] = Object.freeze(['HS256'] as JwtAlgorithm[]);
-
-/** A role as the policy defines it (grants still hold their placeholders). */
-export interface RoleDef {
-  readonly name: string;
-  readonly publish: Grant;
-  readonly subscribe: Grant;
-  /** Store name (or `*`) → permission; names may hold placeholders. */
-  readonly stores: StoreGrants;
-  /** The limits this role sets; `DEFAULT_LIMITS` fill the rest. */
-  readonly limits: LimitsSpec;
-  /** Tokens carrying this role may live at most this long (exp − iat), seconds. */
-  readonly maxTokenLifetimeSeconds: number | undefined;
-  /** A cluster node role: may use the reserved prefixes, needs a node name, hellos only as it. */
-  readonly node: boolean;
-  /** May open router links (hubs and cluster nodes). */
-  readonly router: boolean;
-  /** Subscriptions broader than the grant are refused rather than narrowed. */
-  readonly strict: boolean;
-}
-
-/** An API key: the SHA-256 of the key text (`sha256:<64 lowercase hex>`) and who it makes you. */
-export interface ApiKeyEntry {
-  readonly id: string;
-  readonly hash: string;
-  readonly sub: string;
-  readonly roles: readonly string[];
-  /** The node name, required when a role is a node role; else null. */
-  readonly node: string | null;
-}
-
-/** Revoked credentials. */
-export interface Revocations {
-  /** Revoked token ids. */
-  readonly jti: ReadonlySet<string>;
-  /** Subject → instant (ms since the epoch): the subject's tokens issued before it are revoked. */
-  readonly subjects: ReadonlyMap<string, number>;
-  /** Revoked API key ids. */
-  readonly apiKeys: ReadonlySet<string>;
-}
-
-/** A validated policy (see the module comment for the file it comes from). Deeply frozen. */
-export interface Policy {
-  readonly version: 1;
-  readonly issuer: string | undefined;
-  readonly audience: readonly string[] | undefined;
-  readonly algorithms: readonly JwtAlgorithm[];
-  readonly clockToleranceSeconds: number;
-  readonly maxTokenLifetimeSeconds: number;
-  readonly keys: readonly PolicyKey[];
-  readonly apiKeys: readonly ApiKeyEntry[];
-  /** API keys by `hash` (`sha256:<hex>`). */
-  readonly apiKeysByHash: ReadonlyMap<string, ApiKeyEntry>;
-  readonly roles: ReadonlyMap<string, RoleDef>;
-  /** The role of clients without a credential, or undefined: they are refused. */
-  readonly anonymous: string | undefined;
-  readonly revocations: Revocations;
-  /** Exact browser origins allowed (`scheme://host[:port]`). */
-  readonly origins: readonly string[];
-  /** The token cookie, when cookie authentication is on (only together with `origins`). */
-  readonly cookie: { readonly name: string } | undefined;
-}
-
-/** What `parsePolicy` gives: a policy and warnings, or every error (never both). */
-export type PolicyParseResult =
-  | { readonly policy: Policy; readonly warnings: string[] }
-  | { readonly errors: string[]; readonly warnings?: undefined; readonly policy?: undefined };
 
 const TOP_KEYS = [
   'version',
@@ -192,9 +111,6 @@ const TOP_KEYS = [
 ];
 const ROLE_KEYS = ['publish', 'subscribe', 'stores', 'limits', 'maxTokenLifetimeSeconds', 'node', 'router', 'strict'];
 const ROLE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
-const SHA256_HASH = /^sha256:[0-9a-fA-F]{64}$/;
-const COOKIE_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,128}$/;
-const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|[+-]\d{2}:\d{2})$/;
 const MAX_TOKEN_LIFETIME = 31_536_000;
 
 /**
@@ -432,156 +348,4 @@ function checkReservedUse(p: Problems, path: string, publish: Grant, subscribe: 
       );
     }
   }
-}
-
-function checkApiKeys(p: Problems, value: unknown, roles: ReadonlyMap<string, RoleDef> | undefined): ApiKeyEntry[] {
-  const list = checkArray(p, '$.apiKeys', value, 100_000);
-  if (list === undefined) return [];
-  const out: ApiKeyEntry[] = [];
-  const ids = new Map<string, number>();
-  const hashes = new Map<string, number>();
-  for (let i = 0; i < list.length; i++) {
-    const at = `$.apiKeys[${i}]`;
-    const entry = list[i];
-    if (!isRecord(entry)) {
-      p.error(at, `expected an API key object, got ${describe(entry)}`);
-      continue;
-    }
-    const before = p.count;
-    checkKnownKeys(p, at, entry, ['id', 'hash', 'sub', 'roles', 'node']);
-    const id = checkString(p, `${at}.id`, field(entry, 'id'), 256);
-    const hashRaw = field(entry, 'hash');
-    let hash: string | undefined;
-    if (typeof hashRaw !== 'string' || !SHA256_HASH.test(hashRaw)) {
-      p.error(`${at}.hash`, 'expected "sha256:" and 64 hex digits (the SHA-256 of the key text; value not shown)');
-    } else hash = hashRaw.toLowerCase();
-    const sub = checkString(p, `${at}.sub`, field(entry, 'sub'));
-    const roleNames = checkStringList(p, `${at}.roles`, field(entry, 'roles'), { maxItems: 1000, maxLength: 128 });
-    const nodeRaw = field(entry, 'node');
-    let node: string | null = null;
-    if (nodeRaw !== undefined && nodeRaw !== null) {
-      if (isSafeSegmentValue(nodeRaw)) node = nodeRaw;
-      else p.error(`${at}.node`, `expected a node name (one path segment, no "/"), got ${describe(nodeRaw)}`);
-    }
-    let isNode = false;
-    for (const [j, r] of (roleNames ?? []).entries()) {
-      const role = roles?.get(r);
-      if (roles !== undefined && role === undefined) {
-        p.error(`${at}.roles[${j}]`, `role ${JSON.stringify(r)} is not defined in $.roles`);
-      }
-      if (role?.node === true) isNode = true;
-    }
-    if (isNode && node === null && nodeRaw === undefined) {
-      p.error(`${at}.node`, 'required: a node role needs the node name this key may use');
-    }
-    if (id !== undefined) {
-      const first = ids.get(id);
-      if (first !== undefined) p.error(`${at}.id`, `duplicate id (also $.apiKeys[${first}])`);
-      else ids.set(id, i);
-    }
-    if (hash !== undefined) {
-      const first = hashes.get(hash);
-      if (first !== undefined) p.error(`${at}.hash`, `duplicate hash (also $.apiKeys[${first}])`);
-      else hashes.set(hash, i);
-    }
-    if (p.count > before || id === undefined || hash === undefined || sub === undefined || roleNames === undefined) {
-      continue;
-    }
-    out.push(Object.freeze({ id, hash, sub, roles: Object.freeze(roleNames), node: isNode ? node : null }));
-  }
-  return out;
-}
-
-function checkRevocations(p: Problems, value: unknown, apiKeys: readonly ApiKeyEntry[]): Revocations {
-  const jti = new Set<string>();
-  const subjects = new Map<string, number>();
-  const keyIds = new Set<string>();
-  const out: Revocations = { jti, subjects, apiKeys: keyIds };
-  if (value === undefined) return out;
-  if (!isRecord(value)) {
-    p.error('$.revocations', `expected an object with "jti", "subjects" and/or "apiKeys", got ${describe(value)}`);
-    return out;
-  }
-  checkKnownKeys(p, '$.revocations', value, ['jti', 'subjects', 'apiKeys']);
-  const jtiRaw = field(value, 'jti');
-  if (jtiRaw !== undefined) {
-    const list = checkStringList(p, '$.revocations.jti', jtiRaw, { maxItems: 1_000_000, allowEmptyList: true });
-    for (const j of list ?? []) jti.add(j);
-  }
-  const subsRaw = field(value, 'subjects');
-  if (subsRaw !== undefined) {
-    if (!isRecord(subsRaw)) {
-      p.error('$.revocations.subjects', `expected an object of subject → ISO time, got ${describe(subsRaw)}`);
-    } else {
-      for (const sub of Object.keys(subsRaw)) {
-        const at = keyPath('$.revocations.subjects', sub);
-        const t = parseInstant(subsRaw[sub]);
-        if (sub.length === 0) p.error(at, 'subject must be non-empty');
-        else if (t === undefined) {
-          p.error(
-            at,
-            `expected an ISO 8601 instant with a zone, e.g. "2026-01-01T00:00:00Z", got ${describe(subsRaw[sub])}`,
-          );
-        } else subjects.set(sub, t);
-      }
-    }
-  }
-  const keysRaw = field(value, 'apiKeys');
-  if (keysRaw !== undefined) {
-    const list = checkStringList(p, '$.revocations.apiKeys', keysRaw, { maxItems: 100_000, allowEmptyList: true });
-    for (const [i, id] of (list ?? []).entries()) {
-      keyIds.add(id);
-      if (!apiKeys.some((k) => k.id === id)) {
-        p.warn(`$.revocations.apiKeys[${i}]`, `no API key has id ${JSON.stringify(id)} (already removed?)`);
-      }
-    }
-  }
-  return Object.freeze(out);
-}
-
-/** An ISO 8601 instant with a zone as ms since the epoch, or undefined. */
-export function parseInstant(value: unknown): number | undefined {
-  if (typeof value !== 'string' || !ISO_INSTANT.test(value)) return undefined;
-  const ms = Date.parse(value);
-  return Number.isFinite(ms) ? ms : undefined;
-}
-
-function checkOrigins(p: Problems, value: unknown): readonly string[] {
-  if (value === undefined) return Object.freeze([]);
-  const list = checkStringList(p, '$.origins', value, { maxItems: 1000, allowEmptyList: true });
-  const out: string[] = [];
-  for (const [i, o] of (list ?? []).entries()) {
-    let url: URL | undefined;
-    try {
-      url = new URL(o);
-    } catch {
-      url = undefined;
-    }
-    if (url === undefined || (url.protocol !== 'https:' && url.protocol !== 'http:') || url.origin !== o) {
-      p.error(
-        `$.origins[${i}]`,
-        `expected an exact origin "http(s)://host[:port]" (lower case, no path or trailing "/"), got ${describe(o)}`,
-      );
-    } else out.push(o);
-  }
-  return Object.freeze(out);
-}
-
-function checkCookie(p: Problems, value: unknown, origins: readonly string[]): { readonly name: string } | undefined {
-  if (value === undefined) return undefined;
-  if (!isRecord(value)) {
-    p.error('$.cookie', `expected {"name": "<cookie name>"}, got ${describe(value)}`);
-    return undefined;
-  }
-  checkKnownKeys(p, '$.cookie', value, ['name']);
-  const name = field(value, 'name');
-  if (typeof name !== 'string' || !COOKIE_NAME.test(name)) {
-    p.error('$.cookie.name', `expected a cookie name (RFC 6265 token), got ${describe(name)}`);
-    return undefined;
-  }
-  if (origins.length === 0) {
-    p.error('$.cookie', 'cookie authentication needs a non-empty "origins" allowlist (cross-site WebSocket hijacking)');
-    return undefined;
-  }
-  return Object.freeze({ name });
 }
