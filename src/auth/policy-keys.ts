@@ -2,7 +2,7 @@
  * The `keys` section of a policy file: token verification keys, selected by a token's `kid`.
  * Checked here without any crypto (pure code): an HMAC algorithm takes a base64url `secret` of at
  * least the hash size (RFC 7518 §3.2), a public-key algorithm takes a PUBLIC key — a JWK of the
- * matching type and curve, or an SPKI PEM — and never a secret, so a token cannot be verified
+ * matching type and curve, an SPKI PEM or an X.509 certificate PEM — and never a secret, so a token cannot be verified
  * with the wrong kind of key (algorithm confusion). Secret material is never put into a message.
  */
 import { checkKnownKeys, describe, field, isRecord, keyPath, type Problems } from './policy-validate.js';
@@ -45,7 +45,8 @@ export type PolicyKey =
 
 const PRIVATE_JWK_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'];
 const B64URL = /^[A-Za-z0-9_-]+$/;
-const PEM = /^-----BEGIN PUBLIC KEY-----\r?\n[A-Za-z0-9+/=\r\n]+-----END PUBLIC KEY-----\s*$/;
+/** An SPKI public key or an X.509 certificate (whose public key verifies), one PEM block. */
+const PEM = /^-----BEGIN (PUBLIC KEY|CERTIFICATE)-----\r?\n[A-Za-z0-9+/=\r\n]+-----END \1-----\s*$/;
 const MAX_SECRET_CHARS = 2048;
 const MAX_PEM_CHARS = 16384;
 
@@ -186,7 +187,7 @@ function checkKey(
         `${path}.publicKeyPem`,
         priv
           ? 'a private key does not belong in the policy file: give the public key (value not shown)'
-          : `expected a PEM "-----BEGIN PUBLIC KEY-----" (SPKI) block of at most ${MAX_PEM_CHARS} characters (value not shown)`,
+          : `expected one PEM "PUBLIC KEY" (SPKI) or "CERTIFICATE" block of at most ${MAX_PEM_CHARS} characters (value not shown)`,
       );
       return undefined;
     }

@@ -39,6 +39,7 @@ function fullPolicy(): Record<string, unknown> {
       { kid: 'ec', alg: 'ES256', jwk: { kty: 'EC', crv: 'P-256', x: EC_X, y: EC_X, alg: 'ES256' } },
       { kid: 'rsa', alg: 'RS256', jwk: { kty: 'RSA', n: RSA_N, e: 'AQAB' } },
       { kid: 'pem', alg: 'EdDSA', publicKeyPem: PEM },
+      { kid: 'cert', alg: 'RS256', publicKeyPem: '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n' },
     ],
     apiKeys: [
       { id: 'ingest-1', hash: HASH, sub: 'ingest', roles: ['ingest'] },
@@ -111,6 +112,7 @@ describe('parsePolicy: valid files', () => {
       ['ec', 'jwk'],
       ['rsa', 'jwk'],
       ['pem', 'pem'],
+      ['cert', 'pem'],
     ]);
     const k1 = policy.keys[0]!;
     expect(k1.kind === 'secret' && k1.secret).toEqual(decodeBase64Url(SECRET));
@@ -307,7 +309,12 @@ const INVALID: [string, unknown, RegExp][] = [
     withField(['keys', 4, 'publicKeyPem'], '-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n'),
     /^\$\.keys\[4\]\.publicKeyPem: a private key does not belong/,
   ],
-  ['garbage PEM', withField(['keys', 4, 'publicKeyPem'], 'hello'), /^\$\.keys\[4\]\.publicKeyPem: expected a PEM/],
+  ['garbage PEM', withField(['keys', 4, 'publicKeyPem'], 'hello'), /^\$\.keys\[4\]\.publicKeyPem: expected one PEM/],
+  [
+    'mismatched PEM armour',
+    withField(['keys', 4, 'publicKeyPem'], '-----BEGIN CERTIFICATE-----\nAAAA\n-----END PUBLIC KEY-----\n'),
+    /^\$\.keys\[4\]\.publicKeyPem: expected one PEM/,
+  ],
   ['apiKeys not a list', withField(['apiKeys'], {}), /^\$\.apiKeys: expected an array/],
   ['API key not an object', withField(['apiKeys', 0], 'k'), /^\$\.apiKeys\[0\]: expected an API key object/],
   [
