@@ -6,6 +6,7 @@ export {
   DEFAULT_MAX_PAYLOAD,
   DEFAULT_WS_PING_INTERVAL_MS,
   listen,
+  listenWarnings,
 } from './listener.js';
 export { BROKER_ANONYMOUS_TLS, peer, resolveTlsOptions, tlsConnector, tlsWebSocket } from './tls.js';
 export type { NodePeerOptions, TlsOptions } from './tls.js';

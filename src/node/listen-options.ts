@@ -195,3 +195,22 @@ export function resolveListenOptions(o: ListenOptions | undefined): ResolvedList
     insecureNoAuth,
   };
 }
+
+/**
+ * Warnings a CLI should print for `options` (each one line): the explicit opt-outs
+ * `insecureTransport` / `insecureNoAuth` on a non-loopback host. Empty when there is nothing to say.
+ */
+export function listenWarnings(options: ListenOptions | undefined): string[] {
+  const host = options?.host ?? DEFAULT_LISTEN_HOST;
+  if (isLoopbackHost(host)) return [];
+  const out: string[] = [];
+  if (options?.tls === undefined && options?.insecureTransport === true)
+    out.push(
+      `WARNING: listening on ${host} without TLS (insecure transport): credentials and messages travel in clear text`,
+    );
+  if (options?.auth === undefined && options?.insecureNoAuth === true)
+    out.push(
+      `WARNING: listening on ${host} without authentication: anyone who can reach it may read and publish everything`,
+    );
+  return out;
+}

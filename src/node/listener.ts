@@ -42,6 +42,7 @@ export {
   DEFAULT_MAX_JSON_PAYLOAD,
   DEFAULT_MAX_PAYLOAD,
   DEFAULT_WS_PING_INTERVAL_MS,
+  listenWarnings,
   resolveListenOptions,
 } from './listen-options.js';
 export type { ListenAuthOptions, ListenOptions } from './listen-options.js';

@@ -101,9 +101,12 @@ export function upgradeCredential(
 }
 
 /**
- * `ws`'s `handleProtocols`: selects `isobroker.v1` when offered; never a `bearer.` entry. With
- * nothing selectable, the response carries no subprotocol.
+ * `ws`'s `handleProtocols`: selects `isobroker.v1` when offered, else (as `ws` does by default)
+ * the first offered subprotocol — but never a `bearer.` entry, so a credential is never echoed.
+ * With nothing selectable, the response carries no subprotocol.
  */
 export function selectSubprotocol(protocols: Set<string>): string | false {
-  return protocols.has(ISOBROKER_SUBPROTOCOL) ? ISOBROKER_SUBPROTOCOL : false;
+  if (protocols.has(ISOBROKER_SUBPROTOCOL)) return ISOBROKER_SUBPROTOCOL;
+  for (const p of protocols) if (!p.startsWith(BEARER_SUBPROTOCOL_PREFIX)) return p;
+  return false;
 }

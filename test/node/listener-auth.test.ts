@@ -223,6 +223,8 @@ describe('auth failures per IP', () => {
     expect(blocked.status).toBe(429);
     expect(blocked.head).toMatch(/Retry-After: 30/);
     expect(audit.some((e) => e.kind === 'limit_exceeded' && e.ip === '127.0.0.2')).toBe(true);
+    expect(JSON.stringify(audit)).not.toContain('forged.token.value');
+    expect(JSON.stringify(audit)).not.toContain(GOOD_TOKEN);
     // Rate-limited audit: a flood yields a few records, not a thousand.
     expect(audit.filter((e) => e.kind === 'limit_exceeded').length).toBeLessThan(20);
     console.log(

@@ -16,6 +16,8 @@ import {
 } from '../../src/internal.js';
 import { clientAddress, parseTrustProxy } from '../../src/node/client-address.js';
 import { ConnectionLimiter, isRefusal, resolveConnectionLimits } from '../../src/node/connection-limits.js';
+import { listenWarnings } from '../../src/node/listen-options.js';
+import { selectSubprotocol, upgradeCredential } from '../../src/node/upgrade-credential.js';
 import { rawClient } from '../support/ws-client.js';
 import {
   type AuthCall,
@@ -201,5 +203,54 @@ describe('native hello credential', () => {
     wrong.ws.send(JSON.stringify(['t/']));
     expect(JSON.parse((await wrong.waitTexts(1))[0]!)).toMatchObject({ type: 'error', code: 'unauthenticated' });
     expect((await wrong.closed).code).toBe(1008);
+  });
+});
+
+describe('subprotocols and credentials', () => {
+  it('selects isobroker.v1, else the first offered one, never a bearer. entry', () => {
+    expect(selectSubprotocol(new Set([`bearer.${GOOD_TOKEN}`, 'isobroker.v1']))).toBe('isobroker.v1');
+    expect(selectSubprotocol(new Set(['foo', 'bar']))).toBe('foo');
+    expect(selectSubprotocol(new Set([`bearer.${GOOD_TOKEN}`, 'foo']))).toBe('foo');
+    expect(selectSubprotocol(new Set([`bearer.${GOOD_TOKEN}`]))).toBe(false);
+  });
+
+  it('reads Authorization before the subprotocol before the cookie; malformed ones are errors without the value', () => {
+    const req = (headers: Record<string, string>) => ({ headers }) as unknown as IncomingMessage;
+    const opts = { cookieName: 'isb', cookieOriginAllowed: true, maxBytes: 100 };
+    expect(
+      upgradeCredential(
+        req({ authorization: 'Bearer a.b.c', 'sec-websocket-protocol': 'isobroker.v1, bearer.x', cookie: 'isb=y' }),
+        opts,
+      ),
+    ).toEqual({ credential: { kind: 'bearer', value: 'a.b.c' }, source: 'authorization' });
+    expect(
+      upgradeCredential(req({ 'sec-websocket-protocol': 'isobroker.v1, bearer.isbk_k', cookie: 'isb=y' }), opts),
+    ).toEqual({ credential: { kind: 'api_key', value: 'isbk_k' }, source: 'subprotocol' });
+    expect(upgradeCredential(req({ cookie: 'a=1; isb="y.z"' }), opts)).toEqual({
+      credential: { kind: 'bearer', value: 'y.z' },
+      source: 'cookie',
+    });
+    expect(upgradeCredential(req({ cookie: 'isb=y' }), { ...opts, cookieOriginAllowed: false })).toEqual({
+      credential: undefined,
+    });
+    for (const bad of <Record<string, string>[]>[
+      { authorization: 'Basic dXNlcjpwdw==' },
+      { authorization: 'Bearer a b' },
+      { authorization: 'Bearer <script>' },
+      { 'sec-websocket-protocol': 'bearer.a, bearer.b' },
+    ]) {
+      const r = upgradeCredential(req(bad), opts);
+      expect('invalid' in r, JSON.stringify(bad)).toBe(true);
+      if ('invalid' in r) expect(r.invalid.message).not.toMatch(/dXNlcjpwdw|script|bearer\.a/);
+    }
+    expect(upgradeCredential(req({ authorization: `Bearer ${'x'.repeat(101)}` }), opts)).toEqual({
+      tooLarge: 'Authorization',
+    });
+  });
+
+  it('warns about explicit opt-outs on non-loopback hosts only', () => {
+    expect(listenWarnings({ host: '0.0.0.0', insecureTransport: true, insecureNoAuth: true })).toHaveLength(2);
+    expect(listenWarnings({ host: '127.0.0.1', insecureTransport: true, insecureNoAuth: true })).toEqual([]);
+    expect(listenWarnings(undefined)).toEqual([]);
   });
 });
