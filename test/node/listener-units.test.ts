@@ -192,6 +192,24 @@ describe('native hello credential', () => {
     expect(r.status).toBe(429);
   });
 
+  it('an authenticate that never answers: HTTP 408 at the pre-auth deadline, audited, the slot freed', async () => {
+    const h = await startHub({
+      auth: { authenticate: () => new Promise(() => {}) },
+      limits: { preAuthTimeout: 500, maxConnections: 1 },
+    });
+    stop = h.close;
+    const port = h.listener.port;
+    const req = upgradeRequest(port, '/v1/messages/json', { Authorization: `Bearer ${GOOD_TOKEN}` });
+    const r = await rawUpgrade(port, req);
+    r.socket.destroy();
+    expect(r.status).toBe(408);
+    expect(h.audit.some((e) => e.kind === 'auth_failed' && e.code === 'timeout')).toBe(true);
+    await new Promise((res) => setTimeout(res, 50));
+    const again = await rawUpgrade(port, req);
+    again.socket.destroy();
+    expect(again.status).toBe(408); // not 503: the first one's slot was released
+  });
+
   it('auth.required false: a credential-less upgrade is served as with auth off, a wrong credential is still refused', async () => {
     const h = await startHub({ auth: { authenticate: fakeAuthenticate(), required: false } });
     stop = h.close;
