@@ -50,6 +50,11 @@ const MAX_TIMER_MS = 2 ** 30;
 export interface TopicGuardRegistration {
   readonly publish: TopicGuard;
   subscribe?(prefix: string, principal: Principal): AuthError | undefined;
+  /**
+   * Checks each delivery of a topic under the prefix to a connection that subscribed there
+   * through this guard (a subscription prefix also covers longer topics); absent: not checked.
+   */
+  deliver?(topic: string, principal: Principal): AuthError | undefined;
 }
 
 /** What a requested subscription became under a connection's grant. */
@@ -102,8 +107,12 @@ export interface AccessLink {
 export class ConnectionAccess {
   /** Set by the owner once the link exists. */
   link: AccessLink | undefined;
-  /** Deliveries must be checked against `principal.subscribe` (a deny inside a served prefix). */
+  /** Deliveries must be checked one by one (`mayReceive`): some served prefix needs it. */
   filtered = false;
+  /** A served prefix has a deny inside it: topics are checked against `principal.subscribe`. */
+  private aclFiltered = false;
+  /** An internal prefix was served through a guard with a `deliver` check. */
+  private internalFiltered = false;
   /** The subscription last requested (before narrowing), to narrow again after a change. */
   requested: readonly string[] = [];
   /** The node name this connection holds, once registered. */
@@ -111,6 +120,7 @@ export class ConnectionAccess {
   private tokens: number;
   private lastRefill: number;
   private excessSince: number | undefined;
+  private lastDrop = 0;
   private readonly replies: KeyedRateLimit;
   private warnTimer: unknown;
   private expireTimer: unknown;
@@ -155,7 +165,7 @@ export class ConnectionAccess {
   /**
    * Takes one publish from the token bucket: true when within the rate. Above it the message is
    * to be dropped (with a rate-limited `limit_exceeded` notice); after RATE_EXCESS_CLOSE_MS of
-   * continuous excess the connection is refused.
+   * continuous excess (drops less than a second apart) the connection is refused.
    */
   admitPublish(): boolean {
     const { publishRate, publishBurst } = this.principal.limits;
@@ -165,10 +175,11 @@ export class ConnectionAccess {
     this.lastRefill = now;
     if (this.tokens >= 1) {
       this.tokens -= 1;
-      this.excessSince = undefined;
       return true;
     }
-    this.excessSince ??= now;
+    // An episode of excess: drops with less than a second between them.
+    if (this.excessSince === undefined || now - this.lastDrop > 1000) this.excessSince = now;
+    this.lastDrop = now;
     if (now - this.excessSince >= RATE_EXCESS_CLOSE_MS) {
       this.audit('limit_exceeded', { code: 'limit_exceeded', detail: 'publish rate exceeded for 5 s; closing' });
       this.link?.refuse(
@@ -196,13 +207,17 @@ export class ConnectionAccess {
     const narrowed: string[] = [];
     const refused: { prefix: string; error: AuthError }[] = [];
     let filtered = false;
+    let internalFiltered = false;
     for (const prefix of prefixes) {
       if (isInternalTopic(prefix) || (prefix.length > 0 && INTERNAL_TOPIC_PREFIX.startsWith(prefix))) {
         const err = prefix.startsWith(LOCAL_TOPIC_PREFIX)
           ? new AuthError('forbidden', `${LOCAL_TOPIC_PREFIX} topics are local to each endpoint`)
           : this.control.checkInternalSubscribe(prefix, p);
         if (err) refused.push({ prefix, error: err });
-        else effective.push(prefix);
+        else {
+          effective.push(prefix);
+          internalFiltered ||= this.control.checksDeliveries(prefix);
+        }
         continue;
       }
       const d = p.subscribe.narrow(prefix);
@@ -229,13 +244,17 @@ export class ConnectionAccess {
     }
     for (const n of narrowed) this.audit('subscribe_narrowed', { subject: n });
     for (const r of refused) this.audit('subscribe_denied', { subject: r.prefix, code: r.error.code });
-    this.filtered = filtered;
+    this.aclFiltered = filtered;
+    this.internalFiltered = internalFiltered;
+    this.filtered = filtered || internalFiltered;
     return { effective, narrowed, refused, filtered };
   }
 
   /** True when a message on `topic` may be delivered to this connection. */
   mayReceive(topic: string): boolean {
-    return !this.filtered || isInternalTopic(topic) || this.principal.subscribe.allows(topic);
+    if (isInternalTopic(topic))
+      return !this.internalFiltered || this.control.checkInternalDelivery(topic, this.principal) === undefined;
+    return !this.aclFiltered || this.principal.subscribe.allows(topic);
   }
 
   /**
@@ -413,6 +432,25 @@ export class AccessControl {
       if (!err) return undefined;
     }
     return err ?? new AuthError('forbidden', `internal prefix '${prefix}' is not open to ${p.sub}`);
+  }
+
+  /** True when some guard checks deliveries of topics under `prefix`. */
+  checksDeliveries(prefix: string): boolean {
+    return this.guards.some(
+      ({ prefix: g, reg }) => reg.deliver !== undefined && (prefix.startsWith(g) || g.startsWith(prefix)),
+    );
+  }
+
+  /** A delivery of an internal topic to a non-trusted principal: every matching guard's `deliver` check must pass (no guard matching: refused). */
+  checkInternalDelivery(topic: string, p: Principal): AuthError | undefined {
+    let guarded = false;
+    for (const { prefix, reg } of this.guards) {
+      if (!topic.startsWith(prefix)) continue;
+      guarded = true;
+      const err = reg.deliver?.(topic, p);
+      if (err) return err;
+    }
+    return guarded ? undefined : new AuthError('forbidden', `internal topic '${topic}' is not open to ${p.sub}`);
   }
 
   /** Re-checks every authenticated connection (see `Endpoint.revalidate`). */
