@@ -7,7 +7,7 @@ import type { Data } from '../data/types.js';
 /**
  * Version of the native protocol this code speaks (sent in `Hello`). Version 2 added the `link`
  * field of `Hello` (leaf or router links, PROTOCOL.md §8); version 3 the authentication messages
- * `Welcome`, `Reauth` and `Narrowed` (PROTOCOL.md §9).
+ * `Welcome`, `Reauth` and `Narrowed` (PROTOCOL.md §10).
  */
 export const NATIVE_PROTOCOL_VERSION = 3;
 
@@ -57,7 +57,7 @@ export interface HelloMessage {
   readonly name: string;
   /** Cluster role (`manager`, `logger`, `proxy`, `worker`) or another free-form role. */
   readonly role: string;
-  /** A signed token or an API key (PROTOCOL.md §9); nil on the wire when absent (decoded as null). */
+  /** A signed token or an API key (PROTOCOL.md §10); nil on the wire when absent (decoded as null). */
   readonly credential?: string | null;
   /**
    * The kind of link the sender asks for when it dialled (`router` or `leaf`); the acceptor's own

@@ -1,5 +1,5 @@
 /**
- * Authentication and authorization of native connections (PROTOCOL.md §9), for the overlay:
+ * Authentication and authorization of native connections (PROTOCOL.md §10), for the overlay:
  * the hello's credential verified before anything else of the peer is processed, `Welcome` after
  * success, router links and node names checked, a leaf's data checked against its publish grant,
  * its subscriptions narrowed to its subscribe grant (`Narrowed`), and refresh in band (`Reauth`).

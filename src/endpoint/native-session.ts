@@ -25,7 +25,7 @@ import type { AcceptAuth } from '../auth/types.js';
 import type { ConnectionAccess } from './access.js';
 
 /**
- * The credential a dialling side presents (PROTOCOL.md §9): `current()` goes into the hello,
+ * The credential a dialling side presents (PROTOCOL.md §10): `current()` goes into the hello,
  * `refresh()` is called when the hub warns `token_expiring` (or refuses with `token_expired`), and
  * its result is sent in a `Reauth`. Never logged.
  */
