@@ -3,11 +3,13 @@ import { CLUSTER_COMMAND, runCluster } from './cluster.js';
 import { HUB_COMMAND, runHub } from './hub.js';
 import { runNode } from './node.js';
 import { PIPE_COMMAND, runPipe } from './pipe.js';
+import { TOKEN_COMMAND, runToken } from './token.js';
 import {
   EXIT,
   EXIT_CODES_TEXT,
   FatalError,
   UsageError,
+  checkNonEmpty,
   checkOneOf,
   defineCommand,
   packageVersion,
@@ -18,7 +20,8 @@ import {
 /** `isobroker node` (what the cluster launcher starts); its options, for `--help` and checks. */
 export const NODE_COMMAND = defineCommand({
   name: 'node',
-  synopsis: '--layout FILE --name NAME [--dir DIR] [--demo] [--seed N] [--format tsv|json]',
+  synopsis:
+    '--layout FILE --name NAME [--dir DIR] [--demo] [--seed N] [--format tsv|json] [--policy FILE [--token-file FILE | --token-from-launcher]]',
   description: `
 Runs one node of a cluster layout: what \`isobroker cluster\` starts for each node.`,
   options: {
@@ -34,6 +37,26 @@ Runs one node of a cluster layout: what \`isobroker cluster\` starts for each no
       help: 'log file format (loggers)',
       check: checkOneOf('tsv', 'json'),
     },
+    policy: {
+      type: 'string',
+      arg: 'FILE',
+      help: 'enforce this policy file on connections to the node (reloaded on SIGHUP and when it changes)',
+      check: checkNonEmpty,
+    },
+    'token-file': {
+      type: 'string',
+      arg: 'FILE',
+      help: 'the token this node presents to the nodes it dials (read again before it expires)',
+      check: checkNonEmpty,
+    },
+    'token-from-launcher': {
+      type: 'boolean',
+      help: 'ask the launcher for the token over the IPC channel (what isobroker cluster does)',
+    },
+  },
+  validate: (v) => {
+    if (v['token-file'] !== undefined && v['token-from-launcher'])
+      throw new UsageError('--token-file and --token-from-launcher exclude each other');
   },
 });
 
@@ -46,6 +69,7 @@ const COMMANDS: Record<string, { spec: CommandSpec; run: (argv: readonly string[
     // `node` keeps its own parser; check the whole command line here first.
     run: async (argv) => (parseOrMeta(NODE_COMMAND, argv) ? runNode(argv) : EXIT.ok),
   },
+  token: { spec: TOKEN_COMMAND as unknown as CommandSpec, run: runToken },
 };
 
 export const USAGE = `usage: isobroker <command> [options]
@@ -58,6 +82,7 @@ commands:
   pipe     publish each stdin line as a string, or print each message received (like broker-pipe)
   cluster  start every node of a layout as child processes, restart crashed ones, serve the dashboard
   node     run one node of a layout (what the cluster launcher starts)
+  token    mint a signed token for a hub's policy; make a new secret or API key for the policy file
 
 options:
   -h, --help     print this help (or a command's, after the command) and exit

@@ -31,7 +31,11 @@ import {
   untilSignal,
 } from './args.js';
 
+import { PolicyFileError, demoClusterAuth, policyClusterAuth, type ClusterAuth } from './cluster-auth.js';
 import { startDashboardServer, type NodeStatus } from './dashboard-server.js';
+import type { TokenReply, TokenRequest } from './node.js';
+
+type ClusterValues = NonNullable<ReturnType<typeof parseOrMeta<typeof CLUSTER_COMMAND.options>>>;
 
 const BIN = fileURLToPath(new URL('../../bin/isobroker.js', import.meta.url));
 /** Delay before restarting a node that exited after coming up, and the first retry of a failed one. */
@@ -47,13 +51,19 @@ export function restartDelay(failedStarts: number): number {
 
 export const CLUSTER_COMMAND = defineCommand({
   name: 'cluster',
-  synopsis: '[--layout FILE] [--dir DIR] [--demo] [--http HOST:PORT] [--format tsv|json]',
+  synopsis:
+    '[--layout FILE] [--dir DIR] [--demo] [--http HOST:PORT] [--format tsv|json] [--policy FILE --key-file FILE [--kid KID]]',
   description: `
 Starts every node of a layout on this machine as a child process (like zeekctl deploy), prints a
 status line as each comes up, restarts a node that crashes, serves the dashboard, and stops
 everything on SIGINT/SIGTERM. Every option and the layout are checked before anything starts.
 A node that exits without coming up is shown as failed (its reason printed once) and retried with
-a doubling delay up to ${MAX_RESTART_DELAY_MS / 1000} s. Nodes stop on their own if the launcher dies.`,
+a doubling delay up to ${MAX_RESTART_DELAY_MS / 1000} s. Nodes stop on their own if the launcher dies.
+
+Auth: with --policy every node enforces that policy, and the launcher mints each node a token
+(its role, node claim = its name) and the dashboard page short-lived ones (role dashboard),
+signing with --key-file. --demo without --policy runs with auth on too: a fresh secret and a
+demo policy are made at start in a private temporary directory, removed when the launcher stops.`,
   options: {
     layout: {
       type: 'string',
@@ -84,6 +94,32 @@ a doubling delay up to ${MAX_RESTART_DELAY_MS / 1000} s. Nodes stop on their own
       help: 'log file format',
       check: checkOneOf('tsv', 'json'),
     },
+    policy: {
+      type: 'string',
+      arg: 'FILE',
+      defaultText: 'none; with --demo a generated demo policy',
+      help: 'the policy file every node enforces (see isobroker hub --help); needs --key-file',
+      check: checkNonEmpty,
+    },
+    'key-file': {
+      type: 'string',
+      arg: 'FILE',
+      help: "the key the launcher signs the nodes' and the dashboard's tokens with (as for isobroker token)",
+      check: checkNonEmpty,
+    },
+    kid: {
+      type: 'string',
+      arg: 'KID',
+      defaultText: "the key file's kid",
+      help: 'the policy key id of --key-file',
+      check: checkNonEmpty,
+    },
+  },
+  validate: (v) => {
+    if (v.policy !== undefined && v['key-file'] === undefined)
+      throw new UsageError("--policy needs --key-file (the launcher mints the nodes' tokens)");
+    if (v.policy === undefined && v['key-file'] !== undefined) throw new UsageError('--key-file needs --policy');
+    if (v.kid !== undefined && v['key-file'] === undefined) throw new UsageError('--kid needs --key-file');
   },
 });
 
@@ -141,6 +177,39 @@ export async function runCluster(argv: readonly string[]): Promise<number> {
   const { host: httpHost, port: httpPort } = parseHostPort(v.http, '--http');
   await checkPortsFree(layout);
 
+  const say = (line: string): void => void process.stdout.write(`[cluster] ${line}\n`);
+  const warn = (line: string): void => void process.stderr.write(`isobroker cluster: ${line}\n`);
+  // The policy is checked before anything starts; the demo makes its own (auth on by default).
+  let auth: ClusterAuth | undefined;
+  try {
+    auth =
+      v.policy !== undefined
+        ? await policyClusterAuth(v.policy, v['key-file']!, v.kid, layout, warn)
+        : v.demo
+          ? await demoClusterAuth()
+          : undefined;
+  } catch (err) {
+    if (!(err instanceof PolicyFileError)) throw err;
+    warn(`--policy ${v.policy}: invalid policy (${err.errors.length} error${err.errors.length === 1 ? '' : 's'}):`);
+    for (const e of err.errors) warn(`  ${e}`);
+    return EXIT.failure;
+  }
+  try {
+    return await supervise(v, layout, dir, httpHost, httpPort, auth, say);
+  } finally {
+    auth?.dispose();
+  }
+}
+
+async function supervise(
+  v: ClusterValues,
+  layout: ClusterLayout,
+  dir: string,
+  httpHost: string,
+  httpPort: number,
+  auth: ClusterAuth | undefined,
+  say: (line: string) => void,
+): Promise<number> {
   const manager = layout.nodes.find((n) => n.role === 'manager')!;
   const children: Child[] = layout.nodes.map((spec) => ({ spec, state: 'starting', restarts: 0, failedStarts: 0 }));
   const status = (): NodeStatus[] =>
@@ -160,6 +229,7 @@ export async function runCluster(argv: readonly string[]): Promise<number> {
       port: httpPort,
       cluster: { layout, peer: nodeUrl(manager), stores: ['known_hosts'], logPaths: ['conn'] },
       status,
+      ...(auth ? { token: () => auth.mintDashboard() } : {}),
     });
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
@@ -176,7 +246,6 @@ export async function runCluster(argv: readonly string[]): Promise<number> {
     await dashboard.close();
     throw new FatalError(`--dir ${v.dir}: ${(err as Error).message}`);
   }
-  const say = (line: string): void => void process.stdout.write(`[cluster] ${line}\n`);
 
   let stopping = false;
   const start = (c: Child): void => {
@@ -185,6 +254,7 @@ export async function runCluster(argv: readonly string[]): Promise<number> {
     if (c.state !== 'failed') c.state = 'starting';
     const args = [BIN, 'node', '--layout', layoutFile, '--name', c.spec.name, '--dir', dir, '--format', v.format];
     if (v.demo) args.push('--demo', '--seed', String(children.indexOf(c) + 1));
+    if (auth) args.push('--policy', auth.policyFile, '--token-from-launcher');
     const outFile = join(dir, 'logs', `${c.spec.name}.out`);
     const out = createWriteStream(outFile, { flags: 'a' });
     out.on('error', () => undefined);
@@ -193,6 +263,23 @@ export async function runCluster(argv: readonly string[]): Promise<number> {
     c.proc = proc;
     proc.on('error', (err) => {
       c.lastError = `cannot start: ${err.message}`;
+    });
+    // The node asks for its token over the IPC channel, at its first dial and before it expires.
+    proc.on('message', (m: TokenRequest) => {
+      if (m?.type !== 'isobroker:token-request' || !auth || typeof m.id !== 'number') return;
+      auth
+        .mintNode(c.spec)
+        .then(
+          (token): TokenReply => ({ type: 'isobroker:token', id: m.id, token }),
+          (err: unknown): TokenReply => ({
+            type: 'isobroker:token',
+            id: m.id,
+            error: err instanceof Error ? err.message : 'failed',
+          }),
+        )
+        .then((reply) => {
+          if (proc.connected) proc.send(reply, (err) => void err);
+        });
     });
     proc.stderr!.pipe(out);
     let errBuf = '';
@@ -255,6 +342,12 @@ export async function runCluster(argv: readonly string[]): Promise<number> {
   say(
     `starting ${children.length} nodes in ${dir}${existsSync(join(dir, 'stores', 'known_hosts.sqlite')) ? ' (stores from a previous run)' : ''}`,
   );
+  if (auth)
+    say(
+      auth.generated
+        ? 'auth on: a fresh demo secret and policy (removed at exit); every node and the dashboard hold tokens'
+        : `auth on: policy ${v.policy}; every node and the dashboard hold tokens`,
+    );
   for (const c of children) start(c);
   say(`dashboard ${dashboard.url}`);
 

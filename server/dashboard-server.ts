@@ -1,7 +1,8 @@
 /**
- * The launcher's HTTP server on 127.0.0.1: the built dashboard (`web-demo/dist`) and
+ * The launcher's HTTP server on 127.0.0.1: the built dashboard (`web-demo/dist`),
  * `/cluster.json`, which tells the page the layout, where to peer, and each node's state as the
- * launcher sees it.
+ * launcher sees it, and — when the cluster runs with auth on — `/token`, the page's short-lived
+ * token (same-origin requests from this machine only; see `tokenRequestRefusal`).
  *
  * It faces whatever a browser sends (any web page can make a browser request any path, e.g. with
  * an `<img>`), so no request can take the launcher down: every answer is 2xx, 3xx or 4xx, and a
@@ -100,6 +101,31 @@ function plain(res: ServerResponse, status: number, text: string, extra: Record<
   res.end(text);
 }
 
+/** Where the page gets its token (`/token`), when the cluster runs with auth on. */
+export const TOKEN_PATH = '/token';
+
+const LOOPBACK_NAMES = new Set(['127.0.0.1', 'localhost', '[::1]']);
+const isLoopbackAddress = (a: string | undefined): boolean =>
+  a !== undefined && (a.startsWith('127.') || a === '::1' || a.startsWith('::ffff:127.'));
+
+/**
+ * Why a `/token` request is refused, or undefined when it may have a token: only from this
+ * machine (a loopback peer address), only under a loopback Host name (a DNS-rebinding page has
+ * its own name in Host), and only same-origin (a browser's `Origin` and `Sec-Fetch-Site`, when
+ * sent, must say the request comes from this server's own page).
+ */
+export function tokenRequestRefusal(req: IncomingMessage): string | undefined {
+  if (!isLoopbackAddress(req.socket.remoteAddress)) return 'tokens are handed out on this machine only';
+  const host = req.headers.host ?? '';
+  const name = host.startsWith('[') ? host.slice(0, host.indexOf(']') + 1) : host.split(':')[0]!;
+  if (!LOOPBACK_NAMES.has(name.toLowerCase())) return 'tokens are handed out under a loopback host name only';
+  const origin = req.headers.origin;
+  if (origin !== undefined && origin !== `http://${host}`) return 'tokens are handed out to this page only';
+  const site = req.headers['sec-fetch-site'];
+  if (site !== undefined && site !== 'same-origin') return 'tokens are handed out to this page only';
+  return undefined;
+}
+
 export async function startDashboardServer(opts: {
   host: string;
   port: number;
@@ -107,6 +133,11 @@ export async function startDashboardServer(opts: {
   /** Each node's state for `/cluster.json` (`nodes`). @default none */
   status?: () => readonly NodeStatus[];
   dir?: string;
+  /**
+   * Mints a short-lived token for the page (`GET /token`, same-origin from loopback only, JSON
+   * `{ token, expiresAt }`). @default none: `/token` is a 404 and the page connects without one
+   */
+  token?: () => Promise<{ token: string; expiresAt: number }>;
 }): Promise<{ url: string; port: number; close(): Promise<void> }> {
   const root = resolve(opts.dir ?? DASHBOARD_DIR);
 
@@ -128,6 +159,21 @@ export async function startDashboardServer(opts: {
     const file = resolveRequestPath(root, target);
     if (file === 400) {
       plain(res, 400, 'bad request path\n');
+      return;
+    }
+    if (opts.token && file === join(root, TOKEN_PATH.slice(1))) {
+      const refusal = tokenRequestRefusal(req);
+      if (refusal !== undefined) {
+        plain(res, 403, `${refusal}\n`);
+        return;
+      }
+      const body = JSON.stringify(await opts.token());
+      res.writeHead(200, {
+        ...SECURITY_HEADERS,
+        'content-type': 'application/json',
+        'content-length': Buffer.byteLength(body),
+      });
+      res.end(method === 'HEAD' ? undefined : body);
       return;
     }
     if (file === join(root, 'cluster.json')) {

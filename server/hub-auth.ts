@@ -16,6 +16,7 @@ import { createAuthenticator, type Authenticator } from '../src/node/auth/authen
 import { PolicyFileError, PolicyHolder, type PolicyReloadResult } from '../src/node/auth/policy-file.js';
 import type { ListenOptions, Listener } from '../src/node/index.js';
 import type { TlsCertificates } from '../src/node/tls-server.js';
+import { installStoreGuard } from '../src/store/install-store-guard.js';
 import { FatalError } from './args.js';
 
 /** What the security flags say (the hub's and the node's option values, already checked). */
@@ -164,13 +165,19 @@ export async function openHubSecurity(
       listener = l;
       if (audit) offs.push(ep.on('audit', audit.sink));
       if (holder && authenticator) {
+        // Store traffic of non-trusted connections is checked against their store permissions
+        // here too, not only where a master lives.
+        installStoreGuard(ep);
         offs.push(holder.onChange(() => ep.revalidate(authenticator.revalidate)));
         offs.push(holder.onReload(reloaded));
         if (c.watch !== false) offs.push(holder.watch());
       }
-      const onHup = (): void => void security.hangup();
-      process.on('SIGHUP', onHup);
-      offs.push(() => process.off('SIGHUP', onHup));
+      // Without anything to reload, SIGHUP keeps its default (the process ends).
+      if (holder || audit || tls) {
+        const onHup = (): void => void security.hangup();
+        process.on('SIGHUP', onHup);
+        offs.push(() => process.off('SIGHUP', onHup));
+      }
     },
     async reloadPolicy() {
       if (!holder) return { ok: false, errors: ['$: no policy file (--policy) to reload'] };

@@ -10,6 +10,7 @@
  * by SIGKILL, leaves no node behind holding its port.
  */
 import { mkdirSync, readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   BackedTable,
@@ -34,6 +35,7 @@ import {
 import { createFileLogWriter, listen, openSqliteBackend } from '../src/node/index.js';
 import { FatalError, UsageError, parse, untilSignal } from './args.js';
 import { startDemo } from './demo.js';
+import { PolicyFileError, openHubSecurity, policyErrorLines, type HubSecurity } from './hub-auth.js';
 import { tailingWriter } from './log-tail.js';
 
 export const STATS_INTERVAL_MS = 500;
@@ -72,6 +74,72 @@ function sqliteStore(path: string, log: (line: string) => void): StoreBackend | 
   }
 }
 
+/** How long a node waits for the launcher to answer a token request, ms. */
+export const TOKEN_REQUEST_TIMEOUT_MS = 10_000;
+
+/** The IPC message a node sends to ask the launcher for a fresh token. */
+export interface TokenRequest {
+  readonly type: 'isobroker:token-request';
+  readonly id: number;
+}
+/** The launcher's answer: a token, or why there is none (never logged). */
+export interface TokenReply {
+  readonly type: 'isobroker:token';
+  readonly id: number;
+  readonly token?: string;
+  readonly error?: string;
+}
+
+/**
+ * Where this node's token comes from: `--token-file` (read again at every request, so that an
+ * operator can replace it) or the launcher over the IPC channel (`--token-from-launcher`).
+ */
+function nodeTokenSource(file: string | undefined, fromLauncher: boolean): (() => Promise<string>) | undefined {
+  if (file !== undefined) {
+    return async () => {
+      const token = (await readFile(file, 'utf8')).trim();
+      if (token === '') throw new Error(`--token-file ${file} is empty`);
+      return token;
+    };
+  }
+  if (!fromLauncher || !process.send) return undefined;
+  let next = 0;
+  const waiting = new Map<number, { ok: (t: string) => void; fail: (e: Error) => void }>();
+  process.on('message', (m: TokenReply) => {
+    if (m?.type !== 'isobroker:token') return;
+    const w = waiting.get(m.id);
+    waiting.delete(m.id);
+    if (typeof m.token === 'string') w?.ok(m.token);
+    else w?.fail(new Error(`the launcher gave no token: ${m.error ?? 'no reason'}`));
+  });
+  return () =>
+    new Promise<string>((ok, fail) => {
+      const id = ++next;
+      const timer = setTimeout(() => {
+        waiting.delete(id);
+        fail(new Error('the launcher did not answer a token request'));
+      }, TOKEN_REQUEST_TIMEOUT_MS);
+      timer.unref();
+      waiting.set(id, {
+        ok: (t) => {
+          clearTimeout(timer);
+          ok(t);
+        },
+        fail: (e) => {
+          clearTimeout(timer);
+          fail(e);
+        },
+      });
+      const req: TokenRequest = { type: 'isobroker:token-request', id };
+      process.send!(req, undefined, undefined, (err) => {
+        if (!err) return;
+        clearTimeout(timer);
+        waiting.delete(id);
+        fail(new Error('the launcher is gone'));
+      });
+    });
+}
+
 export function readLayout(file: string): ClusterLayout {
   let json: unknown;
   try {
@@ -90,6 +158,9 @@ export async function runNode(argv: readonly string[]): Promise<number> {
     demo: { type: 'boolean', default: false },
     seed: { type: 'string', default: '1' },
     format: { type: 'string', default: 'tsv' },
+    policy: { type: 'string' },
+    'token-file': { type: 'string' },
+    'token-from-launcher': { type: 'boolean', default: false },
   });
   if (!v.layout || !v.name) throw new UsageError('node needs --layout FILE and --name NAME');
   if (v.format !== 'tsv' && v.format !== 'json')
@@ -100,9 +171,19 @@ export async function runNode(argv: readonly string[]): Promise<number> {
   const log = (line: string): void => void process.stderr.write(`${new Date().toISOString()} ${spec.name}: ${line}\n`);
 
   const launcherGone = untilLauncherGone();
+  // With a policy, this node authenticates whoever connects to it, and presents its own token
+  // (from the launcher, or a file) to the nodes it dials.
+  let security: HubSecurity;
+  try {
+    security = await openHubSecurity({ policy: v.policy }, log, log);
+  } catch (err) {
+    if (err instanceof PolicyFileError) throw new FatalError(policyErrorLines(err, v.policy!).join('\n'));
+    throw err;
+  }
+  const getToken = nodeTokenSource(v['token-file'], v['token-from-launcher'] === true);
   const ep = new Endpoint({ name: spec.name, role: spec.role });
   ep.on('error', (e) => log(`error ${e.code}: ${e.message}${e.context ? ` (${e.context})` : ''}`));
-  const node = new ClusterNode(ep, layout, spec.name);
+  const node = new ClusterNode(ep, layout, spec.name, getToken ? { getToken } : undefined);
   node.on('nodeUp', ({ name }) => log(`node up: ${name}`));
   node.on('nodeDown', ({ name }) => log(`node down: ${name}`));
   node.on('duplicate', ({ name, id }) => log(`error: a second node calls itself '${name}' (${id})`));
@@ -136,6 +217,7 @@ export async function runNode(argv: readonly string[]): Promise<number> {
     for (const m of masters) m.close();
     await writer?.close().catch(() => undefined);
     await ep.close();
+    await security.close();
   };
   let listener: Awaited<ReturnType<typeof listen>>;
   try {
@@ -168,7 +250,9 @@ export async function runNode(argv: readonly string[]): Promise<number> {
       clones.push(await createClone(ep, 'known_hosts'));
       tables.push(await BackedTable.open(ep, 'known_services'));
     }
-    return listen(ep, { host: spec.host, port: spec.port });
+    const l = await listen(ep, { host: spec.host, port: spec.port, ...security.listen });
+    security.attach(ep, l);
+    return l;
   }
 
   // Stats for the dashboard: counters and current peers, twice a second.

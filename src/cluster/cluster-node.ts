@@ -8,7 +8,7 @@ import type { Data } from '../data/types.js';
 import type { Endpoint } from '../endpoint/endpoint.js';
 import { listenerErrorEvent, type ErrorEvent, type StatusEvent } from '../endpoint/status.js';
 import { Emitter, type Unsubscribe } from '../util/emitter.js';
-import { checkOptionsObject, numberOption } from '../util/options.js';
+import { checkOptionsObject, fnOption, numberOption } from '../util/options.js';
 import { makeEvent } from '../message/builders.js';
 import { parseZeekMessage } from '../message/parse.js';
 import { connectionsOf, nodeByName, type ClusterLayout, type NodeSpec, type Role } from './layout.js';
@@ -51,6 +51,8 @@ export interface ClusterEvents {
 export interface ClusterNodeOptions {
   /** First reconnect delay of the peerings, ms, 0 or more (0: do not retry). @default the endpoint's `retry` */
   readonly retry?: number;
+  /** Supplies this node's token for its peerings (`PeerOptions.getToken`), when the cluster runs with auth on. @default none */
+  readonly getToken?: () => string | Promise<string>;
 }
 
 /** Defaults of `ClusterNodeOptions` (`retry` undefined: the endpoint's). */
@@ -58,7 +60,12 @@ export const DEFAULT_CLUSTER_NODE_OPTIONS: ClusterNodeOptions = Object.freeze({}
 
 function resolveClusterNodeOptions(o: ClusterNodeOptions | undefined): ClusterNodeOptions {
   checkOptionsObject('options', o);
-  return o?.retry === undefined ? DEFAULT_CLUSTER_NODE_OPTIONS : { retry: numberOption('retry', o.retry, 0, 0) };
+  const getToken = fnOption('getToken', o?.getToken);
+  if (o?.retry === undefined && getToken === undefined) return DEFAULT_CLUSTER_NODE_OPTIONS;
+  return {
+    ...(o?.retry !== undefined ? { retry: numberOption('retry', o.retry, 0, 0) } : {}),
+    ...(getToken !== undefined ? { getToken } : {}),
+  };
 }
 
 /** Builds the WebSocket URL for a node of the layout. */
@@ -143,7 +150,10 @@ export class ClusterNode {
     this.offs.push(ep.on('status', (s) => this.onStatus(s)));
     for (const target of connectionsOf(this.layout, this.name)) {
       void ep
-        .peer(nodeUrl(target), this.opts.retry === undefined ? {} : { retry: this.opts.retry })
+        .peer(nodeUrl(target), {
+          ...(this.opts.retry === undefined ? {} : { retry: this.opts.retry }),
+          ...(this.opts.getToken === undefined ? {} : { getToken: this.opts.getToken }),
+        })
         .catch(() => undefined);
     }
   }

@@ -108,3 +108,26 @@ export async function fetchClusterInfo(fetchFn: typeof fetch = fetch): Promise<C
     return 'cluster.json is not valid JSON';
   }
 }
+
+/** Where the launcher hands out the page's token when the cluster runs with auth on. */
+export const TOKEN_PATH = 'token';
+
+/** A token from the launcher and when it expires (ms since the epoch). */
+export interface PageToken {
+  readonly token: string;
+  readonly expiresAt: number;
+}
+
+/**
+ * Asks the launcher for a fresh token (`/token`, same origin); undefined when it has none to give
+ * (auth off: a 404) or cannot be reached. Throws on anything else, so that a refresh is retried.
+ */
+export async function fetchToken(fetchFn: typeof fetch = fetch): Promise<PageToken | undefined> {
+  const res = await fetchFn(TOKEN_PATH, { cache: 'no-store', credentials: 'same-origin' });
+  if (res.status === 404) return undefined;
+  if (!res.ok) throw new Error(`the launcher refused a token (HTTP ${res.status})`);
+  const body = (await res.json()) as Partial<PageToken>;
+  if (typeof body.token !== 'string' || typeof body.expiresAt !== 'number')
+    throw new Error('the launcher answered /token without a token');
+  return { token: body.token, expiresAt: body.expiresAt };
+}

@@ -1,12 +1,12 @@
 /**
  * The live cluster dashboard. Reads `/cluster.json` from the launcher, peers a browser endpoint
- * with the manager and shows topology, message rates, an event stream, a store browser, a log
+ * with the manager (with the token the launcher hands out at `/token` when auth is on) and shows topology, message rates, an event stream, a store browser, a log
  * tail and a publish form. Against any other endpoint (a plain hub, a Zeek's JSON v1 URL) it
  * shows the event stream and the publish form only, and says why.
  */
 import { Endpoint, newEndpointId } from 'isobroker';
 import { startClusterPanel } from './cluster-panel.js';
-import { fetchClusterInfo, resolveConfig, type DashboardConfig } from './config.js';
+import { fetchClusterInfo, fetchToken, resolveConfig, type DashboardConfig } from './config.js';
 import { ConnectionBanner } from './connection-banner.js';
 import { byId, h } from './dom.js';
 import { EventStream } from './event-stream.js';
@@ -93,9 +93,23 @@ async function main(): Promise<void> {
     });
   }
 
+  // With auth on (`npm start`), the launcher hands this page a short-lived token at `/token`;
+  // the endpoint presents it in the native hello and asks for a fresh one before it expires.
+  let first: Awaited<ReturnType<typeof fetchToken>>;
+  try {
+    first = cfg.mode === 'cluster' ? await fetchToken() : undefined;
+  } catch (err) {
+    banner.fail(err instanceof Error ? err.message : String(err));
+    first = undefined;
+  }
+  const getToken = async (): Promise<string> => {
+    const next = await fetchToken();
+    if (next === undefined) throw new Error('the launcher no longer hands out tokens');
+    return next.token;
+  };
   try {
     // Resolves at the first handshake; until then (and after drops) the banner tells the story.
-    endpoint.peer(cfg.peer).catch(() => undefined);
+    endpoint.peer(cfg.peer, first ? { token: first.token, getToken } : {}).catch(() => undefined);
   } catch (err) {
     banner.fail(err instanceof Error ? err.message : String(err));
   }
