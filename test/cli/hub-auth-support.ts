@@ -1,0 +1,102 @@
+/**
+ * Helpers of the hub/cluster auth CLI tests: a private folder with a secret (made by
+ * `isobroker token --new-secret`), policy files, tokens minted by `isobroker token`, and a
+ * self-signed certificate made with `openssl`. Everything through the real command line.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const BIN = fileURLToPath(new URL('../../bin/isobroker.js', import.meta.url));
+
+/** Runs `isobroker ARGS…` to completion; returns its stdout (throws on a non-zero exit). */
+export function isobroker(args: readonly string[]): string {
+  return execFileSync(process.execPath, [BIN, ...args], { encoding: 'utf8' });
+}
+
+/** A folder with `secret.txt` (an HS256 secret, key id `k1`); `cleanup` gets its removal. */
+export interface AuthDir {
+  readonly dir: string;
+  readonly secretFile: string;
+  /** Writes `policy` (roles and more; `version` and the `k1` key are added) to `name`. */
+  writePolicy(policy: Record<string, unknown>, name?: string): string;
+  /** A token minted by `isobroker token` with key `k1`. */
+  token(sub: string, roles: readonly string[], extra?: readonly string[]): string;
+}
+
+export function authDir(cleanup: (() => unknown)[]): AuthDir {
+  const dir = mkdtempSync(join(tmpdir(), 'isobroker-hub-auth-'));
+  cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
+  const secretFile = join(dir, 'secret.txt');
+  writeFileSync(secretFile, isobroker(['token', '--new-secret']), { mode: 0o600 });
+  return {
+    dir,
+    secretFile,
+    writePolicy(policy, name = 'policy.json') {
+      const file = join(dir, name);
+      writeFileSync(
+        file,
+        JSON.stringify(
+          { version: 1, keys: [{ kid: 'k1', alg: 'HS256', secretFile: 'secret.txt' }], ...policy },
+          null,
+          2,
+        ),
+      );
+      return file;
+    },
+    token(sub, roles, extra = []) {
+      return isobroker([
+        'token',
+        '--key-file',
+        secretFile,
+        '--kid',
+        'k1',
+        '--sub',
+        sub,
+        ...roles.flatMap((r) => ['--role', r]),
+        ...extra,
+      ]).trim();
+    },
+  };
+}
+
+/** A self-signed certificate for 127.0.0.1 (and `localhost`), made with openssl; PEM file paths. */
+export function selfSignedCert(dir: string, name = 'server'): { cert: string; key: string } {
+  const cert = join(dir, `${name}.crt`);
+  const key = join(dir, `${name}.key`);
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-nodes',
+      '-days',
+      '2',
+      '-subj',
+      `/CN=${name}`,
+      '-addext',
+      'subjectAltName=IP:127.0.0.1,DNS:localhost',
+      '-keyout',
+      key,
+      '-out',
+      cert,
+    ],
+    { stdio: 'ignore' },
+  );
+  return { cert, key };
+}
+
+/** Waits until `cond()` holds (polling), or fails after `ms` saying `what`. */
+export async function until(cond: () => boolean, ms: number, what: string): Promise<void> {
+  const start = Date.now();
+  while (!cond()) {
+    if (Date.now() - start > ms) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
