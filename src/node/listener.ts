@@ -13,14 +13,7 @@ import type { Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
-import {
-  type AcceptAuth,
-  AuthCloseCode,
-  AuthError,
-  type AuditSink,
-  type Authenticate,
-  type ConnectionInfo,
-} from '../auth/types.js';
+import { type AcceptAuth, AuthCloseCode, type AuditSink } from '../auth/types.js';
 import { encodeJsonMessage } from '../codec/json-v1-encode.js';
 import { ConfigError } from '../errors.js';
 import type { Endpoint } from '../endpoint/endpoint.js';
@@ -31,8 +24,10 @@ import { ConnectionLimiter, isRefusal } from './connection-limits.js';
 import { resolveListenOptions, type ListenOptions, type ResolvedListenOptions } from './listen-options.js';
 import { listenerEvent, throttledAudit } from './listener-audit.js';
 import { guardPreAuth, type PreAuthGuard } from './pre-auth-guard.js';
-import { createTlsServer, reloadTlsCertificates, type TlsCertificates, verifiedCertificateName } from './tls-server.js';
-import { upgradeCredential, selectSubprotocol } from './upgrade-credential.js';
+import { createTlsServer, reloadTlsCertificates, type TlsCertificates } from './tls-server.js';
+import { decideUpgradeAuth } from './upgrade-auth.js';
+import { selectSubprotocol } from './upgrade-credential.js';
+import { cutAfterClose, rejectUpgrade, shownHeader } from './upgrade-socket.js';
 import { upgradeOriginCheck } from './upgrade-origin.js';
 
 export {
@@ -64,45 +59,6 @@ export interface Listener {
   /** Stops listening and drops every connection. */
   close(): Promise<void>;
 }
-
-const REASONS: Record<number, string> = {
-  403: 'Forbidden',
-  408: 'Request Timeout',
-  429: 'Too Many Requests',
-  431: 'Request Header Fields Too Large',
-  503: 'Service Unavailable',
-};
-
-function reject(socket: Duplex, status: number, text: string, extra = ''): void {
-  socket.end(
-    `HTTP/1.1 ${status} ${REASONS[status]}\r\nConnection: close\r\n${extra}Content-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(text)}\r\n\r\n${text}`,
-  );
-}
-
-/** A header value for a message: quoted, at most 100 characters. */
-const shown = (v: string | undefined): string => JSON.stringify((v ?? '').slice(0, 100));
-
-/**
- * Makes `ws.close()` final within `ms`: a peer that does not read never answers the closing
- * handshake, and until then its unsent backlog stays in memory.
- */
-function cutAfterClose(ws: WebSocket, ms: number): void {
-  const close = ws.close.bind(ws);
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  ws.close = (code?: number, reason?: string | Buffer) => {
-    close(code, reason);
-    if (timer === undefined && ws.readyState !== ws.CLOSED) {
-      timer = setTimeout(() => ws.terminate(), ms);
-      timer.unref();
-    }
-  };
-  ws.once('close', () => {
-    if (timer !== undefined) clearTimeout(timer);
-  });
-}
-
-const asAuthError = (err: unknown): AuthError =>
-  err instanceof AuthError ? err : new AuthError('unauthenticated', 'the credential could not be verified');
 
 /** Where the listener's audit events go: the endpoint's `reportAudit` when it has one, else `auth.onAudit`. */
 function auditSink(endpoint: Endpoint, opts: ResolvedListenOptions): AuditSink | undefined {
@@ -178,14 +134,14 @@ export async function listen(endpoint: Endpoint, options?: ListenOptions): Promi
     const at = { ip: addr.ip, remote, protocol } as const;
     const hostHeader = req.headers.host ?? '';
     if (!checks.hostAllowed(hostHeader)) {
-      audit(listenerEvent('host_rejected', { ...at, detail: `Host ${shown(hostHeader)}` }));
-      reject(socket, 403, `Host ${shown(hostHeader)} is not allowed`);
+      audit(listenerEvent('host_rejected', { ...at, detail: `Host ${shownHeader(hostHeader)}` }));
+      rejectUpgrade(socket, 403, `Host ${shownHeader(hostHeader)} is not allowed`);
       return;
     }
     const origin = req.headers.origin;
     if (!originCheck.originAllowed(origin, port)) {
-      audit(listenerEvent('origin_rejected', { ...at, detail: `Origin ${shown(origin)}` }));
-      reject(socket, 403, `Origin ${shown(origin)} is not allowed`);
+      audit(listenerEvent('origin_rejected', { ...at, detail: `Origin ${shownHeader(origin)}` }));
+      rejectUpgrade(socket, 403, `Origin ${shownHeader(origin)} is not allowed`);
       return;
     }
     const slot = limiter.admit(addr.ip);
@@ -193,7 +149,7 @@ export async function listen(endpoint: Endpoint, options?: ListenOptions): Promi
       audit(listenerEvent('limit_exceeded', { ...at, code: 'limit_exceeded', detail: slot.limit }));
       const retry =
         slot.limit === 'auth_failures' ? `Retry-After: ${Math.ceil(limits.authFailureCooldown / 1000)}\r\n` : '';
-      reject(socket, slot.status, `connection limit reached (${slot.limit})`, retry);
+      rejectUpgrade(socket, slot.status, `connection limit reached (${slot.limit})`, retry);
       return;
     }
     socket.once('close', () => slot.release());
@@ -241,87 +197,30 @@ export async function listen(endpoint: Endpoint, options?: ListenOptions): Promi
       handOver(undefined, false);
       return;
     }
-
-    /** Counts a failure against the IP; too many start its cool-down (HTTP 429). */
-    const failed = (): void => {
-      if (limiter.authFailed(addr.ip))
-        audit(listenerEvent('limit_exceeded', { ...at, code: 'limit_exceeded', detail: 'auth_failures' }));
-    };
-    const cred = upgradeCredential(req, {
-      cookieName: auth.cookieName,
-      cookieOriginAllowed: origin !== undefined && auth.origins.includes(origin.toLowerCase()),
-      maxBytes: limits.maxCredentialHeaderBytes,
-    });
-    if ('tooLarge' in cred) {
-      audit(listenerEvent('limit_exceeded', { ...at, code: 'limit_exceeded', detail: `${cred.tooLarge} header size` }));
-      reject(socket, 431, `${cred.tooLarge} header too large`);
-      return;
-    }
-    const certificateName = verifiedCertificateName(req.socket);
-    const conn: ConnectionInfo = {
-      ...at,
-      ...(origin === undefined ? {} : { origin }),
-      ...(certificateName === undefined ? {} : { certificateName }),
-    };
-    if ('invalid' in cred) {
-      failed(); // the endpoint audits auth_failed when it refuses the connection
-      handOver({ conn, error: cred.invalid }, true);
-      return;
-    }
-    const credential = cred.credential;
-    if (credential === undefined && certificateName === undefined) {
-      if (!auth.required) {
-        slot.authenticated();
-        handOver(undefined, false);
-        return;
-      }
-      if (protocol === 'native') {
-        // The hello carries the credential: the endpoint verifies it through this.
-        const authenticate: Authenticate = async (c, info) => {
-          try {
-            const principal = await auth.authenticate(c, info);
-            slot.authenticated();
-            preAuth?.authenticated();
-            return principal;
-          } catch (err) {
-            const e = asAuthError(err);
-            failed();
-            throw e;
-          }
-        };
-        handOver({ conn, authenticate }, true);
-        return;
-      }
-    }
-
-    // Verify the upgrade's credential before the WebSocket exists; the socket waits unread.
-    authenticating.add(socket);
-    let timedOut = false;
-    const timer = setTimeout(
-      () => {
-        timedOut = true;
-        audit(
-          listenerEvent('auth_failed', { ...at, code: 'timeout', detail: 'authentication did not finish in time' }),
-        );
-        reject(socket, 408, 'authentication timed out');
+    const decision = await decideUpgradeAuth(
+      {
+        req,
+        socket,
+        auth,
+        at,
+        deadlineAt: deadlineAt(),
+        maxCredentialBytes: limits.maxCredentialHeaderBytes,
+        audit,
+        failed: () => {
+          if (limiter.authFailed(addr.ip))
+            audit(listenerEvent('limit_exceeded', { ...at, code: 'limit_exceeded', detail: 'auth_failures' }));
+        },
+        helloAuthenticated: () => {
+          slot.authenticated();
+          preAuth?.authenticated();
+        },
       },
-      Math.max(0, deadlineAt() - Date.now()),
+      authenticating,
     );
-    let result: AcceptAuth;
-    try {
-      const principal = await auth.authenticate(credential, conn);
-      result = { conn, principal };
-    } catch (err) {
-      const e = asAuthError(err);
-      failed(); // the endpoint audits auth_failed when it refuses the connection
-      result = { conn, error: e };
-    } finally {
-      clearTimeout(timer);
-      authenticating.delete(socket);
-    }
-    if (timedOut || socket.destroyed) return;
-    if (result.principal !== undefined) slot.authenticated();
-    handOver(result, result.principal === undefined);
+    if (decision.kind === 'done') return;
+    if (decision.kind === 'trusted' || decision.authenticated) slot.authenticated();
+    if (decision.kind === 'trusted') handOver(undefined, false);
+    else handOver(decision.auth, !decision.authenticated);
   };
 
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
