@@ -69,7 +69,8 @@ function checkList(grant: Grant, field: 'allow' | 'deny'): string[] {
 
 /** Sorted by code units, duplicates and entries that have another entry as a prefix removed. */
 function normalise(list: readonly string[]): string[] {
-  const sorted = [...list].sort(compareUnits);
+  // The default sort compares strings by UTF-16 code units, as `<` does (and is faster than a comparator).
+  const sorted = [...list].sort();
   const out: string[] = [];
   for (const p of sorted) {
     // Sorted order puts a prefix right before its extensions, so only the last kept entry can cover `p`.
@@ -77,10 +78,6 @@ function normalise(list: readonly string[]): string[] {
     if (last === undefined || !p.startsWith(last)) out.push(p);
   }
   return out;
-}
-
-function compareUnits(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 /** Index of the greatest entry ≤ `s` in sorted `list`, or -1. */
@@ -138,14 +135,17 @@ class CompiledAcl implements PrefixAcl {
     const deny = normalise(grant.deny);
     const allow: string[] = [];
     const inner: (readonly string[])[] = [];
+    // One merge walk over both sorted lists: `j` is the first deny > the current allow prefix.
+    let j = 0;
     for (const a of normalise(grant.allow)) {
-      if (prefixIndex(deny, a) >= 0) continue; // covered by a deny: allows nothing
-      // The denies that have `a` as a prefix are contiguous from the first one ≥ `a`.
-      let end = lowerBound(deny, a);
-      const start = end;
+      while (j < deny.length && deny[j]! <= a) j++;
+      // Only the greatest deny ≤ `a` can be a prefix of it (the deny list is prefix-free).
+      if (j > 0 && a.startsWith(deny[j - 1]!)) continue; // covered by a deny: allows nothing
+      // The denies that have `a` as a prefix are contiguous from the first one > `a`.
+      let end = j;
       while (end < deny.length && deny[end]!.startsWith(a)) end++;
       allow.push(a);
-      inner.push(end === start ? NO_DENIES : Object.freeze(deny.slice(start, end)));
+      inner.push(end === j ? NO_DENIES : Object.freeze(deny.slice(j, end)));
     }
     this.#allow = Object.freeze(allow);
     this.#inner = Object.freeze(inner);
