@@ -13,7 +13,7 @@ import WebSocket from 'ws';
 import { Endpoint } from 'isobroker';
 import { ConfigError } from '../../src/errors.js';
 import { listen } from '../../src/node/listener.js';
-import { type AuthCall, fakeAuthenticate, GOOD_TOKEN, startHub } from './listener-fixtures.js';
+import { type AuthCall, drain, fakeAuthenticate, GOOD_TOKEN, rawSocket, startHub } from './listener-fixtures.js';
 
 let dir: string;
 const pem: Record<string, string> = {};
@@ -206,6 +206,23 @@ describe('wss://', () => {
     );
     s.close();
     expect(calls.map((c) => c.conn.certificateName)).toEqual([undefined, undefined]);
+  });
+});
+
+describe('TLS handshake deadline', () => {
+  it('closes TCP connections that never finish the handshake', async () => {
+    const h = await startHub({
+      tls: { cert: pem['srv1.crt']!, key: pem['srv1.key']! },
+      limits: { tlsHandshakeTimeout: 500 },
+    });
+    stop = h.close;
+    const started = Date.now();
+    const socks = await Promise.all(Array.from({ length: 20 }, () => rawSocket(h.listener.port)));
+    const closed = await Promise.all(socks.map((s) => drain(s, 5000).then((d) => d.closed)));
+    expect(closed.every(Boolean)).toBe(true);
+    console.log(`TLS: 20 silent TCP sockets closed within ${Date.now() - started} ms (handshake deadline 500 ms)`);
+    const ok = await open(h.listener.jsonUrl, { ca: pem['ca1.crt'] });
+    ok.close();
   });
 });
 
