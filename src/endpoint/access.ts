@@ -381,6 +381,23 @@ export class AccessControl {
     a.audit('connection_close');
   }
 
+  /**
+   * Refuses a connection that cannot run as anyone (`auth.error`, or JSON v1 without a principal:
+   * it has no hello to carry a credential); returns whether it did.
+   */
+  refusedAtOnce(transport: Transport, protocol: 'native' | 'json', auth: AcceptAuth): boolean {
+    const err =
+      auth.error ??
+      (protocol === 'json' && !auth.principal
+        ? new AuthError('unauthenticated', 'a credential is required (Authorization header or subprotocol)')
+        : undefined);
+    if (!err) return false;
+    const { ip, remote } = auth.conn;
+    this.audit(undefined, 'auth_failed', { ip, remote, protocol, code: err.code, detail: err.message });
+    refuseTransport(transport, protocol, err);
+    return true;
+  }
+
   /** Emits an audit event, rate-limited per connection and kind. */
   audit(a: ConnectionAccess | undefined, kind: AuditKind, fields: Partial<AuditEvent>): void {
     const key = `${a ? this.ids.get(a) : 0}:${kind}`;

@@ -35,8 +35,8 @@ import { Overlay, type OverlayConfig, type OverlayStats } from './overlay.js';
 import { Peering, resolvePeerUrl, type PeerProtocol, type PeeringState } from './peering.js';
 import type { SendQueueStats } from './send-queue.js';
 import { errorEvent, listenerErrorEvent, statusEvent, type ErrorEvent, type StatusEvent } from './status.js';
-import { AuthError, type AcceptAuth, type AuditEvent, type Revalidate } from '../auth/types.js';
-import { AccessControl, needsAccess, refuseTransport, type TopicGuardRegistration } from './access.js';
+import type { AcceptAuth, AuditEvent, Revalidate } from '../auth/types.js';
+import { AccessControl, needsAccess, type TopicGuardRegistration } from './access.js';
 import { acceptJsonAccess, mayPublishJson, narrowJson } from './json-access.js';
 
 /** A message delivered to a subscriber. */
@@ -440,24 +440,7 @@ export class Endpoint {
       return;
     }
     const checked = needsAccess(auth) ? auth : undefined;
-    if (checked) {
-      const err =
-        checked.error ??
-        (protocol === 'json' && !checked.principal
-          ? new AuthError('unauthenticated', 'a credential is required (Authorization header or subprotocol)')
-          : undefined);
-      if (err) {
-        this.access.audit(undefined, 'auth_failed', {
-          ip: checked.conn.ip,
-          remote: checked.conn.remote,
-          protocol: checked.conn.protocol,
-          code: err.code,
-          detail: err.message,
-        });
-        refuseTransport(transport, protocol, err);
-        return;
-      }
-    }
+    if (checked && this.access.refusedAtOnce(transport, protocol, checked)) return;
     if (protocol === 'native') {
       this.overlay.attach(transport, false, checked ? { auth: checked } : undefined);
       return;
@@ -583,7 +566,7 @@ export class Endpoint {
 
   private addClient(s: JsonServerSession, filter: readonly string[]): void {
     let list = normalizeFilter(filter);
-    const max = this.opts.maxSubscriptions;
+    const max = Math.min(this.opts.maxSubscriptions, s.access?.principal.limits.maxSubscriptions ?? Infinity);
     if (list.length > max) {
       // The handshake's prefixes count against the same limit as a native leaf's.
       s.reject(

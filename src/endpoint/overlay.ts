@@ -572,13 +572,14 @@ export class Overlay {
     let filter = normalizeInterest(m.filter);
     if (s.kind === 'leaf') {
       if (s.access) filter = this.native!.narrow(s, s.access, filter);
-      if (filter.length > this.cfg.maxSubscriptions) {
+      const max = Math.min(this.cfg.maxSubscriptions, s.access?.principal.limits.maxSubscriptions ?? Infinity);
+      if (filter.length > max) {
         s.sendControl({
           kind: MessageKind.Error,
           code: 'subscription_limit',
-          context: `${filter.length} prefixes subscribed, the limit per connection is ${this.cfg.maxSubscriptions}: the last ${filter.length - this.cfg.maxSubscriptions} are not served`,
+          context: `${filter.length} prefixes subscribed, the limit per connection is ${max}: the last ${filter.length - max} are not served`,
         });
-        filter = filter.slice(0, this.cfg.maxSubscriptions);
+        filter = filter.slice(0, max);
       }
       // Bounded in bytes too: a few huge prefixes are cut (a superset, filtered at delivery).
       filter = boundFilter(filter, LEAF_FILTER_BOUNDS);
