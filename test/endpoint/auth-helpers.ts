@@ -23,6 +23,7 @@ export function principal(
     expiresAt?: number;
     publishRate?: number;
     publishBurst?: number;
+    maxSubscriptions?: number;
     roles?: string[];
   } = {},
 ): Principal {
@@ -38,7 +39,7 @@ export function principal(
     limits: {
       publishRate: o.publishRate ?? 0,
       publishBurst: o.publishBurst ?? 0,
-      maxSubscriptions: 1024,
+      maxSubscriptions: o.maxSubscriptions ?? 1024,
       storeCommandsInFlight: 16,
     },
     strict: o.strict ?? false,

@@ -132,6 +132,14 @@ describe('JSON v1 clients: subscriptions', () => {
     ]);
   });
 
+  it("the principal's subscription limit applies when it is below the endpoint's", async () => {
+    const { hub: h } = hub();
+    const c = jsonClient(h, principal('ann', { maxSubscriptions: 2 }), ['a/', 'b/', 'c/']);
+    await until(() => errorCodes(c).length === 1);
+    expect(parsed(c)[1]!.context).toContain('the limit per connection is 2');
+    expect(h.subscriptions()).toEqual(['a/', 'b/']);
+  });
+
   it('a deny inside the grant is never delivered; clients without such a filter get everything', async () => {
     const { hub: h } = hub();
     const c = jsonClient(h, principal('ann', { subscribe: { allow: ['a/'], deny: ['a/secret'] } }), ['a/']);
