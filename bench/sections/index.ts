@@ -9,6 +9,7 @@
 import type { BenchSection } from '../lib/section.js';
 import { codecSection } from './codec.js';
 import { trieSection } from './trie.js';
+import { aclSection } from './acl.js';
 import { pubsubSection } from './pubsub.js';
 import { connectionsSection } from './connections.js';
 import { bundleSection } from './bundle.js';
@@ -21,6 +22,7 @@ import { browserSection } from './browser.js';
 export const SECTIONS: readonly BenchSection[] = [
   codecSection,
   trieSection,
+  aclSection,
   pubsubSection,
   connectionsSection,
   bundleSection,
