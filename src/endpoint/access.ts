@@ -99,6 +99,9 @@ export interface AccessLink {
   notify(code: string, context: string): void;
   /** Drops what is queued for the peer, sends the error and closes (4401/4403/4429, JSON v1 1008). */
   refuse(err: AuthError): void;
+  /** Stops reading from the peer (where the transport can), until `resume`. */
+  pause?(): void;
+  resume?(): void;
   /** Another connection took this one's node name (native: Bye `takeover`). */
   replaced?(context: string): void;
 }
@@ -121,6 +124,7 @@ export class ConnectionAccess {
   private lastRefill: number;
   private excessSince: number | undefined;
   private lastDrop = 0;
+  private pauseTimer: unknown;
   private readonly replies: KeyedRateLimit;
   private warnTimer: unknown;
   private expireTimer: unknown;
@@ -188,8 +192,24 @@ export class ConnectionAccess {
     } else {
       this.audit('limit_exceeded', { code: 'limit_exceeded', detail: `publish rate ${publishRate}/s` });
       this.reply('limit_exceeded', `publish rate of ${publishRate} messages/s exceeded: message dropped`);
+      this.pauseUntilToken(publishRate);
     }
     return false;
+  }
+
+  /** Backpressure: reading stops until the bucket holds a token again (where the transport can pause). */
+  private pauseUntilToken(rate: number): void {
+    const link = this.link;
+    if (this.pauseTimer !== undefined || !link?.pause || !link.resume) return;
+    link.pause();
+    const t = this.control.timers;
+    this.pauseTimer = t.setTimeout(
+      () => {
+        this.pauseTimer = undefined;
+        if (!this.closed) link.resume!();
+      },
+      Math.max(1, Math.ceil(((1 - this.tokens) * 1000) / rate)),
+    );
   }
 
   /** Sends an error notice to the peer, at most a few per code and window (the rest are counted). */
@@ -307,6 +327,11 @@ export class ConnectionAccess {
     this.warnTimer = this.expireTimer = undefined;
   }
 
+  private clearPause(): void {
+    if (this.pauseTimer !== undefined) this.control.timers.clearTimeout(this.pauseTimer);
+    this.pauseTimer = undefined;
+  }
+
   /**
    * Replaces the principal (refresh or revalidation). A new publish grant applies from the next
    * message. A changed subscribe grant, node or router right closes the connection (4403, JSON v1
@@ -328,6 +353,7 @@ export class ConnectionAccess {
     if (this.closed) return;
     this.closed = true;
     this.clearExpiry();
+    this.clearPause();
     this.control.forget(this);
   }
 

@@ -20,6 +20,9 @@ export function acceptJsonAccess(
   a.link = {
     notify: (code, context) => session.sendError(code, context),
     refuse: (err) => session.refuse(err.code, err.message),
+    ...(session.transport.pause && session.transport.resume
+      ? { pause: () => session.transport.pause!(), resume: () => session.transport.resume!() }
+      : {}),
   };
   session.access = a;
   a.audit('auth_ok', { detail: principal.method });

@@ -60,6 +60,9 @@ export class NativeAccess {
         code === 'token_expiring' ? s.sendControl({ kind: MessageKind.Error, code, context }) : s.notify(code, context),
       refuse: (err) => s.refuse(err.code, err.message, nativeCloseCode(err)),
       replaced: (context) => s.bye('takeover', context),
+      ...(s.transport.pause && s.transport.resume
+        ? { pause: () => s.transport.pause!(), resume: () => s.transport.resume!() }
+        : {}),
     };
     if (refusal) {
       a.audit('auth_failed', { code: 'forbidden', detail: refusal });

@@ -86,49 +86,59 @@ describe('internal topics and topic guards', () => {
 });
 
 describe('publish rate', () => {
-  it('over the rate: dropped with limit_exceeded; after 5 s of continuous excess the connection is closed', async () => {
-    const clock = new SimClock();
-    const auth = tokenTable({ ann: principal('ann', { publishRate: 10, publishBurst: 5 }) });
-    const hub = track(new Endpoint({ name: 'hub', role: 'hub', timers: clock, pingInterval: 0 }));
-    const audit: AuditEvent[] = [];
-    hub.on('audit', (e) => audit.push(e));
-    const connector = async (): Promise<ReturnType<typeof microPair>[0]> => {
-      const [c, s] = microPair();
-      hub.accept(s, 'native', { conn: { ip: '127.0.0.8', remote: 'micro', protocol: 'native' }, authenticate: auth });
-      return c;
-    };
-    const leaf = track(new Endpoint({ name: 'leaf', timers: clock, connector, pingInterval: 0 }));
-    const errors: ErrorEvent[] = [];
-    leaf.on('error', (e) => errors.push(e));
-    const got: Message[] = [];
-    hub.subscribe('r/', (m) => got.push(m));
-    const up = leaf.peer('ws://hub', { token: 'ann', retry: 0 });
-    expect(await clock.runUntil(() => leaf.hasRoute('r/x'), 5000)).toBe(true);
-    await up;
-    // 20 in one instant: the burst of 5 passes.
-    for (let i = 0; i < 20; i++) leaf.publish('r/x', count(i));
-    await clock.run(1);
-    expect(got).toHaveLength(5);
-    expect(errors.some((e) => e.code === 'limit_exceeded')).toBe(true);
-    // Within the rate (5/s): all pass, the excess ends.
-    for (let i = 0; i < 10; i++) {
-      await clock.run(200);
-      leaf.publish('r/x', count(100 + i));
-    }
-    await clock.run(1);
-    expect(got).toHaveLength(15);
-    expect(hub.peers()).toHaveLength(1);
-    // 100/s for 6 s: closed with 4429 after 5 s of continuous excess.
-    let n = 0;
-    const flood = (): void => {
-      leaf.publish('r/x', count(n));
-      if (++n < 600) clock.setTimeout(flood, 10);
-    };
-    const floodStart = clock.now();
-    flood();
-    expect(await clock.runUntil(() => hub.peers().length === 0, 7000)).toBe(true);
-    expect(clock.now() - floodStart).toBeGreaterThanOrEqual(5000);
-    expect(errors.some((e) => e.code === 'limit_exceeded' && e.context?.includes('for 5000 ms'))).toBe(true);
-    expect(audit.filter((e) => e.kind === 'limit_exceeded').length).toBeGreaterThan(0);
-  });
+  it.each([
+    ['a transport that cannot pause', false],
+    ['a transport that pauses (backpressure)', true],
+  ])(
+    'over the rate: dropped with limit_exceeded; after 5 s of continuous excess the connection is closed (%s)',
+    async (_name, pausable) => {
+      const clock = new SimClock();
+      const auth = tokenTable({ ann: principal('ann', { publishRate: 10, publishBurst: 5 }) });
+      const hub = track(new Endpoint({ name: 'hub', role: 'hub', timers: clock, pingInterval: 0 }));
+      const audit: AuditEvent[] = [];
+      hub.on('audit', (e) => audit.push(e));
+      let server: ReturnType<typeof microPair>[1] | undefined;
+      const connector = async (): Promise<ReturnType<typeof microPair>[0]> => {
+        const [c, s] = microPair(pausable);
+        server = s;
+        hub.accept(s, 'native', { conn: { ip: '127.0.0.8', remote: 'micro', protocol: 'native' }, authenticate: auth });
+        return c;
+      };
+      const leaf = track(new Endpoint({ name: 'leaf', timers: clock, connector, pingInterval: 0 }));
+      const errors: ErrorEvent[] = [];
+      leaf.on('error', (e) => errors.push(e));
+      const got: Message[] = [];
+      hub.subscribe('r/', (m) => got.push(m));
+      const up = leaf.peer('ws://hub', { token: 'ann', retry: 0 });
+      expect(await clock.runUntil(() => leaf.hasRoute('r/x'), 5000)).toBe(true);
+      await up;
+      // 20 in one instant: the burst of 5 passes.
+      for (let i = 0; i < 20; i++) leaf.publish('r/x', count(i));
+      await clock.run(1);
+      expect(got).toHaveLength(5);
+      expect(errors.some((e) => e.code === 'limit_exceeded')).toBe(true);
+      // Within the rate (5/s): all pass, the excess ends.
+      for (let i = 0; i < 10; i++) {
+        await clock.run(200);
+        leaf.publish('r/x', count(100 + i));
+      }
+      await clock.run(1);
+      expect(got).toHaveLength(15);
+      expect(hub.peers()).toHaveLength(1);
+      // 100/s for 6 s: closed with 4429 after 5 s of continuous excess.
+      let n = 0;
+      const flood = (): void => {
+        leaf.publish('r/x', count(n));
+        if (++n < 600) clock.setTimeout(flood, 10);
+      };
+      const floodStart = clock.now();
+      flood();
+      expect(await clock.runUntil(() => hub.peers().length === 0, 7000)).toBe(true);
+      expect(clock.now() - floodStart).toBeGreaterThanOrEqual(5000);
+      expect(errors.some((e) => e.code === 'limit_exceeded' && e.context?.includes('for 5000 ms'))).toBe(true);
+      expect(audit.filter((e) => e.kind === 'limit_exceeded').length).toBeGreaterThan(0);
+      if (pausable) expect(server!.pauses).toBeGreaterThan(1);
+      else expect(server!.pauses).toBeUndefined();
+    },
+  );
 });

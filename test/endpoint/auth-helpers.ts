@@ -109,10 +109,22 @@ class MicroTransport implements Transport {
   }
 }
 
-/** A connected transport pair delivering in microtasks. */
-export function microPair(): [Transport, Transport] {
+/** A micro transport that can stop reading (`pause`/`resume`), counting its pauses. */
+class PausableMicroTransport extends MicroTransport {
+  pauses = 0;
+  pause(): void {
+    this.pauses++;
+    this.inbox.pause();
+  }
+  resume(): void {
+    this.inbox.resume();
+  }
+}
+
+/** A connected transport pair delivering in microtasks; with `pausable`, the server end can pause. */
+export function microPair(pausable = false): [Transport, Transport & { pauses?: number }] {
   const a = new MicroTransport('client');
-  const b = new MicroTransport('server');
+  const b = pausable ? new PausableMicroTransport('server') : new MicroTransport('server');
   a.other = b;
   b.other = a;
   return [a, b];
