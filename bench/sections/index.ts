@@ -12,6 +12,7 @@ import { trieSection } from './trie.js';
 import { aclSection } from './acl.js';
 import { pubsubSection } from './pubsub.js';
 import { connectionsSection } from './connections.js';
+import { authSection } from './auth.js';
 import { bundleSection } from './bundle.js';
 import { storesSection } from './stores.js';
 import { storesLargeSection } from './stores-large.js';
@@ -25,6 +26,7 @@ export const SECTIONS: readonly BenchSection[] = [
   aclSection,
   pubsubSection,
   connectionsSection,
+  authSection,
   bundleSection,
   storesSection,
   storesLargeSection,
