@@ -139,7 +139,7 @@ export class ConnectionAccess {
     readonly authenticate: AcceptAuth['authenticate'],
   ) {
     const now = control.timers.now();
-    this.tokens = principal.limits.publishBurst;
+    this.tokens = Math.max(1, principal.limits.publishBurst);
     this.lastRefill = now;
     this.replies = new KeyedRateLimit(control.timers.now, 10, AUDIT_WINDOW_MS, 16);
   }
@@ -175,7 +175,8 @@ export class ConnectionAccess {
     const { publishRate, publishBurst } = this.principal.limits;
     if (publishRate <= 0) return true;
     const now = this.control.timers.now();
-    this.tokens = Math.min(publishBurst, this.tokens + ((now - this.lastRefill) * publishRate) / 1000);
+    // A burst below one message would refuse everything: the bucket holds at least one.
+    this.tokens = Math.min(Math.max(1, publishBurst), this.tokens + ((now - this.lastRefill) * publishRate) / 1000);
     this.lastRefill = now;
     if (this.tokens >= 1) {
       this.tokens -= 1;
