@@ -96,6 +96,10 @@ async function run(ctx: SectionContext): Promise<SectionReport> {
   compileAcl(plain);
   const { value: open, bytes } = retainedHeap(() => compileAcl(plain));
   const acl = compileAcl(withDeny);
+  // The same prefixes without their final `/` (the policy loader warns about such prefixes), as
+  // flat strings the way a policy file's JSON gives them (not slices of the generated ones).
+  const bareGrant: Grant = { allow: JSON.parse(JSON.stringify(allows.map((a) => a.slice(0, -1)))), deny: [] };
+  const bare = compileAcl(bareGrant);
   const compileMs = medianDurationMs(() => compileAcl(withDeny), ctx.quick ? 1 : 3);
   const trie = new TopicTrie<number>();
   for (let i = 0; i < allows.length; i++) trie.add(allows[i]!, i);
@@ -117,6 +121,7 @@ async function run(ctx: SectionContext): Promise<SectionReport> {
   };
   check(plain, open, hits, true);
   check(plain, open, misses, false);
+  check(bareGrant, bare, hits, true);
   check(withDeny, acl, hits, true);
   check(withDeny, acl, besideDeny, true);
   check(withDeny, acl, intoDeny, false);
@@ -130,6 +135,7 @@ async function run(ctx: SectionContext): Promise<SectionReport> {
   const rows: Row[] = [
     { label: 'allows: hit', acl: 'no deny', inputs: hits, run: (t) => open.allows(t) },
     { label: 'allows: miss', acl: 'no deny', inputs: misses, run: (t) => open.allows(t) },
+    { label: 'allows: hit, prefixes not ending in /', acl: 'no deny', inputs: hits, run: (t) => bare.allows(t) },
     {
       label: 'allows: hit, no deny overlapping',
       acl: `${formatCount(DENIES)} denies`,
@@ -219,7 +225,7 @@ async function run(ctx: SectionContext): Promise<SectionReport> {
         'allow prefix that has a deny deeper (`<allow>public/…`), denied ones under the deny; narrow inputs are ' +
         'subscriptions under an allow (kept), beside every allow (refused) or a tenant prefix `tenants/<t>/` ' +
         'that narrows to its apps. Every decision is checked against the naive scan before timing. ' +
-        '`compileAcl` normalises both lists and answers with a binary search over the sorted allow prefixes; the ' +
+        '`compileAcl` normalises both lists; `allows` looks allow prefixes ending in `/` up in a map by the topic cut at each of its `/`, the others (and `narrow`) by binary search over the sorted list; the ' +
         'deny list is consulted only when the matching allow prefix has a deny inside it. The TopicTrie row is ' +
         'the project trie answering "does any allow prefix match" (no deny handling), for reference. Heap is ' +
         'what the compiled ACL retains beyond the input strings.',
