@@ -104,7 +104,9 @@ export async function decideUpgradeAuth(ctx: UpgradeAuthContext, pending: Set<Du
   );
   let result: AcceptAuth;
   try {
-    result = { conn, principal: await auth.authenticate(credential, conn) };
+    const principal = await auth.authenticate(credential, conn);
+    // Native connections refresh in band (Reauth), verified the same way.
+    result = at.protocol === 'native' ? { conn, principal, authenticate: auth.authenticate } : { conn, principal };
   } catch (err) {
     ctx.failed(); // the endpoint audits auth_failed when it refuses the connection
     result = { conn, error: asAuthError(err) };
