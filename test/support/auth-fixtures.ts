@@ -290,6 +290,10 @@ export interface FleetClient {
   lastDataAt: number;
   /** Closes seen (raw JSON v1) or `peer_lost` statuses (SDK endpoints). */
   losses: number;
+  /** When the last `peer_added` status came (SDK endpoints; performance.now()). */
+  upAt: number;
+  /** When the first data message after `Fleet.mark()` arrived (performance.now()). */
+  firstAfterMark: number | undefined;
   readonly endpoint?: Endpoint;
   readonly raw?: JsonV1Client;
 }
@@ -331,7 +335,14 @@ export interface FleetOptions {
 export class Fleet {
   readonly clients: FleetClient[] = [];
   readonly pubs: FleetPublisher[] = [];
+  private marked = false;
   constructor(readonly o: FleetOptions) {}
+
+  /** From now on, each client's `firstAfterMark` records its next data message. */
+  mark(): void {
+    this.marked = true;
+    for (const c of this.clients) c.firstAfterMark = undefined;
+  }
 
   private grant(g: number): string {
     return `${this.o.prefix}/${g}/`;
@@ -378,9 +389,12 @@ export class Fleet {
       tokenCalls: 0,
       lastDataAt: 0,
       losses: 0,
+      upAt: 0,
+      firstAfterMark: undefined,
     };
     const onData = (topic: string, data: unknown): void => {
       c.lastDataAt = performance.now();
+      if (this.marked && c.firstAfterMark === undefined) c.firstAfterMark = c.lastDataAt;
       if (!topic.startsWith(grant)) {
         c.outside++;
         return;
@@ -403,6 +417,7 @@ export class Fleet {
       ep.subscribe(sub, (m: Message) => onData(m.topic, (m.data as { value: unknown }).value));
       ep.on('status', (s) => {
         if (s.code === 'peer_lost') c.losses++;
+        if (s.code === 'peer_added') c.upAt = performance.now();
       });
       const url = kind === 'native' ? o.url : o.jsonUrl;
       if (o.getTokenTtl !== undefined) {
