@@ -53,6 +53,14 @@ Runs one node of a cluster layout: what \`isobroker cluster\` starts for each no
       type: 'boolean',
       help: 'ask the launcher for the token over the IPC channel (what isobroker cluster does)',
     },
+    'allow-origin': {
+      type: 'string',
+      arg: 'ORIGIN',
+      multiple: true,
+      defaultText: "the node's own origin only",
+      help: "another browser Origin whose pages may connect (the launcher passes its dashboard's)",
+      check: checkNonEmpty,
+    },
   },
   validate: (v) => {
     if (v['token-file'] !== undefined && v['token-from-launcher'])

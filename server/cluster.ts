@@ -107,6 +107,14 @@ demo policy are made at start in a private temporary directory, removed when the
       help: "the key the launcher signs the nodes' and the dashboard's tokens with (as for isobroker token)",
       check: checkNonEmpty,
     },
+    'allow-origin': {
+      type: 'string',
+      arg: 'ORIGIN',
+      multiple: true,
+      defaultText: "the dashboard's own origin",
+      help: 'another browser Origin whose pages may connect to the nodes, e.g. http://localhost:5173 for npm run dev',
+      check: checkNonEmpty,
+    },
     kid: {
       type: 'string',
       arg: 'KID',
@@ -122,6 +130,14 @@ demo policy are made at start in a private temporary directory, removed when the
     if (v.kid !== undefined && v['key-file'] === undefined) throw new UsageError('--kid needs --key-file');
   },
 });
+
+/** The origins of the dashboard's pages at `host:port` (for a loopback address also `localhost`). */
+export function dashboardOrigins(host: string, port: number): string[] {
+  const h = host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
+  if (h === '[::1]') return [`http://[::1]:${port}`, `http://localhost:${port}`];
+  if (h === '127.0.0.1' || h === 'localhost') return [`http://127.0.0.1:${port}`, `http://localhost:${port}`];
+  return [`http://${h}:${port}`];
+}
 
 /** Reads and checks a layout file; every problem is a usage error naming the flag. */
 export function loadLayout(file: string, flag = '--layout'): ClusterLayout {
@@ -255,6 +271,9 @@ async function supervise(
     const args = [BIN, 'node', '--layout', layoutFile, '--name', c.spec.name, '--dir', dir, '--format', v.format];
     if (v.demo) args.push('--demo', '--seed', String(children.indexOf(c) + 1));
     if (auth) args.push('--policy', auth.policyFile, '--token-from-launcher');
+    // The dashboard is served from its own port: a different origin, which the nodes must allow.
+    for (const o of [...dashboardOrigins(httpHost, dashboard.port), ...v['allow-origin']])
+      args.push('--allow-origin', o);
     const outFile = join(dir, 'logs', `${c.spec.name}.out`);
     const out = createWriteStream(outFile, { flags: 'a' });
     out.on('error', () => undefined);

@@ -103,7 +103,7 @@ function fileHasData(path: string): boolean {
 export const HUB_COMMAND = defineCommand({
   name: 'hub',
   synopsis:
-    '[--listen HOST:PORT] [--peer URL]... [--name NAME] [--master NAME[:sqlite:PATH]]... [--allow-origin ORIGIN]... [--overflow-policy [KIND=]POLICY]... [--buffer-size [KIND=]N]... [--buffer-bytes [KIND=]N]... [--no-routers] [--policy FILE] [--audit-log FILE] [--tls-cert FILE --tls-key FILE [--tls-ca FILE] [--tls-client-auth none|request|require]] [--trust-proxy CIDRS] [--origin URL]... [--cookie-name NAME] [--insecure-transport] [--insecure-no-auth] [--quiet]',
+    '[--listen HOST:PORT] [--peer URL]... [--name NAME] [--master NAME[:sqlite:PATH]]... [--allow-origin ORIGIN]... [--allow-host NAME]... [--overflow-policy [KIND=]POLICY]... [--buffer-size [KIND=]N]... [--buffer-bytes [KIND=]N]... [--no-routers] [--policy FILE] [--audit-log FILE] [--tls-cert FILE --tls-key FILE [--tls-ca FILE] [--tls-client-auth none|request|require]] [--trust-proxy CIDRS] [--origin URL]... [--cookie-name NAME] [--insecure-transport] [--insecure-no-auth] [--quiet]',
   description: `
 Runs one endpoint that listens (native protocol and Broker JSON v1 on one port), relays between
 its peers, and can host data-store masters (in memory, or in a SQLite file). Prints one line on
@@ -148,9 +148,19 @@ exits 1 listing every error, on a reload the last good policy stays.`,
       type: 'string',
       arg: 'ORIGIN',
       multiple: true,
-      defaultText: 'any origin',
-      help: 'browser Origin allowed to connect',
+      defaultText: "the hub's own origin only (same host and port)",
+      help: 'browser Origin allowed to connect (pages on other ports, loopback ones included, must be listed)',
       check: checkNonEmpty,
+    },
+    'allow-host': {
+      type: 'string',
+      arg: 'NAME',
+      multiple: true,
+      defaultText: 'loopback names and the --listen host',
+      help: 'Host header name the hub answers to (DNS-rebinding guard), e.g. the public name a reverse proxy passes on',
+      check: (value, flag) => {
+        if (!/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)$/.test(value)) expected(flag, 'a host name without a port', value);
+      },
     },
     'overflow-policy': {
       type: 'string',
@@ -223,7 +233,7 @@ exits 1 listing every error, on a reload the last good policy stays.`,
       type: 'string',
       arg: 'URL',
       multiple: true,
-      help: 'browser Origin (scheme://host[:port]) allowed to authenticate with a cookie (--cookie-name) or to connect when a policy is given',
+      help: "browser Origin (scheme://host[:port]) allowed to connect and, with --cookie-name, to authenticate with the policy's cookie",
       check: checkOrigin,
     },
     'cookie-name': {
@@ -386,7 +396,13 @@ export async function runHub(argv: readonly string[]): Promise<number> {
       }
     }
     try {
-      listener = await listen(ep, { host, port, allowedOrigins: v['allow-origin'], ...security.listen });
+      listener = await listen(ep, {
+        host,
+        port,
+        allowedOrigins: [...v['allow-origin'], ...v.origin],
+        allowedHosts: v['allow-host'],
+        ...security.listen,
+      });
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       throw new FatalError(

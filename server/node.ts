@@ -161,6 +161,8 @@ export async function runNode(argv: readonly string[]): Promise<number> {
     policy: { type: 'string' },
     'token-file': { type: 'string' },
     'token-from-launcher': { type: 'boolean', default: false },
+    // Browser origins besides the node's own that may open WebSockets (the launcher's dashboard).
+    'allow-origin': { type: 'string', multiple: true },
   });
   if (!v.layout || !v.name) throw new UsageError('node needs --layout FILE and --name NAME');
   if (v.format !== 'tsv' && v.format !== 'json')
@@ -250,7 +252,12 @@ export async function runNode(argv: readonly string[]): Promise<number> {
       clones.push(await createClone(ep, 'known_hosts'));
       tables.push(await BackedTable.open(ep, 'known_services'));
     }
-    const l = await listen(ep, { host: spec.host, port: spec.port, ...security.listen });
+    const l = await listen(ep, {
+      host: spec.host,
+      port: spec.port,
+      allowedOrigins: v['allow-origin'] ?? [],
+      ...security.listen,
+    });
     security.attach(ep, l);
     return l;
   }
