@@ -18,6 +18,8 @@ export default defineConfig({
   },
   build: { outDir: here('./web-demo/dist'), emptyOutDir: true },
   // `npm run dev`: the page asks the running cluster launcher for /cluster.json (layout, manager URL).
+  // It then connects to the manager from this dev server's origin, which the nodes refuse unless
+  // the cluster was started with `--allow-origin http://localhost:5173` (see the README).
   server: {
     proxy: { '/cluster.json': process.env.ISOBROKER_LAUNCHER_URL ?? 'http://127.0.0.1:8080' },
   },

@@ -38,7 +38,7 @@ export interface ListenOptions {
   readonly host?: string;
   /** Port, 0 to 65535; 0 picks a free one. @default 0 */
   readonly port?: number;
-  /** Extra origins (`http://host:port`) allowed to open WebSockets; `'*'` allows any. @default [] (loopback origins and the listener's own are always allowed) */
+  /** Browser origins (`http://host:port`) allowed to open WebSockets besides the listener's own (same host and port); `'*'` allows any. Pages on other ports, loopback ones included (a dev server, a dashboard served elsewhere), must be listed. @default [] (only the listener's own origin, and clients that send no Origin) */
   readonly allowedOrigins?: readonly string[] | '*';
   /** Extra Host header names allowed (DNS-rebinding guard). @default [] (loopback names and the bound host) */
   readonly allowedHosts?: readonly string[];

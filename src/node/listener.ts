@@ -139,7 +139,7 @@ export async function listen(endpoint: Endpoint, options?: ListenOptions): Promi
       return;
     }
     const origin = req.headers.origin;
-    if (!originCheck.originAllowed(origin, port)) {
+    if (!originCheck.originAllowed(origin, port, hostHeader)) {
       audit(listenerEvent('origin_rejected', { ...at, detail: `Origin ${shownHeader(origin)}` }));
       rejectUpgrade(socket, 403, `Origin ${shownHeader(origin)} is not allowed`);
       return;

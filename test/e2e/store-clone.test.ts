@@ -30,7 +30,8 @@ beforeAll(async () => {
   await new Promise<void>((r) => pages.listen(0, '127.0.0.1', r));
   hub = new Endpoint({ name: 'hub', role: 'hub' });
   master = await createMaster(hub, 'kv', { heartbeatInterval: 200 });
-  listener = await listen(hub);
+  // The page is served from another port: a different origin, which the hub must list.
+  listener = await listen(hub, { allowedOrigins: [pagesOrigin()] });
   hubPort = listener.port;
   browser = await launchChromium();
   page = await browser.newPage();
@@ -46,8 +47,10 @@ afterAll(async () => {
   await new Promise((r) => pages?.close(r));
 });
 
+const pagesOrigin = (): string => `http://127.0.0.1:${(pages.address() as AddressInfo).port}`;
+
 async function open(): Promise<void> {
-  await page.goto(`http://127.0.0.1:${(pages.address() as AddressInfo).port}/`);
+  await page.goto(`${pagesOrigin()}/`);
   await page.waitForSelector('body[data-ready="yes"]', { state: 'attached' });
   await page.evaluate(
     (url) => (globalThis as unknown as { startClone(u: string): Promise<void> }).startClone(url),
@@ -76,7 +79,7 @@ it('after a reload shows the persisted clone before the network answers, then ca
   // Straight from IndexedDB, marked stale: the hub is down.
   await expect.poll(() => text('entries'), { timeout: 5000 }).toBe('a=1;b=2');
   expect(await text('status')).toBe('stale');
-  listener = await listen(hub, { port: hubPort });
+  listener = await listen(hub, { port: hubPort, allowedOrigins: [pagesOrigin()] });
   await expect.poll(() => text('entries'), { timeout: 15_000 }).toBe('a=1;b=2;c=3');
   await expect.poll(() => text('status'), { timeout: 10_000 }).toBe('in-sync');
   // It resumed from its persisted sequence number: a delta, no second snapshot.

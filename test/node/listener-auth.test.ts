@@ -107,8 +107,10 @@ describe('JSON v1 with auth', () => {
     });
     expect(ok.first.type).toBe('ack');
     ok.ws.close();
-    // A loopback page may open WebSockets, but its cookie is not a credential.
-    const other = await jsonAttempt(listener.jsonUrl, { headers: { Cookie: cookie, Origin: 'http://localhost:5173' } });
+    // The listener's own origin may open WebSockets, but its cookie is not a credential.
+    const other = await jsonAttempt(listener.jsonUrl, {
+      headers: { Cookie: cookie, Origin: `http://127.0.0.1:${listener.port}` },
+    });
     expect(other.first).toMatchObject({ type: 'error', code: 'unauthenticated' });
     expect(await other.close).toBe(1008);
     const none = await jsonAttempt(listener.jsonUrl, { headers: { Cookie: cookie } });
@@ -157,6 +159,9 @@ describe('Origin and Host', () => {
       'http://app.example.test:8443',
       'null',
       'file://',
+      // Loopback pages on other ports are other origins.
+      'http://localhost:5173',
+      `http://127.0.0.1:${port + 1}`,
     ]) {
       const r = await rawUpgrade(
         port,

@@ -50,7 +50,7 @@ describe('header fuzz (pure)', () => {
     );
   });
 
-  it('the Origin check accepts exact allowlist entries, loopback pages and the own origin only', () => {
+  it('the Origin check accepts exact allowlist entries and the own origin only (not loopback pages of other ports)', () => {
     const allowed = ['https://app.example.test:8443', 'https://dash.example.test'];
     const check = upgradeOriginCheck('192.0.2.10', [], allowed);
     const host = fc.constantFrom(
@@ -75,13 +75,19 @@ describe('header fuzz (pure)', () => {
         .map(([s, h, p]) => `${s}://${h}${p === null ? '' : `:${p}`}`),
       fc.string({ unit: headerChar, maxLength: 60 }),
     );
+    // The Host the request came with: the own origin is the same host and port.
+    const hostHeader = fc.option(fc.constantFrom('127.0.0.1:4000', 'localhost:4000', '192.0.2.10:4000', 'localhost'));
     fc.assert(
-      fc.property(origin, (o) => {
-        if (!check.originAllowed(o, 4000)) return;
+      fc.property(origin, hostHeader, (o, h) => {
+        if (!check.originAllowed(o, 4000, h ?? undefined)) return;
         const lower = o.toLowerCase();
-        const loopback = /^https?:\/\/(127\.0\.0\.1|localhost|\[::1\])(:\d+)?$/.test(lower);
         const own = /^https?:\/\/192\.0\.2\.10:4000$/.test(lower);
-        expect(allowed.includes(lower) || loopback || own, o).toBe(true);
+        const sameAsHost =
+          h !== null &&
+          (lower === `http://${h}` ||
+            lower === `https://${h}` ||
+            (h === 'localhost' && (lower === 'http://localhost:80' || lower === 'https://localhost:443')));
+        expect(allowed.includes(lower) || own || sameAsHost, `${o} (Host ${h})`).toBe(true);
       }),
       { seed: SEED, numRuns: 5000 },
     );

@@ -201,10 +201,11 @@ describe('keepalive', () => {
 describe('origin and host checks', () => {
   beforeEach(async () => start());
 
-  it('refuses upgrades from foreign origins and rebinding hosts, accepts loopback pages', async () => {
+  it('refuses upgrades from foreign origins, loopback pages of other ports and rebinding hosts; accepts its own origin', async () => {
     await expect(rawClient(listener.jsonUrl, { Origin: 'https://evil.example' })).rejects.toThrow(/403/);
     await expect(rawClient(listener.jsonUrl, { Host: 'evil.example:80' })).rejects.toThrow(/403/);
-    const ok = await rawClient(listener.jsonUrl, { Origin: 'http://localhost:5173' });
+    await expect(rawClient(listener.jsonUrl, { Origin: 'http://localhost:5173' })).rejects.toThrow(/403/);
+    const ok = await rawClient(listener.jsonUrl, { Origin: `http://127.0.0.1:${listener.port}` });
     ok.close();
   });
 });
