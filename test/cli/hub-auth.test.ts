@@ -5,9 +5,10 @@
  * start with every error; a SIGHUP reload revoking a subject closes its live connection within
  * 1 s; an invalid reload keeps the last good policy; the audit log holds no token.
  */
-import { readFileSync } from 'node:fs';
+import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
 import { Endpoint, string, type Message } from 'isobroker';
 import { killAll, spawnCli, startHub } from '../support/processes.js';
 import { authDir, until } from './hub-auth-support.js';
@@ -185,5 +186,58 @@ describe('hub --policy', () => {
     const failed = events.filter((e) => e.kind === 'policy_failed');
     expect(failed.length).toBeGreaterThanOrEqual(1);
     expect(failed[0]!.detail).toContain('$.roles.writer.stores.x');
+  }, 30_000);
+  it("the README's policy example runs through the hub as written, without warnings", async () => {
+    const auth = authDir(cleanup);
+    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    const m = /<!-- policy example[^>]*-->\s*```json\n([\s\S]*?)```/.exec(readme);
+    expect(m, 'README has the policy example').not.toBeNull();
+    const example = JSON.parse(m![1]!) as { keys: { secretFile: string }[] };
+    // Its key reads the secret from hub-secret.txt, next to the policy.
+    copyFileSync(auth.secretFile, join(auth.dir, example.keys[0]!.secretFile));
+    const policy = join(auth.dir, 'readme-policy.json');
+    writeFileSync(policy, m![1]!);
+    const { cli, url } = await startHub(['--policy', policy]);
+    expect(cli.stderr.filter((l) => /warning|error/i.test(l))).toEqual([]);
+    // A token of its dashboard role is accepted …
+    const alice = client('alice');
+    await alice.ep.peer(url, { retry: 0, token: auth.token('alice', ['dashboard']) });
+    // Its anonymous role (viewer) lets a client in without a token.
+    const anon = client('anon');
+    await anon.ep.peer(url, { retry: 0 });
+    expect(await cli.kill('SIGTERM')).toBe(0);
+  }, 30_000);
+
+  it('--cookie-name takes the token from a cookie sent by an --origin page only', async () => {
+    const auth = authDir(cleanup);
+    const policy = auth.writePolicy({ roles: { reader: READER } });
+    const { cli, port } = await startHub([
+      '--policy',
+      policy,
+      '--cookie-name',
+      'isb_token',
+      '--origin',
+      'https://dash.example.test',
+      '--quiet',
+    ]);
+    const token = auth.token('alice', ['reader']);
+    /** Opens a JSON v1 connection from a page of `origin`; its first answer (`ack`, `error`) or the HTTP refusal. */
+    const open = (origin: string, cookie: string): Promise<string> =>
+      new Promise((resolve) => {
+        const ws = new WebSocket(`ws://127.0.0.1:${port}/v1/messages/json`, { headers: { origin, cookie } });
+        ws.on('open', () => ws.send('[]'));
+        ws.on('message', (m) => {
+          resolve((JSON.parse(String(m)) as { type: string; code?: string }).code ?? 'ack');
+          ws.close();
+        });
+        ws.on('unexpected-response', (_req, res) => resolve(`HTTP ${res.statusCode}`));
+        ws.on('error', () => resolve('error'));
+      });
+    expect(await open('https://dash.example.test', `other=1; isb_token=${token}`)).toBe('ack');
+    // The same page without the cookie is refused (no anonymous role) …
+    expect(await open('https://dash.example.test', 'other=1')).not.toBe('ack');
+    // … and a look-alike origin never gets to present it.
+    expect(await open('https://dash.example.test.evil.test', `isb_token=${token}`)).toBe('HTTP 403');
+    expect(await cli.kill('SIGTERM')).toBe(0);
   }, 30_000);
 });
