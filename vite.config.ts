@@ -20,8 +20,12 @@ export default defineConfig({
   // `npm run dev`: the page asks the running cluster launcher for /cluster.json (layout, manager URL).
   // It then connects to the manager from this dev server's origin, which the nodes refuse unless
   // the cluster was started with `--allow-origin http://localhost:5173` (see the README).
+  // Its token comes from the launcher's /token as well (the dev server is on this machine).
   server: {
-    proxy: { '/cluster.json': process.env.ISOBROKER_LAUNCHER_URL ?? 'http://127.0.0.1:8080' },
+    proxy: {
+      '/cluster.json': process.env.ISOBROKER_LAUNCHER_URL ?? 'http://127.0.0.1:8080',
+      '/token': process.env.ISOBROKER_LAUNCHER_URL ?? 'http://127.0.0.1:8080',
+    },
   },
   test: {
     root: here('.'),
