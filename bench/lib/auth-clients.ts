@@ -19,6 +19,9 @@ export interface DialSpec {
   readonly keyPath?: string;
   /** PEM certificate to trust for `wss://`; absent: plain `ws://`. */
   readonly caPath?: string;
+  /** The topic published to and the prefix subscribed to. @default AUTH_BENCH_TOPIC, AUTH_BENCH_SUBSCRIPTION */
+  readonly topic?: string;
+  readonly subscription?: string;
 }
 
 /** Token lifetime of the benchmark's clients, seconds. */
@@ -49,11 +52,13 @@ export async function openAuthHubClients(
   const names = [...Array.from({ length: subscribers }, (_, i) => `bench-sub-${i}`), 'bench-pub'];
   const tokens = spec.keyPath === undefined ? undefined : await mintTokens(spec.keyPath, names);
   const ca = spec.caPath === undefined ? undefined : readFileSync(spec.caPath);
+  const topic = spec.topic ?? AUTH_BENCH_TOPIC;
+  const subscription = spec.subscription ?? AUTH_BENCH_SUBSCRIPTION;
   const subs: Endpoint[] = [];
   for (let i = 0; i < subscribers; i++) {
     const ep = new Endpoint({ name: names[i]! });
     const parsed: ParsedPayload = { seq: 0, sentUs: 0 };
-    ep.subscribe(AUTH_BENCH_SUBSCRIPTION, (m) => {
+    ep.subscribe(subscription, (m) => {
       if (m.data.type === 'string' && parseText(m.data.value, parsed)) deliver(i, parsed.seq, parsed.sentUs);
     });
     await peer(ep, spec.url, peerOptions(tokens?.[i], ca));
@@ -61,9 +66,9 @@ export async function openAuthHubClients(
   }
   const pub = new Endpoint({ name: 'bench-pub' });
   await peer(pub, spec.url, peerOptions(tokens?.[subscribers], ca));
-  await pub.whenRoutable(AUTH_BENCH_TOPIC);
+  await pub.whenRoutable(topic);
   return {
-    publish: (seq, sentUs) => pub.publish(AUTH_BENCH_TOPIC, string(payloadText(seq, sentUs))),
+    publish: (seq, sentUs) => pub.publish(topic, string(payloadText(seq, sentUs))),
     clientDrops: () =>
       [pub, ...subs].reduce((n, ep) => n + ep.peers().reduce((k, p) => k + (p.stats?.overflows ?? 0), 0), 0),
     close: async () => {

@@ -7,7 +7,8 @@
  *   `<dir>/policy.json` (checked with `parsePolicy`, held by a `PolicyHolder`);
  * - `tls`: `wss://` with `<dir>/tls.crt` and `<dir>/tls.key`, no authentication.
  *
- * Answers `stats` on stdin (send-buffer overflows, peers; see `./rpc.ts`). Prints `ready <url>`
+ * Answers `stats` on stdin (send-buffer overflows, peers; see `./rpc.ts`) and `profile-start` /
+ * `profile-stop {path}` (a V8 CPU profile of a stretch of work). Prints `ready <url>`
  * once it listens; exits when stdin closes or on SIGTERM.
  */
 import { readFileSync } from 'node:fs';
@@ -17,6 +18,7 @@ import { Endpoint } from '../../src/index.js';
 import { createAuthenticator } from '../../src/node/auth/authenticator.js';
 import { PolicyHolder } from '../../src/node/auth/policy-file.js';
 import { listen, type ListenOptions } from '../../src/node/index.js';
+import { startCpuProfile, stopCpuProfile } from './profiler.js';
 import { serveRpc } from './rpc.js';
 
 function arg(name: string): string {
@@ -62,5 +64,12 @@ process.once('SIGTERM', () => {
   void shutdown().finally(() => process.exit(0));
 });
 
-serveRpc({ stats }, shutdown);
+serveRpc(
+  {
+    stats,
+    'profile-start': () => startCpuProfile(),
+    'profile-stop': (args) => stopCpuProfile((args as { path: string }).path),
+  },
+  shutdown,
+);
 process.stdout.write(`ready ${listener.url}\n`);

@@ -28,6 +28,10 @@ export const AUTH_BENCH_DENY: readonly string[] = ['bench/auth/a3/secret/', 'ben
 export const AUTH_BENCH_TOPIC = 'bench/auth/a3/data';
 /** The prefix the subscribers subscribe to. */
 export const AUTH_BENCH_SUBSCRIPTION = 'bench/auth/a3/';
+/** A topic whose allow prefix (`bench/auth/a5/`) has no deny inside it: deliveries need no deny check. */
+export const AUTH_BENCH_OPEN_TOPIC = 'bench/auth/a5/data';
+/** The subscription that goes with `AUTH_BENCH_OPEN_TOPIC` (kept, not filtered). */
+export const AUTH_BENCH_OPEN_SUBSCRIPTION = 'bench/auth/a5/';
 
 /** Paths of the prepared material. */
 export interface AuthMaterial {

@@ -14,10 +14,27 @@
  * (`pubsub-load.ts`) and constants this section reuses.
  */
 import { loadavg } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { makeAuthMaterial, AUTH_BENCH_ALLOW, AUTH_BENCH_DENY, type AuthMaterial } from '../lib/auth-material.js';
-import type { ConnectResult } from '../lib/auth-clients.js';
-import { formatCount, formatNs, formatOps, formatRatio, type Table } from '../lib/markdown.js';
+import {
+  makeAuthMaterial,
+  AUTH_BENCH_ALLOW,
+  AUTH_BENCH_DENY,
+  AUTH_BENCH_OPEN_SUBSCRIPTION,
+  AUTH_BENCH_OPEN_TOPIC,
+  type AuthMaterial,
+} from '../lib/auth-material.js';
+import type { ConnectResult, DialSpec } from '../lib/auth-clients.js';
+import {
+  connectTable,
+  pubsubTable,
+  ratioTable,
+  roundRatios,
+  type ConnectOut,
+  type Scenario,
+  type Variant,
+} from '../lib/auth-report.js';
+import { formatRatio, type Table } from '../lib/markdown.js';
 import { processCpuMs, ProcessSet } from '../lib/processes.js';
 import { RpcClient } from '../lib/rpc.js';
 import {
@@ -29,16 +46,8 @@ import {
 } from '../lib/section.js';
 import { median } from '../lib/timing.js';
 import { BURST, IN_FLIGHT_CAP } from './pubsub.js';
-import type { RoundOut } from './pubsub-report.js';
-
-/** The hubs compared. */
-type Variant = 'off' | 'auth' | 'wss';
-
-const LABELS: Readonly<Record<Variant, string>> = {
-  off: 'ws://, auth off',
-  auth: 'ws://, auth + ACLs (token per client)',
-  wss: 'wss://, auth off',
-};
+import { summarizeCpuProfile } from './pubsub-profile.js';
+import { profileTables, type RoundOut } from './pubsub-report.js';
 
 /** Issue 11: pub/sub with auth and ACLs on at least this fraction of the rate with them off. */
 const AUTH_GOAL = 0.9;
@@ -55,17 +64,20 @@ interface Durations {
   readonly connectRounds: number;
   readonly connectWarmup: number;
   readonly connectConcurrency: number;
+  /** Length of the profiled 1→10 round of the auth hub, ms. */
+  readonly profileMs: number;
 }
 
 const FULL: Durations = {
   warmupMs: 1000,
   roundMs: 1000,
-  rounds: 9,
+  rounds: 11,
   drainMs: 2000,
   connects: 500,
-  connectRounds: 5,
+  connectRounds: 7,
   connectWarmup: 100,
   connectConcurrency: 8,
+  profileMs: 2000,
 };
 const QUICK: Durations = {
   warmupMs: 300,
@@ -76,7 +88,11 @@ const QUICK: Durations = {
   connectRounds: 1,
   connectWarmup: 20,
   connectConcurrency: 8,
+  profileMs: 1000,
 };
+
+/** Functions listed from the auth hub's CPU profile. */
+const PROFILE_TOP = 15;
 
 /** A running hub of one variant and the driver of its clients. */
 interface Hub {
@@ -85,8 +101,8 @@ interface Hub {
   readonly pid: number;
   readonly control: RpcClient;
   readonly driver: RpcClient;
-  /** `keyPath` / `caPath` for the driver. */
-  readonly dial: { readonly keyPath?: string; readonly caPath?: string };
+  /** How the driver's clients dial and what they publish to (see `DialSpec`). */
+  readonly dial: Omit<DialSpec, 'url'>;
 }
 
 function helperPath(name: string): string {
@@ -94,7 +110,7 @@ function helperPath(name: string): string {
 }
 
 async function startHub(procs: ProcessSet, variant: Variant, m: AuthMaterial): Promise<Hub> {
-  const mode = variant === 'off' ? 'plain' : variant === 'auth' ? 'auth' : 'tls';
+  const mode = variant === 'off' ? 'plain' : variant === 'wss' ? 'tls' : 'auth';
   const child = procs.spawn(`${variant} hub`, process.execPath, [
     helperPath('auth-hub-server.js'),
     '--mode',
@@ -104,7 +120,14 @@ async function startHub(procs: ProcessSet, variant: Variant, m: AuthMaterial): P
   ]);
   const url = (await child.waitForLine(/^ready (wss?:\/\/\S+)$/, START_TIMEOUT_MS))[1]!;
   const driver = new RpcClient(procs.spawn(`${variant} driver`, process.execPath, [helperPath('auth-driver.js')]));
-  const dial = variant === 'auth' ? { keyPath: m.keyPath } : variant === 'wss' ? { caPath: m.certPath } : {};
+  const dial =
+    variant === 'auth'
+      ? { keyPath: m.keyPath }
+      : variant === 'auth-open'
+        ? { keyPath: m.keyPath, topic: AUTH_BENCH_OPEN_TOPIC, subscription: AUTH_BENCH_OPEN_SUBSCRIPTION }
+        : variant === 'wss'
+          ? { caPath: m.certPath }
+          : {};
   return { variant, url, pid: child.pid, control: new RpcClient(child), driver, dial };
 }
 
@@ -151,8 +174,6 @@ async function pubsubScenario(
   return { rounds, hubOverflows };
 }
 
-type ConnectOut = ConnectResult & { readonly hubCpuMs: number | null };
-
 /** Interleaved batches of connects against each hub. */
 async function connectRounds(
   ctx: SectionContext,
@@ -184,104 +205,29 @@ async function connectRounds(
   return out;
 }
 
-function ms(x: number): string {
-  return Number.isFinite(x) ? formatNs(x * 1e6) : '—';
-}
-
-function percent(x: number): string {
-  return Number.isFinite(x) ? `${Math.round(x * 100)}%` : '—';
-}
-
-/** Per-round ratios of `a` to `b` (rounds were interleaved, so round i of each ran side by side). */
-function roundRatios<T>(a: readonly T[], b: readonly T[], value: (x: T) => number): number[] {
-  return a.slice(0, b.length).map((x, i) => value(x) / value(b[i]!));
-}
-
-function range(xs: readonly number[]): string {
-  if (xs.length === 0) return '—';
-  return `${formatRatio(Math.min(...xs))} – ${formatRatio(Math.max(...xs))}`;
-}
-
-interface Scenario {
-  readonly subscribers: number;
-  readonly rounds: Map<Variant, RoundOut[]>;
-  readonly hubOverflows: Map<Variant, number>;
-}
-
-function pubsubTable(scenarios: readonly Scenario[]): Table {
-  const rows: string[][] = [];
-  for (const s of scenarios) {
-    for (const [v, rounds] of s.rounds) {
-      const cpuShare = median(rounds.flatMap((r) => (r.brokerCpuMs === null ? [] : [r.brokerCpuMs / r.elapsedMs])));
-      const perDelivery = median(
-        rounds.flatMap((r) => (r.brokerCpuMs === null || r.delivered === 0 ? [] : [r.brokerCpuMs / r.delivered])),
-      );
-      const drops = rounds.reduce((n, r) => n + r.lost + r.clientDrops, 0) + (s.hubOverflows.get(v) ?? 0);
-      rows.push([
-        `1→${s.subscribers}`,
-        LABELS[v],
-        formatOps(median(rounds.map((r) => r.deliveredPerSec))),
-        ms(median(rounds.map((r) => r.p50Ms))),
-        ms(median(rounds.map((r) => r.p99Ms))),
-        formatCount(drops),
-        percent(cpuShare),
-        ms(perDelivery),
-      ]);
-    }
-  }
-  return {
-    title: 'Pub/sub at full speed (flow-controlled), 100-byte messages, medians over interleaved rounds',
-    headers: [
-      'scenario',
-      'hub',
-      'delivered msg/s',
-      'p50',
-      'p99',
-      'drops (all rounds)',
-      'hub CPU',
-      'hub CPU per delivery',
-    ],
-    rows,
-    align: ['left', 'left', 'right', 'right', 'right', 'right', 'right', 'right'],
-  };
-}
-
-interface RatioRow {
-  readonly what: string;
-  readonly ratios: readonly number[];
-  readonly goal: string;
-}
-
-function ratioTable(rows: readonly RatioRow[]): Table {
-  return {
-    title: 'Ratios (median of per-round ratios; rounds ran interleaved)',
-    headers: ['comparison', 'ratio', 'per-round range', 'rounds', 'goal'],
-    rows: rows.map((r) => [
-      r.what,
-      r.ratios.length > 0 ? formatRatio(median(r.ratios)) : '—',
-      range(r.ratios),
-      String(r.ratios.length),
-      r.goal,
-    ]),
-    align: ['left', 'right', 'right', 'right', 'left'],
-  };
-}
-
-function connectTable(c: Map<Variant, ConnectOut[]>, d: Durations): Table {
-  const off = c.get('off') ?? [];
-  return {
-    title: `Connects: ${d.connects} per round, ${d.connectConcurrency} at a time, each a new Endpoint that peers and closes`,
-    headers: ['hub', 'connects/s', 'p50 connect', 'p99 connect', 'hub CPU per connect', 'this ÷ auth off'],
-    rows: [...c].map(([v, rounds]) => [
-      LABELS[v],
-      formatOps(median(rounds.map((r) => r.perSec))),
-      ms(median(rounds.map((r) => r.p50Ms))),
-      ms(median(rounds.map((r) => r.p99Ms))),
-      ms(median(rounds.flatMap((r) => (r.hubCpuMs === null ? [] : [r.hubCpuMs / r.n])))),
-      v === 'off' ? '1×' : formatRatio(median(roundRatios(rounds, off, (r) => r.perSec))),
-    ]),
-    align: ['left', 'right', 'right', 'right', 'right', 'right'],
-  };
+/**
+ * Profiles the auth hub with V8's CPU profiler during one 1→10 round at full speed (after the
+ * measured rounds): where the hub's time goes with auth and ACLs on. Function table only.
+ */
+async function profileAuthHub(ctx: SectionContext, procs: ProcessSet, hub: Hub, d: Durations): Promise<Table[]> {
+  ctx.log('auth: profiling the auth hub (V8 CPU profiler), 1→10 at full speed');
+  const file = join(procs.tempDir('isobroker-bench-auth-prof-'), 'auth-hub.cpuprofile');
+  await hub.driver.call('setup', { url: hub.url, subscribers: 10, ...hub.dial }, 30_000);
+  const spec = { burst: BURST, inFlightCap: IN_FLIGHT_CAP, drainMs: d.drainMs, brokerPid: hub.pid };
+  await hub.driver.call('round', { ...spec, durationMs: d.warmupMs }, d.warmupMs + d.drainMs + CALL_SLACK_MS);
+  await hub.control.call('profile-start', {}, 5000);
+  const r = await hub.driver.call<RoundOut>(
+    'round',
+    { ...spec, durationMs: d.profileMs },
+    d.profileMs + d.drainMs + CALL_SLACK_MS,
+  );
+  await hub.control.call('profile-stop', { path: file }, 30_000);
+  await hub.driver.call('teardown', {}, 15_000);
+  return profileTables(
+    'auth hub (auth + ACLs, deny inside the grant)',
+    summarizeCpuProfile(file, PROFILE_TOP),
+    r,
+  ).slice(0, 1);
 }
 
 async function run(ctx: SectionContext): Promise<SectionReport> {
@@ -289,6 +235,8 @@ async function run(ctx: SectionContext): Promise<SectionReport> {
   const procs = new ProcessSet();
   const scenarios: Scenario[] = [];
   let connects = new Map<Variant, ConnectOut[]>();
+  let profile: Table[] = [];
+  const profileNotes: string[] = [];
   const loadBefore = loadavg()[0]!;
   let loadAfter = NaN;
   try {
@@ -297,36 +245,74 @@ async function run(ctx: SectionContext): Promise<SectionReport> {
     ctx.log('auth: starting the hubs (ws:// auth off, ws:// auth + ACLs, wss://)');
     const off = await startHub(procs, 'off', material);
     const auth = await startHub(procs, 'auth', material);
+    const authOpen = await startHub(procs, 'auth-open', material);
     const wss = await startHub(procs, 'wss', material);
     ctx.log('auth: checking that the auth hub refuses a token-less client and drops a message under a deny');
     await auth.driver.call('probe-auth', { url: auth.url, ...auth.dial }, 30_000);
-    scenarios.push({ subscribers: 1, ...(await pubsubScenario(ctx, [off, auth, wss], 1, d)) });
-    scenarios.push({ subscribers: 10, ...(await pubsubScenario(ctx, [off, auth], 10, d)) });
+    scenarios.push({ subscribers: 1, ...(await pubsubScenario(ctx, [off, auth, authOpen, wss], 1, d)) });
+    scenarios.push({ subscribers: 10, ...(await pubsubScenario(ctx, [off, auth, authOpen], 10, d)) });
     connects = await connectRounds(ctx, [off, auth, wss], d);
     loadAfter = loadavg()[0]!;
+    try {
+      profile = await profileAuthHub(ctx, procs, auth, d);
+    } catch (e) {
+      profileNotes.push(`Profiling the auth hub failed: ${(e as Error).message.split('\n')[0]}`);
+    }
   } finally {
     await procs.stopAll();
   }
 
   const rate = (r: RoundOut): number => r.deliveredPerSec;
-  const ratioOf = (s: Scenario, a: Variant, b: Variant): number[] =>
-    roundRatios(s.rounds.get(a) ?? [], s.rounds.get(b) ?? [], rate);
+  const cpuPerDelivery = (r: RoundOut): number =>
+    r.brokerCpuMs === null || r.delivered === 0 ? NaN : r.brokerCpuMs / r.delivered;
+  const ratioOf = (s: Scenario, a: Variant, value: (r: RoundOut) => number = rate): number[] =>
+    roundRatios(s.rounds.get(a) ?? [], s.rounds.get('off') ?? [], value).filter(Number.isFinite);
+  const connectRatio = (a: Variant, value: (r: ConnectOut) => number): number[] =>
+    roundRatios(connects.get(a) ?? [], connects.get('off') ?? [], value).filter(Number.isFinite);
+  const hubCpuPerConnect = (r: ConnectOut): number => (r.hubCpuMs === null ? NaN : r.hubCpuMs / r.n);
   const [one, ten] = scenarios as [Scenario, Scenario];
-  const authOne = ratioOf(one, 'auth', 'off');
-  const authTen = ratioOf(ten, 'auth', 'off');
-  const wssOne = ratioOf(one, 'wss', 'off');
-  const connectAuth = roundRatios(connects.get('auth') ?? [], connects.get('off') ?? [], (r) => r.perSec);
-  const connectWss = roundRatios(connects.get('wss') ?? [], connects.get('off') ?? [], (r) => r.perSec);
+  const authOne = ratioOf(one, 'auth');
+  const authTen = ratioOf(ten, 'auth');
+  const goal = `≥ ${formatRatio(AUTH_GOAL)}`;
   const tables: Table[] = [
     pubsubTable(scenarios),
     ratioTable([
-      { what: 'pub/sub 1→1: auth + ACLs ÷ auth off', ratios: authOne, goal: `≥ ${formatRatio(AUTH_GOAL)}` },
-      { what: 'pub/sub 1→10: auth + ACLs ÷ auth off', ratios: authTen, goal: `≥ ${formatRatio(AUTH_GOAL)}` },
-      { what: 'pub/sub 1→1: wss:// ÷ ws://', ratios: wssOne, goal: 'reported' },
-      { what: 'connects/s: with token ÷ without', ratios: connectAuth, goal: 'reported' },
-      { what: 'connects/s: wss:// ÷ ws://', ratios: connectWss, goal: 'reported' },
+      { what: 'pub/sub 1→1 msg/s: auth + ACLs ÷ auth off', ratios: authOne, goal },
+      { what: 'pub/sub 1→10 msg/s: auth + ACLs ÷ auth off', ratios: authTen, goal },
+      { what: 'pub/sub 1→1 msg/s: auth + ACLs, no deny inside ÷ auth off', ratios: ratioOf(one, 'auth-open'), goal },
+      { what: 'pub/sub 1→10 msg/s: auth + ACLs, no deny inside ÷ auth off', ratios: ratioOf(ten, 'auth-open'), goal },
+      { what: 'pub/sub 1→1 msg/s: wss:// ÷ ws://', ratios: ratioOf(one, 'wss'), goal: 'reported' },
+      {
+        what: 'hub CPU per delivery 1→1: auth + ACLs ÷ auth off',
+        ratios: ratioOf(one, 'auth', cpuPerDelivery),
+        goal: 'reported',
+      },
+      {
+        what: 'hub CPU per delivery 1→10: auth + ACLs ÷ auth off',
+        ratios: ratioOf(ten, 'auth', cpuPerDelivery),
+        goal: 'reported',
+      },
+      {
+        what: 'hub CPU per delivery 1→10: auth + ACLs, no deny inside ÷ auth off',
+        ratios: ratioOf(ten, 'auth-open', cpuPerDelivery),
+        goal: 'reported',
+      },
+      {
+        what: 'hub CPU per delivery 1→1: wss:// ÷ ws://',
+        ratios: ratioOf(one, 'wss', cpuPerDelivery),
+        goal: 'reported',
+      },
+      { what: 'connects/s: with token ÷ without', ratios: connectRatio('auth', (r) => r.perSec), goal: 'reported' },
+      { what: 'connects/s: wss:// ÷ ws://', ratios: connectRatio('wss', (r) => r.perSec), goal: 'reported' },
+      {
+        what: 'hub CPU per connect: with token ÷ without',
+        ratios: connectRatio('auth', hubCpuPerConnect),
+        goal: 'reported',
+      },
+      { what: 'hub CPU per connect: wss:// ÷ ws://', ratios: connectRatio('wss', hubCpuPerConnect), goal: 'reported' },
     ]),
-    connectTable(connects, d),
+    connectTable(connects, d.connects, d.connectConcurrency),
+    ...profile,
   ];
   const goals: GoalResult[] = [
     goalAtLeast(`pub/sub 1→1 with auth + ACLs ≥ ${formatRatio(AUTH_GOAL)} of auth off`, median(authOne), AUTH_GOAL),
@@ -350,14 +336,18 @@ async function run(ctx: SectionContext): Promise<SectionReport> {
       `\`bench/auth/a3/data\`, inside the allow prefix \`bench/auth/a3/\` (of ${AUTH_BENCH_ALLOW.length}); one of the ` +
       `${AUTH_BENCH_DENY.length} denies (\`${AUTH_BENCH_DENY[0]}\`) lies inside that allow prefix, so the subscribers' ` +
       'subscription `bench/auth/a3/` is kept but filtered and every delivery is checked against the deny (the dearer ' +
-      'path of the ACL).',
+      'path of the ACL). A second auth hub (same policy, own process) carries the same load on `' +
+      `${AUTH_BENCH_OPEN_TOPIC}\`, whose allow prefix has no deny inside it, so its subscription is not filtered. ` +
+      'The hub uses well under a core (see "hub CPU"); the clients\' driver process and, on this shared machine, ' +
+      'other work take the rest, so the msg/s ratios say what a client sees, and "hub CPU per delivery" (CPU time of ' +
+      'the hub process from /proc over messages delivered) what auth costs the hub itself.',
     `Connects: ${d.connectRounds} interleaved rounds of ${d.connects} connections per hub after ${d.connectWarmup} ` +
       `warm-up connects, ${d.connectConcurrency} under way at once; each is a new \`Endpoint\` whose \`peer()\` resolves ` +
       'once the handshake (and with auth, the token check) is done, then closes. Tokens are minted before the clock ' +
       'starts, one per connection. The auth hub lifts the per-IP new-connection rate limit (500/s by default with ' +
       'auth), because every benchmark client comes from 127.0.0.1 and the point is the cost of checking tokens.',
   ];
-  return { tables, goals, notes };
+  return { tables, goals, notes: [...notes, ...profileNotes] };
 }
 
 /** The `auth` section. */
