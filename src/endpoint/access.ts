@@ -15,9 +15,13 @@ import {
   type Credential,
   type Grant,
   type Principal,
+  type PrincipalLimits,
   type Revalidate,
   type TopicGuard,
 } from '../auth/types.js';
+import { AuditLimiter } from '../auth/audit-limiter.js';
+import { LOCAL_ONLY_PREFIXES, NODE_ONLY_PREFIXES } from '../auth/policy-model.js';
+import { TokenBucket } from '../auth/token-bucket.js';
 import { encodeJsonMessage } from '../codec/json-v1-encode.js';
 import { MessageKind, encodeFrame, encodeMessage } from '../codec/native-messages.js';
 import { INTERNAL_TOPIC_PREFIX, isInternalTopic } from '../topic/internal.js';
@@ -26,10 +30,6 @@ import type { Unsubscribe } from '../util/emitter.js';
 import { KeyedRateLimit } from './limits.js';
 import type { Timers } from './timers.js';
 
-/** Internal topics that never come from a remote connection, whoever it is. */
-export const LOCAL_TOPIC_PREFIX = `${INTERNAL_TOPIC_PREFIX}local/`;
-/** Topics only node principals may publish (defence in depth beside the policy's own denies). */
-export const NODE_ONLY_PREFIXES: readonly string[] = ['zeek/cluster/', 'zeek/logs/', 'isobroker/'];
 /** Warning (`token_expiring`) this long before a native connection's credential expires, ms. */
 export const EXPIRY_WARNING_MS = 60_000;
 /** A native connection is closed this long after its credential expired unless it refreshed, ms. */
@@ -39,6 +39,8 @@ export const RATE_EXCESS_CLOSE_MS = 5_000;
 /** Audit events of one kind per connection and window (the rest are counted in the next one). */
 const AUDIT_PER_WINDOW = 5;
 const AUDIT_WINDOW_MS = 10_000;
+/** Most connections whose audit events are limited separately (the rest share one state). */
+const AUDIT_MAX_KEYS = 10_000;
 /** Longest single timer; longer waits are re-armed (setTimeout overflows beyond 2^31-1 ms). */
 const MAX_TIMER_MS = 2 ** 30;
 
@@ -82,6 +84,26 @@ export function credentialOf(value: string | null | undefined): Credential | und
   return { kind: value.startsWith('isbk_') ? 'api_key' : 'bearer', value };
 }
 
+/** The reserved prefix under which no remote connection may publish or subscribe, if `topic` is under one. */
+function localOnlyPrefix(topic: string): string | undefined {
+  return LOCAL_ONLY_PREFIXES.find((r) => topic.startsWith(r));
+}
+
+/** The subscription limit of a connection: the endpoint's `max`, or its principal's when smaller. */
+export function subscriptionLimit(max: number, a: ConnectionAccess | undefined): number {
+  return a ? Math.min(max, a.principal.limits.maxSubscriptions) : max;
+}
+
+/**
+ * The publish token bucket of a principal's limits: `publishRate` per second (0: unlimited), and a
+ * burst of at least one message (a burst below one would refuse everything).
+ */
+function publishBucket(limits: PrincipalLimits, now: () => number): TokenBucket {
+  const rate = limits.publishRate > 0 ? Math.min(limits.publishRate, Number.MAX_VALUE) : 0;
+  const burst = limits.publishBurst >= 1 ? Math.min(limits.publishBurst, Number.MAX_VALUE) : 1;
+  return new TokenBucket({ rate, burst, now });
+}
+
 /** True when `auth` asks for checks (a trusted principal, like no `auth`, needs none). */
 export function needsAccess(auth: AcceptAuth | undefined): auth is AcceptAuth {
   return auth !== undefined && auth.principal?.method !== 'trusted';
@@ -120,8 +142,7 @@ export class ConnectionAccess {
   requested: readonly string[] = [];
   /** The node name this connection holds, once registered. */
   node: string | undefined;
-  private tokens: number;
-  private lastRefill: number;
+  private bucket: TokenBucket;
   private excessSince: number | undefined;
   private lastDrop = 0;
   private pauseTimer: unknown;
@@ -138,9 +159,7 @@ export class ConnectionAccess {
     /** Verifies a refreshed credential (native `Reauth`); absent when the connection cannot refresh. */
     readonly authenticate: AcceptAuth['authenticate'],
   ) {
-    const now = control.timers.now();
-    this.tokens = Math.max(1, principal.limits.publishBurst);
-    this.lastRefill = now;
+    this.bucket = publishBucket(principal.limits, () => control.timers.now());
     this.replies = new KeyedRateLimit(control.timers.now, 10, AUDIT_WINDOW_MS, 16);
   }
 
@@ -153,8 +172,9 @@ export class ConnectionAccess {
   checkPublish(topic: string, valueBytes: () => Uint8Array): AuthError | undefined {
     const p = this.principal;
     let err: AuthError | undefined;
-    if (topic.startsWith(LOCAL_TOPIC_PREFIX)) {
-      err = new AuthError('forbidden', `topics under ${LOCAL_TOPIC_PREFIX} are local to each endpoint`);
+    const local = localOnlyPrefix(topic);
+    if (local !== undefined) {
+      err = new AuthError('forbidden', `topics under ${local} are local to each endpoint`);
     } else if (isInternalTopic(topic)) {
       err = this.control.checkInternal(topic, valueBytes(), p);
     } else if (p.node === null && NODE_ONLY_PREFIXES.some((r) => topic.startsWith(r))) {
@@ -172,16 +192,9 @@ export class ConnectionAccess {
    * continuous excess (drops less than a second apart) the connection is refused.
    */
   admitPublish(): boolean {
-    const { publishRate, publishBurst } = this.principal.limits;
-    if (publishRate <= 0) return true;
+    if (this.bucket.take()) return true;
+    const publishRate = this.bucket.rate;
     const now = this.control.timers.now();
-    // A burst below one message would refuse everything: the bucket holds at least one.
-    this.tokens = Math.min(Math.max(1, publishBurst), this.tokens + ((now - this.lastRefill) * publishRate) / 1000);
-    this.lastRefill = now;
-    if (this.tokens >= 1) {
-      this.tokens -= 1;
-      return true;
-    }
     // An episode of excess: drops with less than a second between them.
     if (this.excessSince === undefined || now - this.lastDrop > 1000) this.excessSince = now;
     this.lastDrop = now;
@@ -193,13 +206,13 @@ export class ConnectionAccess {
     } else {
       this.audit('limit_exceeded', { code: 'limit_exceeded', detail: `publish rate ${publishRate}/s` });
       this.reply('limit_exceeded', `publish rate of ${publishRate} messages/s exceeded: message dropped`);
-      this.pauseUntilToken(publishRate);
+      this.pauseUntilToken();
     }
     return false;
   }
 
   /** Backpressure: reading stops until the bucket holds a token again (where the transport can pause). */
-  private pauseUntilToken(rate: number): void {
+  private pauseUntilToken(): void {
     const link = this.link;
     if (this.pauseTimer !== undefined || !link?.pause || !link.resume) return;
     link.pause();
@@ -209,7 +222,7 @@ export class ConnectionAccess {
         this.pauseTimer = undefined;
         if (!this.closed) link.resume!();
       },
-      Math.max(1, Math.ceil(((1 - this.tokens) * 1000) / rate)),
+      Math.max(1, this.bucket.msUntil(1)),
     );
   }
 
@@ -231,9 +244,11 @@ export class ConnectionAccess {
     let internalFiltered = false;
     for (const prefix of prefixes) {
       if (isInternalTopic(prefix) || (prefix.length > 0 && INTERNAL_TOPIC_PREFIX.startsWith(prefix))) {
-        const err = prefix.startsWith(LOCAL_TOPIC_PREFIX)
-          ? new AuthError('forbidden', `${LOCAL_TOPIC_PREFIX} topics are local to each endpoint`)
-          : this.control.checkInternalSubscribe(prefix, p);
+        const local = localOnlyPrefix(prefix);
+        const err =
+          local !== undefined
+            ? new AuthError('forbidden', `${local} topics are local to each endpoint`)
+            : this.control.checkInternalSubscribe(prefix, p);
         if (err) refused.push({ prefix, error: err });
         else {
           effective.push(prefix);
@@ -342,6 +357,9 @@ export class ConnectionAccess {
   replace(next: Principal): boolean {
     const old = this.principal;
     this.principal = next;
+    const { publishRate, publishBurst } = next.limits;
+    if (publishRate !== old.limits.publishRate || publishBurst !== old.limits.publishBurst)
+      this.bucket = publishBucket(next.limits, () => this.control.timers.now());
     if (sameGrant(old.subscribe.grant, next.subscribe.grant) && old.node === next.node && old.router === next.router)
       return true;
     this.audit('auth_revoked', { code: 'forbidden', detail: 'permissions_changed' });
@@ -368,7 +386,7 @@ export class AccessControl {
   private readonly guards: { prefix: string; reg: TopicGuardRegistration }[] = [];
   private readonly conns = new Set<ConnectionAccess>();
   private readonly nodes = new Map<string, ConnectionAccess>();
-  private readonly auditLimit: KeyedRateLimit;
+  private readonly auditLimit: AuditLimiter;
   private readonly ids = new WeakMap<ConnectionAccess, number>();
   private nextId = 0;
 
@@ -376,7 +394,12 @@ export class AccessControl {
     readonly timers: Timers,
     private readonly sink: (ev: AuditEvent) => void,
   ) {
-    this.auditLimit = new KeyedRateLimit(timers.now, AUDIT_PER_WINDOW, AUDIT_WINDOW_MS, 10_000);
+    this.auditLimit = new AuditLimiter({
+      limit: AUDIT_PER_WINDOW,
+      intervalMs: AUDIT_WINDOW_MS,
+      maxKeys: AUDIT_MAX_KEYS,
+      now: () => timers.now(),
+    });
   }
 
   /** Registers a connection running as `principal` (audited `connection_open`). */
@@ -405,6 +428,9 @@ export class AccessControl {
   forget(a: ConnectionAccess): void {
     if (!this.conns.delete(a)) return;
     if (a.node !== undefined && this.nodes.get(a.node) === a) this.nodes.delete(a.node);
+    // Events left out since the last one of their kind are counted once, before the close.
+    for (const { kind, suppressed } of this.auditLimit.forget(this.auditKey(a)))
+      this.emit({ ...this.eventBase(a, kind), suppressed });
     a.audit('connection_close');
   }
 
@@ -425,19 +451,29 @@ export class AccessControl {
     return true;
   }
 
-  /** Emits an audit event, rate-limited per connection and kind. */
+  /**
+   * Emits an audit event, rate-limited per connection and kind (`AuditLimiter`; the count of those
+   * left out travels as `suppressed` with the next one recorded, or at the connection's close).
+   */
   audit(a: ConnectionAccess | undefined, kind: AuditKind, fields: Partial<AuditEvent>): void {
-    const key = `${a ? this.ids.get(a) : 0}:${kind}`;
-    const before = kind === 'connection_open' || kind === 'connection_close' ? 0 : this.auditLimit.admit(key);
-    if (before === undefined) return;
-    const ev: AuditEvent = {
+    const ev: AuditEvent = { ...this.eventBase(a, kind), ...fields };
+    if (kind === 'connection_open' || kind === 'connection_close') this.emit(ev);
+    else {
+      const recorded = this.auditLimit.filter(this.auditKey(a), ev);
+      if (recorded) this.emit(recorded);
+    }
+  }
+
+  private auditKey(a: ConnectionAccess | undefined): string {
+    return String(a ? this.ids.get(a) : 0);
+  }
+
+  private eventBase(a: ConnectionAccess | undefined, kind: AuditKind): AuditEvent {
+    return {
       kind,
       time: this.timers.now(),
       ...(a ? { sub: a.principal.sub, ip: a.conn.ip, remote: a.conn.remote, protocol: a.conn.protocol } : {}),
-      ...fields,
-      ...(before > 0 ? { detail: `${fields.detail ?? ''} (${before} similar events not reported)`.trim() } : {}),
     };
-    this.emit(ev);
   }
 
   /** Passes an event on to the endpoint's listeners. */

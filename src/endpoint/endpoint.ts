@@ -28,16 +28,16 @@ import { JsonClientSession } from './json-client-session.js';
 import { ACCEPTED_VALUE_LIMITS, type ResolvedLinks } from './json-links.js';
 import { assertJsonClientEncodable } from '../codec/json-v1-encode.js';
 import { JsonClients } from './json-clients.js';
-import { INTERNAL_TOPIC_PREFIX, isInternalTopic } from '../topic/internal.js';
-import { JsonServerSession } from './json-server-session.js';
+import { isInternalTopic } from '../topic/internal.js';
+import type { JsonServerSession } from './json-server-session.js';
 import type { NativeSession } from './native-session.js';
 import { Overlay, type OverlayConfig, type OverlayStats } from './overlay.js';
 import { Peering, resolvePeerUrl, type PeerProtocol, type PeeringState } from './peering.js';
 import type { SendQueueStats } from './send-queue.js';
 import { errorEvent, listenerErrorEvent, statusEvent, type ErrorEvent, type StatusEvent } from './status.js';
 import type { AcceptAuth, AuditEvent, Revalidate } from '../auth/types.js';
-import { AccessControl, needsAccess, type TopicGuardRegistration } from './access.js';
-import { acceptJsonAccess, mayPublishJson, narrowJson } from './json-access.js';
+import { AccessControl, needsAccess, subscriptionLimit, type TopicGuardRegistration } from './access.js';
+import { acceptJsonClient } from './json-access.js';
 
 /** A message delivered to a subscriber. */
 export interface Message {
@@ -445,41 +445,12 @@ export class Endpoint {
       this.overlay.attach(transport, false, checked ? { auth: checked } : undefined);
       return;
     }
-    // Every handler of a client's input runs behind one boundary: what it throws closes that
-    // client (1011) and is reported, nothing else.
-    const guard =
-      <A extends unknown[]>(fn: (x: JsonServerSession, ...a: A) => void) =>
-      (x: JsonServerSession, ...a: A): void => {
-        try {
-          fn(x, ...a);
-        } catch (err) {
-          this.emit(
-            'error',
-            errorEvent(
-              'internal_error',
-              { remote: x.remote },
-              `input from this JSON v1 client made a handler fail; closing it: ${err instanceof Error ? err.message : String(err)}`,
-              err,
-            ),
-          );
-          x.close(1011, 'internal_error');
-        }
-      };
-    const session = new JsonServerSession(transport, this.cfg, {
-      subscribed: guard((x, filter: readonly string[]) =>
-        this.addClient(x, x.access ? narrowJson(x, x.access, filter) : filter),
-      ),
-      publish: guard((x, topic: string, data: Data) => {
-        if (isInternal(topic))
-          x.reject(`topic '${topic}' is reserved: topics starting with ${INTERNAL_TOPIC_PREFIX} are internal`);
-        else if (!x.access || mayPublishJson(x.access, topic, data)) this.inject(topic, data, x, undefined);
-      }),
-      closed: guard((x) => {
-        x.access?.closed_();
-        this.removeClient(x);
-      }),
+    acceptJsonClient(transport, this.cfg, this.access, checked, {
+      subscribed: (x, filter) => this.addClient(x, filter),
+      publish: (x, topic, data) => this.inject(topic, data, x, undefined),
+      closed: (x) => this.removeClient(x),
+      error: (ev) => this.emit('error', ev),
     });
-    if (checked?.principal) acceptJsonAccess(this.access, session, checked.principal, checked.conn);
   }
 
   /**
@@ -566,7 +537,7 @@ export class Endpoint {
 
   private addClient(s: JsonServerSession, filter: readonly string[]): void {
     let list = normalizeFilter(filter);
-    const max = Math.min(this.opts.maxSubscriptions, s.access?.principal.limits.maxSubscriptions ?? Infinity);
+    const max = subscriptionLimit(this.opts.maxSubscriptions, s.access);
     if (list.length > max) {
       // The handshake's prefixes count against the same limit as a native leaf's.
       s.reject(

@@ -1,13 +1,77 @@
 /**
- * Authorization of a Broker JSON v1 client (hub side): its principal comes with the upgrade (JSON
- * v1 has no hello), its handshake's prefixes are narrowed to the grant, its publishes are checked
- * and rate-limited, and it is closed when its credential expires (JSON v1 cannot refresh).
+ * A Broker JSON v1 client accepted by a hub, and its authorization: its input runs behind one
+ * boundary; its principal comes with the upgrade (JSON v1 has no hello), its handshake's prefixes
+ * are narrowed to the grant, its publishes are checked and rate-limited, and it is closed when its
+ * credential expires (JSON v1 cannot refresh).
  */
 import type { Data } from '../data/types.js';
 import { encodeValue } from '../codec/native-values.js';
-import type { ConnectionInfo, Principal } from '../auth/types.js';
+import type { AcceptAuth, ConnectionInfo, Principal } from '../auth/types.js';
+import { INTERNAL_TOPIC_PREFIX, isInternalTopic } from '../topic/internal.js';
+import type { Transport } from '../transport/transport.js';
 import type { AccessControl, ConnectionAccess } from './access.js';
-import type { JsonServerSession } from './json-server-session.js';
+import { JsonServerSession, type JsonServerConfig } from './json-server-session.js';
+import { errorEvent, type ErrorEvent } from './status.js';
+
+/** What the endpoint does with an accepted JSON v1 client's input, once it passed the checks. */
+export interface JsonClientHooks {
+  /** The client's handshake prefixes (narrowed to its grant when it runs as a principal). */
+  subscribed(s: JsonServerSession, filter: readonly string[]): void;
+  /** A message the client may publish (never on an internal topic). */
+  publish(s: JsonServerSession, topic: string, data: Data): void;
+  closed(s: JsonServerSession): void;
+  /** A handler failed on the client's input (the client is closed with 1011). */
+  error(ev: ErrorEvent): void;
+}
+
+/**
+ * Takes over a JSON v1 client accepted by a listener. Every handler of its input runs behind one
+ * boundary: what it throws closes that client (1011) and is reported, nothing else. Publishing on
+ * an internal topic is refused. With `auth` (checked, not refused) the client runs as
+ * `auth.principal` under `control` (see `acceptJsonAccess`, `narrowJson`, `mayPublishJson`);
+ * without, it is trusted.
+ */
+export function acceptJsonClient(
+  transport: Transport,
+  cfg: JsonServerConfig,
+  control: AccessControl,
+  auth: AcceptAuth | undefined,
+  hooks: JsonClientHooks,
+): JsonServerSession {
+  const guard =
+    <A extends unknown[]>(fn: (x: JsonServerSession, ...a: A) => void) =>
+    (x: JsonServerSession, ...a: A): void => {
+      try {
+        fn(x, ...a);
+      } catch (err) {
+        hooks.error(
+          errorEvent(
+            'internal_error',
+            { remote: x.remote },
+            `input from this JSON v1 client made a handler fail; closing it: ${err instanceof Error ? err.message : String(err)}`,
+            err,
+          ),
+        );
+        x.close(1011, 'internal_error');
+      }
+    };
+  const session = new JsonServerSession(transport, cfg, {
+    subscribed: guard((x, filter: readonly string[]) =>
+      hooks.subscribed(x, x.access ? narrowJson(x, x.access, filter) : filter),
+    ),
+    publish: guard((x, topic: string, data: Data) => {
+      if (isInternalTopic(topic))
+        x.reject(`topic '${topic}' is reserved: topics starting with ${INTERNAL_TOPIC_PREFIX} are internal`);
+      else if (!x.access || mayPublishJson(x.access, topic, data)) hooks.publish(x, topic, data);
+    }),
+    closed: guard((x) => {
+      x.access?.closed_();
+      hooks.closed(x);
+    }),
+  });
+  if (auth?.principal) acceptJsonAccess(control, session, auth.principal, auth.conn);
+  return session;
+}
 
 /** Runs `session` as `principal`: registers it, arms its expiry, audits `auth_ok`. */
 export function acceptJsonAccess(

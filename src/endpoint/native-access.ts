@@ -7,7 +7,14 @@
  */
 import { AuthError, type Principal } from '../auth/types.js';
 import { MessageKind, type NativeMessage } from '../codec/native-messages.js';
-import { EXPIRY_GRACE_MS, credentialOf, nativeCloseCode, type AccessControl, type ConnectionAccess } from './access.js';
+import {
+  EXPIRY_GRACE_MS,
+  credentialOf,
+  nativeCloseCode,
+  subscriptionLimit,
+  type AccessControl,
+  type ConnectionAccess,
+} from './access.js';
 import { normalizeInterest } from './interest.js';
 import type { NativeSession } from './native-session.js';
 
@@ -200,6 +207,30 @@ export class NativeAccess {
         },
       );
   }
+}
+
+/**
+ * A leaf's announced prefixes as served: narrowed to its grant when it runs as a principal, then
+ * at most the subscription limit (`max`, or the principal's when smaller); the excess is not
+ * served and the leaf gets a `subscription_limit` error.
+ */
+export function servedLeafFilter(
+  s: NativeSession,
+  filter: string[],
+  max: number,
+  native: NativeAccess | undefined,
+): string[] {
+  let served = s.access && native ? native.narrow(s, s.access, filter) : filter;
+  const limit = subscriptionLimit(max, s.access);
+  if (served.length > limit) {
+    s.sendControl({
+      kind: MessageKind.Error,
+      code: 'subscription_limit',
+      context: `${served.length} prefixes subscribed, the limit per connection is ${limit}: the last ${served.length - limit} are not served`,
+    });
+    served = served.slice(0, limit);
+  }
+  return served;
 }
 
 function asAuthError(err: unknown): AuthError {

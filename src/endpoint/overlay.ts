@@ -39,9 +39,10 @@ import {
   normalizeInterest,
   sameFilter,
 } from './interest.js';
-import { NativeSession, ProtocolViolation, type SessionAuthOptions, type SessionConfig } from './native-session.js';
+import { NativeSession, ProtocolViolation, type SessionConfig, type SessionEvents } from './native-session.js';
+import type { SessionAuthOptions } from './native-session.js';
 import type { AccessControl } from './access.js';
-import { NativeAccess } from './native-access.js';
+import { NativeAccess, servedLeafFilter } from './native-access.js';
 import { Router, type Announcement, type RouteChanges } from './router.js';
 import { errorEvent, statusEvent, type ErrorEvent, type StatusEvent } from './status.js';
 
@@ -132,6 +133,13 @@ export class Overlay {
   private readonly native: NativeAccess | undefined;
   /** Peers we unpeered ourselves (their close is peer_removed, not peer_lost). */
   private readonly removing = new WeakSet<NativeSession>();
+  private readonly sessionEvents: SessionEvents = {
+    hello: (x) => this.onHello(x),
+    messages: (x, msgs) => this.onMessages(x, msgs),
+    badFrame: (x, err) => this.onBadFrame(x, err),
+    violation: (x, code, message) => this.onViolation(x, code, message),
+    closed: (x, code, reason) => this.onClosed(x, code, reason),
+  };
   readonly counters: OverlayStats = {
     received: 0,
     forwarded: 0,
@@ -154,27 +162,14 @@ export class Overlay {
     const r = randomBytes(4);
     this.seq = ((r[0]! << 24) | (r[1]! << 16) | (r[2]! << 8) | r[3]!) >>> 1;
     this.router.setSelf(this.selfAnnouncement());
-    if (hooks.access)
-      this.native = new NativeAccess(hooks.access, (s, code, context) =>
-        this.audit(errorEvent(code, this.ref(s), context)),
-      );
+    const report = (s: NativeSession, code: string, context: string): void =>
+      this.audit(errorEvent(code, this.ref(s), context));
+    this.native = hooks.access && new NativeAccess(hooks.access, report);
   }
 
   /** Takes over a connected transport speaking the native protocol (`auth`: see `SessionAuthOptions`). */
   attach(transport: Transport, initiator: boolean, auth?: SessionAuthOptions): NativeSession {
-    const s = new NativeSession(
-      transport,
-      initiator,
-      this.cfg,
-      {
-        hello: (x) => this.onHello(x),
-        messages: (x, msgs) => this.onMessages(x, msgs),
-        badFrame: (x, err) => this.onBadFrame(x, err),
-        violation: (x, code, message) => this.onViolation(x, code, message),
-        closed: (x, code, reason) => this.onClosed(x, code, reason),
-      },
-      auth,
-    );
+    const s = new NativeSession(transport, initiator, this.cfg, this.sessionEvents, auth);
     this.sessions.add(s);
     return s;
   }
@@ -571,16 +566,7 @@ export class Overlay {
     }
     let filter = normalizeInterest(m.filter);
     if (s.kind === 'leaf') {
-      if (s.access) filter = this.native!.narrow(s, s.access, filter);
-      const max = Math.min(this.cfg.maxSubscriptions, s.access?.principal.limits.maxSubscriptions ?? Infinity);
-      if (filter.length > max) {
-        s.sendControl({
-          kind: MessageKind.Error,
-          code: 'subscription_limit',
-          context: `${filter.length} prefixes subscribed, the limit per connection is ${max}: the last ${filter.length - max} are not served`,
-        });
-        filter = filter.slice(0, max);
-      }
+      filter = servedLeafFilter(s, filter, this.cfg.maxSubscriptions, this.native);
       // Bounded in bytes too: a few huge prefixes are cut (a superset, filtered at delivery).
       filter = boundFilter(filter, LEAF_FILTER_BOUNDS);
       this.leaves.set(s, filter);

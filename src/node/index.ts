@@ -13,7 +13,7 @@ export type { NodePeerOptions, TlsOptions } from './tls.js';
 export type { ListenAuthOptions, ListenOptions, Listener } from './listener.js';
 export type { ConnectionLimits } from './connection-limits.js';
 export type { TlsCertificates, TlsServingOptions } from './tls-server.js';
-export { ISOBROKER_SUBPROTOCOL } from './upgrade-credential.js';
+export { ISOBROKER_SUBPROTOCOL } from '../endpoint/token-source.js';
 export { DEFAULT_SQLITE_OPTIONS, openSqliteBackend } from './sqlite-backend.js';
 export type {
   SqliteBackendOptions,

@@ -8,13 +8,8 @@
  */
 import type { IncomingMessage } from 'node:http';
 import { AuthError, type Credential } from '../auth/types.js';
-
-/** The subprotocol the listener selects when a client offers it (with a `bearer.` credential beside it). */
-export const ISOBROKER_SUBPROTOCOL = 'isobroker.v1';
-/** Prefix of a credential carried as a subprotocol: `bearer.<token>`. */
-export const BEARER_SUBPROTOCOL_PREFIX = 'bearer.';
-/** Prefix of isobroker API keys. */
-export const API_KEY_PREFIX = 'isbk_';
+import { BEARER_SUBPROTOCOL_PREFIX, ISOBROKER_SUBPROTOCOL } from '../endpoint/token-source.js';
+import { API_KEY_PREFIX } from './auth/api-keys.js';
 
 /** How an upgrade's credential was read. */
 export type CredentialSource = 'authorization' | 'subprotocol' | 'cookie';
