@@ -1,6 +1,8 @@
 /**
  * isobroker — the public API: endpoints, Broker data, Zeek events and logs, data stores, cluster
- * nodes, pools and layouts, errors. Runs unchanged in Node.js and browsers.
+ * nodes, pools and layouts, errors, and the pure parts of authorization (principals, byte-prefix
+ * ACLs, the policy model, audit events). Runs unchanged in Node.js and browsers; verifying
+ * credentials (JWT, API keys), policy files and audit logs are in `isobroker/node`.
  *
  * This entry holds what an application uses; every name here is documented where it is declared
  * and kept stable. Wire-format internals (codecs, frames, message kinds, sessions, the topic trie,
@@ -109,6 +111,7 @@ export type { WebSocketConstructor, WebSocketLike } from './transport/websocket-
 // --- endpoint
 export { Endpoint } from './endpoint/endpoint.js';
 export type { EndpointEvents, Message, MessageHandler, PeerInfo, Subscription } from './endpoint/endpoint.js';
+export type { TopicGuardRegistration } from './endpoint/access.js';
 export {
   DEFAULT_HIGH_WATER_MARK,
   DEFAULT_MAX_BATCH,
@@ -155,6 +158,32 @@ export {
 export type { CloneOptions, Expiry, MasterOptions, WriteOptions } from './store/stores.js';
 export type { CloneStatus } from './store/clone.js';
 export type { StoreChangeEvent } from './store/store-events.js';
+export { installStoreGuard } from './store/install-store-guard.js';
+
+// --- authorization (credentials are verified by isobroker/node)
+export { AUTH_ERROR_CODES, AuthCloseCode, AuthError } from './auth/types.js';
+export type {
+  AcceptAuth,
+  AuditEvent,
+  AuditKind,
+  AuditSink,
+  AuthErrorCode,
+  AuthMethod,
+  Authenticate,
+  ConnectionInfo,
+  Credential,
+  Grant,
+  PrefixAcl,
+  Principal,
+  PrincipalLimits,
+  Revalidate,
+  StorePermission,
+  SubscriptionDecision,
+  TopicGuard,
+} from './auth/types.js';
+export { compileAcl } from './auth/prefix-acl.js';
+export { parsePolicy } from './auth/policy.js';
+export type { ApiKeyEntry, Policy, PolicyParseResult, Revocations, RoleDef } from './auth/policy-model.js';
 
 // --- cluster: layouts, nodes, topics
 export { ROLES, connectionsOf, defaultLayout, loggersOf, nodeByName, parseLayout } from './cluster/layout.js';

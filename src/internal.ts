@@ -99,3 +99,11 @@ export { escapeTsvText, formatJsonString, formatTsvString, unescapeTsv } from '.
 export { parseZeekTsvValue, zeekTsvRecords } from './cluster/log-tsv-parse.js';
 export type { ZeekTsvMarkers } from './cluster/log-tsv-parse.js';
 export { zeekRotatedName, zeekctlArchiveName } from './cluster/log-writer.js';
+export { AUDIT_KINDS, STORE_PERMISSIONS } from './auth/types.js';
+export { DEFAULT_LIMITS, LOCAL_ONLY_PREFIXES, NODE_ONLY_PREFIXES, RESERVED_PREFIXES } from './auth/policy-model.js';
+export { FULL_ACCESS, NO_ACCESS } from './auth/prefix-acl.js';
+export { TokenBucket } from './auth/token-bucket.js';
+export type { TokenBucketOptions } from './auth/token-bucket.js';
+export { AuditLimiter } from './auth/audit-limiter.js';
+export type { AuditLimiterOptions } from './auth/audit-limiter.js';
+export { STORE_TOPIC_PREFIX } from './store/store-guard.js';

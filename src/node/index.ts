@@ -14,6 +14,19 @@ export type { ListenAuthOptions, ListenOptions, Listener } from './listener.js';
 export type { ConnectionLimits } from './connection-limits.js';
 export type { TlsCertificates, TlsServingOptions } from './tls-server.js';
 export { ISOBROKER_SUBPROTOCOL } from '../endpoint/token-source.js';
+
+// --- authentication: tokens, API keys, the policy file, audit log
+export { createAuthenticator } from './auth/authenticator.js';
+export type { Authenticator, AuthenticatorOptions, PolicySource } from './auth/authenticator.js';
+export { PolicyFileError, PolicyHolder, loadPolicyFile } from './auth/policy-file.js';
+export type { LoadedPolicy, PolicyHolderOptions, PolicyReloadResult } from './auth/policy-file.js';
+export { openAuditLog } from './auth/audit-log.js';
+export type { AuditLog, AuditLogOptions } from './auth/audit-log.js';
+export { verifyToken } from './auth/jwt.js';
+export type { JWTPayload, TokenKey, TokenPolicy } from './auth/jwt.js';
+export { generateApiKey, hashApiKey } from './auth/api-keys.js';
+// Principals from verified claims, for hubs that verify credentials their own way.
+export { TRUSTED_PRINCIPAL, anonymousPrincipal, principalFromClaims, revalidatePrincipal } from '../auth/principal.js';
 export { DEFAULT_SQLITE_OPTIONS, openSqliteBackend } from './sqlite-backend.js';
 export type {
   SqliteBackendOptions,
