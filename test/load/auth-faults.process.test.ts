@@ -71,7 +71,8 @@ describe('auth faults', () => {
       groups: 5,
       prefix: 't',
       kinds: ['native', 'json-sdk'],
-      publishers: ['native', 'native'],
+      // One publisher of each protocol: a client counts as back with a delivery from either.
+      publishers: ['native', 'json-sdk'],
       getTokenTtl: 20,
       retry: 250,
     });
@@ -118,6 +119,14 @@ describe('auth faults', () => {
     figure(TAG, `kill -9: hub down (kill to restarted hub's ready line)`, `${(restartedAt - killedAt).toFixed(0)} ms`);
     figure(TAG, `kill -9: ${M} clients peered again, after the restart`, spread(up));
     figure(TAG, `kill -9: ${M} clients' first delivery through the new hub, after the restart`, spread(firstData));
+    for (let p = 0; p < fleet.pubs.length; p++) {
+      const heard = fleet.clients.filter((c) => c.lastFromAt[p]! > restartedAt).length;
+      figure(
+        TAG,
+        `kill -9: clients that heard the ${fleet.pubs[p]!.kind} publisher after the restart`,
+        `${heard} / ${M}`,
+      );
+    }
     figure(
       TAG,
       'kill -9: getToken calls per client after the kill min/max',
@@ -232,86 +241,22 @@ describe('auth faults', () => {
   }, 180_000);
 
   it('a subscribe grant removed while ≥ 5,000 messages are queued for a stalled client: none of the queue after the change', async () => {
-    const PAYLOAD = 1024;
-    const QUEUED = 5000;
-    // What the hub may have handed to the socket beyond the kernel queues: its write high-water
-    // mark (DEFAULT_HIGH_WATER_MARK, 4 MiB) plus one batch (DEFAULT_MAX_BATCH_BYTES, 1 MiB).
-    const HUB_UNSENT = 5 * 1024 * 1024;
-    const fx = authFixture(cleanup);
-    const roles = (readerGrant: string[]) => ({
-      roles: {
-        reader: { subscribe: { allow: readerGrant } },
-        observer: { subscribe: { allow: ['q/'] } },
-        writer: { publish: { allow: ['q/'] }, limits: { publishRate: 0 } },
-      },
-    });
-    fx.writePolicy(roles(['q/', 'r/']));
-    const { cli, url, port } = await startHub([
-      '--policy',
-      fx.policyFile,
-      '--buffer-size',
-      '100000',
-      '--buffer-bytes',
-      '1073741824',
-    ]);
-    const jsonUrl = jsonUrlOf(url);
-
-    const got: number[] = [];
-    const victim = await openJsonV1(jsonUrl, await fx.mint('victim', { roles: ['reader'] }), ['q/'], (_t, d) =>
-      got.push(Number.parseInt(String(d), 10)),
-    );
-    raws.push(victim);
-    victim.pause();
-    let observed = 0;
-    let observedBad = 0;
-    const observer = await openJsonV1(jsonUrl, await fx.mint('observer', { roles: ['observer'] }), ['q/'], (_t, d) => {
-      if (Number.parseInt(String(d), 10) !== observed) observedBad++;
-      observed++;
-    });
-    raws.push(observer);
-    const writer = new Endpoint({ name: 'writer' });
-    endpoints.push(writer);
-    await writer.peer(url, { retry: 0, token: await fx.mint('writer', { roles: ['writer'] }) });
-    await writer.whenRoutable('q/x');
-
-    const pad = 'x'.repeat(PAYLOAD);
-    let published = 0;
-    const publish = (n: number): void => {
-      for (let k = 0; k < n; k++) writer.publish('q/x', string(`${published++}:${pad}`));
-    };
-    // Publish until, whatever the kernel and the hub's socket may hold, ≥ QUEUED wait in the
-    // hub's queue for the victim: the observer's count says the hub has handled all of them.
-    let inFlightMax = 0;
-    let kernel = { rx: 0, tx: 0 };
-    const stalledAt = performance.now();
-    for (let round = 0; round < 40; round++) {
-      publish(1000);
-      await waitUntil(() => observed === published, 20_000, `the observer to get ${published}`, 5);
-      kernel = {
-        rx: tcpQueues(victim.localPort, port)?.rx ?? Number.NaN,
-        tx: tcpQueues(port, victim.localPort)?.tx ?? Number.NaN,
-      };
-      inFlightMax = Math.ceil((kernel.rx + kernel.tx + HUB_UNSENT) / PAYLOAD);
-      if (published - inFlightMax >= QUEUED) break;
+    // The hub closes a connection that answers no ping for 5 to 10 s (listener pingInterval
+    // 5 s, two silent intervals): an attempt whose stall lasted longer before the change is
+    // inconclusive (it may be closed for that instead) and is repeated, at most 3 times.
+    const PING_WINDOW_MS = 5000;
+    let r: GrantRemoval | undefined;
+    for (let attempt = 1; attempt <= 3; attempt++) {
+      r = await grantRemoval();
+      figure(TAG, `grant removed, attempt ${attempt}: stall before the change`, `${r.stallMs.toFixed(0)} ms`);
+      if (r.stallMs < PING_WINDOW_MS) break;
+      await tearDown();
     }
-    expect(published - inFlightMax).toBeGreaterThanOrEqual(QUEUED);
-    expect(got.length).toBe(0);
-    const beforeChange = published;
-
-    // The reader loses q/: the reload closes the victim with its queue dropped.
-    fx.writePolicy(roles(['r/']));
-    cli.proc.kill('SIGHUP');
-    await waitUntil(() => lines(cli.stderr, 'policy reloaded from') >= 1, 10_000, 'the reload');
-    const changedAfter = performance.now() - stalledAt;
-    publish(1000);
-    await waitUntil(() => observed === published, 20_000, 'the observer to get the messages after the change');
-    victim.resume();
-    await waitUntil(() => victim.closed !== undefined, 20_000, 'the victim to be closed');
-
+    const { victim, got, beforeChange, inFlightMax, kernel } = r!;
     figure(
       TAG,
       'grant removed: published before the change / queued at least',
-      `${beforeChange} / ${beforeChange - inFlightMax} (1 KiB each; reload ${changedAfter.toFixed(0)} ms after the stall began)`,
+      `${beforeChange} / ${beforeChange - inFlightMax} (2 KiB each)`,
     );
     figure(
       TAG,
@@ -323,6 +268,7 @@ describe('auth faults', () => {
       'grant removed: the client received / after the change / close',
       `${got.length} / 0 / ${victim.closed!.code} ${victim.errors.map((e) => e.code).join(',')}`,
     );
+    expect(r!.stallMs).toBeLessThan(PING_WINDOW_MS);
 
     // It was closed for the changed grant (not for a stall or overflow), with 1008.
     expect(victim.errors.map((e) => e.code)).toEqual(['forbidden']);
@@ -335,9 +281,124 @@ describe('auth faults', () => {
     expect(beforeChange - got.length).toBeGreaterThanOrEqual(QUEUED);
     expect(got.every((s) => s < beforeChange)).toBe(true);
     // Everyone else is served as before.
-    expect(observed).toBe(published);
-    expect(observedBad).toBe(0);
-    expect(observer.closed).toBeUndefined();
-    expect(cli.proc.exitCode).toBeNull();
-  }, 120_000);
+    expect(r!.observed).toBe(r!.published);
+    expect(r!.observedBad).toBe(0);
+    expect(r!.observer.closed).toBeUndefined();
+    expect(r!.hubAlive).toBe(true);
+  }, 180_000);
 });
+
+const QUEUED = 5000;
+
+/** What one run of the grant-removal scenario saw. */
+interface GrantRemoval {
+  readonly victim: JsonV1Client;
+  readonly observer: JsonV1Client;
+  /** Sequence numbers the victim received, in order. */
+  readonly got: number[];
+  readonly beforeChange: number;
+  readonly published: number;
+  readonly observed: number;
+  readonly observedBad: number;
+  readonly inFlightMax: number;
+  readonly kernel: { rx: number; tx: number };
+  /** From the victim's pause to the hub's reload line. */
+  readonly stallMs: number;
+  readonly hubAlive: boolean;
+}
+
+/**
+ * A hub, a victim (JSON v1, role reader: q/ and r/) that stops reading, an observer of q/ and a
+ * writer. The writer publishes numbered 2 KiB messages until, whatever the kernel and the hub's
+ * socket may hold, ≥ QUEUED wait in the hub's queue for the victim (the observer's count says the
+ * hub handled them all). Then the reader role loses q/ (file + SIGHUP), 1,000 more are published,
+ * and the victim reads again until it is closed.
+ */
+async function grantRemoval(): Promise<GrantRemoval> {
+  const PAYLOAD = 2048;
+  // What the hub may have handed to the socket beyond the kernel queues: its write high-water
+  // mark (DEFAULT_HIGH_WATER_MARK, 4 MiB) plus one batch (DEFAULT_MAX_BATCH_BYTES, 1 MiB).
+  const HUB_UNSENT = 5 * 1024 * 1024;
+  const fx = authFixture(cleanup);
+  const roles = (readerGrant: string[]) => ({
+    roles: {
+      reader: { subscribe: { allow: readerGrant } },
+      observer: { subscribe: { allow: ['q/'] } },
+      writer: { publish: { allow: ['q/'] }, limits: { publishRate: 0 } },
+    },
+  });
+  fx.writePolicy(roles(['q/', 'r/']));
+  const { cli, url, port } = await startHub([
+    '--policy',
+    fx.policyFile,
+    '--buffer-size',
+    '100000',
+    '--buffer-bytes',
+    '1073741824',
+  ]);
+  const jsonUrl = jsonUrlOf(url);
+  const got: number[] = [];
+  const victim = await openJsonV1(jsonUrl, await fx.mint('victim', { roles: ['reader'] }), ['q/'], (_t, d) =>
+    got.push(Number.parseInt(String(d), 10)),
+  );
+  raws.push(victim);
+  let observed = 0;
+  let observedBad = 0;
+  const observer = await openJsonV1(jsonUrl, await fx.mint('observer', { roles: ['observer'] }), ['q/'], (_t, d) => {
+    if (Number.parseInt(String(d), 10) !== observed) observedBad++;
+    observed++;
+  });
+  raws.push(observer);
+  const writer = new Endpoint({ name: 'writer' });
+  endpoints.push(writer);
+  await writer.peer(url, { retry: 0, token: await fx.mint('writer', { roles: ['writer'] }) });
+  await writer.whenRoutable('q/x');
+
+  const pad = 'x'.repeat(PAYLOAD);
+  let published = 0;
+  const publish = (n: number): void => {
+    for (let k = 0; k < n; k++) writer.publish('q/x', string(`${published++}:${pad}`));
+  };
+  let inFlightMax = 0;
+  let kernel = { rx: 0, tx: 0 };
+  victim.pause();
+  const pausedAt = performance.now();
+  // A first burst fills the kernel queues and the hub's socket; a second tops the queue up.
+  let burst = 9000;
+  for (let round = 0; round < 10 && burst > 0; round++) {
+    publish(burst);
+    await waitUntil(() => observed === published, 20_000, `the observer to get ${published}`, 5);
+    kernel = {
+      rx: tcpQueues(victim.localPort, port)?.rx ?? Number.NaN,
+      tx: tcpQueues(port, victim.localPort)?.tx ?? Number.NaN,
+    };
+    inFlightMax = Math.ceil((kernel.rx + kernel.tx + HUB_UNSENT) / PAYLOAD);
+    burst = QUEUED + inFlightMax - published;
+  }
+  expect(published - inFlightMax).toBeGreaterThanOrEqual(QUEUED);
+  expect(got.length).toBe(0);
+  const beforeChange = published;
+
+  // The reader loses q/: the reload closes the victim with its queue dropped.
+  fx.writePolicy(roles(['r/']));
+  cli.proc.kill('SIGHUP');
+  await waitUntil(() => lines(cli.stderr, 'policy reloaded from') >= 1, 10_000, 'the reload');
+  const stallMs = performance.now() - pausedAt;
+  publish(1000);
+  await waitUntil(() => observed === published, 20_000, 'the observer to get the messages after the change');
+  victim.resume();
+  await waitUntil(() => victim.closed !== undefined, 20_000, 'the victim to be closed');
+  return {
+    victim,
+    observer,
+    got,
+    beforeChange,
+    published,
+    observed,
+    observedBad,
+    inFlightMax,
+    kernel,
+    stallMs,
+    hubAlive: cli.proc.exitCode === null,
+  };
+}

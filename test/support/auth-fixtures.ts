@@ -292,6 +292,8 @@ export interface FleetClient {
   losses: number;
   /** When the last `peer_added` status came (SDK endpoints; performance.now()). */
   upAt: number;
+  /** When the last message of each publisher arrived (performance.now()). */
+  readonly lastFromAt: number[];
   /** When the first data message after `Fleet.mark()` arrived (performance.now()). */
   firstAfterMark: number | undefined;
   readonly endpoint?: Endpoint;
@@ -300,7 +302,7 @@ export interface FleetClient {
 
 /** One publisher of a fleet: message `s` of publisher `p` goes to `<prefix>/<s % groups>/p<p>`. */
 export interface FleetPublisher {
-  readonly kind: 'native' | 'json-raw';
+  readonly kind: FleetKind;
   sent: number;
   send(topic: string, text: string): void;
   readonly endpoint?: Endpoint;
@@ -319,7 +321,7 @@ export interface FleetOptions {
   /** Kinds of the clients, used round-robin. */
   readonly kinds: readonly FleetKind[];
   /** Kinds of the publishers (role `publisher`), one each. */
-  readonly publishers: readonly ('native' | 'json-raw')[];
+  readonly publishers: readonly FleetKind[];
   /** Clients and publishers fetch tokens with this lifetime through `getToken` and reconnect (retry `retry` ms). */
   readonly getTokenTtl?: number;
   readonly retry?: number;
@@ -355,7 +357,7 @@ export class Fleet {
     for (let p = 0; p < o.publishers.length; p++) {
       const kind = o.publishers[p]!;
       const isb = { roles: ['publisher'] };
-      if (kind === 'native') {
+      if (kind !== 'json-raw') {
         const ep = new Endpoint({ name: `pub${p}` });
         const pub: FleetPublisher = { kind, sent: 0, send: (t, x) => ep.publish(t, string(x)), endpoint: ep };
         this.pubs.push(pub);
@@ -363,7 +365,7 @@ export class Fleet {
           o.getTokenTtl !== undefined
             ? { getToken: () => o.fx.mint(`pub${p}`, isb, o.getTokenTtl), retry: o.retry ?? 200 }
             : { token: await o.fx.mint(`pub${p}`, isb), retry: 0 };
-        await ep.peer(o.url, creds);
+        await ep.peer(kind === 'native' ? o.url : o.jsonUrl, creds);
       } else {
         const raw = await openJsonV1(o.jsonUrl, await o.fx.mint(`pub${p}`, isb), [], () => undefined);
         this.pubs.push({ kind, sent: 0, send: (t, x) => raw.publish(t, x), raw });
@@ -390,6 +392,7 @@ export class Fleet {
       lastDataAt: 0,
       losses: 0,
       upAt: 0,
+      lastFromAt: o.publishers.map(() => 0),
       firstAfterMark: undefined,
     };
     const onData = (topic: string, data: unknown): void => {
@@ -403,6 +406,7 @@ export class Fleet {
       const colon = text.indexOf(':');
       const p = Number(text.slice(0, colon));
       const rest = text.slice(colon + 1);
+      c.lastFromAt[p] = c.lastDataAt;
       if (rest === 'w') c.warm.add(p);
       else c.check.record(p, Number(rest));
     };
