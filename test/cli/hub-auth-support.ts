@@ -4,7 +4,7 @@
  * self-signed certificate made with `openssl`. Everything through the real command line.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -20,7 +20,7 @@ export function isobroker(args: readonly string[]): string {
 export interface AuthDir {
   readonly dir: string;
   readonly secretFile: string;
-  /** Writes `policy` (roles and more; `version` and the `k1` key are added) to `name`. */
+  /** Writes `policy` (roles and more; `version` and the `k1` key are added) to `name`, atomically. */
   writePolicy(policy: Record<string, unknown>, name?: string): string;
   /** A token minted by `isobroker token` with key `k1`. */
   token(sub: string, roles: readonly string[], extra?: readonly string[]): string;
@@ -36,14 +36,10 @@ export function authDir(cleanup: (() => unknown)[]): AuthDir {
     secretFile,
     writePolicy(policy, name = 'policy.json') {
       const file = join(dir, name);
-      writeFileSync(
-        file,
-        JSON.stringify(
-          { version: 1, keys: [{ kid: 'k1', alg: 'HS256', secretFile: 'secret.txt' }], ...policy },
-          null,
-          2,
-        ),
-      );
+      const body = { version: 1, keys: [{ kid: 'k1', alg: 'HS256', secretFile: 'secret.txt' }], ...policy };
+      // Written whole, then renamed into place: the hub watching the file never reads half of it.
+      writeFileSync(`${file}.part`, JSON.stringify(body, null, 2));
+      renameSync(`${file}.part`, file);
       return file;
     },
     token(sub, roles, extra = []) {
