@@ -26,7 +26,14 @@ export { verifyToken } from './auth/jwt.js';
 export type { JWTPayload, TokenKey, TokenPolicy } from './auth/jwt.js';
 export { generateApiKey, hashApiKey } from './auth/api-keys.js';
 // Principals from verified claims, for hubs that verify credentials their own way.
-export { TRUSTED_PRINCIPAL, anonymousPrincipal, principalFromClaims, revalidatePrincipal } from '../auth/principal.js';
+export {
+  TRUSTED_PRINCIPAL,
+  anonymousPrincipal,
+  principalFromClaims,
+  principalFromRoles,
+  revalidatePrincipal,
+} from '../auth/principal.js';
+export type { RolePrincipalSpec } from '../auth/principal.js';
 export { DEFAULT_SQLITE_OPTIONS, openSqliteBackend } from './sqlite-backend.js';
 export type {
   SqliteBackendOptions,
