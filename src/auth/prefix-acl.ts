@@ -181,6 +181,12 @@ class CompiledAcl implements PrefixAcl {
 
   /** The index in `#allow` of the allow prefix covering `topic` (at most one: prefix-free), or -1. */
   #covering(topic: string): number {
+    const allow = this.#allow;
+    if (allow.length <= LINEAR_SCAN_MAX) {
+      // Small grants (the usual case): a scan allocates nothing and beats the map's slices.
+      for (let i = 0; i < allow.length; i++) if (topic.startsWith(allow[i]!)) return i;
+      return -1;
+    }
     if (this.#slashMax > 0) {
       const bySlash = this.#bySlash;
       const max = Math.min(topic.length, this.#slashMax);
@@ -223,6 +229,9 @@ class CompiledAcl implements PrefixAcl {
     return { kind: 'narrow', prefixes: allow.slice(start, end), filtered };
   }
 }
+
+/** Allow lists up to this size are searched by a plain scan in `allows()` (no allocation per call). */
+const LINEAR_SCAN_MAX = 16;
 
 /** The ACL that allows nothing (every subscription is refused as `outside_grant`). */
 export const NO_ACCESS: PrefixAcl = compileAcl({ allow: [], deny: [] });

@@ -67,21 +67,34 @@ function canonicalDecision(d: SubscriptionDecision): SubscriptionDecision {
  */
 const PIECES = ['/', 'a', 'b', 'é', '日', '😀', '😁', '\uff61'] as const;
 const prefixArb = fc.array(fc.constantFrom(...PIECES), { maxLength: 4 }).map((xs) => xs.join(''));
+/** Longer prefixes, so that a list of 20+ stays mostly prefix-free (past the linear-scan size). */
+const longPrefixArb = fc.array(fc.constantFrom(...PIECES), { minLength: 3, maxLength: 5 }).map((xs) => xs.join(''));
 const grantArb = fc.record({
   allow: fc.array(prefixArb, { maxLength: 6 }),
   deny: fc.array(prefixArb, { maxLength: 3 }),
 });
 /** A topic or subscription: random, or an allow/deny prefix cut short or extended, to hit the edges. */
-const caseArb = grantArb.chain((grant) => {
-  const known = [...grant.allow, ...grant.deny];
-  const derived =
-    known.length === 0
-      ? prefixArb
-      : fc
-          .tuple(fc.constantFrom(...known), fc.nat(8), prefixArb, fc.boolean())
-          .map(([base, cut, tail, shorten]) => (shorten ? [...base].slice(0, cut).join('') : base + tail));
-  return fc.record({ grant: fc.constant(grant), topic: fc.oneof(prefixArb, derived) });
-});
+const caseArb = casesOf(grantArb);
+/** Grants past the linear-scan size, so that the indexed lookup is checked too. */
+const largeCaseArb = casesOf(
+  fc.record({
+    allow: fc.array(longPrefixArb, { minLength: 20, maxLength: 40 }),
+    deny: fc.array(prefixArb, { maxLength: 3 }),
+  }),
+);
+
+function casesOf(grants: fc.Arbitrary<Grant>): fc.Arbitrary<{ grant: Grant; topic: string }> {
+  return grants.chain((grant) => {
+    const known = [...grant.allow, ...grant.deny];
+    const derived =
+      known.length === 0
+        ? prefixArb
+        : fc
+            .tuple(fc.constantFrom(...known), fc.nat(8), prefixArb, fc.boolean())
+            .map(([base, cut, tail, shorten]) => (shorten ? [...base].slice(0, cut).join('') : base + tail));
+    return fc.record({ grant: fc.constant(grant), topic: fc.oneof(prefixArb, derived) });
+  });
+}
 
 describe('compileAcl: examples from issue 11', () => {
   it('grant zeek/logs/ does not cover zeek/logsecret; grant zeek/logs does (byte prefix)', () => {
@@ -194,6 +207,17 @@ describe('compileAcl against a naive reference', () => {
         expect(canonicalDecision(acl.narrow(topic))).toEqual(naiveNarrow(grant, topic));
       }),
       { numRuns: 100_000 },
+    );
+  });
+
+  it('allows() and narrow() agree with the definitions for grants of 20 to 40 allow prefixes', () => {
+    fc.assert(
+      fc.property(largeCaseArb, ({ grant, topic }) => {
+        const acl = compileAcl(grant);
+        expect(acl.allows(topic)).toBe(naiveAllows(grant, topic));
+        expect(canonicalDecision(acl.narrow(topic))).toEqual(naiveNarrow(grant, topic));
+      }),
+      { numRuns: 3_000 },
     );
   });
 
