@@ -111,7 +111,7 @@ export type { WebSocketConstructor, WebSocketLike } from './transport/websocket-
 // --- endpoint
 export { Endpoint } from './endpoint/endpoint.js';
 export type { EndpointEvents, Message, MessageHandler, PeerInfo, Subscription } from './endpoint/endpoint.js';
-export type { TopicGuardRegistration } from './endpoint/access.js';
+export type { TopicGuardRegistration } from './endpoint/topic-guards.js';
 export {
   DEFAULT_HIGH_WATER_MARK,
   DEFAULT_MAX_BATCH,

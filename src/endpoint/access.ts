@@ -1,9 +1,9 @@
 /**
  * Authorization inside the endpoint (hub side), shared by both protocols: the principal each
  * authenticated connection runs as (`ConnectionAccess`), and the endpoint-wide part
- * (`AccessControl`): topic guards for internal topics, rate-limited audit events, node names in
- * use, and revalidation after a policy reload. Connections accepted without `AcceptAuth` (or with a
- * trusted principal) have no `ConnectionAccess` and pay nothing.
+ * (`AccessControl`): topic guards for internal topics (`topic-guards.ts`), rate-limited audit
+ * events, node names in use, and revalidation after a policy reload. Connections accepted without
+ * `AcceptAuth` (or with a trusted principal) have no `ConnectionAccess` and pay nothing.
  */
 import {
   AuthCloseCode,
@@ -17,7 +17,6 @@ import {
   type Principal,
   type PrincipalLimits,
   type Revalidate,
-  type TopicGuard,
 } from '../auth/types.js';
 import { AuditLimiter } from '../auth/audit-limiter.js';
 import { LOCAL_ONLY_PREFIXES, NODE_ONLY_PREFIXES } from '../auth/policy-model.js';
@@ -26,9 +25,9 @@ import { encodeJsonMessage } from '../codec/json-v1-encode.js';
 import { MessageKind, encodeFrame, encodeMessage } from '../codec/native-messages.js';
 import { INTERNAL_TOPIC_PREFIX, isInternalTopic } from '../topic/internal.js';
 import { CloseCode, type Transport } from '../transport/transport.js';
-import type { Unsubscribe } from '../util/emitter.js';
 import { KeyedRateLimit } from './limits.js';
 import type { Timers } from './timers.js';
+import { TopicGuards } from './topic-guards.js';
 
 /** Warning (`token_expiring`) this long before a native connection's credential expires, ms. */
 export const EXPIRY_WARNING_MS = 60_000;
@@ -43,21 +42,6 @@ const AUDIT_WINDOW_MS = 10_000;
 const AUDIT_MAX_KEYS = 10_000;
 /** Longest single timer; longer waits are re-armed (setTimeout overflows beyond 2^31-1 ms). */
 const MAX_TIMER_MS = 2 ** 30;
-
-/**
- * A guard registered for internal topics under a prefix (`endpoint.addTopicGuard`): `publish`
- * checks each message a non-trusted principal sends there; `subscribe` (optional) decides whether
- * such a principal may subscribe to a prefix under it (absent: refused).
- */
-export interface TopicGuardRegistration {
-  readonly publish: TopicGuard;
-  subscribe?(prefix: string, principal: Principal): AuthError | undefined;
-  /**
-   * Checks each delivery of a topic under the prefix to a connection that subscribed there
-   * through this guard (a subscription prefix also covers longer topics); absent: not checked.
-   */
-  deliver?(topic: string, principal: Principal): AuthError | undefined;
-}
 
 /** What a requested subscription became under a connection's grant. */
 export interface NarrowResult {
@@ -176,7 +160,7 @@ export class ConnectionAccess {
     if (local !== undefined) {
       err = new AuthError('forbidden', `topics under ${local} are local to each endpoint`);
     } else if (isInternalTopic(topic)) {
-      err = this.control.checkInternal(topic, valueBytes(), p);
+      err = this.control.guards.checkPublish(topic, valueBytes(), p);
     } else if (p.node === null && NODE_ONLY_PREFIXES.some((r) => topic.startsWith(r))) {
       err = new AuthError('forbidden', `only cluster nodes may publish on '${topic}'`);
     } else if (!p.publish.allows(topic)) {
@@ -248,11 +232,11 @@ export class ConnectionAccess {
         const err =
           local !== undefined
             ? new AuthError('forbidden', `${local} topics are local to each endpoint`)
-            : this.control.checkInternalSubscribe(prefix, p);
+            : this.control.guards.checkSubscribe(prefix, p);
         if (err) refused.push({ prefix, error: err });
         else {
           effective.push(prefix);
-          internalFiltered ||= this.control.checksDeliveries(prefix);
+          internalFiltered ||= this.control.guards.checksDeliveries(prefix);
         }
         continue;
       }
@@ -289,7 +273,7 @@ export class ConnectionAccess {
   /** True when a message on `topic` may be delivered to this connection. */
   mayReceive(topic: string): boolean {
     if (isInternalTopic(topic))
-      return !this.internalFiltered || this.control.checkInternalDelivery(topic, this.principal) === undefined;
+      return !this.internalFiltered || this.control.guards.checkDelivery(topic, this.principal) === undefined;
     return !this.aclFiltered || this.principal.subscribe.allows(topic);
   }
 
@@ -383,7 +367,8 @@ export class ConnectionAccess {
 
 /** The endpoint-wide part of authorization (one per endpoint). */
 export class AccessControl {
-  private readonly guards: { prefix: string; reg: TopicGuardRegistration }[] = [];
+  /** Guards of internal topics (`endpoint.addTopicGuard`). */
+  readonly guards = new TopicGuards();
   private readonly conns = new Set<ConnectionAccess>();
   private readonly nodes = new Map<string, ConnectionAccess>();
   private readonly auditLimit: AuditLimiter;
@@ -479,58 +464,6 @@ export class AccessControl {
   /** Passes an event on to the endpoint's listeners. */
   emit(ev: AuditEvent): void {
     this.sink(ev);
-  }
-
-  /** Registers a guard for internal topics under `prefix`. */
-  addGuard(prefix: string, reg: TopicGuardRegistration): Unsubscribe {
-    const entry = { prefix, reg };
-    this.guards.push(entry);
-    return () => {
-      const i = this.guards.indexOf(entry);
-      if (i >= 0) this.guards.splice(i, 1);
-    };
-  }
-
-  /** A non-trusted principal's message on an internal topic: its guard decides; none → refused. */
-  checkInternal(topic: string, valueBytes: Uint8Array, p: Principal): AuthError | undefined {
-    let guarded = false;
-    for (const { prefix, reg } of this.guards) {
-      if (!topic.startsWith(prefix)) continue;
-      guarded = true;
-      const err = reg.publish(topic, valueBytes, p);
-      if (err) return err;
-    }
-    return guarded ? undefined : new AuthError('forbidden', `internal topic '${topic}' is not open to ${p.sub}`);
-  }
-
-  /** A non-trusted principal's subscription to an internal prefix: some guard must allow it. */
-  checkInternalSubscribe(prefix: string, p: Principal): AuthError | undefined {
-    let err: AuthError | undefined;
-    for (const { prefix: g, reg } of this.guards) {
-      if (!prefix.startsWith(g) || !reg.subscribe) continue;
-      err = reg.subscribe(prefix, p);
-      if (!err) return undefined;
-    }
-    return err ?? new AuthError('forbidden', `internal prefix '${prefix}' is not open to ${p.sub}`);
-  }
-
-  /** True when some guard checks deliveries of topics under `prefix`. */
-  checksDeliveries(prefix: string): boolean {
-    return this.guards.some(
-      ({ prefix: g, reg }) => reg.deliver !== undefined && (prefix.startsWith(g) || g.startsWith(prefix)),
-    );
-  }
-
-  /** A delivery of an internal topic to a non-trusted principal: every matching guard's `deliver` check must pass (no guard matching: refused). */
-  checkInternalDelivery(topic: string, p: Principal): AuthError | undefined {
-    let guarded = false;
-    for (const { prefix, reg } of this.guards) {
-      if (!topic.startsWith(prefix)) continue;
-      guarded = true;
-      const err = reg.deliver?.(topic, p);
-      if (err) return err;
-    }
-    return guarded ? undefined : new AuthError('forbidden', `internal topic '${topic}' is not open to ${p.sub}`);
   }
 
   /** Re-checks every authenticated connection (see `Endpoint.revalidate`). */

@@ -36,7 +36,8 @@ import { Peering, resolvePeerUrl, type PeerProtocol, type PeeringState } from '.
 import type { SendQueueStats } from './send-queue.js';
 import { errorEvent, listenerErrorEvent, statusEvent, type ErrorEvent, type StatusEvent } from './status.js';
 import type { AcceptAuth, AuditEvent, Revalidate } from '../auth/types.js';
-import { AccessControl, needsAccess, subscriptionLimit, type TopicGuardRegistration } from './access.js';
+import { AccessControl, needsAccess, subscriptionLimit } from './access.js';
+import type { TopicGuardRegistration } from './topic-guards.js';
 import { acceptJsonClient } from './json-access.js';
 
 /** A message delivered to a subscriber. */
@@ -470,7 +471,7 @@ export class Endpoint {
    * (absent: refused). Internal topics without a guard are closed to non-trusted principals.
    */
   addTopicGuard(prefix: string, guard: TopicGuardRegistration): Unsubscribe {
-    return this.access.addGuard(prefix, guard);
+    return this.access.guards.add(prefix, guard);
   }
 
   /** Emits an audit event on behalf of the listener (origin or host rejected, …). */
