@@ -5,7 +5,7 @@
  * start with every error; a SIGHUP reload revoking a subject closes its live connection within
  * 1 s; an invalid reload keeps the last good policy; the audit log holds no token.
  */
-import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
@@ -146,6 +146,54 @@ describe('hub --policy', () => {
       .map((l) => (JSON.parse(l) as { kind: string }).kind);
     expect(kinds).toContain('policy_reloaded');
     expect(kinds).toContain('auth_revoked');
+  }, 30_000);
+
+  it('a change of the policy file alone reloads it; SIGHUP reopens the audit log after rotation', async () => {
+    const auth = authDir(cleanup);
+    const roles = { roles: { reader: READER } };
+    const policy = auth.writePolicy(roles);
+    const audit = join(auth.dir, 'audit.jsonl');
+    const { cli, url } = await startHub(['--policy', policy, '--audit-log', audit, '--quiet']);
+    const alice = client('alice');
+    await alice.ep.peer(url, { retry: 0, token: auth.token('alice', ['reader']) });
+    let lost = 0;
+    alice.ep.on('status', (s) => {
+      if (s.code === 'peer_lost' && lost === 0) lost = Date.now();
+    });
+
+    // Rotation: once alice's events are on disk (the log writes in the background) the file is
+    // moved away, and SIGHUP makes the hub write a new one.
+    await until(
+      () => existsSync(audit) && readFileSync(audit, 'utf8').includes('"kind":"auth_ok","sub":"alice"'),
+      5000,
+      "alice's auth_ok in the audit log",
+    );
+    renameSync(audit, `${audit}.1`);
+    cli.proc.kill('SIGHUP');
+    await until(() => existsSync(audit), 5000, 'a new audit log after SIGHUP');
+    const bob = client('bob');
+    await bob.ep.peer(url, { retry: 0, token: auth.token('bob', ['reader']) });
+
+    // No signal: the hub sees the file change and revokes alice's token by its subject.
+    auth.writePolicy({ ...roles, revocations: { subjects: { alice: new Date(Date.now() + 60_000).toISOString() } } });
+    const written = Date.now();
+    await until(() => lost > 0, 5000, "alice's connection to close");
+    expect(lost - written).toBeLessThan(2000);
+    expect(alice.codes).toContain('revoked');
+
+    expect(await cli.kill('SIGTERM')).toBe(0);
+    const events = (file: string): { kind: string; sub?: string }[] =>
+      readFileSync(file, 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as { kind: string; sub?: string });
+    const before = events(`${audit}.1`);
+    const after = events(audit);
+    expect(before.some((e) => e.kind === 'auth_ok' && e.sub === 'alice')).toBe(true);
+    expect(before.some((e) => e.sub === 'bob')).toBe(false);
+    expect(after.some((e) => e.kind === 'auth_ok' && e.sub === 'bob')).toBe(true);
+    expect(after.some((e) => e.kind === 'auth_revoked' && e.sub === 'alice')).toBe(true);
+    expect(after.filter((e) => e.kind === 'policy_reloaded').length).toBeGreaterThanOrEqual(2);
   }, 30_000);
 
   it('an invalid policy on reload keeps the last good one, says why on stderr and in the audit log', async () => {
