@@ -408,7 +408,7 @@ describe('first frames against a live hub with auth on', () => {
     ).toEqual([]);
     expect(observed.filter((t) => t.startsWith('fuzz/leak/'))).toEqual([]);
     await goodClientsConnect();
-  }, 120_000);
+  }, 120_000 * Math.max(1, SCALE));
 
   it('JSON v1: mutated handshakes with random upgrade credentials never get an ack or data, and end cleanly', async () => {
     const headerChar = fc.integer({ min: 0x20, max: 0x7e }).map((c) => String.fromCharCode(c));
@@ -473,7 +473,7 @@ describe('first frames against a live hub with auth on', () => {
       'unclean ends',
     ).toEqual([]);
     await goodClientsConnect();
-  }, 120_000);
+  }, 120_000 * Math.max(1, SCALE));
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -726,5 +726,5 @@ describe('frames after authentication', () => {
       await a.close();
       await b.close();
     }
-  }, 120_000);
+  }, 120_000 * Math.max(1, SCALE));
 });
