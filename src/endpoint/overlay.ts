@@ -121,6 +121,12 @@ export class Overlay {
   private uplinkFilter: readonly string[] = [];
   private leafFilter: readonly string[] = [];
   private leafFilterMsg: Uint8Array | undefined;
+  /**
+   * Leaves outside the shared record: said hello but not announced yet (not in `leaves`), or told
+   * a fresher filter than `leafFilter` when they joined. Each flush reaches them too.
+   */
+  private readonly leavesUnannounced = new Set<NativeSession>();
+  private readonly leavesOffRecord = new Set<NativeSession>();
   private dirty = true;
   private interestPending = false;
   private interestTimer: unknown;
@@ -302,7 +308,8 @@ export class Overlay {
       this.routerFilter = toRouters;
       this.announceNow();
     }
-    if (this.uplinks.size === 0 && this.leaves.size === 0) return;
+    const anyLeaf = this.leaves.size > 0 || this.leavesUnannounced.size > 0;
+    if (this.uplinks.size === 0 && !anyLeaf) return;
     const routed: string[] = [];
     for (const a of this.router.reachableEndpoints()) routed.push(...a.filter);
     if (this.uplinks.size > 0) {
@@ -313,14 +320,27 @@ export class Overlay {
         for (const s of this.uplinks.keys()) s.sendControlEncoded(msg);
       }
     }
-    if (this.leaves.size > 0) {
+    if (anyLeaf) {
       const toLeaves = this.computeLeafFilter(own, routed);
       if (!sameFilter(toLeaves, this.leafFilter)) {
         this.leafFilter = toLeaves;
         this.leafFilterMsg = this.interestMessage(toLeaves);
         for (const s of this.leaves.keys()) s.sendControlEncoded(this.leafFilterMsg);
+        for (const s of this.leavesUnannounced) s.sendControlEncoded(this.leafFilterMsg);
+      } else if (this.leavesOffRecord.size > 0) {
+        this.leafFilterMsg ??= this.interestMessage(this.leafFilter);
+        for (const s of this.leavesOffRecord) s.sendControlEncoded(this.leafFilterMsg);
       }
+      this.leavesOffRecord.clear();
     }
+  }
+
+  /** What leaves should hear now, computed from scratch. */
+  private freshLeafFilter(): string[] {
+    return this.computeLeafFilter(
+      [...this.localFilter, ...this.leaves.coarseUnion()],
+      this.router.reachableEndpoints().flatMap((a) => a.filter),
+    );
   }
 
   private computeLeafFilter(own: readonly string[], routed: readonly string[]): string[] {
@@ -391,14 +411,21 @@ export class Overlay {
         break;
       case 'leaf':
         // A new leaf hears what we route; it joins the leaf table with its first announcement.
-        if (this.leafFilterMsg === undefined || this.dirty) {
-          this.leafFilter = this.computeLeafFilter(
-            [...this.localFilter, ...this.leaves.coarseUnion()],
-            this.router.reachableEndpoints().flatMap((a) => a.filter),
-          );
-          this.leafFilterMsg = this.interestMessage(this.leafFilter);
+        this.leavesUnannounced.add(s);
+        if (!this.dirty && this.leafFilterMsg !== undefined) {
+          s.sendControlEncoded(this.leafFilterMsg);
+          break;
         }
-        s.sendControlEncoded(this.leafFilterMsg);
+        {
+          // The record may be stale: the newcomer gets a fresh filter off the record, and the
+          // next flush sends every leaf what changed (the newcomer again if it differs).
+          const fresh = this.freshLeafFilter();
+          s.sendControlEncoded(this.interestMessage(fresh));
+          if (!sameFilter(fresh, this.leafFilter)) {
+            this.leavesOffRecord.add(s);
+            this.markDirty();
+          } else this.leafFilterMsg ??= this.interestMessage(this.leafFilter);
+        }
         break;
       case 'hub':
         this.flushInterest();
@@ -570,6 +597,7 @@ export class Overlay {
       // Bounded in bytes too: a few huge prefixes are cut (a superset, filtered at delivery).
       filter = boundFilter(filter, LEAF_FILTER_BOUNDS);
       this.leaves.set(s, filter);
+      this.leavesUnannounced.delete(s);
       if (this.leaves.unionChanged) {
         this.leaves.unionChanged = false;
         this.markDirty();
@@ -578,7 +606,7 @@ export class Overlay {
       this.uplinks.set(s, filter);
       if (this.uplinks.unionChanged) {
         this.uplinks.unionChanged = false;
-        if (this.leaves.size > 0) this.markDirty();
+        if (this.leaves.size > 0 || this.leavesUnannounced.size > 0) this.markDirty();
       }
     }
     if (!s.established && this.byPeer.get(origin) === s) {
@@ -672,6 +700,8 @@ export class Overlay {
   /** Drops a session's state (its link is going away). */
   private forget(s: NativeSession): void {
     this.leaves.delete(s);
+    this.leavesUnannounced.delete(s);
+    this.leavesOffRecord.delete(s);
     this.uplinks.delete(s);
     if (this.leaves.unionChanged || this.uplinks.unionChanged) {
       this.leaves.unionChanged = this.uplinks.unionChanged = false;
