@@ -183,6 +183,10 @@ export async function runNode(argv: readonly string[]): Promise<number> {
     throw err;
   }
   const getToken = nodeTokenSource(v['token-file'], v['token-from-launcher'] === true);
+  if (v.policy !== undefined && getToken === undefined)
+    log(
+      `warning: --policy without a token for this node (--token-file, or --token-from-launcher under isobroker cluster): the nodes it dials will not accept it as ${spec.name}`,
+    );
   const ep = new Endpoint({ name: spec.name, role: spec.role });
   ep.on('error', (e) => log(`error ${e.code}: ${e.message}${e.context ? ` (${e.context})` : ''}`));
   const node = new ClusterNode(ep, layout, spec.name, getToken ? { getToken } : undefined);
