@@ -88,6 +88,11 @@ function publishBucket(limits: PrincipalLimits, now: () => number): TokenBucket 
   return new TokenBucket({ rate, burst, now });
 }
 
+/** `err` as an `AuthError`: itself, or `unauthenticated` without its message (it may quote a credential). */
+export function asAuthError(err: unknown): AuthError {
+  return err instanceof AuthError ? err : new AuthError('unauthenticated', 'the credential could not be verified');
+}
+
 /** True when `auth` asks for checks (a trusted principal, like no `auth`, needs none). */
 export function needsAccess(auth: AcceptAuth | undefined): auth is AcceptAuth {
   return auth !== undefined && auth.principal?.method !== 'trusted';
@@ -171,6 +176,18 @@ export class ConnectionAccess {
   }
 
   /**
+   * True when a message on `topic` may be published: within the rate (`admitPublish`) and allowed
+   * (`checkPublish`); else it is dropped and the peer told (rate-limited).
+   */
+  mayPublish(topic: string, valueBytes: () => Uint8Array): boolean {
+    if (!this.admitPublish()) return false;
+    const err = this.checkPublish(topic, valueBytes);
+    if (!err) return true;
+    this.reply(err.code, `message on '${topic}' dropped: ${err.message}`);
+    return false;
+  }
+
+  /**
    * Takes one publish from the token bucket: true when within the rate. Above it the message is
    * to be dropped (with a rate-limited `limit_exceeded` notice); after RATE_EXCESS_CLOSE_MS of
    * continuous excess (drops less than a second apart) the connection is refused.
@@ -217,7 +234,10 @@ export class ConnectionAccess {
     this.link?.notify(code, before > 0 ? `${context} (and ${before} more not reported)` : context);
   }
 
-  /** Narrows requested subscription prefixes to the grant (internal ones through the guards). */
+  /**
+   * Narrows requested subscription prefixes to the grant (internal ones through the guards); the
+   * peer is told of each refused prefix (rate-limited), and refusals and narrowings are audited.
+   */
   narrow(prefixes: readonly string[]): NarrowResult {
     this.requested = prefixes;
     const p = this.principal;
@@ -263,7 +283,10 @@ export class ConnectionAccess {
       }
     }
     for (const n of narrowed) this.audit('subscribe_narrowed', { subject: n });
-    for (const r of refused) this.audit('subscribe_denied', { subject: r.prefix, code: r.error.code });
+    for (const r of refused) {
+      this.audit('subscribe_denied', { subject: r.prefix, code: r.error.code });
+      this.reply(r.error.code, `subscription '${r.prefix}' refused: ${r.error.message}`);
+    }
     this.aclFiltered = filtered;
     this.internalFiltered = internalFiltered;
     this.filtered = filtered || internalFiltered;

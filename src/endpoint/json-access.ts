@@ -28,7 +28,7 @@ export interface JsonClientHooks {
  * Takes over a JSON v1 client accepted by a listener. Every handler of its input runs behind one
  * boundary: what it throws closes that client (1011) and is reported, nothing else. Publishing on
  * an internal topic is refused. With `auth` (checked, not refused) the client runs as
- * `auth.principal` under `control` (see `acceptJsonAccess`, `narrowJson`, `mayPublishJson`);
+ * `auth.principal` under `control` (see `acceptJsonAccess`, `narrowJson`, `ConnectionAccess.mayPublish`);
  * without, it is trusted.
  */
 export function acceptJsonClient(
@@ -62,7 +62,7 @@ export function acceptJsonClient(
     publish: guard((x, topic: string, data: Data) => {
       if (isInternalTopic(topic))
         x.reject(`topic '${topic}' is reserved: topics starting with ${INTERNAL_TOPIC_PREFIX} are internal`);
-      else if (!x.access || mayPublishJson(x.access, topic, data)) hooks.publish(x, topic, data);
+      else if (!x.access || x.access.mayPublish(topic, () => encodeValue(data))) hooks.publish(x, topic, data);
     }),
     closed: guard((x) => {
       x.access?.closed_();
@@ -100,20 +100,10 @@ export function acceptJsonAccess(
  */
 export function narrowJson(session: JsonServerSession, a: ConnectionAccess, filter: readonly string[]): string[] {
   const r = a.narrow(filter);
-  for (const { prefix, error } of r.refused) a.reply(error.code, `subscription '${prefix}' refused: ${error.message}`);
   if (r.narrowed.length > 0)
     session.sendError(
       'subscription_narrowed',
       `subscriptions ${JSON.stringify(r.narrowed)} narrowed to the grant: ${JSON.stringify(r.effective)}`,
     );
   return r.effective;
-}
-
-/** True when the client may publish this message; else it is dropped and the client told. */
-export function mayPublishJson(a: ConnectionAccess, topic: string, data: Data): boolean {
-  if (!a.admitPublish()) return false;
-  const err = a.checkPublish(topic, () => encodeValue(data));
-  if (!err) return true;
-  a.reply(err.code, `message on '${topic}' dropped: ${err.message}`);
-  return false;
 }

@@ -9,6 +9,7 @@ import { AuthError, type Principal } from '../auth/types.js';
 import { MessageKind, type NativeMessage } from '../codec/native-messages.js';
 import {
   EXPIRY_GRACE_MS,
+  asAuthError,
   credentialOf,
   nativeCloseCode,
   subscriptionLimit,
@@ -101,19 +102,13 @@ export class NativeAccess {
 
   /** A leaf's data message: within its rate and publish grant (else dropped, the leaf told). */
   mayPublish(a: ConnectionAccess, topic: string, valueBytes: Uint8Array): boolean {
-    if (!a.admitPublish()) return false;
-    const err = a.checkPublish(topic, () => valueBytes);
-    if (!err) return true;
-    a.reply(err.code, `message on '${topic}' dropped: ${err.message}`);
-    return false;
+    return a.mayPublish(topic, () => valueBytes);
   }
 
   /** A leaf's announced subscriptions narrowed to its grant; it hears of changes (`Narrowed`, `forbidden`). */
   narrow(s: NativeSession, a: ConnectionAccess, filter: readonly string[]): string[] {
     const r = a.narrow(filter);
     const effective = normalizeInterest(r.effective);
-    for (const { prefix, error } of r.refused)
-      a.reply(error.code, `subscription '${prefix}' refused: ${error.message}`);
     if ((r.narrowed.length > 0 || r.refused.length > 0) && s.peerVersion >= AUTH_VERSION) {
       s.sendControl({
         kind: MessageKind.Narrowed,
@@ -231,8 +226,4 @@ export function servedLeafFilter(
     served = served.slice(0, limit);
   }
   return served;
-}
-
-function asAuthError(err: unknown): AuthError {
-  return err instanceof AuthError ? err : new AuthError('unauthenticated', 'the credential could not be verified');
 }
