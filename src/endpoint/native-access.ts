@@ -100,11 +100,6 @@ export class NativeAccess {
     s.sendControl({ kind: MessageKind.Welcome, sub: p.sub, roles: [...p.roles], expiresAt: p.expiresAt ?? 0 });
   }
 
-  /** A leaf's data message: within its rate and publish grant (else dropped, the leaf told). */
-  mayPublish(a: ConnectionAccess, topic: string, valueBytes: Uint8Array): boolean {
-    return a.mayPublish(topic, () => valueBytes);
-  }
-
   /** A leaf's announced subscriptions narrowed to its grant; it hears of changes (`Narrowed`, `forbidden`). */
   narrow(s: NativeSession, a: ConnectionAccess, filter: readonly string[]): string[] {
     const r = a.narrow(filter);
