@@ -5,11 +5,12 @@
  *
  * `--demo` without `--policy` runs with auth on as well: a fresh HS256 secret is made in memory
  * at start and written, with the demo policy (`demoPolicy`), into a private temporary directory
- * (0700, files 0600) that is removed when the launcher stops. With `--policy FILE` the operator's
+ * (0700, files 0600) that is removed when the launcher stops — or, should the launcher be killed
+ * by SIGKILL, by the next demo launcher (the directory's name holds the launcher's pid). With `--policy FILE` the operator's
  * policy is used and `--key-file` (with `--kid`) is the signing key the launcher mints with.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { ClusterLayout, NodeSpec } from '../src/index.js';
@@ -104,9 +105,45 @@ function minter(key: SigningKey, kid: string | undefined): Pick<ClusterAuth, 'mi
   };
 }
 
+/** Prefix of the demo's temporary directories: `isobroker-demo-auth-<launcher pid>-XXXXXX`. */
+export const DEMO_AUTH_DIR_PREFIX = 'isobroker-demo-auth-';
+
+const alive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+};
+
+/**
+ * Removes demo secrets left behind by launchers that could not clean up (killed by SIGKILL):
+ * this user's directories whose launcher pid is gone.
+ */
+export function removeStaleDemoAuthDirs(dir = tmpdir()): void {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const m = /^isobroker-demo-auth-(\d+)-/.exec(name);
+    if (!m || alive(Number(m[1]))) continue;
+    const path = join(dir, name);
+    try {
+      if (statSync(path).uid === process.getuid?.()) rmSync(path, { recursive: true, force: true });
+    } catch {
+      // gone already, or not ours to remove
+    }
+  }
+}
+
 /** Generates the demo's secret and policy in a private temporary directory. */
 export async function demoClusterAuth(): Promise<ClusterAuth> {
-  const dir = mkdtempSync(join(tmpdir(), 'isobroker-demo-auth-'));
+  removeStaleDemoAuthDirs();
+  const dir = mkdtempSync(join(tmpdir(), `${DEMO_AUTH_DIR_PREFIX}${process.pid}-`));
   try {
     const secret = randomBytes(32).toString('base64url');
     const kid = `demo-${randomBytes(4).toString('hex')}`;

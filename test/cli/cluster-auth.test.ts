@@ -4,8 +4,10 @@
  * and the dashboard page gets short-lived tokens from `/token` (same origin, loopback only). Real
  * child processes (`npm run build` first) on free ports of 127.0.0.1.
  */
-import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Endpoint, dataToJs, parseZeekMessage, type Message } from 'isobroker';
@@ -89,7 +91,16 @@ function statsOf(m: Message): { name: string; peers: string[] } {
 
 describe('cluster --demo with auth on', () => {
   it("nodes enforce a generated policy and hold tokens; the dashboard's token shows every node's stats", async () => {
+    // A demo secret left behind by a launcher that died by SIGKILL (its pid is gone) is removed;
+    // one whose launcher lives (this process stands in for it) is not.
+    const gone = spawnSync(process.execPath, ['-e', '0']).pid!;
+    const stale = mkdtempSync(join(tmpdir(), `isobroker-demo-auth-${gone}-`));
+    const live = mkdtempSync(join(tmpdir(), `isobroker-demo-auth-${process.pid}-`));
+    cleanup.push(() => rmSync(live, { recursive: true, force: true }));
+    cleanup.push(() => rmSync(stale, { recursive: true, force: true }));
     const { cli, url, manager, pids } = await launch(['--demo']);
+    expect(existsSync(stale)).toBe(false);
+    expect(existsSync(live)).toBe(true);
     expect(cli.stdout.join('\n')).toContain('auth on: a fresh demo secret and policy (removed at exit)');
 
     // Every node got the same generated policy, private to this user.
