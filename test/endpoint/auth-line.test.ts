@@ -27,7 +27,7 @@ describe('a three-hub line', () => {
       track(new Endpoint({ name, role: 'hub', connector: net.connector, pingInterval: 0, retry: 20 })),
     );
     // Hubs accept each other without auth (trusted); h2 also serves clients with auth.
-    hubs.forEach((h, i) => net.listen(`h${i}`, h));
+    for (const [i, h] of hubs.entries()) net.listen(`h${i}`, h);
     net.listen('h2-clients', {
       accept: (t, protocol) =>
         hubs[2]!.accept(t, protocol, { conn: { ip: '127.0.0.3', remote: t.remote, protocol }, authenticate: auth }),

@@ -353,127 +353,136 @@ async function goodClientsConnect(): Promise<void> {
 }
 
 describe('first frames against a live hub with auth on', () => {
-  it('native: random and mutated Hello frames never get a grant without the good credential, and end cleanly', async () => {
-    const wellFormed = fc.sample(
-      helloCase(fc.oneof({ arbitrary: badCredential(), weight: 9 }, { arbitrary: fc.constant(good), weight: 1 })),
-      { seed: SEED, numRuns: N(300) },
-    );
-    const mutated = fc.sample(fc.tuple(helloCase(fc.oneof(badCredential(), fc.constant(good))), mutation), {
-      seed: SEED + 1,
-      numRuns: N(250),
-    });
-    const junk = fc.sample(
-      fc.oneof(
-        fc.uint8Array({ maxLength: 300 }),
-        fc.string({ maxLength: 100 }), // a text frame on the native path
-        fc.constant(new Uint8Array([0x90])), // an empty frame
-        fc.constant(encodeFrame([encodeMessage({ kind: MessageKind.Ping, nonce: 7 })])), // no Hello first
-      ),
-      { seed: SEED + 2, numRuns: N(50) },
-    );
-    const frames: (Uint8Array | string)[] = [];
-    let unencodable = 0;
-    for (const c of wellFormed) {
-      const f = helloFrame(c);
-      if (f) frames.push(f);
-      else unencodable++;
-    }
-    for (const [c, ops] of mutated) {
-      const f = helloFrame(c);
-      if (f) frames.push(mutate(f, ops as MutationOp[]));
-    }
-    frames.push(...junk);
-
-    // A hub that stops reading an oversize frame cuts the socket after its close timeout (5 s).
-    const outcomes = await runAll(frames, 150, (f) =>
-      attempt(`${listener.url}${NATIVE_PATH}`, f, { native: true, ms: 12_000 }),
-    );
-    const granted = outcomes.filter((o, i) => o.granted && !mayGrantNative(frames[i]!));
-    const unclean = outcomes.filter((o) => !o.granted && !isClean(o));
-    console.log(
-      `native first frames (seed ${SEED}): ${frames.length} sent (${wellFormed.length - unencodable} well-formed Hellos, ${mutated.length} mutated, ${junk.length} junk; ${unencodable} not encodable), ` +
-        `${outcomes.filter((o) => o.granted).length} granted with the good token; outcomes ${JSON.stringify(tally(outcomes))}`,
-    );
-    const show = (f: Uint8Array | string): string =>
-      typeof f === 'string'
-        ? `text(${f.length})`
-        : `${Buffer.from(f.subarray(0, 48)).toString('hex')} (${f.length} bytes)`;
-    for (const [i, o] of outcomes.entries())
-      if ((!o.granted && !isClean(o)) || (process.env.FUZZ_DEBUG && o.close === 4008))
-        console.log(`unclean: ${JSON.stringify(o)} after ${show(frames[i]!)}`);
-    expect(granted, 'grants without the good credential').toEqual([]);
-    expect(
-      unclean.map((o) => tally([o])),
-      'unclean ends',
-    ).toEqual([]);
-    expect(observed.filter((t) => t.startsWith('fuzz/leak/'))).toEqual([]);
-    await goodClientsConnect();
-  }, 120_000 * Math.max(1, SCALE));
-
-  it('JSON v1: mutated handshakes with random upgrade credentials never get an ack or data, and end cleanly', async () => {
-    const headerChar = fc.integer({ min: 0x20, max: 0x7e }).map((c) => String.fromCharCode(c));
-    const credentialHeader = fc.oneof(
-      fc.constant(undefined),
-      fc.string({ unit: headerChar, maxLength: 200 }),
-      badCredential()
-        .filter((c): c is string => c !== null && /^[\x20-\x7e]*$/.test(c))
-        .map((c) => `Bearer ${c}`),
-      fc.constantFrom(...badTokens).map((t) => `Bearer ${t}`),
-      fc.constantFrom(`Basic ${good}`, `Bearer  ${good}x`, `ApiKey isbk_${'0'.repeat(32)}`, `Bearer ${good}.`),
-      { arbitrary: fc.integer({ min: 9000, max: 60_000 }).map((n) => `Bearer ${'b'.repeat(n)}`), weight: 1 },
-    );
-    const protocols = fc.oneof(
-      { arbitrary: fc.constant(undefined), weight: 3 },
-      badCredential()
-        .filter((c): c is string => c !== null && /^[A-Za-z0-9._~+/=-]{1,2000}$/.test(c))
-        .map((c) => ['isobroker.v1', `bearer.${c}`]),
-      fc.constant(['isobroker.v1'] as string[]),
-    );
-    const handshake = fc.oneof(
-      fc.constant('["fuzz/"]'),
-      fc
-        .tuple(fc.constant('["fuzz/", "healthy/", ""]'), mutation)
-        .map(([s, ops]) => Buffer.from(mutate(Buffer.from(s), ops as MutationOp[])).toString('latin1')),
-      fc.json({ maxDepth: 3 }),
-      fc.string({ maxLength: 200 }),
-      fc.array(fc.string({ maxLength: 30 }), { maxLength: 50 }).map((a) => JSON.stringify(a)),
-      fc.uint8Array({ maxLength: 100 }), // binary first frame
-    );
-    const cases = fc.sample(fc.record({ authorization: credentialHeader, protocols, handshake }), {
-      seed: SEED + 3,
-      numRuns: N(400),
-    });
-    const outcomes = await runAll(cases, 50, (c) =>
-      attempt(listener.jsonUrl, c.handshake, {
-        native: false,
-        ...(c.authorization === undefined ? {} : { headers: { Authorization: c.authorization } }),
-        ...(c.protocols === undefined ? {} : { protocols: c.protocols }),
-      }),
-    );
-    // The good token may turn up (e.g. with trailing blanks, which HTTP strips): then an ack is fine.
-    const mayGrant = (c: (typeof cases)[number]): boolean =>
-      (c.authorization !== undefined && new RegExp(`^Bearer[ \t]+${good}[ \t]*$`, 'i').test(c.authorization.trim())) ||
-      (c.authorization === undefined && (c.protocols?.includes(`bearer.${good}`) ?? false));
-    const granted = outcomes.filter((o, i) => o.granted && !mayGrant(cases[i]!));
-    // Kept open after an error only with the good credential (a bad handshake over an accepted upgrade).
-    const unclean = outcomes.filter((o, i) => !o.granted && (!isClean(o) || (o.answered && !mayGrant(cases[i]!))));
-    console.log(
-      `JSON v1 first frames (seed ${SEED}): ${cases.length} sent; outcomes ${JSON.stringify(tally(outcomes))}`,
-    );
-    for (const [i, o] of outcomes.entries())
-      if (!o.granted && !isClean(o)) {
-        const c = cases[i]!;
-        console.log(
-          `unclean: ${JSON.stringify(o)} after auth ${c.authorization?.slice(0, 60)} (${c.authorization?.length}) protocols ${c.protocols?.map((p) => p.slice(0, 40))} handshake ${typeof c.handshake === 'string' ? JSON.stringify(c.handshake.slice(0, 60)) : `binary ${c.handshake.length}`}`,
-        );
+  it(
+    'native: random and mutated Hello frames never get a grant without the good credential, and end cleanly',
+    async () => {
+      const wellFormed = fc.sample(
+        helloCase(fc.oneof({ arbitrary: badCredential(), weight: 9 }, { arbitrary: fc.constant(good), weight: 1 })),
+        { seed: SEED, numRuns: N(300) },
+      );
+      const mutated = fc.sample(fc.tuple(helloCase(fc.oneof(badCredential(), fc.constant(good))), mutation), {
+        seed: SEED + 1,
+        numRuns: N(250),
+      });
+      const junk = fc.sample(
+        fc.oneof(
+          fc.uint8Array({ maxLength: 300 }),
+          fc.string({ maxLength: 100 }), // a text frame on the native path
+          fc.constant(new Uint8Array([0x90])), // an empty frame
+          fc.constant(encodeFrame([encodeMessage({ kind: MessageKind.Ping, nonce: 7 })])), // no Hello first
+        ),
+        { seed: SEED + 2, numRuns: N(50) },
+      );
+      const frames: (Uint8Array | string)[] = [];
+      let unencodable = 0;
+      for (const c of wellFormed) {
+        const f = helloFrame(c);
+        if (f) frames.push(f);
+        else unencodable++;
       }
-    expect(granted.length, 'acks or data without a valid credential').toBe(0);
-    expect(
-      unclean.map((o) => tally([o])),
-      'unclean ends',
-    ).toEqual([]);
-    await goodClientsConnect();
-  }, 120_000 * Math.max(1, SCALE));
+      for (const [c, ops] of mutated) {
+        const f = helloFrame(c);
+        if (f) frames.push(mutate(f, ops as MutationOp[]));
+      }
+      frames.push(...junk);
+
+      // A hub that stops reading an oversize frame cuts the socket after its close timeout (5 s).
+      const outcomes = await runAll(frames, 150, (f) =>
+        attempt(`${listener.url}${NATIVE_PATH}`, f, { native: true, ms: 12_000 }),
+      );
+      const granted = outcomes.filter((o, i) => o.granted && !mayGrantNative(frames[i]!));
+      const unclean = outcomes.filter((o) => !o.granted && !isClean(o));
+      console.log(
+        `native first frames (seed ${SEED}): ${frames.length} sent (${wellFormed.length - unencodable} well-formed Hellos, ${mutated.length} mutated, ${junk.length} junk; ${unencodable} not encodable), ` +
+          `${outcomes.filter((o) => o.granted).length} granted with the good token; outcomes ${JSON.stringify(tally(outcomes))}`,
+      );
+      const show = (f: Uint8Array | string): string =>
+        typeof f === 'string'
+          ? `text(${f.length})`
+          : `${Buffer.from(f.subarray(0, 48)).toString('hex')} (${f.length} bytes)`;
+      for (const [i, o] of outcomes.entries())
+        if ((!o.granted && !isClean(o)) || (process.env.FUZZ_DEBUG && o.close === 4008))
+          console.log(`unclean: ${JSON.stringify(o)} after ${show(frames[i]!)}`);
+      expect(granted, 'grants without the good credential').toEqual([]);
+      expect(
+        unclean.map((o) => tally([o])),
+        'unclean ends',
+      ).toEqual([]);
+      expect(observed.filter((t) => t.startsWith('fuzz/leak/'))).toEqual([]);
+      await goodClientsConnect();
+    },
+    120_000 * Math.max(1, SCALE),
+  );
+
+  it(
+    'JSON v1: mutated handshakes with random upgrade credentials never get an ack or data, and end cleanly',
+    async () => {
+      const headerChar = fc.integer({ min: 0x20, max: 0x7e }).map((c) => String.fromCharCode(c));
+      const credentialHeader = fc.oneof(
+        fc.constant(undefined),
+        fc.string({ unit: headerChar, maxLength: 200 }),
+        badCredential()
+          .filter((c): c is string => c !== null && /^[\x20-\x7e]*$/.test(c))
+          .map((c) => `Bearer ${c}`),
+        fc.constantFrom(...badTokens).map((t) => `Bearer ${t}`),
+        fc.constantFrom(`Basic ${good}`, `Bearer  ${good}x`, `ApiKey isbk_${'0'.repeat(32)}`, `Bearer ${good}.`),
+        { arbitrary: fc.integer({ min: 9000, max: 60_000 }).map((n) => `Bearer ${'b'.repeat(n)}`), weight: 1 },
+      );
+      const protocols = fc.oneof(
+        { arbitrary: fc.constant(undefined), weight: 3 },
+        badCredential()
+          .filter((c): c is string => c !== null && /^[A-Za-z0-9._~+/=-]{1,2000}$/.test(c))
+          .map((c) => ['isobroker.v1', `bearer.${c}`]),
+        fc.constant(['isobroker.v1'] as string[]),
+      );
+      const handshake = fc.oneof(
+        fc.constant('["fuzz/"]'),
+        fc
+          .tuple(fc.constant('["fuzz/", "healthy/", ""]'), mutation)
+          .map(([s, ops]) => Buffer.from(mutate(Buffer.from(s), ops as MutationOp[])).toString('latin1')),
+        fc.json({ maxDepth: 3 }),
+        fc.string({ maxLength: 200 }),
+        fc.array(fc.string({ maxLength: 30 }), { maxLength: 50 }).map((a) => JSON.stringify(a)),
+        fc.uint8Array({ maxLength: 100 }), // binary first frame
+      );
+      const cases = fc.sample(fc.record({ authorization: credentialHeader, protocols, handshake }), {
+        seed: SEED + 3,
+        numRuns: N(400),
+      });
+      const outcomes = await runAll(cases, 50, (c) =>
+        attempt(listener.jsonUrl, c.handshake, {
+          native: false,
+          ...(c.authorization === undefined ? {} : { headers: { Authorization: c.authorization } }),
+          ...(c.protocols === undefined ? {} : { protocols: c.protocols }),
+        }),
+      );
+      // The good token may turn up (e.g. with trailing blanks, which HTTP strips): then an ack is fine.
+      const mayGrant = (c: (typeof cases)[number]): boolean =>
+        (c.authorization !== undefined &&
+          new RegExp(`^Bearer[ \t]+${good}[ \t]*$`, 'i').test(c.authorization.trim())) ||
+        (c.authorization === undefined && (c.protocols?.includes(`bearer.${good}`) ?? false));
+      const granted = outcomes.filter((o, i) => o.granted && !mayGrant(cases[i]!));
+      // Kept open after an error only with the good credential (a bad handshake over an accepted upgrade).
+      const unclean = outcomes.filter((o, i) => !o.granted && (!isClean(o) || (o.answered && !mayGrant(cases[i]!))));
+      console.log(
+        `JSON v1 first frames (seed ${SEED}): ${cases.length} sent; outcomes ${JSON.stringify(tally(outcomes))}`,
+      );
+      for (const [i, o] of outcomes.entries())
+        if (!o.granted && !isClean(o)) {
+          const c = cases[i]!;
+          console.log(
+            `unclean: ${JSON.stringify(o)} after auth ${c.authorization?.slice(0, 60)} (${c.authorization?.length}) protocols ${c.protocols?.map((p) => p.slice(0, 40))} handshake ${typeof c.handshake === 'string' ? JSON.stringify(c.handshake.slice(0, 60)) : `binary ${c.handshake.length}`}`,
+          );
+        }
+      expect(granted.length, 'acks or data without a valid credential').toBe(0);
+      expect(
+        unclean.map((o) => tally([o])),
+        'unclean ends',
+      ).toEqual([]);
+      await goodClientsConnect();
+    },
+    120_000 * Math.max(1, SCALE),
+  );
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -576,155 +585,159 @@ async function synced(topic: string, closed: Promise<number>, ms = 5000): Promis
 }
 
 describe('frames after authentication', () => {
-  it('a native leaf and a JSON v1 client sending mutated frames get errors or a close; nothing outside the grant; a healthy pair is unaffected', async () => {
-    const ta = await sign('healthy-a', 'healthy');
-    const tb = await sign('healthy-b', 'healthy');
-    const a = new Endpoint({ name: 'healthy-a', linkKind: 'leaf' });
-    const b = new Endpoint({ name: 'healthy-b', linkKind: 'leaf' });
-    const healthy: number[] = [];
-    try {
-      b.subscribe('healthy/', (m) => void healthy.push(Number((m.data as { value: unknown }).value)));
-      await a.peer(listener.url, { token: ta });
-      await b.peer(listener.url, { token: tb });
-      await a.whenRoutable('healthy/x');
-      let healthySent = 0;
+  it(
+    'a native leaf and a JSON v1 client sending mutated frames get errors or a close; nothing outside the grant; a healthy pair is unaffected',
+    async () => {
+      const ta = await sign('healthy-a', 'healthy');
+      const tb = await sign('healthy-b', 'healthy');
+      const a = new Endpoint({ name: 'healthy-a', linkKind: 'leaf' });
+      const b = new Endpoint({ name: 'healthy-b', linkKind: 'leaf' });
+      const healthy: number[] = [];
+      try {
+        b.subscribe('healthy/', (m) => void healthy.push(Number((m.data as { value: unknown }).value)));
+        await a.peer(listener.url, { token: ta });
+        await b.peer(listener.url, { token: tb });
+        await a.whenRoutable('healthy/x');
+        let healthySent = 0;
 
-      // Native: mutated Data/Announce/Reauth/Hello frames and junk, in batches, each batch followed
-      // by a good Data message in the grant that shows the hub processed the batch.
-      const id = new Uint8Array(randomBytes(16));
-      let seq = 1;
-      const nativeCase = fc.record({
-        kind: fc.constantFrom('data', 'data', 'data', 'announce', 'reauth', 'hello', 'junk', 'text'),
-        topic: fc.constantFrom(...TOPICS),
-        value: fc.string({ maxLength: 40 }),
-        filter: fc.array(fc.oneof(fc.constantFrom(...TOPICS), fc.string({ maxLength: 12 })), { maxLength: 4 }),
-        mutate: fc.option(mutation, { freq: 2 }),
-        junk: fc.uint8Array({ maxLength: 200 }),
-      });
-      const nativeCases = fc.sample(nativeCase, { seed: SEED + 4, numRuns: N(600) });
-      const nativeCloses: Record<string, number> = {};
-      let nativeErrors = 0;
-      let conn = await authedNative(id);
-      let sync = 0;
-      const countErrors = (ws: WebSocket): void =>
-        void ws.on('message', (d) => {
-          for (const m of decodeFrame(new Uint8Array(d as Buffer))) if (m.kind === MessageKind.Error) nativeErrors++;
+        // Native: mutated Data/Announce/Reauth/Hello frames and junk, in batches, each batch followed
+        // by a good Data message in the grant that shows the hub processed the batch.
+        const id = new Uint8Array(randomBytes(16));
+        let seq = 1;
+        const nativeCase = fc.record({
+          kind: fc.constantFrom('data', 'data', 'data', 'announce', 'reauth', 'hello', 'junk', 'text'),
+          topic: fc.constantFrom(...TOPICS),
+          value: fc.string({ maxLength: 40 }),
+          filter: fc.array(fc.oneof(fc.constantFrom(...TOPICS), fc.string({ maxLength: 12 })), { maxLength: 4 }),
+          mutate: fc.option(mutation, { freq: 2 }),
+          junk: fc.uint8Array({ maxLength: 200 }),
         });
-      countErrors(conn.ws);
-      const leafTopics: string[] = [];
-      for (let i = 0; i < nativeCases.length; i += 20) {
-        for (const c of nativeCases.slice(i, i + 20)) {
-          let f: Uint8Array | string;
-          if (c.kind === 'text') f = c.value;
-          else if (c.kind === 'junk') f = c.junk;
-          else {
-            const msg =
-              c.kind === 'data'
-                ? encodeDataMessage(c.topic, id, seq++, 4, string(c.value))
-                : c.kind === 'announce'
-                  ? encodeMessage({
-                      kind: MessageKind.Announce,
-                      origin: id,
-                      version: seq++,
-                      name: 'fuzz-leaf',
-                      filter: c.filter,
-                      neighbors: [],
-                    })
-                  : c.kind === 'reauth'
-                    ? encodeMessage({ kind: MessageKind.Reauth, credential: c.value })
-                    : encodeMessage({
-                        kind: MessageKind.Hello,
-                        version: 3,
-                        id,
-                        name: 'x',
-                        role: 'client',
-                        credential: good,
-                        link: 'leaf',
-                      });
-            f = encodeFrame([msg]);
-            if (c.mutate) f = mutate(f, c.mutate as MutationOp[]);
+        const nativeCases = fc.sample(nativeCase, { seed: SEED + 4, numRuns: N(600) });
+        const nativeCloses: Record<string, number> = {};
+        let nativeErrors = 0;
+        let conn = await authedNative(id);
+        let sync = 0;
+        const countErrors = (ws: WebSocket): void =>
+          void ws.on('message', (d) => {
+            for (const m of decodeFrame(new Uint8Array(d as Buffer))) if (m.kind === MessageKind.Error) nativeErrors++;
+          });
+        countErrors(conn.ws);
+        const leafTopics: string[] = [];
+        for (let i = 0; i < nativeCases.length; i += 20) {
+          for (const c of nativeCases.slice(i, i + 20)) {
+            let f: Uint8Array | string;
+            if (c.kind === 'text') f = c.value;
+            else if (c.kind === 'junk') f = c.junk;
+            else {
+              const msg =
+                c.kind === 'data'
+                  ? encodeDataMessage(c.topic, id, seq++, 4, string(c.value))
+                  : c.kind === 'announce'
+                    ? encodeMessage({
+                        kind: MessageKind.Announce,
+                        origin: id,
+                        version: seq++,
+                        name: 'fuzz-leaf',
+                        filter: c.filter,
+                        neighbors: [],
+                      })
+                    : c.kind === 'reauth'
+                      ? encodeMessage({ kind: MessageKind.Reauth, credential: c.value })
+                      : encodeMessage({
+                          kind: MessageKind.Hello,
+                          version: 3,
+                          id,
+                          name: 'x',
+                          role: 'client',
+                          credential: good,
+                          link: 'leaf',
+                        });
+              f = encodeFrame([msg]);
+              if (c.mutate) f = mutate(f, c.mutate as MutationOp[]);
+            }
+            conn.ws.send(f);
           }
-          conn.ws.send(f);
-        }
-        const syncTopic = `fuzz/ok/sync-native-${sync++}`;
-        conn.ws.send(encodeFrame([encodeDataMessage(syncTopic, id, seq++, 4, count(1))]));
-        a.publish('healthy/x', count(healthySent++));
-        if (!(await synced(syncTopic, conn.closed))) {
-          const code = await conn.closed;
-          nativeCloses[code] = (nativeCloses[code] ?? 0) + 1;
-          leafTopics.push(...conn.topics);
-          conn = await authedNative(id);
-          countErrors(conn.ws);
-        }
-      }
-      leafTopics.push(...conn.topics);
-      conn.ws.close();
-
-      // JSON v1: mutated data messages, random JSON, binary frames.
-      const jsonCase = fc.record({
-        kind: fc.constantFrom('data', 'data', 'data', 'json', 'text', 'binary'),
-        topic: fc.constantFrom(...TOPICS),
-        mutate: fc.option(mutation, { freq: 2 }),
-        json: fc.json({ maxDepth: 3 }),
-        junk: fc.uint8Array({ maxLength: 100 }),
-        value: fc.string({ maxLength: 40 }),
-      });
-      const jsonCases = fc.sample(jsonCase, { seed: SEED + 5, numRuns: N(600) });
-      const jsonCloses: Record<string, number> = {};
-      let jsonErrors = 0;
-      let jc = await authedJson();
-      const jsonTexts: string[] = [];
-      for (let i = 0; i < jsonCases.length; i += 20) {
-        for (const c of jsonCases.slice(i, i + 20)) {
-          let f: string | Uint8Array;
-          if (c.kind === 'binary') f = c.junk;
-          else if (c.kind === 'json') f = c.json;
-          else if (c.kind === 'text') f = c.value;
-          else {
-            const text = JSON.stringify({
-              type: 'data-message',
-              topic: c.topic,
-              '@data-type': 'string',
-              data: c.value,
-            });
-            f = c.mutate ? Buffer.from(mutate(Buffer.from(text), c.mutate as MutationOp[])).toString('latin1') : text;
+          const syncTopic = `fuzz/ok/sync-native-${sync++}`;
+          conn.ws.send(encodeFrame([encodeDataMessage(syncTopic, id, seq++, 4, count(1))]));
+          a.publish('healthy/x', count(healthySent++));
+          if (!(await synced(syncTopic, conn.closed))) {
+            const code = await conn.closed;
+            nativeCloses[code] = (nativeCloses[code] ?? 0) + 1;
+            leafTopics.push(...conn.topics);
+            conn = await authedNative(id);
+            countErrors(conn.ws);
           }
-          jc.ws.send(f);
         }
-        const syncTopic = `fuzz/ok/sync-json-${sync++}`;
-        jc.ws.send(JSON.stringify({ type: 'data-message', topic: syncTopic, '@data-type': 'count', data: 1 }));
-        a.publish('healthy/x', count(healthySent++));
-        if (!(await synced(syncTopic, jc.closed))) {
-          const code = await jc.closed;
-          jsonCloses[code] = (jsonCloses[code] ?? 0) + 1;
-          jsonTexts.push(...jc.texts);
-          jc = await authedJson();
-        }
-      }
-      jsonTexts.push(...jc.texts);
-      jc.ws.close();
-      for (const t of jsonTexts) {
-        const m = JSON.parse(t) as { type: string; topic?: string };
-        if (m.type === 'error') jsonErrors++;
-        if (m.type === 'data-message') expect(m.topic!.startsWith('fuzz/'), `delivered ${m.topic}`).toBe(true);
-      }
+        leafTopics.push(...conn.topics);
+        conn.ws.close();
 
-      await until(() => healthy.length === healthySent, 5000, 'every healthy message');
-      expect(healthy).toEqual([...Array(healthySent).keys()]);
-      const outside = [...new Set(observed.filter((t) => !mayObserve(t)))];
-      expect(outside, 'delivered outside the grant').toEqual([]);
-      expect(leafTopics.filter((t) => !t.startsWith('fuzz/'))).toEqual([]);
-      for (const code of [...Object.keys(nativeCloses), ...Object.keys(jsonCloses)])
-        expect(CLEAN_CLOSES.has(Number(code)), `close ${code}`).toBe(true);
-      console.log(
-        `after auth (seed ${SEED}): native ${nativeCases.length} frames, ${nativeErrors} Error replies, closes ${JSON.stringify(nativeCloses)}; ` +
-          `JSON v1 ${jsonCases.length} frames, ${jsonErrors} error replies, closes ${JSON.stringify(jsonCloses)}; ` +
-          `healthy pair ${healthy.length}/${healthySent} delivered in order`,
-      );
-      await goodClientsConnect();
-    } finally {
-      await a.close();
-      await b.close();
-    }
-  }, 120_000 * Math.max(1, SCALE));
+        // JSON v1: mutated data messages, random JSON, binary frames.
+        const jsonCase = fc.record({
+          kind: fc.constantFrom('data', 'data', 'data', 'json', 'text', 'binary'),
+          topic: fc.constantFrom(...TOPICS),
+          mutate: fc.option(mutation, { freq: 2 }),
+          json: fc.json({ maxDepth: 3 }),
+          junk: fc.uint8Array({ maxLength: 100 }),
+          value: fc.string({ maxLength: 40 }),
+        });
+        const jsonCases = fc.sample(jsonCase, { seed: SEED + 5, numRuns: N(600) });
+        const jsonCloses: Record<string, number> = {};
+        let jsonErrors = 0;
+        let jc = await authedJson();
+        const jsonTexts: string[] = [];
+        for (let i = 0; i < jsonCases.length; i += 20) {
+          for (const c of jsonCases.slice(i, i + 20)) {
+            let f: string | Uint8Array;
+            if (c.kind === 'binary') f = c.junk;
+            else if (c.kind === 'json') f = c.json;
+            else if (c.kind === 'text') f = c.value;
+            else {
+              const text = JSON.stringify({
+                type: 'data-message',
+                topic: c.topic,
+                '@data-type': 'string',
+                data: c.value,
+              });
+              f = c.mutate ? Buffer.from(mutate(Buffer.from(text), c.mutate as MutationOp[])).toString('latin1') : text;
+            }
+            jc.ws.send(f);
+          }
+          const syncTopic = `fuzz/ok/sync-json-${sync++}`;
+          jc.ws.send(JSON.stringify({ type: 'data-message', topic: syncTopic, '@data-type': 'count', data: 1 }));
+          a.publish('healthy/x', count(healthySent++));
+          if (!(await synced(syncTopic, jc.closed))) {
+            const code = await jc.closed;
+            jsonCloses[code] = (jsonCloses[code] ?? 0) + 1;
+            jsonTexts.push(...jc.texts);
+            jc = await authedJson();
+          }
+        }
+        jsonTexts.push(...jc.texts);
+        jc.ws.close();
+        for (const t of jsonTexts) {
+          const m = JSON.parse(t) as { type: string; topic?: string };
+          if (m.type === 'error') jsonErrors++;
+          if (m.type === 'data-message') expect(m.topic!.startsWith('fuzz/'), `delivered ${m.topic}`).toBe(true);
+        }
+
+        await until(() => healthy.length === healthySent, 5000, 'every healthy message');
+        expect(healthy).toEqual([...Array(healthySent).keys()]);
+        const outside = [...new Set(observed.filter((t) => !mayObserve(t)))];
+        expect(outside, 'delivered outside the grant').toEqual([]);
+        expect(leafTopics.filter((t) => !t.startsWith('fuzz/'))).toEqual([]);
+        for (const code of [...Object.keys(nativeCloses), ...Object.keys(jsonCloses)])
+          expect(CLEAN_CLOSES.has(Number(code)), `close ${code}`).toBe(true);
+        console.log(
+          `after auth (seed ${SEED}): native ${nativeCases.length} frames, ${nativeErrors} Error replies, closes ${JSON.stringify(nativeCloses)}; ` +
+            `JSON v1 ${jsonCases.length} frames, ${jsonErrors} error replies, closes ${JSON.stringify(jsonCloses)}; ` +
+            `healthy pair ${healthy.length}/${healthySent} delivered in order`,
+        );
+        await goodClientsConnect();
+      } finally {
+        await a.close();
+        await b.close();
+      }
+    },
+    120_000 * Math.max(1, SCALE),
+  );
 });
