@@ -63,6 +63,19 @@ export interface ApiKeyEntry {
   readonly node: string | null;
 }
 
+/**
+ * A client certificate mapping: a verified client certificate whose subject CN is `name` is
+ * authenticated as `sub` with `roles` (and `node`, required for a node role).
+ */
+export interface CertificateEntry {
+  /** The certificate's subject CN (the key of `$.certificates`). */
+  readonly name: string;
+  readonly sub: string;
+  readonly roles: readonly string[];
+  /** The node name, required when a role is a node role; else null. */
+  readonly node: string | null;
+}
+
 /** Revoked credentials. */
 export interface Revocations {
   /** Revoked token ids. */
@@ -86,6 +99,11 @@ export interface Policy {
   /** API keys by `hash` (`sha256:<hex>`). */
   readonly apiKeysByHash: ReadonlyMap<string, ApiKeyEntry>;
   readonly roles: ReadonlyMap<string, RoleDef>;
+  /**
+   * Client certificate subject CN → who it makes you (`$.certificates`). Optional so policies
+   * built by hand stay valid; `parsePolicy` always sets it.
+   */
+  readonly certificates?: ReadonlyMap<string, CertificateEntry>;
   /** The role of clients without a credential, or undefined: they are refused. */
   readonly anonymous: string | undefined;
   readonly revocations: Revocations;

@@ -1,8 +1,8 @@
 /**
- * The sections of a policy file besides keys and roles: API keys, revocations, browser origins
- * and the token cookie. Each check reports every problem with its JSON path (see policy.ts).
+ * The sections of a policy file besides keys and roles: API keys, client certificates,
+ * revocations, browser origins and the token cookie. Each check reports every problem with its JSON path (see policy.ts).
  */
-import type { ApiKeyEntry, RoleDef, Revocations } from './policy-model.js';
+import type { ApiKeyEntry, CertificateEntry, RoleDef, Revocations } from './policy-model.js';
 import {
   checkArray,
   checkKnownKeys,
@@ -79,6 +79,69 @@ export function checkApiKeys(
       continue;
     }
     out.push(Object.freeze({ id, hash, sub, roles: Object.freeze(roleNames), node: isNode ? node : null }));
+  }
+  return out;
+}
+
+/** Most entries `$.certificates` may hold. */
+const MAX_CERTIFICATES = 100_000;
+
+/**
+ * Checks `$.certificates` (see policy.ts): an object of client certificate subject CN →
+ * `{ "sub"?: string (default the CN), "roles": [...], "node"?: string }`. Roles must be defined;
+ * a node role needs `node`.
+ */
+export function checkCertificates(
+  p: Problems,
+  value: unknown,
+  roles: ReadonlyMap<string, RoleDef> | undefined,
+): ReadonlyMap<string, CertificateEntry> {
+  const out = new Map<string, CertificateEntry>();
+  if (value === undefined) return out;
+  if (!isRecord(value)) {
+    p.error('$.certificates', `expected an object of certificate name → {"roles": [...]}, got ${describe(value)}`);
+    return out;
+  }
+  const names = Object.keys(value);
+  if (names.length > MAX_CERTIFICATES) {
+    p.error('$.certificates', `at most ${MAX_CERTIFICATES} certificate names, got ${names.length}`);
+    return out;
+  }
+  for (const name of names) {
+    const at = keyPath('$.certificates', name);
+    const entry = value[name];
+    if (name.length === 0 || name.length > 1024) {
+      p.error(at, 'a certificate name must be 1–1024 characters');
+      continue;
+    }
+    if (!isRecord(entry)) {
+      p.error(at, `expected {"roles": [...], "sub"?, "node"?}, got ${describe(entry)}`);
+      continue;
+    }
+    const before = p.count;
+    checkKnownKeys(p, at, entry, ['sub', 'roles', 'node']);
+    const subRaw = field(entry, 'sub');
+    const sub = subRaw === undefined ? name : checkString(p, `${at}.sub`, subRaw);
+    const roleNames = checkStringList(p, `${at}.roles`, field(entry, 'roles'), { maxItems: 1000, maxLength: 128 });
+    const nodeRaw = field(entry, 'node');
+    let node: string | null = null;
+    if (nodeRaw !== undefined && nodeRaw !== null) {
+      if (isSafeSegmentValue(nodeRaw)) node = nodeRaw;
+      else p.error(`${at}.node`, `expected a node name (one path segment, no "/"), got ${describe(nodeRaw)}`);
+    }
+    let isNode = false;
+    for (const [j, r] of (roleNames ?? []).entries()) {
+      const role = roles?.get(r);
+      if (roles !== undefined && role === undefined) {
+        p.error(`${at}.roles[${j}]`, `role ${JSON.stringify(r)} is not defined in $.roles`);
+      }
+      if (role?.node === true) isNode = true;
+    }
+    if (isNode && node === null && nodeRaw === undefined) {
+      p.error(`${at}.node`, 'required: a node role needs the node name this certificate may use');
+    }
+    if (p.count > before || sub === undefined || roleNames === undefined) continue;
+    out.set(name, Object.freeze({ name, sub, roles: Object.freeze(roleNames), node: isNode ? node : null }));
   }
   return out;
 }

@@ -23,6 +23,9 @@
  *   "apiKeys": [                                   // long-lived keys, stored as SHA-256 of the key text
  *     { "id": "ingest-1", "hash": "sha256:<64 hex>", "sub": "ingest", "roles": ["ingest"], "node": "w1"? }
  *   ],
+ *   "certificates": {                              // verified client certificate subject CN → principal
+ *     "hub-b": { "sub": "hub-b"?, "roles": ["hub"], "node": "hub-b"? }  // sub defaults to the CN
+ *   },
  *   "roles": {                                     // required (may be {})
  *     "dashboard": {
  *       "publish":   { "allow": ["demo/"], "deny": ["demo/secret/"] },
@@ -70,7 +73,7 @@ import {
   type PolicyParseResult,
   type RoleDef,
 } from './policy-model.js';
-import { checkApiKeys, checkCookie, checkOrigins, checkRevocations } from './policy-sections.js';
+import { checkApiKeys, checkCertificates, checkCookie, checkOrigins, checkRevocations } from './policy-sections.js';
 import {
   checkArray,
   checkBool,
@@ -103,6 +106,7 @@ const TOP_KEYS = [
   'maxTokenLifetimeSeconds',
   'keys',
   'apiKeys',
+  'certificates',
   'roles',
   'anonymous',
   'revocations',
@@ -170,6 +174,7 @@ function checkPolicy(p: Problems, json: unknown): Policy | undefined {
   const roles = checkRoles(p, field(json, 'roles'));
   const apiKeysRaw = field(json, 'apiKeys');
   const apiKeys = apiKeysRaw === undefined ? [] : checkApiKeys(p, apiKeysRaw, roles);
+  const certificates = checkCertificates(p, field(json, 'certificates'), roles);
 
   const anonRaw = field(json, 'anonymous');
   let anonymous: string | undefined;
@@ -187,8 +192,8 @@ function checkPolicy(p: Problems, json: unknown): Policy | undefined {
   const origins = checkOrigins(p, field(json, 'origins'));
   const cookie = checkCookie(p, field(json, 'cookie'), origins);
 
-  if (keys.length === 0 && apiKeys.length === 0 && anonymous === undefined) {
-    p.warn('$', 'no keys, no apiKeys and no anonymous role: no client can connect');
+  if (keys.length === 0 && apiKeys.length === 0 && certificates.size === 0 && anonymous === undefined) {
+    p.warn('$', 'no keys, no apiKeys, no certificates and no anonymous role: no client can connect');
   }
   if (!p.ok || roles === undefined || algorithms === undefined) return undefined;
   const byHash = new Map(apiKeys.map((k) => [k.hash, k]));
@@ -202,6 +207,7 @@ function checkPolicy(p: Problems, json: unknown): Policy | undefined {
     keys: Object.freeze(keys),
     apiKeys: Object.freeze(apiKeys),
     apiKeysByHash: byHash,
+    certificates,
     roles,
     anonymous,
     revocations,

@@ -618,7 +618,7 @@ describe('parsePolicy: invalid files', () => {
     let cur = deep;
     for (let i = 0; i < 10000; i++) cur = cur.next = {} as Record<string, unknown>;
     expect(errorsOf(deep)).toEqual([
-      '$.next: unknown field (expected one of version, issuer, audience, algorithms, clockToleranceSeconds, maxTokenLifetimeSeconds, keys, apiKeys, roles, anonymous, revocations, origins, cookie)',
+      '$.next: unknown field (expected one of version, issuer, audience, algorithms, clockToleranceSeconds, maxTokenLifetimeSeconds, keys, apiKeys, certificates, roles, anonymous, revocations, origins, cookie)',
     ]);
   });
 });

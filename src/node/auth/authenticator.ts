@@ -2,24 +2,35 @@
  * The hub's `Authenticate` and `Revalidate` over a policy that can be reloaded: bearer tokens are
  * verified with `verifyToken` and turned into principals by `principalFromClaims`; API keys are
  * looked up by hash in constant time and turned into principals by `principalFromApiKey`; no
- * credential gets the policy's anonymous role or `unauthenticated`. Every call uses the policy in
+ * credential gets the principal of the connection's verified client certificate when the policy's
+ * `certificates` lists its subject CN (method `certificate`), else the policy's anonymous role or
+ * `unauthenticated`; a token or API key always wins over the certificate. Every call uses the policy in
  * force at that moment; a reload during a verification makes it start over under the new policy.
  *
  * `revalidate` re-checks a live principal after a reload (`revalidatePrincipal`), and also
  * refuses a token principal whose signing key left the policy or changed (`revoked`): removing a
- * compromised key closes the connections that used it.
+ * compromised key closes the connections that used it. A certificate principal whose name left
+ * `certificates`, or whose subject or node changed, is `revoked`.
  *
  * `authenticate` rejects only with `AuthError`s; messages never hold the credential.
  */
 import { createHash } from 'node:crypto';
-import type { Policy, PolicyKey } from '../../auth/policy.js';
+import type { CertificateEntry, Policy, PolicyKey } from '../../auth/policy.js';
 import {
   anonymousPrincipal,
   principalFromApiKey,
   principalFromClaims,
+  principalFromRoles,
   revalidatePrincipal,
 } from '../../auth/principal.js';
-import { AuthError, type Authenticate, type Credential, type Principal, type Revalidate } from '../../auth/types.js';
+import {
+  AuthError,
+  type Authenticate,
+  type ConnectionInfo,
+  type Credential,
+  type Principal,
+  type Revalidate,
+} from '../../auth/types.js';
 import { findApiKey, isApiKeyShaped } from './api-keys.js';
 import { verifyToken } from './jwt.js';
 
@@ -75,6 +86,15 @@ function tokenKid(token: string): string | undefined {
   }
 }
 
+/** The certificate mapping of `name` in `policy`, or undefined (own entries only). */
+function certificateEntry(policy: Policy, name: string): CertificateEntry | undefined {
+  return policy.certificates?.get(name);
+}
+
+function sameRoles(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((r, i) => r === b[i]);
+}
+
 /** Creates the `Authenticate` and `Revalidate` of a hub whose policy `source` holds. */
 export function createAuthenticator(source: PolicySource, options: AuthenticatorOptions = {}): Authenticator {
   const now = options.now ?? Date.now;
@@ -105,10 +125,34 @@ export function createAuthenticator(source: PolicySource, options: Authenticator
     return p;
   };
 
-  const authenticate: Authenticate = async (credential: Credential | undefined) => {
+  /** Certificate principals → the mapping they were made from. */
+  const certifiedBy = new WeakMap<Principal, CertificateEntry>();
+
+  const fromCertificate = (policy: Policy, entry: CertificateEntry): Principal | AuthError => {
+    const p = principalFromRoles(policy, {
+      sub: entry.sub,
+      roles: entry.roles,
+      node: entry.node,
+      method: 'certificate',
+      credentialId: entry.name,
+    });
+    if (!(p instanceof AuthError)) certifiedBy.set(p, entry);
+    return p;
+  };
+
+  const authenticate: Authenticate = async (credential: Credential | undefined, conn?: ConnectionInfo) => {
     try {
       if (credential === undefined || credential === null) {
-        const p = anonymousPrincipal(source.current);
+        const policy = source.current;
+        const name = conn?.certificateName;
+        const entry = typeof name === 'string' && name !== '' ? certificateEntry(policy, name) : undefined;
+        if (entry !== undefined) {
+          const c = fromCertificate(policy, entry);
+          if (c instanceof AuthError) throw c;
+          return c;
+        }
+        // A verified certificate the policy does not list is no credential at all.
+        const p = anonymousPrincipal(policy);
         if (p instanceof AuthError) throw p;
         return p;
       }
@@ -126,9 +170,29 @@ export function createAuthenticator(source: PolicySource, options: Authenticator
     }
   };
 
+  const revalidateCertificate = (
+    policy: Policy,
+    principal: Principal,
+    was: CertificateEntry,
+  ): Principal | AuthError => {
+    const entry = certificateEntry(policy, was.name);
+    if (entry === undefined) {
+      return new AuthError('revoked', `the certificate name ${JSON.stringify(was.name)} left the policy`);
+    }
+    if (entry.sub !== was.sub || entry.node !== was.node) {
+      return new AuthError('revoked', `the certificate name ${JSON.stringify(was.name)} now maps to someone else`);
+    }
+    if (!sameRoles(entry.roles, was.roles)) return fromCertificate(policy, entry);
+    const next = revalidatePrincipal(policy, principal, now());
+    if (!(next instanceof AuthError) && next !== principal) certifiedBy.set(next, entry);
+    return next;
+  };
+
   const revalidate: Revalidate = (principal) => {
     try {
       const policy = source.current;
+      const cert = certifiedBy.get(principal);
+      if (cert !== undefined) return revalidateCertificate(policy, principal, cert);
       const signer = signedBy.get(principal);
       if (signer !== undefined && digestOf(policy, signer.kid) !== signer.digest) {
         return new AuthError('revoked', `the key ${JSON.stringify(signer.kid)} that signed the token left the policy`);
