@@ -60,6 +60,8 @@ export const STORE_ERROR_CODES = [
   'listener_failed',
   /** The principal lacks the store permission (`read`, `write`, `master`): a hub refused the store traffic. */
   'forbidden',
+  /** A hub refused a write: the connection had too many store commands awaiting their ack (`storeCommandsInFlight`). */
+  'limit_exceeded',
 ] as const;
 /** One of Broker's data-store error codes. */
 export type StoreErrorCode = (typeof STORE_ERROR_CODES)[number];

@@ -27,7 +27,7 @@ import { INTERNAL_TOPIC_PREFIX, isInternalTopic } from '../topic/internal.js';
 import { CloseCode, type Transport } from '../transport/transport.js';
 import { KeyedRateLimit } from './limits.js';
 import type { Timers } from './timers.js';
-import { TopicGuards } from './topic-guards.js';
+import { TopicGuards, type ConnectionGuardStates } from './topic-guards.js';
 
 /** Warning (`token_expiring`) this long before a native connection's credential expires, ms. */
 export const EXPIRY_WARNING_MS = 60_000;
@@ -140,6 +140,8 @@ export class ConnectionAccess {
   private expireTimer: unknown;
   private closed = false;
   private warnedFor: number | undefined;
+  /** Per-connection state of the topic guards (e.g. store commands in flight). */
+  private readonly guardStates: ConnectionGuardStates = new Map();
 
   constructor(
     private readonly control: AccessControl,
@@ -165,13 +167,20 @@ export class ConnectionAccess {
     if (local !== undefined) {
       err = new AuthError('forbidden', `topics under ${local} are local to each endpoint`);
     } else if (isInternalTopic(topic)) {
-      err = this.control.guards.checkPublish(topic, valueBytes(), p);
+      err = this.control.guards.checkPublish(topic, valueBytes(), p, {
+        states: this.guardStates,
+        now: this.control.timers.now(),
+      });
     } else if (p.node === null && NODE_ONLY_PREFIXES.some((r) => topic.startsWith(r))) {
       err = new AuthError('forbidden', `only cluster nodes may publish on '${topic}'`);
     } else if (!p.publish.allows(topic)) {
       err = new AuthError('forbidden', `${p.sub} may not publish on '${topic}'`);
     }
-    if (err) this.audit('publish_denied', { subject: topic, code: err.code });
+    if (err)
+      this.audit(err.code === 'limit_exceeded' ? 'limit_exceeded' : 'publish_denied', {
+        subject: topic,
+        code: err.code,
+      });
     return err;
   }
 
@@ -293,10 +302,16 @@ export class ConnectionAccess {
     return { effective, narrowed, refused, filtered };
   }
 
-  /** True when a message on `topic` may be delivered to this connection. */
-  mayReceive(topic: string): boolean {
+  /**
+   * True when a message on `topic` may be delivered to this connection. `valueBytes` (internal
+   * topics) lets the guards' per-connection state see what is delivered (e.g. store acks).
+   */
+  mayReceive(topic: string, valueBytes?: Uint8Array): boolean {
     if (isInternalTopic(topic))
-      return !this.internalFiltered || this.control.guards.checkDelivery(topic, this.principal) === undefined;
+      return (
+        !this.internalFiltered ||
+        this.control.guards.checkDelivery(topic, this.principal, valueBytes, this.guardStates) === undefined
+      );
     return !this.aclFiltered || this.principal.subscribe.allows(topic);
   }
 
@@ -380,6 +395,7 @@ export class ConnectionAccess {
     this.closed = true;
     this.clearExpiry();
     this.clearPause();
+    this.guardStates.clear();
     this.control.forget(this);
   }
 

@@ -228,7 +228,7 @@ export class Overlay {
     const valueBytes = typeof value === 'function' ? value() : value;
     const encoded = encodeDataMessage(topic, this.selfBytes, this.nextSeq(), this.cfg.ttl, valueBytes);
     for (const hop of hops) this.routerPeers.get(hop)?.sendData(encoded);
-    for (const s of leaves) if (!s.access?.filtered || s.access.mayReceive(topic)) s.sendData(encoded);
+    for (const s of leaves) if (!s.access?.filtered || s.access.mayReceive(topic, valueBytes)) s.sendData(encoded);
     for (const s of ups) s.sendData(encoded);
   }
 
@@ -487,7 +487,7 @@ export class Overlay {
           `data message of origin ${origin} from leaf ${s.peerId}: a leaf can only publish as itself`,
         );
       }
-      if (s.access && !this.native!.mayPublish(s.access, m.topic, m.valueBytes)) return;
+      if (s.access && !s.access.mayPublish(m.topic, () => m.valueBytes)) return;
       this.counters.received++;
       // A subscription change the leaf made before this message goes out first (a request
       // published next must find its answer routed back).
@@ -560,7 +560,7 @@ export class Overlay {
     if (this.leaves.size > 0) {
       for (const leaf of this.leaves.match(topic)) {
         if (leaf === from || leaf.peerId === origin) continue;
-        if (leaf.access?.filtered && !leaf.access.mayReceive(topic)) continue;
+        if (leaf.access?.filtered && !leaf.access.mayReceive(topic, valueBytes)) continue;
         leaf.sendData(bytes());
         this.counters.forwarded++;
       }

@@ -20,7 +20,23 @@ export interface TopicGuardRegistration {
    * through this guard (a subscription prefix also covers longer topics); absent: not checked.
    */
   deliver?(topic: string, principal: Principal): AuthError | undefined;
+  /**
+   * Per-connection state of the guard (e.g. a count of store commands awaiting their answer):
+   * made for a non-trusted connection the first time it publishes under the prefix.
+   */
+  connection?(): ConnectionTopicGuard;
 }
+
+/** The per-connection part of a guard (`TopicGuardRegistration.connection`). */
+export interface ConnectionTopicGuard {
+  /** Checks a message of this connection after every guard's `publish` passed; may refuse it (e.g. a limit). */
+  publish?(topic: string, valueBytes: Uint8Array, principal: Principal, now: number): AuthError | undefined;
+  /** A message under the prefix passed the delivery checks to this connection. */
+  delivered?(topic: string, valueBytes: Uint8Array): void;
+}
+
+/** One connection's guard states, by registration (kept by the connection, bounded by the guards registered). */
+export type ConnectionGuardStates = Map<TopicGuardRegistration, ConnectionTopicGuard>;
 
 /** The guards of one endpoint. */
 export class TopicGuards {
@@ -36,14 +52,46 @@ export class TopicGuards {
     };
   }
 
-  /** A non-trusted principal's message on an internal topic: every matching guard must pass; none → refused. */
-  checkPublish(topic: string, valueBytes: Uint8Array, p: Principal): AuthError | undefined {
-    return this.checkTopic(topic, p, (reg) => reg.publish(topic, valueBytes, p));
+  /**
+   * A non-trusted principal's message on an internal topic: every matching guard must pass; none →
+   * refused. With `conn` (the connection's guard states and the time), the guards' per-connection
+   * checks run afterwards.
+   */
+  checkPublish(
+    topic: string,
+    valueBytes: Uint8Array,
+    p: Principal,
+    conn?: { states: ConnectionGuardStates; now: number },
+  ): AuthError | undefined {
+    const err = this.checkTopic(topic, p, (reg) => reg.publish(topic, valueBytes, p));
+    if (err || !conn) return err;
+    for (const { prefix, reg } of this.guards) {
+      if (!reg.connection || !topic.startsWith(prefix)) continue;
+      let state = conn.states.get(reg);
+      if (!state) conn.states.set(reg, (state = reg.connection()));
+      const refused = state.publish?.(topic, valueBytes, p, conn.now);
+      if (refused) return refused;
+    }
+    return undefined;
   }
 
-  /** A delivery of an internal topic to a non-trusted principal: every matching guard's `deliver` check must pass (no guard matching: refused). */
-  checkDelivery(topic: string, p: Principal): AuthError | undefined {
-    return this.checkTopic(topic, p, (reg) => reg.deliver?.(topic, p));
+  /**
+   * A delivery of an internal topic to a non-trusted principal: every matching guard's `deliver`
+   * check must pass (no guard matching: refused). When it passes and `valueBytes` and `states` are
+   * given, the connection's guard states are told of the delivery.
+   */
+  checkDelivery(
+    topic: string,
+    p: Principal,
+    valueBytes?: Uint8Array,
+    states?: ConnectionGuardStates,
+  ): AuthError | undefined {
+    const err = this.checkTopic(topic, p, (reg) => reg.deliver?.(topic, p));
+    if (err || valueBytes === undefined || !states || states.size === 0) return err;
+    for (const { prefix, reg } of this.guards) {
+      if (topic.startsWith(prefix)) states.get(reg)?.delivered?.(topic, valueBytes);
+    }
+    return undefined;
   }
 
   /** A non-trusted principal's subscription to an internal prefix: some guard must allow it. */

@@ -491,6 +491,14 @@ export class CloneCore {
     this.events.emit('syncFailed', err);
   }
 
+  /** A hub refused write `reqId` (`limit_exceeded`: too many commands awaiting their ack): it fails with `err`. */
+  refusedCommand(reqId: number, err: StoreError): void {
+    const p = this.pending.get(reqId);
+    if (!p) return;
+    this.pending.delete(reqId);
+    p.reject(err);
+  }
+
   private onAck(msg: Extract<StoreMessage, { kind: typeof StoreMsg.Ack }>): void {
     const p = this.pending.get(msg.reqId);
     if (!p) return;

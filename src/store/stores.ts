@@ -29,6 +29,7 @@ import {
 } from './store-protocol.js';
 import { DEFAULT_MAX_ENTRY_BYTES } from './value-size.js';
 import { installStoreGuard } from './install-store-guard.js';
+import { storeCommandRefusal } from './store-commands-in-flight.js';
 import { storeRefusal } from './store-guard.js';
 import { Emitter } from '../util/emitter.js';
 import { checkOptionsObject, fnOption, intOption, numberOption } from '../util/options.js';
@@ -447,6 +448,13 @@ export class StoreClone extends StoreHandle {
     this.subs = [endpoint.subscribe(updatesTopic(name), rx), endpoint.subscribe(cloneTopic(name, this.cloneId), rx)];
     // A hub that refuses this store's traffic says so in a `forbidden` notice (store permissions).
     const offRefused = endpoint.on('error', (ev) => {
+      if (ev.code === 'limit_exceeded' && ev.context !== undefined) {
+        // One write refused: too many of this connection's commands await their ack.
+        const reqId = storeCommandRefusal(ev.context, name, this.cloneId);
+        if (reqId !== undefined)
+          this.core.refusedCommand(reqId, new StoreError('limit_exceeded', `clone of ${name}: ${ev.context}`));
+        return;
+      }
       if (ev.code !== 'forbidden' || ev.context === undefined) return;
       const need = storeRefusal(ev.context, name, this.cloneId);
       if (need === undefined) return;
