@@ -104,6 +104,9 @@ export interface ConnectionInfo {
 /** Turns a credential (or none) into a principal; rejects with an `AuthError`. */
 export type Authenticate = (credential: Credential | undefined, conn: ConnectionInfo) => Promise<Principal>;
 
+/** The prefix of every isobroker API key (`isbk_…`): a credential starting with it is an API key, not a token. */
+export const API_KEY_PREFIX = 'isbk_';
+
 /** Codes of authentication and authorization failures. */
 export const AUTH_ERROR_CODES = [
   /** No credential where one is required, or one that cannot be verified. */

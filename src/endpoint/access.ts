@@ -6,6 +6,7 @@
  * `AcceptAuth` (or with a trusted principal) have no `ConnectionAccess` and pay nothing.
  */
 import {
+  API_KEY_PREFIX,
   AuthCloseCode,
   AuthError,
   type AcceptAuth,
@@ -65,7 +66,7 @@ export function nativeCloseCode(err: AuthError): number {
 /** The credential a hello or `Reauth` carries: `isbk_…` is an API key, anything else a token. */
 export function credentialOf(value: string | null | undefined): Credential | undefined {
   if (value === undefined || value === null || value === '') return undefined;
-  return { kind: value.startsWith('isbk_') ? 'api_key' : 'bearer', value };
+  return { kind: value.startsWith(API_KEY_PREFIX) ? 'api_key' : 'bearer', value };
 }
 
 /** The reserved prefix under which no remote connection may publish or subscribe, if `topic` is under one. */

@@ -21,7 +21,7 @@ import type { Timers } from './timers.js';
 import { DEFAULT_LINKS, type ResolvedLinkOptions, type ResolvedLinks } from './json-links.js';
 import { BadInputGuard, errorContext } from './limits.js';
 import type { NativeLimits } from '../codec/native-limits.js';
-import type { AcceptAuth } from '../auth/types.js';
+import { AuthCloseCode, type AcceptAuth } from '../auth/types.js';
 import type { ConnectionAccess } from './access.js';
 
 /**
@@ -305,7 +305,11 @@ export class NativeSession {
     if (this.closed) return;
     if (this.held) {
       if (this.held.frames.length >= MAX_HELD_FRAMES) {
-        this.fail('limit_exceeded', `more than ${MAX_HELD_FRAMES} frames before authentication completed`, 4429);
+        this.fail(
+          'limit_exceeded',
+          `more than ${MAX_HELD_FRAMES} frames before authentication completed`,
+          AuthCloseCode.RateLimited,
+        );
         return;
       }
       this.held.frames.push(f);

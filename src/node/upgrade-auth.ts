@@ -7,7 +7,8 @@
  */
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { type AcceptAuth, AuthError, type AuditSink, type Authenticate, type ConnectionInfo } from '../auth/types.js';
+import type { AcceptAuth, AuditSink, Authenticate, ConnectionInfo } from '../auth/types.js';
+import { asAuthError } from '../endpoint/access.js';
 import type { ResolvedListenAuth } from './listen-options.js';
 import { listenerEvent } from './listener-audit.js';
 import { verifiedCertificateName } from './tls-server.js';
@@ -40,9 +41,6 @@ export type UpgradeAuthDecision =
   | { readonly kind: 'accept'; readonly auth: AcceptAuth; readonly authenticated: boolean }
   /** Already answered with an HTTP error, or the socket went away. */
   | { readonly kind: 'done' };
-
-const asAuthError = (err: unknown): AuthError =>
-  err instanceof AuthError ? err : new AuthError('unauthenticated', 'the credential could not be verified');
 
 /** Decides (and for a credential on the upgrade, verifies) the upgrade in `ctx`; `pending` holds sockets awaiting verification. */
 export async function decideUpgradeAuth(ctx: UpgradeAuthContext, pending: Set<Duplex>): Promise<UpgradeAuthDecision> {

@@ -7,9 +7,8 @@
  * string. Header values are bounded; the credential itself never goes into a message.
  */
 import type { IncomingMessage } from 'node:http';
-import { AuthError, type Credential } from '../auth/types.js';
+import { API_KEY_PREFIX, AuthError, type Credential } from '../auth/types.js';
 import { BEARER_SUBPROTOCOL_PREFIX, ISOBROKER_SUBPROTOCOL } from '../endpoint/token-source.js';
-import { API_KEY_PREFIX } from './auth/api-keys.js';
 
 /** How an upgrade's credential was read. */
 export type CredentialSource = 'authorization' | 'subprotocol' | 'cookie';

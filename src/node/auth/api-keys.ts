@@ -5,12 +5,10 @@
  * position of a match tells an attacker anything.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-
-/** The prefix of every isobroker API key. */
-export const API_KEY_PREFIX = 'isbk_';
+import { API_KEY_PREFIX } from '../../auth/types.js';
 
 /** The shape of an API key: the prefix and 43 base64url characters (256 bits). */
-export const API_KEY_PATTERN = /^isbk_[A-Za-z0-9_-]{43}$/;
+export const API_KEY_PATTERN = new RegExp(`^${API_KEY_PREFIX}[A-Za-z0-9_-]{43}$`);
 
 /** The shape of a stored key hash: `sha256:` and 64 hex digits (`hashApiKey` writes lowercase). */
 export const API_KEY_HASH_PATTERN = /^sha256:[0-9a-fA-F]{64}$/;

@@ -15,6 +15,7 @@
  */
 import { Buffer } from 'node:buffer';
 import { decodeProtectedHeader, errors, importJWK, importSPKI, importX509, jwtVerify, type JWTPayload } from 'jose';
+import { DEFAULT_ALGORITHMS, DEFAULT_CLOCK_TOLERANCE_SECONDS } from '../../auth/policy-model.js';
 import { AuthError } from '../../auth/types.js';
 
 export type { JWTPayload } from 'jose';
@@ -45,12 +46,6 @@ export interface TokenPolicy {
 
 /** The largest token accepted, in bytes (checked before parsing). */
 export const MAX_TOKEN_BYTES = 8 * 1024;
-
-/** Default of `TokenPolicy.algorithms`. */
-export const DEFAULT_TOKEN_ALGORITHMS: readonly string[] = ['HS256'];
-
-/** Default of `TokenPolicy.clockToleranceSeconds`. */
-export const DEFAULT_CLOCK_TOLERANCE_SECONDS = 30;
 
 /** The signature algorithms keys may use (`none` is never one of them). */
 export const TOKEN_ALGORITHMS = [
@@ -193,7 +188,7 @@ export async function verifyToken(token: string, policy: TokenPolicy, nowMs: num
   if (typeof header.kid !== 'string' || header.kid === '') throw refuse('the token header has no kid');
   const entry = policy.keys.find((k) => k.kid === header.kid);
   if (!entry) throw refuse(`the token's key id ${shown(header.kid)} is not one of the policy's keys`);
-  const algorithms = policy.algorithms ?? DEFAULT_TOKEN_ALGORITHMS;
+  const algorithms: readonly string[] = policy.algorithms ?? DEFAULT_ALGORITHMS;
   if (alg !== entry.alg || !algorithms.includes(alg)) {
     throw refuse(
       `the token's algorithm ${shown(alg)} is not accepted for key ${shown(entry.kid)} (expected ${entry.alg}${algorithms.includes(entry.alg) ? '' : ', which the policy does not allow'})`,
