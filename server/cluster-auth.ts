@@ -24,13 +24,16 @@ export const NODE_TOKEN_TTL_SECONDS = 3600;
 export const DASHBOARD_TOKEN_TTL_SECONDS = 900;
 /** The role and subject of the dashboard page's tokens. */
 export const DASHBOARD_ROLE = 'dashboard';
-/** The role of clients without a token in the demo policy. */
-export const DEMO_GUEST_ROLE = 'guest';
 /**
  * What the dashboard reads: the demo's events, and its stats and log tails inside the reserved
  * `isobroker/` (a role that reads there lists its prefixes; `""` would cover all of `isobroker/`).
  */
 export const DASHBOARD_SUBSCRIBE = ['demo/', 'isobroker/stats/', 'isobroker/logtail/'] as const;
+/**
+ * Where the dashboard's publish form may publish in the demo: under `demo/` (the form's default
+ * topic is `demo/browser`), not among the cluster's own topics.
+ */
+export const DASHBOARD_PUBLISH = ['demo/'] as const;
 
 /** The launcher's auth: the policy file the nodes get, and token minting. */
 export interface ClusterAuth {
@@ -50,9 +53,9 @@ export interface ClusterAuth {
  * The demo policy: node roles (`manager`, `logger`, `proxy`, `worker`, and `hub` for hubs that
  * join) may use every topic, the reserved ones included, and host any store; `dashboard` may
  * read what the dashboard shows (`demo/`, and the stats and log tails inside `isobroker/`),
- * publish events outside the reserved prefixes (its publish form) and read the `known_hosts`
- * store; clients without a token get `guest`: every topic outside the reserved
- * prefixes and the demo's `known_hosts` store — on loopback, auth stays optional for them.
+ * publish its form's events under `demo/` and read (clone) the `known_hosts` store — the page
+ * writes no store. There is no anonymous role: a client without a token is refused
+ * (`unauthenticated`), as under an operator's policy.
  */
 export function demoPolicy(kid: string, secret: string): Record<string, unknown> {
   const node = {
@@ -70,18 +73,12 @@ export function demoPolicy(kid: string, secret: string): Record<string, unknown>
       worker: node,
       hub: node,
       [DASHBOARD_ROLE]: {
-        publish: { allow: [''] },
+        publish: { allow: [...DASHBOARD_PUBLISH] },
         subscribe: { allow: [...DASHBOARD_SUBSCRIBE] },
         stores: { known_hosts: 'read' },
         maxTokenLifetimeSeconds: DASHBOARD_TOKEN_TTL_SECONDS,
       },
-      [DEMO_GUEST_ROLE]: {
-        publish: { allow: [''] },
-        subscribe: { allow: [''] },
-        stores: { known_hosts: 'write' },
-      },
     },
-    anonymous: DEMO_GUEST_ROLE,
   };
 }
 

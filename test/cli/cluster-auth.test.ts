@@ -11,6 +11,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Endpoint, dataToJs, parseZeekMessage, type Message } from 'isobroker';
+import {
+  MessageKind,
+  NATIVE_PROTOCOL_VERSION,
+  decodeFrame,
+  encodeFrame,
+  encodeMessage,
+  idToBytes,
+} from '../../src/internal.js';
+import { rawClient } from '../support/ws-client.js';
 import { layoutOf } from '../support/cluster.js';
 import { killAll, spawnCli, type Cli } from '../support/processes.js';
 import { authDir, until } from './hub-auth-support.js';
@@ -82,6 +91,20 @@ function nodePolicyArg(pid: number): string {
   return args[args.indexOf('--policy') + 1]!;
 }
 
+/** A native hello without a credential, as a client without a token sends it. */
+const tokenlessHello = (): Uint8Array =>
+  encodeFrame([
+    encodeMessage({
+      kind: MessageKind.Hello,
+      version: NATIVE_PROTOCOL_VERSION,
+      id: idToBytes('0a1b2c3d-0000-4000-8000-0000000000aa'),
+      name: 'no-token',
+      role: 'test',
+      credential: null,
+      link: 'leaf',
+    }),
+  ]);
+
 /** The node name and peer names of a stats message. */
 function statsOf(m: Message): { name: string; peers: string[] } {
   const ev = parseZeekMessage(m.data);
@@ -110,12 +133,16 @@ describe('cluster --demo with auth on', () => {
     expect(statSync(policyFile).mode & 0o777).toBe(0o600);
     expect(statSync(join(policyFile, '..')).mode & 0o777).toBe(0o700);
     const policy = JSON.parse(readFileSync(policyFile, 'utf8')) as {
-      anonymous: string;
-      roles: Record<string, unknown>;
+      anonymous?: string;
+      roles: Record<string, { publish?: { allow: string[] }; stores?: Record<string, string> }>;
     };
-    expect(Object.keys(policy.roles)).toEqual(
-      expect.arrayContaining(['manager', 'logger', 'proxy', 'worker', 'hub', 'dashboard']),
-    );
+    expect(Object.keys(policy.roles).sort()).toEqual(['dashboard', 'hub', 'logger', 'manager', 'proxy', 'worker']);
+    // No anonymous role; the dashboard publishes under demo/ only and only reads the store.
+    expect(policy.anonymous).toBeUndefined();
+    expect(policy.roles.dashboard).toMatchObject({
+      publish: { allow: ['demo/'] },
+      stores: { known_hosts: 'read' },
+    });
 
     // The page's token: same origin from loopback only.
     const res = await fetch(new URL('/token', url));
@@ -159,14 +186,23 @@ describe('cluster --demo with auth on', () => {
     dash.ep.subscribe('zeek/cluster/', () => undefined);
     await until(() => dash.codes.includes('forbidden'), 5000, 'zeek/cluster/ refused');
 
-    // Without a token a client gets the demo's guest role: demo events, no reserved topics.
-    const guest = endpoint('guest');
-    await guest.ep.peer(manager, { retry: 0 });
-    const guestTopics = new Set<string>();
-    guest.ep.subscribe('', (m) => guestTopics.add(m.topic));
-    await until(() => [...guestTopics].some((t) => t.startsWith('demo/')), 10_000, 'demo events for the guest');
-    await new Promise((r) => setTimeout(r, 1200));
-    expect([...guestTopics].filter((t) => !t.startsWith('demo/'))).toEqual([]);
+    // A client without a token is refused: there is no anonymous role in the demo.
+    const native = await rawClient(`${manager}/v1/messages/native`);
+    native.ws.send(tokenlessHello());
+    expect((await native.closed).code).toBe(4401);
+    expect(
+      native.binaries
+        .flatMap((f) => decodeFrame(f))
+        .filter((m) => m.kind === MessageKind.Error)
+        .map((m) => (m as { code: string }).code),
+    ).toEqual(['unauthenticated']);
+    const json = await rawClient(`${manager}/v1/messages/json`);
+    json.ws.send(JSON.stringify(['demo/']));
+    expect((await json.closed).code).toBe(1008);
+    expect(json.texts.map((t) => (JSON.parse(t) as { type: string; code?: string }).code)).toEqual(['unauthenticated']);
+    const anon = endpoint('anon');
+    await expect(anon.ep.peer(manager, { retry: 0 })).rejects.toThrow();
+    expect(anon.codes).toContain('unauthenticated');
 
     // A token signed with another secret is refused.
     const forged = endpoint('forged');

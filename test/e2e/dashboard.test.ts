@@ -1,7 +1,12 @@
 /**
  * The live dashboard end to end: a real cluster (`isobroker cluster --demo`, one child process per
- * node, started for this file), the built page in headless Chromium, and a Node endpoint peered
- * with the manager on the side — everything on 127.0.0.1. The tests run in order on one page.
+ * node, started for this file, auth on), the built page in headless Chromium, and Node endpoints
+ * peered with the manager on the side — everything on 127.0.0.1. The tests run in order on one page.
+ *
+ * The demo refuses clients without a token. The side endpoint `ep` holds the dashboard's token,
+ * fetched from the launcher's `/token` as the page does, and does only what the page may do
+ * (subscribe under `demo/`); the store is written by `writer`, a hub joining the demo with a
+ * token signed with the demo's secret (read from the policy file the nodes were started with).
  */
 import { mkdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -37,6 +42,7 @@ import {
   type ConsoleRecord,
   type Launcher,
 } from '../support/dashboard.js';
+import { mintToken, parseSigningKey } from '../../server/token.js';
 
 /**
  * The default layout's nodes (manager, logger-1, proxy-1/2, worker-1/2), what `npm start` runs, so
@@ -59,7 +65,35 @@ let browser: Browser;
 let page: Page;
 let consoleLog: ConsoleRecord;
 let ep: Endpoint;
+let writer: Endpoint;
 let clone: StoreClone | undefined;
+
+/** The dashboard's token, from the launcher's `/token` (same origin, loopback) as the page gets it. */
+async function dashboardToken(): Promise<string> {
+  const res = await fetch(new URL('/token', launcher.url));
+  if (!res.ok) throw new Error(`/token answered ${res.status}`);
+  return ((await res.json()) as { token: string }).token;
+}
+
+/**
+ * A token of the demo's `hub` role (hubs that join the cluster: every topic, any store; a node
+ * role, so the token names the endpoint, `writer`), signed with the demo's secret from the policy
+ * file the manager was started with (its `--policy`).
+ */
+async function hubToken(): Promise<string> {
+  const args = readFileSync(`/proc/${launcher.pid('manager')}/cmdline`, 'utf8').split('\0');
+  const policy = JSON.parse(readFileSync(args[args.indexOf('--policy') + 1]!, 'utf8')) as {
+    keys: { kid: string; secret: string }[];
+  };
+  const { kid, secret } = policy.keys[0]!;
+  return mintToken({
+    key: await parseSigningKey(secret, 'HS256'),
+    kid,
+    sub: 'e2e-writer',
+    roles: ['hub'],
+    node: 'e2e-writer',
+  });
+}
 
 beforeAll(async () => {
   // `npm test` compiles dist/ (the launcher runs it) but not the page: build it here.
@@ -70,7 +104,9 @@ beforeAll(async () => {
   page = await context.newPage();
   consoleLog = recordConsole(page);
   ep = new Endpoint({ name: 'e2e-node', retry: 100, maxRetry: 500 });
-  await ep.peer(launcher.managerUrl);
+  await ep.peer(launcher.managerUrl, { token: await dashboardToken(), getToken: dashboardToken });
+  writer = new Endpoint({ name: 'e2e-writer', retry: 100, maxRetry: 500 });
+  await writer.peer(launcher.managerUrl, { token: await hubToken() });
   await page.goto(launcher.url);
   await page.waitForSelector('body[data-ready="yes"]', { state: 'attached' });
 }, 60_000);
@@ -78,6 +114,7 @@ beforeAll(async () => {
 afterAll(async () => {
   clone?.close();
   await ep?.close();
+  await writer?.close();
   await browser?.close();
   await launcher?.stop();
 });
@@ -179,9 +216,9 @@ it('saves a screenshot of the whole dashboard at 1280×800', async () => {
 
 it('an event published from the form reaches a Node subscriber with its types intact', async () => {
   const got: Message[] = [];
-  const sub = ep.subscribe('e2e/from-page', (m) => got.push(m));
+  const sub = ep.subscribe('demo/from-page', (m) => got.push(m));
   try {
-    await page.fill(tid('publish-topic'), 'e2e/from-page');
+    await page.fill(tid('publish-topic'), 'demo/from-page');
     await page.fill(tid('publish-name'), 'E2E::typed');
     const args: (readonly [string, string])[] = [
       ['string', 'héllo — wörld'],
@@ -239,7 +276,7 @@ it('an event published from the form reaches a Node subscriber with its types in
         },
         { timeout: 10_000, interval: 200 },
       )
-      .toMatch(/^sent E2E::typed\(.*\) on e2e\/from-page$/);
+      .toMatch(/^sent E2E::typed\(.*\) on demo\/from-page$/);
     await expect.poll(() => got.length, { timeout: 10_000 }).toBeGreaterThan(0);
 
     const expected = makeEvent('E2E::typed', [
@@ -256,7 +293,7 @@ it('an event published from the form reaches a Node subscriber with its types in
       boolean(true),
     ]);
     for (const m of got) {
-      expect(m.topic).toBe('e2e/from-page');
+      expect(m.topic).toBe('demo/from-page');
       expect(
         equals(m.data, expected),
         `received ${JSON.stringify(m.data, (_, v: unknown) => (typeof v === 'bigint' ? `${v}n` : v))}`,
@@ -269,7 +306,7 @@ it('an event published from the form reaches a Node subscriber with its types in
 
 it('the store browser shows a change made on the manager', async () => {
   await expect.poll(storeState, { timeout: 15_000 }).toBe('in-sync');
-  clone = await createClone(ep, 'known_hosts');
+  clone = await createClone(writer, 'known_hosts');
   await clone.whenInSync(10_000);
   await clone.put(address(HOST_1), timestamp(1_714_564_800_000_000_000n));
   await page.waitForSelector(storeRow(HOST_1), { timeout: 10_000 });
