@@ -355,6 +355,11 @@ export class NativeSession {
     } catch (err) {
       if (!(err instanceof DecodeError)) throw err;
       this.received++;
+      if (this.awaitingCredential()) {
+        // Before authentication the peer gets one frame, and it must be a hello.
+        this.fail(err.code, `first frame before authentication: ${err.message}`, AuthCloseCode.Unauthenticated);
+        return;
+      }
       // Replies are rate-limited and bounded by the send buffer; a peer that keeps sending bad
       // frames is closed (BadInputGuard).
       const action = this.badInput.record();
@@ -376,7 +381,21 @@ export class NativeSession {
     this.handleMessages(msgs);
   }
 
+  /** Accepted without a principal: the hello's credential decides, so nothing may come before it. */
+  private awaitingCredential(): boolean {
+    const auth = this.authOptions.auth;
+    return auth !== undefined && auth.principal === undefined && this.peerId === undefined;
+  }
+
   private handleMessages(msgs: NativeMessage[]): void {
+    if (this.awaitingCredential() && msgs[0]?.kind !== MessageKind.Hello) {
+      this.fail(
+        'peer_invalid',
+        'the first frame must start with a hello: this endpoint requires authentication',
+        AuthCloseCode.Unauthenticated,
+      );
+      return;
+    }
     let rest: NativeMessage[] | undefined;
     for (let i = 0; i < msgs.length; i++) {
       const m = msgs[i]!;

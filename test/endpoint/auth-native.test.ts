@@ -73,6 +73,30 @@ describe('native: authentication at the hello', () => {
     expect(hub.peers()).toEqual([]);
   });
 
+  it('before authentication the first frame must be a hello: a ping or an undecodable frame closes 4401 at once', async () => {
+    const auth = tokenTable({});
+    const { hub } = authHub(auth);
+    track(hub);
+    const firstFrames = [
+      encodeFrame([encodeMessage({ kind: MessageKind.Ping, nonce: 1 })]),
+      new Uint8Array([0xc1, 0x00, 0x01]),
+    ];
+    for (const frame of firstFrames) {
+      const [client, server] = memoryPair();
+      const end = rawEnd(client);
+      hub.accept(server, 'native', {
+        conn: { ip: '127.0.0.5', remote: 'raw', protocol: 'native' },
+        authenticate: auth,
+      });
+      client.send(frame);
+      await until(() => end.closed !== undefined);
+      expect(end.closed!.code).toBe(4401);
+      // Nothing was answered but our hello and the error (no Pong).
+      expect(kinds(end.binaries.flatMap((b) => decodeFrame(b)))).toEqual([MessageKind.Hello, MessageKind.Error]);
+    }
+    expect(auth.seen).toEqual([]);
+  });
+
   it('a credential is verified (isbk_ → api_key), Welcome names the principal', async () => {
     const auth = tokenTable({ isbk_k1: principal('svc', { roles: ['ingest'], expiresAt: Date.now() + 600_000 }) });
     const { hub, audit } = authHub(auth);
