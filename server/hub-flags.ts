@@ -99,3 +99,28 @@ export function insecureWarnings(v: SecurityFlags): string[] {
     );
   return out;
 }
+
+/** The `--peer` credential flags as parsed. */
+export interface PeerFlags {
+  readonly peer: readonly string[];
+  readonly 'peer-token-file': string | undefined;
+  readonly 'peer-ca': string | undefined;
+  readonly 'peer-cert': string | undefined;
+  readonly 'peer-key': string | undefined;
+}
+
+/**
+ * Checks the `--peer-*` combinations: client certificate and key together; every one needs a
+ * `--peer`, and the TLS ones a `wss://` peer.
+ */
+export function validatePeerFlags(v: PeerFlags): void {
+  const cert = v['peer-cert'] !== undefined;
+  if (cert !== (v['peer-key'] !== undefined))
+    throw new UsageError(cert ? '--peer-cert needs --peer-key' : '--peer-key needs --peer-cert');
+  const given = (['peer-token-file', 'peer-ca', 'peer-cert', 'peer-key'] as const).filter((f) => v[f] !== undefined);
+  if (given.length === 0) return;
+  if (v.peer.length === 0) throw new UsageError(`--${given[0]} needs at least one --peer URL`);
+  const tls = given.find((f) => f !== 'peer-token-file');
+  if (tls !== undefined && !v.peer.some((u) => /^wss:\/\//i.test(u)))
+    throw new UsageError(`--${tls} is for wss:// peers, and no --peer URL is wss://`);
+}

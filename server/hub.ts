@@ -3,6 +3,7 @@ import { statSync } from 'node:fs';
 import { Endpoint, createMaster, type StoreMaster } from '../src/index.js';
 import { listen, openSqliteBackend } from '../src/node/index.js';
 import { KeyedRateLimit } from '../src/endpoint/limits.js';
+import { resolvePeerUrl } from '../src/endpoint/peering.js';
 import {
   EXIT,
   FatalError,
@@ -17,7 +18,8 @@ import {
   untilSignal,
   defineCommand,
 } from './args.js';
-import { checkOrigin, insecureWarnings, parseCidrList, validateSecurityFlags } from './hub-flags.js';
+import { checkOrigin, insecureWarnings, parseCidrList, validatePeerFlags, validateSecurityFlags } from './hub-flags.js';
+import { PeerCredentials } from './hub-peer-credentials.js';
 import {
   PolicyFileError,
   openHubSecurity,
@@ -103,7 +105,7 @@ function fileHasData(path: string): boolean {
 export const HUB_COMMAND = defineCommand({
   name: 'hub',
   synopsis:
-    '[--listen HOST:PORT] [--peer URL]... [--name NAME] [--master NAME[:sqlite:PATH]]... [--allow-origin ORIGIN]... [--allow-host NAME]... [--overflow-policy [KIND=]POLICY]... [--buffer-size [KIND=]N]... [--buffer-bytes [KIND=]N]... [--no-routers] [--policy FILE] [--audit-log FILE] [--tls-cert FILE --tls-key FILE [--tls-ca FILE] [--tls-client-auth none|request|require]] [--trust-proxy CIDRS] [--origin URL]... [--cookie-name NAME] [--insecure-transport] [--insecure-no-auth] [--quiet]',
+    '[--listen HOST:PORT] [--peer URL]... [--peer-token-file FILE] [--peer-ca FILE] [--peer-cert FILE --peer-key FILE] [--name NAME] [--master NAME[:sqlite:PATH]]... [--allow-origin ORIGIN]... [--allow-host NAME]... [--overflow-policy [KIND=]POLICY]... [--buffer-size [KIND=]N]... [--buffer-bytes [KIND=]N]... [--no-routers] [--policy FILE] [--audit-log FILE] [--tls-cert FILE --tls-key FILE [--tls-ca FILE] [--tls-client-auth none|request|require]] [--trust-proxy CIDRS] [--origin URL]... [--cookie-name NAME] [--insecure-transport] [--insecure-no-auth] [--quiet]',
   description: `
 Runs one endpoint that listens (native protocol and Broker JSON v1 on one port), relays between
 its peers, and can host data-store masters (in memory, or in a SQLite file). Prints one line on
@@ -114,7 +116,11 @@ authenticates with a token (isobroker token) or an API key, or gets the policy's
 and may only do what its roles grant. A non-loopback --listen needs TLS (--tls-cert/--tls-key)
 and --policy, or the explicit --insecure-transport / --insecure-no-auth. SIGHUP reloads the
 policy, reopens the audit log and rereads the certificates; a policy that fails to load at start
-exits 1 listing every error, on a reload the last good policy stays.`,
+exits 1 listing every error, on a reload the last good policy stays.
+
+Hub-to-hub: --peer links present --peer-token-file (a token with role hub and --node, or an API
+key) and, for wss:// peers, --peer-ca/--peer-cert/--peer-key (mutual TLS, the certificate's CN
+mapped by the other hub's policy "certificates"). A refused peering is logged and retried.`,
   options: {
     listen: {
       type: 'string',
@@ -129,6 +135,31 @@ exits 1 listing every error, on a reload the last good policy stays.`,
       multiple: true,
       help: 'ws:// or wss:// URL of an endpoint to peer with, kept up with retries',
       check: checkWsUrl,
+    },
+    'peer-token-file': {
+      type: 'string',
+      arg: 'FILE',
+      help: 'present the token in FILE (a JWT, e.g. isobroker token --role hub --node NAME, or an isbk_ API key) on every --peer link; reread when a token is due (before a JWT expires, on reconnects) and on SIGHUP',
+      check: checkNonEmpty,
+    },
+    'peer-ca': {
+      type: 'string',
+      arg: 'FILE',
+      defaultText: "Node's built-in list",
+      help: "certificate authorities (PEM) that wss:// peers' server certificates must chain to; reread on SIGHUP",
+      check: checkNonEmpty,
+    },
+    'peer-cert': {
+      type: 'string',
+      arg: 'FILE',
+      help: 'client certificate chain (PEM) presented to wss:// peers (mutual TLS; needs --peer-key); reread on SIGHUP',
+      check: checkNonEmpty,
+    },
+    'peer-key': {
+      type: 'string',
+      arg: 'FILE',
+      help: 'the private key of --peer-cert (PEM)',
+      check: checkNonEmpty,
     },
     name: {
       type: 'string',
@@ -259,6 +290,7 @@ exits 1 listing every error, on a reload the last good policy stays.`,
     const dup = names.find((n, i) => names.indexOf(n) !== i);
     if (dup !== undefined) throw new UsageError(`--master: store ${JSON.stringify(dup)} given twice`);
     validateSecurityFlags(v);
+    validatePeerFlags(v);
   },
 });
 
@@ -320,6 +352,17 @@ export async function runHub(argv: readonly string[]): Promise<number> {
   // The policy, audit log and certificates load before anything else: an invalid policy stops
   // the start with every error listed.
   const warn = (line: string): void => void process.stderr.write(`${new Date().toISOString()} hub: ${line}\n`);
+  // The --peer credentials are read before anything starts: a file that cannot be read is exit 1.
+  let credentials: PeerCredentials;
+  try {
+    credentials = new PeerCredentials(v, warn);
+  } catch (err) {
+    if (err instanceof FatalError) {
+      process.stderr.write(`isobroker hub: ${err.message}\n`);
+      return EXIT.failure;
+    }
+    throw err;
+  }
   let security: HubSecurity;
   try {
     security = await openHubSecurity(securityConfig(v), (line) => (v.quiet ? undefined : warn(line)), warn);
@@ -364,6 +407,7 @@ export async function runHub(argv: readonly string[]): Promise<number> {
   /** SQLite masters that started a new, empty store (said on the ready line). */
   const fresh: string[] = [];
   let listener: Awaited<ReturnType<typeof listen>> | undefined;
+  let onHup: (() => void) | undefined;
   try {
     for (const spec of specs) {
       // Opening the backend may fail (corrupt file with failure mode FAIL): before we listen.
@@ -415,14 +459,44 @@ export async function runHub(argv: readonly string[]): Promise<number> {
     let fatal: (err: Error) => void = () => undefined;
     const failed = new Promise<string>((_, reject) => (fatal = reject));
     failed.catch(() => undefined);
-    for (const url of v.peer) {
+    // Each --peer dials with the current credentials; a redial (SIGHUP with a new token) makes
+    // the earlier promise reject with "unpeered", which is not a failure.
+    const generation = new Map<string, number>();
+    const dial = (url: string): void => {
+      const mine = (generation.get(url) ?? 0) + 1;
+      generation.set(url, mine);
       try {
-        ep.peer(url).catch((err: unknown) => {
-          if (!ep.isClosed) fatal(new FatalError(`--peer ${url}: ${message(err)}`));
+        ep.peer(url, credentials.dialOptions(url)).catch((err: unknown) => {
+          if (!ep.isClosed && generation.get(url) === mine) fatal(new FatalError(`--peer ${url}: ${message(err)}`));
         });
       } catch (err) {
         throw new FatalError(`--peer ${url}: ${message(err)}`);
       }
+    };
+    for (const url of v.peer) dial(url);
+    if (credentials.configured) {
+      // SIGHUP rereads the files. A new token reaches a connected JWT link at its next renewal;
+      // links that are down (perhaps refused with the old token), and every link when the new
+      // token is an API key (never renewed), are dialled again with it now.
+      onHup = (): void => {
+        if (!credentials.reload()) return;
+        const apiKey = credentials.currentToken?.startsWith('isbk_') === true;
+        const up = new Set(
+          ep
+            .peers()
+            .filter((p) => p.status === 'connected')
+            .map((p) => p.url),
+        );
+        for (const url of v.peer) {
+          if (!apiKey && up.has(resolvePeerUrl(url).url)) continue;
+          log(`--peer ${url}: the --peer-token-file changed; dialling again with the new token`);
+          generation.set(url, (generation.get(url) ?? 0) + 1); // the old promise's rejection is expected
+          void ep.unpeer(url).then(() => {
+            if (!ep.isClosed) dial(url);
+          });
+        }
+      };
+      process.on('SIGHUP', onHup);
     }
     const hosted =
       (specs.length ? `, masters ${specs.map((s) => s.name).join(' ')}` : '') +
@@ -438,6 +512,7 @@ export async function runHub(argv: readonly string[]): Promise<number> {
   } finally {
     // Also on a fatal error: close everything so that the port is free and the process exits.
     stop.cancel();
+    if (onHup) process.off('SIGHUP', onHup);
     clearInterval(suppressedTimer);
     reportSuppressed(true);
     for (const m of masters) m.close();
