@@ -17,7 +17,7 @@ import { Endpoint, count, string, type Message } from 'isobroker';
 import { MessageKind, decodeFrame, encodeDataMessage, encodeFrame, encodeMessage } from '../../src/internal.js';
 import { NATIVE_PATH } from '../../src/endpoint/peering.js';
 import { killAll, startHub } from '../support/processes.js';
-import { authFixture, figure, percentile, vmRssKiB, waitUntil } from '../support/auth-fixtures.js';
+import { authFixture, figure, percentile, tcpQueues, vmRssKiB, waitUntil } from '../support/auth-fixtures.js';
 import { rawUpgrade, upgradeRequest } from '../node/listener-fixtures.js';
 
 const cleanup: (() => unknown)[] = [];
@@ -264,12 +264,22 @@ describe('limits with auth on (CLI hub)', () => {
     void nat.closedP.then(() => (natClosedAt = performance.now() - start));
     void js.closedP.then(() => (jsClosedAt = performance.now() - start));
     let maxBuffered = 0;
+    // The hub's unread bytes of each flooder (kernel receive queue of its side): reading paused.
+    const localPort = (ws: WebSocket): number =>
+      (ws as unknown as { _socket: { localPort: number } })._socket.localPort;
+    const natPort = localPort(nat.ws);
+    const jsPort = localPort(js.ws);
+    let maxHubUnread = 0;
+    let ticks = 0;
     const flood = setInterval(() => {
       for (let i = 0; i < 20; i++) {
         if (!nat.closed) nat.send('f/native', natSent++);
         if (!js.closed) jsonPublish(js.ws, 'f/json', jsSent++);
       }
       maxBuffered = Math.max(maxBuffered, nat.ws.bufferedAmount, js.ws.bufferedAmount);
+      // Sampled every 250 ms (reading /proc/net/tcp costs this process, which also runs the pair).
+      if (++ticks % 25 === 0)
+        for (const p of [natPort, jsPort]) maxHubUnread = Math.max(maxHubUnread, tcpQueues(port, p)?.rx ?? 0);
     }, 10);
     try {
       await waitUntil(() => nat.closed !== undefined && js.closed !== undefined, 15_000, 'both floods to be closed');
@@ -302,7 +312,11 @@ describe('limits with auth on (CLI hub)', () => {
     figure('limits', 'flood sent native/json', `${natSent}/${jsSent}`);
     figure('limits', 'flood closed after ms native/json', `${Math.round(natClosedAt)}/${Math.round(jsClosedAt)}`);
     figure('limits', 'flood messages delivered (both)', floodReceived);
-    figure('limits', 'flood client max bufferedAmount (hub paused reading)', maxBuffered);
+    figure(
+      'limits',
+      'flood client max bufferedAmount / hub max unread bytes (paused reading)',
+      `${maxBuffered}/${maxHubUnread}`,
+    );
     figure('limits', 'audit limit_exceeded records', limitEvents);
     figure(
       'limits',
