@@ -1,7 +1,7 @@
 /**
  * Helpers of the hub/cluster auth CLI tests: a private folder with a secret (made by
- * `isobroker token --new-secret`), policy files, tokens minted by `isobroker token`, and a
- * self-signed certificate made with `openssl`. Everything through the real command line.
+ * `isobroker token --new-secret`), policy files and tokens minted by `isobroker token`. Everything
+ * through the real command line. (Certificates: test/support/certs.ts.)
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
@@ -56,36 +56,6 @@ export function authDir(cleanup: (() => unknown)[]): AuthDir {
       ]).trim();
     },
   };
-}
-
-/** A self-signed certificate for 127.0.0.1 (and `localhost`), made with openssl; PEM file paths. */
-export function selfSignedCert(dir: string, name = 'server'): { cert: string; key: string } {
-  const cert = join(dir, `${name}.crt`);
-  const key = join(dir, `${name}.key`);
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:P-256',
-      '-nodes',
-      '-days',
-      '2',
-      '-subj',
-      `/CN=${name}`,
-      '-addext',
-      'subjectAltName=IP:127.0.0.1,DNS:localhost',
-      '-keyout',
-      key,
-      '-out',
-      cert,
-    ],
-    { stdio: 'ignore' },
-  );
-  return { cert, key };
 }
 
 /** Waits until `cond()` holds (polling), or fails after `ms` saying `what`. */

@@ -14,8 +14,9 @@ import { Endpoint, string, type Message } from 'isobroker';
 import { peer } from 'isobroker/node';
 import { UsageError, parseCommand } from '../../server/args.js';
 import { HUB_COMMAND } from '../../server/hub.js';
+import { selfSigned } from '../support/certs.js';
 import { killAll, spawnCli } from '../support/processes.js';
-import { authDir, selfSignedCert, until } from './hub-auth-support.js';
+import { authDir, until } from './hub-auth-support.js';
 
 const cleanup: (() => unknown)[] = [];
 const endpoints: Endpoint[] = [];
@@ -56,8 +57,8 @@ async function startTlsHub(
 describe('hub --tls-cert/--tls-key', () => {
   it('serves wss:// with the certificate; SIGHUP swaps it for new connections and keeps open ones', async () => {
     const auth = authDir(cleanup);
-    const one = selfSignedCert(auth.dir, 'one');
-    const two = selfSignedCert(auth.dir, 'two');
+    const one = selfSigned(auth.dir, 'one');
+    const two = selfSigned(auth.dir, 'two');
     const cert = join(auth.dir, 'hub.crt');
     const key = join(auth.dir, 'hub.key');
     copyFileSync(one.cert, cert);
@@ -159,7 +160,7 @@ describe('hub on a non-loopback address', () => {
 
   it('starts with TLS and a policy and no insecure flag', async () => {
     const auth = authDir(cleanup);
-    const { cert, key } = selfSignedCert(auth.dir);
+    const { cert, key } = selfSigned(auth.dir, 'server');
     const policy = auth.writePolicy({ roles: {} });
     const cli = spawnCli([
       'hub',

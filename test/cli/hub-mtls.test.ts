@@ -1,6 +1,6 @@
 /**
  * Hub↔hub `wss://` with mutual TLS, the client certificate's subject CN mapped to a node by the
- * policy's `certificates`. Certificates are made by the `openssl` CLI here: a CA, a server
+ * policy's `certificates`. Certificates are made by the `openssl` CLI (test/support/certs.ts): a CA, a server
  * certificate for 127.0.0.1 (two, to replace one), client certificates CN=hub-b from the CA and
  * from another CA, and CN=hub-c from the CA but not in the policy.
  *
@@ -12,8 +12,7 @@
  * certificate (fingerprints compared) while the existing peering stays up and keeps carrying
  * messages.
  */
-import { execFileSync } from 'node:child_process';
-import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from 'node:tls';
@@ -24,56 +23,28 @@ import { parsePolicy, type Policy } from '../../src/auth/policy.js';
 import type { AuthError, Principal } from '../../src/auth/types.js';
 import { createAuthenticator } from '../../src/node/auth/authenticator.js';
 import { listen, type Listener } from '../../src/node/listener.js';
+import { fingerprint, makeCa, makeCert } from '../support/certs.js';
 import { killAll, spawnCli } from '../support/processes.js';
 import { authDir, until } from './hub-auth-support.js';
 
 let dir: string;
-const pem: Record<string, Buffer> = {};
-
-function openssl(...args: string[]): void {
-  execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
-}
-const EC = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'];
-function makeCa(ca: string): void {
-  openssl('req', '-x509', ...EC, '-keyout', `${ca}.key`, '-out', `${ca}.crt`, '-subj', `/CN=${ca}`, '-days', '2');
-}
-function makeCert(ca: string, name: string, cn: string, ext: string): void {
-  writeFileSync(join(dir, `${name}.ext`), ext);
-  openssl('req', ...EC, '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${cn}`);
-  openssl(
-    'x509',
-    '-req',
-    '-in',
-    `${name}.csr`,
-    '-CA',
-    `${ca}.crt`,
-    '-CAkey',
-    `${ca}.key`,
-    '-set_serial',
-    String(Date.now()),
-    '-out',
-    `${name}.crt`,
-    '-days',
-    '2',
-    '-extfile',
-    `${name}.ext`,
-  );
-}
+const pem: Record<string, string> = {};
 
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'isb-hub-mtls-'));
-  makeCa('ca');
-  makeCa('other-ca');
-  const server = 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n';
-  const client = 'extendedKeyUsage=clientAuth\n';
-  makeCert('ca', 'srv1', 'hub-a', server);
-  makeCert('ca', 'srv2', 'hub-a', server);
-  makeCert('ca', 'hub-b', 'hub-b', client);
-  makeCert('other-ca', 'hub-b-other', 'hub-b', client);
-  makeCert('ca', 'hub-c', 'hub-c', client);
-  for (const n of ['ca', 'srv1', 'srv2', 'hub-b', 'hub-b-other', 'hub-c']) {
-    pem[`${n}.crt`] = readFileSync(join(dir, `${n}.crt`));
-    if (n !== 'ca') pem[`${n}.key`] = readFileSync(join(dir, `${n}.key`));
+  const ca = makeCa(dir, 'ca');
+  const otherCa = makeCa(dir, 'other-ca');
+  const server = { san: 'IP:127.0.0.1', usage: 'serverAuth' } as const;
+  pem['ca.crt'] = ca.certPem;
+  for (const c of [
+    makeCert(dir, { name: 'srv1', cn: 'hub-a', ca, ...server }),
+    makeCert(dir, { name: 'srv2', cn: 'hub-a', ca, ...server }),
+    makeCert(dir, { name: 'hub-b', ca, usage: 'clientAuth' }),
+    makeCert(dir, { name: 'hub-b-other', cn: 'hub-b', ca: otherCa, usage: 'clientAuth' }),
+    makeCert(dir, { name: 'hub-c', ca, usage: 'clientAuth' }),
+  ]) {
+    pem[`${c.name}.crt`] = c.certPem;
+    pem[`${c.name}.key`] = c.keyPem;
   }
 }, 60_000);
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -93,7 +64,7 @@ function hub(name: string): Endpoint {
 }
 
 /** Client TLS options of hub-b with certificate `name` (none: no client certificate). */
-function clientTls(name?: string): { ca: Buffer; cert?: Buffer; key?: Buffer } {
+function clientTls(name?: string): { ca: string; cert?: string; key?: string } {
   return name === undefined
     ? { ca: pem['ca.crt']! }
     : { ca: pem['ca.crt']!, cert: pem[`${name}.crt`]!, key: pem[`${name}.key`]! };
@@ -116,12 +87,6 @@ function presentedFingerprint(port: number): Promise<string> {
     });
     s.on('error', fail);
   });
-}
-
-/** The fingerprint `openssl` computes for a certificate file, in Node's format. */
-function fileFingerprint(file: string): string {
-  const out = execFileSync('openssl', ['x509', '-in', file, '-noout', '-fingerprint', '-sha256'], { encoding: 'utf8' });
-  return out.trim().split('=')[1]!.toUpperCase();
 }
 
 /** Messages flow both ways between `a` and `b` over their link. */
@@ -259,8 +224,8 @@ describe('hub↔hub mutual TLS (isobroker hub)', () => {
     await bothWays(b, await leaf('before'), 'before');
 
     const before = await presentedFingerprint(port);
-    expect(before).toBe(fileFingerprint(join(dir, 'srv1.crt')));
-    const wanted = fileFingerprint(join(dir, 'srv2.crt'));
+    expect(before).toBe(fingerprint(join(dir, 'srv1.crt')));
+    const wanted = fingerprint(join(dir, 'srv2.crt'));
     expect(wanted).not.toBe(before);
 
     // Replace the certificate files, then SIGHUP: new handshakes get the new certificate.

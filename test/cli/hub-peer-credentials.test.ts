@@ -5,16 +5,17 @@
  * a client of A; without a token, or with one A does not accept, B reports the refusal, keeps
  * retrying and stays up, and a good token written to the file + SIGHUP peers it; with mutual
  * TLS (`--peer-ca/--peer-cert/--peer-key` against A's `--tls-client-auth require` and a policy
- * `certificates` mapping, certificates made with `openssl`) B peers by its certificate alone,
+ * `certificates` mapping, certificates made with `openssl`,
+ * test/support/certs.ts) B peers by its certificate alone,
  * and without a client certificate it is refused and retries. Bad flag combinations exit 2,
  * unreadable files exit 1.
  */
-import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Endpoint, string, type Message } from 'isobroker';
 import { peer } from 'isobroker/node';
+import { makeCa, makeCert } from '../support/certs.js';
 import { killAll, spawnCli, startHub, type Cli } from '../support/processes.js';
 import { authDir, isobroker, until } from './hub-auth-support.js';
 
@@ -157,18 +158,10 @@ describe('isobroker hub --peer wss:// with --peer-ca/--peer-cert/--peer-key', ()
   it('peers by the client certificate mapped to node hub-b; without a certificate it is refused and retries', async () => {
     const auth = authDir(cleanup);
     const dir = auth.dir;
-    const openssl = (...args: string[]): void => void execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
-    const EC = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'];
-    openssl('req', '-x509', ...EC, '-keyout', 'ca.key', '-out', 'ca.crt', '-subj', '/CN=hubs-ca', '-days', '2');
-    const issue = (name: string, ext: string): void => {
-      writeFileSync(join(dir, `${name}.ext`), ext);
-      openssl('req', ...EC, '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${name}`);
-      // biome-ignore format: one openssl command line
-      openssl('x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.crt', '-CAkey', 'ca.key', '-set_serial', String(Date.now()), '-days', '2', '-extfile', `${name}.ext`, '-out', `${name}.crt`);
-    };
-    issue('hub-a', 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n');
-    issue('hub-b', 'extendedKeyUsage=clientAuth\n');
-    issue('app', 'extendedKeyUsage=clientAuth\n');
+    const ca = makeCa(dir, 'ca', 'hubs-ca');
+    makeCert(dir, { name: 'hub-a', ca, san: 'IP:127.0.0.1', usage: 'serverAuth' });
+    makeCert(dir, { name: 'hub-b', ca, usage: 'clientAuth' });
+    const app = makeCert(dir, { name: 'app', ca, usage: 'clientAuth' });
     const f = (name: string): string => join(dir, name);
     const policy = auth.writePolicy({
       roles: ROLES,
@@ -190,7 +183,7 @@ describe('isobroker hub --peer wss:// with --peer-ca/--peer-cert/--peer-key', ()
     await until(() => count(a, /peer_added: .* hub-b /) === 1, 10_000, 'hub-b peered at A by its certificate');
 
     const atA = leaf('client-a');
-    const appTls = { ca: readFileSync(f('ca.crt')), cert: readFileSync(f('app.crt')), key: readFileSync(f('app.key')) };
+    const appTls = { ca: ca.certPem, cert: app.certPem, key: app.keyPem };
     await peer(atA, urlA, { retry: 0, tls: appTls });
     const atB = leaf('client-b');
     await atB.peer(b.url, { retry: 0 });

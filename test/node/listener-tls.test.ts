@@ -1,11 +1,10 @@
 /**
- * TLS serving: `wss://` with certificates generated here by the `openssl` CLI — the right CA
+ * TLS serving: `wss://` with certificates made by the `openssl` CLI (test/support/certs.ts) — the right CA
  * connects and a wrong one fails, `reloadTls` swaps the certificate for new connections while an
  * open one stays up, and with `clientAuth: 'require'` a client without a certificate is refused
  * while a verified one's CN reaches `authenticate`. Also the non-loopback start refusals.
  */
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -13,93 +12,27 @@ import WebSocket from 'ws';
 import { Endpoint } from 'isobroker';
 import { ConfigError } from '../../src/errors.js';
 import { listen } from '../../src/node/listener.js';
+import { LOCAL_SAN, makeCa, makeCert } from '../support/certs.js';
 import { type AuthCall, drain, fakeAuthenticate, GOOD_TOKEN, rawSocket, startHub } from './listener-fixtures.js';
 
 let dir: string;
 const pem: Record<string, string> = {};
 
-function openssl(...args: string[]): void {
-  execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
-}
-
-/** A CA, and certificates it signs: `name.crt`/`name.key`. */
-function makeCa(ca: string): void {
-  openssl(
-    'req',
-    '-x509',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:P-256',
-    '-nodes',
-    '-keyout',
-    `${ca}.key`,
-    '-out',
-    `${ca}.crt`,
-    '-subj',
-    `/CN=${ca}`,
-    '-days',
-    '2',
-  );
-}
-function makeCert(ca: string, name: string, cn: string, ext: string): void {
-  writeFileSync(join(dir, `${name}.ext`), ext);
-  openssl(
-    'req',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:P-256',
-    '-nodes',
-    '-keyout',
-    `${name}.key`,
-    '-out',
-    `${name}.csr`,
-    '-subj',
-    `/CN=${cn}`,
-  );
-  openssl(
-    'x509',
-    '-req',
-    '-in',
-    `${name}.csr`,
-    '-CA',
-    `${ca}.crt`,
-    '-CAkey',
-    `${ca}.key`,
-    '-set_serial',
-    String(Date.now()),
-    '-out',
-    `${name}.crt`,
-    '-days',
-    '2',
-    '-extfile',
-    `${name}.ext`,
-  );
-}
-
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'isb-listener-tls-'));
-  makeCa('ca1');
-  makeCa('ca2');
-  const server = 'subjectAltName=IP:127.0.0.1,DNS:localhost\n';
-  makeCert('ca1', 'srv1', 'localhost', server);
-  makeCert('ca2', 'srv2', 'localhost', server);
-  makeCert('ca1', 'client', 'node-a', 'extendedKeyUsage=clientAuth\n');
-  makeCert('ca2', 'stranger', 'node-a', 'extendedKeyUsage=clientAuth\n');
-  for (const f of [
-    'ca1.crt',
-    'ca2.crt',
-    'srv1.crt',
-    'srv1.key',
-    'srv2.crt',
-    'srv2.key',
-    'client.crt',
-    'client.key',
-    'stranger.crt',
-    'stranger.key',
-  ])
-    pem[f] = readFileSync(join(dir, f), 'utf8');
+  const ca1 = makeCa(dir, 'ca1');
+  const ca2 = makeCa(dir, 'ca2');
+  const made = [
+    makeCert(dir, { name: 'srv1', cn: 'localhost', ca: ca1, san: LOCAL_SAN }),
+    makeCert(dir, { name: 'srv2', cn: 'localhost', ca: ca2, san: LOCAL_SAN }),
+    makeCert(dir, { name: 'client', cn: 'node-a', ca: ca1, usage: 'clientAuth' }),
+    makeCert(dir, { name: 'stranger', cn: 'node-a', ca: ca2, usage: 'clientAuth' }),
+  ];
+  for (const c of [ca1, ca2]) pem[`${c.name}.crt`] = c.certPem;
+  for (const c of made) {
+    pem[`${c.name}.crt`] = c.certPem;
+    pem[`${c.name}.key`] = c.keyPem;
+  }
 }, 30_000);
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 

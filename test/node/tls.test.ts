@@ -2,10 +2,10 @@
  * TLS peerings from Node: `peer(endpoint, 'wss://…', { tls })` from isobroker/node, against local
  * TLS WebSocket servers that serve Broker JSON v1 like a Zeek does — one configured as Broker's
  * default listener (anonymous TLS: aNULL ciphers, ECDH on P-384, no certificates at all) and one
- * with a certificate signed by a throwaway CA generated here with `openssl`.
+ * with a certificate signed by a throwaway CA generated here with `openssl`
+ * (test/support/certs.ts).
  */
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server, type ServerOptions } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -15,6 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, Endpoint, count, type Message } from 'isobroker';
 import { BROKER_ANONYMOUS_TLS, peer } from 'isobroker/node';
 import { wrapWebSocket, type WebSocketLike } from '../../src/transport/websocket-transport.js';
+import { makeCa, makeCert } from '../support/certs.js';
 
 const JSON_PATH = '/v1/messages/json';
 
@@ -104,32 +105,11 @@ describe('TLS with certificates', () => {
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'isobroker-tls-'));
-    const ssl = (...args: string[]): void => void execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
-    const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'];
-    ssl('req', '-x509', ...ec, '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '2', '-subj', '/CN=isobroker test CA');
-    ssl('req', '-x509', ...ec, '-keyout', 'other.key', '-out', 'other.pem', '-days', '2', '-subj', '/CN=another CA');
-    ssl('req', ...ec, '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=localhost');
-    writeFileSync(join(dir, 'ext.cnf'), 'subjectAltName=DNS:localhost,IP:127.0.0.1\n');
-    ssl(
-      'x509',
-      '-req',
-      '-in',
-      'server.csr',
-      '-CA',
-      'ca.pem',
-      '-CAkey',
-      'ca.key',
-      '-CAcreateserial',
-      '-out',
-      'server.pem',
-      '-days',
-      '2',
-      '-extfile',
-      'ext.cnf',
-    );
-    ca = readFileSync(join(dir, 'ca.pem'), 'utf8');
-    otherCa = readFileSync(join(dir, 'other.pem'), 'utf8');
-    h = await tlsHub({ key: readFileSync(join(dir, 'server.key')), cert: readFileSync(join(dir, 'server.pem')) });
+    const caFiles = makeCa(dir, 'ca', 'isobroker test CA');
+    const server = makeCert(dir, { name: 'server', cn: 'localhost', ca: caFiles, san: 'DNS:localhost,IP:127.0.0.1' });
+    ca = caFiles.certPem;
+    otherCa = makeCa(dir, 'other', 'another CA').certPem;
+    h = await tlsHub({ key: server.keyPem, cert: server.certPem });
   });
   afterAll(async () => {
     await h.close();
