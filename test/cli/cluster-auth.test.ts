@@ -9,8 +9,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync 
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { Endpoint, dataToJs, parseZeekMessage, type Message } from 'isobroker';
+import { describe, expect, it } from 'vitest';
+import { dataToJs, parseZeekMessage, type Message } from 'isobroker';
 import {
   MessageKind,
   NATIVE_PROTOCOL_VERSION,
@@ -21,24 +21,10 @@ import {
 } from '../../src/internal.js';
 import { rawClient } from '../support/ws-client.js';
 import { layoutOf } from '../support/cluster.js';
-import { killAll, spawnCli, type Cli } from '../support/processes.js';
-import { authDir, until } from './hub-auth-support.js';
+import { spawnCli, type Cli } from '../support/processes.js';
+import { authDir, cliTest, until } from './hub-auth-support.js';
 
-const cleanup: (() => unknown)[] = [];
-const endpoints: Endpoint[] = [];
-afterEach(async () => {
-  await Promise.all(endpoints.splice(0).map((e) => e.close()));
-  await killAll();
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
-
-function endpoint(name: string): { ep: Endpoint; codes: string[] } {
-  const ep = new Endpoint({ name });
-  endpoints.push(ep);
-  const codes: string[] = [];
-  ep.on('error', (e) => codes.push(e.code));
-  return { ep, codes };
-}
+const { cleanup, client: endpoint } = cliTest();
 
 const UP = /^\[cluster\] (\S+) \((\w+)\) up at (\S+), pid (\d+)$/;
 

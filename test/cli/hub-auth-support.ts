@@ -8,8 +8,51 @@ import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { afterEach } from 'vitest';
+import { Endpoint } from 'isobroker';
+import { killAll } from '../support/processes.js';
 
-const BIN = fileURLToPath(new URL('../../bin/isobroker.js', import.meta.url));
+/** The compiled command line, `bin/isobroker.js` (`npm run build` first). */
+export const BIN = fileURLToPath(new URL('../../bin/isobroker.js', import.meta.url));
+
+/** What a CLI hub test file shares between its tests. */
+export interface CliTest {
+  /** Run after each test, last added first (folders to remove, listeners to close). */
+  readonly cleanup: (() => unknown)[];
+  /** A client endpoint of this process whose error codes are recorded; closed after the test. */
+  client(name: string): { ep: Endpoint; codes: string[] };
+}
+
+/**
+ * Call once at the top of a CLI hub test file: after each test, closes the endpoints `client`
+ * made, kills the `spawnCli` children, then runs `cleanup` (last added first).
+ */
+export function cliTest(): CliTest {
+  const cleanup: (() => unknown)[] = [];
+  const endpoints: Endpoint[] = [];
+  afterEach(async () => {
+    await Promise.all(endpoints.splice(0).map((e) => e.close()));
+    await killAll();
+    for (const f of cleanup.splice(0).reverse()) await f();
+  });
+  return {
+    cleanup,
+    client(name) {
+      const ep = new Endpoint({ name });
+      endpoints.push(ep);
+      const codes: string[] = [];
+      ep.on('error', (e) => codes.push(e.code));
+      return { ep, codes };
+    },
+  };
+}
+
+/** A new private temporary folder `isobroker-<prefix>-…`; `cleanup` gets its removal. */
+export function tempDir(cleanup: (() => unknown)[], prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), `isobroker-${prefix}-`));
+  cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
 
 /** Runs `isobroker ARGS…` to completion; returns its stdout (throws on a non-zero exit). */
 export function isobroker(args: readonly string[]): string {
@@ -26,9 +69,9 @@ export interface AuthDir {
   token(sub: string, roles: readonly string[], extra?: readonly string[]): string;
 }
 
+/** Makes an `AuthDir` in a new temporary folder. */
 export function authDir(cleanup: (() => unknown)[]): AuthDir {
-  const dir = mkdtempSync(join(tmpdir(), 'isobroker-hub-auth-'));
-  cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = tempDir(cleanup, 'hub-auth');
   const secretFile = join(dir, 'secret.txt');
   writeFileSync(secretFile, isobroker(['token', '--new-secret']), { mode: 0o600 });
   return {

@@ -9,30 +9,16 @@
 import { readFileSync, copyFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { connect, type PeerCertificate } from 'node:tls';
-import { afterEach, describe, expect, it } from 'vitest';
-import { Endpoint, string, type Message } from 'isobroker';
+import { describe, expect, it } from 'vitest';
+import { string, type Message } from 'isobroker';
 import { peer } from 'isobroker/node';
 import { UsageError, parseCommand } from '../../server/args.js';
 import { HUB_COMMAND } from '../../server/hub.js';
 import { selfSigned } from '../support/certs.js';
-import { killAll, spawnCli } from '../support/processes.js';
-import { authDir, until } from './hub-auth-support.js';
+import { spawnCli } from '../support/processes.js';
+import { authDir, cliTest, until } from './hub-auth-support.js';
 
-const cleanup: (() => unknown)[] = [];
-const endpoints: Endpoint[] = [];
-afterEach(async () => {
-  await Promise.all(endpoints.splice(0).map((e) => e.close()));
-  await killAll();
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
-
-function endpoint(name: string): { ep: Endpoint; codes: string[] } {
-  const ep = new Endpoint({ name });
-  endpoints.push(ep);
-  const codes: string[] = [];
-  ep.on('error', (e) => codes.push(e.code));
-  return { ep, codes };
-}
+const { cleanup, client: endpoint } = cliTest();
 
 /** The certificate a TLS server at 127.0.0.1:`port` presents now. */
 function presented(port: number): Promise<PeerCertificate> {

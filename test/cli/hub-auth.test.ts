@@ -7,28 +7,13 @@
  */
 import { copyFileSync, existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { Endpoint, string, type Message } from 'isobroker';
-import { killAll, spawnCli, startHub } from '../support/processes.js';
-import { authDir, until } from './hub-auth-support.js';
+import { string, type Message } from 'isobroker';
+import { spawnCli, startHub } from '../support/processes.js';
+import { authDir, cliTest, until } from './hub-auth-support.js';
 
-const cleanup: (() => unknown)[] = [];
-const endpoints: Endpoint[] = [];
-afterEach(async () => {
-  await Promise.all(endpoints.splice(0).map((e) => e.close()));
-  await killAll();
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
-
-/** A client endpoint whose error codes are recorded. */
-function client(name: string): { ep: Endpoint; codes: string[] } {
-  const ep = new Endpoint({ name });
-  endpoints.push(ep);
-  const codes: string[] = [];
-  ep.on('error', (e) => codes.push(e.code));
-  return { ep, codes };
-}
+const { cleanup, client } = cliTest();
 
 const READER = {
   publish: { allow: ['demo/'] },

@@ -12,20 +12,14 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { Endpoint, string, type Message } from 'isobroker';
+import { describe, expect, it } from 'vitest';
+import { type Endpoint, string, type Message } from 'isobroker';
 import { peer } from 'isobroker/node';
 import { makeCa, makeCert } from '../support/certs.js';
-import { killAll, spawnCli, startHub, type Cli } from '../support/processes.js';
-import { authDir, isobroker, until } from './hub-auth-support.js';
+import { spawnCli, startHub, type Cli } from '../support/processes.js';
+import { authDir, cliTest, isobroker, until } from './hub-auth-support.js';
 
-const cleanup: (() => unknown)[] = [];
-const endpoints: Endpoint[] = [];
-afterEach(async () => {
-  await Promise.all(endpoints.splice(0).map((e) => e.close()));
-  await killAll();
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
+const { cleanup, client } = cliTest();
 
 const ROLES = {
   hub: { publish: { allow: ['demo/'] }, subscribe: { allow: ['demo/'] } },
@@ -34,9 +28,7 @@ const ROLES = {
 
 /** A leaf endpoint (an application) of a hub. */
 function leaf(name: string): Endpoint {
-  const ep = new Endpoint({ name });
-  endpoints.push(ep);
-  return ep;
+  return client(name).ep;
 }
 
 /** A message published by a client of hub B reaches a client of hub A. */

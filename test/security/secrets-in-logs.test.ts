@@ -11,25 +11,16 @@
  */
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { SignJWT } from 'jose';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { Endpoint, string } from 'isobroker';
-import { killAll, startHub } from '../support/processes.js';
-import { isobroker, until } from '../cli/hub-auth-support.js';
+import { string } from 'isobroker';
+import { startHub } from '../support/processes.js';
+import { BIN, cliTest, isobroker, tempDir, until } from '../cli/hub-auth-support.js';
 
-const BIN = fileURLToPath(new URL('../../bin/isobroker.js', import.meta.url));
-const cleanup: (() => unknown)[] = [];
-const endpoints: Endpoint[] = [];
-afterEach(async () => {
-  await Promise.all(endpoints.splice(0).map((e) => e.close()));
-  await killAll();
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
+const { cleanup, client } = cliTest();
 
 const ORIGIN = 'https://dash.example.test';
 const READER = { publish: { allow: ['demo/'] }, subscribe: { allow: ['demo/'] } };
@@ -93,18 +84,9 @@ function jsonFirst(
   });
 }
 
-function client(name: string): { ep: Endpoint; codes: string[] } {
-  const ep = new Endpoint({ name });
-  endpoints.push(ep);
-  const codes: string[] = [];
-  ep.on('error', (e) => codes.push(e.code));
-  return { ep, codes };
-}
-
 describe('secrets never reach the hub logs', () => {
   it('tokens, API keys, cookies, the HS256 secret and message bodies stay out of audit log, stdout, stderr and files', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'isobroker-secrets-'));
-    cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
+    const dir = tempDir(cleanup, 'secrets');
     const secret = randomBytes(32);
     const SECRET = secret.toString('base64url');
     const [apiKey, apiEntryLine] = isobroker(['token', '--new-api-key', '--sub', 'svc', '--role', 'reader'])
@@ -264,8 +246,7 @@ describe('secrets never reach the hub logs', () => {
   }, 60_000);
 
   it('`isobroker token` usage and key errors never print the key file', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'isobroker-secrets-token-'));
-    cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
+    const dir = tempDir(cleanup, 'secrets-token');
     const SECRET = randomBytes(32).toString('base64url');
     const plain = join(dir, 'secret.txt');
     writeFileSync(plain, `${SECRET}\n`, { mode: 0o600 });
