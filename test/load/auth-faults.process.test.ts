@@ -17,14 +17,16 @@
  *
  * Figures go to stdout as `[auth-faults] name: value`, one per line.
  */
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Endpoint, string } from 'isobroker';
-import { killAll, startHub } from '../support/processes.js';
+import { startHub } from '../support/processes.js';
 import {
   Fleet,
   LOAD,
   authFixture,
   figure,
+  jsonUrlOf,
+  loadTeardown,
   openJsonV1,
   percentile,
   tcpQueues,
@@ -33,27 +35,13 @@ import {
 } from '../support/auth-fixtures.js';
 
 const TAG = 'auth-faults';
-const cleanup: (() => unknown)[] = [];
-const fleets: Fleet[] = [];
-const endpoints: Endpoint[] = [];
-const raws: JsonV1Client[] = [];
-
-async function tearDown(): Promise<void> {
-  for (const r of raws.splice(0)) r.ws.terminate();
-  await Promise.all(endpoints.splice(0).map((e) => e.close()));
-  await Promise.all(fleets.splice(0).map((f) => f.close()));
-  await killAll();
-  for (const f of cleanup.splice(0).reverse()) await f();
-}
-afterEach(tearDown);
-afterAll(tearDown);
+const { cleanup, fleets, endpoints, raws, tearDown } = loadTeardown();
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const ROLES = {
   client: {},
   publisher: { publish: { allow: ['t/'] }, limits: { publishRate: 0 } },
 };
-const jsonUrlOf = (url: string): string => `${url}/v1/messages/json`;
 const lines = (stderr: readonly string[], text: string): number => stderr.filter((l) => l.includes(text)).length;
 
 describe('auth faults', () => {

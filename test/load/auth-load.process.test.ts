@@ -14,36 +14,24 @@
  *
  * Figures go to stdout as `[auth-load] name: value`, one per line.
  */
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Endpoint, string } from 'isobroker';
-import { killAll, startHub } from '../support/processes.js';
+import { startHub } from '../support/processes.js';
 import {
   Fleet,
   LOAD,
   authFixture,
   figure,
+  jsonUrlOf,
+  loadTeardown,
   openJsonV1,
   percentile,
   vmRssKiB,
   waitUntil,
-  type JsonV1Client,
 } from '../support/auth-fixtures.js';
 
 const TAG = 'auth-load';
-const cleanup: (() => unknown)[] = [];
-const fleets: Fleet[] = [];
-const endpoints: Endpoint[] = [];
-const raws: JsonV1Client[] = [];
-
-async function tearDown(): Promise<void> {
-  for (const r of raws.splice(0)) r.ws.terminate();
-  await Promise.all(endpoints.splice(0).map((e) => e.close()));
-  await Promise.all(fleets.splice(0).map((f) => f.close()));
-  await killAll();
-  for (const f of cleanup.splice(0).reverse()) await f();
-}
-afterEach(tearDown);
-afterAll(tearDown);
+const { cleanup, fleets, endpoints, raws } = loadTeardown();
 
 const POLICY = {
   roles: {
@@ -51,8 +39,6 @@ const POLICY = {
     publisher: { publish: { allow: ['t/', 'o/', 'feed/'] }, limits: { publishRate: 0 } },
   },
 };
-
-const hubUrls = (url: string): { url: string; jsonUrl: string } => ({ url, jsonUrl: `${url}/v1/messages/json` });
 
 describe('auth load', () => {
   it(`${LOAD ? 1000 : 100} clients with their own grants, ~10,000 deliveries/s: none outside a grant, none lost or duplicated`, async () => {
@@ -66,7 +52,8 @@ describe('auth load', () => {
     const pid = cli.proc.pid!;
     const rssStart = vmRssKiB(pid);
     const fleet = new Fleet({
-      ...hubUrls(url),
+      url,
+      jsonUrl: jsonUrlOf(url),
       fx,
       clients: N,
       groups: G,
@@ -135,9 +122,10 @@ describe('auth load', () => {
         '--buffer-size',
         '64',
       ]);
-      const { jsonUrl } = hubUrls(url);
+      const jsonUrl = jsonUrlOf(url);
       const fleet = new Fleet({
-        ...hubUrls(url),
+        url,
+        jsonUrl,
         fx,
         clients: N,
         groups: 4,

@@ -11,11 +11,52 @@ import { mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SignJWT } from 'jose';
+import { afterAll, afterEach } from 'vitest';
 import WebSocket from 'ws';
 import { Endpoint, string, type Message } from 'isobroker';
+import { killAll } from './processes.js';
 
 /** Full size (`ISOBROKER_LOAD=1`, `npm run test:load`) rather than CI size. */
 export const LOAD = process.env.ISOBROKER_LOAD === '1';
+
+/** What an auth load or fault test file tears down after each test (and after all of them). */
+export interface LoadTeardown {
+  /** Run last, last added first (the fixture's folder). */
+  readonly cleanup: (() => unknown)[];
+  /** Closed after the raw sockets and endpoints. */
+  readonly fleets: Fleet[];
+  /** Closed after the raw sockets. */
+  readonly endpoints: Endpoint[];
+  /** Terminated first. */
+  readonly raws: JsonV1Client[];
+  /** Tears all of the above down now (also run after each test and after all of them). */
+  tearDown(): Promise<void>;
+}
+
+/**
+ * Call once at the top of an auth load or fault test file: after each test and after all of them,
+ * terminates `raws`, closes `endpoints` then `fleets`, kills the `spawnCli` children, then runs
+ * `cleanup` (last added first).
+ */
+export function loadTeardown(): LoadTeardown {
+  const cleanup: (() => unknown)[] = [];
+  const fleets: Fleet[] = [];
+  const endpoints: Endpoint[] = [];
+  const raws: JsonV1Client[] = [];
+  const tearDown = async (): Promise<void> => {
+    for (const r of raws.splice(0)) r.ws.terminate();
+    await Promise.all(endpoints.splice(0).map((e) => e.close()));
+    await Promise.all(fleets.splice(0).map((f) => f.close()));
+    await killAll();
+    for (const f of cleanup.splice(0).reverse()) await f();
+  };
+  afterEach(tearDown);
+  afterAll(tearDown);
+  return { cleanup, fleets, endpoints, raws, tearDown };
+}
+
+/** The Broker JSON v1 URL of a hub whose native URL is `url`. */
+export const jsonUrlOf = (url: string): string => `${url}/v1/messages/json`;
 
 /** Prints one figure for the closing note: `[tag] name: value`. */
 export function figure(tag: string, name: string, value: string | number): void {
