@@ -21,7 +21,6 @@ import { describe, expect, it } from 'vitest';
 import { Endpoint, string } from 'isobroker';
 import { startHub } from '../support/processes.js';
 import {
-  Fleet,
   LOAD,
   authFixture,
   figure,
@@ -35,7 +34,7 @@ import {
 } from '../support/auth-fixtures.js';
 
 const TAG = 'auth-faults';
-const { cleanup, fleets, endpoints, raws, tearDown } = loadTeardown();
+const { cleanup, endpoints, raws, tearDown, startFleet } = loadTeardown();
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const ROLES = {
@@ -51,9 +50,8 @@ describe('auth faults', () => {
     fx.writePolicy({ roles: ROLES });
     const args = ['--policy', fx.policyFile, '--quiet'];
     const first = await startHub(args);
-    const fleet = new Fleet({
+    const fleet = await startFleet({
       url: first.url,
-      jsonUrl: jsonUrlOf(first.url),
       fx,
       clients: M,
       groups: 5,
@@ -64,9 +62,6 @@ describe('auth faults', () => {
       getTokenTtl: 20,
       retry: 250,
     });
-    fleets.push(fleet);
-    await fleet.connect();
-    await fleet.warmUp();
     const callsBefore = fleet.clients.map((c) => c.tokenCalls);
 
     let stop = false;
@@ -144,9 +139,8 @@ describe('auth faults', () => {
     fx.writePolicy(version('extraA'));
     // Not --quiet: the hub says on stderr when a reload took effect or failed.
     const { cli, url } = await startHub(['--policy', fx.policyFile]);
-    const fleet = new Fleet({
+    const fleet = await startFleet({
       url,
-      jsonUrl: jsonUrlOf(url),
       fx,
       clients: N,
       groups: 5,
@@ -154,9 +148,6 @@ describe('auth faults', () => {
       kinds: ['native', 'json-raw'],
       publishers: ['native', 'json-raw'],
     });
-    fleets.push(fleet);
-    await fleet.connect();
-    await fleet.warmUp();
 
     const INVALID = [
       '{"version": 1, "roles": {',

@@ -31,7 +31,7 @@ import {
 } from '../support/auth-fixtures.js';
 
 const TAG = 'auth-load';
-const { cleanup, fleets, endpoints, raws } = loadTeardown();
+const { cleanup, fleets, endpoints, raws, startFleet } = loadTeardown();
 
 const POLICY = {
   roles: {
@@ -53,7 +53,6 @@ describe('auth load', () => {
     const rssStart = vmRssKiB(pid);
     const fleet = new Fleet({
       url,
-      jsonUrl: jsonUrlOf(url),
       fx,
       clients: N,
       groups: G,
@@ -123,7 +122,7 @@ describe('auth load', () => {
         '64',
       ]);
       const jsonUrl = jsonUrlOf(url);
-      const fleet = new Fleet({
+      const fleet = await startFleet({
         url,
         jsonUrl,
         fx,
@@ -133,9 +132,6 @@ describe('auth load', () => {
         kinds: ['native', 'json-raw'],
         publishers: ['native', 'json-raw'],
       });
-      fleets.push(fleet);
-      await fleet.connect();
-      await fleet.warmUp();
 
       // The stalled client: a JSON v1 client granted feed/, which stops reading after its ack.
       let stalledData = 0;

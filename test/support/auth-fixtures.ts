@@ -31,6 +31,8 @@ export interface LoadTeardown {
   readonly raws: JsonV1Client[];
   /** Tears all of the above down now (also run after each test and after all of them). */
   tearDown(): Promise<void>;
+  /** A fleet of `options`, in `fleets`, connected and warmed up. */
+  startFleet(options: FleetOptions): Promise<Fleet>;
 }
 
 /**
@@ -52,7 +54,14 @@ export function loadTeardown(): LoadTeardown {
   };
   afterEach(tearDown);
   afterAll(tearDown);
-  return { cleanup, fleets, endpoints, raws, tearDown };
+  const startFleet = async (options: FleetOptions): Promise<Fleet> => {
+    const fleet = new Fleet(options);
+    fleets.push(fleet);
+    await fleet.connect();
+    await fleet.warmUp();
+    return fleet;
+  };
+  return { cleanup, fleets, endpoints, raws, tearDown, startFleet };
 }
 
 /** The Broker JSON v1 URL of a hub whose native URL is `url`. */
@@ -352,8 +361,10 @@ export interface FleetPublisher {
 
 /** What a fleet is made of. */
 export interface FleetOptions {
+  /** The hub's native URL. */
   readonly url: string;
-  readonly jsonUrl: string;
+  /** Its Broker JSON v1 URL. @default jsonUrlOf(url) */
+  readonly jsonUrl?: string;
   readonly fx: AuthFixture;
   readonly clients: number;
   readonly groups: number;
@@ -406,9 +417,14 @@ export class Fleet {
           o.getTokenTtl !== undefined
             ? { getToken: () => o.fx.mint(`pub${p}`, isb, o.getTokenTtl), retry: o.retry ?? 200 }
             : { token: await o.fx.mint(`pub${p}`, isb), retry: 0 };
-        await ep.peer(kind === 'native' ? o.url : o.jsonUrl, creds);
+        await ep.peer(kind === 'native' ? o.url : (o.jsonUrl ?? jsonUrlOf(o.url)), creds);
       } else {
-        const raw = await openJsonV1(o.jsonUrl, await o.fx.mint(`pub${p}`, isb), [], () => undefined);
+        const raw = await openJsonV1(
+          o.jsonUrl ?? jsonUrlOf(o.url),
+          await o.fx.mint(`pub${p}`, isb),
+          [],
+          () => undefined,
+        );
         this.pubs.push({ kind, sent: 0, send: (t, x) => raw.publish(t, x), raw });
       }
     }
@@ -453,7 +469,7 @@ export class Fleet {
     };
     const t0 = performance.now();
     if (kind === 'json-raw') {
-      const raw = await openJsonV1(o.jsonUrl, await o.fx.mint(`c${i}`, isb), [sub], onData);
+      const raw = await openJsonV1(o.jsonUrl ?? jsonUrlOf(o.url), await o.fx.mint(`c${i}`, isb), [sub], onData);
       raw.ws.on('close', () => c.losses++);
       Object.assign(c, { raw });
     } else {
@@ -464,7 +480,7 @@ export class Fleet {
         if (s.code === 'peer_lost') c.losses++;
         if (s.code === 'peer_added') c.upAt = performance.now();
       });
-      const url = kind === 'native' ? o.url : o.jsonUrl;
+      const url = kind === 'native' ? o.url : (o.jsonUrl ?? jsonUrlOf(o.url));
       if (o.getTokenTtl !== undefined) {
         const ttl = o.getTokenTtl;
         await ep.peer(url, {
