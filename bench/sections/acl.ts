@@ -225,7 +225,7 @@ async function run(ctx: SectionContext): Promise<SectionReport> {
         'allow prefix that has a deny deeper (`<allow>public/…`), denied ones under the deny; narrow inputs are ' +
         'subscriptions under an allow (kept), beside every allow (refused) or a tenant prefix `tenants/<t>/` ' +
         'that narrows to its apps. Every decision is checked against the naive scan before timing. ' +
-        '`compileAcl` normalises both lists; `allows` looks allow prefixes ending in `/` up in a map by the topic cut at each of its `/`, the others (and `narrow`) by binary search over the sorted list; the ' +
+        '`compileAcl` normalises both lists; `allows` (for more than 16 allow prefixes; smaller lists are scanned) looks allow prefixes ending in `/` up in a map by the topic cut at each of its `/`, the others (and `narrow`) by binary search over the sorted list; the ' +
         'deny list is consulted only when the matching allow prefix has a deny inside it. The TopicTrie row is ' +
         'the project trie answering "does any allow prefix match" (no deny handling), for reference. Heap is ' +
         'what the compiled ACL retains beyond the input strings.',
