@@ -128,6 +128,9 @@ class CompiledAcl implements PrefixAcl {
   readonly open: boolean;
   /** Normalised allow prefixes that no deny covers, sorted. */
   readonly #allow: readonly string[];
+  /** The last topic `allows` answered, and its answer (the ACL is immutable, so it stays true). */
+  #lastTopic: string | undefined;
+  #lastAllowed = false;
   /** Per entry of `#allow`: the normalised deny prefixes strictly inside it (usually none). */
   readonly #inner: readonly (readonly string[])[];
   /** Every deny prefix, normalised. */
@@ -202,10 +205,13 @@ class CompiledAcl implements PrefixAcl {
 
   allows(topic: string): boolean {
     if (this.open) return true;
+    // A stream publishes on one topic, delivered to many connections: the last answer is kept.
+    if (topic === this.#lastTopic) return this.#lastAllowed;
     const i = this.#covering(topic);
-    if (i < 0) return false;
-    const inner = this.#inner[i]!;
-    return inner.length === 0 || prefixIndex(inner, topic) < 0;
+    const allowed = i >= 0 && (this.#inner[i]!.length === 0 || prefixIndex(this.#inner[i]!, topic) < 0);
+    this.#lastTopic = topic;
+    this.#lastAllowed = allowed;
+    return allowed;
   }
 
   narrow(prefix: string): SubscriptionDecision {

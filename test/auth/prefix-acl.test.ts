@@ -210,6 +210,18 @@ describe('compileAcl against a naive reference', () => {
     );
   });
 
+  it('one compiled ACL asked about a sequence of topics (repeats included) answers each as the definition', () => {
+    fc.assert(
+      fc.property(grantArb, fc.array(prefixArb, { minLength: 1, maxLength: 8 }), (grant, topics) => {
+        const acl = compileAcl(grant);
+        for (const t of [...topics, ...[...topics].reverse(), topics[0]!, topics[0]!]) {
+          expect(acl.allows(t)).toBe(naiveAllows(grant, t));
+        }
+      }),
+      { numRuns: 5_000 },
+    );
+  });
+
   it('allows() and narrow() agree with the definitions for grants of 20 to 40 allow prefixes', () => {
     fc.assert(
       fc.property(largeCaseArb, ({ grant, topic }) => {
