@@ -65,6 +65,9 @@ function canonicalDecision(d: SubscriptionDecision): SubscriptionDecision {
  * Pieces of topics: separators, ASCII, 2-, 3- and 4-byte UTF-8 (the emoji pair shares its high
  * surrogate), and U+FF61, which sorts after surrogates in UTF-16 but before them in UTF-8.
  */
+/** 100k cases take ~10 s alone; generous for a loaded 2-core machine running other test files. */
+const PROPERTY_TIMEOUT_MS = 120_000;
+
 const PIECES = ['/', 'a', 'b', 'é', '日', '😀', '😁', '\uff61'] as const;
 const prefixArb = fc.array(fc.constantFrom(...PIECES), { maxLength: 4 }).map((xs) => xs.join(''));
 /** Longer prefixes, so that a list of 20+ stays mostly prefix-free (past the linear-scan size). */
@@ -199,16 +202,20 @@ describe('compileAcl: open, constants, union, bad input', () => {
 });
 
 describe('compileAcl against a naive reference', () => {
-  it('allows() and narrow() agree with the definitions over 100k random cases', () => {
-    fc.assert(
-      fc.property(caseArb, ({ grant, topic }) => {
-        const acl = compileAcl(grant);
-        expect(acl.allows(topic)).toBe(naiveAllows(grant, topic));
-        expect(canonicalDecision(acl.narrow(topic))).toEqual(naiveNarrow(grant, topic));
-      }),
-      { numRuns: 100_000 },
-    );
-  });
+  it(
+    'allows() and narrow() agree with the definitions over 100k random cases',
+    () => {
+      fc.assert(
+        fc.property(caseArb, ({ grant, topic }) => {
+          const acl = compileAcl(grant);
+          expect(acl.allows(topic)).toBe(naiveAllows(grant, topic));
+          expect(canonicalDecision(acl.narrow(topic))).toEqual(naiveNarrow(grant, topic));
+        }),
+        { numRuns: 100_000 },
+      );
+    },
+    PROPERTY_TIMEOUT_MS,
+  );
 
   it('one compiled ACL asked about a sequence of topics (repeats included) answers each as the definition', () => {
     fc.assert(
@@ -233,20 +240,24 @@ describe('compileAcl against a naive reference', () => {
     );
   });
 
-  it('a narrowed subscription covers exactly the allowed topics under it', () => {
-    fc.assert(
-      fc.property(caseArb, prefixArb, ({ grant, topic: sub }, tail) => {
-        const acl = compileAcl(grant);
-        const d = acl.narrow(sub);
-        const topic = sub + tail;
-        const covered = d.kind !== 'refuse' && d.prefixes.some((q) => topic.startsWith(q));
-        const filtered = d.kind !== 'refuse' && d.filtered;
-        // Everything allowed under the subscription is delivered…
-        if (acl.allows(topic)) expect(covered).toBe(true);
-        // …and without a filter, everything delivered is allowed.
-        if (covered && !filtered) expect(acl.allows(topic)).toBe(true);
-      }),
-      { numRuns: 20_000 },
-    );
-  });
+  it(
+    'a narrowed subscription covers exactly the allowed topics under it',
+    () => {
+      fc.assert(
+        fc.property(caseArb, prefixArb, ({ grant, topic: sub }, tail) => {
+          const acl = compileAcl(grant);
+          const d = acl.narrow(sub);
+          const topic = sub + tail;
+          const covered = d.kind !== 'refuse' && d.prefixes.some((q) => topic.startsWith(q));
+          const filtered = d.kind !== 'refuse' && d.filtered;
+          // Everything allowed under the subscription is delivered…
+          if (acl.allows(topic)) expect(covered).toBe(true);
+          // …and without a filter, everything delivered is allowed.
+          if (covered && !filtered) expect(acl.allows(topic)).toBe(true);
+        }),
+        { numRuns: 20_000 },
+      );
+    },
+    PROPERTY_TIMEOUT_MS,
+  );
 });

@@ -18,6 +18,8 @@ import { verifyToken } from '../../../src/node/auth/jwt.js';
 const LOAD = process.env.ISOBROKER_LOAD === '1';
 /** Runs per property: 3 properties × 2,000 = 6,000 tokens at CI size. */
 const RUNS = LOAD ? 50_000 : 2_000;
+/** Thousands of async verifications: generous on a loaded 2-core machine (alone each takes < 1 s). */
+const FUZZ_TIMEOUT_MS = LOAD ? 600_000 : 60_000;
 
 const NOW = Date.UTC(2026, 11, 2, 8, 0, 0);
 const sec = (ms: number): number => Math.floor(ms / 1000);
@@ -122,20 +124,24 @@ const payloadOf = (token: string): string | undefined => {
 };
 
 describe('verifyToken fuzz', () => {
-  it('mutated good tokens: accepted only with the claims that were signed, else a clean AuthError', async () => {
-    await fc.assert(
-      fc.asyncProperty(fc.boolean(), fc.array(editArb, { minLength: 1, maxLength: 4 }), async (hs, edits) => {
-        const base = hs ? goodHs : goodEd;
-        const token = edits.reduce(apply, base);
-        await check(
-          token,
-          () => verifyToken(token, policy, NOW),
-          () => signed.has(payloadOf(token) ?? ''),
-        );
-      }),
-      { numRuns: RUNS },
-    );
-  });
+  it(
+    'mutated good tokens: accepted only with the claims that were signed, else a clean AuthError',
+    async () => {
+      await fc.assert(
+        fc.asyncProperty(fc.boolean(), fc.array(editArb, { minLength: 1, maxLength: 4 }), async (hs, edits) => {
+          const base = hs ? goodHs : goodEd;
+          const token = edits.reduce(apply, base);
+          await check(
+            token,
+            () => verifyToken(token, policy, NOW),
+            () => signed.has(payloadOf(token) ?? ''),
+          );
+        }),
+        { numRuns: RUNS },
+      );
+    },
+    FUZZ_TIMEOUT_MS,
+  );
 
   const kidArb = fc.oneof(
     fc.constantFrom('k1', 'ed', 'k2', '', '__proto__', 'constructor', 'toString', 'x'.repeat(5000)),
@@ -162,98 +168,106 @@ describe('verifyToken fuzz', () => {
     { requiredKeys: [] },
   );
 
-  it('forged headers (alg none, other algorithms, odd kids) signed with the HMAC secret never pass unless they are the plain good header', async () => {
-    await fc.assert(
-      fc.asyncProperty(headerArb, fc.constantFrom('', 'sig', 'hmac'), async (header, sigKind) => {
-        const claims = b64(JSON.stringify({ sub: 'mallory', iat: sec(NOW), exp: sec(NOW) + 60 }));
-        const input = `${b64(JSON.stringify(header))}.${claims}`;
-        const sig = sigKind === '' ? '' : sigKind === 'sig' ? randomBytes(32).toString('base64url') : hmac(input);
-        const token = `${input}.${sig}`;
-        const plain =
-          sigKind === 'hmac' &&
-          header.alg === 'HS256' &&
-          header.kid === 'k1' &&
-          header.crit === undefined &&
-          header.b64 === undefined;
-        await check(
-          token,
-          () => verifyToken(token, policy, NOW),
-          () => plain,
-        );
-      }),
-      { numRuns: RUNS },
-    );
-  });
+  it(
+    'forged headers (alg none, other algorithms, odd kids) signed with the HMAC secret never pass unless they are the plain good header',
+    async () => {
+      await fc.assert(
+        fc.asyncProperty(headerArb, fc.constantFrom('', 'sig', 'hmac'), async (header, sigKind) => {
+          const claims = b64(JSON.stringify({ sub: 'mallory', iat: sec(NOW), exp: sec(NOW) + 60 }));
+          const input = `${b64(JSON.stringify(header))}.${claims}`;
+          const sig = sigKind === '' ? '' : sigKind === 'sig' ? randomBytes(32).toString('base64url') : hmac(input);
+          const token = `${input}.${sig}`;
+          const plain =
+            sigKind === 'hmac' &&
+            header.alg === 'HS256' &&
+            header.kid === 'k1' &&
+            header.crit === undefined &&
+            header.b64 === undefined;
+          await check(
+            token,
+            () => verifyToken(token, policy, NOW),
+            () => plain,
+          );
+        }),
+        { numRuns: RUNS },
+      );
+    },
+    FUZZ_TIMEOUT_MS,
+  );
 
-  it('random claim sets signed with the right key: the authenticator refuses or accepts cleanly', async () => {
-    const { authenticate } = createAuthenticator({ current: policy }, { now: () => NOW });
-    const numeric = fc.oneof(
-      fc.integer({ min: sec(NOW) - 4000, max: sec(NOW) + 4000 }),
-      fc.double(),
-      fc.constantFrom(-1, 0, 1e300, Number.MAX_SAFE_INTEGER),
-      fc.string(),
-      fc.constant(null),
-    );
-    const isbArb = fc.oneof(
-      fc.record(
+  it(
+    'random claim sets signed with the right key: the authenticator refuses or accepts cleanly',
+    async () => {
+      const { authenticate } = createAuthenticator({ current: policy }, { now: () => NOW });
+      const numeric = fc.oneof(
+        fc.integer({ min: sec(NOW) - 4000, max: sec(NOW) + 4000 }),
+        fc.double(),
+        fc.constantFrom(-1, 0, 1e300, Number.MAX_SAFE_INTEGER),
+        fc.string(),
+        fc.constant(null),
+      );
+      const isbArb = fc.oneof(
+        fc.record(
+          {
+            roles: fc.oneof(
+              fc.constant(['dashboard']),
+              fc.array(fc.constantFrom('dashboard', 'root', ''), { maxLength: 3 }),
+              fc.jsonValue(),
+            ),
+            node: fc.oneof(fc.constant(null), fc.string(), fc.constant('w/1'), fc.jsonValue()),
+            publish: fc.oneof(fc.record({ allow: fc.array(fc.string(), { maxLength: 3 }) }), fc.jsonValue()),
+            subscribe: fc.jsonValue(),
+            stores: fc.oneof(
+              fc.dictionary(fc.string(), fc.constantFrom('read', 'write', 'master', 'root')),
+              fc.jsonValue(),
+            ),
+            limits: fc.jsonValue(),
+            strict: fc.jsonValue(),
+          },
+          { requiredKeys: [] },
+        ),
+        fc.jsonValue(),
+      );
+      const claimsArb = fc.record(
         {
-          roles: fc.oneof(
-            fc.constant(['dashboard']),
-            fc.array(fc.constantFrom('dashboard', 'root', ''), { maxLength: 3 }),
-            fc.jsonValue(),
-          ),
-          node: fc.oneof(fc.constant(null), fc.string(), fc.constant('w/1'), fc.jsonValue()),
-          publish: fc.oneof(fc.record({ allow: fc.array(fc.string(), { maxLength: 3 }) }), fc.jsonValue()),
-          subscribe: fc.jsonValue(),
-          stores: fc.oneof(
-            fc.dictionary(fc.string(), fc.constantFrom('read', 'write', 'master', 'root')),
-            fc.jsonValue(),
-          ),
-          limits: fc.jsonValue(),
-          strict: fc.jsonValue(),
+          sub: fc.oneof(fc.constant('alice'), fc.string(), fc.jsonValue()),
+          exp: numeric,
+          iat: numeric,
+          nbf: numeric,
+          jti: fc.oneof(fc.string(), fc.jsonValue()),
+          iss: fc.string(),
+          aud: fc.oneof(fc.string(), fc.array(fc.string())),
+          isb: isbArb,
+          __proto__: fc.jsonValue(),
         },
         { requiredKeys: [] },
-      ),
-      fc.jsonValue(),
-    );
-    const claimsArb = fc.record(
-      {
-        sub: fc.oneof(fc.constant('alice'), fc.string(), fc.jsonValue()),
-        exp: numeric,
-        iat: numeric,
-        nbf: numeric,
-        jti: fc.oneof(fc.string(), fc.jsonValue()),
-        iss: fc.string(),
-        aud: fc.oneof(fc.string(), fc.array(fc.string())),
-        isb: isbArb,
-        __proto__: fc.jsonValue(),
-      },
-      { requiredKeys: [] },
-    );
-    await fc.assert(
-      fc.asyncProperty(fc.oneof(claimsArb, fc.jsonValue()), async (claims) => {
-        const input = `${b64(JSON.stringify({ alg: 'HS256', kid: 'k1' }))}.${b64(JSON.stringify(claims))}`;
-        const token = `${input}.${hmac(input)}`;
-        await check(
-          token,
-          () => authenticate({ kind: 'bearer', value: token }, CONN),
-          (p) => {
-            // Accepted: a principal for a claim set with a string sub and a numeric exp in force.
-            const c = claims as JWTPayload;
-            const principal = p as { sub: string; expiresAt: number };
-            return (
-              typeof c === 'object' &&
-              c !== null &&
-              principal.sub === c.sub &&
-              typeof c.exp === 'number' &&
-              principal.expiresAt === c.exp * 1000 &&
-              c.exp * 1000 + 30_000 > NOW
-            );
-          },
-        );
-      }),
-      { numRuns: RUNS },
-    );
-    expect(verified).toBeGreaterThanOrEqual(3 * RUNS);
-  });
+      );
+      await fc.assert(
+        fc.asyncProperty(fc.oneof(claimsArb, fc.jsonValue()), async (claims) => {
+          const input = `${b64(JSON.stringify({ alg: 'HS256', kid: 'k1' }))}.${b64(JSON.stringify(claims))}`;
+          const token = `${input}.${hmac(input)}`;
+          await check(
+            token,
+            () => authenticate({ kind: 'bearer', value: token }, CONN),
+            (p) => {
+              // Accepted: a principal for a claim set with a string sub and a numeric exp in force.
+              const c = claims as JWTPayload;
+              const principal = p as { sub: string; expiresAt: number };
+              return (
+                typeof c === 'object' &&
+                c !== null &&
+                principal.sub === c.sub &&
+                typeof c.exp === 'number' &&
+                principal.expiresAt === c.exp * 1000 &&
+                c.exp * 1000 + 30_000 > NOW
+              );
+            },
+          );
+        }),
+        { numRuns: RUNS },
+      );
+      expect(verified).toBeGreaterThanOrEqual(3 * RUNS);
+    },
+    FUZZ_TIMEOUT_MS,
+  );
 });
