@@ -48,23 +48,7 @@ export function checkApiKeys(
     } else hash = hashRaw.toLowerCase();
     const sub = checkString(p, `${at}.sub`, field(entry, 'sub'));
     const roleNames = checkStringList(p, `${at}.roles`, field(entry, 'roles'), { maxItems: 1000, maxLength: 128 });
-    const nodeRaw = field(entry, 'node');
-    let node: string | null = null;
-    if (nodeRaw !== undefined && nodeRaw !== null) {
-      if (isSafeSegmentValue(nodeRaw)) node = nodeRaw;
-      else p.error(`${at}.node`, `expected a node name (one path segment, no "/"), got ${describe(nodeRaw)}`);
-    }
-    let isNode = false;
-    for (const [j, r] of (roleNames ?? []).entries()) {
-      const role = roles?.get(r);
-      if (roles !== undefined && role === undefined) {
-        p.error(`${at}.roles[${j}]`, `role ${JSON.stringify(r)} is not defined in $.roles`);
-      }
-      if (role?.node === true) isNode = true;
-    }
-    if (isNode && node === null && nodeRaw === undefined) {
-      p.error(`${at}.node`, 'required: a node role needs the node name this key may use');
-    }
+    const node = checkRolesAndNode(p, at, entry, roleNames, roles, 'key');
     if (id !== undefined) {
       const first = ids.get(id);
       if (first !== undefined) p.error(`${at}.id`, `duplicate id (also $.apiKeys[${first}])`);
@@ -78,7 +62,7 @@ export function checkApiKeys(
     if (p.count > before || id === undefined || hash === undefined || sub === undefined || roleNames === undefined) {
       continue;
     }
-    out.push(Object.freeze({ id, hash, sub, roles: Object.freeze(roleNames), node: isNode ? node : null }));
+    out.push(Object.freeze({ id, hash, sub, roles: Object.freeze(roleNames), node }));
   }
   return out;
 }
@@ -123,25 +107,9 @@ export function checkCertificates(
     const subRaw = field(entry, 'sub');
     const sub = subRaw === undefined ? name : checkString(p, `${at}.sub`, subRaw);
     const roleNames = checkStringList(p, `${at}.roles`, field(entry, 'roles'), { maxItems: 1000, maxLength: 128 });
-    const nodeRaw = field(entry, 'node');
-    let node: string | null = null;
-    if (nodeRaw !== undefined && nodeRaw !== null) {
-      if (isSafeSegmentValue(nodeRaw)) node = nodeRaw;
-      else p.error(`${at}.node`, `expected a node name (one path segment, no "/"), got ${describe(nodeRaw)}`);
-    }
-    let isNode = false;
-    for (const [j, r] of (roleNames ?? []).entries()) {
-      const role = roles?.get(r);
-      if (roles !== undefined && role === undefined) {
-        p.error(`${at}.roles[${j}]`, `role ${JSON.stringify(r)} is not defined in $.roles`);
-      }
-      if (role?.node === true) isNode = true;
-    }
-    if (isNode && node === null && nodeRaw === undefined) {
-      p.error(`${at}.node`, 'required: a node role needs the node name this certificate may use');
-    }
+    const node = checkRolesAndNode(p, at, entry, roleNames, roles, 'certificate');
     if (p.count > before || sub === undefined || roleNames === undefined) continue;
-    out.set(name, Object.freeze({ name, sub, roles: Object.freeze(roleNames), node: isNode ? node : null }));
+    out.set(name, Object.freeze({ name, sub, roles: Object.freeze(roleNames), node }));
   }
   return out;
 }
@@ -245,4 +213,36 @@ export function checkCookie(
     return undefined;
   }
   return Object.freeze({ name });
+}
+
+/**
+ * Checks an entry's `roles` against `$.roles` and its `node` (one path segment); returns the node
+ * name when a node role is among the roles (required then), else null.
+ */
+function checkRolesAndNode(
+  p: Problems,
+  at: string,
+  entry: Record<string, unknown>,
+  roleNames: readonly string[] | undefined,
+  roles: ReadonlyMap<string, RoleDef> | undefined,
+  what: string,
+): string | null {
+  const nodeRaw = field(entry, 'node');
+  let node: string | null = null;
+  if (nodeRaw !== undefined && nodeRaw !== null) {
+    if (isSafeSegmentValue(nodeRaw)) node = nodeRaw;
+    else p.error(`${at}.node`, `expected a node name (one path segment, no "/"), got ${describe(nodeRaw)}`);
+  }
+  let isNode = false;
+  for (const [j, r] of (roleNames ?? []).entries()) {
+    const role = roles?.get(r);
+    if (roles !== undefined && role === undefined) {
+      p.error(`${at}.roles[${j}]`, `role ${JSON.stringify(r)} is not defined in $.roles`);
+    }
+    if (role?.node === true) isNode = true;
+  }
+  if (isNode && node === null && nodeRaw === undefined) {
+    p.error(`${at}.node`, `required: a node role needs the node name this ${what} may use`);
+  }
+  return isNode ? node : null;
 }
