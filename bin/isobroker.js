@@ -2,7 +2,7 @@
 // The `isobroker` command. The package is compiled by `npm install` (its `prepare` script).
 // Exit codes: 0 ok, 1 fatal error at run time, 2 usage error, 3 pipe: peer unreachable or lines
 // not delivered (see README, "Command line").
-import { main } from '../dist/server/cli.js';
+import { main } from '../dist/server/cli/cli.js';
 
 const finish = (code) => {
   process.exitCode = code;

@@ -133,13 +133,13 @@ export {
   DEFAULT_LINKS,
   DEFAULT_TRUSTED_MAX_MESSAGE_SIZE,
   DEFAULT_TRUSTED_MAX_STRING_SIZE,
-} from './endpoint/json-links.js';
-export type { JsonServerLinkOptions, LinkOptions, LinksOptions } from './endpoint/json-links.js';
+} from './endpoint/json-v1/links.js';
+export type { JsonServerLinkOptions, LinkOptions, LinksOptions } from './endpoint/json-v1/links.js';
 export { JSON_PATH, NATIVE_PATH } from './endpoint/peering.js';
 export type { PeerProtocol, PeeringState } from './endpoint/peering.js';
 export type { ErrorCode, ErrorEvent, PeerRef, StatusCode, StatusEvent } from './endpoint/status.js';
-export type { Timers } from './endpoint/timers.js';
-export { isEndpointId, newEndpointId } from './endpoint/endpoint-id.js';
+export type { Timers } from './util/timers.js';
+export { isEndpointId, newEndpointId } from './util/ids.js';
 export type { ListenerErrorHandler, Unsubscribe } from './util/emitter.js';
 
 // --- data stores
@@ -212,9 +212,9 @@ export { BackedTable, DEFAULT_BACKED_TABLE_OPTIONS, backedTableStoreName } from 
 export type { BackedTableEvents, BackedTableOptions } from './cluster/backed-table.js';
 
 // --- cluster: logging
-export { DEFAULT_LOG_ROUTER_OPTIONS, LogRouter } from './cluster/log-router.js';
-export type { LogRouterEvents, LogRouterOptions, LogRouterStats } from './cluster/log-router.js';
-export { defineLogStream } from './cluster/log-stream.js';
+export { DEFAULT_LOG_ROUTER_OPTIONS, LogRouter } from './logging/router.js';
+export type { LogRouterEvents, LogRouterOptions, LogRouterStats } from './logging/router.js';
+export { defineLogStream } from './logging/stream.js';
 export type {
   LogColumn,
   LogColumnSpec,
@@ -222,24 +222,24 @@ export type {
   LogScalarType,
   LogStream,
   LogStreamSpec,
-} from './cluster/log-types.js';
-export { fromRecord, toRecord } from './cluster/log-record.js';
-export { CONN_LOG, KNOWN_HOSTS_LOG } from './cluster/log-zeek-streams.js';
+} from './logging/types.js';
+export { fromRecord, toRecord } from './logging/record.js';
+export { CONN_LOG, KNOWN_HOSTS_LOG } from './logging/zeek-streams.js';
 export {
   DEFAULT_JSON_FORMAT_OPTIONS,
   DEFAULT_TSV_FORMAT_OPTIONS,
   createJsonFormat,
   createTsvFormat,
-} from './cluster/log-format.js';
-export type { JsonFormatOptions, LogFormat, TsvFormatOptions } from './cluster/log-format.js';
-export type { LogTimeZone } from './cluster/log-text.js';
-export { DEFAULT_LOG_WRITER_OPTIONS, createMemoryLogWriter } from './cluster/log-writer.js';
+} from './logging/format.js';
+export type { JsonFormatOptions, LogFormat, TsvFormatOptions } from './logging/format.js';
+export type { LogTimeZone } from './logging/text.js';
+export { DEFAULT_LOG_WRITER_OPTIONS, createMemoryLogWriter } from './logging/writer.js';
 export type {
   LogBatchKey,
   LogWriter,
   LogWriterOptions,
   MemoryLogWriter,
   RotationInfo,
-} from './cluster/log-writer.js';
-export { parseZeekTsv, zeekCut } from './cluster/log-tsv-parse.js';
-export type { ZeekTsvHeader, ZeekTsvLog } from './cluster/log-tsv-parse.js';
+} from './logging/writer.js';
+export { parseZeekTsv, zeekCut } from './logging/tsv-parse.js';
+export type { ZeekTsvHeader, ZeekTsvLog } from './logging/tsv-parse.js';

@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { Endpoint, string } from '../../src/index.js';
 import { peer, type NodePeerOptions } from '../../src/node/index.js';
-import { mintToken, parseSigningKey } from '../../server/token.js';
+import { mintToken, parseSigningKey } from '../../server/cli/token.js';
 import type { DeliverFn, PubSubClients } from '../sections/pubsub-clients.js';
 import { parseText, payloadText, type ParsedPayload } from '../sections/pubsub-payload.js';
 import { AUTH_BENCH_DENY, AUTH_BENCH_ROLE, AUTH_BENCH_SUBSCRIPTION, AUTH_BENCH_TOPIC } from './auth-material.js';

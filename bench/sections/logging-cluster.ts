@@ -87,7 +87,7 @@ export async function startCluster(procs: ProcessSet, dir: string, loggers: numb
     workerPids: workerChildren.map((c) => c.pid),
     loggerNodes: loggerChildren.map((c) => new RpcClient(c)),
     loggerPids: loggerChildren.map((c) => c.pid),
-    // One logger writes DIR/logs/conn.log; several write DIR/logs/<name>/conn.log (see server/node.ts).
+    // One logger writes DIR/logs/conn.log; several write DIR/logs/<name>/conn.log (see server/cluster/node.ts).
     logFiles: loggersOf(layout).map((n) => (loggers > 1 ? join(logDir, n.name, 'conn.log') : join(logDir, 'conn.log'))),
   };
 }

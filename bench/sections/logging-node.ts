@@ -1,12 +1,12 @@
 /**
  * Child process of the logging benchmark: one node of a cluster layout run by `runNode` of
- * `server/node.ts` — exactly what `isobroker node --layout FILE --name NAME --dir DIR` runs — with
+ * `server/cluster/node.ts` — exactly what `isobroker node --layout FILE --name NAME --dir DIR` runs — with
  * `profile-start` / `profile-stop {path}` on stdin (see `../lib/rpc.ts`) for a V8 CPU profile of a
  * stretch of work, which `node --cpu-prof` cannot limit to the measured round. Usage:
  * `node logging-node.js node --layout FILE --name NAME --dir DIR`. Stops on SIGTERM, as the
  * command does, and when stdin closes.
  */
-import { runNode } from '../../server/node.js';
+import { runNode } from '../../server/cluster/node.js';
 import { startCpuProfile, stopCpuProfile } from '../lib/profiler.js';
 import { serveRpc } from '../lib/rpc.js';
 

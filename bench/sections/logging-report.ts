@@ -223,7 +223,7 @@ export function buildReport(r: Complete): SectionReport {
     `Machine load (1-minute load average) ${r.loadBefore.toFixed(2)} before and ${r.loadAfter.toFixed(2)} after the ` +
       "measured rounds, on this machine's cores: other work takes CPU from every process alike.",
     `Method: each layout (manager, 1 or 2 loggers, 2 workers, free ports on 127.0.0.1) runs every node in its own ` +
-      'process; manager and loggers run `runNode` of `server/node.ts` — what `isobroker node --layout FILE --name NAME ' +
+      'process; manager and loggers run `runNode` of `server/cluster/node.ts` — what `isobroker node --layout FILE --name NAME ' +
       "--dir DIR` runs, the logger's live tail for the dashboard included — in a wrapper that adds on-demand CPU " +
       `profiling. Per round each worker writes ${formatCount(r.plan.n)} conn.log records (built with \`toRecord\`, all ` +
       `columns set) through \`LogRouter.write\`, ${r.plan.burst} per event-loop turn, pausing while more than ` +

@@ -12,7 +12,7 @@
  * previous transaction commits; writes made meanwhile join the next one (group commit).
  */
 import { createStore, entries as idbEntries, promisifyRequest, type UseStore } from 'idb-keyval';
-import { decodeValue, encodeValue } from '../codec/native-values.js';
+import { decodeValue, encodeValue } from '../codec/native/values.js';
 import { DataMap } from '../data/data-map.js';
 import type { Data } from '../data/types.js';
 import { ClosedError, StoreError } from '../errors.js';

@@ -22,12 +22,12 @@ import {
 import { AuditLimiter } from '../auth/audit-limiter.js';
 import { LOCAL_ONLY_PREFIXES, NODE_ONLY_PREFIXES } from '../auth/policy-model.js';
 import { TokenBucket } from '../auth/token-bucket.js';
-import { encodeJsonMessage } from '../codec/json-v1-encode.js';
-import { MessageKind, encodeFrame, encodeMessage } from '../codec/native-messages.js';
+import { encodeJsonMessage } from '../codec/json-v1/encode.js';
+import { MessageKind, encodeFrame, encodeMessage } from '../codec/native/messages.js';
 import { INTERNAL_TOPIC_PREFIX, isInternalTopic } from '../topic/internal.js';
 import { CloseCode, type Transport } from '../transport/transport.js';
 import { KeyedRateLimit } from './limits.js';
-import type { Timers } from './timers.js';
+import type { Timers } from '../util/timers.js';
 import { TopicGuards, type ConnectionGuardStates } from './topic-guards.js';
 
 /** Warning (`token_expiring`) this long before a native connection's credential expires, ms. */

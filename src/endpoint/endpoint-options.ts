@@ -2,11 +2,11 @@
 import type { Connector } from '../transport/transport.js';
 import type { WebSocketConstructor } from '../transport/websocket-transport.js';
 import { DEFAULT_SEND_BUFFER_SIZE, OVERFLOW_POLICIES, type OverflowPolicy } from './send-queue.js';
-import { systemTimers, type Timers } from './timers.js';
-import { isEndpointId, newEndpointId } from './endpoint-id.js';
+import { systemTimers, type Timers } from '../util/timers.js';
+import { isEndpointId, newEndpointId } from '../util/ids.js';
 import { ConfigError } from '../errors.js';
-import { resolveLinks, type LinksOptions, type ResolvedLinks } from './json-links.js';
-import { LINK_KINDS, type LinkKind } from '../codec/native-kinds.js';
+import { resolveLinks, type LinksOptions, type ResolvedLinks } from './json-v1/links.js';
+import { LINK_KINDS, type LinkKind } from '../codec/native/kinds.js';
 import {
   boolOption,
   checkOptionsObject,
@@ -56,7 +56,7 @@ export interface EndpointOptions {
    * Send buffer, overflow policy and input size limits per kind of link: `peers` (native, hub to
    * hub; 64 MiB messages and strings), `jsonServers` (our JSON v1 peerings with a Zeek; 64 MiB,
    * and `stringEscapes`), `jsonClients` (JSON v1 clients of our listener; Broker's 512-message
-   * buffer with policy `disconnect`, 16 MiB messages, 4 MiB strings). See `json-links.ts`.
+   * buffer with policy `disconnect`, 16 MiB messages, 4 MiB strings). See `json-v1/links.ts`.
    * @default DEFAULT_LINKS (peers and jsonServers inherit `sendBufferSize` and `overflowPolicy`;
    * jsonClients inherit them only when they are set explicitly)
    */

@@ -5,7 +5,7 @@
  */
 import { from, isData } from '../data/constructors.js';
 import type { Data } from '../data/types.js';
-import { decodeValue, encodeValue } from '../codec/native-messages.js';
+import { decodeValue, encodeValue } from '../codec/native/messages.js';
 import { makeEvent, type EventOptions } from '../message/builders.js';
 import { normalizeFilter } from '../topic/filter.js';
 import { TopicTrie } from '../topic/topic-trie.js';
@@ -24,12 +24,12 @@ import {
   type ResolvedEndpointOptions,
   type WhenRoutableOptions,
 } from './endpoint-options.js';
-import { JsonClientSession } from './json-client-session.js';
-import { ACCEPTED_VALUE_LIMITS, type ResolvedLinks } from './json-links.js';
-import { assertJsonClientEncodable } from '../codec/json-v1-encode.js';
-import { JsonClients } from './json-clients.js';
+import { JsonClientSession } from './json-v1/client-session.js';
+import { ACCEPTED_VALUE_LIMITS, type ResolvedLinks } from './json-v1/links.js';
+import { assertJsonClientEncodable } from '../codec/json-v1/encode.js';
+import { JsonClients } from './json-v1/clients.js';
 import { isInternalTopic } from '../topic/internal.js';
-import type { JsonServerSession } from './json-server-session.js';
+import type { JsonServerSession } from './json-v1/server-session.js';
 import type { NativeSession } from './native-session.js';
 import { Overlay, type OverlayConfig, type OverlayStats } from './overlay.js';
 import { Peering, resolvePeerUrl, type PeerProtocol, type PeeringState } from './peering.js';
@@ -38,7 +38,7 @@ import { errorEvent, listenerErrorEvent, statusEvent, type ErrorEvent, type Stat
 import type { AcceptAuth, AuditEvent, Revalidate } from '../auth/types.js';
 import { AccessControl, needsAccess, subscriptionLimit } from './access.js';
 import type { TopicGuardRegistration } from './topic-guards.js';
-import { acceptJsonClient } from './json-access.js';
+import { acceptJsonClient } from './json-v1/access.js';
 
 /** A message delivered to a subscriber. */
 export interface Message {

@@ -6,7 +6,7 @@
  * The dialling side's part — answering `token_expiring` with a `Reauth` — is here too.
  */
 import { AuthError, type Principal } from '../auth/types.js';
-import { MessageKind, type NativeMessage } from '../codec/native-messages.js';
+import { MessageKind, type NativeMessage } from '../codec/native/messages.js';
 import {
   EXPIRY_GRACE_MS,
   asAuthError,

@@ -12,15 +12,15 @@ import {
   encodeMessage,
   type LinkKind,
   type NativeMessage,
-} from '../codec/native-messages.js';
+} from '../codec/native/messages.js';
 import { CloseCode, type Frame, type Transport } from '../transport/transport.js';
-import { idFromBytes, idToBytes } from './endpoint-id.js';
+import { idFromBytes, idToBytes } from '../util/ids.js';
 import { Outbox } from './outbox.js';
 import type { OverflowPolicy, SendQueueStats } from './send-queue.js';
-import type { Timers } from './timers.js';
-import { DEFAULT_LINKS, type ResolvedLinkOptions, type ResolvedLinks } from './json-links.js';
+import type { Timers } from '../util/timers.js';
+import { DEFAULT_LINKS, type ResolvedLinkOptions, type ResolvedLinks } from './json-v1/links.js';
 import { BadInputGuard, errorContext } from './limits.js';
-import type { NativeLimits } from '../codec/native-limits.js';
+import type { NativeLimits } from '../codec/native/limits.js';
 import { AuthCloseCode, type AcceptAuth } from '../auth/types.js';
 import type { ConnectionAccess } from './access.js';
 

@@ -14,7 +14,7 @@
  */
 import type { Frame, Transport } from '../transport/transport.js';
 import { SendQueue, type OverflowPolicy, type PushResult, type SendQueueStats } from './send-queue.js';
-import type { Timers } from './timers.js';
+import type { Timers } from '../util/timers.js';
 
 export interface OutboxOptions<T> {
   /** Most data messages queued. */

@@ -23,12 +23,12 @@ import {
   type AnnounceMessage,
   type DataMessage,
   type NativeMessage,
-} from '../codec/native-messages.js';
+} from '../codec/native/messages.js';
 import type { DecodeError } from '../errors.js';
 import type { Transport } from '../transport/transport.js';
 import { Deduplicator } from './dedup.js';
 import { MAX_FILTER_PREFIXES, MAX_NEIGHBORS } from './limits.js';
-import { idFromBytes, idToBytes, randomBytes } from './endpoint-id.js';
+import { idFromBytes, idToBytes, randomBytes } from '../util/ids.js';
 import {
   InterestTable,
   LEAF_FILTER_BOUNDS,

@@ -5,7 +5,7 @@
  */
 import type { Connector, DialOptions, Transport } from '../transport/transport.js';
 import { backoffDelay } from './backoff.js';
-import type { Timers } from './timers.js';
+import type { Timers } from '../util/timers.js';
 import { ClosedError, IsobrokerError, ValueError } from '../errors.js';
 import type { PeerCredentialOptions } from './endpoint-options.js';
 import { BEARER_SUBPROTOCOL_PREFIX, ISOBROKER_SUBPROTOCOL, isProtocolToken, TokenSource } from './token-source.js';

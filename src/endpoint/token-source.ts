@@ -12,7 +12,7 @@
  */
 import { IsobrokerError } from '../errors.js';
 import { backoffDelay } from './backoff.js';
-import type { Timers } from './timers.js';
+import type { Timers } from '../util/timers.js';
 
 /** A token expiring within this many ms is renewed before it is used for a new connection. */
 export const REFRESH_MARGIN_MS = 60_000;

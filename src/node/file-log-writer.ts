@@ -30,8 +30,8 @@ import { readFileSync, renameSync, statSync, truncateSync, writeFileSync } from 
 import { mkdir, open, rename, stat, type FileHandle } from 'node:fs/promises';
 import { dirname, extname, join } from 'node:path';
 import { ClosedError, IsobrokerError, ValueError } from '../errors.js';
-import { resolveLogFormat } from '../cluster/log-format.js';
-import type { LogStream } from '../cluster/log-types.js';
+import { resolveLogFormat } from '../logging/format.js';
+import type { LogStream } from '../logging/types.js';
 import {
   DEFAULT_LOG_WRITER_OPTIONS,
   checkShape,
@@ -41,7 +41,7 @@ import {
   type LogWriter,
   type LogWriterOptions,
   type RotationInfo,
-} from '../cluster/log-writer.js';
+} from '../logging/writer.js';
 
 export interface FileLogWriterOptions extends LogWriterOptions {
   /** Directory of the log files; created when missing. @default '.' */

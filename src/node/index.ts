@@ -7,12 +7,12 @@ export {
   DEFAULT_WS_PING_INTERVAL_MS,
   listen,
   listenWarnings,
-} from './listener.js';
+} from './listener/listener.js';
 export { BROKER_ANONYMOUS_TLS, peer, resolveTlsOptions, tlsConnector, tlsWebSocket } from './tls.js';
 export type { NodePeerOptions, TlsOptions } from './tls.js';
-export type { ListenAuthOptions, ListenOptions, Listener } from './listener.js';
-export type { ConnectionLimits } from './connection-limits.js';
-export type { TlsCertificates, TlsServingOptions } from './tls-server.js';
+export type { ListenAuthOptions, ListenOptions, Listener } from './listener/listener.js';
+export type { ConnectionLimits } from './listener/connection-limits.js';
+export type { TlsCertificates, TlsServingOptions } from './listener/tls-server.js';
 export { ISOBROKER_SUBPROTOCOL } from '../endpoint/token-source.js';
 
 // --- authentication: tokens, API keys, the policy file, audit log
@@ -34,14 +34,14 @@ export {
   revalidatePrincipal,
 } from '../auth/principal.js';
 export type { RolePrincipalSpec } from '../auth/principal.js';
-export { DEFAULT_SQLITE_OPTIONS, openSqliteBackend } from './sqlite-backend.js';
+export { DEFAULT_SQLITE_OPTIONS, openSqliteBackend } from './sqlite/backend.js';
 export type {
   SqliteBackendOptions,
   SqliteFailureMode,
   SqliteJournalMode,
   SqliteSynchronous,
-} from './sqlite-backend.js';
-export type { SqliteDatabase, SqliteStatement } from './sqlite-database.js';
+} from './sqlite/backend.js';
+export type { SqliteDatabase, SqliteStatement } from './sqlite/database.js';
 export {
   DEFAULT_FILE_LOG_WRITER_OPTIONS,
   DEFAULT_ON_LOG_WRITER_ERROR,

@@ -3,7 +3,7 @@
  * storage (memory, SQLite); every store semantic — operations, expiry, sequence numbers — lives
  * once in the master state machine.
  */
-import type { NativeLimits } from '../codec/native-limits.js';
+import type { NativeLimits } from '../codec/native/limits.js';
 import type { Data } from '../data/types.js';
 
 /** One key of a store. Times are milliseconds since the Unix epoch. */

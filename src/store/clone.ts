@@ -11,7 +11,7 @@ import { DataMap } from '../data/data-map.js';
 import { equals } from '../data/order.js';
 import type { Data } from '../data/types.js';
 import { STORE_ERROR_CODES, StoreError, type StoreErrorCode } from '../errors.js';
-import type { Timers } from '../endpoint/timers.js';
+import type { Timers } from '../util/timers.js';
 import { StoreOp, indexFromValue, type Mutation } from './operations.js';
 import type { ClonePersistence, PersistChange } from './persistence.js';
 import { ChangeKind, StoreMsg, masterTopic, type Change, type StoreMessage } from './store-protocol.js';

@@ -8,7 +8,7 @@
 import { boolean as mkBoolean, none, set as mkSet } from '../data/constructors.js';
 import type { Data } from '../data/types.js';
 import { StoreError } from '../errors.js';
-import type { Timers } from '../endpoint/timers.js';
+import type { Timers } from '../util/timers.js';
 import type { StoreBackend, StoreEntry } from './backend.js';
 import { ExpiryQueue } from './expiry-queue.js';
 import { StoreOp, applyMutation, indexFromValue, type Mutation } from './operations.js';

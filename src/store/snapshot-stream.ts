@@ -21,10 +21,10 @@
  * resulting states).
  */
 import type { Data } from '../data/types.js';
-import type { Timers } from '../endpoint/timers.js';
+import type { Timers } from '../util/timers.js';
 import { toText } from '../data/text.js';
 import { StoreError } from '../errors.js';
-import { preEncoded } from '../codec/native-values.js';
+import { preEncoded } from '../codec/native/values.js';
 import type { StoreBackend } from './backend.js';
 import type { ChangeLog } from './change-log.js';
 import { StoreMsg, type Change, type StoreMessage } from './store-protocol.js';

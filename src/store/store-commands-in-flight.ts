@@ -15,7 +15,7 @@
  * connection is at the limit, so a lost ack does not block a connection for good.
  */
 import { AuthError, type Principal } from '../auth/types.js';
-import { decodeValue } from '../codec/native-values.js';
+import { decodeValue } from '../codec/native/values.js';
 import type { ConnectionTopicGuard } from '../endpoint/topic-guards.js';
 import { StoreMsg, cloneTopic, decodeStoreMessage, type StoreMessage } from './store-protocol.js';
 import { parseStoreTopic } from './store-guard.js';

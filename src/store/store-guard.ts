@@ -31,8 +31,8 @@
  */
 import type { AuthError, Principal, StorePermission } from '../auth/types.js';
 import { AuthError as AuthErrorClass } from '../auth/types.js';
-import { decodeValue } from '../codec/native-values.js';
-import { isEndpointId } from '../endpoint/endpoint-id.js';
+import { decodeValue } from '../codec/native/values.js';
+import { isEndpointId } from '../util/ids.js';
 import { INTERNAL_TOPIC_PREFIX } from '../topic/internal.js';
 import {
   StoreMsg,

@@ -7,11 +7,11 @@
 import { from, isData } from '../data/constructors.js';
 import type { Data, TimespanData } from '../data/types.js';
 import { StoreError, ValueError } from '../errors.js';
-import { encodeValue } from '../codec/native-values.js';
+import { encodeValue } from '../codec/native/values.js';
 import type { Endpoint } from '../endpoint/endpoint.js';
-import { newEndpointId } from '../endpoint/endpoint-id.js';
-import type { Timers } from '../endpoint/timers.js';
-import { systemTimers } from '../endpoint/timers.js';
+import { newEndpointId } from '../util/ids.js';
+import type { Timers } from '../util/timers.js';
+import { systemTimers } from '../util/timers.js';
 import type { StoreBackend } from './backend.js';
 import { CloneCore, type CloneStatus } from './clone.js';
 import { MasterCore, type MasterStats } from './master.js';

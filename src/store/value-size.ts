@@ -6,8 +6,8 @@
  * could never be sent, instead of poisoning every later sync.
  */
 import type { Data } from '../data/types.js';
-import { DEFAULT_NATIVE_LIMITS, type NativeLimits } from '../codec/native-limits.js';
-import { preEncodedBytes } from '../codec/native-values.js';
+import { DEFAULT_NATIVE_LIMITS, type NativeLimits } from '../codec/native/limits.js';
+import { preEncodedBytes } from '../codec/native/values.js';
 import { isV4 } from '../data/address.js';
 import { StoreError } from '../errors.js';
 import { ChangeKind, type Change } from './store-protocol.js';

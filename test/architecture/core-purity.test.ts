@@ -27,6 +27,7 @@ type Layer =
   | 'endpoint'
   | 'store'
   | 'cluster'
+  | 'logging'
   | 'entry'
   | 'node'
   | 'browser';
@@ -43,6 +44,7 @@ const CORE_LAYERS = [
   'endpoint',
   'store',
   'cluster',
+  'logging',
 ] as const;
 
 /**
@@ -61,6 +63,9 @@ const ALLOWED_IMPORTS: Readonly<Record<Layer, readonly Layer[]>> = {
   endpoint: ['errors', 'util', 'data', 'topic', 'message', 'auth', 'codec', 'transport'],
   store: ['errors', 'util', 'data', 'topic', 'message', 'auth', 'codec', 'transport', 'endpoint'],
   cluster: ['errors', 'util', 'data', 'topic', 'message', 'auth', 'codec', 'transport', 'endpoint', 'store'],
+  // Zeek logging: streams, records, formats and writers (pure), and the router that ships
+  // log writes to the cluster's loggers (it reads the layout and node topics).
+  logging: ['errors', 'util', 'data', 'topic', 'message', 'auth', 'codec', 'transport', 'endpoint', 'store', 'cluster'],
   entry: [...CORE_LAYERS],
   node: [...CORE_LAYERS, 'entry'],
   browser: [...CORE_LAYERS, 'entry'],

@@ -2,7 +2,7 @@
 import WebSocket from 'ws';
 import { describe, expect, it, vi } from 'vitest';
 import { BAD_INPUT_CLOSE_LIMIT } from '../../src/endpoint/limits.js';
-import { errorPeerKey, runHub } from '../../server/hub.js';
+import { errorPeerKey, runHub } from '../../server/cli/hub.js';
 
 async function waitFor(cond: () => boolean, ms = 30_000): Promise<void> {
   const end = Date.now() + ms;

@@ -22,7 +22,7 @@ import { peer } from 'isobroker/node';
 import { parsePolicy, type Policy } from '../../src/auth/policy.js';
 import type { AuthError, Principal } from '../../src/auth/types.js';
 import { createAuthenticator } from '../../src/node/auth/authenticator.js';
-import { listen, type Listener } from '../../src/node/listener.js';
+import { listen, type Listener } from '../../src/node/listener/listener.js';
 import { fingerprint, makeCa, makeCert } from '../support/certs.js';
 import { killAll, spawnCli } from '../support/processes.js';
 import { authDir, until } from './hub-auth-support.js';

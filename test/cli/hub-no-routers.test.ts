@@ -5,8 +5,8 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { Endpoint, string, type Message } from 'isobroker';
-import { UsageError, commandUsage, parseCommand } from '../../server/args.js';
-import { HUB_COMMAND } from '../../server/hub.js';
+import { UsageError, commandUsage, parseCommand } from '../../server/cli/args.js';
+import { HUB_COMMAND } from '../../server/cli/hub.js';
 import { killAll, startHub } from '../support/processes.js';
 
 const endpoints: Endpoint[] = [];

@@ -2,8 +2,8 @@
 import WebSocket from 'ws';
 import { describe, expect, it, vi } from 'vitest';
 import { Endpoint, string } from 'isobroker';
-import { UsageError, commandUsage, parseCommand } from '../../server/args.js';
-import { HUB_COMMAND, linksFromFlags, runHub } from '../../server/hub.js';
+import { UsageError, commandUsage, parseCommand } from '../../server/cli/args.js';
+import { HUB_COMMAND, linksFromFlags, runHub } from '../../server/cli/hub.js';
 
 /** Runs `isobroker hub` in this process (the CLI binary runs the compiled dist/); resolves its URL. */
 async function hubInProcess(args: string[]): Promise<{ url: string; stop(): Promise<number> }> {

@@ -1,5 +1,5 @@
 /**
- * Fuzz of the launcher's HTTP server (server/dashboard-server.ts), which any web page can reach
+ * Fuzz of the launcher's HTTP server (server/dashboard/server.ts), which any web page can reach
  * through the browser: random methods, paths (percent-encodings valid and not, `..`, NULs,
  * backslashes, non-ASCII, very long) and headers (random names and values, huge ones) as raw
  * bytes on a socket. Every request must get a 2xx, 3xx or 4xx status line, and the server must
@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultLayout, nodeUrl } from 'isobroker';
-import { REQUEST_TIMEOUT_MS, resolveRequestPath, startDashboardServer } from '../../server/dashboard-server.js';
+import { REQUEST_TIMEOUT_MS, resolveRequestPath, startDashboardServer } from '../../server/dashboard/server.js';
 
 const RUNS = process.env.ISOBROKER_LOAD === '1' ? 5000 : 400;
 

@@ -28,16 +28,16 @@ import {
   vector,
   type Data,
 } from 'isobroker';
-import { JsonNumber, JsonObject, type JsonNode } from '../../src/codec/json-node.js';
-import { parseJson } from '../../src/codec/json-parse.js';
-import { decodeJsonData } from '../../src/codec/json-v1-decode.js';
+import { JsonNumber, JsonObject, type JsonNode } from '../../src/codec/json-v1/json-node.js';
+import { parseJson } from '../../src/codec/json-v1/json-parse.js';
+import { decodeJsonData } from '../../src/codec/json-v1/decode.js';
 import {
   assertJsonClientEncodable,
   encodeJsonData,
   encodeJsonMessage,
   realTextLossless,
-} from '../../src/codec/json-v1-encode.js';
-import { decodeJsonMessage, inputErrorContext } from '../../src/codec/json-v1-message.js';
+} from '../../src/codec/json-v1/encode.js';
+import { decodeJsonMessage, inputErrorContext } from '../../src/codec/json-v1/message.js';
 import { dataArb } from '../support/arbitraries.js';
 
 const CLIENT = { role: 'client' } as const;

@@ -38,7 +38,7 @@ import {
   type JsonV1Message,
 } from '../../src/internal.js';
 import { readJsonFixture } from '../support/fixtures.js';
-import { JsonNumber, JsonObject, type JsonNode } from '../../src/codec/json-node.js';
+import { JsonNumber, JsonObject, type JsonNode } from '../../src/codec/json-v1/json-node.js';
 
 interface Vector {
   readonly name: string;

@@ -4,11 +4,11 @@
  * paths do, wherever the string starts relative to word alignment.
  */
 import { describe, expect, it } from 'vitest';
-import { MsgpackReader } from '../../src/codec/msgpack-reader.js';
-import { asciiEnd, decodeUtf8, isValidUtf8 } from '../../src/codec/msgpack-utf8.js';
-import { DEFAULT_NATIVE_LIMITS } from '../../src/codec/native-limits.js';
-import { decodeValue, encodeValue, validateEncodedValue } from '../../src/codec/native-values.js';
-import { validateValue } from '../../src/codec/native-validate.js';
+import { MsgpackReader } from '../../src/codec/msgpack/reader.js';
+import { asciiEnd, decodeUtf8, isValidUtf8 } from '../../src/codec/msgpack/utf8.js';
+import { DEFAULT_NATIVE_LIMITS } from '../../src/codec/native/limits.js';
+import { decodeValue, encodeValue, validateEncodedValue } from '../../src/codec/native/values.js';
+import { validateValue } from '../../src/codec/native/validate.js';
 import { string, vector } from '../../src/data/constructors.js';
 import { DecodeError } from '../../src/errors.js';
 

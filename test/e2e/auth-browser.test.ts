@@ -20,7 +20,7 @@ import type { AuditEvent } from '../../src/auth/types.js';
 import { parsePolicy } from '../../src/auth/policy.js';
 import { createAuthenticator } from '../../src/node/auth/authenticator.js';
 import { PolicyHolder } from '../../src/node/auth/policy-file.js';
-import { listen, type Listener } from '../../src/node/listener.js';
+import { listen, type Listener } from '../../src/node/listener/listener.js';
 import { PAGE_HTML, bundlePage, launchChromium } from '../support/browser.js';
 
 type Attempt = {

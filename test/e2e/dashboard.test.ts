@@ -42,7 +42,7 @@ import {
   type ConsoleRecord,
   type Launcher,
 } from '../support/dashboard.js';
-import { mintToken, parseSigningKey } from '../../server/token.js';
+import { mintToken, parseSigningKey } from '../../server/cli/token.js';
 
 /**
  * The default layout's nodes (manager, logger-1, proxy-1/2, worker-1/2), what `npm start` runs, so

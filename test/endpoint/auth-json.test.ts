@@ -8,7 +8,7 @@ import { memoryPair } from '../../src/transport/memory-transport.js';
 import { AuthError, type AuditEvent, type Principal } from '../../src/auth/types.js';
 import { until, sleep } from '../support/endpoints.js';
 import { principal, rawEnd, type RawEnd } from './auth-helpers.js';
-import type { Timers } from '../../src/endpoint/timers.js';
+import type { Timers } from '../../src/util/timers.js';
 
 const cleanup: (() => unknown)[] = [];
 afterEach(async () => {

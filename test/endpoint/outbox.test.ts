@@ -1,7 +1,7 @@
 /** Outbox: batching per turn, control before data, congestion back-off, flushNow and close. */
 import { describe, expect, it } from 'vitest';
 import { Outbox, type OutboxOptions } from '../../src/endpoint/outbox.js';
-import type { Timers } from '../../src/endpoint/timers.js';
+import type { Timers } from '../../src/util/timers.js';
 import type { Frame, Transport, TransportHandlers } from '../../src/transport/transport.js';
 
 /** Manual timers: nothing fires until the test calls `advance`. */

@@ -5,7 +5,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { Timers } from '../../src/endpoint/timers.js';
+import type { Timers } from '../../src/util/timers.js';
 import {
   REFRESH_MARGIN_MS,
   TokenSource,

@@ -13,7 +13,7 @@ import WebSocket, { WebSocketServer } from 'ws';
 import { afterEach, describe, expect, it } from 'vitest';
 import { resolvePeerOptions, type PeerCredentialOptions } from '../../src/endpoint/endpoint-options.js';
 import { JSON_PATH, NATIVE_PATH, Peering, type PeerProtocol } from '../../src/endpoint/peering.js';
-import { systemTimers } from '../../src/endpoint/timers.js';
+import { systemTimers } from '../../src/util/timers.js';
 import { ConfigError } from '../../src/errors.js';
 import type { Connector, Transport } from '../../src/transport/transport.js';
 import { websocketConnector, type WebSocketConstructor } from '../../src/transport/websocket-transport.js';

@@ -22,7 +22,7 @@ import { parsePolicy } from '../../src/auth/policy.js';
 import { MessageKind, decodeFrame, encodeDataMessage, encodeFrame, encodeMessage } from '../../src/internal.js';
 import { createAuthenticator } from '../../src/node/auth/authenticator.js';
 import { PolicyHolder } from '../../src/node/auth/policy-file.js';
-import { listen, type Listener } from '../../src/node/listener.js';
+import { listen, type Listener } from '../../src/node/listener/listener.js';
 import { until } from '../support/endpoints.js';
 
 const SEED = Number(process.env.FUZZ_SEED ?? Date.now() % 2 ** 31);

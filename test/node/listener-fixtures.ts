@@ -13,7 +13,7 @@ import {
   type Principal,
 } from '../../src/auth/types.js';
 import { FULL_ACCESS } from '../../src/auth/prefix-acl.js';
-import { listen, type ListenOptions, type Listener } from '../../src/node/listener.js';
+import { listen, type ListenOptions, type Listener } from '../../src/node/listener/listener.js';
 
 export const GOOD_TOKEN = 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJl';
 export const GOOD_KEY = 'isbk_0123456789abcdef0123456789abcdef';

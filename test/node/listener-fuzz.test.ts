@@ -8,8 +8,8 @@
 import type { IncomingMessage } from 'node:http';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { upgradeCredential } from '../../src/node/upgrade-credential.js';
-import { upgradeOriginCheck } from '../../src/node/upgrade-origin.js';
+import { upgradeCredential } from '../../src/node/listener/upgrade-credential.js';
+import { upgradeOriginCheck } from '../../src/node/listener/upgrade-origin.js';
 import { fakeAuthenticate, GOOD_TOKEN, rawUpgrade, startHub, upgradeRequest } from './listener-fixtures.js';
 import { rawClient } from '../support/ws-client.js';
 

@@ -11,7 +11,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { Endpoint } from 'isobroker';
 import { ConfigError } from '../../src/errors.js';
-import { listen } from '../../src/node/listener.js';
+import { listen } from '../../src/node/listener/listener.js';
 import { LOCAL_SAN, makeCa, makeCert } from '../support/certs.js';
 import { type AuthCall, drain, fakeAuthenticate, GOOD_TOKEN, rawSocket, startHub } from './listener-fixtures.js';
 

@@ -14,10 +14,10 @@ import {
   MessageKind,
   NATIVE_PROTOCOL_VERSION,
 } from '../../src/internal.js';
-import { clientAddress, parseTrustProxy } from '../../src/node/client-address.js';
-import { ConnectionLimiter, isRefusal, resolveConnectionLimits } from '../../src/node/connection-limits.js';
-import { listenWarnings } from '../../src/node/listen-options.js';
-import { selectSubprotocol, upgradeCredential } from '../../src/node/upgrade-credential.js';
+import { clientAddress, parseTrustProxy } from '../../src/node/listener/client-address.js';
+import { ConnectionLimiter, isRefusal, resolveConnectionLimits } from '../../src/node/listener/connection-limits.js';
+import { listenWarnings } from '../../src/node/listener/options.js';
+import { selectSubprotocol, upgradeCredential } from '../../src/node/listener/upgrade-credential.js';
 import { rawClient } from '../support/ws-client.js';
 import {
   type AuthCall,

@@ -24,7 +24,7 @@ import {
   type StoreClone,
   type StoreMaster,
 } from 'isobroker';
-import { encodeValue } from '../../src/codec/native-values.js';
+import { encodeValue } from '../../src/codec/native/values.js';
 import { listen, openSqliteBackend, type Listener } from '../../src/node/index.js';
 import { ChangeLog } from '../../src/store/change-log.js';
 import { CloneCore } from '../../src/store/clone.js';

@@ -9,7 +9,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { count, string, toText, type Data } from 'isobroker';
 import { openSqliteBackend } from 'isobroker/node';
-import { encodeValue } from '../../src/codec/native-values.js';
+import { encodeValue } from '../../src/codec/native/values.js';
 import type { StoreError } from '../../src/errors.js';
 import type { StoreBackend } from '../../src/store/backend.js';
 import { CloneCore } from '../../src/store/clone.js';

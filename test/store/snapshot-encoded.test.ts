@@ -5,7 +5,7 @@
  */
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
-import { decodeValue, encodeValue, preEncoded } from '../../src/codec/native-values.js';
+import { decodeValue, encodeValue, preEncoded } from '../../src/codec/native/values.js';
 import { count, real, set, string, table, vector } from '../../src/data/constructors.js';
 import type { Data } from '../../src/data/types.js';
 import type { StoreError } from '../../src/errors.js';

@@ -8,8 +8,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { count, createClone, createMaster, none, string, type Endpoint, type StoreError } from 'isobroker';
 import type { AuditEvent, Principal } from '../../src/auth/types.js';
-import { encodeValue } from '../../src/codec/native-values.js';
-import { newEndpointId } from '../../src/endpoint/endpoint-id.js';
+import { encodeValue } from '../../src/codec/native/values.js';
+import { newEndpointId } from '../../src/util/ids.js';
 import { installStoreGuard } from '../../src/store/install-store-guard.js';
 import { StoreOp } from '../../src/store/operations.js';
 import { StoreCommandsInFlight, storeCommandRefusal } from '../../src/store/store-commands-in-flight.js';

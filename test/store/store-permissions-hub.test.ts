@@ -19,7 +19,7 @@ import {
   type StoreMaster,
 } from 'isobroker';
 import type { StorePermission } from '../../src/auth/types.js';
-import { encodeValue } from '../../src/codec/native-values.js';
+import { encodeValue } from '../../src/codec/native/values.js';
 import { installStoreGuard } from '../../src/store/install-store-guard.js';
 import { ChangeKind, StoreMsg, encodeStoreMessage, masterTopic, updatesTopic } from '../../src/store/store-protocol.js';
 import { sleep, until } from '../support/endpoints.js';

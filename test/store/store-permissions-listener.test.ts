@@ -10,7 +10,7 @@ import { Endpoint, createClone, createMaster, toText, type StoreClone, type Stor
 import { parsePolicy } from '../../src/auth/policy.js';
 import { createAuthenticator } from '../../src/node/auth/authenticator.js';
 import { PolicyHolder } from '../../src/node/auth/policy-file.js';
-import { listen, type Listener } from '../../src/node/listener.js';
+import { listen, type Listener } from '../../src/node/listener/listener.js';
 import { until } from '../support/endpoints.js';
 
 const secret = randomBytes(32);

@@ -6,8 +6,8 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { count, none, string } from 'isobroker';
 import { AuthError, type StorePermission } from '../../src/auth/types.js';
-import { encodeValue } from '../../src/codec/native-values.js';
-import { newEndpointId } from '../../src/endpoint/endpoint-id.js';
+import { encodeValue } from '../../src/codec/native/values.js';
+import { newEndpointId } from '../../src/util/ids.js';
 import { StoreOp } from '../../src/store/operations.js';
 import {
   classifyStorePublish,

@@ -23,7 +23,7 @@ import { layoutOf } from './cluster.js';
 import { spawnCli, type Cli } from './processes.js';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
-/** Where the launcher's HTTP server finds the page (`server/dashboard-server.ts`). */
+/** Where the launcher's HTTP server finds the page (`server/dashboard/server.ts`). */
 export const DASHBOARD_DIST = join(REPO, 'web-demo', 'dist');
 
 /** Older builds' assets are removed after this long (ms). */

@@ -24,7 +24,7 @@ import {
   resolvePeerOptions,
   resolveWhenRoutableOptions,
 } from '../../src/endpoint/endpoint-options.js';
-import { resolveListenOptions } from '../../src/node/listener.js';
+import { resolveListenOptions } from '../../src/node/listener/listener.js';
 import { checkOptionsObject, intOption, objectOption, oneOfOption, stringOption } from '../../src/util/options.js';
 
 /** Runs `fn` and returns the ConfigError it throws (failing when it throws anything else). */

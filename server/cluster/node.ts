@@ -1,0 +1,305 @@
+/**
+ * `isobroker node`: one cluster node of a layout (the launcher starts one per node). It listens on
+ * its address, peers by Broker's rules, runs the hello handshake, writes logs when it is a logger,
+ * hosts the manager's stores, publishes its stats for the dashboard, and with `--demo` generates
+ * traffic.
+ *
+ * A node that cannot start (a store that cannot open, its port in use, a bad layout) closes what
+ * it opened and exits 1 with the reason on stderr, before printing its ready line. Started by the
+ * launcher (with an IPC channel), it stops when that channel closes: a launcher that dies, even
+ * by SIGKILL, leaves no node behind holding its port.
+ */
+import { mkdirSync, readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import {
+  BackedTable,
+  ClusterNode,
+  Endpoint,
+  LogRouter,
+  count,
+  createClone,
+  createMaster,
+  loggersOf,
+  makeEvent,
+  nodeByName,
+  parseLayout,
+  string,
+  vector,
+  type ClusterLayout,
+  type StoreClone,
+  type StoreMaster,
+  IsobrokerError,
+  type StoreBackend,
+} from '../../src/index.js';
+import { createFileLogWriter, listen, openSqliteBackend } from '../../src/node/index.js';
+import { FatalError, UsageError, parse, untilSignal } from '../cli/args.js';
+import { startDemo } from './demo.js';
+import { PolicyFileError, openHubSecurity, policyErrorLines, type HubSecurity } from '../cli/hub-auth.js';
+import { tailingWriter } from '../dashboard/log-tail.js';
+
+export const STATS_INTERVAL_MS = 500;
+export const statsTopic = (name: string): string => `isobroker/stats/${name}`;
+export const STATS_EVENT = 'isobroker::node_stats';
+/** A node whose launcher is gone stops within this (ms), even if a clean stop hangs. */
+export const ORPHAN_EXIT_MS = 3000;
+
+/**
+ * Resolves when the launcher that started this node is gone (its IPC channel closed); never when
+ * the node runs without one (started by hand). The channel does not keep the process alive.
+ */
+function untilLauncherGone(): Promise<string> {
+  if (!process.channel) return new Promise(() => undefined);
+  process.channel.unref();
+  return new Promise((resolve) => {
+    process.once('disconnect', () => {
+      // Whatever happens next, the node does not outlive its launcher by more than ORPHAN_EXIT_MS.
+      setTimeout(() => process.exit(1), ORPHAN_EXIT_MS).unref();
+      resolve('launcher gone');
+    });
+  });
+}
+
+/**
+ * The manager's SQLite store at `path`, or undefined (a memory store) when better-sqlite3, an
+ * optional peer dependency, is not installed.
+ */
+function sqliteStore(path: string, log: (line: string) => void): StoreBackend | undefined {
+  try {
+    return openSqliteBackend({ path, journalMode: 'WAL', synchronous: 'NORMAL' });
+  } catch (e) {
+    if (!(e instanceof IsobrokerError && e.code === 'missing_dependency')) throw e;
+    log(`${e.message}; ${path} is kept in memory instead`);
+    return undefined;
+  }
+}
+
+/** How long a node waits for the launcher to answer a token request, ms. */
+export const TOKEN_REQUEST_TIMEOUT_MS = 10_000;
+
+/** The IPC message a node sends to ask the launcher for a fresh token. */
+export interface TokenRequest {
+  readonly type: 'isobroker:token-request';
+  readonly id: number;
+}
+/** The launcher's answer: a token, or why there is none (never logged). */
+export interface TokenReply {
+  readonly type: 'isobroker:token';
+  readonly id: number;
+  readonly token?: string;
+  readonly error?: string;
+}
+
+/**
+ * Where this node's token comes from: `--token-file` (read again at every request, so that an
+ * operator can replace it) or the launcher over the IPC channel (`--token-from-launcher`).
+ */
+function nodeTokenSource(file: string | undefined, fromLauncher: boolean): (() => Promise<string>) | undefined {
+  if (file !== undefined) {
+    return async () => {
+      const token = (await readFile(file, 'utf8')).trim();
+      if (token === '') throw new Error(`--token-file ${file} is empty`);
+      return token;
+    };
+  }
+  if (!fromLauncher || !process.send) return undefined;
+  let next = 0;
+  const waiting = new Map<number, { ok: (t: string) => void; fail: (e: Error) => void }>();
+  process.on('message', (m: TokenReply) => {
+    if (m?.type !== 'isobroker:token') return;
+    const w = waiting.get(m.id);
+    waiting.delete(m.id);
+    if (typeof m.token === 'string') w?.ok(m.token);
+    else w?.fail(new Error(`the launcher gave no token: ${m.error ?? 'no reason'}`));
+  });
+  return () =>
+    new Promise<string>((ok, fail) => {
+      const id = ++next;
+      const timer = setTimeout(() => {
+        waiting.delete(id);
+        fail(new Error('the launcher did not answer a token request'));
+      }, TOKEN_REQUEST_TIMEOUT_MS);
+      timer.unref();
+      waiting.set(id, {
+        ok: (t) => {
+          clearTimeout(timer);
+          ok(t);
+        },
+        fail: (e) => {
+          clearTimeout(timer);
+          fail(e);
+        },
+      });
+      const req: TokenRequest = { type: 'isobroker:token-request', id };
+      process.send!(req, undefined, undefined, (err) => {
+        if (!err) return;
+        clearTimeout(timer);
+        waiting.delete(id);
+        fail(new Error('the launcher is gone'));
+      });
+    });
+}
+
+export function readLayout(file: string): ClusterLayout {
+  let json: unknown;
+  try {
+    json = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new UsageError(`cannot read layout ${file}: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  return parseLayout(json);
+}
+
+export async function runNode(argv: readonly string[]): Promise<number> {
+  const v = parse(argv, {
+    layout: { type: 'string' },
+    name: { type: 'string' },
+    dir: { type: 'string', default: '.cluster' },
+    demo: { type: 'boolean', default: false },
+    seed: { type: 'string', default: '1' },
+    format: { type: 'string', default: 'tsv' },
+    policy: { type: 'string' },
+    'token-file': { type: 'string' },
+    'token-from-launcher': { type: 'boolean', default: false },
+    // Browser origins besides the node's own that may open WebSockets (the launcher's dashboard).
+    'allow-origin': { type: 'string', multiple: true },
+  });
+  if (!v.layout || !v.name) throw new UsageError('node needs --layout FILE and --name NAME');
+  if (v.format !== 'tsv' && v.format !== 'json')
+    throw new UsageError(`--format must be tsv or json, got '${v.format}'`);
+  const layout = readLayout(v.layout);
+  const spec = nodeByName(layout, v.name);
+  const dir = v.dir!;
+  const log = (line: string): void => void process.stderr.write(`${new Date().toISOString()} ${spec.name}: ${line}\n`);
+
+  const launcherGone = untilLauncherGone();
+  // With a policy, this node authenticates whoever connects to it, and presents its own token
+  // (from the launcher, or a file) to the nodes it dials.
+  let security: HubSecurity;
+  try {
+    security = await openHubSecurity({ policy: v.policy }, log, log);
+  } catch (err) {
+    if (err instanceof PolicyFileError) throw new FatalError(policyErrorLines(err, v.policy!).join('\n'));
+    throw err;
+  }
+  const getToken = nodeTokenSource(v['token-file'], v['token-from-launcher'] === true);
+  if (v.policy !== undefined && getToken === undefined)
+    log(
+      `warning: --policy without a token for this node (--token-file, or --token-from-launcher under isobroker cluster): the nodes it dials will not accept it as ${spec.name}`,
+    );
+  const ep = new Endpoint({ name: spec.name, role: spec.role });
+  ep.on('error', (e) => log(`error ${e.code}: ${e.message}${e.context ? ` (${e.context})` : ''}`));
+  const node = new ClusterNode(ep, layout, spec.name, getToken ? { getToken } : undefined);
+  node.on('nodeUp', ({ name }) => log(`node up: ${name}`));
+  node.on('nodeDown', ({ name }) => log(`node down: ${name}`));
+  node.on('duplicate', ({ name, id }) => log(`error: a second node calls itself '${name}' (${id})`));
+  node.start();
+
+  const isLogger = loggersOf(layout).some((n) => n.name === spec.name);
+  let writer: ReturnType<typeof createFileLogWriter> | undefined;
+  if (isLogger) {
+    // One logger writes DIR/logs/<path>.log; several write a directory each.
+    const logDir = loggersOf(layout).length > 1 ? join(dir, 'logs', spec.name) : join(dir, 'logs');
+    mkdirSync(logDir, { recursive: true });
+    writer = createFileLogWriter({
+      dir: logDir,
+      format: v.format,
+      onError: (e: Error) => log(`log writer: ${e.message}`),
+    });
+  }
+  const router = new LogRouter(node, {
+    ...(writer ? { writer: tailingWriter(writer, ep) } : {}),
+    onError: (e) => log(`logging: ${e.message}`),
+  });
+
+  const masters: StoreMaster[] = [];
+  const clones: StoreClone[] = [];
+  const tables: BackedTable[] = [];
+  const closeAll = async (): Promise<void> => {
+    router.close();
+    node.close();
+    for (const t of tables) t.close();
+    for (const c of clones) c.close();
+    for (const m of masters) m.close();
+    await writer?.close().catch(() => undefined);
+    await ep.close();
+    await security.close();
+  };
+  let listener: Awaited<ReturnType<typeof listen>>;
+  try {
+    listener = await startServices();
+  } catch (err) {
+    // Not started: close what is open and exit 1 with the reason (the launcher shows it).
+    await closeAll().catch(() => undefined);
+    const reason = err instanceof Error ? err.message : String(err);
+    throw new FatalError(`node ${spec.name} cannot start: ${reason}`);
+  }
+
+  async function startServices(): Promise<Awaited<ReturnType<typeof listen>>> {
+    if (spec.role === 'manager') {
+      mkdirSync(join(dir, 'stores'), { recursive: true });
+      const servicesBackend = sqliteStore(join(dir, 'stores', 'known_services.sqlite'), log);
+      tables.push(
+        await BackedTable.open(ep, 'known_services', {
+          master: true,
+          ...(servicesBackend ? { backend: servicesBackend } : {}),
+        }),
+      );
+      const hostsBackend = sqliteStore(join(dir, 'stores', 'known_hosts.sqlite'), log);
+      masters.push(
+        await createMaster(ep, 'known_hosts', {
+          ...(hostsBackend ? { backend: hostsBackend } : {}),
+          onError: (e) => log(`store known_hosts: ${e.message}`),
+        }),
+      );
+    } else if (spec.role === 'worker') {
+      clones.push(await createClone(ep, 'known_hosts'));
+      tables.push(await BackedTable.open(ep, 'known_services'));
+    }
+    const l = await listen(ep, {
+      host: spec.host,
+      port: spec.port,
+      allowedOrigins: v['allow-origin'] ?? [],
+      ...security.listen,
+    });
+    security.attach(ep, l);
+    return l;
+  }
+
+  // Stats for the dashboard: counters and current peers, twice a second.
+  const stats = setInterval(() => {
+    const peers = ep
+      .peers()
+      .filter((p) => p.status === 'connected' && p.name)
+      .map((p) => string(p.name!));
+    const s = ep.stats();
+    const l = router.stats();
+    ep.publish(
+      statsTopic(spec.name),
+      makeEvent(STATS_EVENT, [
+        string(spec.name),
+        string(spec.role),
+        string(ep.id),
+        vector(peers),
+        count(s.published),
+        count(s.received),
+        // Remote logging: records buffered until acknowledged, their bytes, dropped, duplicates.
+        vector([count(l.bufferedRecords), count(l.bufferedBytes), count(l.dropped), count(l.duplicates)]),
+      ]),
+    );
+  }, STATS_INTERVAL_MS);
+  const demo = v.demo
+    ? startDemo({ node, router, knownHosts: clones[0], services: tables[0], seed: Number(v.seed) })
+    : undefined;
+
+  process.stdout.write(`isobroker node ${spec.name} (${spec.role}) ready: ${listener.url}\n`);
+  const signal = untilSignal();
+  const sig = await Promise.race([signal, launcherGone]);
+  signal.cancel();
+  log(`${sig}: stopping`);
+  clearInterval(stats);
+  demo?.stop();
+  await closeAll();
+  await listener.close();
+  return sig === 'launcher gone' ? 1 : 0;
+}
