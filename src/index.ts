@@ -110,7 +110,8 @@ export type { WebSocketConstructor, WebSocketLike } from './transport/websocket-
 
 // --- endpoint
 export { Endpoint } from './endpoint/endpoint.js';
-export type { EndpointEvents, Message, MessageHandler, PeerInfo, Subscription } from './endpoint/endpoint.js';
+export type { EndpointEvents, PeerInfo, Subscription } from './endpoint/endpoint.js';
+export type { Message, MessageHandler } from './endpoint/local-subscriptions.js';
 export type { TopicGuardRegistration } from './endpoint/topic-guards.js';
 export {
   DEFAULT_HIGH_WATER_MARK,

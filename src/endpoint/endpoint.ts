@@ -8,7 +8,6 @@ import type { Data } from '../data/types.js';
 import { decodeValue, encodeValue } from '../codec/native/messages.js';
 import { makeEvent, type EventOptions } from '../message/builders.js';
 import { normalizeFilter } from '../topic/filter.js';
-import { TopicTrie } from '../topic/topic-trie.js';
 import type { Connector, Transport } from '../transport/transport.js';
 import { websocketConnector } from '../transport/websocket-transport.js';
 import { DefaultWebSocket } from '../transport/websocket-default.js';
@@ -35,19 +34,11 @@ import { Overlay, type OverlayConfig, type OverlayStats } from './overlay.js';
 import { Peering, resolvePeerUrl, type PeerProtocol, type PeeringState } from './peering.js';
 import type { SendQueueStats } from './send-queue.js';
 import { errorEvent, listenerErrorEvent, statusEvent, type ErrorEvent, type StatusEvent } from './status.js';
+import { LocalSubscriptions, type MessageHandler } from './local-subscriptions.js';
 import type { AcceptAuth, AuditEvent, Revalidate } from '../auth/types.js';
 import { AccessControl, needsAccess, subscriptionLimit } from './access.js';
 import type { TopicGuardRegistration } from './topic-guards.js';
 import { acceptJsonClient } from './json-v1/access.js';
-
-/** A message delivered to a subscriber. */
-export interface Message {
-  readonly topic: string;
-  readonly data: Data;
-}
-
-/** Receives the messages of a subscription. What it throws is reported as a `handler_failed` error event. */
-export type MessageHandler = (msg: Message) => void;
 
 /** A local subscription, returned by `endpoint.subscribe`. */
 export interface Subscription {
@@ -96,12 +87,6 @@ export interface EndpointEvents {
   audit: AuditEvent;
 }
 
-interface LocalSub {
-  readonly handler: MessageHandler;
-  /** Subscribed to internal topics (`<$>/…`) explicitly; others never see them. */
-  readonly internal: boolean;
-}
-
 /** Internal topics (`<$>/…`, store traffic) reach only subscribers of internal prefixes, never
  * JSON v1 clients, and JSON v1 clients may not publish to them. */
 const isInternal = isInternalTopic;
@@ -125,9 +110,7 @@ export class Endpoint {
   private readonly overlay: Overlay;
   private readonly access: AccessControl;
   private readonly connector: Connector;
-  private readonly local = new TopicTrie<LocalSub>();
-  /** topic → matching local subscriptions; cleared whenever subscriptions change. */
-  private readonly localCache = new Map<string, readonly LocalSub[]>();
+  private readonly local = new LocalSubscriptions();
   private readonly clients = new JsonClients();
   private readonly prefixCount = new Map<string, number>();
   private readonly peerings = new Map<string, Peering>();
@@ -199,9 +182,7 @@ export class Endpoint {
   subscribe(prefixes: string | readonly string[], handler: MessageHandler): Subscription {
     this.assertOpen();
     const list = normalizeFilter(typeof prefixes === 'string' ? [prefixes] : prefixes);
-    const sub: LocalSub = { handler, internal: list.length > 0 && list.every(isInternal) };
-    const handles = list.map((p) => this.local.add(p, sub));
-    this.localCache.clear();
+    const handles = this.local.add(list, handler);
     this.countPrefixes(list, +1);
     let active = true;
     return {
@@ -209,8 +190,7 @@ export class Endpoint {
       unsubscribe: () => {
         if (!active || this.closed) return;
         active = false;
-        for (const h of handles) this.local.remove(h);
-        this.localCache.clear();
+        this.local.remove(handles);
         this.countPrefixes(list, -1);
       },
     };
@@ -323,40 +303,20 @@ export class Endpoint {
 
   /** Calls matching local handlers; returns the decoded value if it had to decode it. */
   private deliverLocal(topic: string, data: Data | undefined, bytes: Uint8Array | undefined): Data | undefined {
-    const subs = this.localSubs(topic);
-    let value = data;
-    for (const sub of subs) {
-      const v = (value ??= decodeValue(bytes!, ACCEPTED_VALUE_LIMITS));
-      try {
-        sub.handler({ topic, data: v });
-      } catch (err) {
-        this.emit(
-          'error',
-          errorEvent(
-            'handler_failed',
-            undefined,
-            `subscriber of '${topic}' threw: ${err instanceof Error ? err.message : String(err)}`,
-            err,
-          ),
-        );
-      }
-    }
-    return value;
+    return this.local.deliver(topic, data, bytes, this.handlerFailed);
   }
 
-  /** Local subscriptions that get `topic`, each once (cached per topic). */
-  private localSubs(topic: string): readonly LocalSub[] {
-    const cached = this.localCache.get(topic);
-    if (cached) return cached;
-    const internal = isInternal(topic);
-    const out: LocalSub[] = [];
-    this.local.forEachMatch(topic, (sub) => {
-      if ((!internal || sub.internal) && !out.includes(sub)) out.push(sub);
-    });
-    if (this.localCache.size >= 10_000) this.localCache.clear();
-    this.localCache.set(topic, out);
-    return out;
-  }
+  private readonly handlerFailed = (topic: string, err: unknown): void => {
+    this.emit(
+      'error',
+      errorEvent(
+        'handler_failed',
+        undefined,
+        `subscriber of '${topic}' threw: ${err instanceof Error ? err.message : String(err)}`,
+        err,
+      ),
+    );
+  };
 
   private deliverClients(
     topic: string,
