@@ -29,7 +29,7 @@ import { assertJsonClientEncodable } from '../codec/json-v1/encode.js';
 import { JsonClients } from './json-v1/clients.js';
 import { isInternalTopic } from '../topic/internal.js';
 import type { JsonServerSession } from './json-v1/server-session.js';
-import type { NativeSession } from './native-session.js';
+import type { NativeSession, SessionKind } from './native-session.js';
 import { Overlay, type OverlayConfig, type OverlayStats } from './overlay.js';
 import { Peering, resolvePeerUrl, type PeerProtocol, type PeeringState } from './peering.js';
 import type { SendQueueStats } from './send-queue.js';
@@ -60,6 +60,8 @@ export interface PeerInfo {
   readonly direction: 'outbound' | 'inbound';
   readonly status: PeeringState;
   readonly stats?: SendQueueStats;
+  /** Native links past their hello: what the link is to us (`router`, our `leaf`, or our `hub`). */
+  readonly link?: SessionKind;
 }
 
 /**
@@ -531,6 +533,7 @@ export class Endpoint {
         direction: p ? 'outbound' : 'inbound',
         status: s.established ? 'connected' : 'connecting',
         stats: s.stats(),
+        ...(s.kind ? { link: s.kind } : {}),
       });
     }
     for (const s of this.jsonServers) {
