@@ -105,6 +105,8 @@ export interface LogRouterStats {
   readonly sent: number;
   /** Records sent again (no acknowledgement in time, or their logger came back). */
   readonly resent: number;
+  /** Records a logger acknowledged (each counted once). */
+  readonly acknowledged: number;
   /** Records of batches handed to another logger because theirs stayed down. */
   readonly handedOver: number;
   /** Records published to `zeek/logs/<Stream::ID>` (a layout without loggers). */
@@ -207,7 +209,16 @@ export class LogRouter {
     this.events.emit('error', listenerErrorEvent(event, err)),
   );
   /** What the router has done (see `LogRouterStats`; `stats()` adds what it holds). */
-  readonly counters = { written: 0, sent: 0, resent: 0, handedOver: 0, fallback: 0, duplicates: 0, dropped: 0 };
+  readonly counters = {
+    written: 0,
+    sent: 0,
+    resent: 0,
+    acknowledged: 0,
+    handedOver: 0,
+    fallback: 0,
+    duplicates: 0,
+    dropped: 0,
+  };
 
   constructor(
     private readonly node: ClusterNode,
@@ -427,6 +438,7 @@ export class LogRouter {
         const b = this.unacked.get(Number(id.value));
         if (!b) continue;
         this.unacked.delete(b.id);
+        this.counters.acknowledged += b.count;
         this.bufferedBytes -= b.encoded?.length ?? 0;
       }
       if (this.dropping && this.bufferedBytes < this.maxBufferBytes) this.dropping = false;
