@@ -134,8 +134,8 @@ export {
   DEFAULT_LINKS,
   DEFAULT_TRUSTED_MAX_MESSAGE_SIZE,
   DEFAULT_TRUSTED_MAX_STRING_SIZE,
-} from './endpoint/json-v1/links.js';
-export type { JsonServerLinkOptions, LinkOptions, LinksOptions } from './endpoint/json-v1/links.js';
+} from './endpoint/links.js';
+export type { JsonServerLinkOptions, LinkOptions, LinksOptions } from './endpoint/links.js';
 export { JSON_PATH, NATIVE_PATH } from './endpoint/peering.js';
 export type { PeerProtocol, PeeringState } from './endpoint/peering.js';
 export type { ErrorCode, ErrorEvent, PeerRef, StatusCode, StatusEvent } from './endpoint/status.js';

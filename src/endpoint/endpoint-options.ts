@@ -5,7 +5,7 @@ import { DEFAULT_SEND_BUFFER_SIZE, OVERFLOW_POLICIES, type OverflowPolicy } from
 import { systemTimers, type Timers } from '../util/timers.js';
 import { isEndpointId, newEndpointId } from '../util/ids.js';
 import { ConfigError } from '../errors.js';
-import { resolveLinks, type LinksOptions, type ResolvedLinks } from './json-v1/links.js';
+import { resolveLinks, type LinksOptions, type ResolvedLinks } from './links.js';
 import { LINK_KINDS, type LinkKind } from '../codec/native/kinds.js';
 import {
   boolOption,

@@ -24,7 +24,7 @@ import {
   type WhenRoutableOptions,
 } from './endpoint-options.js';
 import { JsonClientSession } from './json-v1/client-session.js';
-import { ACCEPTED_VALUE_LIMITS, type ResolvedLinks } from './json-v1/links.js';
+import { ACCEPTED_VALUE_LIMITS, type ResolvedLinks } from './links.js';
 import { assertJsonClientEncodable } from '../codec/json-v1/encode.js';
 import { JsonClients } from './json-v1/clients.js';
 import { isInternalTopic } from '../topic/internal.js';

@@ -12,8 +12,8 @@
  * connection has a write deadline (`writeTimeout`: a peer whose connection does not drain for that
  * long is dropped, even if it answers pings) and a handshake deadline (`handshakeTimeout`).
  */
-import { checkOptionsObject, intOption, numberOption, oneOfOption } from '../../util/options.js';
-import { DEFAULT_SEND_BUFFER_SIZE, OVERFLOW_POLICIES, type OverflowPolicy } from '../send-queue.js';
+import { checkOptionsObject, intOption, numberOption, oneOfOption } from '../util/options.js';
+import { DEFAULT_SEND_BUFFER_SIZE, OVERFLOW_POLICIES, type OverflowPolicy } from './send-queue.js';
 
 /** The options of one kind of link. */
 export interface LinkOptions {

@@ -6,7 +6,7 @@ import type { Data } from '../data/types.js';
 import { decodeValue } from '../codec/native/messages.js';
 import { isInternalTopic } from '../topic/internal.js';
 import { TopicTrie, type TrieHandle } from '../topic/topic-trie.js';
-import { ACCEPTED_VALUE_LIMITS } from './json-v1/links.js';
+import { ACCEPTED_VALUE_LIMITS } from './links.js';
 
 /** A message delivered to a subscriber. */
 export interface Message {

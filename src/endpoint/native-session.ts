@@ -18,7 +18,7 @@ import { idFromBytes, idToBytes } from '../util/ids.js';
 import { Outbox } from './outbox.js';
 import type { OverflowPolicy, SendQueueStats } from './send-queue.js';
 import type { Timers } from '../util/timers.js';
-import { DEFAULT_LINKS, type ResolvedLinkOptions, type ResolvedLinks } from './json-v1/links.js';
+import { DEFAULT_LINKS, type ResolvedLinkOptions, type ResolvedLinks } from './links.js';
 import { BadInputGuard, errorContext } from './limits.js';
 import type { NativeLimits } from '../codec/native/limits.js';
 import { AuthCloseCode, type AcceptAuth } from '../auth/types.js';

@@ -13,7 +13,7 @@ import type { Data } from '../../data/types.js';
 import { DecodeError } from '../../errors.js';
 import { encodeJsonHandshake, encodeJsonMessage, type JsonEncodeOptions } from '../../codec/json-v1/encode.js';
 import type { JsonLimits } from '../../codec/json-v1/json-parse.js';
-import { DEFAULT_LINKS, type ResolvedLinks } from './links.js';
+import { DEFAULT_LINKS, type ResolvedLinks } from '../links.js';
 import { decodeJsonMessage } from '../../codec/json-v1/message.js';
 import { CloseCode, type Frame, type Transport } from '../../transport/transport.js';
 import { Outbox } from '../outbox.js';

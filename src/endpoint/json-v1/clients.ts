@@ -10,7 +10,7 @@ import { normalizeFilter } from '../../topic/filter.js';
 import { isInternalTopic } from '../../topic/internal.js';
 import { TopicTrie, type TrieHandle } from '../../topic/topic-trie.js';
 import type { JsonServerSession } from './server-session.js';
-import { ACCEPTED_VALUE_LIMITS } from './links.js';
+import { ACCEPTED_VALUE_LIMITS } from '../links.js';
 
 export class JsonClients {
   private readonly trie = new TopicTrie<JsonServerSession>();

@@ -16,7 +16,7 @@ import { DecodeError } from '../../errors.js';
 import { encodeJsonMessage } from '../../codec/json-v1/encode.js';
 import { decodeJsonHandshake, decodeJsonMessage, inputErrorContext } from '../../codec/json-v1/message.js';
 import type { JsonLimits } from '../../codec/json-v1/json-parse.js';
-import { DEFAULT_LINKS, type ResolvedLinkOptions, type ResolvedLinks } from './links.js';
+import { DEFAULT_LINKS, type ResolvedLinkOptions, type ResolvedLinks } from '../links.js';
 import { CloseCode, type Frame, type Transport } from '../../transport/transport.js';
 import { Outbox } from '../outbox.js';
 import { BadInputGuard, MAX_FILTER_PREFIXES, errorContext } from '../limits.js';
