@@ -48,3 +48,13 @@ export {
   createFileLogWriter,
 } from './file-log-writer.js';
 export type { FileLogWriter, FileLogWriterOptions } from './file-log-writer.js';
+
+// --- metrics: Prometheus text on GET /metrics (prom-client), read at scrape time
+export { createMetrics } from './metrics/metrics.js';
+export type { Metrics, MetricsOptions } from './metrics/metrics.js';
+export { METRICS_PATH, METRICS_ROLE, defaultMetricsAllow, metricsHandler } from './metrics/http-handler.js';
+export type { MetricsAuthOptions, MetricsHandler } from './metrics/http-handler.js';
+export { serveMetrics } from './metrics/metrics-server.js';
+export type { MetricsServer, MetricsServerOptions } from './metrics/metrics-server.js';
+export type { MeteredStore } from './metrics/store-metrics.js';
+export type { MetricsLinkKind } from './metrics/endpoint-metrics.js';
