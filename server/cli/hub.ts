@@ -1,7 +1,7 @@
 /** `isobroker hub`: one endpoint that listens (native + Broker JSON v1) and relays between peers. */
 import { statSync } from 'node:fs';
 import { Endpoint, createMaster, type StoreMaster } from '../../src/index.js';
-import { listen, openSqliteBackend } from '../../src/node/index.js';
+import { createMetrics, listen, openSqliteBackend, serveMetrics } from '../../src/node/index.js';
 import { KeyedRateLimit } from '../../src/endpoint/limits.js';
 import { resolvePeerUrl } from '../../src/endpoint/peering.js';
 import {
@@ -105,7 +105,7 @@ function fileHasData(path: string): boolean {
 export const HUB_COMMAND = defineCommand({
   name: 'hub',
   synopsis:
-    '[--listen HOST:PORT] [--peer URL]... [--peer-token-file FILE] [--peer-ca FILE] [--peer-cert FILE --peer-key FILE] [--name NAME] [--master NAME[:sqlite:PATH]]... [--allow-origin ORIGIN]... [--allow-host NAME]... [--overflow-policy [KIND=]POLICY]... [--buffer-size [KIND=]N]... [--buffer-bytes [KIND=]N]... [--no-routers] [--policy FILE] [--audit-log FILE] [--tls-cert FILE --tls-key FILE [--tls-ca FILE] [--tls-client-auth none|request|require]] [--trust-proxy CIDRS] [--origin URL]... [--cookie-name NAME] [--insecure-transport] [--insecure-no-auth] [--quiet]',
+    '[--listen HOST:PORT] [--peer URL]... [--peer-token-file FILE] [--peer-ca FILE] [--peer-cert FILE --peer-key FILE] [--name NAME] [--master NAME[:sqlite:PATH]]... [--allow-origin ORIGIN]... [--allow-host NAME]... [--overflow-policy [KIND=]POLICY]... [--buffer-size [KIND=]N]... [--buffer-bytes [KIND=]N]... [--no-routers] [--policy FILE] [--audit-log FILE] [--tls-cert FILE --tls-key FILE [--tls-ca FILE] [--tls-client-auth none|request|require]] [--trust-proxy CIDRS] [--origin URL]... [--cookie-name NAME] [--insecure-transport] [--insecure-no-auth] [--metrics HOST:PORT] [--quiet]',
   description: `
 Runs one endpoint that listens (native protocol and Broker JSON v1 on one port), relays between
 its peers, and can host data-store masters (in memory, or in a SQLite file). Prints one line on
@@ -283,6 +283,13 @@ mapped by the other hub's policy "certificates"). A refused peering is logged an
       type: 'boolean',
       help: 'allow a non-loopback --listen without --policy (anyone who can reach it may do anything)',
     },
+    metrics: {
+      type: 'string',
+      arg: 'HOST:PORT',
+      defaultText: 'GET /metrics on the --listen port',
+      help: 'serve the Prometheus metrics (GET /metrics) on this address instead of the --listen port; with --policy only to a token or API key with the role metrics (or a hub or node credential)',
+      check: checkHostPort,
+    },
     quiet: { type: 'boolean', help: 'do not log status lines to stderr' },
   },
   validate: (v) => {
@@ -407,6 +414,7 @@ export async function runHub(argv: readonly string[]): Promise<number> {
   /** SQLite masters that started a new, empty store (said on the ready line). */
   const fresh: string[] = [];
   let listener: Awaited<ReturnType<typeof listen>> | undefined;
+  let metricsServer: Awaited<ReturnType<typeof serveMetrics>> | undefined;
   let onHup: (() => void) | undefined;
   try {
     for (const spec of specs) {
@@ -439,14 +447,24 @@ export async function runHub(argv: readonly string[]): Promise<number> {
         throw new FatalError(`--master ${spec.name}: ${message(err)}`);
       }
     }
+    // Prometheus metrics (GET /metrics): on the listener's port, or on --metrics.
+    const authenticate = security.listen.auth?.authenticate;
+    const metrics = createMetrics({
+      endpoint: ep,
+      links: linksFromFlags(v['overflow-policy'], v['buffer-size'], v['buffer-bytes']),
+      stores: masters,
+      ...(authenticate ? { auth: { authenticate } } : {}),
+    });
     try {
       listener = await listen(ep, {
         host,
         port,
         allowedOrigins: [...v['allow-origin'], ...v.origin],
         allowedHosts: v['allow-host'],
+        ...(v.metrics === undefined ? { http: metrics.handler } : {}),
         ...security.listen,
       });
+      metrics.observeListener(listener.server);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       throw new FatalError(
@@ -454,6 +472,18 @@ export async function runHub(argv: readonly string[]): Promise<number> {
       );
     }
     security.attach(ep, listener);
+    if (v.metrics !== undefined) {
+      const at = parseHostPort(v.metrics, '--metrics');
+      try {
+        metricsServer = await serveMetrics(metrics.handler, {
+          ...at,
+          authenticated: authenticate !== undefined,
+          insecureNoAuth: v['insecure-no-auth'],
+        });
+      } catch (err) {
+        throw new FatalError(`cannot serve --metrics on ${v.metrics}: ${message(err)}`);
+      }
+    }
     // A peer that fails for good (an address the endpoint rejects) is fatal: the hub closes its
     // listener and exits 1 instead of running without it. Unreachable peers are retried.
     let fatal: (err: Error) => void = () => undefined;
@@ -502,7 +532,8 @@ export async function runHub(argv: readonly string[]): Promise<number> {
       (specs.length ? `, masters ${specs.map((s) => s.name).join(' ')}` : '') +
       (fresh.length ? `; created ${fresh.join(', ')}` : '') +
       (v['no-routers'] ? '; router links refused (--no-routers)' : '') +
-      (v.policy !== undefined ? `; auth: policy ${v.policy}` : '');
+      (v.policy !== undefined ? `; auth: policy ${v.policy}` : '') +
+      `; metrics ${metricsServer?.url ?? `${listener.url.replace(/^ws/, 'http')}/metrics`}`;
     process.stdout.write(
       `isobroker hub ${ep.name} (${ep.id}) ready: native ${listener.url}, Broker JSON v1 ${listener.jsonUrl}${hosted}\n`,
     );
@@ -518,6 +549,7 @@ export async function runHub(argv: readonly string[]): Promise<number> {
     for (const m of masters) m.close();
     await ep.close();
     await listener?.close();
+    await metricsServer?.close();
     await security.close();
   }
 }
