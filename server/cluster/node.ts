@@ -32,8 +32,16 @@ import {
   IsobrokerError,
   type StoreBackend,
 } from '../../src/index.js';
-import { createFileLogWriter, listen, openSqliteBackend } from '../../src/node/index.js';
-import { FatalError, UsageError, parse, untilSignal } from '../cli/args.js';
+import {
+  createFileLogWriter,
+  createMetrics,
+  listen,
+  openSqliteBackend,
+  serveMetrics,
+  type Metrics,
+  type MetricsServer,
+} from '../../src/node/index.js';
+import { FatalError, UsageError, parse, parseHostPort, untilSignal } from '../cli/args.js';
 import { startDemo } from './demo.js';
 import { PolicyFileError, openHubSecurity, policyErrorLines, type HubSecurity } from '../cli/hub-auth.js';
 import { tailingWriter } from '../dashboard/log-tail.js';
@@ -163,6 +171,8 @@ export async function runNode(argv: readonly string[]): Promise<number> {
     'token-from-launcher': { type: 'boolean', default: false },
     // Browser origins besides the node's own that may open WebSockets (the launcher's dashboard).
     'allow-origin': { type: 'string', multiple: true },
+    // Serve GET /metrics on this HOST:PORT instead of the node's own port.
+    metrics: { type: 'string' },
   });
   if (!v.layout || !v.name) throw new UsageError('node needs --layout FILE and --name NAME');
   if (v.format !== 'tsv' && v.format !== 'json')
@@ -215,6 +225,8 @@ export async function runNode(argv: readonly string[]): Promise<number> {
   const masters: StoreMaster[] = [];
   const clones: StoreClone[] = [];
   const tables: BackedTable[] = [];
+  let metrics: Metrics | undefined;
+  let metricsServer: MetricsServer | undefined;
   const closeAll = async (): Promise<void> => {
     router.close();
     node.close();
@@ -222,6 +234,8 @@ export async function runNode(argv: readonly string[]): Promise<number> {
     for (const c of clones) c.close();
     for (const m of masters) m.close();
     await writer?.close().catch(() => undefined);
+    metrics?.close();
+    await metricsServer?.close();
     await ep.close();
     await security.close();
   };
@@ -256,13 +270,30 @@ export async function runNode(argv: readonly string[]): Promise<number> {
       clones.push(await createClone(ep, 'known_hosts'));
       tables.push(await BackedTable.open(ep, 'known_services'));
     }
+    // Prometheus metrics (GET /metrics): on the node's own port, or on --metrics.
+    const authenticate = security.listen.auth?.authenticate;
+    const m = createMetrics({
+      endpoint: ep,
+      stores: [...masters, ...clones, ...tables.map((t) => t.store)],
+      logRouter: router,
+      cluster: node,
+      ...(authenticate ? { auth: { authenticate } } : {}),
+    });
+    metrics = m;
     const l = await listen(ep, {
       host: spec.host,
       port: spec.port,
       allowedOrigins: v['allow-origin'] ?? [],
+      ...(v.metrics === undefined ? { http: m.handler } : {}),
       ...security.listen,
     });
+    m.observeListener(l.server);
     security.attach(ep, l);
+    if (v.metrics !== undefined)
+      metricsServer = await serveMetrics(m.handler, {
+        ...parseHostPort(v.metrics, '--metrics'),
+        authenticated: authenticate !== undefined,
+      });
     return l;
   }
 
