@@ -2,15 +2,25 @@
  * Benchmark entry: `npm run bench -- [--only codec,trie] [--quick] [--no-write]`.
  *
  * Runs the sections of `sections/index.ts` in one process, prints each section's tables as it
- * finishes, and rewrites `BENCHMARKS.md` at the repository root. Exits 1 when a section fails
- * (a missed goal is reported, not an error).
+ * finishes, and rewrites `BENCHMARKS.md` at the repository root, with each section's charts (its
+ * own and those `lib/charts-from-report.ts` draws from its tables) written to
+ * `bench/charts/<section>-<name>.svg`. Exits 1 when a section fails (a missed goal is reported,
+ * not an error).
  */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { commandLine, parseBenchArgs, usage } from './lib/args.js';
 import { gcAvailable } from './lib/memory.js';
-import { machineInfo, renderReport, renderSection, type RunInfo, type SectionOutcome } from './lib/report.js';
+import { withDerivedCharts } from './lib/charts-from-report.js';
+import {
+  chartPath,
+  machineInfo,
+  renderReport,
+  renderSection,
+  type RunInfo,
+  type SectionOutcome,
+} from './lib/report.js';
 import { DEFAULT_TIMING_OPTIONS, QUICK_TIMING_OPTIONS } from './lib/timing.js';
 import { SECTIONS } from './sections/index.js';
 
@@ -24,6 +34,30 @@ function repoRoot(): string {
     const up = dirname(dir);
     if (up === dir) throw new Error('cannot find the isobroker package root');
     dir = up;
+  }
+}
+
+/**
+ * Writes the charts of a section that ran and removes the ones it no longer draws (a failed
+ * section keeps its files: BENCHMARKS.md keeps no reference to them, the next good run replaces them).
+ */
+function writeCharts(root: string, o: SectionOutcome): void {
+  if ('error' in o) return;
+  const dir = join(root, 'bench', 'charts');
+  mkdirSync(dir, { recursive: true });
+  const keep = new Set<string>();
+  for (const c of o.report.charts ?? []) {
+    const rel = chartPath(o.section.id, c);
+    writeFileSync(join(root, rel), c.svg);
+    keep.add(rel);
+  }
+  const prefix = `${o.section.id}-`;
+  for (const name of readdirSync(dir)) {
+    const rel = `bench/charts/${name}`;
+    // Only this section's files: `stores-` must not take `stores-large-`'s charts.
+    if (!name.startsWith(prefix) || !name.endsWith('.svg') || keep.has(rel)) continue;
+    if (SECTIONS.some((s) => s.id.startsWith(prefix) && name.startsWith(`${s.id}-`))) continue;
+    rmSync(join(dir, name));
   }
 }
 
@@ -57,7 +91,7 @@ async function main(): Promise<number> {
     const ctx = { quick: args.quick, timing: info.timing, log: (line: string) => process.stderr.write(`… ${line}\n`) };
     let outcome: SectionOutcome;
     try {
-      outcome = { section, report: await section.run(ctx) };
+      outcome = { section, report: withDerivedCharts(section.id, await section.run(ctx), ctx.log) };
     } catch (e) {
       outcome = { section, error: e instanceof Error ? (e.stack ?? e.message) : String(e) };
     }
@@ -66,6 +100,7 @@ async function main(): Promise<number> {
   }
 
   if (args.write) {
+    for (const o of outcomes) writeCharts(repoRoot(), o);
     const path = join(repoRoot(), 'BENCHMARKS.md');
     const previous = existsSync(path) ? readFileSync(path, 'utf8') : '';
     writeFileSync(path, renderReport(info, outcomes, previous, ids));

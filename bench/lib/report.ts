@@ -4,7 +4,7 @@
  */
 import { cpus } from 'node:os';
 import { markdownTable } from './markdown.js';
-import type { BenchSection, GoalResult, SectionReport } from './section.js';
+import type { BenchSection, GoalResult, SectionChart, SectionReport } from './section.js';
 import type { TimingOptions } from './timing.js';
 
 /** Where and how a run happened. */
@@ -34,14 +34,36 @@ function goalLine(g: GoalResult): string {
   return `- ${g.met ? '✅ met' : '❌ missed'} — ${g.goal}: measured ${g.measured}`;
 }
 
-/** One section as markdown (heading, description, tables, goals, notes). */
+const CHART_FILE_RE = /^[a-z0-9]+(?:-[a-z0-9]+)*$/;
+
+/** Where a section's chart is written, relative to the repository root: `bench/charts/<id>-<file>.svg`. */
+export function chartPath(sectionId: string, chart: Pick<SectionChart, 'file'>): string {
+  if (!CHART_FILE_RE.test(chart.file))
+    throw new RangeError(`chart file name must be lower-case words and dashes: ${chart.file}`);
+  return `bench/charts/${sectionId}-${chart.file}.svg`;
+}
+
+function chartImage(sectionId: string, c: SectionChart): string {
+  return `![${c.title.replace(/[[\]\n]/g, ' ')}](${chartPath(sectionId, c)})`;
+}
+
+/** One section as markdown (heading, description, tables with their charts, goals, notes). */
 export function renderSection(o: SectionOutcome): string {
   const parts = [`## ${o.section.title} (\`${o.section.id}\`)`, o.section.about];
   if ('error' in o) {
     parts.push(`**Failed:** \`${o.error.replace(/`/g, "'")}\``);
     return parts.join('\n\n');
   }
-  for (const t of o.report.tables) parts.push(markdownTable(t));
+  const charts = o.report.charts ?? [];
+  const titles = new Set(o.report.tables.map((t) => t.title));
+  const placed = (c: SectionChart): boolean => c.after !== undefined && titles.has(c.after);
+  for (const t of o.report.tables) {
+    parts.push(markdownTable(t));
+    const here = charts.filter((c) => placed(c) && c.after === t.title);
+    if (here.length > 0) parts.push(here.map((c) => chartImage(o.section.id, c)).join('\n'));
+  }
+  const rest = charts.filter((c) => !placed(c));
+  if (rest.length > 0) parts.push(rest.map((c) => chartImage(o.section.id, c)).join('\n'));
   if (o.report.goals.length > 0) parts.push(`Goals:\n\n${o.report.goals.map(goalLine).join('\n')}`);
   if (o.report.notes !== undefined && o.report.notes.length > 0) parts.push(o.report.notes.join('\n\n'));
   return parts.join('\n\n');

@@ -24,12 +24,32 @@ export interface GoalResult {
   readonly met: boolean;
 }
 
+/**
+ * A chart a section draws (with `../lib/svg-chart.ts`). The runner writes it to
+ * `bench/charts/<section id>-<file>.svg` and BENCHMARKS.md shows it as an image.
+ */
+export interface SectionChart {
+  /** The file name's own part: lower-case letters, digits and dashes, e.g. `throughput-1to1`. */
+  readonly file: string;
+  /** The image's alt text in BENCHMARKS.md. */
+  readonly title: string;
+  /** The whole SVG document. */
+  readonly svg: string;
+  /**
+   * Title of the table the chart illustrates: the image goes right after that table.
+   * @default after the last table
+   */
+  readonly after?: string;
+}
+
 /** What a section produces. */
 export interface SectionReport {
   readonly tables: readonly Table[];
   readonly goals: readonly GoalResult[];
   /** Extra lines (markdown) shown after the tables. */
   readonly notes?: readonly string[];
+  /** Charts shown next to the tables (see {@link SectionChart}). */
+  readonly charts?: readonly SectionChart[];
 }
 
 /** A benchmark section. */
