@@ -32,9 +32,6 @@ const LINK_OPTIONS: Record<MetricsLinkKind, keyof LinksOptions> = {
   json_server: 'jsonServers',
 };
 
-/** How long one reading of `endpoint.peers()` serves the metrics of one scrape, ms. */
-const SNAPSHOT_MS = 200;
-
 /** Registers the endpoint's metrics in `registry`; `links`: the endpoint's `links` option (for the overflow policy label). */
 export function registerEndpointMetrics(registry: Registry, endpoint: Endpoint, links: LinksOptions = {}): void {
   const policyOf = (kind: MetricsLinkKind): string => {
@@ -44,12 +41,18 @@ export function registerEndpointMetrics(registry: Registry, endpoint: Endpoint, 
   const sent = new DeltaTotals();
   const dropped = new DeltaTotals();
   let peers: PeerInfo[] = [];
-  let takenAt = Number.NEGATIVE_INFINITY;
-  /** `endpoint.peers()` once per scrape; the per-connection counters move into their totals. */
+  let fresh = false;
+  /**
+   * `endpoint.peers()` once per scrape (prom-client starts every collect of a scrape in one
+   * tick, so the reading stays fresh until the next); the per-connection counters move into
+   * their totals.
+   */
   const current = (): PeerInfo[] => {
-    const now = performance.now();
-    if (now - takenAt < SNAPSHOT_MS) return peers;
-    takenAt = now;
+    if (fresh) return peers;
+    fresh = true;
+    setImmediate(() => {
+      fresh = false;
+    });
     peers = endpoint.peers();
     for (const p of peers) {
       if (p.stats === undefined) continue;
