@@ -16,7 +16,9 @@
  */
 import { ValueError } from '../errors.js';
 import type { Data } from '../data/types.js';
+import type { LogBytes } from './bytes.js';
 import { escapeTsvHeader, formatJsonString, formatTsvString, hexEscape } from './escape.js';
+import { tsvLinePlan, writeTsvLine, type TsvLinePlan } from './tsv-bytes.js';
 import {
   formatJsonDouble,
   formatLogStamp,
@@ -36,6 +38,12 @@ export interface LogFormat {
   header(stream: LogStream, openedAt: number): string;
   /** One record as one line, without the newline; throws `ValueError` for a malformed record. */
   record(stream: LogStream, record: Data): string;
+  /**
+   * The fast path, where a format has one: appends each record's line and a newline to `out` as
+   * UTF-8 — the bytes of `record` — without building strings. All or nothing: when a record is
+   * malformed it throws `ValueError` and leaves `out` as it was.
+   */
+  writeRecords?(stream: LogStream, records: readonly Data[], out: LogBytes): void;
   /** The lines that end a file closed at `closedAt`, each ending in `\n`. */
   footer(stream: LogStream, closedAt: number): string;
 }
@@ -159,7 +167,14 @@ export function createTsvFormat(options: TsvFormatOptions = {}): LogFormat {
       throw new ValueError(`TSV option ${key} must be a non-empty string`);
   }
   const compiled = new WeakMap<LogStream, readonly Cell[]>();
+  const plans = new WeakMap<LogStream, TsvLinePlan>();
   const prefix = o.metaPrefix;
+  const prefixBytes = new TextEncoder().encode(prefix);
+  const startsWithPrefix = (buf: Uint8Array, at: number, end: number): boolean => {
+    if (end - at < prefixBytes.length) return false;
+    for (let k = 0; k < prefixBytes.length; k++) if (buf[at + k] !== prefixBytes[k]) return false;
+    return true;
+  };
   const line = (key: string, value: string): string => `${prefix}${key}${o.separator}${value}\n`;
   return {
     name: 'tsv',
@@ -178,31 +193,72 @@ export function createTsvFormat(options: TsvFormatOptions = {}): LogFormat {
       );
     },
     record(stream, record) {
-      const values = fields(stream, record);
-      let cells = compiled.get(stream);
-      if (cells === undefined) {
-        cells = stream.columns.map((c) => tsvCell(stream.id, c, o));
-        compiled.set(stream, cells);
+      return tsvRecord(stream, record);
+    },
+    writeRecords(stream, records, out) {
+      let plan = plans.get(stream);
+      if (plan === undefined) {
+        plan = tsvLinePlan(stream.columns, o);
+        plans.set(stream, plan);
       }
-      let out = cells[0]!(values[0]!);
-      for (let i = 1; i < cells.length; i++) out += o.separator + cells[i]!(values[i]!);
-      if (out.startsWith(prefix)) {
-        const first = String.fromCodePoint(out.codePointAt(0)!);
-        out = [...new TextEncoder().encode(first)].map(hexEscape).join('') + out.slice(first.length);
+      const start = out.length;
+      const n = stream.columns.length;
+      try {
+        for (let r = 0; r < records.length; r++) {
+          const record = records[r]!;
+          const lineStart = out.length;
+          const fast =
+            record?.type === 'vector' && record.elements.length === n && writeTsvLine(record.elements, plan, out);
+          // A wrong type, or a line starting with the meta prefix: the string path writes it (or throws).
+          if (!fast || startsWithPrefix(out.buf, lineStart, out.length)) {
+            out.length = lineStart;
+            out.utf8(tsvRecord(stream, record));
+          }
+          out.byte(0x0a);
+        }
+      } catch (e) {
+        out.length = start;
+        throw e;
       }
-      return out;
     },
     footer(_stream, closedAt) {
       return line('close', formatLogStamp(closedAt, o.timeZone));
     },
   };
+
+  function tsvRecord(stream: LogStream, record: Data): string {
+    const values = fields(stream, record);
+    let cells = compiled.get(stream);
+    if (cells === undefined) {
+      cells = stream.columns.map((c) => tsvCell(stream.id, c, o));
+      compiled.set(stream, cells);
+    }
+    let out = cells[0]!(values[0]!);
+    for (let i = 1; i < cells.length; i++) out += o.separator + cells[i]!(values[i]!);
+    if (out.startsWith(prefix)) {
+      const first = String.fromCodePoint(out.codePointAt(0)!);
+      out = [...new TextEncoder().encode(first)].map(hexEscape).join('') + out.slice(first.length);
+    }
+    return out;
+  }
 }
+
+const defaultCells = new WeakMap<LogColumn, Cell>();
 
 /**
  * One field as a TSV log writes it (`1700000000.123456`, `T`, `-`, `a,b`), for showing values
  * the way the log file does. Throws `ValueError` when the value does not fit the column.
  */
-export function formatLogValue(column: LogColumn, value: Data, options: TsvFormatOptions = {}): string {
+export function formatLogValue(column: LogColumn, value: Data, options?: TsvFormatOptions): string {
+  if (options === undefined) {
+    // The default options (a live tail formats every value this way): one compiled cell per column.
+    let cell = defaultCells.get(column);
+    if (cell === undefined) {
+      cell = tsvCell('the stream', column, DEFAULT_TSV_FORMAT_OPTIONS);
+      defaultCells.set(column, cell);
+    }
+    return cell(value);
+  }
   const o: Required<TsvFormatOptions> = { ...DEFAULT_TSV_FORMAT_OPTIONS, ...stripUndefined(options) };
   return tsvCell('the stream', column, o)(value);
 }

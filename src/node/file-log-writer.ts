@@ -30,8 +30,10 @@ import { readFileSync, renameSync, statSync, truncateSync, writeFileSync } from 
 import { mkdir, open, rename, stat, type FileHandle } from 'node:fs/promises';
 import { dirname, extname, join } from 'node:path';
 import { ClosedError, IsobrokerError, ValueError } from '../errors.js';
+import { LogBytes } from '../logging/bytes.js';
 import { resolveLogFormat } from '../logging/format.js';
 import type { LogStream } from '../logging/types.js';
+import type { Data } from '../data/types.js';
 import {
   DEFAULT_LOG_WRITER_OPTIONS,
   checkShape,
@@ -82,7 +84,8 @@ export interface FileLogWriter extends LogWriter {
 }
 
 interface Chunk {
-  readonly text: string;
+  /** UTF-8 text: a header, or the lines of one `write`. */
+  readonly bytes: Uint8Array;
   /** The remote batch these records are (for the ledger). */
   readonly batch?: LogBatchKey;
 }
@@ -100,7 +103,7 @@ interface OpenFile {
   /** The ledger holds byte ranges of this file. */
   inLedger: boolean;
   /** Bytes a failed write left over; written before `pending`. */
-  carry: Buffer | undefined;
+  carry: Uint8Array | undefined;
   handle: FileHandle | undefined;
 }
 
@@ -362,7 +365,7 @@ export function createFileLogWriter(options: FileLogWriterOptions = {}): FileLog
         f.pending.some((c) => c.batch !== undefined)
       ) {
         f.pending.shift();
-        f.carry = Buffer.from(head.text, 'utf8');
+        f.carry = head.bytes;
         const n = (await f.handle.write(f.carry, 0, f.carry.length)).bytesWritten;
         f.written += n;
         f.carry = n === f.carry.length ? undefined : f.carry.subarray(n);
@@ -374,7 +377,7 @@ export function createFileLogWriter(options: FileLogWriterOptions = {}): FileLog
     let offset = f.written + (f.carry?.length ?? 0);
     let entries = '';
     for (const c of chunks) {
-      const n = Buffer.byteLength(c.text, 'utf8');
+      const n = c.bytes.length;
       if (c.batch !== undefined)
         entries += `w\t${esc(f.path)}\t${offset}\t${offset + n}\t${esc(c.batch.sender)}\t${c.batch.id}\n`;
       offset += n;
@@ -389,9 +392,10 @@ export function createFileLogWriter(options: FileLogWriterOptions = {}): FileLog
       f.inLedger = true;
       for (const c of chunks) if (c.batch !== undefined) addBatch(batches, c.batch.sender, c.batch.id);
     }
-    const text = chunks.map((c) => c.text).join('') + extra;
-    const fresh = Buffer.from(text, 'utf8');
-    const buf = f.carry === undefined ? fresh : Buffer.concat([f.carry, fresh]);
+    const parts = chunks.map((c) => c.bytes);
+    if (extra !== '') parts.push(Buffer.from(extra, 'utf8'));
+    if (f.carry !== undefined) parts.unshift(f.carry);
+    const buf = parts.length === 1 ? parts[0]! : Buffer.concat(parts);
     f.carry = undefined;
     let done = 0;
     try {
@@ -530,7 +534,7 @@ export function createFileLogWriter(options: FileLogWriterOptions = {}): FileLog
       stream,
       shape: streamShape(stream),
       openedAt,
-      pending: [{ text: format.header(stream, openedAt) }],
+      pending: [{ bytes: Buffer.from(format.header(stream, openedAt), 'utf8') }],
       written: 0,
       inLedger: false,
       carry: undefined,
@@ -542,7 +546,7 @@ export function createFileLogWriter(options: FileLogWriterOptions = {}): FileLog
     if (flushTimer !== undefined) return;
     flushTimer = setTimeout(() => {
       flushTimer = undefined;
-      run(flushAll).catch(() => undefined); // reported
+      flush().catch(() => undefined); // reported
     }, o.flushDelay);
   }
 
@@ -560,6 +564,33 @@ export function createFileLogWriter(options: FileLogWriterOptions = {}): FileLog
   }
   scheduleRotation();
 
+  /** A flush queued behind other jobs and not yet started: later callers share it. */
+  let queuedFlush: Promise<void> | undefined;
+  function flush(): Promise<void> {
+    if (queuedFlush !== undefined) return queuedFlush;
+    const p = run(() => {
+      queuedFlush = undefined;
+      return flushAll();
+    });
+    queuedFlush = p;
+    return p;
+  }
+
+  /** Where batches are formatted (formats with a fast path), reused from write to write. */
+  const scratch = new LogBytes();
+
+  /** The lines of `records` as UTF-8 (all or nothing). */
+  function formatRecords(stream: LogStream, records: readonly Data[]): Uint8Array {
+    if (format.writeRecords === undefined) return Buffer.from(formatBatch(format, stream, records), 'utf8');
+    if (!Array.isArray(records)) throw new ValueError('write takes an array of records');
+    scratch.clear();
+    format.writeRecords(stream, records, scratch);
+    const bytes = scratch.bytes().slice();
+    // A huge batch should not keep its buffer for good.
+    if (scratch.buf.length > 4 * 1024 * 1024) scratch.buf = new Uint8Array(64 * 1024);
+    return bytes;
+  }
+
   return {
     dir,
     recoveredBatches,
@@ -571,15 +602,15 @@ export function createFileLogWriter(options: FileLogWriterOptions = {}): FileLog
     },
     write(stream, records, batch) {
       if (closed) throw new ClosedError('the log writer is closed');
-      const text = formatBatch(format, stream, records);
+      const bytes = formatRecords(stream, records);
       let f = files.get(stream.path);
       if (f !== undefined && f.stream !== stream) checkShape(stream.path, f.shape, stream);
-      if (text === '') return;
+      if (bytes.length === 0) return;
       if (f === undefined) files.set(stream.path, (f = newFile(stream, stream.path)));
-      f.pending.push(batch === undefined ? { text } : { text, batch: { sender: batch.sender, id: batch.id } });
+      f.pending.push(batch === undefined ? { bytes } : { bytes, batch: { sender: batch.sender, id: batch.id } });
       scheduleFlush();
     },
-    flush: () => run(flushAll),
+    flush,
     rotate() {
       if (closed) return Promise.reject(new ClosedError('the log writer is closed'));
       return rotateNow();
