@@ -10,6 +10,7 @@ import {
   decodeFrame,
   encodeFrame,
   encodeMessage,
+  encodeSharedFrame,
   type LinkKind,
   type NativeMessage,
 } from '../codec/native/messages.js';
@@ -106,24 +107,28 @@ export interface SessionEvents {
  */
 export const FRAME_TARGET_BYTES = 1024 * 1024;
 
-/** Queued messages as frames of about FRAME_TARGET_BYTES at most. */
+/**
+ * Queued messages as frames of about FRAME_TARGET_BYTES at most. Peers that take the same batch in
+ * the same turn (the subscribers of one topic, flushed one after another) get the same frame
+ * (`encodeSharedFrame`): built once, handed to every transport, counted in full by each of them.
+ */
 function framesOf(items: Uint8Array[]): Uint8Array[] {
   let bytes = 0;
-  for (const m of items) bytes += m.length;
-  if (bytes <= FRAME_TARGET_BYTES) return [encodeFrame(items)];
+  for (let i = 0; i < items.length; i++) bytes += items[i]!.length;
+  if (bytes <= FRAME_TARGET_BYTES) return [encodeSharedFrame(items)];
   const frames: Uint8Array[] = [];
   let start = 0;
   bytes = 0;
   for (let i = 0; i < items.length; i++) {
     const n = items[i]!.length;
     if (i > start && bytes + n > FRAME_TARGET_BYTES) {
-      frames.push(encodeFrame(items.slice(start, i)));
+      frames.push(encodeSharedFrame(items.slice(start, i)));
       start = i;
       bytes = 0;
     }
     bytes += n;
   }
-  frames.push(encodeFrame(items.slice(start)));
+  frames.push(encodeSharedFrame(items.slice(start)));
   return frames;
 }
 

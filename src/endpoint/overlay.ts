@@ -20,6 +20,7 @@ import {
   MessageKind,
   encodeDataMessage,
   encodeMessage,
+  encodeRelayedData,
   type AnnounceMessage,
   type DataMessage,
   type NativeMessage,
@@ -497,7 +498,7 @@ export class Overlay {
         this.counters.ttlExpired++;
         return;
       }
-      this.forward(s, m.topic, this.selfBytes, this.cfg.selfId, -1, Math.min(m.ttl, this.cfg.ttl) - 1, m.valueBytes);
+      this.forward(s, m, this.selfBytes, this.cfg.selfId, -1, Math.min(m.ttl, this.cfg.ttl) - 1);
       return;
     }
     if (origin === this.cfg.selfId) return;
@@ -525,43 +526,50 @@ export class Overlay {
       this.counters.ttlExpired++;
       return;
     }
-    this.forward(s, m.topic, m.origin, origin, m.seq, m.ttl - 1, m.valueBytes);
+    this.forward(s, m, m.origin, origin, m.seq, m.ttl - 1);
   }
 
   /**
    * Sends a received message on: to the next router hops (never back, never to its origin), to
    * our leaves that want it and to our hubs (as ours: a hub takes from a leaf only its own
-   * messages). `seq` −1: a leaf's message, stamped with our next sequence number.
+   * messages). `seq` −1: a leaf's message, stamped with our next sequence number. The message is
+   * encoded once, when the first peer wants it, by copying the bytes it arrived as (only origin,
+   * seq and TTL are written anew), and every peer queues those same bytes.
    */
   private forward(
     from: NativeSession,
-    topic: string,
+    m: DataMessage,
     originBytes: Uint8Array,
     origin: string,
     seq: number,
     ttl: number,
-    valueBytes: Uint8Array,
   ): void {
+    const topic = m.topic;
     let encoded: Uint8Array | undefined;
-    let stampedSeq = seq;
-    const bytes = (): Uint8Array => {
-      if (encoded) return encoded;
-      if (stampedSeq < 0) stampedSeq = this.nextSeq();
-      encoded = encodeDataMessage(topic, originBytes, stampedSeq, ttl, valueBytes);
-      return encoded;
-    };
-    for (const hop of this.router.routes(topic)) {
+    const hops = this.router.routes(topic);
+    for (let i = 0; i < hops.length; i++) {
+      const hop = hops[i]!;
       if (hop === from.peerId || hop === origin) continue;
       const target = this.routerPeers.get(hop);
       if (!target) continue;
-      target.sendData(bytes());
+      if (encoded === undefined) {
+        if (seq < 0) seq = this.nextSeq();
+        encoded = encodeRelayedData(m, originBytes, seq, ttl);
+      }
+      target.sendData(encoded);
       this.counters.forwarded++;
     }
     if (this.leaves.size > 0) {
-      for (const leaf of this.leaves.match(topic)) {
+      const leaves = this.leaves.match(topic);
+      for (let i = 0; i < leaves.length; i++) {
+        const leaf = leaves[i]!;
         if (leaf === from || leaf.peerId === origin) continue;
-        if (leaf.access?.filtered && !leaf.access.mayReceive(topic, valueBytes)) continue;
-        leaf.sendData(bytes());
+        if (leaf.access?.filtered && !leaf.access.mayReceive(topic, m.valueBytes)) continue;
+        if (encoded === undefined) {
+          if (seq < 0) seq = this.nextSeq();
+          encoded = encodeRelayedData(m, originBytes, seq, ttl);
+        }
+        leaf.sendData(encoded);
         this.counters.forwarded++;
       }
     }
@@ -569,8 +577,13 @@ export class Overlay {
       let ours: Uint8Array | undefined;
       for (const hub of this.uplinks.match(topic)) {
         if (hub === from) continue;
-        if (origin === this.cfg.selfId) hub.sendData(bytes());
-        else hub.sendData((ours ??= encodeDataMessage(topic, this.selfBytes, this.nextSeq(), ttl, valueBytes)));
+        if (origin === this.cfg.selfId) {
+          if (encoded === undefined) {
+            if (seq < 0) seq = this.nextSeq();
+            encoded = encodeRelayedData(m, originBytes, seq, ttl);
+          }
+          hub.sendData(encoded);
+        } else hub.sendData((ours ??= encodeRelayedData(m, this.selfBytes, this.nextSeq(), ttl)));
         this.counters.forwarded++;
       }
     }

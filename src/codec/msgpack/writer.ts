@@ -267,6 +267,17 @@ export class MsgpackWriter {
     this.pos += n;
   }
 
+  /** Bytes `[start, end)` of `bytes` copied verbatim (no view of them is made). */
+  rawRange(bytes: Uint8Array, start: number, end: number): void {
+    const n = end - start;
+    this.ensure(n);
+    const b = this.buf;
+    const p = this.pos;
+    if (n <= 32) for (let i = 0; i < n; i++) b[p + i] = bytes[start + i]!;
+    else b.set(bytes.subarray(start, end), p);
+    this.pos += n;
+  }
+
   /** A str in UTF-8 (lone surrogates become U+FFFD, as `TextEncoder` does). */
   str(s: string): void {
     const units = s.length;

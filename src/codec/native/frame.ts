@@ -6,7 +6,7 @@
 import { asDecodeError, MsgpackReader } from '../msgpack/reader.js';
 import { MsgpackWriter } from '../msgpack/writer.js';
 import { DEFAULT_NATIVE_LIMITS, resolveNativeLimits, type NativeLimits } from './limits.js';
-import { ENDPOINT_ID_BYTES, MessageKind, type NativeMessage } from './kinds.js';
+import { ENDPOINT_ID_BYTES, MessageKind, type DataMessage, type NativeMessage } from './kinds.js';
 import { validateValue } from './validate.js';
 
 const frameWriter = new MsgpackWriter();
@@ -40,6 +40,109 @@ export function encodeFrame(parts: readonly Uint8Array[]): Uint8Array {
     p += part.length;
   }
   return out;
+}
+
+/**
+ * The last frame built by `encodeSharedFrame`, the messages it holds (a copy of the list) and
+ * whether a microtask to forget it is queued.
+ */
+let sharedParts: Uint8Array[] = [];
+let sharedFrame: Uint8Array | undefined;
+let sharedClearQueued = false;
+const clearShared = (): void => {
+  sharedClearQueued = false;
+  sharedFrame = undefined;
+  sharedParts = [];
+};
+
+/**
+ * Like `encodeFrame`, but when the previous call of this turn of the event loop was given the same
+ * messages (the same byte strings, by identity, in the same order) it returns the same frame
+ * instead of building another: the peers that take the same batch of relayed messages share one
+ * frame (one allocation, one copy) instead of each building its own. The parts must be immutable
+ * encoded messages (as the send queues hold: nothing writes into an encoded message), and the
+ * frame returned must not be written to. The frame is forgotten at the end of the current
+ * microtask checkpoint, so that it is never kept alive beyond the peers that hold it.
+ */
+export function encodeSharedFrame(parts: readonly Uint8Array[]): Uint8Array {
+  const n = parts.length;
+  const last = sharedParts;
+  if (sharedFrame !== undefined && last.length === n) {
+    let same = true;
+    for (let i = 0; i < n; i++) {
+      if (parts[i] !== last[i]) {
+        same = false;
+        break;
+      }
+    }
+    if (same) return sharedFrame;
+  }
+  const frame = encodeFrame(parts);
+  sharedParts = parts.slice();
+  sharedFrame = frame;
+  if (!sharedClearQueued) {
+    sharedClearQueued = true;
+    queueMicrotask(clearShared);
+  }
+  return frame;
+}
+
+/**
+ * A Data message as `decodeFrame` returns it: the fields of `DataMessage` (its own properties, as
+ * a plain message has) and, kept private so that it compares and copies like one, the bytes it
+ * arrived as. A relay copies those bytes instead of encoding the message again
+ * (`encodeRelayedData`).
+ */
+export class ReceivedData implements DataMessage {
+  readonly kind: typeof MessageKind.Data;
+  readonly topic: string;
+  readonly origin: Uint8Array;
+  readonly seq: number;
+  readonly ttl: number;
+  readonly valueBytes: Uint8Array;
+  readonly #frame: Uint8Array;
+  readonly #headStart: number;
+  readonly #headEnd: number;
+
+  constructor(
+    topic: string,
+    origin: Uint8Array,
+    seq: number,
+    ttl: number,
+    valueBytes: Uint8Array,
+    frame: Uint8Array,
+    headStart: number,
+    headEnd: number,
+  ) {
+    // Own properties in the order of a plain DataMessage.
+    this.kind = MessageKind.Data;
+    this.topic = topic;
+    this.origin = origin;
+    this.seq = seq;
+    this.ttl = ttl;
+    this.valueBytes = valueBytes;
+    this.#frame = frame;
+    this.#headStart = headStart;
+    this.#headEnd = headEnd;
+  }
+
+  /** The frame the message arrived in. */
+  get frame(): Uint8Array {
+    return this.#frame;
+  }
+
+  /** Where the message starts in `frame`. */
+  get headStart(): number {
+    return this.#headStart;
+  }
+
+  /**
+   * Where the origin field starts in `frame`: the bytes before it, from `headStart`, are the
+   * message's array header, kind and topic as they arrived, valid as they are in any copy.
+   */
+  get headEnd(): number {
+    return this.#headEnd;
+  }
 }
 
 const reader = new MsgpackReader(DEFAULT_NATIVE_LIMITS);
@@ -94,12 +197,13 @@ function readMessage(r: MsgpackReader): NativeMessage {
     case MessageKind.Data: {
       fields(r, at, 'Data', n, 6);
       const topic = r.string('Data topic');
+      const originAt = r.pos;
       const origin = r.binExact('Data origin', ENDPOINT_ID_BYTES);
       const seq = r.uint('Data seq');
       const ttl = r.uint('Data ttl');
       const start = r.pos;
       validateValue(r, 0);
-      return { kind, topic, origin, seq, ttl, valueBytes: r.b.subarray(start, r.pos) };
+      return new ReceivedData(topic, origin, seq, ttl, r.b.subarray(start, r.pos), r.b, at, originAt);
     }
     case MessageKind.Hello: {
       // Version 1 sent 6 fields, version 2 adds `link`: both decode, so that the session can

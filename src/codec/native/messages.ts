@@ -7,7 +7,8 @@
 import type { Data } from '../../data/types.js';
 import { ValueError } from '../../errors.js';
 import { MsgpackWriter } from '../msgpack/writer.js';
-import { ENDPOINT_ID_BYTES, MessageKind, type NativeMessageInput } from './kinds.js';
+import { ENDPOINT_ID_BYTES, MessageKind, type DataMessage, type NativeMessageInput } from './kinds.js';
+import { ReceivedData } from './frame.js';
 import { writeValue } from './values.js';
 
 export {
@@ -34,7 +35,7 @@ export type {
   ReauthMessage,
   WelcomeMessage,
 } from './kinds.js';
-export { decodeFrame, encodeFrame } from './frame.js';
+export { decodeFrame, encodeFrame, encodeSharedFrame, ReceivedData } from './frame.js';
 export { decodeValue, encodeValue } from './values.js';
 export { DEFAULT_NATIVE_LIMITS } from './limits.js';
 export type { NativeLimits } from './limits.js';
@@ -168,4 +169,27 @@ export function encodeDataMessage(
     throw e;
   }
   return writer.finish();
+}
+
+/**
+ * Encodes a received Data message to send on with a new `origin`, `seq` and `ttl` (a relay: the
+ * TTL one lower; a hub taking a leaf's message as its own: its id and sequence number too). A
+ * message from `decodeFrame` is not encoded again: its array header, kind and topic are copied
+ * as they arrived, the three fields written, its value bytes copied — the same bytes
+ * `encodeDataMessage` writes for a message that arrived in our own (shortest) encoding.
+ */
+export function encodeRelayedData(m: DataMessage, origin: Uint8Array, seq: number, ttl: number): Uint8Array {
+  if (!(m instanceof ReceivedData)) return encodeDataMessage(m.topic, origin, seq, ttl, m.valueBytes);
+  const w = writer;
+  try {
+    w.rawRange(m.frame, m.headStart, m.headEnd);
+    idField(w, 'Data origin', origin);
+    uintField(w, 'Data seq', seq);
+    uintField(w, 'Data ttl', ttl);
+    w.raw(m.valueBytes);
+  } catch (e) {
+    w.reset();
+    throw e;
+  }
+  return w.finish();
 }
