@@ -184,7 +184,7 @@ describe('TSV fast path', () => {
         streamArb.chain((s) => fc.tuple(fc.constant(s), records(s), fc.nat(), fc.constantFrom(...LOG_SCALAR_TYPES))),
         ([stream, recs, at, wrongType]) => {
           const i = at % stream.columns.length;
-          const elements = [...(recs[0] as { elements: Data[] }).elements];
+          const elements = [...(recs[0] as { elements: readonly Data[] }).elements];
           // A value of another Broker type than the column's (its scalar type or its container).
           const other = stream.columns[i]!.type === wrongType ? (wrongType === 'bool' ? 'count' : 'bool') : wrongType;
           elements[i] = fc.sample(scalar(other as LogScalarType), { numRuns: 1, seed: at })[0]!;
