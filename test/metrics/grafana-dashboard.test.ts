@@ -5,10 +5,8 @@
  * looked up in a registry built with every part (endpoint, store, log router, cluster node).
  */
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:http';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ClusterNode, Endpoint, LogRouter, createMaster, parseLayout } from 'isobroker';
-import { createMetrics } from 'isobroker/node';
+import { fullyConfigured } from './exported.js';
 
 const DASHBOARD = new URL('../../server/dashboard/grafana-isobroker.json', import.meta.url);
 
@@ -56,41 +54,6 @@ export function metricNames(expr: string): string[] {
   return names;
 }
 
-const cleanup: (() => unknown)[] = [];
-afterAll(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
-
-/** Every series name a fully configured registry exports (histograms with their suffixes). */
-async function exportedNames(): Promise<Set<string>> {
-  const layout = parseLayout({
-    nodes: [
-      { name: 'manager', role: 'manager', host: '127.0.0.1', port: 1 },
-      { name: 'logger', role: 'logger', host: '127.0.0.1', port: 2 },
-    ],
-  });
-  const ep = new Endpoint({ name: 'manager', role: 'manager' });
-  const node = new ClusterNode(ep, layout, 'manager');
-  const router = new LogRouter(node);
-  const master = await createMaster(ep, 'kv');
-  const metrics = createMetrics({ endpoint: ep, stores: [master], logRouter: router, cluster: node });
-  metrics.observeListener(createServer());
-  cleanup.push(async () => {
-    metrics.close();
-    router.close();
-    master.close();
-    node.close();
-    await ep.close();
-  });
-  const names = new Set<string>();
-  for (const m of await metrics.registry.getMetricsAsJSON()) {
-    names.add(m.name);
-    if (m.type === 'histogram') for (const s of ['_bucket', '_sum', '_count']) names.add(`${m.name}${s}`);
-    if (m.type === 'summary') for (const s of ['_sum', '_count']) names.add(`${m.name}${s}`);
-  }
-  return names;
-}
-
 function allExpressions(d: Dashboard): { where: string; expr: string }[] {
   const out: { where: string; expr: string }[] = [];
   const walk = (panels: readonly Panel[]): void => {
@@ -107,6 +70,11 @@ function allExpressions(d: Dashboard): { where: string; expr: string }[] {
   return out;
 }
 
+const cleanup: (() => unknown)[] = [];
+afterAll(async () => {
+  for (const f of cleanup.splice(0).reverse()) await f();
+});
+
 describe('the Grafana dashboard', () => {
   it('picks metric names out of PromQL', () => {
     expect(
@@ -122,7 +90,7 @@ describe('the Grafana dashboard', () => {
     const d = JSON.parse(readFileSync(DASHBOARD, 'utf8')) as Dashboard;
     const exprs = allExpressions(d);
     expect(exprs.length).toBeGreaterThan(20);
-    const exported = await exportedNames();
+    const exported = (await fullyConfigured(cleanup)).series;
     const unknown = exprs.flatMap(({ where, expr }) =>
       metricNames(expr)
         .filter((n) => !exported.has(n))
