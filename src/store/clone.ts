@@ -7,8 +7,6 @@
  * writes made while cut off for up to `mutationBufferInterval`.
  */
 import { none, set as mkSet } from '../data/constructors.js';
-import { DataMap } from '../data/data-map.js';
-import { equals } from '../data/order.js';
 import type { Data } from '../data/types.js';
 import { STORE_ERROR_CODES, StoreError, type StoreErrorCode } from '../errors.js';
 import type { Timers } from '../util/timers.js';
@@ -18,6 +16,8 @@ import { ChangeKind, StoreMsg, masterTopic, type Change, type StoreMessage } fro
 import type { StoreChangeEvent } from './store-events.js';
 import { Emitter } from '../util/emitter.js';
 import { checkEntrySize } from './value-size.js';
+import { CompactEntries, PRESENT } from './compact-entries.js';
+import { equals } from '../data/order.js';
 
 /**
  * Where a clone stands: `loading` its persisted copy, `stale` (cut off from its master longer than
@@ -63,11 +63,6 @@ interface Pending {
   readonly reject: (e: StoreError) => void;
 }
 
-interface Slot {
-  value: Data;
-  gen: number;
-}
-
 const TICK_MS = 100;
 /** A snapshot with no chunk for this long is abandoned and requested again. */
 const SNAPSHOT_STALL_MS = 10_000;
@@ -79,8 +74,13 @@ export class CloneCore {
   status: CloneStatus = 'loading';
   epoch: string | undefined;
   seq = 0;
-  private readonly data = new DataMap<Slot>();
-  private gen = 0;
+  /** The local copy, held compactly (encoded; see compact-entries.ts). */
+  private readonly data = new CompactEntries();
+  /**
+   * While a snapshot arrives into a copy that was not empty: the record numbers of the keys it
+   * brought, so the keys it did not bring are swept at its end (an empty copy has nothing to sweep).
+   */
+  private seen: Set<number> | undefined;
   private lastHeard: number;
   private lostSince: number;
   private attachSentAt = -Infinity;
@@ -123,7 +123,7 @@ export class CloneCore {
     const p = this.cfg.persistence;
     if (p) {
       const saved = await p.load();
-      for (const [k, v] of saved.entries) this.data.set(k, { value: v, gen: 0 });
+      for (const [k, v] of saved.entries) this.data.set(k, v);
       if (saved.checkpoint && saved.checkpoint.epoch !== '') {
         this.epoch = saved.checkpoint.epoch;
         this.seq = saved.checkpoint.seq;
@@ -150,9 +150,9 @@ export class CloneCore {
 
   get(key: Data): Data {
     this.checkFresh();
-    const s = this.data.get(key);
-    if (!s) throw new StoreError('no_such_key', `no such key in store ${this.cfg.name}`);
-    return s.value;
+    const v = this.data.get(key);
+    if (v === undefined) throw new StoreError('no_such_key', `no such key in store ${this.cfg.name}`);
+    return v;
   }
 
   exists(key: Data): boolean {
@@ -174,8 +174,8 @@ export class CloneCore {
   }
 
   /** Every key and value (no staleness check: for displays that show the stale marker). */
-  *entries(): IterableIterator<[Data, Data]> {
-    for (const [k, s] of this.data) yield [k, s.value];
+  entries(): IterableIterator<[Data, Data]> {
+    return this.data.entries();
   }
 
   onChange(fn: (ev: StoreChangeEvent) => void): () => void {
@@ -303,7 +303,7 @@ export class CloneCore {
           progress: this.cfg.timers.now(),
           stream: msg.stream,
         };
-        this.gen++;
+        this.seen = this.data.size > 0 ? new Set() : undefined;
         this.cfg.persistence?.reset();
         this.setStatus('syncing');
         break;
@@ -341,37 +341,40 @@ export class CloneCore {
       return;
     }
     const skip = this.seq + 1 - msg.seq;
-    const persisted: PersistChange[] = [];
+    const persisted: PersistChange[] | undefined = this.cfg.persistence ? [] : undefined;
     for (const c of msg.changes.slice(skip)) this.applyChange(c, persisted);
     this.seq = last;
-    this.cfg.persistence?.write(persisted, { epoch: this.epoch, seq: this.seq });
+    if (persisted) this.cfg.persistence?.write(persisted, { epoch: this.epoch, seq: this.seq });
     this.releaseWaiting();
   }
 
-  private applyChange(c: Change, persisted: PersistChange[]): void {
+  /** Applies one change; `persisted` (when there is a persistence) collects what to persist. */
+  private applyChange(c: Change, persisted: PersistChange[] | undefined): void {
     switch (c.kind) {
       case ChangeKind.Put: {
-        const old = this.data.get(c.key);
-        this.data.set(c.key, { value: c.value, gen: this.gen });
-        persisted.push({ key: c.key, value: c.value });
+        const watched = this.watched();
+        const old = this.data.set(c.key, c.value, watched);
+        persisted?.push({ key: c.key, value: c.value });
+        if (!watched) break;
         this.emit(
-          old
-            ? { type: 'update', key: c.key, oldValue: old.value, newValue: c.value }
+          old !== undefined && old !== PRESENT
+            ? { type: 'update', key: c.key, oldValue: old, newValue: c.value }
             : { type: 'insert', key: c.key, newValue: c.value },
         );
         break;
       }
       case ChangeKind.Erase:
       case ChangeKind.Expire: {
-        const old = this.data.get(c.key);
-        if (!old) return;
-        this.data.delete(c.key);
-        persisted.push({ key: c.key });
-        this.emit({ type: c.kind === ChangeKind.Erase ? 'erase' : 'expire', key: c.key, oldValue: old.value });
+        const watched = this.watched();
+        const old = this.data.delete(c.key, watched);
+        if (old === undefined) return;
+        persisted?.push({ key: c.key });
+        if (old === PRESENT) break;
+        this.emit({ type: c.kind === ChangeKind.Erase ? 'erase' : 'expire', key: c.key, oldValue: old });
         break;
       }
       case ChangeKind.Clear:
-        for (const k of this.data.keys()) persisted.push({ key: k });
+        if (persisted) for (const k of this.data.keys()) persisted.push({ key: k });
         this.data.clear();
         this.emit({ type: 'clear' });
         break;
@@ -389,15 +392,20 @@ export class CloneCore {
     }
     s.next++;
     s.progress = this.cfg.timers.now();
-    const persisted: PersistChange[] = [];
+    const persistence = this.cfg.persistence;
+    const persisted: PersistChange[] | undefined = persistence ? [] : undefined;
+    const watched = this.watched();
+    const seen = this.seen;
     for (const [k, v] of msg.entries) {
-      const old = this.data.get(k);
-      this.data.set(k, { value: v, gen: this.gen });
-      persisted.push({ key: k, value: v });
-      if (!old) this.emit({ type: 'insert', key: k, newValue: v });
-      else if (!equals(old.value, v)) this.emit({ type: 'update', key: k, oldValue: old.value, newValue: v });
+      const old = this.data.set(k, v, watched);
+      seen?.add(this.data.lastId);
+      persisted?.push({ key: k, value: v });
+      if (old === PRESENT) continue;
+      if (old === undefined) {
+        if (watched) this.emit({ type: 'insert', key: k, newValue: v });
+      } else if (!equals(old, v)) this.emit({ type: 'update', key: k, oldValue: old, newValue: v });
     }
-    this.cfg.persistence?.write(persisted, { epoch: '', seq: 0 });
+    if (persisted) persistence?.write(persisted, { epoch: '', seq: 0 });
     this.cfg.send(masterTopic(this.cfg.name), {
       kind: StoreMsg.ChunkAck,
       cloneId: this.cfg.cloneId,
@@ -414,11 +422,14 @@ export class CloneCore {
       this.attach();
       return;
     }
-    // Sweep keys the snapshot did not contain.
-    for (const [k, slot] of [...this.data]) {
-      if (slot.gen !== this.gen) {
-        this.data.delete(k);
-        this.emit({ type: 'erase', key: k, oldValue: slot.value });
+    // Sweep keys the snapshot did not contain (record numbers stay put while others are removed).
+    const seen = this.seen;
+    this.seen = undefined;
+    if (seen) {
+      for (const id of this.data.ids()) {
+        if (seen.has(id)) continue;
+        const [key, oldValue] = this.data.deleteRecord(id);
+        this.emit({ type: 'erase', key, oldValue });
       }
     }
     const epochChanged = this.epoch !== s.epoch;
@@ -530,6 +541,7 @@ export class CloneCore {
     if (this.status === 'closed' || this.cfg.timers.now() < this.failedUntil) return;
     this.attaching = true;
     this.snapshot = undefined;
+    this.seen = undefined;
     this.stream++;
     this.attachSentAt = this.cfg.timers.now();
     this.deltaNext = this.seq + 1;
@@ -615,5 +627,10 @@ export class CloneCore {
 
   private emit(ev: StoreChangeEvent): void {
     this.events.emit('change', ev);
+  }
+
+  /** Whether anyone listens to changes (else no old value is decoded for an event). */
+  private watched(): boolean {
+    return this.events.has('change');
   }
 }
