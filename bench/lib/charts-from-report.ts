@@ -169,6 +169,7 @@ function connectionsCharts(report: SectionReport): SectionChart[] {
         formatX: formatCount,
         formatY: formatBytes,
         xScale: 'log',
+        yTickUnit: 1024,
       }),
     },
   ];

@@ -159,6 +159,16 @@ export function fromPlain(x: unknown): Data {
 const encoder = new Encoder({ useBigInt64: true });
 const decoder = new Decoder({ useBigInt64: true });
 
+/** The library alone: encodes a tree `toPlain` made (no `Data` conversion timed). */
+export function encodePlainWithMsgpackLib(tree: unknown): Uint8Array {
+  return encoder.encode(tree);
+}
+
+/** The library alone: decodes to its own tree (no `Data` conversion timed). */
+export function decodeToPlainWithMsgpackLib(bytes: Uint8Array): unknown {
+  return decoder.decode(bytes);
+}
+
 /** Encodes `v` with `@msgpack/msgpack` into the native codec's bytes. */
 export function encodeWithMsgpackLib(v: Data): Uint8Array {
   return encoder.encode(toPlain(v));

@@ -32,6 +32,8 @@ export interface BarChartSpec {
   readonly axis: string;
   readonly bars: readonly Bar[];
   readonly format: Formatter;
+  /** Ticks fall on round multiples of this (1024 for bytes, so they read 8 KiB, not 9.77 KiB). @default 1 */
+  readonly tickUnit?: number;
   /** A line under the chart (what is not drawn, how it was measured). */
   readonly note?: string;
 }
@@ -46,6 +48,8 @@ export interface GroupedBarChartSpec {
   readonly format: Formatter;
   /** @default 'linear' */
   readonly scale?: Scale;
+  /** As {@link BarChartSpec.tickUnit}, on a linear scale. @default 1 */
+  readonly tickUnit?: number;
   readonly note?: string;
 }
 
@@ -59,6 +63,8 @@ export interface LineChartSpec {
   readonly formatY: Formatter;
   /** @default 'linear' */
   readonly xScale?: Scale;
+  /** As {@link BarChartSpec.tickUnit}, for the y axis. @default 1 */
+  readonly yTickUnit?: number;
   readonly note?: string;
 }
 
@@ -67,7 +73,7 @@ export const PALETTE: readonly string[] = ['#4e79a7', '#f28e2b', '#59a14f', '#e1
 /** Colour of bars that are not highlighted in a single-series chart. */
 export const NEUTRAL = '#8c96a3';
 
-const WIDTH = 680;
+const WIDTH = 760;
 const PAD = 12;
 const TITLE_H = 26;
 const LEGEND_H = 20;
@@ -75,7 +81,7 @@ const AXIS_H = 40;
 const NOTE_H = 18;
 const VALUE_W = 76;
 const CHAR_W = 6.6; // mean advance of a 12 px sans-serif character, for layout only
-const MAX_LABEL_CHARS = 44;
+const MAX_LABEL_CHARS = 48;
 
 /** A coordinate or length for an attribute; throws on NaN or ±∞ so no chart ever holds one. */
 export function num(x: number): string {
@@ -122,22 +128,40 @@ interface Axis {
   at(v: number): number | undefined;
 }
 
-/** Round tick step for a linear axis reaching `max`: 1, 2 or 5 × 10^k, about five ticks. */
-export function niceStep(max: number): number {
+/** Round tick step for a linear axis reaching `max`: 1, 2 or 5 × 10^k, about `ticks` ticks. */
+export function niceStep(max: number, ticks = 5): number {
   if (!(max > 0) || !Number.isFinite(max)) return 1;
-  const raw = max / 5;
+  const raw = max / Math.max(1, ticks);
   const p = 10 ** Math.floor(Math.log10(raw));
   const m = raw / p;
   return (m <= 1 ? 1 : m <= 2 ? 2 : m <= 5 ? 5 : 10) * p;
 }
 
-function linearAxis(values: readonly number[], length: number): Axis {
+function linearAxis(values: readonly number[], length: number, unit = 1, spacing = 80): Axis {
   const max = Math.max(0, ...values.filter((v) => Number.isFinite(v)));
-  const step = niceStep(max);
+  const u = unit > 0 && max >= unit ? unit : 1;
+  // About one tick per `spacing` px, so tick labels never run into each other.
+  const step = niceStep(max / u, Math.max(2, Math.min(6, Math.floor(length / spacing)))) * u;
   const top = Math.max(step, Math.ceil(max / step - 1e-9) * step);
   const ticks: number[] = [];
   for (let i = 0; i * step <= top + step * 1e-9; i++) ticks.push(i * step);
   return { ticks, at: (v) => (Number.isFinite(v) ? (Math.max(0, v) / top) * length : undefined) };
+}
+
+/** A log axis spanning exactly the values, a little padded: for the x of a line chart. */
+function logRangeAxis(values: readonly number[], length: number): Axis {
+  const ok = values.filter((v) => Number.isFinite(v) && v > 0);
+  const lo0 = Math.log10(ok.length > 0 ? Math.min(...ok) : 1);
+  const hi0 = Math.log10(ok.length > 0 ? Math.max(...ok) : 10);
+  const pad = Math.max(0.05, (hi0 - lo0) * 0.08);
+  const lo = lo0 - pad;
+  const hi = hi0 + pad;
+  const ticks: number[] = [];
+  for (let e = Math.ceil(lo); e <= Math.floor(hi); e++) ticks.push(10 ** e);
+  return {
+    ticks,
+    at: (v) => (Number.isFinite(v) && v > 0 ? ((Math.log10(v) - lo) / (hi - lo)) * length : undefined),
+  };
 }
 
 function logAxis(values: readonly number[], length: number): Axis {
@@ -154,8 +178,8 @@ function logAxis(values: readonly number[], length: number): Axis {
   };
 }
 
-function axisFor(scale: Scale, values: readonly number[], length: number): Axis {
-  return scale === 'log' ? logAxis(values, length) : linearAxis(values, length);
+function axisFor(scale: Scale, values: readonly number[], length: number, unit = 1): Axis {
+  return scale === 'log' ? logAxis(values, length) : linearAxis(values, length, unit);
 }
 
 /** Vertical grid lines, tick labels under the plot and the axis title. */
@@ -164,7 +188,7 @@ function xAxisLines(axis: Axis, x0: number, yTop: number, yBottom: number, forma
   for (const t of axis.ticks) {
     const x = x0 + axis.at(t)!;
     out.push(`<line class="grid" x1="${num(x)}" y1="${num(yTop)}" x2="${num(x)}" y2="${num(yBottom)}"/>`);
-    out.push(text(x, yBottom + 14, format(t), 'middle'));
+    out.push(text(x, yBottom + 14, t === 0 ? '0' : format(t), 'middle'));
   }
   out.push(`<line class="axis" x1="${num(x0)}" y1="${num(yTop)}" x2="${num(x0)}" y2="${num(yBottom)}"/>`);
   out.push(
@@ -226,6 +250,7 @@ export function barChartSvg(spec: BarChartSpec): string {
   const axis = linearAxis(
     spec.bars.map((b) => b.value),
     plotW,
+    spec.tickUnit,
   );
   const out = open(height, spec.title);
   out.push(...xAxisLines(axis, x0, top, top + plotH, spec.format, spec.axis));
@@ -260,6 +285,7 @@ export function groupedBarChartSvg(spec: GroupedBarChartSpec): string {
     scale,
     spec.series.flatMap((s) => s.values),
     plotW,
+    spec.tickUnit,
   );
   const out = open(height, spec.title);
   out.push(
@@ -288,7 +314,7 @@ export function groupedBarChartSvg(spec: GroupedBarChartSpec): string {
 export function lineChartSvg(spec: LineChartSpec): string {
   const ys = spec.series.flatMap((s) => s.points.map((p) => p[1]));
   const xs = spec.series.flatMap((s) => s.points.map((p) => p[0]));
-  const yLinear = linearAxis(ys, 1);
+  const yLinear = linearAxis(ys, 220, spec.yTickUnit, 45);
   const yLabelW = Math.max(...yLinear.ticks.map((t) => textWidth(spec.formatY(t)))) + 8;
   const x0 = PAD + 16 + yLabelW;
   const plotW = WIDTH - x0 - PAD - 30;
@@ -296,9 +322,9 @@ export function lineChartSvg(spec: LineChartSpec): string {
   const plotH = 220;
   const bottom = top + plotH;
   const height = bottom + AXIS_H + (spec.note === undefined ? 0 : NOTE_H) + PAD / 2;
-  const yAxis = linearAxis(ys, plotH);
+  const yAxis = linearAxis(ys, plotH, spec.yTickUnit, 45);
   const xScale = spec.xScale ?? 'linear';
-  const xAxis = axisFor(xScale, xs, plotW);
+  const xAxis = xScale === 'log' ? logRangeAxis(xs, plotW) : linearAxis(xs, plotW);
   const out = open(height, spec.title);
   out.push(
     ...legend(
@@ -317,26 +343,32 @@ export function lineChartSvg(spec: LineChartSpec): string {
   for (const t of yAxis.ticks) {
     const y = bottom - yAxis.at(t)!;
     out.push(`<line class="grid" x1="${num(x0)}" y1="${num(y)}" x2="${num(x0 + plotW)}" y2="${num(y)}"/>`);
-    out.push(text(x0 - 6, y + 4, spec.formatY(t), 'end'));
+    out.push(text(x0 - 6, y + 4, t === 0 ? '0' : spec.formatY(t), 'end'));
   }
   out.push(`<line class="axis" x1="${num(x0)}" y1="${num(top)}" x2="${num(x0)}" y2="${num(bottom)}"/>`);
   out.push(`<line class="axis" x1="${num(x0)}" y1="${num(bottom)}" x2="${num(x0 + plotW)}" y2="${num(bottom)}"/>`);
   out.push(text(x0 + plotW / 2, bottom + 32, xScale === 'log' ? `${spec.xAxis} (log scale)` : spec.xAxis, 'middle'));
   const cy = top + plotH / 2;
   out.push(text(PAD + 10, cy, spec.yAxis, 'middle', ` transform="rotate(-90 ${num(PAD + 10)} ${num(cy)})"`));
+  const topAt = new Map<number, number>();
+  for (const s of spec.series) for (const [x, y] of s.points) topAt.set(x, Math.max(topAt.get(x) ?? y, y));
   spec.series.forEach((s, si) => {
     const colour = PALETTE[si % PALETTE.length]!;
-    const pts = s.points
-      .map(([x, y]) => [xAxis.at(x), yAxis.at(y), y] as const)
-      .filter((p): p is readonly [number, number, number] => p[0] !== undefined && p[1] !== undefined)
-      .map(([x, y, v]) => [x0 + x, bottom - y, v] as const);
+    const pts: [px: number, py: number, x: number, y: number][] = [];
+    for (const [x, y] of s.points) {
+      const px = xAxis.at(x);
+      const py = yAxis.at(y);
+      if (px !== undefined && py !== undefined) pts.push([x0 + px, bottom - py, x, y]);
+    }
     if (pts.length > 1) {
-      const d = pts.map(([x, y], i) => `${i === 0 ? 'M' : 'L'}${num(x)} ${num(y)}`).join(' ');
+      const d = pts.map(([px, py], i) => `${i === 0 ? 'M' : 'L'}${num(px)} ${num(py)}`).join(' ');
       out.push(`<path d="${d}" fill="none" stroke="${colour}" stroke-width="2"/>`);
     }
-    for (const [x, y, v] of pts) {
-      out.push(`<circle cx="${num(x)}" cy="${num(y)}" r="3.5" fill="${colour}"/>`);
-      out.push(text(x + 5, y - 6, spec.formatY(v)));
+    for (const [px, py, x, y] of pts) {
+      out.push(`<circle cx="${num(px)}" cy="${num(py)}" r="3.5" fill="${colour}"/>`);
+      // The highest value at an x is labelled above its point, the others below, so two close
+      // lines do not write over each other.
+      out.push(text(px + 5, y >= topAt.get(x)! ? py - 6 : py + 15, spec.formatY(y)));
     }
   });
   if (spec.note !== undefined) out.push(text(PAD, height - PAD / 2 - 2, spec.note));

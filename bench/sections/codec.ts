@@ -23,7 +23,13 @@ import {
   type JsonV1DataMessage,
 } from '../../src/internal.js';
 import { formatBytes, formatNs, formatOps, formatRatio, type Table } from '../lib/markdown.js';
-import { decodeWithMsgpackLib, encodeWithMsgpackLib } from '../lib/msgpack-broker.js';
+import {
+  decodeToPlainWithMsgpackLib,
+  decodeWithMsgpackLib,
+  encodePlainWithMsgpackLib,
+  encodeWithMsgpackLib,
+  toPlain,
+} from '../lib/msgpack-broker.js';
 import {
   goalAtMost,
   type BenchSection,
@@ -95,6 +101,13 @@ function baselineRoundTrip(): unknown {
 /** `@msgpack/msgpack` writing and reading the native bytes of the same Broker event. */
 function libRoundTrip(): Data {
   return decodeWithMsgpackLib(encodeWithMsgpackLib(EVENT));
+}
+
+/** The event already mapped to the library's tree: its share of the time without the mapping. */
+const EVENT_TREE = toPlain(EVENT);
+
+function libCoreRoundTrip(): unknown {
+  return decodeToPlainWithMsgpackLib(encodePlainWithMsgpackLib(EVENT_TREE));
 }
 
 // Reused instances: the library documents them as faster than `encode`/`decode`.
@@ -215,7 +228,7 @@ async function run(ctx: SectionContext): Promise<SectionReport> {
   const baselineText = JSON.stringify(PLAIN);
   const baselineBytes = utf8.encode(baselineText).length;
 
-  ctx.log('codec: round trips (6 variants, interleaved)');
+  ctx.log('codec: round trips (7 variants, interleaved)');
   const tasks: BenchTask[] = [
     { name: 'baseline', run: baselineRoundTrip },
     { name: 'native', run: nativeRoundTrip },
@@ -223,10 +236,11 @@ async function run(ctx: SectionContext): Promise<SectionReport> {
     { name: 'json-v1', run: jsonRoundTrip },
     { name: 'msgpack-lib', run: libRoundTrip },
     { name: 'msgpack-lib plain', run: libPlainRoundTrip },
+    { name: 'msgpack-lib core', run: libCoreRoundTrip },
   ];
   const rt = compareInterleaved(tasks, ctx.timing);
 
-  ctx.log('codec: encode and decode apart (10 variants, interleaved)');
+  ctx.log('codec: encode and decode apart (12 variants, interleaved)');
   const nativeEncoded = encodeValue(EVENT);
   const plainEncoded = plainEncoder.encode(PLAIN);
   const split = compareInterleaved(
@@ -241,6 +255,8 @@ async function run(ctx: SectionContext): Promise<SectionReport> {
       { name: 'msgpack-lib decode', run: () => decodeWithMsgpackLib(nativeEncoded) },
       { name: 'msgpack-lib plain encode', run: () => plainEncoder.encode(PLAIN) },
       { name: 'msgpack-lib plain decode', run: () => plainDecoder.decode(plainEncoded) },
+      { name: 'msgpack-lib core encode', run: () => encodePlainWithMsgpackLib(EVENT_TREE) },
+      { name: 'msgpack-lib core decode', run: () => decodeToPlainWithMsgpackLib(nativeEncoded) },
     ],
     ctx.timing,
   );
@@ -292,6 +308,12 @@ async function run(ctx: SectionContext): Promise<SectionReport> {
       'the same bytes via a Data ↔ ExtData mapping; decode checks nothing beyond MessagePack',
     ],
     [
+      'msgpack-lib core',
+      '@msgpack/msgpack, same bytes, library alone',
+      nativeBytes,
+      'the row above without the Data ↔ tree mapping: encodes a prepared tree, decodes to ExtData and numbers',
+    ],
+    [
       'msgpack-lib plain',
       '@msgpack/msgpack, plain object',
       plainEncoded.length,
@@ -324,7 +346,7 @@ async function run(ctx: SectionContext): Promise<SectionReport> {
       formatNs(taskTiming(rt, name).medianNs),
       name === 'native' ? '1×' : formatRatio(medianRatio(rt, name, 'native')),
       formatBytes(bytes),
-      formatBytes(bundles.get(name)!.gzipped),
+      bundles.has(name) ? formatBytes(bundles.get(name)!.gzipped) : '—',
       does,
     ]),
     align: ['left', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'left'],
@@ -370,6 +392,7 @@ async function run(ctx: SectionContext): Promise<SectionReport> {
           highlight: name === 'native',
         })),
         format: formatBytes,
+        tickUnit: 1024,
       }),
     },
     {
@@ -481,6 +504,11 @@ async function run(ctx: SectionContext): Promise<SectionReport> {
         'string from an address. The bundles are esbuild builds (`bundle, minify, format: esm, platform: browser, ' +
         'target: es2022`) of a consumer that builds the event as an object literal and logs the decoded value; ' +
         'gzip is `node:zlib` level 9.',
+      `Bundle sizes side by side: ours ${formatBytes(bundles.get('native')!.gzipped)} gzipped, ` +
+        `\`@msgpack/msgpack\` with the Broker mapping ${formatBytes(bundles.get('msgpack-lib')!.gzipped)} ` +
+        `(${formatRatio(bundles.get('native')!.gzipped / bundles.get('msgpack-lib')!.gzipped)} ours ÷ it), ` +
+        `plain ${formatBytes(bundles.get('msgpack-lib plain')!.gzipped)}; ours includes its decode-side checks ` +
+        '(limits, UTF-8 validation, set and table order).',
     ],
   };
 }
