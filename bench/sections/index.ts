@@ -11,6 +11,7 @@ import { codecSection } from './codec.js';
 import { trieSection } from './trie.js';
 import { aclSection } from './acl.js';
 import { pubsubSection } from './pubsub.js';
+import { metricsSection } from './metrics.js';
 import { connectionsSection } from './connections.js';
 import { authSection } from './auth.js';
 import { bundleSection } from './bundle.js';
@@ -25,6 +26,7 @@ export const SECTIONS: readonly BenchSection[] = [
   trieSection,
   aclSection,
   pubsubSection,
+  metricsSection,
   connectionsSection,
   authSection,
   bundleSection,
