@@ -14,6 +14,7 @@ export default defineConfig({
       { find: /^isobroker$/, replacement: here('./src/index.ts') },
       { find: /^isobroker\/node$/, replacement: here('./src/node/index.ts') },
       { find: /^isobroker\/browser$/, replacement: here('./src/browser/index.ts') },
+      { find: /^isobroker\/json-v1$/, replacement: here('./src/json-v1.ts') },
     ],
   },
   build: { outDir: here('./web-demo/dist'), emptyOutDir: true },

@@ -11,6 +11,9 @@
  * Failures reach an application through one channel: calls that return a promise reject with an
  * `IsobrokerError`, synchronous calls throw one, and failures that belong to no call (a peer that
  * cannot be reached, a listener that threw) are `error` events of the component's `on('error')`.
+ *
+ * Broker JSON v1 (peering with a Zeek) is a plug-in in `isobroker/json-v1`, so that an application
+ * that only talks to isobroker hubs does not bundle it.
  */
 
 // --- errors
@@ -110,7 +113,8 @@ export type { WebSocketConstructor, WebSocketLike } from './transport/websocket-
 
 // --- endpoint
 export { Endpoint } from './endpoint/endpoint.js';
-export type { EndpointEvents, PeerInfo, Subscription } from './endpoint/endpoint.js';
+export type { EndpointEvents, Subscription } from './endpoint/endpoint.js';
+export type { PeerInfo } from './endpoint/sessions.js';
 export type { Message, MessageHandler } from './endpoint/local-subscriptions.js';
 export type { TopicGuardRegistration } from './endpoint/topic-guards.js';
 export {
@@ -127,16 +131,11 @@ export {
 export type { EndpointOptions, PeerOptions, WhenRoutableOptions } from './endpoint/endpoint-options.js';
 export { DEFAULT_SEND_BUFFER_SIZE, OVERFLOW_POLICIES } from './endpoint/send-queue.js';
 export type { OverflowPolicy, SendQueueStats } from './endpoint/send-queue.js';
-export {
-  BROKER_JSON_CLIENT_BUFFER_SIZE,
-  DEFAULT_CLIENT_MAX_MESSAGE_SIZE,
-  DEFAULT_CLIENT_MAX_STRING_SIZE,
-  DEFAULT_LINKS,
-  DEFAULT_TRUSTED_MAX_MESSAGE_SIZE,
-  DEFAULT_TRUSTED_MAX_STRING_SIZE,
-} from './endpoint/links.js';
+export { DEFAULT_LINKS, DEFAULT_TRUSTED_MAX_MESSAGE_SIZE, DEFAULT_TRUSTED_MAX_STRING_SIZE } from './endpoint/links.js';
 export type { JsonServerLinkOptions, LinkOptions, LinksOptions } from './endpoint/links.js';
-export { JSON_PATH, NATIVE_PATH } from './endpoint/peering.js';
+export { NATIVE_PATH } from './endpoint/peering.js';
+// Broker JSON v1 is a plug-in in `isobroker/json-v1` (`jsonV1`, `JSON_PATH`, its client limits).
+export type { ProtocolPlugin } from './endpoint/protocol.js';
 export type { PeerProtocol, PeeringState } from './endpoint/peering.js';
 export type { ErrorCode, ErrorEvent, PeerRef, StatusCode, StatusEvent } from './endpoint/status.js';
 export type { Timers } from './util/timers.js';

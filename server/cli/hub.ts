@@ -4,6 +4,7 @@ import { Endpoint, createMaster, type StoreMaster } from '../../src/index.js';
 import { createMetrics, listen, openSqliteBackend, serveMetrics } from '../../src/node/index.js';
 import { KeyedRateLimit } from '../../src/endpoint/limits.js';
 import { resolvePeerUrl } from '../../src/endpoint/peering.js';
+import { jsonV1 } from '../../src/json-v1.js';
 import {
   EXIT,
   FatalError,
@@ -382,6 +383,8 @@ export async function runHub(argv: readonly string[]): Promise<number> {
   }
   const ep = new Endpoint({
     role: 'hub',
+    // Serves JSON v1 clients and peers with Zeeks (`--peer ws://zeek:27759/v1/messages/json`).
+    protocols: [jsonV1],
     ...(v.name ? { name: v.name } : {}),
     links: linksFromFlags(v['overflow-policy'], v['buffer-size'], v['buffer-bytes']),
     ...(v['no-routers'] ? { acceptRouters: false } : {}),

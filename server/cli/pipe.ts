@@ -12,6 +12,7 @@ import { createInterface } from 'node:readline';
 import WebSocket from 'ws';
 import { Endpoint, string, type WebSocketConstructor } from '../../src/index.js';
 import { encodeJsonMessage } from '../../src/internal.js';
+import { jsonV1 } from '../../src/json-v1.js';
 import { EXIT, UsageError, checkNumber, checkWsUrl, parseOrMeta, untilSignal, defineCommand } from './args.js';
 
 export const PIPE_COMMAND = defineCommand({
@@ -113,7 +114,14 @@ export async function runPipe(argv: readonly string[]): Promise<number> {
   const topic = v.topic;
   const timeoutMs = Number(v.timeout) * 1000;
   const link = new Link();
-  const ep = new Endpoint({ role: 'pipe', name: `pipe-${process.pid}`, WebSocket: link.WebSocket, maxRetry: 10_000 });
+  // JSON v1 too: the peer may be a Zeek (`ws://zeek:27759/v1/messages/json`).
+  const ep = new Endpoint({
+    role: 'pipe',
+    name: `pipe-${process.pid}`,
+    WebSocket: link.WebSocket,
+    maxRetry: 10_000,
+    protocols: [jsonV1],
+  });
   ep.on('status', (s) => {
     if (s.code === 'peer_added') {
       link.up = true;

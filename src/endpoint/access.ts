@@ -22,10 +22,9 @@ import {
 import { AuditLimiter } from '../auth/audit-limiter.js';
 import { LOCAL_ONLY_PREFIXES, NODE_ONLY_PREFIXES } from '../auth/policy-model.js';
 import { TokenBucket } from '../auth/token-bucket.js';
-import { encodeJsonMessage } from '../codec/json-v1/encode.js';
 import { MessageKind, encodeFrame, encodeMessage } from '../codec/native/messages.js';
 import { INTERNAL_TOPIC_PREFIX, isInternalTopic } from '../topic/internal.js';
-import { CloseCode, type Transport } from '../transport/transport.js';
+import type { Transport } from '../transport/transport.js';
 import { KeyedRateLimit } from './limits.js';
 import type { Timers } from '../util/timers.js';
 import { TopicGuards, type ConnectionGuardStates } from './topic-guards.js';
@@ -460,20 +459,21 @@ export class AccessControl {
   }
 
   /**
-   * Refuses a connection that cannot run as anyone (`auth.error`, or JSON v1 without a principal:
-   * it has no hello to carry a credential); returns whether it did.
+   * The refusal of a connection that cannot run as anyone: `auth.error`, or no principal where the
+   * protocol has no hello to carry a credential (`needsPrincipal`: JSON v1). Audited as
+   * `auth_failed`; the caller refuses the transport the way its protocol does. Undefined when the
+   * connection may go on.
    */
-  refusedAtOnce(transport: Transport, protocol: 'native' | 'json', auth: AcceptAuth): boolean {
+  refusal(protocol: 'native' | 'json', auth: AcceptAuth, needsPrincipal: boolean): AuthError | undefined {
     const err =
       auth.error ??
-      (protocol === 'json' && !auth.principal
+      (needsPrincipal && !auth.principal
         ? new AuthError('unauthenticated', 'a credential is required (Authorization header or subprotocol)')
         : undefined);
-    if (!err) return false;
+    if (!err) return undefined;
     const { ip, remote } = auth.conn;
     this.audit(undefined, 'auth_failed', { ip, remote, protocol, code: err.code, detail: err.message });
-    refuseTransport(transport, protocol, err);
-    return true;
+    return err;
   }
 
   /**
@@ -528,17 +528,11 @@ export class AccessControl {
 }
 
 /**
- * Refuses a connection before any session exists (authentication at the upgrade failed): JSON v1
- * gets `{"type":"error","code":…}` and close 1008 (no ack); native an Error message and close
- * 4401/4403.
+ * Refuses a native connection before any session exists (authentication at the upgrade failed):
+ * an Error message and close 4401/4403. (JSON v1 refuses its own way: `json-v1/access.ts`.)
  */
-export function refuseTransport(transport: Transport, protocol: 'native' | 'json', err: AuthError): void {
+export function refuseNativeTransport(transport: Transport, err: AuthError): void {
   transport.attach({ onMessage: () => undefined, onClose: () => undefined });
-  if (protocol === 'json') {
-    transport.send(encodeJsonMessage({ type: 'error', code: err.code, context: err.message }));
-    transport.close(CloseCode.PolicyViolation, err.code);
-  } else {
-    transport.send(encodeFrame([encodeMessage({ kind: MessageKind.Error, code: err.code, context: err.message })]));
-    transport.close(nativeCloseCode(err), err.code);
-  }
+  transport.send(encodeFrame([encodeMessage({ kind: MessageKind.Error, code: err.code, context: err.message })]));
+  transport.close(nativeCloseCode(err), err.code);
 }

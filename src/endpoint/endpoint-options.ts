@@ -7,6 +7,10 @@ import { isEndpointId, newEndpointId } from '../util/ids.js';
 import { ConfigError } from '../errors.js';
 import { resolveLinks, type LinksOptions, type ResolvedLinks } from './links.js';
 import { LINK_KINDS, type LinkKind } from '../codec/native/kinds.js';
+import type { PeerCredentialOptions } from './peering.js';
+import type { ProtocolPlugin } from './protocol.js';
+
+export type { PeerCredentialOptions } from './peering.js';
 import {
   boolOption,
   checkOptionsObject,
@@ -86,6 +90,13 @@ export interface EndpointOptions {
    * before it is removed, ms, more than 0. @default DEFAULT_TOMBSTONE_TIME_MS (60000)
    */
   readonly tombstoneTime?: number;
+  /**
+   * Protocols besides the native one, as plug-ins: `[jsonV1]` (from `isobroker/json-v1`) to peer
+   * with a Zeek at `ws://…/v1/messages/json` or to accept JSON v1 clients. Without it the endpoint
+   * links no JSON v1 code, and peering with a JSON v1 URL is a `ConfigError`. The Node listener
+   * adds JSON v1 to the endpoints it serves. @default [] (native only)
+   */
+  readonly protocols?: readonly ProtocolPlugin[];
 }
 
 /** Options of `endpoint.peer(url, options)`. */
@@ -122,16 +133,6 @@ export interface PeerOptions {
    * @default none; from a browser with `token`/`getToken`, `['isobroker.v1', 'bearer.<token>']`
    */
   readonly protocols?: readonly string[];
-}
-
-/** The validated credential options of one peering (see `PeerOptions`). */
-export interface PeerCredentialOptions {
-  readonly token?: string;
-  readonly getToken?: () => string | Promise<string>;
-  readonly headers?: Readonly<Record<string, string>>;
-  readonly protocols?: readonly string[];
-  /** Whether the connector sends `headers` (then the token travels as `Authorization: Bearer`). */
-  readonly sendsHeaders: boolean;
 }
 
 /** Options of `endpoint.whenRoutable(topic, options)`. */
@@ -203,11 +204,22 @@ export function resolveEndpointOptions(o: EndpointOptions = {}): ResolvedEndpoin
     pingTimeout: numberOption('pingTimeout', o.pingTimeout, DEFAULT_PING_TIMEOUT_MS, 0),
     version: stringOption('version', o.version, `isobroker-${ISOBROKER_VERSION}`),
     timers: objectOption('timers', o.timers, systemTimers, ['now', 'setTimeout', 'clearTimeout']),
+    protocols: pluginsOption(o.protocols),
     links: resolveLinks(o.links, sendBufferSize, overflowPolicy, {
       sendBufferSize: o.sendBufferSize !== undefined,
       overflowPolicy: o.overflowPolicy !== undefined,
     }),
   };
+}
+
+function pluginsOption(v: readonly ProtocolPlugin[] | undefined): readonly ProtocolPlugin[] {
+  if (v === undefined) return [];
+  if (!Array.isArray(v) || v.some((p) => p === null || typeof p !== 'object' || typeof p.create !== 'function'))
+    throw new ConfigError(
+      'protocols',
+      "expected an array of protocol plug-ins, e.g. [jsonV1] from 'isobroker/json-v1'",
+    );
+  return [...v];
 }
 
 /** The options of one `peer()` call, resolved. */

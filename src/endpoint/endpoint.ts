@@ -1,17 +1,19 @@
 /**
- * An Endpoint: a UUID identity and a name, local subscriptions, publishing, peerings (native or
- * Broker JSON v1, chosen by URL), JSON v1 clients accepted by a listener, and status events with
- * Broker's codes. Isomorphic: the platform reaches it only through transports.
+ * An Endpoint: a UUID identity and a name, local subscriptions, publishing, peerings with reconnect,
+ * connections accepted by a listener, and status events with Broker's codes. Every connection is a
+ * `Session` in one registry (`sessions.ts`); native sessions live in the overlay, other protocols
+ * (Broker JSON v1) are plug-ins the application registers (`protocol.ts`). Isomorphic: the
+ * platform reaches it only through transports.
  */
 import { from, isData } from '../data/constructors.js';
 import type { Data } from '../data/types.js';
-import { decodeValue, encodeValue } from '../codec/native/messages.js';
+import { encodeValue } from '../codec/native/messages.js';
 import { makeEvent, type EventOptions } from '../message/builders.js';
 import { normalizeFilter } from '../topic/filter.js';
-import type { Connector, Transport } from '../transport/transport.js';
+import { CloseCode, type Connector, type Transport } from '../transport/transport.js';
 import { websocketConnector } from '../transport/websocket-transport.js';
 import { DefaultWebSocket } from '../transport/websocket-default.js';
-import { ClosedError, TimeoutError, ValueError } from '../errors.js';
+import { ClosedError, ConfigError, TimeoutError, ValueError } from '../errors.js';
 import { Emitter, type Unsubscribe } from '../util/emitter.js';
 import {
   resolveEndpointOptions,
@@ -23,22 +25,20 @@ import {
   type ResolvedEndpointOptions,
   type WhenRoutableOptions,
 } from './endpoint-options.js';
-import { JsonClientSession } from './json-v1/client-session.js';
-import { ACCEPTED_VALUE_LIMITS, type ResolvedLinks } from './links.js';
-import { assertJsonClientEncodable } from '../codec/json-v1/encode.js';
-import { JsonClients } from './json-v1/clients.js';
 import { isInternalTopic } from '../topic/internal.js';
-import type { JsonServerSession } from './json-v1/server-session.js';
-import type { NativeSession, SessionKind } from './native-session.js';
+import type { NativeSession } from './native-session.js';
+import { NativeLink } from './native-link.js';
 import { Overlay, type OverlayConfig, type OverlayStats } from './overlay.js';
-import { Peering, resolvePeerUrl, type PeerProtocol, type PeeringState } from './peering.js';
-import type { SendQueueStats } from './send-queue.js';
+import { JSON_PATH, Peering, resolvePeerUrl, type PeerProtocol } from './peering.js';
+import type { MessageSource, ProtocolConfig, ProtocolHandler, ProtocolHost, ProtocolPlugin } from './protocol.js';
+import { SessionRegistry, type PeerInfo, type Session } from './sessions.js';
 import { errorEvent, listenerErrorEvent, statusEvent, type ErrorEvent, type StatusEvent } from './status.js';
 import { LocalSubscriptions, type MessageHandler } from './local-subscriptions.js';
 import type { AcceptAuth, AuditEvent, Revalidate } from '../auth/types.js';
-import { AccessControl, needsAccess, subscriptionLimit } from './access.js';
+import { AccessControl, needsAccess, refuseNativeTransport } from './access.js';
 import type { TopicGuardRegistration } from './topic-guards.js';
-import { acceptJsonClient } from './json-v1/access.js';
+
+export type { PeerInfo } from './sessions.js';
 
 /** A local subscription, returned by `endpoint.subscribe`. */
 export interface Subscription {
@@ -46,22 +46,6 @@ export interface Subscription {
   readonly prefixes: readonly string[];
   /** Stops delivering to the handler. Calling it twice is harmless. */
   unsubscribe(): void;
-}
-
-/** One peering or connection of an endpoint, as `endpoint.peers()` lists it. */
-export interface PeerInfo {
-  /** Peer endpoint id once the handshake succeeded. */
-  readonly id?: string;
-  readonly name?: string;
-  readonly role?: string;
-  /** URL we dial (outbound) or the remote address (inbound). */
-  readonly url: string;
-  readonly protocol: PeerProtocol;
-  readonly direction: 'outbound' | 'inbound';
-  readonly status: PeeringState;
-  readonly stats?: SendQueueStats;
-  /** Native links past their hello: what the link is to us (`router`, our `leaf`, or our `hub`). */
-  readonly link?: SessionKind;
 }
 
 /**
@@ -89,13 +73,17 @@ export interface EndpointEvents {
   audit: AuditEvent;
 }
 
-/** Internal topics (`<$>/…`, store traffic) reach only subscribers of internal prefixes, never
- * JSON v1 clients, and JSON v1 clients may not publish to them. */
+/** Internal topics (`<$>/…`, store traffic) reach only subscribers of internal prefixes. */
 const isInternal = isInternalTopic;
+
+/** The import that adds Broker JSON v1, for the refusal of a JSON v1 URL without it. */
+const JSON_V1_HINT =
+  "import { jsonV1 } from 'isobroker/json-v1' and create the endpoint with new Endpoint({ protocols: [jsonV1] })";
 
 /**
  * A Broker endpoint: subscribes and publishes by topic, peers with other endpoints (native
- * protocol, or Broker JSON v1 with a Zeek), reports `status` and `error` events.
+ * protocol; Broker JSON v1 with a Zeek once the `jsonV1` plug-in is registered), reports `status`
+ * and `error` events.
  */
 export class Endpoint {
   /** This endpoint's id, a lowercase UUID. */
@@ -105,20 +93,24 @@ export class Endpoint {
   /** Role announced to peers. */
   readonly role: string;
   private readonly opts: ResolvedEndpointOptions;
-  private readonly cfg: OverlayConfig & {
-    readonly version: string;
-    readonly links: ResolvedLinks;
-  };
+  private readonly cfg: ProtocolConfig & OverlayConfig;
+  /** What a plug-in may do with this endpoint. */
+  private readonly protocolHost: ProtocolHost;
   private readonly overlay: Overlay;
   private readonly access: AccessControl;
   private readonly connector: Connector;
   private readonly local = new LocalSubscriptions();
-  private readonly clients = new JsonClients();
+  /** How many subscribers (local ones and every protocol's clients) hold each prefix. */
   private readonly prefixCount = new Map<string, number>();
+  /** Our peerings by URL: each kept up (redialled) until `unpeer`. */
   private readonly peerings = new Map<string, Peering>();
-  private readonly sessionPeering = new Map<NativeSession | JsonClientSession, Peering>();
-  private readonly jsonServers = new Set<JsonClientSession>();
-  private readonly resubscribing = new WeakSet<JsonClientSession>();
+  /** Every open connection, of every protocol and direction. */
+  private readonly sessions = new SessionRegistry();
+  /** The registry's entry of each native session, for the overlay's callbacks. */
+  private readonly nativeLinks = new Map<NativeSession, NativeLink>();
+  /** Registered protocol plug-ins at work here, by protocol, and the same as a list. */
+  private readonly protocols = new Map<PeerProtocol, ProtocolHandler>();
+  private handlers: readonly ProtocolHandler[] = [];
   private readonly events: Emitter<EndpointEvents> = new Emitter((event, err) =>
     this.events.emit('error', listenerErrorEvent(event, err)),
   );
@@ -155,13 +147,54 @@ export class Endpoint {
     this.connector = this.opts.connector ?? websocketConnector(this.opts.WebSocket ?? DefaultWebSocket);
     this.access = new AccessControl(this.opts.timers, (ev) => this.emit('audit', ev));
     this.overlay = new Overlay(this.cfg, {
-      deliver: (topic, bytes) => this.deliver(topic, undefined, bytes, undefined),
+      deliver: (topic, bytes) => this.deliverRelayed(topic, bytes),
       status: (ev) => this.emit('status', ev),
       error: (ev) => this.emit('error', ev),
       established: (s) => this.onEstablished(s),
       closed: (s, _code, reason) => this.onNativeClosed(s, reason),
       access: this.access,
     });
+    this.protocolHost = {
+      config: this.cfg,
+      access: this.access,
+      filter: () => {
+        this.refreshFilter();
+        return this.filter;
+      },
+      inject: (topic, data, from) => this.inject(topic, data, from),
+      addFilter: (prefixes) => this.countPrefixes(prefixes, +1),
+      removeFilter: (prefixes) => this.countPrefixes(prefixes, -1),
+      opened: (s) => this.sessions.add(s),
+      closed: (s) => {
+        this.sessions.delete(s);
+      },
+      status: (ev) => this.emit('status', ev),
+      error: (ev) => this.emit('error', ev),
+    };
+    for (const p of this.opts.protocols) this.use(p);
+  }
+
+  // ---- protocol plug-ins
+
+  /**
+   * Registers a protocol plug-in (as the `protocols` option does), e.g. `jsonV1` from
+   * `isobroker/json-v1`. Registering the same protocol again is harmless; the Node listener
+   * calls this for JSON v1 on the endpoints it serves.
+   */
+  use(plugin: ProtocolPlugin): this {
+    this.assertOpen();
+    if (plugin === null || typeof plugin !== 'object' || typeof plugin.create !== 'function')
+      throw new ConfigError('protocols', 'expected a protocol plug-in such as jsonV1 from isobroker/json-v1');
+    if (this.protocols.has(plugin.protocol)) return this;
+    const handler = plugin.create(this.protocolHost);
+    this.protocols.set(plugin.protocol, handler);
+    this.handlers = [...this.protocols.values()];
+    return this;
+  }
+
+  /** Whether a plug-in for `protocol` is registered (`native` always is). */
+  speaks(protocol: PeerProtocol): boolean {
+    return protocol === 'native' || this.protocols.has(protocol);
   }
 
   // ---- events
@@ -198,7 +231,7 @@ export class Endpoint {
     };
   }
 
-  /** Our advertised subscription filter (local subscribers and JSON v1 clients), normalised. */
+  /** Our advertised subscription filter (local subscribers and every protocol's clients), normalised. */
   subscriptions(): readonly string[] {
     this.refreshFilter();
     return this.filter;
@@ -225,11 +258,7 @@ export class Endpoint {
     if (next.length === this.filter.length && next.every((p, i) => p === this.filter[i])) return;
     this.filter = next;
     this.overlay.setFilter(next);
-    // JSON v1 fixes subscriptions in the handshake: reconnect with the new list.
-    for (const s of this.jsonServers) {
-      this.resubscribing.add(s);
-      s.close(1000, 'resubscribe');
-    }
+    for (const h of this.handlers) h.filterChanged(next);
   }
 
   // ---- publishing
@@ -239,10 +268,11 @@ export class Endpoint {
     this.assertOpen();
     if (typeof topic !== 'string') throw new ValueError('topic must be a string');
     const data = isData(value) ? value : from(value);
-    // JSON v1 servers cannot take NaN or ±Infinity: fail before anything is sent anywhere.
-    if (this.jsonServers.size > 0 && !isInternal(topic)) assertJsonClientEncodable(data);
+    // A protocol that cannot carry the value (JSON v1 and NaN) refuses it before anything is sent.
+    for (const h of this.handlers) h.checkPublish(topic, data);
     this.published++;
-    this.inject(topic, data, undefined, undefined);
+    for (const h of this.handlers) h.deliver(topic, data, undefined, 'local');
+    this.overlay.publish(topic, () => encodeValue(data));
   }
 
   /**
@@ -252,12 +282,8 @@ export class Endpoint {
   publishEncoded(topic: string, valueBytes: Uint8Array): void {
     this.assertOpen();
     this.published++;
-    if (this.clients.size > 0) this.deliverClients(topic, undefined, undefined, valueBytes);
+    for (const h of this.handlers) h.deliver(topic, undefined, valueBytes, 'local');
     this.overlay.publish(topic, valueBytes);
-    if (this.jsonServers.size > 0 && !isInternal(topic)) {
-      const data = decodeValue(valueBytes, ACCEPTED_VALUE_LIMITS);
-      for (const s of this.jsonServers) if (s.established) s.publish(topic, data);
-    }
   }
 
   /**
@@ -277,35 +303,19 @@ export class Endpoint {
   }
 
   /**
-   * Sends a message into the network on behalf of this endpoint, a JSON v1 client of ours
-   * (`fromClient`, which does not get it back) or a JSON v1 server we peer with (`fromServer`).
+   * A message a plug-in's session received (a JSON v1 client of ours, a JSON v1 server we peer
+   * with): local subscribers, every protocol's sessions but `from`, and the native overlay.
    */
-  private inject(
-    topic: string,
-    data: Data,
-    fromClient: JsonServerSession | undefined,
-    fromServer: JsonClientSession | undefined,
-  ): void {
-    if (fromClient || fromServer) this.deliverLocal(topic, data, undefined);
-    this.deliverClients(topic, data, fromClient);
+  private inject(topic: string, data: Data, from: Session): void {
+    this.local.deliver(topic, data, undefined, this.handlerFailed);
+    for (const h of this.handlers) h.deliver(topic, data, undefined, from);
     this.overlay.publish(topic, () => encodeValue(data));
-    if (isInternal(topic)) return;
-    for (const s of this.jsonServers) if (s !== fromServer && s.established) s.publish(topic, data);
   }
 
-  private deliver(
-    topic: string,
-    data: Data | undefined,
-    bytes: Uint8Array,
-    exclude: JsonServerSession | undefined,
-  ): void {
-    const decoded = this.deliverLocal(topic, data, bytes);
-    this.deliverClients(topic, decoded, exclude, bytes);
-  }
-
-  /** Calls matching local handlers; returns the decoded value if it had to decode it. */
-  private deliverLocal(topic: string, data: Data | undefined, bytes: Uint8Array | undefined): Data | undefined {
-    return this.local.deliver(topic, data, bytes, this.handlerFailed);
+  /** A message the native overlay delivers here: local subscribers, then every protocol's clients. */
+  private deliverRelayed(topic: string, bytes: Uint8Array): void {
+    const decoded = this.local.deliver(topic, undefined, bytes, this.handlerFailed);
+    for (const h of this.handlers) h.deliver(topic, decoded, bytes, 'relayed' satisfies MessageSource);
   }
 
   private readonly handlerFailed = (topic: string, err: unknown): void => {
@@ -319,15 +329,6 @@ export class Endpoint {
       ),
     );
   };
-
-  private deliverClients(
-    topic: string,
-    data: Data | undefined,
-    exclude: JsonServerSession | undefined,
-    bytes?: Uint8Array,
-  ): void {
-    this.clients.deliver(topic, data, bytes, exclude);
-  }
 
   // ---- peering
 
@@ -349,6 +350,11 @@ export class Endpoint {
     try {
       this.assertOpen();
       ({ url: u, protocol } = resolvePeerUrl(url));
+      if (!this.speaks(protocol))
+        throw new ConfigError(
+          'url',
+          `'${u}' ends in ${JSON_PATH}, Broker JSON v1, which this endpoint does not speak: ${JSON_V1_HINT}`,
+        );
       ({ retry, connector, credentials } = resolvePeerOptions(options, this.opts.retry, this.connector));
     } catch (err) {
       return Promise.reject(err);
@@ -379,11 +385,7 @@ export class Endpoint {
     if (!p) return;
     this.peerings.delete(u);
     p.stop();
-    for (const [s, q] of this.sessionPeering) {
-      if (q !== p) continue;
-      if (s instanceof JsonClientSession) s.close(1000, 'unpeered');
-      else this.overlay.remove(s);
-    }
+    for (const s of this.sessions.ofPeering(p)) s.close(CloseCode.Normal, 'unpeered');
   }
 
   /** Redials every peering that waits for its next retry (e.g. when a browser comes back online). */
@@ -398,22 +400,25 @@ export class Endpoint {
    * refused (JSON v1: an error message and close 1008; native: an Error and close 4401/4403).
    */
   accept(transport: Transport, protocol: PeerProtocol, auth?: AcceptAuth): void {
-    if (this.closed) {
-      transport.close(1001, 'endpoint closed');
+    const handler = protocol === 'native' ? undefined : this.protocols.get(protocol);
+    if (this.closed || (protocol !== 'native' && handler === undefined)) {
+      transport.close(
+        this.closed ? CloseCode.GoingAway : CloseCode.PolicyViolation,
+        this.closed ? 'endpoint closed' : `protocol ${protocol} not enabled`,
+      );
       return;
     }
     const checked = needsAccess(auth) ? auth : undefined;
-    if (checked && this.access.refusedAtOnce(transport, protocol, checked)) return;
-    if (protocol === 'native') {
-      this.overlay.attach(transport, false, checked ? { auth: checked } : undefined);
+    if (handler) {
+      handler.accept(transport, checked);
       return;
     }
-    acceptJsonClient(transport, this.cfg, this.access, checked, {
-      subscribed: (x, filter) => this.addClient(x, filter),
-      publish: (x, topic, data) => this.inject(topic, data, x, undefined),
-      closed: (x) => this.removeClient(x),
-      error: (ev) => this.emit('error', ev),
-    });
+    const refused = checked && this.access.refusal('native', checked, false);
+    if (refused) {
+      refuseNativeTransport(transport, refused);
+      return;
+    }
+    this.attachNative(transport, undefined, checked ? { auth: checked } : undefined);
   }
 
   /**
@@ -445,46 +450,32 @@ export class Endpoint {
     if (p.protocol === 'native') {
       // The token goes in the hello and is refreshed in band (`Reauth`) when the hub warns.
       const credential = p.tokens;
-      this.sessionPeering.set(this.overlay.attach(t, true, credential ? { credential } : undefined), p);
+      this.attachNative(t, p, credential ? { credential } : undefined);
       return;
     }
-    this.refreshFilter();
-    const s = new JsonClientSession(t, this.filter, this.cfg, {
-      acked: (x) => {
-        this.jsonServers.add(x);
-        p.up(x.peerId!);
-        this.emit('status', statusEvent('peer_added', { id: x.peerId!, remote: p.url }));
-      },
-      message: (x, topic, data) => this.inject(topic, data, undefined, x),
-      serverError: (x, code, context) =>
-        this.emit('error', errorEvent(code, { remote: x.remote, ...(x.peerId ? { id: x.peerId } : {}) }, context)),
-      closed: (x) => {
-        this.sessionPeering.delete(x);
-        const was = this.jsonServers.delete(x);
-        if (this.resubscribing.has(x)) {
-          p.state = 'reconnecting';
-          p.retryNow();
-          return;
-        }
-        if (was)
-          this.emit(
-            'status',
-            statusEvent(p.state === 'stopped' ? 'peer_removed' : 'peer_lost', { id: x.peerId!, remote: p.url }),
-          );
-        p.down();
-      },
-    });
-    this.sessionPeering.set(s, p);
+    const handler = this.protocols.get(p.protocol);
+    if (handler) handler.dial(p, t);
+    else t.close(CloseCode.PolicyViolation, `protocol ${p.protocol} not enabled`); // peer() refused it already
+  }
+
+  /** A native session (dialled for `p`, or accepted) joins the overlay and the registry. */
+  private attachNative(t: Transport, p: Peering | undefined, auth: Parameters<Overlay['attach']>[2]): void {
+    const s = this.overlay.attach(t, p !== undefined, auth);
+    const link = new NativeLink(s, p, this.overlay);
+    this.nativeLinks.set(s, link);
+    this.sessions.add(link);
   }
 
   private onEstablished(s: NativeSession): void {
-    this.sessionPeering.get(s)?.up(s.peerId!);
+    this.nativeLinks.get(s)?.peering?.up(s.peerId!);
     this.emit('status', statusEvent('peer_added', { id: s.peerId!, name: s.peerName, remote: s.remote }));
   }
 
   private onNativeClosed(s: NativeSession, reason: string): void {
-    const p = this.sessionPeering.get(s);
-    this.sessionPeering.delete(s);
+    const link = this.nativeLinks.get(s);
+    this.nativeLinks.delete(s);
+    if (link) this.sessions.delete(link);
+    const p = link?.peering;
     if (p) {
       if (!s.established && p.state === 'connecting') {
         this.emit('error', errorEvent('peer_unavailable', { remote: p.url }, reason || 'closed during the handshake'));
@@ -498,70 +489,11 @@ export class Endpoint {
     }
   }
 
-  private addClient(s: JsonServerSession, filter: readonly string[]): void {
-    let list = normalizeFilter(filter);
-    const max = subscriptionLimit(this.opts.maxSubscriptions, s.access);
-    if (list.length > max) {
-      // The handshake's prefixes count against the same limit as a native leaf's.
-      s.reject(
-        `subscription_limit: ${list.length} prefixes subscribed, the limit per connection is ${max}: the last ${list.length - max} are not served`,
-      );
-      list = list.slice(0, max);
-    }
-    this.countPrefixes(this.clients.add(s, list), +1);
-  }
-
-  private removeClient(s: JsonServerSession): void {
-    this.countPrefixes(this.clients.remove(s), -1);
-  }
-
   // ---- introspection
 
   /** Every peering and connection with its status and send-buffer statistics. */
   peers(): PeerInfo[] {
-    const out: PeerInfo[] = [];
-    const seen = new Set<unknown>();
-    for (const s of this.overlay.peers()) {
-      const p = this.sessionPeering.get(s);
-      if (p) seen.add(p);
-      out.push({
-        id: s.peerId!,
-        name: s.peerName,
-        role: s.peerRole,
-        url: p?.url ?? s.remote,
-        protocol: 'native',
-        direction: p ? 'outbound' : 'inbound',
-        status: s.established ? 'connected' : 'connecting',
-        stats: s.stats(),
-        ...(s.kind ? { link: s.kind } : {}),
-      });
-    }
-    for (const s of this.jsonServers) {
-      const p = this.sessionPeering.get(s);
-      if (p) seen.add(p);
-      out.push({
-        id: s.peerId!,
-        url: s.remote,
-        protocol: 'json',
-        direction: 'outbound',
-        status: 'connected',
-        stats: s.stats(),
-      });
-    }
-    for (const c of this.clients.sessions()) {
-      out.push({ url: c.remote, protocol: 'json', direction: 'inbound', status: 'connected', stats: c.stats() });
-    }
-    for (const p of this.peerings.values()) {
-      if (seen.has(p)) continue;
-      out.push({
-        ...(p.peerId ? { id: p.peerId } : {}),
-        url: p.url,
-        protocol: p.protocol,
-        direction: 'outbound',
-        status: p.state,
-      });
-    }
-    return out;
+    return this.sessions.peers(this.peerings.values());
   }
 
   /** Message counters: published here, received from peers, forwarded, dropped as duplicates, … */
@@ -615,9 +547,12 @@ export class Endpoint {
     this.closed = true;
     for (const p of this.peerings.values()) p.stop();
     this.peerings.clear();
-    this.overlay.closeAll();
-    for (const s of this.sessionPeering.keys()) if (s instanceof JsonClientSession) s.close(1000, 'endpoint closed');
-    for (const c of this.clients.sessions()) c.close(1001, 'endpoint closed');
+    this.overlay.closeAll(); // every native session says bye; the overlay's timers stop
+    for (const s of [...this.sessions]) {
+      if (s.protocol !== 'native')
+        s.close(s.direction === 'inbound' ? CloseCode.GoingAway : CloseCode.Normal, 'endpoint closed');
+    }
+    for (const h of this.handlers) h.close();
   }
 
   /** True once `close()` was called. */

@@ -7,8 +7,17 @@ import type { Connector, DialOptions, Transport } from '../transport/transport.j
 import { backoffDelay } from './backoff.js';
 import type { Timers } from '../util/timers.js';
 import { ClosedError, IsobrokerError, ValueError } from '../errors.js';
-import type { PeerCredentialOptions } from './endpoint-options.js';
 import { BEARER_SUBPROTOCOL_PREFIX, ISOBROKER_SUBPROTOCOL, isProtocolToken, TokenSource } from './token-source.js';
+
+/** The validated credential options of one peering (see `PeerOptions`). */
+export interface PeerCredentialOptions {
+  readonly token?: string;
+  readonly getToken?: () => string | Promise<string>;
+  readonly headers?: Readonly<Record<string, string>>;
+  readonly protocols?: readonly string[];
+  /** Whether the connector sends `headers` (then the token travels as `Authorization: Bearer`). */
+  readonly sendsHeaders: boolean;
+}
 
 /** WebSocket path of the native protocol (implied by a peer URL without a path). */
 export const NATIVE_PATH = '/v1/messages/native';

@@ -49,7 +49,7 @@ const CORE_LAYERS = [
 
 /**
  * Which layers each layer may import (its own layer is always allowed). `entry` is `src/index.ts`,
- * the `"."` export, and `src/internal.ts`, the repository's own entry for internals. Topic and message are siblings above data and do not import each other.
+ * the `"."` export, `src/json-v1.ts`, the `"./json-v1"` export, and `src/internal.ts`, the repository's own entry for internals. Topic and message are siblings above data and do not import each other.
  */
 const ALLOWED_IMPORTS: Readonly<Record<Layer, readonly Layer[]>> = {
   errors: [],
@@ -74,7 +74,7 @@ const ALLOWED_IMPORTS: Readonly<Record<Layer, readonly Layer[]>> = {
 /** The layer of a repo path, or undefined for a file the table does not place. */
 function layerOf(path: string): Layer | undefined {
   if (path === 'src/errors.ts') return 'errors';
-  if (path === 'src/index.ts' || path === 'src/internal.ts') return 'entry';
+  if (path === 'src/index.ts' || path === 'src/internal.ts' || path === 'src/json-v1.ts') return 'entry';
   const m = /^src\/([^/]+)\//.exec(path);
   const dir = m?.[1];
   return dir !== undefined && dir in ALLOWED_IMPORTS && dir !== 'entry' && dir !== 'errors'

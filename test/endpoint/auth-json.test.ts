@@ -4,6 +4,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { Endpoint, count, type Message } from 'isobroker';
+import { jsonV1 } from 'isobroker/json-v1';
 import { memoryPair } from '../../src/transport/memory-transport.js';
 import { AuthError, type AuditEvent, type Principal } from '../../src/auth/types.js';
 import { until, sleep } from '../support/endpoints.js';
@@ -16,7 +17,13 @@ afterEach(async () => {
 });
 
 function hub(timers?: Timers): { hub: Endpoint; audit: AuditEvent[] } {
-  const h = new Endpoint({ name: 'hub', role: 'hub', pingInterval: 0, ...(timers ? { timers } : {}) });
+  const h = new Endpoint({
+    name: 'hub',
+    role: 'hub',
+    pingInterval: 0,
+    protocols: [jsonV1],
+    ...(timers ? { timers } : {}),
+  });
   cleanup.push(() => h.close());
   const audit: AuditEvent[] = [];
   h.on('audit', (e) => audit.push(e));

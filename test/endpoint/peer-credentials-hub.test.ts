@@ -10,6 +10,7 @@ import WebSocket from 'ws';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ConfigError, Endpoint, count, type Message } from 'isobroker';
 import { listen, peer, type Listener } from 'isobroker/node';
+import { jsonV1 } from 'isobroker/json-v1';
 import { AuthError, type Credential, type Principal } from '../../src/auth/types.js';
 import { FULL_ACCESS } from '../../src/auth/prefix-acl.js';
 import { DEFAULT_LIMITS } from '../../src/auth/policy.js';
@@ -87,7 +88,7 @@ async function hub(): Promise<Hub> {
 }
 
 function client(o: ConstructorParameters<typeof Endpoint>[0] = {}): Endpoint {
-  const ep = new Endpoint({ name: `client-${endpoints.length}`, ...o });
+  const ep = new Endpoint({ name: `client-${endpoints.length}`, protocols: [jsonV1], ...o });
   endpoints.push(ep);
   return ep;
 }

@@ -19,6 +19,7 @@ import {
   type OverflowPolicy,
 } from 'isobroker';
 import { listen, type Listener } from 'isobroker/node';
+import { jsonV1 } from 'isobroker/json-v1';
 
 const MiB = 1024 * 1024;
 const cleanup: (() => unknown)[] = [];
@@ -79,7 +80,7 @@ describe("Broker's limits: 20 MiB strings and 63-deep vectors", () => {
       { links: { jsonClients: { maxMessageSize: 64 * MiB, maxStringSize: 64 * MiB } } },
       { maxJsonPayload: 64 * MiB },
     );
-    const client = new Endpoint({ name: 'json-client' });
+    const client = new Endpoint({ name: 'json-client', protocols: [jsonV1] });
     cleanup.push(() => client.close());
     const atClientDeep = nextMessage(client, 'down/deep');
     const atClientBig = nextMessage(client, 'down/big');
@@ -129,7 +130,7 @@ describe("Broker's limits: 20 MiB strings and 63-deep vectors", () => {
 describe('non-finite reals towards a JSON v1 server', () => {
   it('publish throws a ValueError before anything is sent, and the link keeps working', async () => {
     const { hub, listener } = await hubWith({});
-    const client = new Endpoint({ name: 'json-client' });
+    const client = new Endpoint({ name: 'json-client', protocols: [jsonV1] });
     cleanup.push(() => client.close());
     const atHub: Message[] = [];
     hub.subscribe('nf/', (m) => atHub.push(m));
@@ -162,7 +163,7 @@ describe('what a Broker server writes', () => {
     const { hub, listener } = await hubWith({});
     const atHub: Message[] = [];
     hub.subscribe('nf/', (m) => atHub.push(m));
-    const client = new Endpoint({ name: 'json-client' });
+    const client = new Endpoint({ name: 'json-client', protocols: [jsonV1] });
     cleanup.push(() => client.close());
     const got: Message[] = [];
     const errors: string[] = [];
@@ -201,7 +202,7 @@ describe('string escapes for older Zeek (links.jsonServers.stringEscapes)', () =
     const texts: Record<string, string[]> = {};
     for (const mode of ['json', 'broker'] as const) {
       received.length = 0;
-      const ep = new Endpoint({ name: mode, links: { jsonServers: { stringEscapes: mode } } });
+      const ep = new Endpoint({ name: mode, protocols: [jsonV1], links: { jsonServers: { stringEscapes: mode } } });
       cleanup.push(() => ep.close());
       ep.subscribe('esc\u0001/', () => undefined);
       await ep.peer(url);

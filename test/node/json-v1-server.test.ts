@@ -6,6 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Endpoint, count, equals, string, type Message } from 'isobroker';
 import { decodeJsonMessage, encodeJsonMessage } from '../../src/internal.js';
 import { listen, type Listener } from 'isobroker/node';
+import { jsonV1 } from 'isobroker/json-v1';
 import { jsonClient, rawClient } from '../support/ws-client.js';
 import { until } from '../support/endpoints.js';
 import { readJsonFixture } from '../support/fixtures.js';
@@ -201,7 +202,7 @@ describe('native peers and JSON v1 clients see each other', () => {
   });
 
   it('an Endpoint pointed at /v1/messages/json speaks JSON v1 to the hub', async () => {
-    const client = new Endpoint({ name: 'json-client', retry: 50 });
+    const client = new Endpoint({ name: 'json-client', retry: 50, protocols: [jsonV1] });
     cleanup.push(() => client.close());
     const got: Message[] = [];
     client.subscribe('/j', (m) => got.push(m));

@@ -14,6 +14,7 @@ import { WebSocketServer } from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, Endpoint, count, type Message } from 'isobroker';
 import { BROKER_ANONYMOUS_TLS, peer } from 'isobroker/node';
+import { jsonV1 } from 'isobroker/json-v1';
 import { wrapWebSocket, type WebSocketLike } from '../../src/transport/websocket-transport.js';
 import { makeCa, makeCert } from '../support/certs.js';
 
@@ -27,7 +28,7 @@ interface TlsHub {
 
 /** A hub whose JSON v1 path is served over TLS with `options` (like a Zeek's WebSocket listener). */
 async function tlsHub(options: ServerOptions): Promise<TlsHub> {
-  const hub = new Endpoint({ name: 'tls-hub' });
+  const hub = new Endpoint({ name: 'tls-hub', protocols: [jsonV1] });
   const server: Server = createServer(options, (_req, res) => res.writeHead(404).end());
   const wss = new WebSocketServer({ server, path: JSON_PATH });
   wss.on('connection', (ws, req) => {
@@ -53,7 +54,7 @@ async function tlsHub(options: ServerOptions): Promise<TlsHub> {
 
 /** Peers a fresh endpoint with `url` and checks that a message travels both ways. */
 async function exchange(h: TlsHub, connect: (ep: Endpoint) => Promise<void>): Promise<void> {
-  const ep = new Endpoint({ name: 'tls-client' });
+  const ep = new Endpoint({ name: 'tls-client', protocols: [jsonV1] });
   try {
     const got = new Promise<Message>((resolve) => ep.subscribe('tls/down', resolve));
     const up = new Promise<Message>((resolve) => h.hub.subscribe('tls/up', resolve));
@@ -80,7 +81,7 @@ describe("TLS to a default Broker (anonymous TLS, Broker's cipher setup)", () =>
   });
 
   it('fails without the preset (Node refuses anonymous ciphers by default)', async () => {
-    const ep = new Endpoint({ name: 'plain' });
+    const ep = new Endpoint({ name: 'plain', protocols: [jsonV1] });
     ep.on('error', () => undefined);
     await expect(peer(ep, h.url, { retry: 0 })).rejects.toThrow();
     await ep.close();
@@ -122,7 +123,7 @@ describe('TLS with certificates', () => {
 
   it('checks the name: servername localhost matches, another name does not', async () => {
     await exchange(h, (ep) => peer(ep, h.url, { tls: { ca, servername: 'localhost' }, retry: 0 }));
-    const ep = new Endpoint({ name: 'wrong-name' });
+    const ep = new Endpoint({ name: 'wrong-name', protocols: [jsonV1] });
     ep.on('error', () => undefined);
     await expect(peer(ep, h.url, { tls: { ca, servername: 'zeek.example' }, retry: 0 })).rejects.toThrow();
     await ep.close();
@@ -130,7 +131,7 @@ describe('TLS with certificates', () => {
 
   it('refuses a server signed by another CA, and one without any CA given', async () => {
     for (const tls of [{ ca: otherCa }, {}]) {
-      const ep = new Endpoint({ name: 'untrusted' });
+      const ep = new Endpoint({ name: 'untrusted', protocols: [jsonV1] });
       ep.on('error', () => undefined);
       await expect(peer(ep, h.url, { tls, retry: 0 })).rejects.toThrow();
       await ep.close();

@@ -6,9 +6,10 @@
  */
 import type { Data } from '../../data/types.js';
 import { encodeValue } from '../../codec/native/values.js';
-import type { AcceptAuth, ConnectionInfo, Principal } from '../../auth/types.js';
+import type { AcceptAuth, AuthError, ConnectionInfo, Principal } from '../../auth/types.js';
+import { encodeJsonMessage } from '../../codec/json-v1/encode.js';
 import { INTERNAL_TOPIC_PREFIX, isInternalTopic } from '../../topic/internal.js';
-import type { Transport } from '../../transport/transport.js';
+import { CloseCode, type Transport } from '../../transport/transport.js';
 import type { AccessControl, ConnectionAccess } from '../access.js';
 import { JsonServerSession, type JsonServerConfig } from './server-session.js';
 import { errorEvent, type ErrorEvent } from '../status.js';
@@ -106,4 +107,15 @@ export function narrowJson(session: JsonServerSession, a: ConnectionAccess, filt
       `subscriptions ${JSON.stringify(r.narrowed)} narrowed to the grant: ${JSON.stringify(r.effective)}`,
     );
   return r.effective;
+}
+
+/**
+ * Refuses a JSON v1 connection before any session exists (authentication at the upgrade failed, or
+ * no principal: JSON v1 has no hello to carry a credential): `{"type":"error","code":…}` and close
+ * 1008, no ack.
+ */
+export function refuseJsonTransport(transport: Transport, err: AuthError): void {
+  transport.attach({ onMessage: () => undefined, onClose: () => undefined });
+  transport.send(encodeJsonMessage({ type: 'error', code: err.code, context: err.message }));
+  transport.close(CloseCode.PolicyViolation, err.code);
 }

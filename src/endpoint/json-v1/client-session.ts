@@ -18,8 +18,11 @@ import { decodeJsonMessage } from '../../codec/json-v1/message.js';
 import { CloseCode, type Frame, type Transport } from '../../transport/transport.js';
 import { Outbox } from '../outbox.js';
 import type { SessionConfig } from '../native-session.js';
+import type { Peering } from '../peering.js';
 import type { SendQueueStats } from '../send-queue.js';
+import type { PeerInfo, Session } from '../sessions.js';
 
+/** What a JSON v1 client session reports to its owner (the JSON v1 plug-in). */
 export interface JsonClientEvents {
   acked(s: JsonClientSession): void;
   message(s: JsonClientSession, topic: string, data: Data): void;
@@ -28,7 +31,10 @@ export interface JsonClientEvents {
   closed(s: JsonClientSession, code: number, reason: string): void;
 }
 
-export class JsonClientSession {
+/** Our session with a JSON v1 server (a Zeek), dialled for a peering. */
+export class JsonClientSession implements Session {
+  readonly protocol = 'json' as const;
+  readonly direction = 'outbound' as const;
   peerId: string | undefined;
   peerVersion = '';
   established = false;
@@ -41,6 +47,7 @@ export class JsonClientSession {
 
   constructor(
     readonly transport: Transport,
+    readonly peering: Peering,
     readonly filter: readonly string[],
     private readonly cfg: SessionConfig & { readonly links?: ResolvedLinks },
     private readonly events: JsonClientEvents,
@@ -100,6 +107,24 @@ export class JsonClientSession {
 
   stats(): SendQueueStats {
     return this.outbox.stats();
+  }
+
+  /** Shown once the server acked our handshake. */
+  info(): PeerInfo | undefined {
+    if (!this.established || this.closed) return undefined;
+    return {
+      id: this.peerId!,
+      url: this.remote,
+      protocol: 'json',
+      direction: 'outbound',
+      status: 'connected',
+      stats: this.outbox.stats(),
+    };
+  }
+
+  /** True once the transport closed. */
+  get isClosed(): boolean {
+    return this.closed;
   }
 
   close(code: number = CloseCode.Normal, reason = ''): void {

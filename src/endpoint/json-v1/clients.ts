@@ -11,7 +11,9 @@ import { isInternalTopic } from '../../topic/internal.js';
 import { TopicTrie, type TrieHandle } from '../../topic/topic-trie.js';
 import type { JsonServerSession } from './server-session.js';
 import { ACCEPTED_VALUE_LIMITS } from '../links.js';
+import type { Session } from '../sessions.js';
 
+/** The JSON v1 clients of our listener past their handshake, indexed by their prefixes. */
 export class JsonClients {
   private readonly trie = new TopicTrie<JsonServerSession>();
   private readonly clients = new Map<JsonServerSession, readonly TrieHandle<JsonServerSession>[]>();
@@ -44,12 +46,7 @@ export class JsonClients {
   }
 
   /** Sends a message to every subscribed client except `exclude` (value as data or native bytes). */
-  deliver(
-    topic: string,
-    data: Data | undefined,
-    bytes: Uint8Array | undefined,
-    exclude: JsonServerSession | undefined,
-  ): void {
+  deliver(topic: string, data: Data | undefined, bytes: Uint8Array | undefined, exclude: Session | undefined): void {
     if (this.clients.size === 0 || isInternalTopic(topic)) return;
     let text: string | undefined;
     // A client's filter is normalised, so at most one of its prefixes matches: no duplicates.

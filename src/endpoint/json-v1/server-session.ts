@@ -23,13 +23,16 @@ import { BadInputGuard, MAX_FILTER_PREFIXES, errorContext } from '../limits.js';
 import type { SessionConfig } from '../native-session.js';
 import type { SendQueueStats } from '../send-queue.js';
 import type { ConnectionAccess } from '../access.js';
+import type { PeerInfo, Session } from '../sessions.js';
 
+/** What a JSON v1 client's session (server side) reports to its owner. */
 export interface JsonServerEvents {
   subscribed(s: JsonServerSession, filter: readonly string[]): void;
   publish(s: JsonServerSession, topic: string, data: Data): void;
   closed(s: JsonServerSession, code: number, reason: string): void;
 }
 
+/** The settings of a server-side JSON v1 session. */
 export interface JsonServerConfig extends SessionConfig {
   /** Version string put in acks. */
   readonly version: string;
@@ -40,7 +43,13 @@ export interface JsonServerConfig extends SessionConfig {
 /** Least time between two notices of dropped messages to one client, ms. */
 export const DROP_NOTICE_INTERVAL_MS = 1000;
 
-export class JsonServerSession {
+/** The server side of a JSON v1 client connected to our listener. */
+export class JsonServerSession implements Session {
+  readonly protocol = 'json' as const;
+  readonly direction = 'inbound' as const;
+  readonly peering = undefined;
+  /** JSON v1 clients do not tell their endpoint id. */
+  readonly peerId = undefined;
   filter: readonly string[] | undefined;
   /** The principal's checks, for a connection accepted with authentication (else trusted). */
   access: ConnectionAccess | undefined;
@@ -145,6 +154,28 @@ export class JsonServerSession {
 
   stats(): SendQueueStats {
     return this.outbox.stats();
+  }
+
+  /** Whether its handshake (the subscription list) came and was acked. */
+  get established(): boolean {
+    return this.filter !== undefined;
+  }
+
+  /** Shown once its handshake was acked. */
+  info(): PeerInfo | undefined {
+    if (this.filter === undefined || this.closed) return undefined;
+    return {
+      url: this.remote,
+      protocol: 'json',
+      direction: 'inbound',
+      status: 'connected',
+      stats: this.outbox.stats(),
+    };
+  }
+
+  /** True once the transport closed. */
+  get isClosed(): boolean {
+    return this.closed;
   }
 
   close(code: number = CloseCode.Normal, reason = ''): void {

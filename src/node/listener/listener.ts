@@ -17,6 +17,7 @@ import { type AcceptAuth, AuthCloseCode, type AuditSink } from '../../auth/types
 import { encodeJsonMessage } from '../../codec/json-v1/encode.js';
 import { ConfigError } from '../../errors.js';
 import type { Endpoint } from '../../endpoint/endpoint.js';
+import { jsonV1 } from '../../endpoint/json-v1/plugin.js';
 import { JSON_PATH, NATIVE_PATH } from '../../endpoint/peering.js';
 import { wrapWebSocket, type WebSocketLike } from '../../transport/websocket-transport.js';
 import { clientAddress } from './client-address.js';
@@ -66,6 +67,18 @@ function auditSink(endpoint: Endpoint, opts: ResolvedListenOptions): AuditSink |
   return typeof report === 'function' ? (ev) => report.call(endpoint, ev) : opts.auth?.onAudit;
 }
 
+/** Registers JSON v1 on the endpoint a listener serves (an open `Endpoint` that lacks it). */
+function servesJsonV1(endpoint: Endpoint): void {
+  const ep = endpoint as Partial<Pick<Endpoint, 'use' | 'speaks' | 'isClosed'>>;
+  if (
+    typeof ep.use === 'function' &&
+    typeof ep.speaks === 'function' &&
+    !ep.isClosed &&
+    !ep.speaks.call(endpoint, 'json')
+  )
+    ep.use.call(endpoint, jsonV1);
+}
+
 /**
  * Starts listening for peers and JSON v1 clients of `endpoint`. Which native links it accepts is
  * the endpoint's choice, not the listener's: with `acceptRouters: false` in the endpoint's
@@ -75,9 +88,13 @@ function auditSink(endpoint: Endpoint, opts: ResolvedListenOptions): AuditSink |
  * With `auth`, a credential on the upgrade (Authorization header, `bearer.` subprotocol, cookie
  * from an allowed Origin, or a verified client certificate) is verified before the connection is
  * handed over; a native connection without one is handed over with `authenticate` for its hello.
+ *
+ * The listener serves Broker JSON v1 clients at `/v1/messages/json`: it registers the `jsonV1`
+ * plug-in on `endpoint` when the endpoint does not speak JSON v1 yet.
  */
 export async function listen(endpoint: Endpoint, options?: ListenOptions): Promise<Listener> {
   const opts = resolveListenOptions(options);
+  servesJsonV1(endpoint);
   const { host, limits, auth } = opts;
   const pingInterval = opts.pingInterval;
   const handler = (req: IncomingMessage, res: ServerResponse): void => {
