@@ -132,6 +132,8 @@ function framesOf(items: Uint8Array[]): Uint8Array[] {
   return frames;
 }
 
+const byteLength = (m: Uint8Array): number => m.length;
+
 export class NativeSession {
   peerId: string | undefined;
   peerName = '';
@@ -185,6 +187,7 @@ export class NativeSession {
       highWaterMark: cfg.highWaterMark,
       maxBatch: cfg.maxBatch,
       toFrames: framesOf,
+      sizeOf: byteLength,
       timers: cfg.timers,
       byteLimit: link.bufferBytes,
       maxBatchBytes: FRAME_TARGET_BYTES,
