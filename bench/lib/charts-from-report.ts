@@ -80,6 +80,8 @@ function pubsubCharts(report: SectionReport): SectionChart[] {
     if (/half/i.test(t.title ?? '')) {
       if (!t.headers.includes('p50') || !t.headers.includes('p99')) continue;
       const offered = /: (.*) deliveries offered/.exec(t.title ?? '')?.[1];
+      const notes = t.headers.includes('note') ? column(t, 'note') : [];
+      const behind = systems.filter((_, i) => /cannot keep up/i.test(notes[i] ?? ''));
       charts.push({
         file: `latency-${sc.file}`,
         title: `${sc.name}: latency at half the hub's peak`,
@@ -94,7 +96,10 @@ function pubsubCharts(report: SectionReport): SectionChart[] {
           ],
           format: formatNs,
           scale: 'log',
-          note: 'A system that cannot keep up with the offered rate shows its latency at the rate it managed.',
+          note:
+            behind.length === 0
+              ? undefined
+              : `Could not keep up with the offered rate (latency under overload): ${behind.join(', ')}.`,
         }),
       });
     } else {

@@ -5,6 +5,12 @@
  * time with `compareInterleaved` from `../lib/timing.ts`, measure memory with `../lib/memory.ts`,
  * return tables built with `../lib/markdown.ts` and goals from `goalAtMost`/`goalAtLeast`), then add
  * it to this list. `npm run bench -- --only <id>` runs it alone.
+ *
+ * Charts: a section may return `charts: [{ file, title, svg, after }]` in its report, the SVG drawn
+ * with `barChartSvg`, `groupedBarChartSvg` or `lineChartSvg` from `../lib/svg-chart.ts` (see
+ * `codec.ts`); the runner writes each to `bench/charts/<id>-<file>.svg` and BENCHMARKS.md shows it
+ * right after the table whose title is `after`. Sections that return none get the charts
+ * `../lib/charts-from-report.ts` draws from their tables (by column name), if it knows the section.
  */
 import type { BenchSection } from '../lib/section.js';
 import { codecSection } from './codec.js';
