@@ -188,6 +188,9 @@ export class LogRouter {
   /** Closed batches until acknowledged: sent, or waiting for a logger (in id order). */
   private readonly unacked = new Map<number, Batch>();
   private readonly seen = new Map<string, SenderSeen>();
+  /** Acknowledgements to send at the end of the turn, by sender node. */
+  private readonly acksOut = new Map<string, Data[]>();
+  private acksScheduled = false;
   /** When each logger was last seen going down. */
   private readonly downSince = new Map<string, number>();
   private bufferedBytes = 0;
@@ -495,7 +498,7 @@ export class LogRouter {
       this.counters.duplicates += records.length;
     } else {
       try {
-        this.writer!.write(stream, [...records], { sender: senderId, id });
+        this.writer!.write(stream, records, { sender: senderId, id });
       } catch (err) {
         // Not acknowledged: the sender sends the batch again.
         this.fail(`a batch of ${stream.id} from ${sender} could not be written`, err);
@@ -505,14 +508,28 @@ export class LogRouter {
       seen.ids.add(id);
       if (seen.ids.size > MAX_SEEN_PER_SENDER) seen.ids.delete(seen.ids.values().next().value!);
     }
-    // Acknowledge once the writer has the batch on disk.
-    const ack = makeEvent(LOG_ACK_EVENT, [count(id)]);
+    // Acknowledge once the writer has the batch on disk; batches flushed together are
+    // acknowledged in one event per sender.
     this.writer!.flush().then(
-      () => {
-        if (!this.node.endpoint.isClosed) this.node.endpoint.publish(logAckTopic(sender), ack);
-      },
+      () => this.queueAck(sender, id),
       (err: unknown) => this.fail(`a batch of ${stream.id} from ${sender} could not be flushed`, err),
     );
+  }
+
+  private queueAck(sender: string, id: number): void {
+    let ids = this.acksOut.get(sender);
+    if (ids === undefined) this.acksOut.set(sender, (ids = []));
+    ids.push(count(id));
+    if (this.acksScheduled) return;
+    this.acksScheduled = true;
+    queueMicrotask(() => {
+      this.acksScheduled = false;
+      const ep = this.node.endpoint;
+      for (const [to, list] of this.acksOut) {
+        if (!ep.isClosed) ep.publish(logAckTopic(to), makeEvent(LOG_ACK_EVENT, list));
+      }
+      this.acksOut.clear();
+    });
   }
 
   private fail(context: string, err: unknown): void {

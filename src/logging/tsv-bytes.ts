@@ -279,11 +279,11 @@ export function tsvLinePlan(columns: readonly LogColumn[], o: TsvBytesOptions): 
  * newline; false when a value does not fit its column (what was written is then to be dropped).
  */
 export function writeTsvLine(values: readonly Data[], p: TsvLinePlan, out: LogBytes): boolean {
-  const { kinds, tags } = p;
+  const { kinds, tags, separatorByte } = p;
   const n = kinds.length;
   for (let i = 0; i < n; i++) {
     if (i > 0) {
-      if (p.separatorByte >= 0) out.byte(p.separatorByte);
+      if (separatorByte >= 0) out.byte(separatorByte);
       else out.append(p.separator);
     }
     const v = values[i]!;
