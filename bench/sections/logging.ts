@@ -1,8 +1,8 @@
 /**
  * Logging section: conn.log records per second from two workers through the cluster framework
  * (`ClusterNode` + `LogRouter` on the workers, `isobroker node` loggers writing Zeek TSV with
- * `createFileLogWriter`) to one and to two loggers, every node its own process, against the raw
- * rate of appending the same lines to a file. Every round's files are read back to check that each
+ * `createFileLogWriter`) to one and to two loggers, every node its own process, against the file
+ * log writer alone (in process) and the raw rate of appending the same lines to a file. Every round's files are read back to check that each
  * record was written exactly once. See `logging-cluster.ts` and `logging-report.ts`.
  */
 import { mkdirSync, rmSync } from 'node:fs';
@@ -175,8 +175,9 @@ export const loggingSection: BenchSection = {
   about:
     'conn.log records per second from 2 workers (`ClusterNode` + `LogRouter`, each its own process) to 1 and to 2 ' +
     'loggers (`isobroker node` processes writing Zeek TSV through `createFileLogWriter`), end to end from the first ' +
-    'write to the last record acknowledged by a logger after writing it, against the ceiling: appending the same ' +
-    'TSV lines to a file in batches with `fs.writeSync`. The files are read back after every round ' +
+    'write to the last record acknowledged by a logger after writing it, against the file log writer alone (the same ' +
+    'records handed to `createFileLogWriter` in one process) and the ceiling: appending the same TSV lines to a file ' +
+    'in batches with `fs.writeSync`. The files are read back after every round ' +
     '(`parseZeekTsv`) to check that each record was written exactly once.',
   run,
 };
