@@ -31,19 +31,32 @@ export class LocalSubscriptions {
   private readonly trie = new TopicTrie<LocalSub>();
   /** topic → matching local subscriptions; cleared whenever subscriptions change. */
   private readonly cache = new Map<string, readonly LocalSub[]>();
+  /**
+   * The topic asked last and its answer: a stream repeats one topic (the decoder hands out the
+   * same string object for it), so most lookups end in one comparison. Forgotten with the cache.
+   */
+  private lastTopic: string | undefined;
+  private lastSubs: readonly LocalSub[] = [];
 
   /** Adds `handler` under each of the normalised `prefixes`. */
   add(prefixes: readonly string[], handler: MessageHandler): LocalHandles {
     const sub: LocalSub = { handler, internal: prefixes.length > 0 && prefixes.every(isInternalTopic) };
     const handles = prefixes.map((p) => this.trie.add(p, sub));
-    this.cache.clear();
+    this.forget();
     return handles;
   }
 
   /** Removes what `add` returned. */
   remove(handles: LocalHandles): void {
     for (const h of handles) this.trie.remove(h as TrieHandle<LocalSub>);
+    this.forget();
+  }
+
+  /** Drops every cached answer (subscriptions changed). */
+  private forget(): void {
     this.cache.clear();
+    this.lastTopic = undefined;
+    this.lastSubs = [];
   }
 
   /**
@@ -56,9 +69,10 @@ export class LocalSubscriptions {
     bytes: Uint8Array | undefined,
     failed: (topic: string, err: unknown) => void,
   ): Data | undefined {
-    const subs = this.matching(topic);
+    const subs = topic === this.lastTopic ? this.lastSubs : this.matching(topic);
     let value = data;
-    for (const sub of subs) {
+    for (let i = 0; i < subs.length; i++) {
+      const sub = subs[i]!;
       const v = (value ??= decodeValue(bytes!, ACCEPTED_VALUE_LIMITS));
       try {
         sub.handler({ topic, data: v });
@@ -69,17 +83,21 @@ export class LocalSubscriptions {
     return value;
   }
 
-  /** Local subscriptions that get `topic`, each once (cached per topic). */
+  /** Local subscriptions that get `topic`, each once (cached per topic); remembered as the last. */
   private matching(topic: string): readonly LocalSub[] {
-    const cached = this.cache.get(topic);
-    if (cached) return cached;
-    const internal = isInternalTopic(topic);
-    const out: LocalSub[] = [];
-    this.trie.forEachMatch(topic, (sub) => {
-      if ((!internal || sub.internal) && !out.includes(sub)) out.push(sub);
-    });
-    if (this.cache.size >= 10_000) this.cache.clear();
-    this.cache.set(topic, out);
-    return out;
+    let subs = this.cache.get(topic);
+    if (subs === undefined) {
+      const internal = isInternalTopic(topic);
+      const out: LocalSub[] = [];
+      this.trie.forEachMatch(topic, (sub) => {
+        if ((!internal || sub.internal) && !out.includes(sub)) out.push(sub);
+      });
+      if (this.cache.size >= 10_000) this.cache.clear();
+      this.cache.set(topic, out);
+      subs = out;
+    }
+    this.lastTopic = topic;
+    this.lastSubs = subs;
+    return subs;
   }
 }

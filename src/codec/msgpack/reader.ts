@@ -5,7 +5,7 @@
  */
 import { DecodeError } from '../../errors.js';
 import type { NativeLimits } from '../native/limits.js';
-import { decodeUtf8 } from './utf8.js';
+import { StringCache } from './string-cache.js';
 
 const scratchBuffer = new ArrayBuffer(8);
 const scratch = new DataView(scratchBuffer);
@@ -103,6 +103,36 @@ const FORM_NAMES = [
   'map16',
   'map32',
 ] as const;
+
+/**
+ * Short strings read by `MsgpackReader.string` (topics, names, prefixes): a stream of messages
+ * repeats the same few, which are then decoded and hashed once instead of once per message.
+ */
+const strings = new StringCache();
+
+/** `binExact` results up to this many bytes (endpoint ids) are shared while they repeat. */
+const SHARED_BIN_MAX_BYTES = 32;
+const SHARED_BIN_SLOTS = 16;
+/** A direct-mapped cache of recent `binExact` results, by their bytes. */
+const sharedBins: (Uint8Array | undefined)[] = new Array<Uint8Array | undefined>(SHARED_BIN_SLOTS).fill(undefined);
+
+/**
+ * `b[start..start+n)` as a Uint8Array of its own: the one returned before for the same bytes when
+ * it is still cached (ids repeat: every message of a stream names the same origin), else a copy.
+ */
+function sharedBin(b: Uint8Array, start: number, n: number): Uint8Array {
+  if (n === 0 || n > SHARED_BIN_MAX_BYTES) return b.slice(start, start + n);
+  const slot = (b[start]! ^ (b[start + n - 1]! << 1) ^ n) & (SHARED_BIN_SLOTS - 1);
+  const cached = sharedBins[slot];
+  if (cached !== undefined && cached.length === n) {
+    let i = 0;
+    while (i < n && cached[i] === b[start + i]) i++;
+    if (i === n) return cached;
+  }
+  const copy = b.slice(start, start + n);
+  sharedBins[slot] = copy;
+  return copy;
+}
 
 export class MsgpackReader {
   b: Uint8Array = new Uint8Array(0);
@@ -215,11 +245,14 @@ export class MsgpackReader {
     this.need(this.pos, n, `string of ${n} bytes`);
   }
 
-  /** Reads a str as text; rejects invalid UTF-8. */
+  /**
+   * Reads a str as text; rejects invalid UTF-8. Short strings come from a cache keyed by their
+   * bytes, so a repeated one (a topic) is the same string object each time.
+   */
   string(what: string): string {
     const at = this.pos;
     const n = this.strHeader(what);
-    const s = decodeUtf8(this.b, this.pos, n);
+    const s = strings.decode(this.b, this.pos, n);
     if (s === undefined) return this.fail(at, `${what} is not valid UTF-8`);
     this.pos += n;
     return s;
@@ -296,7 +329,11 @@ export class MsgpackReader {
     return n;
   }
 
-  /** Reads a bin of exactly `len` bytes and returns a copy. */
+  /**
+   * Reads a bin of exactly `len` bytes and returns them in a Uint8Array of their own, which must
+   * never be written to: short ones (ids) are shared by every read of the same bytes while they
+   * stay cached.
+   */
   binExact(what: string, len: number): Uint8Array {
     const at = this.pos;
     const c = this.peek(what);
@@ -320,6 +357,6 @@ export class MsgpackReader {
     if (n !== len) this.fail(at, `${what} must be ${len} bytes, got ${n}`);
     this.need(at + hdr, n, what);
     this.pos = at + hdr + n;
-    return this.b.slice(at + hdr, at + hdr + n);
+    return sharedBin(this.b, at + hdr, n);
   }
 }

@@ -11,10 +11,12 @@
 
 const fatalDecoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
-/** Strings up to this many bytes are built by hand when ASCII; `TextDecoder` is faster above. */
-const JS_DECODE_MAX_BYTES = 32;
+/** Without Node's latin1 slice, ASCII strings up to this many bytes are built by hand (V8 keeps them flat). */
+const JS_DECODE_MAX_BYTES = 12;
 /** Runs at least this long are scanned for ASCII a word (4 bytes) at a time. */
 const WORD_SCAN_MIN_BYTES = 64;
+/** Buffers up to this size keep their word view for the next scan (a larger one is not kept alive). */
+const WORD_VIEW_CACHE_MAX_BYTES = 1 << 20;
 
 /**
  * Node's `Buffer.prototype.latin1Slice` (one char per byte: for ASCII, the string itself), which
@@ -26,6 +28,24 @@ const latin1Slice = (
   }
 ).Buffer?.prototype.latin1Slice;
 
+/**
+ * The buffer scanned last and a word view of all of it: the strings of one frame are scanned
+ * through one view instead of a new one each (an allocation per string).
+ */
+let viewBuffer: ArrayBufferLike | undefined;
+let viewWords: Uint32Array<ArrayBufferLike> = new Uint32Array(0);
+
+/** A Uint32Array over the whole of `buffer` that reaches byte `upTo` (exclusive). */
+function wordView(buffer: ArrayBufferLike, upTo: number): Uint32Array<ArrayBufferLike> {
+  if (buffer === viewBuffer && viewWords.length * 4 >= upTo) return viewWords;
+  const words = new Uint32Array(buffer, 0, buffer.byteLength >>> 2);
+  if (buffer.byteLength <= WORD_VIEW_CACHE_MAX_BYTES) {
+    viewBuffer = buffer;
+    viewWords = words;
+  }
+  return words;
+}
+
 /** The offset of the first byte ≥ 0x80 in `b[p..end)`, or `end` when all are ASCII. */
 export function asciiEnd(b: Uint8Array, p: number, end: number): number {
   if (end - p >= WORD_SCAN_MIN_BYTES) {
@@ -34,12 +54,13 @@ export function asciiEnd(b: Uint8Array, p: number, end: number): number {
       if (b[p]! >= 0x80) return p;
       p++;
     }
-    const words = (end - p) >>> 2;
-    const u = new Uint32Array(b.buffer, off + p, words);
-    let i = 0;
-    for (; i + 4 <= words; i += 4) if (((u[i]! | u[i + 1]! | u[i + 2]! | u[i + 3]!) & 0x80808080) !== 0) break;
-    for (; i < words; i++) if ((u[i]! & 0x80808080) !== 0) break;
-    p += i * 4;
+    // Whole words from here to the last one inside `end`, indexed in the buffer's word view.
+    let w = (off + p) >>> 2;
+    const wEnd = (off + end) >>> 2;
+    const u = wordView(b.buffer, wEnd * 4);
+    for (; w + 4 <= wEnd; w += 4) if (((u[w]! | u[w + 1]! | u[w + 2]! | u[w + 3]!) & 0x80808080) !== 0) break;
+    for (; w < wEnd; w++) if ((u[w]! & 0x80808080) !== 0) break;
+    p = w * 4 - off;
   }
   while (p < end && b[p]! < 0x80) p++;
   return p;
@@ -47,21 +68,20 @@ export function asciiEnd(b: Uint8Array, p: number, end: number): number {
 
 /**
  * Decodes `len` bytes at `start` as UTF-8, or returns undefined when they are not valid UTF-8.
+ * ASCII (most strings) is one check and one copy: Node's latin1 slice, or in browsers a string
+ * built by hand when short.
  */
 export function decodeUtf8(b: Uint8Array, start: number, len: number): string | undefined {
   if (len === 0) return '';
   const end = start + len;
-  if (len <= JS_DECODE_MAX_BYTES) {
-    let s = '';
-    let p = start;
-    for (; p < end; p++) {
-      const c = b[p]!;
-      if (c >= 0x80) break;
-      s += String.fromCharCode(c);
+  if (len === 1 && b[start]! < 0x80) return String.fromCharCode(b[start]!);
+  if (asciiEnd(b, start, end) === end) {
+    if (latin1Slice !== undefined) return latin1Slice.call(b, start, end);
+    if (len <= JS_DECODE_MAX_BYTES) {
+      let s = '';
+      for (let p = start; p < end; p++) s += String.fromCharCode(b[p]!);
+      return s;
     }
-    if (p === end) return s;
-  } else if (latin1Slice !== undefined && asciiEnd(b, start, end) === end) {
-    return latin1Slice.call(b, start, end);
   }
   try {
     return fatalDecoder.decode(b.subarray(start, end));

@@ -358,9 +358,25 @@ function v4Mapped(b: Uint8Array, p: number): Uint8Array {
 
 const valueReader = new MsgpackReader(DEFAULT_NATIVE_LIMITS);
 
+/** The last frozen limits given to `decodeValue` and their resolved form (a delivery's limits repeat). */
+let lastLimits: NativeLimits | undefined;
+let lastResolved: Readonly<Required<NativeLimits>> = DEFAULT_NATIVE_LIMITS;
+
+/** `resolveNativeLimits`, remembered for frozen limits (which cannot change behind our back). */
+function resolvedLimits(limits: NativeLimits | undefined): Readonly<Required<NativeLimits>> {
+  if (limits === undefined) return DEFAULT_NATIVE_LIMITS;
+  if (limits === lastLimits) return lastResolved;
+  const resolved = resolveNativeLimits(limits);
+  if (Object.isFrozen(limits)) {
+    lastLimits = limits;
+    lastResolved = resolved;
+  }
+  return resolved;
+}
+
 /** Decodes one value encoded by `encodeValue` (or taken from a `DataMessage`). */
 export function decodeValue(bytes: Uint8Array, limits?: NativeLimits): Data {
-  const lim = resolveNativeLimits(limits);
+  const lim = resolvedLimits(limits);
   const r = valueReader;
   r.reset(bytes, lim);
   try {
