@@ -191,6 +191,7 @@ export class LogRouter {
   /** Acknowledgements to send at the end of the turn, by sender node. */
   private readonly acksOut = new Map<string, Data[]>();
   private acksScheduled = false;
+  private live: readonly string[] | undefined;
   /** When each logger was last seen going down. */
   private readonly downSince = new Map<string, number>();
   private bufferedBytes = 0;
@@ -262,12 +263,14 @@ export class LogRouter {
     this.offs.push(() => acks.unsubscribe());
     this.offs.push(
       node.on('nodeDown', ({ name }) => {
+        this.live = undefined;
         if (loggers.some((n) => n.name === name)) this.downSince.set(name, this.timers.now());
       }),
     );
     // A logger that comes (back) up gets its unacknowledged batches, and parked ones, at once.
     this.offs.push(
       node.on('nodeUp', ({ name }) => {
+        this.live = undefined;
         if (!loggers.some((n) => n.name === name)) return;
         this.downSince.delete(name);
         this.retry(name);
@@ -345,10 +348,12 @@ export class LogRouter {
     if (this.timer !== undefined) this.timers.clearTimeout(this.timer);
   }
 
-  private liveLoggers(): string[] {
-    return loggersOf(this.node.layout)
+  /** The live loggers, kept until a node comes up or goes down (asked once per record written). */
+  private liveLoggers(): readonly string[] {
+    this.live ??= loggersOf(this.node.layout)
       .map((n) => n.name)
       .filter((n) => this.node.isUp(n));
+    return this.live;
   }
 
   private scheduleFlush(): void {
