@@ -1,6 +1,7 @@
 /**
- * The `"."` entry (and `"./browser"`) bundle for the browser with esbuild: nothing may need a Node
- * built-in, and Node-only packages must not be pulled in.
+ * The `"."` entry (and `"./browser"`, `"./json-v1"`) bundle for the browser with esbuild: nothing
+ * may need a Node built-in, Node-only packages must not be pulled in, and a consumer that never
+ * registers the JSON v1 plug-in bundles none of it.
  */
 import { build, type BuildResult, type Metafile } from 'esbuild';
 import { join } from 'node:path';
@@ -79,6 +80,31 @@ describe('browser bundles', () => {
     expect(b.text.length).toBeGreaterThan(1000);
     expect(b.text).not.toMatch(/require\(["']node:|from\s*["']node:/);
     expect(bundleProblems(b)).toEqual([]);
+  });
+
+  it('a native-only consumer of "." bundles no JSON v1 code; one that imports isobroker/json-v1 does', async () => {
+    const consumer = (json: boolean): string =>
+      [
+        "import { Endpoint, makeEvent, count } from './src/index.ts';",
+        json ? "import { jsonV1 } from './src/json-v1.ts';" : '',
+        `const ep = new Endpoint({ role: 'browser'${json ? ', protocols: [jsonV1]' : ''} });`,
+        "ep.subscribe('demo', (m) => console.log(m.topic));",
+        `await ep.peer('ws://127.0.0.1:9999${json ? '/v1/messages/json' : ''}');`,
+        "ep.publish('demo/x', makeEvent('hello', [count(1)]));",
+      ].join('\n');
+    const jsonInputs = (b: Bundle): string[] => b.inputs.filter((i) => /^src\/(codec|endpoint)\/json-v1\//.test(i));
+    const native = await bundleForBrowser({ contents: consumer(false) });
+    expect(native.inputs).toContain('src/endpoint/endpoint.ts');
+    expect(jsonInputs(native)).toEqual([]);
+    const withJson = await bundleForBrowser({ contents: consumer(true) });
+    expect(jsonInputs(withJson)).toEqual(
+      expect.arrayContaining(['src/endpoint/json-v1/plugin.ts', 'src/codec/json-v1/encode.ts']),
+    );
+    expect(bundleProblems(withJson)).toEqual([]);
+  });
+
+  it('bundles "./json-v1" (src/json-v1.ts) without Node built-ins', async () => {
+    expect(bundleProblems(await bundleForBrowser({ file: 'src/json-v1.ts' }))).toEqual([]);
   });
 
   it('bundles "./browser" (src/browser/index.ts) without Node built-ins', async () => {

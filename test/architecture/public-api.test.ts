@@ -10,6 +10,7 @@ import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
 import * as browserEntry from 'isobroker/browser';
 import * as nodeEntry from 'isobroker/node';
+import * as jsonV1Entry from 'isobroker/json-v1';
 import * as root from 'isobroker';
 import * as internal from '../../src/internal.js';
 
@@ -101,13 +102,13 @@ function findDeclarations(path: string, name: string, depth = 0): { node: ts.Nod
   return found;
 }
 
-/** Every name (values and types) `src/index.ts` exports, with whether its declaration has a doc comment. */
-function exportedDeclarations(): { name: string; documented: boolean; where: string }[] {
+/** Every name (values and types) an entry exports, with whether its declaration has a doc comment. */
+function exportedDeclarations(entry = 'src/index.ts'): { name: string; documented: boolean; where: string }[] {
   const out: { name: string; documented: boolean; where: string }[] = [];
-  for (const st of sourceFile('src/index.ts').statements) {
+  for (const st of sourceFile(entry).statements) {
     if (!ts.isExportDeclaration(st) || !st.exportClause || !ts.isNamedExports(st.exportClause)) continue;
     if (!st.moduleSpecifier || !ts.isStringLiteral(st.moduleSpecifier)) continue;
-    const target = resolveFrom('src/index.ts', st.moduleSpecifier.text);
+    const target = resolveFrom(entry, st.moduleSpecifier.text);
     for (const el of st.exportClause.elements) {
       const decls = findDeclarations(target, (el.propertyName ?? el.name).text);
       out.push({
@@ -204,6 +205,7 @@ describe('the public API', () => {
       ...rootNames.map((n) => `isobroker: ${n}`),
       ...Object.keys(nodeEntry).map((n) => `isobroker/node: ${n}`),
       ...Object.keys(browserEntry).map((n) => `isobroker/browser: ${n}`),
+      ...Object.keys(jsonV1Entry).map((n) => `isobroker/json-v1: ${n}`),
     ].filter((e) => isInternalName(e.split(': ')[1]!));
     expect(leaks).toEqual([]);
   });
@@ -221,5 +223,13 @@ describe('the public API', () => {
     expect(decls.length).toBeGreaterThan(rootNames.length); // types are checked too
     const undocumented = decls.filter((d) => !d.documented);
     expect(undocumented.map((d) => `${d.name} (${d.where})`)).toEqual([]);
+  });
+
+  it('"isobroker/json-v1" holds the plug-in and the JSON v1-only names, documented, and "isobroker" none of them', () => {
+    expect(Object.keys(jsonV1Entry)).toEqual(expect.arrayContaining(['jsonV1', 'JSON_PATH']));
+    expect(Object.keys(jsonV1Entry).filter((n) => rootNames.includes(n))).toEqual([]);
+    const decls = exportedDeclarations('src/json-v1.ts');
+    expect(decls.map((d) => d.name)).toContain('jsonV1');
+    expect(decls.filter((d) => !d.documented).map((d) => `${d.name} (${d.where})`)).toEqual([]);
   });
 });
