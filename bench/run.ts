@@ -12,10 +12,11 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { commandLine, parseBenchArgs, usage } from './lib/args.js';
 import { gcAvailable } from './lib/memory.js';
-import { withDerivedCharts } from './lib/charts-from-report.js';
+import { addDerivedChartsToStored, withDerivedCharts } from './lib/charts-from-report.js';
 import {
   chartPath,
   machineInfo,
+  parseStoredSections,
   renderReport,
   renderSection,
   type RunInfo,
@@ -102,7 +103,22 @@ async function main(): Promise<number> {
   if (args.write) {
     for (const o of outcomes) writeCharts(repoRoot(), o);
     const path = join(repoRoot(), 'BENCHMARKS.md');
-    const previous = existsSync(path) ? readFileSync(path, 'utf8') : '';
+    let previous = existsSync(path) ? readFileSync(path, 'utf8') : '';
+    // Sections kept from earlier runs that show no chart yet get the ones their tables allow.
+    const ran = new Set(outcomes.map((o) => o.section.id));
+    for (const [id, text] of parseStoredSections(previous)) {
+      if (ran.has(id)) continue;
+      const added = addDerivedChartsToStored(
+        id,
+        text,
+        (c) => chartPath(id, c),
+        (l) => process.stderr.write(`… ${l}\n`),
+      );
+      if (added.charts.length === 0) continue;
+      mkdirSync(join(repoRoot(), 'bench', 'charts'), { recursive: true });
+      for (const c of added.charts) writeFileSync(join(repoRoot(), chartPath(id, c)), c.svg);
+      previous = previous.replace(text, () => added.text);
+    }
     writeFileSync(path, renderReport(info, outcomes, previous, ids));
     process.stdout.write(`wrote ${path}\n`);
   }

@@ -233,3 +233,59 @@ export function withDerivedCharts(
   const added = derived.filter((c) => !files.has(c.file));
   return added.length === 0 ? report : { ...report, charts: [...own, ...added] };
 }
+
+/** A markdown table as `markdownTable` writes it, read back: its title, cells and where it ends. */
+interface StoredTable {
+  readonly table: Table;
+  /** Offset just after the table's last line in the text it was read from. */
+  readonly end: number;
+}
+
+function splitRow(line: string): string[] {
+  return line
+    .trim()
+    .slice(1, -1)
+    .split(/(?<!\\)\|/)
+    .map((c) => c.trim().replace(/\\\|/g, '|'));
+}
+
+/** The titled tables of a stored section's markdown (see `markdownTable`). */
+export function parseStoredTables(text: string): StoredTable[] {
+  const out: StoredTable[] = [];
+  for (const m of text.matchAll(/^\*\*(.+)\*\*\n\n((?:\|.*\|(?:\n|$))+)/gm)) {
+    const lines = m[2]!.replace(/\n$/, '').split('\n');
+    if (lines.length < 2) continue;
+    out.push({
+      table: { title: m[1]!, headers: splitRow(lines[0]!), rows: lines.slice(2).map(splitRow) },
+      end: m.index + m[0].replace(/\n$/, '').length,
+    });
+  }
+  return out;
+}
+
+/**
+ * For a section kept from an earlier run (BENCHMARKS.md) that shows no chart yet: the charts
+ * derived from its stored tables, and its text with each image put after the table it draws.
+ * `path` names a chart's file (`chartPath`). Returns no charts when the section has its images
+ * already or none can be derived.
+ */
+export function addDerivedChartsToStored(
+  id: string,
+  text: string,
+  path: (chart: SectionChart) => string,
+  log: (line: string) => void = () => {},
+): { text: string; charts: SectionChart[] } {
+  if (DERIVED_CHARTS[id] === undefined || text.includes('](bench/charts/')) return { text, charts: [] };
+  const stored = parseStoredTables(text);
+  const report = withDerivedCharts(id, { tables: stored.map((s) => s.table), goals: [] }, log);
+  const charts = [...(report.charts ?? [])];
+  let out = text;
+  // Insert from the last table up, so earlier offsets stay valid.
+  for (const s of [...stored].reverse()) {
+    const here = charts.filter((c) => c.after === s.table.title);
+    if (here.length === 0) continue;
+    const images = here.map((c) => `![${c.title.replace(/[[\]\n]/g, ' ')}](${path(c)})`).join('\n');
+    out = `${out.slice(0, s.end)}\n\n${images}${out.slice(s.end)}`;
+  }
+  return { text: out, charts };
+}

@@ -5,13 +5,15 @@
  */
 import { describe, expect, it } from 'vitest';
 import {
+  addDerivedChartsToStored,
   parseBytes,
   parseCount,
   parseDuration,
   parseRate,
+  parseStoredTables,
   withDerivedCharts,
 } from '../../bench/lib/charts-from-report.js';
-import { formatBytes, formatCount, formatNs, formatOps } from '../../bench/lib/markdown.js';
+import { formatBytes, formatCount, formatNs, formatOps, markdownTable } from '../../bench/lib/markdown.js';
 import { chartPath, renderSection } from '../../bench/lib/report.js';
 import type { SectionReport } from '../../bench/lib/section.js';
 import { barChartSvg, escapeXml, groupedBarChartSvg, lineChartSvg, niceStep, num } from '../../bench/lib/svg-chart.js';
@@ -337,5 +339,42 @@ describe('charts in the report', () => {
     expect(text).toContain('![Extra  x ](bench/charts/pubsub-extra.svg)');
     expect(chartPath('codec', { file: 'msgpack-time' })).toBe('bench/charts/codec-msgpack-time.svg');
     expect(() => chartPath('codec', { file: '../x' })).toThrow(RangeError);
+  });
+});
+
+describe('charts for sections kept from an earlier run', () => {
+  const table = {
+    title: 'Records per second, end to end',
+    headers: ['variant', 'records/s', 'note'],
+    rows: [
+      ['2 workers → 1 logger', '80.8 k/s', 'a | b'],
+      ['file log writer alone', '554 k/s', ''],
+      ['ceiling: append the same lines', '11 M/s', ''],
+    ],
+  };
+  const text = `## Logging (\`logging\`)\n\nAbout.\n\n${markdownTable(table)}\n\n${markdownTable({ ...table, title: 'Other' })}\n\n_Measured then._`;
+
+  it('reads back the tables markdownTable wrote', () => {
+    const stored = parseStoredTables(text);
+    expect(stored.map((s) => s.table)).toEqual([table, { ...table, title: 'Other' }]);
+    expect(text.slice(stored[0]!.end, stored[0]!.end + 4)).toBe('\n\n**');
+  });
+
+  it('adds the derived images after their table, once', () => {
+    const { text: out, charts } = addDerivedChartsToStored(
+      'logging',
+      text,
+      (c) => `bench/charts/logging-${c.file}.svg`,
+    );
+    expect(charts.map((c) => c.file)).toEqual(['records']);
+    const img = out.indexOf('](bench/charts/logging-records.svg)');
+    expect(img).toBeGreaterThan(out.indexOf('| ceiling: append the same lines'));
+    expect(img).toBeLessThan(out.indexOf('**Other**'));
+    expect(texts(charts[0]!.svg)).toEqual(expect.arrayContaining(['80.8 k/s', '554 k/s']));
+    expect(texts(charts[0]!.svg).join(' ')).toMatch(
+      /Not drawn \(off the scale\): ceiling: append the same lines: 11 M records\/s/,
+    );
+    expect(addDerivedChartsToStored('logging', out, () => 'x').charts).toHaveLength(0);
+    expect(addDerivedChartsToStored('trie', text, () => 'x')).toEqual({ text, charts: [] });
   });
 });
