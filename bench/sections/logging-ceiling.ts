@@ -1,10 +1,11 @@
 /**
  * The logging benchmark's in-process references: the ceiling — appending already formatted
  * conn.log lines to a file in batches with `fs.writeSync`, the least any logger must do — and the
- * file log writer alone (`createFileLogWriter`: TSV formatting and batched writes, no network).
+ * file log writer alone (`createFileLogWriter`: TSV formatting and batched writes, no network), with
+ * the TSV format's fast path and without it.
  */
 import { closeSync, openSync, writeSync } from 'node:fs';
-import { CONN_LOG, type Data } from '../../src/index.js';
+import { CONN_LOG, createTsvFormat, type Data, type LogFormat } from '../../src/index.js';
 import { createFileLogWriter } from '../../src/node/index.js';
 
 /**
@@ -27,14 +28,35 @@ export function appendLines(path: string, lines: readonly string[], batch: numbe
   }
 }
 
+/** Zeek TSV without its fast path: every line built as a string by `record`, as before `writeRecords`. */
+function stringPathTsv(): LogFormat {
+  const tsv = createTsvFormat();
+  return {
+    name: 'tsv',
+    header: (s, at) => tsv.header(s, at),
+    record: (s, r) => tsv.record(s, r),
+    footer: (s, at) => tsv.footer(s, at),
+  };
+}
+
 /**
  * Writes `records` to a new file log writer in `dir` (TSV), `batch` records per `write` as a logger
  * receives them, yielding to the event loop between batches so the writer flushes as it would in a
- * logger; resolves with the milliseconds until the last `flush()` resolved.
+ * logger; resolves with the milliseconds until the last `flush()` resolved. With `stringPath` the
+ * TSV format lacks its fast path (`writeRecords`): lines are built as strings and then encoded.
  */
-export async function writeWithFileWriter(dir: string, records: readonly Data[], batch: number): Promise<number> {
+export async function writeWithFileWriter(
+  dir: string,
+  records: readonly Data[],
+  batch: number,
+  stringPath = false,
+): Promise<number> {
   const errors: string[] = [];
-  const writer = createFileLogWriter({ dir, onError: (e) => errors.push(e.message) });
+  const writer = createFileLogWriter({
+    dir,
+    onError: (e) => errors.push(e.message),
+    ...(stringPath ? { format: stringPathTsv() } : {}),
+  });
   try {
     const t0 = performance.now();
     for (let i = 0; i < records.length; i += batch) {

@@ -56,6 +56,8 @@ export interface LoggingResults {
   readonly two: ClusterRound[];
   readonly ceiling: Sample[];
   readonly writer: Sample[];
+  /** The writer alone with the TSV format's string path (no `writeRecords`). */
+  readonly writerStrings: Sample[];
 }
 
 interface Complete extends LoggingResults {
@@ -136,6 +138,13 @@ function throughputTable(r: Complete): Table {
         formatRatio(ceilingRatio(r.writer, r.ceiling)),
         '—',
         `≥ ${formatOps(WRITER_RATE_GOAL)}`,
+      ),
+      row(
+        'file log writer alone, string path (each line built as a string by `record`, then encoded: the writer before its fast path)',
+        r.writerStrings,
+        formatRatio(ceilingRatio(r.writerStrings, r.ceiling)),
+        '—',
+        'info',
       ),
       row(`ceiling: append the same lines, ${r.plan.batch} per \`fs.writeSync\``, r.ceiling, '1×', '—', '—'),
     ],
@@ -252,7 +261,8 @@ export function buildReport(r: Complete): SectionReport {
       'The ceiling appends the lines the single logger wrote in the warm-up round (the same bytes) to a fresh file ' +
       `with one \`fs.writeSync\` per ${r.plan.batch} lines (the router's batch size); the writer-alone run hands the ` +
       `same records, built in the benchmark process, to a new \`createFileLogWriter\` ${r.plan.batch} at a time and ` +
-      'waits for `flush()`. After each round the new bytes of every conn.log are parsed with `parseZeekTsv` and each ' +
+      'waits for `flush()`, once with the TSV format as it is (its fast path, `writeRecords`, straight into bytes) and once ' +
+      'with a format that has only the string path. After each round the new bytes of every conn.log are parsed with `parseZeekTsv` and each ' +
       "row's uid (`C<worker>r<round>n<index>`) is counted.",
   );
   return { tables, goals, notes };
@@ -276,7 +286,8 @@ function bottleneckNote(r: Complete): string {
     `logger with a core of its own would top out near ${formatOps(1e9 / loggerNs)}, while the ceiling appends a line ` +
     `in ${formatNs(1e6 * median(r.ceiling.map((x) => x.ms / x.records)))}. The file log writer alone (formatting and ` +
     `writing, no network, no decoding) runs at ${formatRatio(writer)} the rate of the whole pipeline with 1 logger and ` +
-    `${formatRatio(ceilingRatio(r.writer, r.ceiling))} the ceiling` +
+    `${formatRatio(ceilingRatio(r.writer, r.ceiling))} the ceiling, and ${formatRatio(ceilingRatio(r.writer, r.writerStrings))} ` +
+    'the same writer on the string path (`record` per line, then encoded)' +
     profileSummary(r.profiles)
   );
 }

@@ -127,24 +127,26 @@ async function run(ctx: SectionContext): Promise<SectionReport> {
         Array.from({ length: CEILING_REPEAT }, () => appendLines(join(root, 'ceiling.log'), lines, plan.batch)),
       ),
     });
-    const writerOnce = async (): Promise<Sample> => {
+    const writerOnce = async (stringPath = false): Promise<Sample> => {
       mkdirSync(scratch);
       try {
-        return { records: records.length, ms: await writeWithFileWriter(scratch, records, plan.batch) };
+        return { records: records.length, ms: await writeWithFileWriter(scratch, records, plan.batch, stringPath) };
       } finally {
         rmSync(scratch, { recursive: true, force: true });
       }
     };
     appendOnce();
     await writerOnce();
+    await writerOnce(true);
 
-    const results: LoggingResults = { plan, one: [], two: [], ceiling: [], writer: [], warm };
+    const results: LoggingResults = { plan, one: [], two: [], ceiling: [], writer: [], writerStrings: [], warm };
     let round = 1;
     const variants: (() => Promise<void>)[] = [
       async () => void results.one.push(await clusterRound(one, readers[0]!, round, plan)),
       async () => void results.two.push(await clusterRound(two, readers[1]!, round, plan)),
       async () => void results.ceiling.push(appendOnce()),
       async () => void results.writer.push(await writerOnce()),
+      async () => void results.writerStrings.push(await writerOnce(true)),
     ];
     for (; round <= plan.rounds; round++) {
       ctx.log(`logging: round ${round}/${plan.rounds}`);
