@@ -180,6 +180,8 @@ interface Child {
   /** The reason last printed for a failed start (printed again only when it changes). */
   reported?: string;
   nextStartAt?: number;
+  /** When it last printed its ready line (ms since the epoch). */
+  upSince?: number;
   timer?: ReturnType<typeof setTimeout>;
 }
 
@@ -237,6 +239,7 @@ async function supervise(
       failedStarts: c.failedStarts,
       ...(c.lastError !== undefined ? { lastError: c.lastError } : {}),
       ...(c.nextStartAt !== undefined ? { nextStartAt: c.nextStartAt } : {}),
+      ...(c.state === 'up' && c.upSince !== undefined ? { upSince: c.upSince } : {}),
     }));
   let dashboard: Awaited<ReturnType<typeof startDashboardServer>>;
   try {
@@ -315,6 +318,7 @@ async function supervise(
       if (buf.includes(' ready: ')) {
         const recovered = c.failedStarts > 0;
         c.state = 'up';
+        c.upSince = Date.now();
         c.failedStarts = 0;
         c.reported = undefined;
         say(
@@ -326,6 +330,7 @@ async function supervise(
     proc.on('exit', (code, signal) => {
       const wasUp = c.state === 'up';
       c.proc = undefined;
+      c.upSince = undefined;
       out.end();
       if (stopping) {
         c.state = 'stopped';

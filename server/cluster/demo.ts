@@ -3,7 +3,9 @@
  * connection records from a seeded generator, write them to the `conn` log (through the loggers),
  * publish each as an event, send per-originator counters to the proxies by HRW, remember hosts in
  * the manager's `known_hosts` store (put_unique, as Zeek's known-hosts script does), and send
- * summaries to the manager. Proxies aggregate their counters and report top talkers.
+ * summaries to the manager. Proxies aggregate their counters and report top talkers. The manager
+ * answers every event on `demo/ping` (the dashboard's publish form sends `Demo::ping` there by
+ * default) with `Demo::pong(manager name, event name, its arguments…)` on `demo/pong`.
  */
 import {
   CONN_LOG,
@@ -11,8 +13,10 @@ import {
   count,
   enumValue,
   formatAddress,
+  isZeekEvent,
   makeEvent,
   nodeTopic,
+  parseZeekMessage,
   port,
   string,
   timespan,
@@ -25,6 +29,12 @@ import {
   type StoreClone,
 } from '../../src/index.js';
 import { MANAGER_TOPIC } from '../../src/internal.js';
+
+/** Where the manager takes pings (the dashboard's publish form's default topic). */
+export const PING_TOPIC = 'demo/ping';
+/** Where the manager answers them. */
+export const PONG_TOPIC = 'demo/pong';
+export const PONG_EVENT = 'Demo::pong';
 
 const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
 
@@ -195,6 +205,28 @@ export function startDemo(opts: DemoOptions): { stop(): void } {
         ep.publish(MANAGER_TOPIC, makeEvent('Demo::top_talkers', [string(node.name), vector(rows)]));
       }, 2000),
     );
+    return {
+      stop() {
+        sub.unsubscribe();
+        for (const t of timers) clearInterval(t);
+      },
+    };
+  }
+
+  if (node.role === 'manager') {
+    // Any event on demo/ping is answered, so that a publish from the dashboard visibly arrives.
+    const sub = ep.subscribe(PING_TOPIC, ({ topic, data }) => {
+      if (topic !== PING_TOPIC && !topic.startsWith(`${PING_TOPIC}/`)) return;
+      if (!isZeekEvent(data)) return;
+      let ev: ReturnType<typeof parseZeekMessage>;
+      try {
+        ev = parseZeekMessage(data);
+      } catch {
+        return;
+      }
+      if (ev.kind !== 'event') return;
+      ep.publish(PONG_TOPIC, makeEvent(PONG_EVENT, [string(node.name), string(ev.name), ...ev.args]));
+    });
     return {
       stop() {
         sub.unsubscribe();

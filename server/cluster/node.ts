@@ -17,15 +17,11 @@ import {
   ClusterNode,
   Endpoint,
   LogRouter,
-  count,
   createClone,
   createMaster,
   loggersOf,
-  makeEvent,
   nodeByName,
   parseLayout,
-  string,
-  vector,
   type ClusterLayout,
   type StoreClone,
   type StoreMaster,
@@ -45,10 +41,9 @@ import { FatalError, UsageError, parse, parseHostPort, untilSignal } from '../cl
 import { startDemo } from './demo.js';
 import { PolicyFileError, openHubSecurity, policyErrorLines, type HubSecurity } from '../cli/hub-auth.js';
 import { tailingWriter } from '../dashboard/log-tail.js';
+import { startNodeStatus } from '../dashboard/node-status.js';
 
-export const STATS_INTERVAL_MS = 500;
-export const statsTopic = (name: string): string => `isobroker/stats/${name}`;
-export const STATS_EVENT = 'isobroker::node_stats';
+export { STATS_EVENT, STATS_INTERVAL_MS, statsTopic } from '../dashboard/shapes.js';
 /** A node whose launcher is gone stops within this (ms), even if a clean stop hangs. */
 export const ORPHAN_EXIT_MS = 3000;
 
@@ -297,28 +292,8 @@ export async function runNode(argv: readonly string[]): Promise<number> {
     return l;
   }
 
-  // Stats for the dashboard: counters and current peers, twice a second.
-  const stats = setInterval(() => {
-    const peers = ep
-      .peers()
-      .filter((p) => p.status === 'connected' && p.name)
-      .map((p) => string(p.name!));
-    const s = ep.stats();
-    const l = router.stats();
-    ep.publish(
-      statsTopic(spec.name),
-      makeEvent(STATS_EVENT, [
-        string(spec.name),
-        string(spec.role),
-        string(ep.id),
-        vector(peers),
-        count(s.published),
-        count(s.received),
-        // Remote logging: records buffered until acknowledged, their bytes, dropped, duplicates.
-        vector([count(l.bufferedRecords), count(l.bufferedBytes), count(l.dropped), count(l.duplicates)]),
-      ]),
-    );
-  }, STATS_INTERVAL_MS);
+  // Stats for the dashboard: counters, peers, busiest topics and connections, twice a second.
+  const stopStatus = startNodeStatus(ep, spec.name, spec.role, router);
   const demo = v.demo
     ? startDemo({ node, router, knownHosts: clones[0], services: tables[0], seed: Number(v.seed) })
     : undefined;
@@ -328,7 +303,7 @@ export async function runNode(argv: readonly string[]): Promise<number> {
   const sig = await Promise.race([signal, launcherGone]);
   signal.cancel();
   log(`${sig}: stopping`);
-  clearInterval(stats);
+  stopStatus();
   demo?.stop();
   await closeAll();
   await listener.close();

@@ -1,21 +1,11 @@
 /**
  * A log writer wrapper for loggers: everything written also goes out as a live tail on
- * `isobroker/logtail/<path>` (values formatted as in the TSV file), for the dashboard.
+ * `isobroker/logtail/<path>` (values formatted as in the TSV file, with each column's Zeek type),
+ * for the dashboard. The event's layout is in `shapes.ts`.
  */
-import {
-  makeEvent,
-  string,
-  vector,
-  type Data,
-  type Endpoint,
-  type LogBatchKey,
-  type LogStream,
-  type LogWriter,
-} from '../../src/index.js';
+import type { Data, Endpoint, LogBatchKey, LogStream, LogWriter } from '../../src/index.js';
 import { formatLogValue } from '../../src/internal.js';
-
-export const LOG_TAIL_EVENT = 'isobroker::log_tail';
-export const logTailTopic = (path: string): string => `isobroker/logtail/${path}`;
+import { logTailEvent, logTailTopic } from './shapes.js';
 
 export function tailingWriter(inner: LogWriter, ep: Endpoint): LogWriter {
   return {
@@ -24,15 +14,16 @@ export function tailingWriter(inner: LogWriter, ep: Endpoint): LogWriter {
       inner.write(stream, records, batch);
       if (ep.isClosed || records.length === 0) return;
       const rows = records.map((r) =>
-        vector(r.type === 'vector' ? stream.columns.map((c, i) => string(formatLogValue(c, r.elements[i]!))) : []),
+        r.type === 'vector' ? stream.columns.map((c, i) => formatLogValue(c, r.elements[i]!)) : [],
       );
       ep.publish(
         logTailTopic(stream.path),
-        makeEvent(LOG_TAIL_EVENT, [
-          string(stream.path),
-          vector(stream.columns.map((c) => string(c.name))),
-          vector(rows),
-        ]),
+        logTailEvent({
+          path: stream.path,
+          fields: stream.columns.map((c) => c.name),
+          types: stream.columns.map((c) => c.type),
+          rows,
+        }),
       );
     },
     flush: () => inner.flush(),

@@ -18,36 +18,17 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { extname, join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { ClusterLayout } from '../../src/index.js';
+import {
+  CLUSTER_JSON_PATH,
+  TOKEN_PATH as PAGE_TOKEN_PATH,
+  type ClusterInfo,
+  type ClusterJson,
+  type NodeStatus,
+} from './shapes.js';
 
 export const DASHBOARD_DIR = fileURLToPath(new URL('../../../web-demo/dist/', import.meta.url));
 
-/** What the launcher knows of one node (its supervisor state). */
-export interface NodeStatus {
-  readonly name: string;
-  /**
-   * `starting` (spawned, not yet ready), `up` (printed its ready line), `restarting` (exited after
-   * coming up, restarts soon), `failed` (exited without coming up; retried with backoff), or
-   * `stopped`.
-   */
-  readonly state: 'starting' | 'up' | 'restarting' | 'failed' | 'stopped';
-  readonly pid?: number;
-  readonly restarts: number;
-  /** Exits in a row without coming up. */
-  readonly failedStarts: number;
-  /** Why the node last exited (its last line on stderr, or its exit code). */
-  readonly lastError?: string;
-  /** When the next start is due (ms since the epoch), while restarting or failed. */
-  readonly nextStartAt?: number;
-}
-
-export interface ClusterInfo {
-  readonly layout: ClusterLayout;
-  /** Where the page peers (the manager's native URL). */
-  readonly peer: string;
-  readonly stores: readonly string[];
-  readonly logPaths: readonly string[];
-}
+export type { ClusterInfo, NodeStatus } from './shapes.js';
 
 /** Longest request target served (bytes); longer ones get 414. */
 export const MAX_PATH_BYTES = 2048;
@@ -102,7 +83,7 @@ function plain(res: ServerResponse, status: number, text: string, extra: Record<
 }
 
 /** Where the page gets its token (`/token`), when the cluster runs with auth on. */
-export const TOKEN_PATH = '/token';
+export const TOKEN_PATH = `/${PAGE_TOKEN_PATH}`;
 
 const LOOPBACK_NAMES = new Set(['127.0.0.1', 'localhost', '[::1]']);
 const isLoopbackAddress = (a: string | undefined): boolean =>
@@ -176,8 +157,9 @@ export async function startDashboardServer(opts: {
       res.end(method === 'HEAD' ? undefined : body);
       return;
     }
-    if (file === join(root, 'cluster.json')) {
-      const body = JSON.stringify({ ...opts.cluster, ...(opts.status ? { nodes: opts.status() } : {}) });
+    if (file === join(root, CLUSTER_JSON_PATH)) {
+      const json: ClusterJson = { ...opts.cluster, ...(opts.status ? { nodes: opts.status() } : {}), now: Date.now() };
+      const body = JSON.stringify(json);
       res.writeHead(200, {
         ...SECURITY_HEADERS,
         'content-type': 'application/json',

@@ -150,10 +150,10 @@ const logTotal = async (): Promise<number> =>
 
 async function setFilter(text: string): Promise<void> {
   const filter = page.locator(tid('event-filter'));
-  await filter.fill(text);
+  await filter.fill(text, { timeout: 10_000 });
   // Enter applies at once (typing applies after a debounce); Clear drops rows of the old filter.
-  await filter.press('Enter');
-  await page.click(tid('events-clear'));
+  await filter.press('Enter', { timeout: 10_000 });
+  await page.click(tid('events-clear'), { timeout: 10_000 });
 }
 
 // ---- the tests, in order
@@ -173,6 +173,178 @@ it('shows every node of the layout up', async () => {
   expect(await page.isHidden(tid('banner'))).toBe(true);
 });
 
+it('shows every event by default, sampled above what the page draws, and says so', async () => {
+  // A fresh page has no filter: every topic the page may read (the demo's, stats, log tails).
+  expect(await page.inputValue(tid('event-filter'))).toBe('');
+  await expect
+    .poll(async () => (await topicsShown()).filter((t) => t.startsWith('isobroker/stats/')).length, { timeout: 10_000 })
+    .toBeGreaterThan(0);
+  await expect
+    .poll(async () => (await topicsShown()).some((t) => t.startsWith('demo/conn/')), { timeout: 10_000 })
+    .toBe(true);
+  // Two workers publish 50 connections a second each: more than the page draws (25 a second).
+  await expect
+    .poll(async () => Number(await page.getAttribute('#events-meta', 'data-sample')), { timeout: 10_000 })
+    .toBeGreaterThan(1);
+  expect(await page.textContent('#events-meta')).toMatch(/^all topics · .* sampled: 1 in \d+ shown \(\d+\/s arriving/);
+});
+
+it('shows cluster totals, and each node with its uptime and restarts from the launcher', async () => {
+  const total = async (k: string): Promise<number> => Number(await page.getAttribute(tid(`total-${k}`), 'data-value'));
+  await expect.poll(() => total('messages'), { timeout: 10_000 }).toBeGreaterThan(50);
+  await expect.poll(() => total('bytes'), { timeout: 10_000 }).toBeGreaterThan(1000);
+  // Every node peers with the manager at least, and the page and the two Node endpoints are clients.
+  await expect.poll(() => total('connections'), { timeout: 10_000 }).toBeGreaterThanOrEqual(NAMES.length - 1 + 3);
+  expect(await total('drops')).toBeGreaterThanOrEqual(0);
+  expect(await page.textContent(tid('total-messages'))).toMatch(/ msg\/s$/);
+  expect(await page.textContent(tid('total-bytes'))).toMatch(/ (B|KiB|MiB)\/s$/);
+  expect(await page.textContent(tid('total-nodes'))).toBe(`${NAMES.length} / ${NAMES.length}`);
+  const rows = (): Promise<{ node: string; state: string; uptime: string; restarts: string }[]> =>
+    page.$$eval(tid('nodes-row'), (els) =>
+      els.map((e) => ({
+        node: e.getAttribute('data-node') ?? '',
+        state: e.getAttribute('data-state') ?? '',
+        uptime: e.querySelector('[data-testid="nodes-uptime"]')?.textContent ?? '',
+        restarts: e.querySelector('[data-testid="nodes-restarts"]')?.textContent ?? '',
+      })),
+    );
+  await expect
+    .poll(async () => (await rows()).filter((r) => r.state === 'up' && /^\d+ (s|min \d+ s)$/.test(r.uptime)).length, {
+      timeout: 10_000,
+    })
+    .toBe(NAMES.length);
+  expect((await rows()).map((r) => r.node).sort()).toEqual([...NAMES].sort());
+  expect((await rows()).every((r) => r.restarts === '0')).toBe(true);
+});
+
+it('lists the busiest topics by messages/s', async () => {
+  const topics = (): Promise<{ topic: string; rate: number }[]> =>
+    page.$$eval(tid('topic-row'), (els) =>
+      els.map((e) => ({ topic: e.getAttribute('data-topic') ?? '', rate: Number(e.getAttribute('data-rate')) })),
+    );
+  await expect
+    .poll(async () => (await topics()).filter((t) => t.topic.startsWith('demo/conn/worker-')).length, {
+      timeout: 10_000,
+    })
+    .toBe(2);
+  const list = await topics();
+  // Each worker publishes 50 connections a second; the list is sorted, busiest first.
+  for (const t of list.filter((x) => x.topic.startsWith('demo/conn/'))) expect(t.rate).toBeGreaterThan(10);
+  expect(list.map((t) => t.rate)).toEqual([...list.map((t) => t.rate)].sort((a, b) => b - a));
+  expect(await page.textContent(`${tid('topic-row')} td:nth-child(2)`)).toMatch(/ msg\/s$/);
+});
+
+it('lists the clients of each node, and the list changes as a client connects and leaves', async () => {
+  const clients = (): Promise<{ node: string; name: string; kind: string; cells: string[] }[]> =>
+    page.$$eval(tid('client-row'), (els) =>
+      els.map((e) => ({
+        node: e.getAttribute('data-node') ?? '',
+        name: e.getAttribute('data-name') ?? '',
+        kind: e.getAttribute('data-kind') ?? '',
+        cells: Array.from(e.querySelectorAll('td')).map((td) => td.textContent ?? ''),
+      })),
+    );
+  // The page itself and the two Node endpoints of this file are clients of the manager.
+  await expect
+    .poll(
+      async () =>
+        (await clients())
+          .filter((c) => c.node === 'manager')
+          .map((c) => c.name)
+          .sort(),
+      {
+        timeout: 10_000,
+      },
+    )
+    .toEqual(expect.arrayContaining(['e2e-node', 'e2e-writer']));
+  expect((await clients()).some((c) => c.node === 'manager' && c.kind === 'browser')).toBe(true);
+  // No peering between nodes is listed as a client.
+  expect((await clients()).filter((c) => NAMES.includes(c.name))).toEqual([]);
+
+  const visitor = new Endpoint({ name: 'e2e-visitor', retry: 100, maxRetry: 500 });
+  try {
+    await visitor.peer(launcher.managerUrl, { token: await dashboardToken() });
+    visitor.subscribe(['demo/conn/', 'demo/pong'], () => undefined);
+    await expect
+      .poll(async () => (await clients()).find((c) => c.name === 'e2e-visitor'), { timeout: 10_000 })
+      .toBeDefined();
+    const row = (await clients()).find((c) => c.name === 'e2e-visitor')!;
+    expect(row.node).toBe('manager');
+    // node, client, kind, protocol, address, subscriptions, queue, drops
+    expect(row.cells[2]).toBe('endpoint');
+    expect(row.cells[3]).toBe('native · leaf');
+    expect(row.cells[4]).toContain('127.0.0.1');
+    // Its two prefixes at least (the endpoint may subscribe to internal topics of its own).
+    await expect
+      .poll(async () => Number((await clients()).find((c) => c.name === 'e2e-visitor')?.cells[5]), { timeout: 10_000 })
+      .toBeGreaterThanOrEqual(2);
+    expect(row.cells[6]).toMatch(/^\d+(\.\d)? % \(\d+\)$/);
+    expect(row.cells[7]).toBe('0');
+  } finally {
+    await visitor.close();
+  }
+  await expect
+    .poll(async () => (await clients()).some((c) => c.name === 'e2e-visitor'), { timeout: 10_000 })
+    .toBe(false);
+  expect((await clients()).map((c) => c.name)).toEqual(expect.arrayContaining(['e2e-node', 'e2e-writer']));
+}, 60_000);
+
+it('charts have a time axis, a unit axis and show the values under the pointer', async () => {
+  const chart = `${tid('rate-chart')}[data-node="worker-1"]`;
+  await page.waitForSelector(`${chart} .u-over`, { timeout: 10_000 });
+  const axes = await page.$$eval(`${chart} .u-axis`, (els) => els.map((e) => e.textContent ?? ''));
+  expect(axes.length).toBe(2);
+  // uPlot draws tick values and axis titles on its canvas; the container names the axes.
+  expect(await page.getAttribute(`${chart} .rate-plot`, 'data-axes')).toBe('time | msg/s');
+  const legend = (sel: string): Promise<string[]> =>
+    page.$$eval(`${sel} .u-legend .u-value`, (els) => els.map((e) => e.textContent ?? ''));
+  // Hover over the middle of the totals chart: the legend holds the time and both values there.
+  await expect.poll(async () => page.locator(`${tid('totals-chart')} .u-over`).count(), { timeout: 10_000 }).toBe(1);
+  const over = page.locator(`${tid('totals-chart')} .u-over`);
+  const box = (await over.boundingBox())!;
+  await expect
+    .poll(
+      async () => {
+        await page.mouse.move(box.x + box.width * 0.9, box.y + box.height / 2);
+        return legend(tid('totals-chart'));
+      },
+      { timeout: 10_000, interval: 500 },
+    )
+    .toEqual([
+      expect.stringMatching(/\d\d:\d\d:\d\d/),
+      expect.stringMatching(/ msg\/s$/),
+      expect.stringMatching(/ (B|KiB|MiB)\/s$/),
+    ]);
+  expect(await page.locator(`${tid('totals-chart')} .u-axis`).count()).toBe(3);
+  expect(await page.getAttribute(tid('totals-chart'), 'data-axes')).toBe('time | msg/s | bytes/s');
+  await page.mouse.move(0, 0);
+}, 60_000);
+
+it('log timestamps show in local time, the raw value on hover', async () => {
+  await page.waitForSelector(`${tid('log-row')} td.time`, { timeout: 10_000 });
+  const cells = await page.$$eval(`${tid('log-row')} td.time`, (tds) =>
+    tds.slice(0, 20).map((td) => {
+      const raw = td.getAttribute('data-raw') ?? '';
+      const d = new Date(Number(raw) * 1000);
+      const p = (n: number, w = 2): string => String(n).padStart(w, '0');
+      const local = `${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}.${p(d.getMilliseconds(), 3)}`;
+      return { text: td.textContent ?? '', title: td.getAttribute('title') ?? '', raw, local };
+    }),
+  );
+  expect(cells.length).toBeGreaterThan(0);
+  for (const c of cells) {
+    expect(c.raw).toMatch(/^\d{10}\.\d{6}$/);
+    expect(c.text).toBe(c.local);
+    expect(c.title).toContain(c.raw);
+  }
+  // The time column is the log's `ts`.
+  const fields = await page.$$eval('#log-head th', (ths) => ths.map((t) => t.textContent ?? ''));
+  const ts = fields.indexOf('ts');
+  expect(await page.$eval(`${tid('log-row')} td:nth-child(${ts + 1})`, (td) => td.classList.contains('time'))).toBe(
+    true,
+  );
+});
+
 it('a typed topic filter shows only matching events', async () => {
   // The broad prefix shows both workers' connections…
   await setFilter('demo/');
@@ -184,7 +356,52 @@ it('a typed topic filter shows only matching events', async () => {
   expect(new Set(rows.map((r) => r.topic))).toEqual(new Set(['demo/conn/worker-1']));
   expect(new Set(rows.map((r) => r.name))).toEqual(new Set(['Demo::conn']));
   expect(await page.inputValue(tid('event-filter'))).toBe('demo/conn/worker-1');
-});
+}, 60_000);
+
+it('changing the filter drops the rows it no longer matches, and keeps the rest', async () => {
+  await setFilter('demo/conn/');
+  await expect.poll(topicsShown, { timeout: 10_000 }).toEqual(['demo/conn/worker-1', 'demo/conn/worker-2']);
+  // No Clear this time: the rows of worker-1 go at once, those of worker-2 stay.
+  const filter = page.locator(tid('event-filter'));
+  await filter.fill('demo/conn/worker-2');
+  await filter.press('Enter');
+  const after = await topicsShown();
+  expect(after).toEqual(['demo/conn/worker-2']);
+  await expect.poll(topicsShown, { timeout: 10_000 }).toEqual(['demo/conn/worker-2']);
+}, 60_000);
+
+it('the publish form’s defaults reach the demo’s manager, and the page shows its own publish', async () => {
+  // Ping and pong only: few enough that nothing is sampled away.
+  await setFilter('demo/p');
+  const pongs: Message[] = [];
+  const sub = ep.subscribe('demo/pong', (m) => pongs.push(m));
+  try {
+    expect(await page.inputValue(tid('publish-topic'))).toBe('demo/ping');
+    expect(await page.inputValue(tid('publish-name'))).toBe('Demo::ping');
+    // Publish until the page knows a route to the manager's subscription (it says so when it has none).
+    await expect
+      .poll(
+        async () => {
+          await page.click(tid('publish-send'));
+          return page.textContent('#publish-result');
+        },
+        { timeout: 10_000, interval: 300 },
+      )
+      .toMatch(/^sent Demo::ping\(string hello from the dashboard, count 42, addr 10\.0\.0\.1\) on demo\/ping$/);
+    await page.waitForSelector(`${tid('event-row')}[data-own="yes"][data-topic="demo/ping"]`, { timeout: 5000 });
+    await page.waitForSelector(`${tid('event-row')}[data-topic="demo/pong"][data-name="Demo::pong"]`, {
+      timeout: 10_000,
+    });
+    expect(await page.textContent(`${tid('event-row')}[data-topic="demo/pong"] .ev-args`)).toMatch(
+      /^string manager\s*string Demo::ping\s*string hello from the dashboard\s*count 42\s*addr 10\.0\.0\.1$/,
+    );
+    // A Node subscriber of the demo cluster got the manager's answer too.
+    await expect.poll(() => pongs.length, { timeout: 10_000 }).toBeGreaterThan(0);
+    expect(await page.textContent('#events-meta')).toMatch(/\d+ sent by this page/);
+  } finally {
+    sub.unsubscribe();
+  }
+}, 60_000);
 
 it('saves a screenshot of the whole dashboard at 1280×800', async () => {
   await setFilter('demo/');
@@ -302,7 +519,7 @@ it('an event published from the form reaches a Node subscriber with its types in
   } finally {
     sub.unsubscribe();
   }
-});
+}, 60_000);
 
 it('the store browser shows a change made on the manager', async () => {
   await expect.poll(storeState, { timeout: 15_000 }).toBe('in-sync');
@@ -450,6 +667,12 @@ it('a killed worker turns down, and the launcher’s restart brings it back up',
     `worker-1 shown down ${downAfter} ms after SIGKILL, changes ${JSON.stringify(seen.map((c) => [c.state, c.at - killedAt]))}`,
   );
   await expect.poll(allUp, { timeout: 10_000 }).toBe(true);
+  // The launcher counts the restart; the page shows it (it reads the launcher every 2 s).
+  await expect
+    .poll(() => page.textContent(`${tid('nodes-row')}[data-node="worker-1"] ${tid('nodes-restarts')}`), {
+      timeout: 10_000,
+    })
+    .toBe('1');
 });
 
 it('after a reload the store shows its persisted copy before the network answers, stale, then catches up', async () => {

@@ -104,19 +104,39 @@ export interface Launcher {
   stop(): Promise<void>;
 }
 
-const UP_LINE = /^\[cluster\] (\S+) \((\w+)\) up at (\S+), pid (\d+)$/;
+const UP_LINE = /^\[cluster\] (\S+) \((\w+)\) up at (\S+), pid (\d+)(?: \(recovered\))?$/;
 const ALL_UP_LINE = /^\[cluster\] all \d+ nodes up; dashboard (http:\/\/\S+)$/;
 const POLL_MS = 20;
 
+const DASHBOARD_LINE = /^\[cluster\] dashboard (http:\/\/\S+)$/;
+
+export interface LauncherOptions {
+  /** How long to wait (ms). @default 30 000 */
+  readonly ms?: number;
+  /**
+   * Resolve once every node is up (`all`), or as soon as the dashboard serves (`dashboard`: for a
+   * cluster with a node that cannot start). @default 'all'
+   */
+  readonly until?: 'all' | 'dashboard';
+  /** Called with the launcher's `--dir` before it starts (to plant a broken store, say). */
+  readonly prepare?: (clusterDir: string) => void;
+}
+
 /**
  * Starts `isobroker cluster --demo` on a layout of free ports on 127.0.0.1 (never the default
- * 27760+ of a cluster someone runs by hand) and resolves once every node is up.
+ * 27760+ of a cluster someone runs by hand) and resolves once every node is up (or, with
+ * `until: 'dashboard'`, once the dashboard serves).
  */
-export async function startLauncher(nodes: readonly (readonly [string, Role])[], ms = 30_000): Promise<Launcher> {
+export async function startLauncher(
+  nodes: readonly (readonly [string, Role])[],
+  opts: number | LauncherOptions = {},
+): Promise<Launcher> {
+  const { ms = 30_000, until = 'all', prepare } = typeof opts === 'number' ? { ms: opts } : opts;
   const layout = await layoutOf(nodes.map(([n, r]) => [n, r] as [string, Role]));
   const dir = mkdtempSync(join(tmpdir(), 'isobroker-dashboard-'));
   const layoutFile = join(dir, 'layout-in.json');
   writeFileSync(layoutFile, JSON.stringify(layout));
+  prepare?.(join(dir, 'cluster'));
   const cli = spawnCli([
     'cluster',
     '--layout',
@@ -142,7 +162,8 @@ export async function startLauncher(nodes: readonly (readonly [string, Role])[],
 
   let url: string;
   try {
-    url = ALL_UP_LINE.exec(await cli.line(ALL_UP_LINE, ms))![1]!;
+    const line = until === 'all' ? ALL_UP_LINE : DASHBOARD_LINE;
+    url = line.exec(await cli.line(line, ms))![1]!;
   } catch (err) {
     await stopProcesses(cli, latestPids());
     rmSync(dir, { recursive: true, force: true });

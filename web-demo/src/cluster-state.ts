@@ -1,17 +1,30 @@
 /**
- * What the page knows about the cluster's nodes, from their `isobroker::node_stats` events:
- * up/down (down after `DOWN_AFTER_MS` of silence), current peers, and message rates derived from
- * the totals. Pure state: the views read it, a timer calls `tick`.
+ * What the page knows about the cluster's nodes, from their `isobroker::node_stats` events (layout
+ * in `server/dashboard/shapes.ts`) and the launcher's `/cluster.json`: up/down (down after
+ * `DOWN_AFTER_MS` of silence), current peers and connections, message and byte rates derived from
+ * the totals, the busiest topics, drops, and each node's uptime and restarts. Pure state: the
+ * views read it, a timer calls `tick`.
  */
-import { isZeekEvent, parseZeekMessage, type Data } from 'isobroker';
+import {
+  STATS_EVENT,
+  STATS_TOPIC_PREFIX,
+  nodeStatsOf,
+  readNodeStats,
+  type ClientInfo,
+  type NodeStats,
+  type TopicSample,
+} from '../../server/dashboard/shapes.js';
 import { ROLE_ORDER, type LayoutNode, type Role } from './config.js';
 
-export const STATS_TOPIC_PREFIX = 'isobroker/stats/';
-export const STATS_EVENT = 'isobroker::node_stats';
+export { STATS_EVENT, STATS_TOPIC_PREFIX, nodeStatsOf, readNodeStats };
+export type { NodeStats };
+
 /** A node not heard from this long is down. */
 export const DOWN_AFTER_MS = 2000;
-/** How much rate history each node keeps. */
+/** How much rate history each node (and the cluster) keeps. */
 export const HISTORY_MS = 60_000;
+/** Topic rates are averaged over this much of the latest stats. */
+export const TOPIC_WINDOW_MS = 2000;
 
 export interface RateSample {
   /** Page clock (ms) of the stats that gave this sample. */
@@ -19,6 +32,16 @@ export interface RateSample {
   /** Messages per second published and received since the previous stats. */
   readonly published: number;
   readonly received: number;
+  /** Bytes per second published (an estimate from the node's sample). */
+  readonly bytes: number;
+}
+
+/** The cluster's totals at one moment. */
+export interface TotalsSample {
+  /** Wall clock (ms). */
+  readonly t: number;
+  readonly messages: number;
+  readonly bytes: number;
 }
 
 export interface NodeState {
@@ -33,7 +56,13 @@ export interface NodeState {
   peers: readonly string[];
   published: number;
   received: number;
+  publishedBytes: number;
+  /** Drops for full send buffers (and log records dropped), total since the node started. */
+  drops: number;
   history: RateSample[];
+  /** The topic samples of the last `TOPIC_WINDOW_MS`. */
+  topics: { t: number; intervalMs: number; topics: readonly TopicSample[] }[];
+  clients: readonly ClientInfo[];
   /** The launcher's view (`/cluster.json` `nodes`): `failed` when the node cannot start. */
   supervisor: SupervisorState | undefined;
 }
@@ -43,61 +72,55 @@ export interface SupervisorState {
   readonly state: string;
   readonly restarts: number;
   readonly lastError?: string;
+  /** When it came up, by this page's wall clock (ms), while up. */
+  readonly upSince?: number;
 }
 
-/** The `nodes` of a `/cluster.json`, by name; entries without a name and a state are skipped. */
-export function readSupervisorStates(json: unknown): Map<string, SupervisorState> {
+/**
+ * The `nodes` of a `/cluster.json`, by name; entries without a name and a state are skipped.
+ * `upSince` is moved to this page's clock by the launcher's `now` (taken as `pageNow`).
+ */
+export function readSupervisorStates(json: unknown, pageNow = Date.now()): Map<string, SupervisorState> {
   const out = new Map<string, SupervisorState>();
-  const nodes = (json as { nodes?: unknown } | null)?.nodes;
+  const o = json as { nodes?: unknown; now?: unknown } | null;
+  const nodes = o?.nodes;
   if (!Array.isArray(nodes)) return out;
+  const skew = typeof o?.now === 'number' ? pageNow - o.now : 0;
   for (const n of nodes as Record<string, unknown>[]) {
     if (typeof n?.name !== 'string' || typeof n.state !== 'string') continue;
     out.set(n.name, {
       state: n.state,
       restarts: typeof n.restarts === 'number' ? n.restarts : 0,
       ...(typeof n.lastError === 'string' ? { lastError: n.lastError } : {}),
+      ...(typeof n.upSince === 'number' ? { upSince: n.upSince + skew } : {}),
     });
   }
   return out;
 }
 
-/** The fields of one `node_stats` event. */
-export interface NodeStats {
-  readonly name: string;
-  readonly role: string;
-  readonly id: string;
-  readonly peers: readonly string[];
-  readonly published: number;
-  readonly received: number;
+/** The cluster's totals now: rates of the nodes that are up, drops of every node heard. */
+export interface Totals {
+  readonly messages: number;
+  readonly bytes: number;
+  /** Peerings between nodes plus connections of clients (browsers, hubs, JSON v1 clients). */
+  readonly connections: number;
+  readonly clients: number;
+  readonly drops: number;
+  readonly nodesUp: number;
+  readonly nodes: number;
 }
 
-const str = (d: Data | undefined): string | undefined => (d?.type === 'string' ? d.value : undefined);
-const num = (d: Data | undefined): number | undefined =>
-  d?.type === 'count' || d?.type === 'integer' ? Number(d.value) : undefined;
-
-/** The arguments of a `node_stats` event, or undefined when they do not have its layout. */
-export function readNodeStats(args: readonly Data[]): NodeStats | undefined {
-  const [name, role, id, peers, published, received] = args;
-  const n = str(name);
-  const r = str(role);
-  const p = num(published);
-  const q = num(received);
-  if (n === undefined || r === undefined || p === undefined || q === undefined || peers?.type !== 'vector')
-    return undefined;
-  const names: string[] = [];
-  for (const e of peers.elements) if (e.type === 'string') names.push(e.value);
-  return { name: n, role: r, id: str(id) ?? '', peers: names, published: p, received: q };
-}
-
-/** The stats in a message on a stats topic, or undefined when it is not a `node_stats` event. */
-export function nodeStatsOf(data: Data): NodeStats | undefined {
-  if (!isZeekEvent(data)) return undefined;
-  const ev = parseZeekMessage(data);
-  return ev.kind === 'event' && ev.name === STATS_EVENT ? readNodeStats(ev.args) : undefined;
+/** One topic's rate across the cluster. */
+export interface TopicRate {
+  readonly topic: string;
+  readonly messages: number;
+  readonly bytes: number;
 }
 
 export class ClusterState {
   readonly nodes = new Map<string, NodeState>();
+  /** Cluster totals, one sample per `sampleTotals` call (the last `HISTORY_MS`). */
+  readonly totalsHistory: TotalsSample[] = [];
   private readonly listeners = new Set<() => void>();
 
   constructor(layout: readonly LayoutNode[]) {
@@ -123,6 +146,7 @@ export class ClusterState {
       this.nodes.set(s.name, n);
     }
     const prev = n.lastSeen;
+    const bytes = s.publishedBytes ?? 0;
     // Totals restart when a node restarts; then the first stats only set a new baseline.
     const continuous =
       prev !== undefined &&
@@ -130,21 +154,30 @@ export class ClusterState {
       s.id === n.id &&
       s.published >= n.published &&
       s.received >= n.received &&
+      bytes >= n.publishedBytes &&
       now > prev;
     if (continuous) {
       const dt = (now - prev) / 1000;
-      n.history.push({ t: now, published: (s.published - n.published) / dt, received: (s.received - n.received) / dt });
-      const cutoff = now - HISTORY_MS;
-      let drop = 0;
-      while (drop < n.history.length && n.history[drop]!.t < cutoff) drop++;
-      if (drop > 0) n.history.splice(0, drop);
+      n.history.push({
+        t: now,
+        published: (s.published - n.published) / dt,
+        received: (s.received - n.received) / dt,
+        bytes: (bytes - n.publishedBytes) / dt,
+      });
+      trim(n.history, now - HISTORY_MS);
     }
+    if (s.id !== n.id) n.topics = [];
+    if (s.topics && s.intervalMs) n.topics.push({ t: now, intervalMs: s.intervalMs, topics: s.topics });
+    trim(n.topics, now - TOPIC_WINDOW_MS);
     n.up = true;
     n.lastSeen = now;
     n.id = s.id;
     n.peers = s.peers;
     n.published = s.published;
     n.received = s.received;
+    n.publishedBytes = bytes;
+    n.drops = s.drops ?? n.drops;
+    n.clients = s.clients ?? [];
     this.evaluate(now);
     this.changed();
   }
@@ -175,7 +208,7 @@ export class ClusterState {
     let any = false;
     for (const n of this.nodes.values()) {
       const s = states.get(n.name);
-      if (JSON.stringify(s) === JSON.stringify(n.supervisor)) continue;
+      if (sameSupervisor(s, n.supervisor)) continue;
       n.supervisor = s;
       any = true;
     }
@@ -216,6 +249,92 @@ export class ClusterState {
     }
     return out;
   }
+
+  /** Whether a connection of a node is to another node of the cluster (not a client). */
+  isNodeLink(c: ClientInfo): boolean {
+    return this.nodes.has(c.name) && c.protocol === 'native' && c.link !== 'leaf';
+  }
+
+  /** Connections of clients (not other nodes) of the nodes that are up, by node. */
+  clients(): { node: string; client: ClientInfo }[] {
+    const out: { node: string; client: ClientInfo }[] = [];
+    for (const r of ROLE_ORDER)
+      for (const n of this.byRole(r)) {
+        if (!n.up) continue;
+        for (const c of n.clients) if (!this.isNodeLink(c)) out.push({ node: n.name, client: c });
+      }
+    return out;
+  }
+
+  /** The cluster's totals now. */
+  totals(): Totals {
+    let messages = 0;
+    let bytes = 0;
+    let drops = 0;
+    let nodesUp = 0;
+    for (const n of this.nodes.values()) {
+      drops += n.drops;
+      if (!n.up) continue;
+      nodesUp++;
+      const r = latestRates(n);
+      messages += r.published;
+      bytes += r.bytes;
+    }
+    const clients = this.clients().length;
+    return {
+      messages,
+      bytes,
+      connections: this.links().length + clients,
+      clients,
+      drops,
+      nodesUp,
+      nodes: this.nodes.size,
+    };
+  }
+
+  /** Records the totals at wall-clock time `t` for the cluster chart. */
+  sampleTotals(t: number): void {
+    const x = this.totals();
+    this.totalsHistory.push({ t, messages: x.messages, bytes: x.bytes });
+    trim(this.totalsHistory, t - HISTORY_MS);
+  }
+
+  /** The busiest topics across the nodes that are up (messages/s over the last `TOPIC_WINDOW_MS`). */
+  topTopics(max = 10): TopicRate[] {
+    const sum = new Map<string, { messages: number; bytes: number }>();
+    for (const n of this.nodes.values()) {
+      if (!n.up || n.topics.length === 0) continue;
+      const secs = n.topics.reduce((s, x) => s + x.intervalMs, 0) / 1000;
+      if (secs <= 0) continue;
+      for (const sample of n.topics)
+        for (const t of sample.topics) {
+          const e = sum.get(t.topic) ?? { messages: 0, bytes: 0 };
+          e.messages += t.messages / secs;
+          e.bytes += t.bytes / secs;
+          sum.set(t.topic, e);
+        }
+    }
+    return [...sum]
+      .map(([topic, r]) => ({ topic, messages: r.messages, bytes: r.bytes }))
+      .sort((a, b) => b.messages - a.messages || (a.topic < b.topic ? -1 : 1))
+      .slice(0, max);
+  }
+}
+
+function trim<T extends { t: number }>(xs: T[], cutoff: number): void {
+  let drop = 0;
+  while (drop < xs.length && xs[drop]!.t < cutoff) drop++;
+  if (drop > 0) xs.splice(0, drop);
+}
+
+function sameSupervisor(a: SupervisorState | undefined, b: SupervisorState | undefined): boolean {
+  if (a === undefined || b === undefined) return a === b;
+  // upSince moves by the clock skew of each reading: a second's difference is the same start.
+  const up =
+    a.upSince === undefined || b.upSince === undefined
+      ? a.upSince === b.upSince
+      : Math.abs(a.upSince - b.upSince) < 1000;
+  return a.state === b.state && a.restarts === b.restarts && a.lastError === b.lastError && up;
 }
 
 function blank(name: string, role: Role, inLayout: boolean): NodeState {
@@ -229,13 +348,19 @@ function blank(name: string, role: Role, inLayout: boolean): NodeState {
     peers: [],
     published: 0,
     received: 0,
+    publishedBytes: 0,
+    drops: 0,
     history: [],
+    topics: [],
+    clients: [],
     supervisor: undefined,
   };
 }
 
 /** The latest rates of a node, or zeros. */
-export function latestRates(n: NodeState): { published: number; received: number } {
+export function latestRates(n: NodeState): { published: number; received: number; bytes: number } {
   const last = n.history[n.history.length - 1];
-  return n.up && last ? { published: last.published, received: last.received } : { published: 0, received: 0 };
+  return n.up && last
+    ? { published: last.published, received: last.received, bytes: last.bytes }
+    : { published: 0, received: 0, bytes: 0 };
 }

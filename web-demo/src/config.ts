@@ -5,29 +5,22 @@
  * events-only mode: event stream and publish form.
  */
 
-export type Role = 'manager' | 'logger' | 'proxy' | 'worker';
-export const ROLE_ORDER: readonly Role[] = ['manager', 'logger', 'proxy', 'worker'];
+import {
+  CLUSTER_JSON_PATH,
+  ROLE_ORDER,
+  TOKEN_PATH,
+  type ClusterInfo,
+  type LayoutNode,
+  type PageToken,
+  type Role,
+} from '../../server/dashboard/shapes.js';
 
-export interface LayoutNode {
-  readonly name: string;
-  readonly role: Role;
-  readonly host: string;
-  readonly port: number;
-}
-
-export interface ClusterInfo {
-  readonly layout: { readonly nodes: readonly LayoutNode[]; readonly managerIsLogger: boolean };
-  readonly peer: string;
-  readonly stores: readonly string[];
-  readonly logPaths: readonly string[];
-}
+export { CLUSTER_JSON_PATH, ROLE_ORDER, TOKEN_PATH };
+export type { ClusterInfo, LayoutNode, PageToken, Role };
 
 export type DashboardConfig =
   | { readonly mode: 'cluster'; readonly peer: string; readonly cluster: ClusterInfo }
   | { readonly mode: 'events'; readonly peer: string; readonly reason: string };
-
-/** Where `/cluster.json` is fetched from (relative to the page). */
-export const CLUSTER_JSON_PATH = 'cluster.json';
 
 const isStringArray = (v: unknown): v is string[] => Array.isArray(v) && v.every((x) => typeof x === 'string');
 
@@ -107,15 +100,6 @@ export async function fetchClusterInfo(fetchFn: typeof fetch = fetch): Promise<C
   } catch {
     return 'cluster.json is not valid JSON';
   }
-}
-
-/** Where the launcher hands out the page's token when the cluster runs with auth on. */
-export const TOKEN_PATH = 'token';
-
-/** A token from the launcher and when it expires (ms since the epoch). */
-export interface PageToken {
-  readonly token: string;
-  readonly expiresAt: number;
 }
 
 /**

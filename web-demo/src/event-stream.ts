@@ -1,14 +1,20 @@
 /**
- * The event stream: messages on the topic prefixes the user types (comma-separated), newest first,
- * each as topic, event name and typed arguments. Typing is debounced and resubscribes (the old
- * subscription is dropped). Arrivals are queued and rendered at most once per animation frame;
- * only the newest `MAX_ROWS` are kept, so a flood costs one bounded render per frame.
+ * The event stream: messages on the topic prefixes the user types (comma-separated; empty or `*`
+ * is every topic the page may read), newest first, each as topic, event name and typed
+ * arguments, and the page's own publishes among them. Typing is debounced and resubscribes (the
+ * old subscription is dropped, and rows the new filter does not match go). Arrivals are queued and
+ * rendered at most once per animation frame, only the newest `MAX_ROWS` kept; above
+ * `RENDER_PER_SECOND` arrivals a second the stream is sampled (one in k shown, k said in the
+ * meta line), so a flood costs one bounded render per frame and stays readable.
  */
 import type { Data, Endpoint, Subscription } from 'isobroker';
 import { describeMessage, type MessageView } from './data-format.js';
 import { clip, clockTime, debounce, frameScheduler, h } from './dom.js';
 
 export const MAX_ROWS = 500;
+/** Above this many arrivals a second, one in k is shown (k the smallest that fits). */
+export const RENDER_PER_SECOND = 25;
+const SAMPLE_WINDOW_MS = 1000;
 const FILTER_DEBOUNCE_MS = 300;
 const MAX_VALUE_CHARS = 240;
 const FILTER_KEY = 'isobroker.dashboard.filter';
@@ -17,6 +23,8 @@ interface Arrival {
   readonly topic: string;
   readonly data: Data;
   readonly time: number;
+  /** Published by this page. */
+  readonly own: boolean;
 }
 
 export interface EventStreamElements {
@@ -28,13 +36,56 @@ export interface EventStreamElements {
   readonly empty: HTMLElement;
 }
 
-/** Prefixes from the filter text: comma-separated, trimmed, empty ones dropped; `*` is every topic. */
+/** Prefixes from the filter text: comma-separated, trimmed, empty ones dropped; `*` or nothing is every topic. */
 export function parseFilter(text: string): string[] {
-  return text
+  const out = text
     .split(',')
     .map((p) => p.trim())
     .filter((p) => p !== '')
     .map((p) => (p === '*' ? '' : p));
+  return out.length === 0 || out.includes('') ? [''] : out;
+}
+
+/** Whether `topic` is under one of `prefixes`. */
+export const matches = (prefixes: readonly string[], topic: string): boolean =>
+  prefixes.some((p) => topic.startsWith(p));
+
+/**
+ * Decides which arrivals are shown: all while they come at most `perSecond` a second, else one in
+ * k, k measured over the last window.
+ */
+export class Sampler {
+  private windowStart: number | undefined;
+  private windowCount = 0;
+  private seq = 0;
+  /** One in this many arrivals is shown (1: all). */
+  every = 1;
+  /** Arrivals a second in the last full window. */
+  rate = 0;
+
+  constructor(private readonly perSecond = RENDER_PER_SECOND) {}
+
+  /** Counts one arrival at `now` (ms); whether it is shown. */
+  take(now: number): boolean {
+    if (this.windowStart === undefined) this.windowStart = now;
+    this.windowCount++;
+    const span = now - this.windowStart;
+    if (span >= SAMPLE_WINDOW_MS) {
+      this.rate = (this.windowCount * 1000) / span;
+      this.every = this.rate > this.perSecond ? Math.ceil(this.rate / this.perSecond) : 1;
+      this.windowStart = now;
+      this.windowCount = 0;
+    }
+    return this.seq++ % this.every === 0;
+  }
+
+  reset(): void {
+    this.windowStart = undefined;
+    this.windowCount = 0;
+    this.seq = 0;
+    this.every = 1;
+    this.rate = 0;
+  }
 }
 
 function argChip(type: string, text: string): HTMLElement {
@@ -51,9 +102,20 @@ function rowOf(a: Arrival, v: MessageView): HTMLElement {
   const name = v.kind === 'event' ? v.name : v.kind === 'data' ? '' : `${v.kind} ${v.name}`;
   return h(
     'div',
-    { class: `event-row kind-${v.kind}`, 'data-testid': 'event-row', 'data-topic': a.topic, 'data-name': name },
-    h('span', { class: 'ev-time' }, clockTime(a.time)),
-    h('span', { class: 'ev-topic', title: a.topic }, a.topic),
+    {
+      class: `event-row kind-${v.kind}${a.own ? ' own' : ''}`,
+      'data-testid': 'event-row',
+      'data-topic': a.topic,
+      'data-name': name,
+      'data-own': a.own ? 'yes' : undefined,
+    },
+    h('span', { class: 'ev-time', title: new Date(a.time).toString() }, clockTime(a.time)),
+    h(
+      'span',
+      { class: 'ev-topic', title: a.topic },
+      a.own ? h('span', { class: 'own-badge', title: 'published by this page' }, 'sent') : '',
+      a.topic,
+    ),
     h('span', { class: 'ev-name' }, name || h('span', { class: 'muted' }, 'value')),
     h(
       'span',
@@ -70,6 +132,10 @@ export class EventStream {
   private paused = false;
   private received = 0;
   private skipped = 0;
+  private own = 0;
+  private readonly sampler = new Sampler();
+  /** What the cluster said it serves when it narrowed the page's subscription. */
+  private served: string | undefined;
   private readonly frame = frameScheduler(() => this.flush());
 
   constructor(
@@ -92,25 +158,53 @@ export class EventStream {
       el.filter.value = t.getAttribute('data-suggest') ?? '';
       this.setFilter(el.filter.value);
     });
+    endpoint.on('error', (ev) => {
+      if ((ev.code as string) !== 'subscription_narrowed') return;
+      this.served = ev.context ?? ev.message;
+      this.updateMeta();
+    });
     this.setFilter(start);
   }
 
-  /** Subscribes to the prefixes in `text` instead of the current ones. */
+  /**
+   * Subscribes to the prefixes in `text` instead of the current ones; rows and queued arrivals the
+   * new prefixes do not match go.
+   */
   setFilter(text: string): void {
     const next = parseFilter(text);
     if (this.sub && next.join('\u0000') === this.prefixes.join('\u0000')) return;
     this.sub?.unsubscribe();
-    this.sub = undefined;
     this.prefixes = next;
+    this.served = undefined;
     safeStorage()?.setItem(FILTER_KEY, text);
-    if (next.length > 0) this.sub = this.endpoint.subscribe(next, ({ topic, data }) => this.arrive(topic, data));
+    this.sub = this.endpoint.subscribe(next, ({ topic, data }) => this.arrive(topic, data));
+    this.pending = this.pending.filter((a) => matches(next, a.topic));
+    for (const row of Array.from(this.el.list.children) as HTMLElement[])
+      if (!matches(next, row.dataset.topic ?? '')) row.remove();
+    this.sampler.reset();
     this.updateHint();
     this.updateMeta();
   }
 
+  /** Shows a message this page published (the endpoint does not deliver its own publishes back). */
+  showOwn(topic: string, data: Data): void {
+    if (!matches(this.prefixes, topic)) return;
+    this.own++;
+    this.queue({ topic, data, time: Date.now(), own: true });
+  }
+
   private arrive(topic: string, data: Data): void {
     this.received++;
-    this.pending.push({ topic, data, time: Date.now() });
+    const now = Date.now();
+    if (!this.sampler.take(now)) {
+      this.skipped++;
+      return;
+    }
+    this.queue({ topic, data, time: now, own: false });
+  }
+
+  private queue(a: Arrival): void {
+    this.pending.push(a);
     if (this.pending.length > 2 * MAX_ROWS) {
       const drop = this.pending.length - MAX_ROWS;
       this.pending.splice(0, drop);
@@ -132,6 +226,7 @@ export class EventStream {
     this.pending = [];
     this.received = 0;
     this.skipped = 0;
+    this.own = 0;
     this.el.list.replaceChildren();
     this.updateMeta();
   }
@@ -172,10 +267,19 @@ export class EventStream {
 
   private updateMeta(): void {
     const shown = this.el.list.childElementCount;
-    const parts = [`${shown} shown`, `${this.received} received`];
-    if (this.skipped > 0) parts.push(`${this.skipped} skipped (flood: only the newest ${MAX_ROWS} are kept)`);
+    const all = this.prefixes.length === 1 && this.prefixes[0] === '';
+    const parts = [all ? 'all topics' : this.prefixes.join(', '), `${shown} shown`, `${this.received} received`];
+    if (this.own > 0) parts.push(`${this.own} sent by this page`);
+    const every = this.sampler.every;
+    if (every > 1)
+      parts.push(
+        `sampled: 1 in ${every} shown (${Math.round(this.sampler.rate)}/s arriving, the page draws up to ${RENDER_PER_SECOND}/s)`,
+      );
+    else if (this.skipped > 0) parts.push(`${this.skipped} not shown (sampled or past the newest ${MAX_ROWS})`);
     if (this.paused) parts.push(`paused — ${this.pending.length} waiting`);
-    this.el.meta.textContent = this.prefixes.length ? parts.join(' · ') : '';
+    if (this.served) parts.push(`the cluster serves this page: ${this.served}`);
+    this.el.meta.textContent = parts.join(' · ');
+    this.el.meta.dataset.sample = String(every);
     this.el.empty.hidden = shown > 0;
   }
 
@@ -183,11 +287,12 @@ export class EventStream {
   private updateHint(): void {
     const suggest = (): HTMLElement =>
       h('button', { type: 'button', class: 'linkish', 'data-suggest': 'demo/' }, 'demo/');
+    const all = this.prefixes.length === 1 && this.prefixes[0] === '';
     this.el.empty.replaceChildren(
-      ...(this.prefixes.length === 0
-        ? ['no events yet — try the filter ', suggest(), ' (any topic prefix; several separated by commas; * for all)']
+      ...(all
+        ? ['no events yet — every topic this page may read is shown (type a prefix to narrow, e.g. ', suggest(), ')']
         : [
-            `no events yet on ${this.prefixes.map((p) => p || '*').join(', ')}`,
+            `no events yet on ${this.prefixes.join(', ')}`,
             ...(this.prefixes.includes('demo/') ? [] : [' — try ', suggest()]),
           ]),
     );

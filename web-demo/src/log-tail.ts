@@ -1,40 +1,32 @@
 /**
  * The log tail: the newest rows of one log path as loggers write them. Loggers publish every
- * written batch on `isobroker/logtail/<path>` as `isobroker::log_tail(path, fields, rows)` with
- * values already formatted as in the log file.
+ * written batch on `isobroker/logtail/<path>` as `isobroker::log_tail(path, fields, rows, types)`
+ * with values already formatted as in the log file. `time` columns show in local time, the raw
+ * value (epoch seconds) on hover.
  */
-import { isZeekEvent, parseZeekMessage, type Data, type Endpoint, type Subscription } from 'isobroker';
-import { frameScheduler, h } from './dom.js';
+import type { Endpoint, Subscription } from 'isobroker';
+import { LOG_TAIL_EVENT, LOG_TAIL_TOPIC_PREFIX, logBatchOf, type LogBatch } from '../../server/dashboard/shapes.js';
+import { clockTime, frameScheduler, h } from './dom.js';
 
-export const LOG_TAIL_TOPIC_PREFIX = 'isobroker/logtail/';
-export const LOG_TAIL_EVENT = 'isobroker::log_tail';
+export { LOG_TAIL_EVENT, LOG_TAIL_TOPIC_PREFIX, logBatchOf };
+export type { LogBatch };
+
 export const MAX_LOG_ROWS = 200;
 
-export interface LogBatch {
-  readonly path: string;
-  readonly fields: readonly string[];
-  readonly rows: readonly (readonly string[])[];
-}
-
-const strings = (d: Data | undefined): string[] | undefined =>
-  d?.type === 'vector' && d.elements.every((e) => e.type === 'string')
-    ? d.elements.map((e) => (e as { value: string }).value)
-    : undefined;
-
-/** The batch in a log-tail message, or undefined when it is not a well-formed `log_tail` event. */
-export function logBatchOf(data: Data): LogBatch | undefined {
-  if (!isZeekEvent(data)) return undefined;
-  const ev = parseZeekMessage(data);
-  if (ev.kind !== 'event' || ev.name !== LOG_TAIL_EVENT) return undefined;
-  const [path, fields, rows] = ev.args;
-  const f = strings(fields);
-  if (path?.type !== 'string' || !f || rows?.type !== 'vector') return undefined;
-  const out: string[][] = [];
-  for (const r of rows.elements) {
-    const cells = strings(r);
-    if (cells) out.push(cells);
-  }
-  return { path: path.value, fields: f, rows: out };
+/**
+ * A `time` value as the log file holds it (epoch seconds, `1714564800.123456`) in local time:
+ * `HH:MM:SS.mmm` today, with the date before it on other days; undefined when it is not one.
+ */
+export function localTime(raw: string, today = new Date()): string | undefined {
+  if (!/^-?\d+(\.\d+)?$/.test(raw)) return undefined;
+  const ms = Number(raw) * 1000;
+  if (!Number.isFinite(ms)) return undefined;
+  const d = new Date(ms);
+  if (Number.isNaN(d.getTime())) return undefined;
+  const sameDay =
+    d.getFullYear() === today.getFullYear() && d.getMonth() === today.getMonth() && d.getDate() === today.getDate();
+  const p = (n: number): string => String(n).padStart(2, '0');
+  return sameDay ? clockTime(ms) : `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${clockTime(ms)}`;
 }
 
 export interface LogTailElements {
@@ -48,6 +40,7 @@ export interface LogTailElements {
 export class LogTail {
   private sub: Subscription | undefined;
   private fields: readonly string[] = [];
+  private types: readonly string[] = [];
   private rows: (readonly string[])[] = [];
   private total = 0;
   private fieldsChanged = false;
@@ -71,6 +64,7 @@ export class LogTail {
     this.el.select.value = path;
     this.sub?.unsubscribe();
     this.fields = [];
+    this.types = [];
     this.rows = [];
     this.total = 0;
     this.fieldsChanged = true;
@@ -87,6 +81,7 @@ export class LogTail {
   private add(b: LogBatch): void {
     if (b.fields.join('\t') !== this.fields.join('\t')) {
       this.fields = b.fields;
+      this.types = b.types;
       this.rows = [];
       this.fresh = [];
       this.fieldsChanged = true;
@@ -101,13 +96,28 @@ export class LogTail {
 
   private render(): void {
     const n = this.fields.length;
+    const today = new Date();
+    const cell = (raw: string, k: number): HTMLElement => {
+      const local = this.types[k] === 'time' ? localTime(raw, today) : undefined;
+      return local === undefined
+        ? h('td', {}, raw)
+        : h('td', { class: 'time', title: `${raw} (epoch seconds)`, 'data-raw': raw }, local);
+    };
     const row = (r: readonly string[]): HTMLElement =>
-      h('tr', { 'data-testid': 'log-row' }, ...Array.from({ length: n }, (_, k) => h('td', {}, r[k] ?? '')));
+      h('tr', { 'data-testid': 'log-row' }, ...Array.from({ length: n }, (_, k) => cell(r[k] ?? '', k)));
     if (this.fieldsChanged) {
       // New columns: rebuild everything once.
       this.fieldsChanged = false;
       this.el.head.replaceChildren(
-        this.fields.length ? h('tr', {}, ...this.fields.map((f) => h('th', { scope: 'col' }, f))) : '',
+        this.fields.length
+          ? h(
+              'tr',
+              {},
+              ...this.fields.map((f, k) =>
+                h('th', { scope: 'col', title: this.types[k] ? `${f}: ${this.types[k]}` : undefined }, f),
+              ),
+            )
+          : '',
       );
       const body: HTMLElement[] = [];
       for (let i = this.rows.length - 1; i >= 0; i--) body.push(row(this.rows[i]!));

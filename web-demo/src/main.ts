@@ -1,7 +1,8 @@
 /**
  * The live cluster dashboard. Reads `/cluster.json` from the launcher, peers a browser endpoint
- * with the manager (with the token the launcher hands out at `/token` when auth is on) and shows topology, message rates, an event stream, a store browser, a log
- * tail and a publish form. Against any other endpoint (a plain hub, a Zeek's JSON v1 URL) it
+ * with the manager (with the token the launcher hands out at `/token` when auth is on) and shows cluster totals,
+ * topology, message rates, nodes (uptime, restarts, failures), the busiest topics, client
+ * connections, an event stream, a store browser, a log tail and a publish form. Against any other endpoint (a plain hub, a Zeek's JSON v1 URL) it
  * shows the event stream and the publish form only, and says why.
  */
 import { Endpoint, newEndpointId } from 'isobroker';
@@ -46,7 +47,7 @@ async function main(): Promise<void> {
   const endpoint = new Endpoint({ id, name: `dashboard-${id.slice(0, 8)}`, role: 'browser' });
   const banner = new ConnectionBanner(endpoint, cfg.peer, { banner: byId('banner'), dot: byId('conn-dot') });
 
-  new EventStream(
+  const events = new EventStream(
     endpoint,
     {
       filter: byId<HTMLInputElement>('event-filter'),
@@ -71,10 +72,18 @@ async function main(): Promise<void> {
       result: byId('publish-result'),
     },
     !cfg.peer.endsWith(JSON_V1_SUFFIX),
+    (topic, data) => events.showOwn(topic, data),
   );
 
   if (cfg.mode === 'cluster') {
-    startClusterPanel(endpoint, cfg.cluster, byId('topology'), byId('rates'));
+    startClusterPanel(endpoint, cfg.cluster, {
+      topology: byId('topology'),
+      rates: byId('rates'),
+      totals: { tiles: byId('totals-tiles'), chart: byId('totals-chart') },
+      nodes: byId<HTMLTableSectionElement>('nodes-body'),
+      topics: { body: byId<HTMLTableSectionElement>('topics-body'), empty: byId('topics-empty') },
+      clients: { body: byId<HTMLTableSectionElement>('clients-body'), meta: byId('clients-meta') },
+    });
     // The clone loads its IndexedDB copy now and syncs once the peering is up.
     new StoreBrowser(endpoint, cfg.cluster.stores, {
       select: byId<HTMLSelectElement>('store-select'),

@@ -1,7 +1,8 @@
 /**
  * The publish form: a topic, an event name and typed arguments, published as a Zeek event with
  * `endpoint.publish(topic, makeEvent(name, args))`. Invalid input is reported inline with the
- * SDK's own messages; nothing is sent until every argument is valid.
+ * SDK's own messages; nothing is sent until every argument is valid. The defaults (`Demo::ping` on
+ * `demo/ping`) reach the demo cluster's manager, which answers with `Demo::pong` on `demo/pong`.
  */
 import { makeEvent, toText, type Data, type Endpoint } from 'isobroker';
 import { ARG_PLACEHOLDER, ARG_TYPES, parseArg, type ArgType } from './arg-parse.js';
@@ -39,6 +40,8 @@ export class PublishForm {
     private readonly el: PublishFormElements,
     /** Whether `endpoint.hasRoute` knows the subscribers (native peerings; not a Zeek's JSON v1). */
     private readonly knowsRoutes: boolean,
+    /** Called with every message sent (the event stream shows the page's own publishes). */
+    private readonly onSent: (topic: string, data: Data) => void = () => undefined,
   ) {
     for (const [t, v] of INITIAL_ARGS) this.addRow(t, v);
     el.addArg.addEventListener('click', () => {
@@ -127,13 +130,15 @@ export class PublishForm {
         return;
       }
     }
+    const event = makeEvent(name, args);
     try {
-      this.endpoint.publish(topic, makeEvent(name, args));
+      this.endpoint.publish(topic, event);
     } catch (err) {
       this.showError(`not sent: ${err instanceof Error ? err.message : String(err)}`);
       return;
     }
     this.showError(undefined);
+    this.onSent(topic, event);
     const shown = `${name}(${args.map((a) => `${typeLabel(a)} ${toText(a)}`).join(', ')})`;
     const nobody = this.knowsRoutes && !this.endpoint.hasRoute(topic);
     this.el.result.textContent = `sent ${shown} on ${topic}${nobody ? ' — no subscriber of this topic is reachable, so nobody receives it' : ''}`;

@@ -1,66 +1,54 @@
 /**
- * Message rates: one small chart per node with two lines over the last minute — messages
- * published and received per second — drawn on a canvas, redrawn at least once a second.
+ * Message rates: one chart per node over the last minute — messages published and received per
+ * second — with a time axis, a msg/s axis and the values under the pointer (uPlot), redrawn at
+ * least once a second.
  */
 import { h } from './dom.js';
-import {
-  DOWN_AFTER_MS,
-  HISTORY_MS,
-  latestRates,
-  type ClusterState,
-  type NodeState,
-  type RateSample,
-} from './cluster-state.js';
+import { DOWN_AFTER_MS, HISTORY_MS, latestRates, type ClusterState, type NodeState } from './cluster-state.js';
 import { ROLE_ORDER } from './config.js';
+import { TimeChart } from './charts.js';
+import { compact, msgRate } from './units.js';
 
-const CHART_H = 44;
+const CHART_H = 120;
 const MIN_SPAN_MS = 10_000;
 
 interface Card {
   readonly root: HTMLElement;
-  readonly canvas: HTMLCanvasElement;
+  readonly chart: TimeChart;
   readonly value: HTMLElement;
 }
 
-const fmt = (r: number): string => (r >= 100 ? r.toFixed(0) : r.toFixed(1));
-
-interface Palette {
-  readonly grid: string;
-  readonly pub: string;
-  readonly recv: string;
-  readonly muted: string;
+/** Times and values of a history with a gap (null) wherever the node was silent. */
+export function withGaps<T extends { t: number }>(
+  samples: readonly T[],
+  picks: readonly ((s: T) => number)[],
+  gapMs = DOWN_AFTER_MS,
+): { times: number[]; values: (number | null)[][] } {
+  const times: number[] = [];
+  const values: (number | null)[][] = picks.map(() => []);
+  let prev: number | undefined;
+  for (const s of samples) {
+    if (prev !== undefined && s.t - prev > gapMs) {
+      times.push((prev + s.t) / 2);
+      for (const v of values) v.push(null);
+    }
+    times.push(s.t);
+    for (const [i, p] of picks.entries()) values[i]!.push(p(s));
+    prev = s.t;
+  }
+  return { times, values };
 }
 
 export class RatesView {
   private readonly cards = new Map<string, Card>();
   private signature = '';
-  /** Canvas widths in CSS pixels, kept by a ResizeObserver so drawing never forces a layout. */
-  private readonly widths = new WeakMap<Element, number>();
-  private readonly resize = new ResizeObserver((entries) => {
-    for (const e of entries) this.widths.set(e.target, e.contentRect.width);
-    this.render(performance.now());
-  });
-  private palette: Palette | undefined;
 
   constructor(
     private readonly container: HTMLElement,
     private readonly state: ClusterState,
   ) {}
 
-  /** Chart colours from the style sheet's custom properties, read once. */
-  private colors(): Palette {
-    if (this.palette) return this.palette;
-    const st = getComputedStyle(document.documentElement);
-    const v = (name: string, fallback: string): string => st.getPropertyValue(name).trim() || fallback;
-    this.palette = {
-      grid: v('--chart-grid', '#333'),
-      pub: v('--pub', '#4aa3ff'),
-      recv: v('--recv', '#f0a030'),
-      muted: v('--muted', '#888'),
-    };
-    return this.palette;
-  }
-
+  /** Draws every node's chart; `now` is the page clock (ms, `performance.now()`). */
   render(now: number): void {
     const nodes = ROLE_ORDER.flatMap((r) => this.state.byRole(r));
     const sig = nodes.map((n) => n.name).join(',');
@@ -70,86 +58,53 @@ export class RatesView {
 
   private build(nodes: readonly NodeState[], sig: string): void {
     this.signature = sig;
-    for (const c of this.cards.values()) this.resize.unobserve(c.canvas);
+    for (const c of this.cards.values()) c.chart.destroy();
     this.cards.clear();
     const els = nodes.map((n) => {
-      const canvas = h('canvas', {
-        'data-testid': 'rate-chart',
-        'data-node': n.name,
-        height: CHART_H,
-        'aria-label': `message rates of ${n.name}`,
-      });
+      const plot = h('div', { class: 'rate-plot', 'aria-label': `message rates of ${n.name}` });
       const value = h('span', { class: 'rate-value' });
       const root = h(
         'div',
-        { class: 'rate-card' },
+        { class: 'rate-card', 'data-testid': 'rate-chart', 'data-node': n.name },
         h('div', { class: 'rate-head' }, h('span', { class: 'rate-name' }, n.name), value),
-        canvas,
+        plot,
       );
-      this.cards.set(n.name, { root, canvas, value });
+      const chart = new TimeChart(plot, {
+        height: CHART_H,
+        lines: [
+          { label: '↑ published', color: '--pub', format: msgRate },
+          { label: '↓ received', color: '--recv', format: msgRate },
+        ],
+        ticks: [compact],
+        units: ['msg/s'],
+      });
+      this.cards.set(n.name, { root, chart, value });
       return root;
     });
     this.container.replaceChildren(...els);
-    for (const c of this.cards.values()) this.resize.observe(c.canvas);
   }
 
   private draw(n: NodeState, card: Card, now: number): void {
     const r = latestRates(n);
     card.root.classList.toggle('down', !n.up);
-    card.canvas.dataset.published = r.published.toFixed(1);
-    card.canvas.dataset.received = r.received.toFixed(1);
+    card.root.dataset.published = r.published.toFixed(1);
+    card.root.dataset.received = r.received.toFixed(1);
     const known = n.up && n.history.length > 0;
     card.value.replaceChildren(
       known
-        ? h('span', { class: 'pub', title: 'published per second' }, `↑${fmt(r.published)}`)
+        ? h('span', { class: 'pub', title: 'published per second' }, `↑${msgRate(r.published)}`)
         : h('span', { class: 'muted' }, n.up ? 'measuring…' : n.lastSeen === undefined ? 'no stats yet' : 'down'),
-      known ? h('span', { class: 'recv', title: 'received per second' }, `↓${fmt(r.received)}`) : '',
+      known ? h('span', { class: 'recv', title: 'received per second' }, `↓${msgRate(r.received)}`) : '',
     );
-    const c = card.canvas;
-    const dpr = window.devicePixelRatio || 1;
-    const cssW = Math.round(this.widths.get(c) ?? 0);
-    if (cssW < 10) return; // not laid out yet: the ResizeObserver calls back
-    const w = Math.round(cssW * dpr);
-    const hgt = Math.round(CHART_H * dpr);
-    if (c.width !== w) c.width = w;
-    if (c.height !== hgt) c.height = hgt;
-    const ctx = c.getContext('2d');
-    if (!ctx) return;
-    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
-    ctx.clearRect(0, 0, cssW, CHART_H);
-    const pal = this.colors();
-    ctx.strokeStyle = pal.grid;
-    ctx.lineWidth = 1;
-    ctx.beginPath();
-    ctx.moveTo(0, CHART_H - 0.5);
-    ctx.lineTo(cssW, CHART_H - 0.5);
-    ctx.stroke();
+    // The page clock (performance.now) → wall clock for the time axis.
+    const wall = Date.now() - now;
     const pts = n.history.filter((s) => s.t >= now - HISTORY_MS);
-    if (pts.length === 0) return;
-    // The time axis grows with the history (at least MIN_SPAN_MS) up to a minute, then scrolls.
-    const span = Math.min(HISTORY_MS, Math.max(MIN_SPAN_MS, now - pts[0]!.t));
-    const from = now - span;
-    const max = Math.max(1, ...pts.map((s) => Math.max(s.published, s.received)));
-    const x = (t: number): number => ((t - from) / span) * cssW;
-    const y = (v: number): number => CHART_H - 3 - (v / max) * (CHART_H - 8);
-    const line = (pick: (s: RateSample) => number, color: string): void => {
-      ctx.strokeStyle = color;
-      ctx.lineWidth = 1.5;
-      ctx.beginPath();
-      let prev: number | undefined;
-      for (const s of pts) {
-        // A silence longer than the down threshold is drawn as a break in the line.
-        if (prev === undefined || s.t - prev > DOWN_AFTER_MS) ctx.moveTo(x(s.t), y(pick(s)));
-        else ctx.lineTo(x(s.t), y(pick(s)));
-        prev = s.t;
-      }
-      ctx.stroke();
-    };
-    line((s) => s.received, pal.recv);
-    line((s) => s.published, pal.pub);
-    ctx.fillStyle = pal.muted;
-    ctx.font = '10px system-ui, sans-serif';
-    ctx.textBaseline = 'top';
-    ctx.fillText(`${fmt(max)}/s`, 2, 1);
+    const { times, values } = withGaps(pts, [(s) => s.published, (s) => s.received]);
+    card.chart.update(
+      times.map((t) => t + wall),
+      values,
+      now + wall,
+      MIN_SPAN_MS,
+    );
   }
 }

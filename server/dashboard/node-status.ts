@@ -1,0 +1,182 @@
+/**
+ * A cluster node's status for the dashboard: twice a second (`STATS_INTERVAL_MS`) the node
+ * publishes `isobroker::node_stats` on `isobroker/stats/<name>` (layout in `shapes.ts`) with its
+ * counters, its peers, the busiest topics it published on since the last stats, and every
+ * connection with its send queue (from `endpoint.peers()`).
+ *
+ * Topics are counted by a wrapper around the endpoint's `publish` and `publishEncoded`, so that
+ * everything the node sends — the demo's events, log writes, store updates — counts: each message
+ * adds one to its topic (a map cleared at every stats), and one message in `BYTES_SAMPLE_EVERY`
+ * is encoded to measure its size (`publishEncoded` gets its size for free), so bytes are an
+ * estimate whose cost stays a small fraction of publishing itself.
+ */
+import { DEFAULT_LINKS, type Endpoint, type LogRouter, type PeerInfo } from '../../src/index.js';
+import { encodeValue } from '../../src/internal.js';
+import {
+  MAX_STATS_CLIENTS,
+  MAX_STATS_TOPICS,
+  STATS_INTERVAL_MS,
+  nodeStatsEvent,
+  statsTopic,
+  type ClientInfo,
+  type TopicSample,
+} from './shapes.js';
+
+/** One message in this many is encoded to measure its size. */
+export const BYTES_SAMPLE_EVERY = 16;
+/** Distinct topics counted per interval; the rest go to `OTHER_TOPICS`. */
+export const MAX_COUNTED_TOPICS = 1024;
+/** Where messages on topics beyond `MAX_COUNTED_TOPICS` are counted. */
+export const OTHER_TOPICS = '(other topics)';
+
+/** Messages and (sampled) bytes per topic since the last `take`. */
+export class TopicCounter {
+  private counts = new Map<string, { messages: number; bytes: number }>();
+  private n = 0;
+  /** Bytes of every message, estimated from the sample (total since start). */
+  bytes = 0;
+
+  /** Counts one message; `size` when known, else measured for one message in `BYTES_SAMPLE_EVERY`. */
+  add(topic: string, size: () => number, known = false): void {
+    let c = this.counts.get(topic);
+    if (!c) {
+      const key = this.counts.size < MAX_COUNTED_TOPICS ? topic : OTHER_TOPICS;
+      c = this.counts.get(key) ?? { messages: 0, bytes: 0 };
+      this.counts.set(key, c);
+    }
+    c.messages++;
+    let b = 0;
+    if (known) b = size();
+    else if (this.n++ % BYTES_SAMPLE_EVERY === 0) b = size() * BYTES_SAMPLE_EVERY;
+    c.bytes += b;
+    this.bytes += b;
+  }
+
+  /** The `max` busiest topics since the last call, and a fresh start. */
+  take(max = MAX_STATS_TOPICS): TopicSample[] {
+    const out = [...this.counts]
+      .map(([topic, c]) => ({ topic, messages: c.messages, bytes: c.bytes }))
+      .sort((a, b) => b.messages - a.messages || (a.topic < b.topic ? -1 : 1))
+      .slice(0, max);
+    this.counts = new Map();
+    return out;
+  }
+}
+
+/** Counts every message `ep` publishes in `counter` (wraps its `publish` and `publishEncoded`). */
+export function countPublishes(ep: Endpoint, counter: TopicCounter): void {
+  const publish = ep.publish.bind(ep);
+  const publishEncoded = ep.publishEncoded.bind(ep);
+  ep.publish = (topic, value) => {
+    publish(topic, value);
+    // After the call: a message the endpoint refused (closed, bad topic) is not counted.
+    if (typeof topic === 'string' && value !== null && typeof value === 'object' && 'type' in value)
+      counter.add(topic, () => {
+        try {
+          return topic.length + encodeValue(value as Parameters<typeof encodeValue>[0]).length;
+        } catch {
+          return topic.length;
+        }
+      });
+    else counter.add(String(topic), () => String(topic).length);
+  };
+  ep.publishEncoded = (topic, bytes) => {
+    publishEncoded(topic, bytes);
+    counter.add(topic, () => topic.length + bytes.length, true);
+  };
+}
+
+/** The send-buffer limits of a connection (the node runs with the default link options). */
+function limitsOf(p: PeerInfo): { size: number; bytes: number } {
+  const l =
+    p.protocol === 'json'
+      ? p.direction === 'inbound'
+        ? DEFAULT_LINKS.jsonClients
+        : DEFAULT_LINKS.jsonServers
+      : p.link === 'leaf'
+        ? DEFAULT_LINKS.leaves
+        : DEFAULT_LINKS.peers;
+  return { size: l.bufferSize, bytes: l.bufferBytes };
+}
+
+/** Every connected peer of `ep` as the dashboard lists it. */
+export function clientsOf(ep: Endpoint): ClientInfo[] {
+  const filters = new Map(ep.reachable().map((r) => [r.id, r.filter.length]));
+  return ep
+    .peers()
+    .filter((p) => p.status === 'connected')
+    .slice(0, MAX_STATS_CLIENTS)
+    .map((p) => {
+      const s = p.stats;
+      const lim = limitsOf(p);
+      const fill = s ? Math.max(s.queued / lim.size, lim.bytes > 0 ? s.queuedBytes / lim.bytes : 0) : 0;
+      return {
+        name: p.name ?? p.url,
+        kind: p.role ?? (p.protocol === 'json' ? 'json' : 'unknown'),
+        protocol: p.protocol,
+        link: p.link ?? '',
+        direction: p.direction,
+        address: p.url,
+        subscriptions: p.id !== undefined && filters.has(p.id) ? filters.get(p.id)! : -1,
+        queued: s?.queued ?? 0,
+        fill: Math.min(1, fill),
+        drops: s?.overflows ?? 0,
+      };
+    });
+}
+
+/**
+ * Starts publishing `ep`'s status every `STATS_INTERVAL_MS` as node `name` of role `role`;
+ * returns the stop function.
+ */
+export function startNodeStatus(ep: Endpoint, name: string, role: string, router: LogRouter): () => void {
+  const counter = new TopicCounter();
+  countPublishes(ep, counter);
+  // Drops are counted per connection; a connection that goes keeps its drops in the total.
+  const lastDrops = new Map<string, number>();
+  let drops = 0;
+  let last = Date.now();
+  const timer = setInterval(() => {
+    if (ep.isClosed) return;
+    const clients = clientsOf(ep);
+    const seen = new Set<string>();
+    for (const c of clients) {
+      const key = `${c.direction} ${c.address} ${c.name}`;
+      seen.add(key);
+      drops += Math.max(0, c.drops - (lastDrops.get(key) ?? 0));
+      lastDrops.set(key, c.drops);
+    }
+    for (const k of lastDrops.keys()) if (!seen.has(k)) lastDrops.delete(k);
+    const s = ep.stats();
+    const l = router.stats();
+    const now = Date.now();
+    const topics = counter.take();
+    ep.publish(
+      statsTopic(name),
+      nodeStatsEvent({
+        name,
+        role,
+        id: ep.id,
+        peers: ep
+          .peers()
+          .filter((p) => p.status === 'connected' && p.name)
+          .map((p) => p.name!),
+        published: s.published,
+        received: s.received,
+        logging: {
+          bufferedRecords: l.bufferedRecords,
+          bufferedBytes: l.bufferedBytes,
+          dropped: l.dropped,
+          duplicates: l.duplicates,
+        },
+        publishedBytes: counter.bytes,
+        drops: drops + l.dropped,
+        intervalMs: now - last,
+        topics,
+        clients,
+      }),
+    );
+    last = now;
+  }, STATS_INTERVAL_MS);
+  return () => clearInterval(timer);
+}
