@@ -6,7 +6,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { ConfigError, Endpoint, type PeerInfo } from 'isobroker';
-import { listen, type Listener } from 'isobroker/node';
+import { listen } from 'isobroker/node';
 import { JSON_PATH, jsonV1 } from 'isobroker/json-v1';
 import { memoryPair } from '../../src/internal.js';
 import { jsonClient, type RawClient } from '../support/ws-client.js';

@@ -119,6 +119,7 @@ describe('the packed tarball', () => {
       'dist/src/index.js',
       'dist/src/node/index.d.ts',
       'dist/src/browser/index.js',
+      'dist/src/json-v1.js',
       'dist/server/cli/cli.js',
       'bin/isobroker.js',
     ]) {
