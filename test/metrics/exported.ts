@@ -36,10 +36,11 @@ export async function fullyConfigured(cleanup: (() => unknown)[]): Promise<Expor
   const families: Exported['families'][number][] = [];
   for (const m of await metrics.registry.getMetricsAsJSON()) {
     series.add(m.name);
-    if (m.type === 'histogram') for (const s of ['_bucket', '_sum', '_count']) series.add(`${m.name}${s}`);
-    if (m.type === 'summary') for (const s of ['_sum', '_count']) series.add(`${m.name}${s}`);
+    const type = String(m.type);
+    if (type === 'histogram') for (const s of ['_bucket', '_sum', '_count']) series.add(`${m.name}${s}`);
+    if (type === 'summary') for (const s of ['_sum', '_count']) series.add(`${m.name}${s}`);
     const metric = metrics.registry.getSingleMetric(m.name) as unknown as { labelNames?: readonly string[] };
-    families.push({ name: m.name, type: String(m.type), labels: metric.labelNames ?? [] });
+    families.push({ name: m.name, type, labels: metric.labelNames ?? [] });
   }
   return { series, families };
 }
