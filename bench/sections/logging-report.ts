@@ -31,6 +31,8 @@ export interface Plan {
 export interface Sample {
   readonly records: number;
   readonly ms: number;
+  /** CPU time of the process meanwhile (in-process variants). */
+  readonly cpuMs?: number;
 }
 
 /** One round on a cluster. */
@@ -105,6 +107,11 @@ function throughputTable(r: Complete): Table {
       goal,
     ];
   };
+  /** CPU per record of an in-process variant, and the rate it gives with a core to itself. */
+  const own = (s: readonly Sample[]): string => {
+    const ns = median(s.map((x) => ((x.cpuMs ?? Number.NaN) * 1e6) / x.records));
+    return `process: ${formatNs(ns)} per record (${formatOps(1e9 / ns)} on a core of its own)`;
+  };
   const cpu = (rounds: readonly ClusterRound[]): string =>
     `${percent(cpuShare(rounds, 'loggerCpuMs'))} / ${percent(cpuShare(rounds, 'workerCpuMs'))} — ` +
     `${formatNs(cpuPerRecordNs(rounds, 'loggerCpuMs'))} / ${formatNs(cpuPerRecordNs(rounds, 'workerCpuMs'))}`;
@@ -136,14 +143,14 @@ function throughputTable(r: Complete): Table {
         'file log writer alone (in process: TSV formatting + batched writes, no network)',
         r.writer,
         formatRatio(ceilingRatio(r.writer, r.ceiling)),
-        '—',
+        own(r.writer),
         `≥ ${formatOps(WRITER_RATE_GOAL)}`,
       ),
       row(
         'file log writer alone, string path (each line built as a string by `record`, then encoded: the writer before its fast path)',
         r.writerStrings,
         formatRatio(ceilingRatio(r.writerStrings, r.ceiling)),
-        '—',
+        own(r.writerStrings),
         'info',
       ),
       row(`ceiling: append the same lines, ${r.plan.batch} per \`fs.writeSync\``, r.ceiling, '1×', '—', '—'),

@@ -130,7 +130,7 @@ async function run(ctx: SectionContext): Promise<SectionReport> {
     const writerOnce = async (stringPath = false): Promise<Sample> => {
       mkdirSync(scratch);
       try {
-        return { records: records.length, ms: await writeWithFileWriter(scratch, records, plan.batch, stringPath) };
+        return { records: records.length, ...(await writeWithFileWriter(scratch, records, plan.batch, stringPath)) };
       } finally {
         rmSync(scratch, { recursive: true, force: true });
       }
