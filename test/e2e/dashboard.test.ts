@@ -184,9 +184,9 @@ it('shows every event by default, sampled above what the page draws, and says so
     .toBe(true);
   // Two workers publish 50 connections a second each: more than the page draws (25 a second).
   await expect
-    .poll(async () => Number(await page.getAttribute('#events-meta', 'data-sample')), { timeout: 10_000 })
-    .toBeGreaterThan(1);
-  expect(await page.textContent('#events-meta')).toMatch(/^all topics · .* sampled: 1 in \d+ shown \(\d+\/s arriving/);
+    .poll(() => page.textContent('#events-meta'), { timeout: 15_000 })
+    .toMatch(/^all topics · .* sampled: 1 in \d+ shown \(\d+\/s arriving, the page draws up to 25\/s\)/);
+  expect(Number(await page.getAttribute('#events-meta', 'data-sample'))).toBeGreaterThan(1);
 });
 
 it('shows cluster totals, and each node with its uptime and restarts from the launcher', async () => {
@@ -645,9 +645,17 @@ it('a killed worker turns down, and the launcher’s restart brings it back up',
   process.kill(old, 'SIGKILL');
   await page.waitForSelector(`${tid('node-worker-1')}[data-state="down"]`, { state: 'attached', timeout: 8000 });
   expect(await page.textContent(`${tid('node-worker-1')} .node-sub`)).toBe('down');
-  // Only the killed node is down.
-  const states = await nodeStates();
-  expect(NAMES.filter((n) => states[n] !== 'up')).toEqual(['worker-1']);
+  // The other nodes stay up (on a loaded machine one may miss its 2 s of stats for a moment, which
+  // the page rightly shows: so the check is that they are all up while worker-1 is not).
+  await expect
+    .poll(
+      async () => {
+        const states = await nodeStates();
+        return NAMES.filter((n) => n !== 'worker-1' && states[n] !== 'up');
+      },
+      { timeout: 10_000 },
+    )
+    .toEqual([]);
   const again = await launcher.waitUp('worker-1', starts + 1);
   expect(again.pid).not.toBe(old);
   await page.waitForSelector(`${tid('node-worker-1')}[data-state="up"]`, { state: 'attached', timeout: 10_000 });

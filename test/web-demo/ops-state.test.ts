@@ -129,3 +129,24 @@ describe('log times', () => {
     expect(localTime('C1x', d)).toBeUndefined();
   });
 });
+
+describe('sampling after a stall', () => {
+  it('one quiet-looking window (a burst after the page was busy) does not switch sampling off', async () => {
+    const { Sampler: S } = await import('../../web-demo/src/event-stream.js');
+    const s = new S(10);
+    for (let i = 0; i < 200; i++) s.take(i * 10); // 100 a second for 2 s
+    const busy = s.every;
+    expect(busy).toBeGreaterThanOrEqual(10);
+    // The page stalls 3 s; the first arrival after it closes a window of a few: still sampled.
+    s.take(5000);
+    expect(s.every).toBe(busy);
+  });
+
+  it('names the prefixes the cluster serves, without internal ones', async () => {
+    const { servedPrefixes } = await import('../../web-demo/src/event-stream.js');
+    expect(servedPrefixes('the hub serves ["demo/","isobroker/stats/","<$>/store/x"] (changed or refused: [""])')).toBe(
+      'demo/, isobroker/stats/',
+    );
+    expect(servedPrefixes('something else')).toBe('something else');
+  });
+});

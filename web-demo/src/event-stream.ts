@@ -15,6 +15,7 @@ export const MAX_ROWS = 500;
 /** Above this many arrivals a second, one in k is shown (k the smallest that fits). */
 export const RENDER_PER_SECOND = 25;
 const SAMPLE_WINDOW_MS = 1000;
+const WINDOWS_KEPT = 3;
 const FILTER_DEBOUNCE_MS = 300;
 const MAX_VALUE_CHARS = 240;
 const FILTER_KEY = 'isobroker.dashboard.filter';
@@ -52,15 +53,18 @@ export const matches = (prefixes: readonly string[], topic: string): boolean =>
 
 /**
  * Decides which arrivals are shown: all while they come at most `perSecond` a second, else one in
- * k, k measured over the last window.
+ * k. The rate is measured per window of about a second, and k follows the busiest of the last
+ * `WINDOWS_KEPT` windows: arrivals come in bursts when the page was busy (a burst can straddle a
+ * window), and one quiet-looking window must not switch sampling off.
  */
 export class Sampler {
   private windowStart: number | undefined;
   private windowCount = 0;
   private seq = 0;
+  private recent: number[] = [];
   /** One in this many arrivals is shown (1: all). */
   every = 1;
-  /** Arrivals a second in the last full window. */
+  /** Arrivals a second, the busiest of the last windows. */
   rate = 0;
 
   constructor(private readonly perSecond = RENDER_PER_SECOND) {}
@@ -71,7 +75,9 @@ export class Sampler {
     this.windowCount++;
     const span = now - this.windowStart;
     if (span >= SAMPLE_WINDOW_MS) {
-      this.rate = (this.windowCount * 1000) / span;
+      this.recent.push((this.windowCount * 1000) / span);
+      if (this.recent.length > WINDOWS_KEPT) this.recent.shift();
+      this.rate = Math.max(...this.recent);
       this.every = this.rate > this.perSecond ? Math.ceil(this.rate / this.perSecond) : 1;
       this.windowStart = now;
       this.windowCount = 0;
@@ -83,8 +89,27 @@ export class Sampler {
     this.windowStart = undefined;
     this.windowCount = 0;
     this.seq = 0;
+    this.recent = [];
     this.every = 1;
     this.rate = 0;
+  }
+}
+
+/**
+ * The prefixes in a `subscription_narrowed` report (`the hub serves [...] (changed or refused:
+ * [...])`) that a reader cares about: the internal ones (`<$>/…`, the page's own store traffic)
+ * left out.
+ */
+export function servedPrefixes(context: string): string {
+  const m = /serves (\[[^\]]*\])/.exec(context);
+  if (!m) return context;
+  try {
+    const list = (JSON.parse(m[1]!) as unknown[]).filter(
+      (p): p is string => typeof p === 'string' && !p.startsWith('<$>'),
+    );
+    return list.join(', ');
+  } catch {
+    return context;
   }
 }
 
@@ -160,7 +185,7 @@ export class EventStream {
     });
     endpoint.on('error', (ev) => {
       if ((ev.code as string) !== 'subscription_narrowed') return;
-      this.served = ev.context ?? ev.message;
+      this.served = servedPrefixes(ev.context ?? ev.message);
       this.updateMeta();
     });
     this.setFilter(start);
@@ -277,7 +302,7 @@ export class EventStream {
       );
     else if (this.skipped > 0) parts.push(`${this.skipped} not shown (sampled or past the newest ${MAX_ROWS})`);
     if (this.paused) parts.push(`paused — ${this.pending.length} waiting`);
-    if (this.served) parts.push(`the cluster serves this page: ${this.served}`);
+    if (this.served) parts.push(`this page may read ${this.served}`);
     this.el.meta.textContent = parts.join(' · ');
     this.el.meta.dataset.sample = String(every);
     this.el.empty.hidden = shown > 0;
