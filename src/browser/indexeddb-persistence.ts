@@ -16,6 +16,7 @@ import { decodeValue, encodeValue } from '../codec/native/values.js';
 import { DataMap } from '../data/data-map.js';
 import type { Data } from '../data/types.js';
 import { ClosedError, StoreError } from '../errors.js';
+import { canonicalKey } from '../store/canonical-key.js';
 import type { CloneCheckpoint, ClonePersistence, PersistChange, PersistedClone } from '../store/persistence.js';
 
 /** Database name of a store: this prefix, then the store name. */
@@ -261,48 +262,6 @@ function readCheckpoint(v: unknown): CloneCheckpoint {
     throw new TypeError('malformed checkpoint');
   }
   return { epoch: r.epoch, seq: r.seq };
-}
-
-/**
- * The form of a key whose encoding is its IndexedDB key: equal keys (by Broker's `equals`) must
- * encode alike, and only reals can differ in bits while equal (−0 and 0; NaN payloads).
- */
-function canonicalKey(d: Data): Data {
-  switch (d.type) {
-    case 'real':
-      return Object.is(d.value, -0)
-        ? { type: 'real', value: 0 }
-        : Number.isNaN(d.value)
-          ? { type: 'real', value: NaN }
-          : d;
-    case 'vector':
-    case 'set': {
-      const elements = mapSame(d.elements, canonicalKey);
-      return elements === d.elements ? d : { ...d, elements };
-    }
-    case 'table': {
-      const entries = mapSame(d.entries, (e): readonly [Data, Data] => {
-        const k = canonicalKey(e[0]);
-        const v = canonicalKey(e[1]);
-        return k === e[0] && v === e[1] ? e : [k, v];
-      });
-      return entries === d.entries ? d : { ...d, entries };
-    }
-    default:
-      return d;
-  }
-}
-
-/** `xs.map(f)`, or `xs` itself when `f` changed nothing. */
-function mapSame<T>(xs: readonly T[], f: (x: T) => T): readonly T[] {
-  let out: T[] | undefined;
-  for (let i = 0; i < xs.length; i++) {
-    const x = xs[i]!;
-    const y = f(x);
-    if (y !== x && out === undefined) out = xs.slice(0, i);
-    if (out !== undefined) out.push(y);
-  }
-  return out ?? xs;
 }
 
 /** An idb-keyval store on a given IndexedDB factory (idb-keyval's `createStore` uses the global). */

@@ -16,6 +16,12 @@ export interface StoreEntry {
   readonly interval?: number;
 }
 
+/** What a write needs to know of the entry it replaces, short of its value (`StoreBackend.peek`). */
+export interface EntryPresence {
+  /** The entry's expiry interval in ms; undefined = none. */
+  readonly interval?: number;
+}
+
 /** A page of a scan: the entries and where to continue. */
 export interface ScanPage {
   readonly entries: readonly StoreEntry[];
@@ -45,6 +51,19 @@ export interface EncodedScanPage {
  */
 export interface StoreBackend {
   get(key: Data): StoreEntry | undefined;
+  /**
+   * Optional: whether `key` is present, and its expiry interval, without reading or decoding its
+   * value (a put that no listener watches needs nothing more of the entry it replaces); undefined
+   * when absent. A backend without it is read with `get`.
+   */
+  peek?(key: Data): EntryPresence | undefined;
+  /**
+   * Optional: sets `key` to `value` in one step, without reading the entry first. A new key gets
+   * no expiry; an existing one keeps its interval and, when it has one, now expires at
+   * `now + interval` (a put that passes no expiry re-arms the key's). Returns the interval
+   * (undefined: none). A backend without it is read (`peek` or `get`), then written with `put`.
+   */
+  putValue?(key: Data, value: Data, now: number): number | undefined;
   /** Inserts or replaces the entry for `entry.key`. */
   put(entry: StoreEntry): void;
   /** Removes a key; true when it existed. */

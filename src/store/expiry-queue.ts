@@ -26,6 +26,7 @@ export class ExpiryQueue {
   }
 
   remove(key: Data): void {
+    if (this.current.size === 0) return; // most stores expire nothing: no key to compute
     this.current.delete(dataKey(key));
   }
 

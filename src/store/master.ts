@@ -9,7 +9,7 @@ import { boolean as mkBoolean, none, set as mkSet } from '../data/constructors.j
 import type { Data } from '../data/types.js';
 import { StoreError } from '../errors.js';
 import type { Timers } from '../util/timers.js';
-import type { StoreBackend, StoreEntry } from './backend.js';
+import type { EntryPresence, StoreBackend, StoreEntry } from './backend.js';
 import { ExpiryQueue } from './expiry-queue.js';
 import { StoreOp, applyMutation, indexFromValue, type Mutation } from './operations.js';
 import { ChangeLog } from './change-log.js';
@@ -17,7 +17,7 @@ import { ChangeKind, StoreMsg, cloneTopic, updatesTopic, type Change, type Store
 import { SnapshotStreams } from './snapshot-stream.js';
 import type { StoreChangeEvent } from './store-events.js';
 import { Emitter } from '../util/emitter.js';
-import { changeSize, checkEntrySize, encodedSize, rememberChangeSize } from './value-size.js';
+import { changeSize, checkEntrySize, encodedSize } from './value-size.js';
 
 export interface MasterConfig {
   readonly name: string;
@@ -443,6 +443,8 @@ export class MasterCore {
     const b = this.cfg.backend;
     const now = this.cfg.timers.now();
     const changes: Change[] = [];
+    /** The encoded size of each change, measured when it was made (for the broadcast's bounds). */
+    const sizes: number[] = [];
     const events: StoreChangeEvent[] = [];
     const outcomes: { r: Data | StoreError; seq: number }[] = [];
     const firstSeq = this.seq + 1;
@@ -453,12 +455,13 @@ export class MasterCore {
             b.clear();
             this.expiry.clear();
             changes.push({ kind: ChangeKind.Clear });
+            sizes.push(1);
             events.push({ type: 'clear' });
             outcomes.push({ r: mkBoolean(true), seq: firstSeq + changes.length - 1 });
             continue;
           }
           try {
-            outcomes.push(this.applyOne(job.m, now, changes, events, firstSeq));
+            outcomes.push(this.applyOne(job.m, now, changes, sizes, events, firstSeq));
           } catch (err) {
             if (!(err instanceof StoreError)) throw err;
             outcomes.push({ r: err, seq: firstSeq + changes.length - 1 });
@@ -479,7 +482,7 @@ export class MasterCore {
       for (const j of jobs) j.done(e, this.seq);
       return;
     }
-    this.commit(changes, events);
+    this.commit(changes, events, sizes);
     jobs.forEach((j, i) => {
       j.done(outcomes[i]!.r, Math.max(outcomes[i]!.seq, 0));
     });
@@ -489,47 +492,63 @@ export class MasterCore {
     m: Mutation,
     now: number,
     changes: Change[],
+    sizes: number[],
     events: StoreChangeEvent[],
     firstSeq: number,
   ): { r: Data; seq: number } {
     const b = this.cfg.backend;
-    const cur = b.get(m.key);
+    const watched = this.events.has('change');
+    // A put needs the old value only for a listener's event. Without one it needs the old
+    // interval only when it passes no expiry and some key has one (every key with an expiry is in
+    // the expiry queue), and a backend with `putValue` keeps that itself: then nothing is read.
+    const light = m.op === StoreOp.Put && !watched;
+    const rearms = m.expiry === undefined && this.expiry.size > 0;
+    const oneStep = light && rearms && b.putValue !== undefined;
+    let cur: StoreEntry | undefined;
+    let present: EntryPresence | undefined;
+    if (!light) present = cur = b.get(m.key);
+    else if (rearms && !oneStep) present = b.peek !== undefined ? b.peek(m.key) : b.get(m.key);
     const r = applyMutation(m, cur?.value);
     if (!r.changed) return { r: r.result, seq: firstSeq + changes.length - 1 };
     if (r.value === undefined) {
       b.erase(m.key);
       this.expiry.remove(m.key);
-      changes.push({ kind: ChangeKind.Erase, key: m.key });
-      events.push({ type: 'erase', key: m.key, ...(cur ? { oldValue: cur.value } : {}) });
+      const change: Change = { kind: ChangeKind.Erase, key: m.key };
+      changes.push(change);
+      sizes.push(changeSize(change));
+      if (watched) events.push({ type: 'erase', key: m.key, ...(cur ? { oldValue: cur.value } : {}) });
     } else {
       // Expiry is relative to the last modification: no expiry given keeps the interval and
       // re-arms it, as Broker's documentation says; an explicit 0 clears it (ARCHITECTURE.md,
       // Data stores).
       // Refused here, before it is stored, if it could never reach a clone.
       const size = checkEntrySize(this.cfg.name, m.key, r.value, this.cfg.maxEntryBytes);
-      const interval = m.expiry === undefined ? cur?.interval : m.expiry === 0 ? undefined : m.expiry;
-      const entry: StoreEntry = {
-        key: m.key,
-        value: r.value,
-        ...(interval === undefined ? {} : { interval, expiry: now + interval }),
-      };
-      b.put(entry);
-      if (entry.expiry !== undefined) this.expiry.add(m.key, entry.expiry);
+      let interval: number | undefined;
+      if (oneStep) interval = b.putValue!(m.key, r.value, now);
+      else {
+        interval = m.expiry === undefined ? present?.interval : m.expiry === 0 ? undefined : m.expiry;
+        b.put(
+          interval === undefined
+            ? { key: m.key, value: r.value }
+            : { key: m.key, value: r.value, interval, expiry: now + interval },
+        );
+      }
+      if (interval !== undefined) this.expiry.add(m.key, now + interval);
       else this.expiry.remove(m.key);
-      const change: Change = { kind: ChangeKind.Put, key: m.key, value: r.value };
-      rememberChangeSize(change, size);
-      changes.push(change);
-      events.push(
-        cur
-          ? { type: 'update', key: m.key, oldValue: cur.value, newValue: r.value }
-          : { type: 'insert', key: m.key, newValue: r.value },
-      );
+      changes.push({ kind: ChangeKind.Put, key: m.key, value: r.value });
+      sizes.push(size);
+      if (watched)
+        events.push(
+          cur
+            ? { type: 'update', key: m.key, oldValue: cur.value, newValue: r.value }
+            : { type: 'insert', key: m.key, newValue: r.value },
+        );
     }
     return { r: r.result, seq: firstSeq + changes.length - 1 };
   }
 
   /** After a successful commit: number, log, broadcast and report the changes. */
-  private commit(changes: Change[], events: StoreChangeEvent[]): void {
+  private commit(changes: Change[], events: StoreChangeEvent[], sizes?: readonly number[]): void {
     if (changes.length === 0) return;
     const first = this.seq + 1;
     this.seq += changes.length;
@@ -539,7 +558,7 @@ export class MasterCore {
     let start = 0;
     let bytes = 0;
     for (let i = 0; i < changes.length; i++) {
-      const size = changeSize(changes[i]!);
+      const size = sizes?.[i] ?? changeSize(changes[i]!);
       if (i > start && (i - start >= this.cfg.chunkSize || bytes + size > this.cfg.chunkBytes)) {
         this.cfg.send(topic, {
           kind: StoreMsg.Update,

@@ -138,15 +138,24 @@ export const cloneTopic = (name: string, cloneId: string): string =>
 const n = (x: number): Data => count(x);
 const opt = (x: number | undefined): Data => (x === undefined ? none() : count(x));
 
+/** The change kinds as counts, made once (a batch encodes thousands of changes). */
+const KIND_COUNT: Readonly<Record<ChangeKind, Data>> = Object.freeze({
+  [ChangeKind.Put]: Object.freeze(count(ChangeKind.Put)),
+  [ChangeKind.Erase]: Object.freeze(count(ChangeKind.Erase)),
+  [ChangeKind.Clear]: Object.freeze(count(ChangeKind.Clear)),
+  [ChangeKind.Expire]: Object.freeze(count(ChangeKind.Expire)),
+});
+
+/** A change as a vector, built directly: its key and value were checked when the change was made. */
 function encodeChange(c: Change): Data {
   switch (c.kind) {
     case ChangeKind.Put:
-      return vector([n(c.kind), c.key, c.value]);
+      return { type: 'vector', elements: [KIND_COUNT[c.kind], c.key, c.value] };
     case ChangeKind.Erase:
     case ChangeKind.Expire:
-      return vector([n(c.kind), c.key]);
+      return { type: 'vector', elements: [KIND_COUNT[c.kind], c.key] };
     case ChangeKind.Clear:
-      return vector([n(c.kind)]);
+      return { type: 'vector', elements: [KIND_COUNT[c.kind]] };
   }
 }
 
@@ -181,7 +190,7 @@ export function encodeStoreMessage(m: StoreMessage): VectorData {
         n(m.stream),
       ]);
     case StoreMsg.Update:
-      return vector([n(m.kind), string(m.epoch), n(m.seq), vector(m.changes.map(encodeChange))]);
+      return vector([n(m.kind), string(m.epoch), n(m.seq), { type: 'vector', elements: m.changes.map(encodeChange) }]);
     case StoreMsg.SnapshotBegin:
     case StoreMsg.DeltaEnd:
       return vector([n(m.kind), string(m.epoch), n(m.seq), n(m.stream)]);

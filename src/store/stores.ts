@@ -272,7 +272,9 @@ abstract class StoreHandle {
 
   private write(op: StoreOp, key: unknown, args: unknown[], opts: WriteOptions | undefined): Promise<Data> {
     const expiry = expiryMs(opts?.expiry);
-    return this.mutate({ op, key: toData(key), args: args.map(toData), ...(expiry === undefined ? {} : { expiry }) });
+    const k = toData(key);
+    const a = args.map(toData);
+    return this.mutate(expiry === undefined ? { op, key: k, args: a } : { op, key: k, args: a, expiry });
   }
 
   async put(key: unknown, value: unknown, opts?: WriteOptions): Promise<void> {

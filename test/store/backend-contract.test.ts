@@ -309,6 +309,32 @@ function backendContract(name: string, harness: () => Harness): void {
       );
     });
 
+    it('peek and putValue, where offered, agree with get and put', () => {
+      if (b.peek === undefined && b.putValue === undefined) return;
+      b.put({ key: string('plain'), value: count(1) });
+      b.put({ key: string('armed'), value: count(2), expiry: 50, interval: 30 });
+      if (b.peek !== undefined) {
+        expect(b.peek(string('absent'))).toBeUndefined();
+        expect(b.peek(string('plain'))).toEqual({});
+        expect(b.peek(string('armed'))).toEqual({ interval: 30 });
+      }
+      if (b.putValue !== undefined) {
+        // New: no expiry. Present without an interval: still none. With one: kept, re-armed from now.
+        expect(b.putValue(string('new'), string('n'), 1000)).toBeUndefined();
+        expect(b.get(string('new'))).toEqual({ key: string('new'), value: string('n') });
+        expect(b.putValue(string('plain'), string('p'), 1000)).toBeUndefined();
+        expect(b.get(string('plain'))).toEqual({ key: string('plain'), value: string('p') });
+        expect(b.putValue(string('armed'), string('a'), 1000)).toBe(30);
+        expect(b.get(string('armed'))).toEqual({
+          key: string('armed'),
+          value: string('a'),
+          expiry: 1030,
+          interval: 30,
+        });
+        expect(b.size()).toBe(3);
+      }
+    });
+
     it('round-trips expiry and interval, each present or absent', () => {
       const now = Date.now();
       const entries: StoreEntry[] = [

@@ -8,20 +8,28 @@
  *
  * Keys and values are the native MessagePack encoding of the Broker values (`encodeValue`). That
  * encoding is canonical — sets and tables sorted, integers in their smallest form, IPv4 addresses
- * as 4 bytes — with two exceptions this file removes from keys: −0 is stored as 0 and every NaN as
- * the one canonical NaN, so keys equal under Broker's `equals` are identical bytes (values keep
- * their exact bits). `expiry` is the key's deadline in ms since the Unix epoch; `interval` is the
+ * as 4 bytes — with two exceptions `canonicalKey` (store/canonical-key.ts) removes from keys: −0 is
+ * stored as 0 and every NaN as the one canonical NaN, so keys equal under Broker's `equals` are
+ * identical bytes (values keep their exact bits). `expiry` is the key's deadline in ms since the Unix epoch; `interval` is the
  * key's expiry interval in ms, which the master re-arms when a later change passes no expiry;
  * NULL means none for both. Every operation runs one statement prepared at open; `put` is one
- * upsert with no read before it.
+ * upsert with no read before it, and `peek` (what a master's put reads first) reads no blob.
  */
 import { unlinkSync } from 'node:fs';
 import { decodeValue, encodeValue, validateEncodedValue } from '../../codec/native/values.js';
 import type { NativeLimits } from '../../codec/native/limits.js';
 import type { Data } from '../../data/types.js';
 import { ClosedError, IsobrokerError, StoreError, ValueError } from '../../errors.js';
-import type { EncodedScanPage, EncodedStoreEntry, ScanPage, StoreBackend, StoreEntry } from '../../store/backend.js';
+import type {
+  EncodedScanPage,
+  EncodedStoreEntry,
+  EntryPresence,
+  ScanPage,
+  StoreBackend,
+  StoreEntry,
+} from '../../store/backend.js';
 import { checkScanLimit, checkSynchronous } from '../../store/backend-checks.js';
+import { canonicalKey } from '../../store/canonical-key.js';
 import { isSqliteError, loadBetterSqlite3, type SqliteDatabase, type SqliteStatement } from './database.js';
 
 export type SqliteSynchronous = 'OFF' | 'NORMAL' | 'FULL' | 'EXTRA';
@@ -95,48 +103,11 @@ const COLUMNS = 'key, value, expiry, interval';
 /** A row of `store` in raw mode. */
 type Row = [key: Buffer, value: Buffer, expiry: number | null, interval: number | null];
 
+/** `peek`'s answer for a present key without an interval (one object for all). */
+const NO_INTERVAL: EntryPresence = Object.freeze({});
+
 /** `integrity_check` reported problems. */
 class IntegrityFailure extends Error {}
-
-/** A key with −0 made 0 and every NaN made the canonical NaN (the same object when none occur). */
-function canonicalKey(v: Data): Data {
-  switch (v.type) {
-    case 'real':
-      if (Number.isNaN(v.value)) return { type: 'real', value: NaN };
-      return Object.is(v.value, -0) ? { type: 'real', value: 0 } : v;
-    case 'vector':
-    case 'set': {
-      const xs = canonicalList(v.elements);
-      return xs === v.elements ? v : { type: v.type, elements: xs };
-    }
-    case 'table': {
-      const es = v.entries;
-      let out: (readonly [Data, Data])[] | undefined;
-      for (let i = 0; i < es.length; i++) {
-        const e = es[i]!;
-        const k = canonicalKey(e[0]);
-        const x = canonicalKey(e[1]);
-        const same = k === e[0] && x === e[1];
-        if (out === undefined && !same) out = es.slice(0, i);
-        out?.push(same ? e : [k, x]);
-      }
-      return out === undefined ? v : { type: 'table', entries: out };
-    }
-    default:
-      return v;
-  }
-}
-
-function canonicalList(xs: readonly Data[]): readonly Data[] {
-  let out: Data[] | undefined;
-  for (let i = 0; i < xs.length; i++) {
-    const x = xs[i]!;
-    const c = canonicalKey(x);
-    if (out === undefined && c !== x) out = xs.slice(0, i);
-    out?.push(c);
-  }
-  return out ?? xs;
-}
 
 function encodeKey(key: Data): Uint8Array {
   return encodeValue(canonicalKey(key));
@@ -158,6 +129,14 @@ class SqliteBackend implements StoreBackend {
   readonly #label: string;
   #closed = false;
   readonly #get: SqliteStatement;
+  readonly #peek: SqliteStatement;
+  readonly #putValue: SqliteStatement;
+  /**
+   * The key last encoded and its bytes: a master reads a key and then writes it, one encoding
+   * for both (keys are immutable values; the bytes are a view no later encoding overwrites).
+   */
+  #lastKey: Data | undefined;
+  #lastKeyBytes: Uint8Array = new Uint8Array(0);
   readonly #put: SqliteStatement;
   readonly #erase: SqliteStatement;
   readonly #clear: SqliteStatement;
@@ -191,6 +170,14 @@ class SqliteBackend implements StoreBackend {
     }
     db.exec(SCHEMA);
     this.#get = db.prepare(`SELECT ${COLUMNS} FROM store WHERE key = ?`).raw();
+    this.#peek = db.prepare('SELECT interval FROM store WHERE key = ?').pluck();
+    this.#putValue = db
+      .prepare(
+        'INSERT INTO store(key, value, expiry, interval) VALUES (?, ?, NULL, NULL) ' +
+          'ON CONFLICT(key) DO UPDATE SET value = excluded.value, ' +
+          'expiry = CASE WHEN interval IS NULL THEN NULL ELSE ? + interval END RETURNING interval',
+      )
+      .pluck();
     this.#put = db.prepare(
       'INSERT INTO store(key, value, expiry, interval) VALUES (?, ?, ?, ?) ' +
         'ON CONFLICT(key) DO UPDATE SET value = excluded.value, expiry = excluded.expiry, interval = excluded.interval',
@@ -223,16 +210,42 @@ class SqliteBackend implements StoreBackend {
     this.#open();
     let row: Row | undefined;
     try {
-      row = this.#get.get(encodeKey(key)) as Row | undefined;
+      row = this.#get.get(this.#key(key)) as Row | undefined;
     } catch (e) {
       throw this.#fail('get', e);
     }
     return row === undefined ? undefined : this.#entry(key, row);
   }
 
+  /** Presence and interval only: no blob is read, nothing decoded. */
+  peek(key: Data): EntryPresence | undefined {
+    this.#open();
+    let interval: number | null | undefined;
+    try {
+      interval = this.#peek.get(this.#key(key)) as number | null | undefined;
+    } catch (e) {
+      throw this.#fail('peek', e);
+    }
+    return interval === undefined ? undefined : interval === null ? NO_INTERVAL : { interval };
+  }
+
+  /** One upsert that keeps an existing key's interval and re-arms its expiry (`RETURNING` the interval). */
+  putValue(key: Data, value: Data, now: number): number | undefined {
+    this.#open();
+    const k = this.#key(key);
+    const v = encodeValue(value);
+    let interval: number | null | undefined;
+    try {
+      interval = this.#putValue.get(k, v, now) as number | null | undefined;
+    } catch (e) {
+      throw this.#fail('put', e);
+    }
+    return interval ?? undefined;
+  }
+
   put(entry: StoreEntry): void {
     this.#open();
-    const key = encodeKey(entry.key);
+    const key = this.#key(entry.key);
     const value = encodeValue(entry.value);
     try {
       this.#put.run(key, value, entry.expiry ?? null, entry.interval ?? null);
@@ -244,7 +257,7 @@ class SqliteBackend implements StoreBackend {
   erase(key: Data): boolean {
     this.#open();
     try {
-      return this.#erase.run(encodeKey(key)).changes > 0;
+      return this.#erase.run(this.#key(key)).changes > 0;
     } catch (e) {
       throw this.#fail('erase', e);
     }
@@ -413,6 +426,15 @@ class SqliteBackend implements StoreBackend {
 
   #open(): void {
     if (this.#closed) throw new ClosedError(`SQLite store ${this.#label} is closed`);
+  }
+
+  /** The stored form of `key`, encoded once for consecutive calls with the same key. */
+  #key(key: Data): Uint8Array {
+    if (key !== this.#lastKey) {
+      this.#lastKeyBytes = encodeKey(key);
+      this.#lastKey = key;
+    }
+    return this.#lastKeyBytes;
   }
 
   #row(r: Row): StoreEntry {
