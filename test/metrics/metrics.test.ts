@@ -1,10 +1,11 @@
 /**
  * `createMetrics` on a hub endpoint with a real listener: GET /metrics on the listener's own port,
  * parsed with a real Prometheus parser, counters that move as traffic flows (native leaves, a
- * router peer, a store), send queues grouped by link kind with per-peer
+ * router peer, a Broker JSON v1 client, a store), send queues grouped by link kind with per-peer
  * labels only for router links, and the authentication of the scrape (401, 403, 200).
  */
 import { afterEach, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
 import { Endpoint, createMaster, parsePolicy, type StoreMaster } from 'isobroker';
 import {
   createAuthenticator,
@@ -55,6 +56,22 @@ function endpoint(name: string, role?: string): Endpoint {
   return ep;
 }
 
+/** A Broker JSON v1 client subscribed to `topics`; resolves once the hub acknowledged it. */
+function jsonClient(url: string, topics: readonly string[]): Promise<WebSocket> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url, { perMessageDeflate: false });
+    cleanup.push(() => ws.terminate());
+    ws.once('error', reject);
+    ws.once('close', (code) => reject(new Error(`JSON v1 client closed (${code})`)));
+    ws.on('open', () => ws.send(JSON.stringify(topics)));
+    ws.once('message', (raw) => {
+      const m = JSON.parse(raw.toString()) as { type: string };
+      if (m.type === 'ack') resolve(ws);
+      else reject(new Error(`JSON v1 handshake: ${raw.toString()}`));
+    });
+  });
+}
+
 describe('GET /metrics on the listener port', () => {
   it('exports connections by link kind, and counters move as messages flow', async () => {
     const hub = await startHub();
@@ -72,14 +89,18 @@ describe('GET /metrics on the listener port', () => {
     const router = endpoint('w1', 'worker');
     router.subscribe('demo/', () => undefined);
     await router.peer(hub.listener.url);
+    const json = await jsonClient(hub.listener.jsonUrl, ['demo/']);
+    let jsonGot = 0;
+    json.on('message', () => jsonGot++);
     const pub = endpoint('pub');
     await pub.peer(hub.listener.url);
     await pub.whenRoutable('demo/x');
-    await until(() => hub.ep.peers().filter((p) => p.status === 'connected').length === 3, 5000, 'three links');
+    await until(() => hub.ep.peers().filter((p) => p.status === 'connected').length === 4, 5000, 'four links');
 
     const connected = await scrape(hub.url);
     expect(total(connected, 'isobroker_connections', { link: 'leaf', protocol: 'native' })).toBe(2);
     expect(total(connected, 'isobroker_connections', { link: 'router', protocol: 'native' })).toBe(1);
+    expect(total(connected, 'isobroker_connections', { link: 'json_client', protocol: 'json' })).toBe(1);
     // Per-peer labels only for router links.
     const routerQueues = connected.get('isobroker_router_send_queue_messages')!.metrics;
     expect(routerQueues.map((m) => m.labels?.peer)).toEqual(['w1']);
@@ -87,7 +108,7 @@ describe('GET /metrics on the listener port', () => {
 
     const N = 50;
     for (let i = 0; i < N; i++) pub.publish(`demo/${i}`, i);
-    await until(() => got.length === N, 5000, 'deliveries');
+    await until(() => got.length === N && jsonGot === N, 5000, 'deliveries');
     await hub.master.put('a', 1);
     await hub.master.put('a', 2);
     const after = await scrape(hub.url);
@@ -96,6 +117,10 @@ describe('GET /metrics on the listener port', () => {
       total(connected, 'isobroker_messages_sent_total', { link });
     expect(sent('leaf')).toBeGreaterThanOrEqual(N);
     expect(sent('router')).toBeGreaterThanOrEqual(N);
+    expect(sent('json_client')).toBeGreaterThanOrEqual(N);
+    expect(total(after, 'isobroker_listener_sent_bytes_total', { protocol: 'json' })).toBeGreaterThan(
+      total(connected, 'isobroker_listener_sent_bytes_total', { protocol: 'json' }),
+    );
     expect(total(after, 'isobroker_messages_received_total')).toBeGreaterThanOrEqual(
       total(connected, 'isobroker_messages_received_total') + N,
     );
@@ -114,7 +139,7 @@ describe('GET /metrics on the listener port', () => {
 
     // Counters never go back when a connection leaves.
     await leaf.close();
-    await until(() => hub.ep.peers().filter((p) => p.status === 'connected').length === 2, 5000, 'leaf gone');
+    await until(() => hub.ep.peers().filter((p) => p.status === 'connected').length === 3, 5000, 'leaf gone');
     const gone = await scrape(hub.url);
     expect(total(gone, 'isobroker_connections', { link: 'leaf' })).toBe(1);
     expect(total(gone, 'isobroker_messages_sent_total', { link: 'leaf' })).toBe(
