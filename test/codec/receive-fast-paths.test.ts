@@ -156,6 +156,19 @@ describe('ASCII scan word view', () => {
     expect(decodeUtf8(view, 50, 400)).toBeUndefined();
   });
 
+  it('keeps answering for the array scanned last after a scan of a buffer too large to keep', () => {
+    const a = new Uint8Array(1000).fill(0x61);
+    const big = new Uint8Array((1 << 20) + 64).fill(0x61);
+    a[500] = 0x90;
+    expect(asciiEnd(a, 100, 900)).toBe(500);
+    big[(1 << 20) + 10] = 0xf0;
+    expect(asciiEnd(big, (1 << 20) - 100, (1 << 20) + 60)).toBe((1 << 20) + 10);
+    expect(asciiEnd(a, 100, 900)).toBe(500);
+    a[300] = 0xa0;
+    expect(asciiEnd(a, 100, 900)).toBe(300);
+    expect(asciiEnd(big, 0, 1000)).toBe(1000);
+  });
+
   it('rescans a resizable buffer after it grew', () => {
     const Resizable = ArrayBuffer as unknown as new (
       n: number,

@@ -242,7 +242,8 @@ export class MsgpackReader {
     if (n > this.limits.maxStringBytes) {
       this.fail(at, `string of ${n} bytes exceeds the limit of ${this.limits.maxStringBytes}`);
     }
-    this.need(this.pos, n, `string of ${n} bytes`);
+    // The message is built only on failure (this runs for every string read).
+    if (n > this.end - this.pos) this.need(this.pos, n, `string of ${n} bytes`);
   }
 
   /**
@@ -324,7 +325,7 @@ export class MsgpackReader {
       hdr = 5;
     }
     // Header, type byte, data.
-    this.need(at, hdr + 1 + n, `${formName(c)} with ${n} data bytes`);
+    if (hdr + 1 + n > this.end - at) this.need(at, hdr + 1 + n, `${formName(c)} with ${n} data bytes`);
     this.pos = at + hdr + 1;
     return n;
   }

@@ -30,10 +30,14 @@ const latin1Slice = (
 
 /**
  * The buffer scanned last and a word view of all of it: the strings of one frame are scanned
- * through one view instead of a new one each (an allocation per string).
+ * through one view instead of a new one each (an allocation per string). `viewArray` is the
+ * array last scanned and `viewOffset` its byte offset: the validator scans every string of a
+ * frame in the same array, whose `buffer` and `byteOffset` (not free to read) are then known.
  */
 let viewBuffer: ArrayBufferLike | undefined;
 let viewWords: Uint32Array<ArrayBufferLike> = new Uint32Array(0);
+let viewArray: Uint8Array | undefined;
+let viewOffset = 0;
 
 /** A Uint32Array over the whole of `buffer` that reaches byte `upTo` (exclusive). */
 function wordView(buffer: ArrayBufferLike, upTo: number): Uint32Array<ArrayBufferLike> {
@@ -49,7 +53,19 @@ function wordView(buffer: ArrayBufferLike, upTo: number): Uint32Array<ArrayBuffe
 /** The offset of the first byte ≥ 0x80 in `b[p..end)`, or `end` when all are ASCII. */
 export function asciiEnd(b: Uint8Array, p: number, end: number): number {
   if (end - p >= WORD_SCAN_MIN_BYTES) {
-    const off = b.byteOffset;
+    let off: number;
+    let u: Uint32Array<ArrayBufferLike>;
+    if (b === viewArray && viewWords.length * 4 >= viewOffset + end) {
+      off = viewOffset;
+      u = viewWords;
+    } else {
+      off = b.byteOffset;
+      u = wordView(b.buffer, off + end);
+      if (u === viewWords) {
+        viewArray = b;
+        viewOffset = off;
+      }
+    }
     while (((off + p) & 3) !== 0) {
       if (b[p]! >= 0x80) return p;
       p++;
@@ -57,7 +73,6 @@ export function asciiEnd(b: Uint8Array, p: number, end: number): number {
     // Whole words from here to the last one inside `end`, indexed in the buffer's word view.
     let w = (off + p) >>> 2;
     const wEnd = (off + end) >>> 2;
-    const u = wordView(b.buffer, wEnd * 4);
     for (; w + 4 <= wEnd; w += 4) if (((u[w]! | u[w + 1]! | u[w + 2]! | u[w + 3]!) & 0x80808080) !== 0) break;
     for (; w < wEnd; w++) if ((u[w]! & 0x80808080) !== 0) break;
     p = w * 4 - off;
