@@ -48,8 +48,9 @@ describe('ClusterState totals', () => {
     ];
     s.apply(stats('manager', 'manager', 0, { clients: managerClients, drops: 2 }), 0);
     s.apply(stats('worker-1', 'worker', 0, { clients: [client('manager', { kind: 'manager', link: 'router' })] }), 0);
-    s.apply(stats('manager', 'manager', 10, { clients: managerClients, drops: 2 }), 1000);
-    s.apply(stats('worker-1', 'worker', 50, { drops: 3 }), 1000);
+    s.apply(stats('manager', 'manager', 10, { clients: managerClients, drops: 2, intervalMs: 1000 }), 1000);
+    // Rates go by the node's interval, not by when the page took the stats (a burst).
+    s.apply(stats('worker-1', 'worker', 50, { drops: 3, intervalMs: 1000 }), 1010);
     const t = s.totals();
     expect(t.messages).toBeCloseTo(60);
     expect(t.bytes).toBeCloseTo(6000);
@@ -62,7 +63,7 @@ describe('ClusterState totals', () => {
       ['manager', '127.0.0.1:9'],
     ]);
     // Silent for longer than DOWN_AFTER_MS: its rates leave the totals, its drops stay.
-    s.tick(1000 + 2500);
+    s.tick(1010 + 2500);
     expect(s.totals().messages).toBe(0);
     expect(s.totals().drops).toBe(5);
   });

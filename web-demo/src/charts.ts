@@ -25,6 +25,13 @@ export interface ChartSpec {
   readonly units: readonly string[];
 }
 
+/** `HH:MM:SS` of epoch seconds, local time. */
+function clock(seconds: number): string {
+  const d = new Date(seconds * 1000);
+  const p = (n: number): string => String(n).padStart(2, '0');
+  return `${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
+}
+
 const cssVar = (name: string, fallback: string): string =>
   getComputedStyle(document.documentElement).getPropertyValue(name).trim() || fallback;
 
@@ -84,7 +91,10 @@ export class TimeChart {
             grid: { show: false },
             ticks: { stroke: grid, width: 1, size: 4 },
             font: '11px system-ui, sans-serif',
-            size: 28,
+            size: 26,
+            space: 64,
+            // One line per tick, local time (uPlot's default adds a second line with the date).
+            values: (_u, splits) => splits.map((v) => clock(v)),
           },
           axis(3, 0),
           ...(twoAxes ? [axis(1, 1)] : []),
@@ -92,7 +102,7 @@ export class TimeChart {
         series: [
           {
             label: 'time',
-            value: (_u, v) => (v == null ? '—' : new Date(v * 1000).toLocaleTimeString()),
+            value: (_u, v) => (v == null ? '—' : clock(v)),
           },
           ...this.spec.lines.map(
             (l): uPlot.Series => ({

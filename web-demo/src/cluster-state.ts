@@ -157,7 +157,9 @@ export class ClusterState {
       bytes >= n.publishedBytes &&
       now > prev;
     if (continuous) {
-      const dt = (now - prev) / 1000;
+      // The node's own interval between its stats: the page may take them in bursts after being
+      // busy, and its arrival times would turn a burst into a spike.
+      const dt = (s.intervalMs !== undefined && s.intervalMs > 0 ? s.intervalMs : now - prev) / 1000;
       n.history.push({
         t: now,
         published: (s.published - n.published) / dt,
