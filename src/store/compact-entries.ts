@@ -42,10 +42,22 @@ const HELD_LIMITS: NativeLimits = Object.freeze({
 /** What `set` returns for a key that was present when the old value was not asked for. */
 export const PRESENT: unique symbol = Symbol('present');
 
+/** FNV-1a over the bytes, then a final mix: FNV's low bits alone cluster keys that differ only late. */
 function hashBytes(b: Uint8Array, from: number, n: number): number {
   let h = 0x811c9dc5;
   for (let i = 0; i < n; i++) h = Math.imul(h ^ b[from + i]!, 0x01000193);
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
   return h >>> 0;
+}
+
+/** Copies `n` bytes (a loop: `set` costs more than it saves for a short run). */
+function copyBytes(dst: Uint8Array, at: number, src: Uint8Array, from: number, n: number): void {
+  if (n > 64) dst.set(src.subarray(from, from + n), at);
+  else for (let i = 0; i < n; i++) dst[at + i] = src[from + i]!;
 }
 
 function readU32(p: Uint8Array, at: number): number {
@@ -222,12 +234,14 @@ export class CompactEntries {
   /** Writes record `id` (key bytes `kb[kFrom..kFrom+klen)`, value `vb`) at a fresh place. */
   #write(id: number, kb: Uint8Array, kFrom: number, klen: number, vb: Uint8Array): void {
     const n = HEADER_BYTES + klen + vb.length;
-    const [page, off] = this.#alloc(n);
+    this.#alloc(n);
+    const page = this.#allocPage;
+    const off = this.#allocOff;
     const p = this.#pages[page]!;
     writeU32(p, off, klen);
     writeU32(p, off + 4, vb.length);
-    p.set(kFrom === 0 && kb.length === klen ? kb : kb.subarray(kFrom, kFrom + klen), off + HEADER_BYTES);
-    p.set(vb, off + HEADER_BYTES + klen);
+    copyBytes(p, off + HEADER_BYTES, kb, kFrom, klen);
+    copyBytes(p, off + HEADER_BYTES + klen, vb, 0, vb.length);
     this.#pageOf[id] = page;
     this.#offOf[id] = off;
     this.#liveBytes += n;
@@ -241,7 +255,7 @@ export class CompactEntries {
     const vlen = readU32(p, o + 4);
     if (vb.length <= vlen) {
       writeU32(p, o + 4, vb.length);
-      p.set(vb, o + HEADER_BYTES + klen);
+      copyBytes(p, o + HEADER_BYTES + klen, vb, 0, vb.length);
       this.#liveBytes -= vlen - vb.length;
       this.#deadBytes += vlen - vb.length;
       this.#maybeCompact();
@@ -274,11 +288,17 @@ export class CompactEntries {
     this.#live--;
   }
 
-  /** Room for `n` bytes: at the end of the current page, a new page, or a page of its own. */
-  #alloc(n: number): [number, number] {
+  /** Where the last `#alloc` made room. */
+  #allocPage = 0;
+  #allocOff = 0;
+
+  /** Room for `n` bytes (in `#allocPage` at `#allocOff`): at the end of the current page, a new page, or a page of its own. */
+  #alloc(n: number): void {
     if (n > LARGE_RECORD_BYTES) {
       this.#pages.push(new Uint8Array(n));
-      return [this.#pages.length - 1, 0];
+      this.#allocPage = this.#pages.length - 1;
+      this.#allocOff = 0;
+      return;
     }
     if (this.#current < 0 || this.#fill + n > PAGE_BYTES) {
       if (this.#current >= 0) this.#deadBytes += PAGE_BYTES - this.#fill; // the unused tail
@@ -286,9 +306,9 @@ export class CompactEntries {
       this.#current = this.#pages.length - 1;
       this.#fill = 0;
     }
-    const off = this.#fill;
+    this.#allocPage = this.#current;
+    this.#allocOff = this.#fill;
     this.#fill += n;
-    return [this.#current, off];
   }
 
   #growRecords(): void {
