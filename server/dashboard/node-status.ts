@@ -33,11 +33,15 @@ export const OTHER_TOPICS = '(other topics)';
 export class TopicCounter {
   private counts = new Map<string, { messages: number; bytes: number }>();
   private n = 0;
+  private last: { messages: number; bytes: number } | undefined;
   /** Bytes of every message, estimated from the sample (total since start). */
   bytes = 0;
 
-  /** Counts one message; `size` when known, else measured for one message in `BYTES_SAMPLE_EVERY`. */
-  add(topic: string, size: () => number, known = false): void {
+  /**
+   * Counts one message on `topic`; returns whether its size should be measured (one message in
+   * `BYTES_SAMPLE_EVERY`), to be passed to `addBytes`. No allocation for the others.
+   */
+  count(topic: string): boolean {
     let c = this.counts.get(topic);
     if (!c) {
       const key = this.counts.size < MAX_COUNTED_TOPICS ? topic : OTHER_TOPICS;
@@ -45,11 +49,22 @@ export class TopicCounter {
       this.counts.set(key, c);
     }
     c.messages++;
-    let b = 0;
-    if (known) b = size();
-    else if (this.n++ % BYTES_SAMPLE_EVERY === 0) b = size() * BYTES_SAMPLE_EVERY;
-    c.bytes += b;
+    this.last = c;
+    return this.n++ % BYTES_SAMPLE_EVERY === 0;
+  }
+
+  /** Adds the size of the message just counted: `size` bytes, standing for `weight` messages. */
+  addBytes(size: number, weight = BYTES_SAMPLE_EVERY): void {
+    const b = size * weight;
+    if (this.last) this.last.bytes += b;
     this.bytes += b;
+  }
+
+  /** Counts one message whose size is `size` when known, else `measure()` for one in `BYTES_SAMPLE_EVERY`. */
+  add(topic: string, measure: () => number, known = false): void {
+    const sample = this.count(topic);
+    if (known) this.addBytes(measure(), 1);
+    else if (sample) this.addBytes(measure());
   }
 
   /** The `max` busiest topics since the last call, and a fresh start. */
@@ -59,6 +74,7 @@ export class TopicCounter {
       .sort((a, b) => b.messages - a.messages || (a.topic < b.topic ? -1 : 1))
       .slice(0, max);
     this.counts = new Map();
+    this.last = undefined;
     return out;
   }
 }
@@ -70,19 +86,20 @@ export function countPublishes(ep: Endpoint, counter: TopicCounter): void {
   ep.publish = (topic, value) => {
     publish(topic, value);
     // After the call: a message the endpoint refused (closed, bad topic) is not counted.
-    if (typeof topic === 'string' && value !== null && typeof value === 'object' && 'type' in value)
-      counter.add(topic, () => {
-        try {
-          return topic.length + encodeValue(value as Parameters<typeof encodeValue>[0]).length;
-        } catch {
-          return topic.length;
-        }
-      });
-    else counter.add(String(topic), () => String(topic).length);
+    if (!counter.count(topic)) return;
+    let size = topic.length;
+    try {
+      if (value !== null && typeof value === 'object' && 'type' in value)
+        size += encodeValue(value as Parameters<typeof encodeValue>[0]).length;
+    } catch {
+      // a plain value the endpoint converted: its topic alone is counted
+    }
+    counter.addBytes(size);
   };
   ep.publishEncoded = (topic, bytes) => {
     publishEncoded(topic, bytes);
-    counter.add(topic, () => topic.length + bytes.length, true);
+    counter.count(topic);
+    counter.addBytes(topic.length + bytes.length, 1);
   };
 }
 
