@@ -285,7 +285,7 @@ async function run(ctx: SectionContext): Promise<SectionReport> {
         'number of batches, the starting variant rotating; rates are at the median round time and ratios are medians of ' +
         'per-round ratios. The raw loop inserts exactly the bytes the master stores (checked), with one prepared ' +
         '`INSERT OR REPLACE` into a table of the same schema, in the same journal and synchronous mode; the master also ' +
-        'checks each entry\'s size, updates its sequence number, logs the change and encodes the update it broadcasts ' +
+        "checks each entry's size, updates its sequence number, logs the change and encodes the update it broadcasts " +
         '(a put reads nothing before its upsert when no listener wants the old value and no key of the store expires; ' +
         'else it reads the old interval, or the whole entry for a listener). ' +
         `Database files live under \`os.tmpdir()\` (${tmpdir()}) and are removed afterwards.`,

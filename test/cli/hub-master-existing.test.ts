@@ -66,11 +66,11 @@ describe('hub --master NAME:sqlite:PATH[:existing]', () => {
     const path = join(tempDir(), 'kv.sqlite');
     const first = await readyLine(['--master', `kv:sqlite:${path}`]);
     expect(first).toMatch(
-      /, masters kv; created kv \(new empty store in .*kv\.sqlite: the file was missing or empty\)$/,
+      /, masters kv; created kv \(new empty store in .*kv\.sqlite: the file was missing or empty\); metrics http:\/\/127\.0\.0\.1:\d+\/metrics$/,
     );
     expect(existsSync(path)).toBe(true);
     const again = await readyLine(['--master', `kv:sqlite:${path}:existing`]);
-    expect(again).toMatch(/, masters kv$/);
+    expect(again).toMatch(/, masters kv; metrics http:\/\/127\.0\.0\.1:\d+\/metrics$/);
     const plain = await readyLine(['--master', `kv:sqlite:${path}`]);
     expect(plain).not.toMatch(/new empty store/);
   });

@@ -36,7 +36,7 @@ const KEYWORDS = new Set([
 ]);
 
 /** The metric names an expression selects. */
-export function metricNames(expr: string): string[] {
+function metricNames(expr: string): string[] {
   const stripped = expr
     .replace(/"(?:[^"\\]|\\.)*"/g, '""') // strings
     .replace(/\{[^}]*\}/g, '') // label matchers
