@@ -14,6 +14,7 @@ import { SignJWT } from 'jose';
 import { afterAll, afterEach } from 'vitest';
 import WebSocket from 'ws';
 import { Endpoint, string, type Message } from 'isobroker';
+import { jsonV1 } from 'isobroker/json-v1';
 import { killAll } from './processes.js';
 
 /** Full size (`ISOBROKER_LOAD=1`, `npm run test:load`) rather than CI size. */
@@ -410,7 +411,7 @@ export class Fleet {
       const kind = o.publishers[p]!;
       const isb = { roles: ['publisher'] };
       if (kind !== 'json-raw') {
-        const ep = new Endpoint({ name: `pub${p}` });
+        const ep = new Endpoint({ name: `pub${p}`, ...(kind === 'native' ? {} : { protocols: [jsonV1] }) });
         const pub: FleetPublisher = { kind, sent: 0, send: (t, x) => ep.publish(t, string(x)), endpoint: ep };
         this.pubs.push(pub);
         const creds =
@@ -473,7 +474,7 @@ export class Fleet {
       raw.ws.on('close', () => c.losses++);
       Object.assign(c, { raw });
     } else {
-      const ep = new Endpoint({ name: `c${i}` });
+      const ep = new Endpoint({ name: `c${i}`, ...(kind === 'native' ? {} : { protocols: [jsonV1] }) });
       Object.assign(c, { endpoint: ep });
       ep.subscribe(sub, (m: Message) => onData(m.topic, (m.data as { value: unknown }).value));
       ep.on('status', (s) => {
