@@ -8,8 +8,7 @@
  * not an error).
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { commandLine, parseBenchArgs, usage } from './lib/args.js';
 import { gcAvailable } from './lib/memory.js';
 import { addDerivedChartsToStored, withDerivedCharts } from './lib/charts-from-report.js';
@@ -24,19 +23,7 @@ import {
 } from './lib/report.js';
 import { DEFAULT_TIMING_OPTIONS, QUICK_TIMING_OPTIONS } from './lib/timing.js';
 import { SECTIONS } from './sections/index.js';
-
-/** The nearest directory above this file whose package.json names this package. */
-function repoRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    const pkg = join(dir, 'package.json');
-    if (existsSync(pkg) && (JSON.parse(readFileSync(pkg, 'utf8')) as { name?: unknown }).name === 'isobroker')
-      return dir;
-    const up = dirname(dir);
-    if (up === dir) throw new Error('cannot find the isobroker package root');
-    dir = up;
-  }
-}
+import { packageRoot } from './lib/package-root.js';
 
 /**
  * Writes the charts of a section that ran and removes the ones it no longer draws (a failed
@@ -101,8 +88,8 @@ async function main(): Promise<number> {
   }
 
   if (args.write) {
-    for (const o of outcomes) writeCharts(repoRoot(), o);
-    const path = join(repoRoot(), 'BENCHMARKS.md');
+    for (const o of outcomes) writeCharts(packageRoot(), o);
+    const path = join(packageRoot(), 'BENCHMARKS.md');
     let previous = existsSync(path) ? readFileSync(path, 'utf8') : '';
     // Sections kept from earlier runs that show no chart yet get the ones their tables allow.
     const ran = new Set(outcomes.map((o) => o.section.id));
@@ -115,8 +102,8 @@ async function main(): Promise<number> {
         (l) => process.stderr.write(`… ${l}\n`),
       );
       if (added.charts.length === 0) continue;
-      mkdirSync(join(repoRoot(), 'bench', 'charts'), { recursive: true });
-      for (const c of added.charts) writeFileSync(join(repoRoot(), chartPath(id, c)), c.svg);
+      mkdirSync(join(packageRoot(), 'bench', 'charts'), { recursive: true });
+      for (const c of added.charts) writeFileSync(join(packageRoot(), chartPath(id, c)), c.svg);
       previous = previous.replace(text, () => added.text);
     }
     writeFileSync(path, renderReport(info, outcomes, previous, ids));

@@ -5,12 +5,11 @@
  * same consumer with the Broker JSON v1 plug-in (`isobroker/json-v1`) shows what the add-on costs.
  */
 import { gzipSync } from 'node:zlib';
-import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { build, type Metafile } from 'esbuild';
 import { formatBytes, type Table } from '../lib/markdown.js';
 import type { BenchSection, SectionContext, SectionReport } from '../lib/section.js';
+import { packageRoot } from '../lib/package-root.js';
 
 /** Goal: the consumer bundle below this many KiB gzipped. */
 export const GZIP_GOAL_KIB = 20;
@@ -49,19 +48,6 @@ ep.publish('demo/chat/hello', makeEvent('hello', [count(1), string('hi')]));
 
 /** Inputs that belong to Broker JSON v1 (none may be in the native-only bundle). */
 const JSON_V1_INPUT = /^src\/(codec|endpoint)\/json-v1\//;
-
-/** The nearest directory above this file whose package.json names this package. */
-function packageRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    const pkg = join(dir, 'package.json');
-    if (existsSync(pkg) && (JSON.parse(readFileSync(pkg, 'utf8')) as { name?: unknown }).name === 'isobroker')
-      return dir;
-    const up = dirname(dir);
-    if (up === dir) throw new Error('cannot find the isobroker package root');
-    dir = up;
-  }
-}
 
 function kib(bytes: number): string {
   return `${(bytes / 1024).toFixed(1)} KiB`;

@@ -5,9 +5,8 @@
  * `@msgpack/msgpack` library on the same event (time and browser bundle size).
  */
 import { gzipSync } from 'node:zlib';
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Decoder, Encoder } from '@msgpack/msgpack';
 import { build } from 'esbuild';
 import { address, count, equals, makeEvent, port, set, string, timestamp, type Data } from 'isobroker';
@@ -39,6 +38,7 @@ import {
 } from '../lib/section.js';
 import { barChartSvg, groupedBarChartSvg } from '../lib/svg-chart.js';
 import { compareInterleaved, medianRatio, taskTiming, type BenchTask } from '../lib/timing.js';
+import { packageRoot } from '../lib/package-root.js';
 
 const TOPIC = 'zeek/event/conn';
 const LIB_VERSION = libVersion();
@@ -135,19 +135,6 @@ function checkRoundTrips(): void {
     throw new Error('@msgpack/msgpack did not write the native bytes of the event');
   if (JSON.stringify(libPlainRoundTrip()) !== JSON.stringify(PLAIN))
     throw new Error('@msgpack/msgpack changed the plain object');
-}
-
-/** The nearest directory above this file whose package.json names this package. */
-function packageRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    const pkg = join(dir, 'package.json');
-    if (existsSync(pkg) && (JSON.parse(readFileSync(pkg, 'utf8')) as { name?: unknown }).name === 'isobroker')
-      return dir;
-    const up = dirname(dir);
-    if (up === dir) throw new Error('cannot find the isobroker package root');
-    dir = up;
-  }
 }
 
 /** JavaScript source that builds `v` as an object literal (no constructors, so none get bundled). */
