@@ -81,7 +81,10 @@ async function main(): Promise<number> {
     try {
       outcome = { section, report: withDerivedCharts(section.id, await section.run(ctx), ctx.log) };
     } catch (e) {
-      outcome = { section, error: e instanceof Error ? (e.stack ?? e.message) : String(e) };
+      // The report names the failure in one line; the whole stack (machine paths, browser logs)
+      // goes to the console only.
+      console.error(e instanceof Error ? (e.stack ?? e.message) : String(e));
+      outcome = { section, error: (e instanceof Error ? e.message : String(e)).split('\n')[0]!.slice(0, 300) };
     }
     outcomes.push(outcome);
     process.stdout.write(`${renderSection(outcome)}\n\n`);
