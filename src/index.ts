@@ -129,8 +129,8 @@ export {
   ISOBROKER_VERSION,
 } from './endpoint/endpoint-options.js';
 export type { EndpointOptions, PeerOptions, WhenRoutableOptions } from './endpoint/endpoint-options.js';
-export { DEFAULT_SEND_BUFFER_SIZE, OVERFLOW_POLICIES } from './endpoint/send-queue.js';
-export type { OverflowPolicy, SendQueueStats } from './endpoint/send-queue.js';
+export { DEFAULT_SEND_BUFFER_SIZE, OVERFLOW_POLICIES } from './util/send-queue.js';
+export type { OverflowPolicy, SendQueueStats } from './util/send-queue.js';
 export { DEFAULT_LINKS, DEFAULT_TRUSTED_MAX_MESSAGE_SIZE, DEFAULT_TRUSTED_MAX_STRING_SIZE } from './endpoint/links.js';
 export type { JsonServerLinkOptions, LinkOptions, LinksOptions } from './endpoint/links.js';
 export { NATIVE_PATH } from './endpoint/peering.js';

@@ -269,7 +269,7 @@ async function run(ctx: SectionContext): Promise<SectionReport> {
           `After the ${retaining.map((s) => formatCount(s.n)).join(' and ')}-key sync the master process still retains about the ` +
             'snapshot\'s size ("heap retained", mostly ArrayBuffers) while the clone stays connected. A heap snapshot taken ' +
             "when this section was written shows the sent chunks referenced from the peer's `SendQueue.items` " +
-            '(`src/endpoint/send-queue.ts`): `take()` advances `head` without clearing the slots it passed and compacts ' +
+            '(`src/util/send-queue.ts`): `take()` advances `head` without clearing the slots it passed and compacts ' +
             "only once `head` exceeds 1024, so up to 1024 sent messages stay alive per peer. The master's RSS growth can " +
             'still read low, because its baseline includes memory the allocator kept after the fill.',
         ];

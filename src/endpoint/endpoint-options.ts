@@ -1,7 +1,7 @@
 /** Endpoint, peer and `whenRoutable` options: their defaults and their one resolver each. */
 import type { Connector } from '../transport/transport.js';
 import type { WebSocketConstructor } from '../transport/websocket-transport.js';
-import { DEFAULT_SEND_BUFFER_SIZE, OVERFLOW_POLICIES, type OverflowPolicy } from './send-queue.js';
+import { DEFAULT_SEND_BUFFER_SIZE, OVERFLOW_POLICIES, type OverflowPolicy } from '../util/send-queue.js';
 import { systemTimers, type Timers } from '../util/timers.js';
 import { isEndpointId, newEndpointId } from '../util/ids.js';
 import { ConfigError } from '../errors.js';

@@ -13,7 +13,7 @@
  * long is dropped, even if it answers pings) and a handshake deadline (`handshakeTimeout`).
  */
 import { checkOptionsObject, intOption, numberOption, oneOfOption } from '../util/options.js';
-import { DEFAULT_SEND_BUFFER_SIZE, OVERFLOW_POLICIES, type OverflowPolicy } from './send-queue.js';
+import { DEFAULT_SEND_BUFFER_SIZE, OVERFLOW_POLICIES, type OverflowPolicy } from '../util/send-queue.js';
 
 /** The options of one kind of link. */
 export interface LinkOptions {

@@ -6,7 +6,7 @@ import type { NativeSession } from './native-session.js';
 import type { Overlay } from './overlay.js';
 import type { Peering } from './peering.js';
 import type { PeerInfo, Session } from './sessions.js';
-import type { SendQueueStats } from './send-queue.js';
+import type { SendQueueStats } from '../util/send-queue.js';
 
 /** A native session (dialled for `peering`, or accepted when there is none) in the registry. */
 export class NativeLink implements Session {

@@ -17,7 +17,7 @@ import {
 import { CloseCode, type Frame, type Transport } from '../transport/transport.js';
 import { idFromBytes, idToBytes } from '../util/ids.js';
 import { Outbox } from './outbox.js';
-import type { OverflowPolicy, SendQueueStats } from './send-queue.js';
+import type { OverflowPolicy, SendQueueStats } from '../util/send-queue.js';
 import type { Timers } from '../util/timers.js';
 import { DEFAULT_LINKS, type ResolvedLinkOptions, type ResolvedLinks } from './links.js';
 import { BadInputGuard, errorContext } from './limits.js';

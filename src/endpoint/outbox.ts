@@ -13,7 +13,7 @@
  * peer why and close).
  */
 import type { Frame, Transport } from '../transport/transport.js';
-import { SendQueue, type OverflowPolicy, type PushResult, type SendQueueStats } from './send-queue.js';
+import { SendQueue, type OverflowPolicy, type PushResult, type SendQueueStats } from '../util/send-queue.js';
 import type { Timers } from '../util/timers.js';
 
 export interface OutboxOptions<T> {

@@ -6,7 +6,7 @@
  */
 import type { SessionKind } from './native-session.js';
 import type { Peering, PeerProtocol, PeeringState } from './peering.js';
-import type { SendQueueStats } from './send-queue.js';
+import type { SendQueueStats } from '../util/send-queue.js';
 
 /** One peering or connection of an endpoint, as `endpoint.peers()` lists it. */
 export interface PeerInfo {

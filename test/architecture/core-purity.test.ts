@@ -24,6 +24,7 @@ type Layer =
   | 'auth'
   | 'codec'
   | 'transport'
+  | 'backbone'
   | 'endpoint'
   | 'store'
   | 'cluster'
@@ -41,6 +42,7 @@ const CORE_LAYERS = [
   'auth',
   'codec',
   'transport',
+  'backbone',
   'endpoint',
   'store',
   'cluster',
@@ -60,12 +62,40 @@ const ALLOWED_IMPORTS: Readonly<Record<Layer, readonly Layer[]>> = {
   auth: ['errors', 'util', 'data', 'topic'],
   codec: ['errors', 'util', 'data', 'topic', 'message'],
   transport: ['errors', 'util', 'data', 'topic', 'message', 'codec'],
-  endpoint: ['errors', 'util', 'data', 'topic', 'message', 'auth', 'codec', 'transport'],
-  store: ['errors', 'util', 'data', 'topic', 'message', 'auth', 'codec', 'transport', 'endpoint'],
-  cluster: ['errors', 'util', 'data', 'topic', 'message', 'auth', 'codec', 'transport', 'endpoint', 'store'],
+  // The message backbone (NATS) seam: subject mapping, presence, the NATS backbone over a
+  // connection it is handed (types only), the in-memory NATS for tests.
+  backbone: ['errors', 'util', 'data', 'topic', 'message', 'codec', 'transport'],
+  endpoint: ['errors', 'util', 'data', 'topic', 'message', 'auth', 'codec', 'transport', 'backbone'],
+  store: ['errors', 'util', 'data', 'topic', 'message', 'auth', 'codec', 'transport', 'backbone', 'endpoint'],
+  cluster: [
+    'errors',
+    'util',
+    'data',
+    'topic',
+    'message',
+    'auth',
+    'codec',
+    'transport',
+    'backbone',
+    'endpoint',
+    'store',
+  ],
   // Zeek logging: streams, records, formats and writers (pure), and the router that ships
   // log writes to the cluster's loggers (it reads the layout and node topics).
-  logging: ['errors', 'util', 'data', 'topic', 'message', 'auth', 'codec', 'transport', 'endpoint', 'store', 'cluster'],
+  logging: [
+    'errors',
+    'util',
+    'data',
+    'topic',
+    'message',
+    'auth',
+    'codec',
+    'transport',
+    'backbone',
+    'endpoint',
+    'store',
+    'cluster',
+  ],
   entry: [...CORE_LAYERS],
   node: [...CORE_LAYERS, 'entry'],
   browser: [...CORE_LAYERS, 'entry'],

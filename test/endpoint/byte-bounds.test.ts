@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { Outbox, type OutboxOptions } from '../../src/endpoint/outbox.js';
-import { SendQueue, type OverflowPolicy } from '../../src/endpoint/send-queue.js';
+import { SendQueue, type OverflowPolicy } from '../../src/util/send-queue.js';
 import { BadInputGuard, KeyedRateLimit, errorContext, MAX_ERROR_CONTEXT } from '../../src/endpoint/limits.js';
 import type { Timers } from '../../src/util/timers.js';
 import type { Frame, Transport, TransportHandlers } from '../../src/transport/transport.js';

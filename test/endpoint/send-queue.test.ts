@@ -1,6 +1,6 @@
 /** SendQueue: FIFO order, the bound, Broker's three overflow policies, and the statistics. */
 import { describe, expect, it } from 'vitest';
-import { MAX_QUEUED_WINDOW_MS, SendQueue, type OverflowPolicy } from '../../src/endpoint/send-queue.js';
+import { MAX_QUEUED_WINDOW_MS, SendQueue, type OverflowPolicy } from '../../src/util/send-queue.js';
 
 /** A queue on a clock the test moves by hand. */
 function queue(limit: number, policy: OverflowPolicy = 'drop_oldest') {

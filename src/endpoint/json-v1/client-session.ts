@@ -19,7 +19,7 @@ import { CloseCode, type Frame, type Transport } from '../../transport/transport
 import { Outbox } from '../outbox.js';
 import type { SessionConfig } from '../native-session.js';
 import type { Peering } from '../peering.js';
-import type { SendQueueStats } from '../send-queue.js';
+import type { SendQueueStats } from '../../util/send-queue.js';
 import type { PeerInfo, Session } from '../sessions.js';
 
 /** What a JSON v1 client session reports to its owner (the JSON v1 plug-in). */

@@ -21,7 +21,7 @@ import { CloseCode, type Frame, type Transport } from '../../transport/transport
 import { Outbox } from '../outbox.js';
 import { BadInputGuard, MAX_FILTER_PREFIXES, errorContext } from '../limits.js';
 import type { SessionConfig } from '../native-session.js';
-import type { SendQueueStats } from '../send-queue.js';
+import type { SendQueueStats } from '../../util/send-queue.js';
 import type { ConnectionAccess } from '../access.js';
 import type { PeerInfo, Session } from '../sessions.js';
 
