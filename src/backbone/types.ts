@@ -33,7 +33,7 @@ export interface NatsConnectionLike {
   /** Status changes, until the connection closes. */
   status(): AsyncIterable<NatsStatusLike>;
   /** Resolves when the connection is closed for good. */
-  closed(): Promise<void | Error>;
+  closed(): Promise<unknown>;
   isClosed(): boolean;
   /** The server connected to now (`host:port`). */
   getServer(): string;
