@@ -340,7 +340,7 @@ async function meshFormed(servers: readonly Server[], ms: number): Promise<void>
       );
       await Promise.all(conns.map((nc) => nc.flush()));
       await sleep(50); // interest crosses the routes asynchronously
-      conns.forEach((nc, i) => nc.publish(subject, new TextEncoder().encode(String(i))));
+      for (const [i, nc] of conns.entries()) nc.publish(subject, new TextEncoder().encode(String(i)));
       await Promise.all(conns.map((nc) => nc.flush()));
       await sleep(100);
       for (const s of subs) s.unsubscribe();
