@@ -103,6 +103,16 @@ export interface Backbone {
   publish(topic: string, frame: Uint8Array): boolean;
   /** Publishes a control message (presence) to every endpoint on the backbone. */
   publishControl(payload: Uint8Array): void;
+  /**
+   * The prefixes of the current interest that end inside a topic segment, which this endpoint
+   * must announce in its presence so that publishers also send their extensions to it (empty in
+   * superset mode). The link puts them in every heartbeat and compares after `setInterest`.
+   */
+  partials(): readonly string[];
+  /** Another endpoint's announced partial prefixes (from its presence), replacing earlier ones. */
+  remotePartials(endpointId: string, partials: readonly string[]): void;
+  /** Forgets an endpoint's partial prefixes (it said bye or went down). */
+  forgetRemote(endpointId: string): void;
   /** Stops: unsubscribes and drains what is queued (the NATS connection stays the caller's). */
   close(): Promise<void>;
   stats(): BackboneStats;
