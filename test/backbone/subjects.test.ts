@@ -14,21 +14,11 @@ import {
   subjectOptions,
   topicSubject,
 } from '../../src/backbone/subjects.js';
+import { subjectMatches } from '../../src/backbone/subject-match.js';
 
 const SLASH: SubjectOptions = { namespace: DEFAULT_NAMESPACE, separator: '/' };
 const DOT: SubjectOptions = { namespace: DEFAULT_NAMESPACE, separator: '.' };
 const SUPERSET: SubjectOptions = { ...SLASH, superset: true };
-
-/** NATS matching: `*` one token, `>` one or more (last). */
-function natsMatch(pattern: string, subject: string): boolean {
-  const p = pattern.split('.');
-  const s = subject.split('.');
-  for (let i = 0; i < p.length; i++) {
-    if (p[i] === '>') return s.length > i;
-    if (i >= s.length || (p[i] !== '*' && p[i] !== s[i])) return false;
-  }
-  return p.length === s.length;
-}
 
 /**
  * Copies of a message on `topic` each filter's endpoint receives, as NATS would deliver them: one
@@ -37,11 +27,11 @@ function natsMatch(pattern: string, subject: string): boolean {
 function copies(filters: readonly (readonly string[])[], topic: string, o: SubjectOptions): number[] {
   const index = new PartialPrefixIndex();
   const plans = filters.map((f) => planSubscriptions(f, o));
-  plans.forEach((p, i) => index.set(`e${i}`, p.partials));
+  for (const [i, p] of plans.entries()) index.set(`e${i}`, p.partials);
   const subject = topicSubject(topic, o);
   if (subject === undefined) return plans.map(() => 0);
   const published = [subject, ...index.extensionSubjects(topic, o)];
-  return plans.map((p) => published.reduce((n, s) => n + p.patterns.filter((pat) => natsMatch(pat, s)).length, 0));
+  return plans.map((p) => published.reduce((n, s) => n + p.patterns.filter((pat) => subjectMatches(pat, s)).length, 0));
 }
 
 describe('escapeToken', () => {
