@@ -105,7 +105,7 @@ interface Sub {
 }
 
 /** A delivery (or a flush marker) waiting for the next microtask. */
-type Pending = { readonly sub: Sub; readonly msg: NatsMsgLike } | { readonly done: () => void };
+type Pending = { readonly sub: Sub; readonly msg: NatsMsgLike; readonly epoch: number } | { readonly done: () => void };
 
 /** The subscription handle given to the client. */
 class MemorySubscription implements NatsSubscriptionLike {
@@ -327,7 +327,7 @@ export class MemoryNats {
       this.counters.droppedRandom++;
       return;
     }
-    this.enqueue({ sub, msg: { subject, data: data.slice() } });
+    this.enqueue({ sub, msg: { subject, data: data.slice() }, epoch: to.epoch });
   }
 
   /** @internal The server received a message: one copy per matching subscription, delivered later. */
@@ -363,7 +363,8 @@ export class MemoryNats {
       }
       const { sub, msg } = p;
       if (!sub.active) continue;
-      if (!sub.conn.isConnected()) {
+      // A cut since routing (even one already over) lost what was in flight to the connection.
+      if (!sub.conn.isConnected() || sub.conn.epoch !== p.epoch) {
         this.counters.droppedDisconnected++;
         continue;
       }
@@ -395,6 +396,8 @@ export class MemoryNatsConnection implements NatsConnectionLike {
   /** The server's INFO, as nats.js exposes it. */
   readonly info: { readonly max_payload: number; readonly server_name: string };
   private state: ConnState = 'connected';
+  /** @internal Cuts so far: a copy in flight across a cut is lost. */
+  epoch = 0;
   private readonly server: string;
   private readonly subs = new Set<Sub>();
   private readonly statusQueues = new Set<StatusQueue>();
@@ -522,6 +525,7 @@ export class MemoryNatsConnection implements NatsConnectionLike {
   cut(ms: number | undefined): void {
     if (this.state !== 'connected') return;
     this.state = 'disconnected';
+    this.epoch++;
     this.emit({ type: 'disconnect', data: this.server });
     if (ms !== undefined) {
       this.reconnectTimer = this.nats.timers.setTimeout(() => {
