@@ -222,7 +222,10 @@ export function extensionSubject(prefix: string, o: SubjectOptions): string | un
 export interface SubscriptionPlan {
   /** NATS subjects incl. wildcards and extension subjects, deduplicated, sorted. */
   readonly patterns: readonly string[];
-  /** The prefixes that end inside a segment (to announce), sorted. Empty in superset mode. */
+  /**
+   * The prefixes that end inside a segment (to announce), in normalised order (external ones,
+   * then internal ones, each sorted by UTF-8 bytes). Empty in superset mode.
+   */
   readonly partials: readonly string[];
 }
 
