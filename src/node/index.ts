@@ -58,3 +58,10 @@ export { serveMetrics } from './metrics/metrics-server.js';
 export type { MetricsServer, MetricsServerOptions } from './metrics/metrics-server.js';
 export type { MeteredStore } from './metrics/store-metrics.js';
 export type { MetricsLinkKind } from './metrics/endpoint-metrics.js';
+
+// --- the NATS backbone: nats.js (optional peer dependency `nats`) loaded on first use
+export { connectNats } from './backbone/connect.js';
+export type { ConnectNatsOptions } from './backbone/connect.js';
+export { natsLeaseKv } from './backbone/nats-lease-kv.js';
+export type { NatsLeaseKvOptions } from './backbone/nats-lease-kv.js';
+export type { NatsClient, NatsJetStreamConnection } from './backbone/load-nats.js';
