@@ -38,12 +38,15 @@ export const NATS_PACKAGE = 'nats';
 const MISSING_NATS_MESSAGE = `${NATS_PACKAGE} is not installed: npm install ${NATS_PACKAGE}@2 to use the NATS backbone`;
 
 /**
- * Loads nats.js on first use. Rejects with an `IsobrokerError` coded `missing_dependency` when the
- * package is not installed; any other loading failure passes through.
+ * Loads nats.js on first use (with `importer`, `import()` by default). Rejects with an
+ * `IsobrokerError` coded `missing_dependency` when the package is not installed; any other loading
+ * failure passes through.
  */
-export async function loadNats(): Promise<NatsModule> {
+export async function loadNats(
+  importer: (specifier: string) => Promise<unknown> = (specifier) => import(specifier),
+): Promise<NatsModule> {
   try {
-    return (await import(NATS_PACKAGE)) as NatsModule;
+    return (await importer(NATS_PACKAGE)) as NatsModule;
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
     if (
