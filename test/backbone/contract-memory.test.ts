@@ -1,0 +1,15 @@
+/** The backbone contract on the in-memory NATS (one "server", a host per connection). */
+import { MemoryNats, type MemoryNatsConnection } from '../../src/backbone/memory-nats.js';
+import { backboneContract } from './contract.js';
+
+backboneContract('memory NATS', async (n) => {
+  const nats = new MemoryNats({ seed: 1 });
+  const connections: MemoryNatsConnection[] = [];
+  for (let i = 0; i < n; i++) connections.push(nats.connect({ name: `c${i}`, noEcho: true, host: `h${i}` }));
+  return {
+    connections,
+    disconnect: (i) => nats.disconnect(connections[i]!),
+    reconnect: (i) => nats.reconnect(connections[i]!),
+    close: () => nats.close(),
+  };
+});
