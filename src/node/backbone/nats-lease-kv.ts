@@ -7,8 +7,10 @@
  * rejects with code `wrong_revision`; JetStream not answering (no responders, a timeout, no
  * leader, the cluster lost quorum) with `unavailable`; a closed connection with `closed`.
  *
- * Keys are any strings: each maps to one KV key token (bytes `[A-Za-z0-9/=-]` kept, every other
- * byte `_XX`). Reads go to the stream leader (no direct get from a possibly stale replica).
+ * Keys are JetStream KV keys (`[-/_=.A-Za-z0-9]`, no empty token; others reject with
+ * `invalid_argument`, as `MemoryLeaseKv` does). Reads go to the stream leader (no direct get from
+ * a possibly stale replica). A watch reports the key's last record first (nothing when never
+ * written or expired, `undefined` when deleted), then every change.
  *
  * Expiry (`ttl`): the bucket's max age. nats-server before 2.11 tells watchers nothing when an
  * entry ages out, so a watcher also reads its key every `watchCheckInterval` ms and reports
@@ -43,18 +45,15 @@ const JS_MESSAGE_TOO_LARGE = 10054;
 const WATCH_RETRY_MIN = 100;
 const WATCH_RETRY_MAX = 2000;
 
-const KEPT = /^[A-Za-z0-9/=-]$/;
-const utf8 = new TextEncoder();
+/** JetStream KV's key alphabet (as `MemoryLeaseKv` checks it); no empty token. */
+const KEY = /^[-/_=.A-Za-z0-9]+$/;
 
-/** One KV key token for any string: bytes `[A-Za-z0-9/=-]` kept, every other byte `_XX`, "" → `_`. */
-export function leaseKeyToken(key: string): string {
-  if (key.length === 0) return '_';
-  let out = '';
-  for (const b of utf8.encode(key)) {
-    const c = String.fromCharCode(b);
-    out += KEPT.test(c) ? c : `_${b.toString(16).toUpperCase().padStart(2, '0')}`;
+/** The key, when JetStream KV accepts it; else a `ValueError` (as `MemoryLeaseKv` rejects it). */
+function checkKey(key: string): string {
+  if (typeof key !== 'string' || !KEY.test(key) || key.startsWith('.') || key.endsWith('.') || key.includes('..')) {
+    throw new ValueError(`invalid key ${JSON.stringify(String(key).slice(0, 100))}`);
   }
-  return out;
+  return key;
 }
 
 /** What nats.js threw, as much of it as we read. */
@@ -127,45 +126,49 @@ class NatsLeaseKv implements LeaseKv {
   }
 
   async create(key: string, value: Uint8Array): Promise<number> {
+    checkKey(key);
     try {
-      return await this.kv.create(leaseKeyToken(key), value);
+      return await this.kv.create(key, value);
     } catch (e) {
       throw mapError(e, this.what('create', key));
     }
   }
 
   async update(key: string, value: Uint8Array, revision: number): Promise<number> {
+    checkKey(key);
     if (!Number.isSafeInteger(revision) || revision < 1) {
       throw new IsobrokerError('wrong_revision', `${this.what('update', key)}: no entry has revision ${revision}`);
     }
     try {
-      return await this.kv.update(leaseKeyToken(key), value, revision);
+      return await this.kv.update(key, value, revision);
     } catch (e) {
       throw mapError(e, this.what('update', key));
     }
   }
 
   async get(key: string): Promise<LeaseEntry | undefined> {
+    checkKey(key);
     try {
-      return toEntry(await this.kv.get(leaseKeyToken(key)));
+      return toEntry(await this.kv.get(key));
     } catch (e) {
       throw mapError(e, this.what('get', key));
     }
   }
 
   async delete(key: string, revision?: number): Promise<void> {
+    checkKey(key);
     if (revision !== undefined && (!Number.isSafeInteger(revision) || revision < 1)) {
       throw new IsobrokerError('wrong_revision', `${this.what('delete', key)}: no entry has revision ${revision}`);
     }
     try {
-      await this.kv.delete(leaseKeyToken(key), revision === undefined ? undefined : { previousSeq: revision });
+      await this.kv.delete(key, revision === undefined ? undefined : { previousSeq: revision });
     } catch (e) {
       throw mapError(e, this.what('delete', key));
     }
   }
 
   watch(key: string, fn: (entry: LeaseEntry | undefined) => void): () => void {
-    return new LeaseWatch(this.kv, this.nc, leaseKeyToken(key), this.watchCheckInterval, fn).stop;
+    return new LeaseWatch(this.kv, this.nc, checkKey(key), this.watchCheckInterval, fn).stop;
   }
 }
 
@@ -271,11 +274,14 @@ class LeaseWatch {
     this.call({ value: e.value, revision: e.revision });
   }
 
-  /** The key is gone (a delete or purge at `revision`, or 0: it expired): `undefined`, once. */
+  /**
+   * The key is gone: a delete or purge marker at `revision` (reported as `undefined` unless that is
+   * what we reported last), or 0: nothing is stored (reported only when we had reported an entry).
+   */
   private absent(revision: number): void {
     if (this.stopped || (revision !== 0 && revision <= this.seen)) return;
     this.seen = Math.max(this.seen, revision);
-    if (this.present !== true) return;
+    if (revision === 0 ? this.present !== true : this.present === false) return;
     this.present = false;
     this.call(undefined);
   }
