@@ -20,7 +20,7 @@
  */
 import { IsobrokerError, ValueError } from '../errors.js';
 import { systemTimers, type Timers } from '../util/timers.js';
-import { hasWildcard, isValidSubject, subjectMatches } from './subject-match.js';
+import { isValidSubject, SubjectIndex } from './subject-match.js';
 import type { NatsConnectionLike, NatsMsgLike, NatsStatusLike, NatsSubscriptionLike } from './types.js';
 
 /** NATS's default `max_payload`: 1 MiB. */
@@ -97,7 +97,6 @@ type Callback = (err: Error | null, msg: NatsMsgLike) => void;
 interface Sub {
   readonly conn: MemoryNatsConnection;
   readonly subject: string;
-  readonly wildcard: boolean;
   readonly callback: Callback;
   received: number;
   max: number;
@@ -187,9 +186,7 @@ export class MemoryNats {
   private readonly random: () => number;
   private lossRate = 0;
   private readonly conns = new Set<MemoryNatsConnection>();
-  private readonly literal = new Map<string, Set<Sub>>();
-  private readonly wildcards = new Set<Sub>();
-  private subCount = 0;
+  private readonly index = new SubjectIndex<Sub>();
   private readonly cuts: { readonly a: ReadonlySet<string>; readonly b: ReadonlySet<string> }[] = [];
   private queue: Pending[] = [];
   private scheduled = false;
@@ -258,7 +255,7 @@ export class MemoryNats {
     for (const conn of this.conns) buffered += conn.bufferedCount;
     return {
       connections: this.conns.size,
-      subscriptions: this.subCount,
+      subscriptions: this.index.size,
       routed: c.routed,
       delivered: c.delivered,
       dropped: c.droppedRandom + c.droppedPartition + c.droppedDisconnected,
@@ -272,15 +269,8 @@ export class MemoryNats {
 
   /** @internal */
   addSub(conn: MemoryNatsConnection, subject: string, callback: Callback): Sub {
-    const sub: Sub = { conn, subject, wildcard: hasWildcard(subject), callback, received: 0, max: 0, active: true };
-    if (sub.wildcard) {
-      this.wildcards.add(sub);
-    } else {
-      let set = this.literal.get(subject);
-      if (!set) this.literal.set(subject, (set = new Set()));
-      set.add(sub);
-    }
-    this.subCount++;
+    const sub: Sub = { conn, subject, callback, received: 0, max: 0, active: true };
+    this.index.add(subject, sub);
     return sub;
   }
 
@@ -288,15 +278,8 @@ export class MemoryNats {
   removeSub(sub: Sub): void {
     if (!sub.active) return;
     sub.active = false;
-    this.subCount--;
     sub.conn.forget(sub);
-    if (sub.wildcard) {
-      this.wildcards.delete(sub);
-    } else {
-      const set = this.literal.get(sub.subject);
-      set?.delete(sub);
-      if (set?.size === 0) this.literal.delete(sub.subject);
-    }
+    this.index.delete(sub.subject, sub);
   }
 
   /** @internal */
@@ -333,11 +316,7 @@ export class MemoryNats {
   /** @internal The server received a message: one copy per matching subscription, delivered later. */
   route(from: MemoryNatsConnection, subject: string, data: Uint8Array): void {
     this.counters.routed++;
-    const exact = this.literal.get(subject);
-    if (exact) for (const sub of exact) this.offer(from, sub, subject, data);
-    for (const sub of this.wildcards) {
-      if (subjectMatches(sub.subject, subject)) this.offer(from, sub, subject, data);
-    }
+    this.index.match(subject, (sub) => this.offer(from, sub, subject, data));
   }
 
   /** @internal Runs `done` once everything queued before it was delivered. */

@@ -94,3 +94,107 @@ export function hasWildcard(subject: string): boolean {
   }
   return false;
 }
+
+/** One level of a `SubjectIndex`: items whose pattern ends here, and the next tokens. */
+interface IndexNode<T> {
+  /** Children by literal token. */
+  lits: Map<string, IndexNode<T>> | undefined;
+  /** The child for `*`. */
+  star: IndexNode<T> | undefined;
+  /** Items whose pattern ends with `>` after this level's tokens. */
+  rest: Set<T> | undefined;
+  /** Items whose pattern ends exactly here. */
+  here: Set<T> | undefined;
+}
+
+const newNode = <T>(): IndexNode<T> => ({ lits: undefined, star: undefined, rest: undefined, here: undefined });
+
+/**
+ * Subscriptions indexed by their pattern (a tree of tokens, as NATS's sublist): matching a subject
+ * walks its tokens once instead of testing every pattern. Patterns must be valid (`isValidSubject`
+ * with wildcards); an item added under several patterns is reported once per matching pattern.
+ */
+export class SubjectIndex<T> {
+  private readonly root: IndexNode<T> = newNode();
+  private count = 0;
+
+  /** Entries (pattern, item) in the index. */
+  get size(): number {
+    return this.count;
+  }
+
+  /** Adds `item` under `pattern`. */
+  add(pattern: string, item: T): void {
+    const toks = pattern.split('.');
+    let node = this.root;
+    const last = toks.length - 1;
+    for (let i = 0; i < last; i++) node = this.child(node, toks[i]!);
+    const t = toks[last]!;
+    let set: Set<T>;
+    if (t === '>') set = node.rest ??= new Set();
+    else set = (node = this.child(node, t)).here ??= new Set();
+    if (!set.has(item)) {
+      set.add(item);
+      this.count++;
+    }
+  }
+
+  /** Removes `item` from under `pattern` (and the levels left empty). */
+  delete(pattern: string, item: T): void {
+    const toks = pattern.split('.');
+    const path: IndexNode<T>[] = [this.root];
+    const last = toks.length - 1;
+    let node: IndexNode<T> | undefined = this.root;
+    const end = toks[last] === '>' ? last : last + 1;
+    for (let i = 0; i < end && node; i++) {
+      const t = toks[i]!;
+      node = t === '*' ? node.star : node.lits?.get(t);
+      if (node) path.push(node);
+    }
+    if (!node) return;
+    const set = end === last ? node.rest : node.here;
+    if (!set?.delete(item)) return;
+    this.count--;
+    if (set.size === 0) {
+      if (end === last) node.rest = undefined;
+      else node.here = undefined;
+    }
+    // Prune empty levels, deepest first.
+    for (let i = path.length - 1; i > 0; i--) {
+      const n = path[i]!;
+      if (n.here || n.rest || n.star || n.lits?.size) break;
+      const parent = path[i - 1]!;
+      const t = toks[i - 1]!;
+      if (t === '*') parent.star = undefined;
+      else {
+        parent.lits?.delete(t);
+        if (parent.lits?.size === 0) parent.lits = undefined;
+      }
+    }
+  }
+
+  /** Calls `fn` with every item whose pattern matches the literal `subject`. */
+  match(subject: string, fn: (item: T) => void): void {
+    if (subject.length === 0) return;
+    walk(this.root, subject.split('.'), 0, fn);
+  }
+
+  private child(node: IndexNode<T>, t: string): IndexNode<T> {
+    if (t === '*') return (node.star ??= newNode());
+    const lits = (node.lits ??= new Map());
+    let next = lits.get(t);
+    if (!next) lits.set(t, (next = newNode()));
+    return next;
+  }
+}
+
+function walk<T>(node: IndexNode<T>, toks: readonly string[], i: number, fn: (item: T) => void): void {
+  if (i === toks.length) {
+    if (node.here) for (const item of node.here) fn(item);
+    return;
+  }
+  if (node.rest) for (const item of node.rest) fn(item);
+  const lit = node.lits?.get(toks[i]!);
+  if (lit) walk(lit, toks, i + 1, fn);
+  if (node.star) walk(node.star, toks, i + 1, fn);
+}

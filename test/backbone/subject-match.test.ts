@@ -1,6 +1,6 @@
 /** NATS subject rules: wildcard matching and subject validity, against a token-split oracle. */
 import { describe, expect, it } from 'vitest';
-import { hasWildcard, isValidSubject, subjectMatches } from '../../src/backbone/subject-match.js';
+import { SubjectIndex, hasWildcard, isValidSubject, subjectMatches } from '../../src/backbone/subject-match.js';
 import { Rng } from '../support/sim-network.js';
 
 /** The rules written the obvious way (split, compare), to check the scanning matcher against. */
@@ -121,5 +121,66 @@ describe('isValidSubject', () => {
     expect(hasWildcard('>')).toBe(true);
     expect(hasWildcard('a*.b>')).toBe(false);
     expect(hasWildcard('a.b')).toBe(false);
+  });
+});
+
+describe('SubjectIndex', () => {
+  it('finds exactly the items whose pattern matches, through random adds and deletes', () => {
+    const rng = new Rng(99);
+    const tokens = ['a', 'b', 'c', '*'];
+    const genPattern = (): string => {
+      const n = rng.int(1, 4);
+      const out: string[] = [];
+      for (let i = 0; i < n; i++) out.push(rng.pick(tokens));
+      if (rng.chance(0.3)) out[n - 1] = '>';
+      return out.join('.');
+    };
+    const genSubject = (): string => {
+      const n = rng.int(1, 5);
+      const out: string[] = [];
+      for (let i = 0; i < n; i++) out.push(rng.pick(['a', 'b', 'c']));
+      return out.join('.');
+    };
+    const index = new SubjectIndex<number>();
+    const live = new Map<number, string>();
+    let next = 0;
+    let compared = 0;
+    for (let step = 0; step < 3000; step++) {
+      const r = rng.next();
+      if (r < 0.4 || live.size === 0) {
+        const p = genPattern();
+        live.set(next, p);
+        index.add(p, next++);
+      } else if (r < 0.7) {
+        const id = rng.pick([...live.keys()]);
+        index.delete(live.get(id)!, id);
+        live.delete(id);
+      } else {
+        const s = genSubject();
+        const got: number[] = [];
+        index.match(s, (id) => got.push(id));
+        const want = [...live].filter(([, p]) => subjectMatches(p, s)).map(([id]) => id);
+        expect(got.sort((x, y) => x - y)).toEqual(want.sort((x, y) => x - y));
+        compared += want.length;
+      }
+      expect(index.size).toBe(live.size);
+    }
+    expect(compared).toBeGreaterThan(1000);
+    // Deleting everything leaves an empty tree behind (no levels kept alive).
+    for (const [id, p] of live) index.delete(p, id);
+    expect(index.size).toBe(0);
+    expect(JSON.stringify(index)).toBe(JSON.stringify(new SubjectIndex<number>()));
+  });
+
+  it('deleting an item not under that pattern changes nothing', () => {
+    const index = new SubjectIndex<string>();
+    index.add('a.>', 'x');
+    index.delete('a.*', 'x');
+    index.delete('a.>', 'y');
+    index.delete('b.c', 'x');
+    const got: string[] = [];
+    index.match('a.b', (v) => got.push(v));
+    expect(got).toEqual(['x']);
+    expect(index.size).toBe(1);
   });
 });
