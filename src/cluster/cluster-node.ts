@@ -8,9 +8,15 @@ import type { Data } from '../data/types.js';
 import type { Endpoint } from '../endpoint/endpoint.js';
 import { listenerErrorEvent, type ErrorEvent, type StatusEvent } from '../endpoint/status.js';
 import { Emitter, type Unsubscribe } from '../util/emitter.js';
-import { checkOptionsObject, fnOption, numberOption } from '../util/options.js';
+import { checkOptionsObject, fnOption, numberOption, oneOfOption } from '../util/options.js';
 import { makeEvent } from '../message/builders.js';
 import { parseZeekMessage } from '../message/parse.js';
+import {
+  BACKBONE_REACHES,
+  BackboneMembership,
+  type BackboneLinkLike,
+  type BackboneReach,
+} from './backbone-membership.js';
 import { connectionsOf, nodeByName, type ClusterLayout, type NodeSpec, type Role } from './layout.js';
 import type { HrwKey } from './hash.js';
 import { PoolRegistry, hrwTopic, rrTopic, type Pool, type PoolSpec } from './pools.js';
@@ -53,6 +59,12 @@ export interface ClusterNodeOptions {
   readonly retry?: number;
   /** Supplies this node's token for its peerings (`PeerOptions.getToken`), when the cluster runs with auth on. @default none */
   readonly getToken?: () => string | Promise<string>;
+  /**
+   * With a backbone attached to the endpoint (before `start`): which layout nodes are reported
+   * up — `global` every node presence lists (ZeroMQ's reach), `layout` only those Broker's
+   * connectivity would peer with. @default 'global'
+   */
+  readonly backboneReach?: BackboneReach;
 }
 
 /** Defaults of `ClusterNodeOptions` (`retry` undefined: the endpoint's). */
@@ -61,8 +73,10 @@ export const DEFAULT_CLUSTER_NODE_OPTIONS: ClusterNodeOptions = Object.freeze({}
 function resolveClusterNodeOptions(o: ClusterNodeOptions | undefined): ClusterNodeOptions {
   checkOptionsObject('options', o);
   const getToken = fnOption('getToken', o?.getToken);
-  if (o?.retry === undefined && getToken === undefined) return DEFAULT_CLUSTER_NODE_OPTIONS;
+  const reach = oneOfOption('backboneReach', o?.backboneReach, 'global', BACKBONE_REACHES);
+  if (o?.retry === undefined && getToken === undefined && reach === 'global') return DEFAULT_CLUSTER_NODE_OPTIONS;
   return {
+    ...(reach === 'global' ? {} : { backboneReach: reach }),
     ...(o?.retry !== undefined ? { retry: numberOption('retry', o.retry, 0, 0) } : {}),
     ...(getToken !== undefined ? { getToken } : {}),
   };
@@ -134,7 +148,10 @@ export class ClusterNode {
     return this.self.role;
   }
 
-  /** Subscribes to this node's topics and peers with the nodes Broker's rules say it dials. */
+  /**
+   * Subscribes to this node's topics and peers with the nodes Broker's rules say it dials. With a
+   * backbone attached to the endpoint, it peers with none: membership follows backbone presence.
+   */
   start(): void {
     const ep = this.endpoint;
     this.pools.distribute();
@@ -147,6 +164,11 @@ export class ClusterNode {
     this.offs.push(() => {
       for (const s of subs) s.unsubscribe();
     });
+    const link = (ep as { readonly backbone?: BackboneLinkLike | undefined }).backbone;
+    if (link !== undefined) {
+      this.startBackbone(link);
+      return;
+    }
     this.offs.push(ep.on('status', (s) => this.onStatus(s)));
     for (const target of connectionsOf(this.layout, this.name)) {
       void ep
@@ -188,6 +210,19 @@ export class ClusterNode {
     for (const off of this.offs.splice(0)) off();
   }
 
+  private startBackbone(link: BackboneLinkLike): void {
+    link.setNodes([{ name: this.name, role: this.role, id: this.endpoint.id }]);
+    const m = new BackboneMembership(link.presence, this.layout, this.name, this.opts.backboneReach ?? 'global', {
+      up: (name, id) => this.markUp(name, id),
+      down: (name, id) => this.markDown(name, id),
+      duplicate: (name, id, existingId) => this.emit('duplicate', { name, id, existingId }),
+    });
+    this.offs.push(() => {
+      m.close();
+      link.setNodes([]);
+    });
+  }
+
   private emit<K extends keyof ClusterEvents>(event: K, ev: ClusterEvents[K]): void {
     this.events.emit(event, ev);
   }
@@ -202,14 +237,17 @@ export class ClusterNode {
     }
     if (s.code === 'peer_lost' || s.code === 'peer_removed') {
       const name = this.byId.get(id);
-      if (name === undefined) return;
-      this.byId.delete(id);
-      const st = this.states.get(name);
-      if (!st?.up || st.id !== id) return;
-      st.up = false;
-      this.pools.markDead(name);
-      this.emit('nodeDown', { name, id });
+      if (name !== undefined) this.markDown(name, id);
     }
+  }
+
+  private markDown(name: string, id: string): void {
+    this.byId.delete(id);
+    const st = this.states.get(name);
+    if (!st?.up || st.id !== id) return;
+    st.up = false;
+    this.pools.markDead(name);
+    this.emit('nodeDown', { name, id });
   }
 
   private onHello(data: Data): void {
@@ -225,6 +263,10 @@ export class ClusterNode {
     } catch {
       return;
     }
+    this.markUp(name, id);
+  }
+
+  private markUp(name: string, id: string): void {
     const st = this.states.get(name);
     if (!st) return; // not a node of our layout (e.g. a dashboard)
     if (st.up && st.id !== id) {
