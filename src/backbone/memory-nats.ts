@@ -7,7 +7,8 @@
  *   copies), `noEcho` (nothing the connection published comes back to it);
  * - asynchronous delivery (microtasks), in order per publisher;
  * - hosts and partitions: a connection belongs to a `host`; `partition(a, b)` silently loses every
- *   message between hosts of `a` and hosts of `b` (a cut route), `heal()` ends it;
+ *   message between hosts of `a` and hosts of `b` (a cut route), `isolate(h)` cuts `h` off every
+ *   other host, `heal()` ends both; connections see no status change (nothing tells them);
  * - seeded random loss (`dropRate`), each delivered copy lost independently;
  * - server-side cuts (`disconnect`): the connection sees `disconnect`, its publishes wait in an
  *   unbounded client-side buffer (as nats.js's), messages others publish to it meanwhile are lost,
@@ -187,7 +188,8 @@ export class MemoryNats {
   private lossRate = 0;
   private readonly conns = new Set<MemoryNatsConnection>();
   private readonly index = new SubjectIndex<Sub>();
-  private readonly cuts: { readonly a: ReadonlySet<string>; readonly b: ReadonlySet<string> }[] = [];
+  /** Partitions; `b` undefined: `a` is cut off from every other host. */
+  private readonly cuts: { readonly a: ReadonlySet<string>; readonly b: ReadonlySet<string> | undefined }[] = [];
   private queue: Pending[] = [];
   private scheduled = false;
   private counters = {
@@ -218,7 +220,12 @@ export class MemoryNats {
     this.cuts.push({ a: new Set(a), b: new Set(b) });
   }
 
-  /** Ends every partition. */
+  /** Cuts `hosts` off every other host (also hosts that connect later): a machine off the network. */
+  isolate(...hosts: string[]): void {
+    this.cuts.push({ a: new Set(hosts), b: undefined });
+  }
+
+  /** Ends every partition and isolation. */
   heal(): void {
     this.cuts.length = 0;
   }
@@ -290,7 +297,11 @@ export class MemoryNats {
   private blocked(from: string, to: string): boolean {
     if (from === to) return false;
     for (const { a, b } of this.cuts) {
-      if ((a.has(from) && b.has(to)) || (a.has(to) && b.has(from))) return true;
+      if (b === undefined) {
+        if (a.has(from) !== a.has(to)) return true;
+      } else if ((a.has(from) && b.has(to)) || (a.has(to) && b.has(from))) {
+        return true;
+      }
     }
     return false;
   }

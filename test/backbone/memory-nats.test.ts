@@ -234,6 +234,28 @@ describe('MemoryNats faults', () => {
     expect(gotB).toEqual(['s=2', 's=3']);
   });
 
+  it('isolate cuts a host off every other host, also ones connecting later', async () => {
+    const nats = new MemoryNats();
+    const a = nats.connect({ host: 'a' });
+    const a2 = nats.connect({ host: 'a' });
+    const b = nats.connect({ host: 'b' });
+    nats.isolate('a');
+    const c = nats.connect({ host: 'c' });
+    const gotA2 = record(a2, 's');
+    const gotB = record(b, 's');
+    const gotC = record(c, 's');
+    a.publish('s', enc('from-a'));
+    c.publish('s', enc('from-c'));
+    await settle();
+    expect(gotA2).toEqual(['s=from-a']);
+    expect(gotB).toEqual(['s=from-c']);
+    expect(gotC).toEqual(['s=from-c']);
+    nats.heal();
+    a.publish('s', enc('healed'));
+    await settle();
+    expect(gotC).toEqual(['s=from-c', 's=healed']);
+  });
+
   it('dropRate loses copies reproducibly for a seed, and differently for another seed', async () => {
     const run = async (seed: number): Promise<string[]> => {
       const nats = new MemoryNats({ seed });
