@@ -101,6 +101,12 @@ export class CloneCore {
   private readonly waiting: { seq: number; result: Data; resolve: (d: Data) => void }[] = [];
   private nextReq = 1;
   private timer: unknown;
+  /** The highest fencing epoch seen from a master of this store (0: none yet, or masters without a lease). */
+  private fenceSeen = 0;
+  /** The fencing epoch of the master the copy follows (of the last message accepted). */
+  private fenceFollowed = 0;
+  /** Messages ignored because their master's fencing epoch was below `fenceSeen`. */
+  private fencedOut = 0;
   /** Change feed and status; a listener that throws is reported through `onError`. */
   private readonly events: Emitter<CloneEvents>;
 
@@ -261,8 +267,39 @@ export class CloneCore {
 
   // ---- messages from the master
 
+  /** Fencing: the highest master epoch seen, and how many messages of lower epochs were ignored. */
+  get fencing(): { readonly epoch: number; readonly ignored: number } {
+    return { epoch: this.fenceSeen, ignored: this.fencedOut };
+  }
+
+  /**
+   * A lease watch saw a master with fencing epoch `epoch` take the store: from now on anything
+   * from a lower epoch is ignored, and a clone following or resyncing from an older master
+   * attaches again at once (the stepped-down master no longer answers; the new one does).
+   */
+  raiseFence(epoch: number): void {
+    if (!(epoch > this.fenceSeen)) return;
+    this.fenceSeen = epoch;
+    if (this.status === 'closed' || this.status === 'loading') return;
+    if (this.status === 'in-sync' || this.attaching || this.snapshot) this.attach();
+  }
+
   onMessage(msg: StoreMessage): void {
     if (this.status === 'closed' || this.status === 'loading') return;
+    // Fencing (PROTOCOL.md §9): a message from a master older than one already seen is ignored,
+    // so a stepped-down master's late broadcasts never reach the copy. Without leases it is 0.
+    const fence = (msg as { readonly fence?: number }).fence ?? 0;
+    if (fence < this.fenceSeen) {
+      this.fencedOut++;
+      return;
+    }
+    if (fence > this.fenceSeen) {
+      this.fenceSeen = fence;
+      // A newer master's broadcast during a resync from an older one: that resync will not finish.
+      const broadcast = msg.kind === StoreMsg.Update || msg.kind === StoreMsg.Heartbeat;
+      if (broadcast && this.fenceFollowed > 0 && (this.attaching || this.snapshot)) this.attach();
+    }
+    this.fenceFollowed = fence;
     this.lastHeard = this.cfg.timers.now();
     switch (msg.kind) {
       case StoreMsg.Update:

@@ -124,6 +124,8 @@ export class MasterCore {
   private queue: Job[] = [];
   private scheduled = false;
   private closed = false;
+  /** Stepped down (its lease was lost): serves nobody and accepts no write until resumed. */
+  private standby = false;
   private heartbeatTimer: unknown;
   private expiryTimer: unknown;
   private pruneTimer: unknown;
@@ -247,10 +249,39 @@ export class MasterCore {
     this.cfg.backend.close();
   }
 
+  /** Whether the master is stepped down (see `setStandby`). */
+  get isStandby(): boolean {
+    return this.standby;
+  }
+
+  /**
+   * Steps down (`true`: the master lost its lease) or resumes (`false`: it holds it again).
+   * Stepped down, it sends nothing (no heartbeat, update, ack or resync: resyncs in progress are
+   * cancelled), ignores clones' messages (they retry with whichever master holds the lease),
+   * refuses local writes with `stale_data` and expires nothing. Resuming sends a heartbeat at
+   * once, so clones that went stale attach again (by delta: the store's epoch did not change).
+   */
+  setStandby(on: boolean): void {
+    if (this.closed || on === this.standby) return;
+    this.standby = on;
+    if (on) {
+      this.streams.cancelAll();
+      return;
+    }
+    this.cfg.send(updatesTopic(this.cfg.name), { kind: StoreMsg.Heartbeat, epoch: this.epoch, seq: this.seq });
+  }
+
+  private standbyError(): StoreError {
+    return new StoreError(
+      'stale_data',
+      `store ${this.cfg.name}: this master lost its lease and accepts no writes until it holds it again`,
+    );
+  }
+
   // ---- network
 
   onMessage(msg: StoreMessage): void {
-    if (this.closed) return;
+    if (this.closed || this.standby) return;
     switch (msg.kind) {
       case StoreMsg.Command:
         this.onCommand(msg);
@@ -427,6 +458,10 @@ export class MasterCore {
       job.done(new StoreError('request_timeout', `store ${this.cfg.name} is closed`), this.seq);
       return;
     }
+    if (this.standby) {
+      job.done(this.standbyError(), this.seq);
+      return;
+    }
     this.queue.push(job);
     if (this.scheduled) return;
     this.scheduled = true;
@@ -440,6 +475,11 @@ export class MasterCore {
     const jobs = this.queue;
     this.queue = [];
     if (jobs.length === 0) return;
+    if (this.standby) {
+      // Stepped down between the write and its batch: nothing applied.
+      for (const j of jobs) j.done(this.standbyError(), this.seq);
+      return;
+    }
     const b = this.cfg.backend;
     const now = this.cfg.timers.now();
     const changes: Change[] = [];
@@ -585,7 +625,8 @@ export class MasterCore {
   private armHeartbeat(): void {
     this.heartbeatTimer = this.cfg.timers.setTimeout(() => {
       if (this.closed) return;
-      this.cfg.send(updatesTopic(this.cfg.name), { kind: StoreMsg.Heartbeat, epoch: this.epoch, seq: this.seq });
+      if (!this.standby)
+        this.cfg.send(updatesTopic(this.cfg.name), { kind: StoreMsg.Heartbeat, epoch: this.epoch, seq: this.seq });
       this.armHeartbeat();
     }, this.cfg.heartbeatInterval);
   }
@@ -657,7 +698,7 @@ export class MasterCore {
   private armExpiry(): void {
     this.expiryTimer = this.cfg.timers.setTimeout(() => {
       if (this.closed) return;
-      this.expireDue();
+      if (!this.standby) this.expireDue();
       this.armExpiry();
     }, this.cfg.expiryTick);
   }

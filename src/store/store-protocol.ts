@@ -34,8 +34,10 @@ export const StoreMsg = {
  * a revision-1 message is recognised by its field count and refused with a clear error. Revision 3
  * added `Resend` (the master held no more of a clone's out-of-order commands) and `DeltaAck`
  * (a clone received a delta up to a seq: the master paces deltas by it), with no layout change.
+ * Revision 4 appends an optional field to every message a master sends: its fencing epoch (the
+ * revision of its lease, see `master-lease.ts`), present only when the master holds a lease.
  */
-export const STORE_PROTOCOL_REVISION = 3;
+export const STORE_PROTOCOL_REVISION = 4;
 export type StoreMsg = (typeof StoreMsg)[keyof typeof StoreMsg];
 
 export const ChangeKind = { Put: 1, Erase: 2, Clear: 3, Expire: 4 } as const;
@@ -66,6 +68,8 @@ export type StoreMessage =
       readonly result: Data;
       readonly errorCode?: string;
       readonly errorText?: string;
+      /** The master's fencing epoch (revision 4; absent without a lease). */
+      readonly fence?: number;
     }
   /** `stream`: chosen by the clone for this attach; every answer to it carries the same id. */
   | {
@@ -80,12 +84,16 @@ export type StoreMessage =
       readonly epoch: string;
       readonly seq: number;
       readonly changes: readonly Change[];
+      /** The master's fencing epoch (revision 4; absent without a lease). */
+      readonly fence?: number;
     }
   | {
       readonly kind: typeof StoreMsg.SnapshotBegin;
       readonly epoch: string;
       readonly seq: number;
       readonly stream: number;
+      /** The master's fencing epoch (revision 4; absent without a lease). */
+      readonly fence?: number;
     }
   | {
       readonly kind: typeof StoreMsg.SnapshotChunk;
@@ -93,6 +101,8 @@ export type StoreMessage =
       readonly index: number;
       readonly entries: readonly (readonly [Data, Data])[];
       readonly stream: number;
+      /** The master's fencing epoch (revision 4; absent without a lease). */
+      readonly fence?: number;
     }
   | {
       readonly kind: typeof StoreMsg.SnapshotEnd;
@@ -100,9 +110,17 @@ export type StoreMessage =
       readonly seq: number;
       readonly chunks: number;
       readonly stream: number;
+      /** The master's fencing epoch (revision 4; absent without a lease). */
+      readonly fence?: number;
     }
-  | { readonly kind: typeof StoreMsg.DeltaEnd; readonly epoch: string; readonly seq: number; readonly stream: number }
-  | { readonly kind: typeof StoreMsg.Heartbeat; readonly epoch: string; readonly seq: number }
+  | {
+      readonly kind: typeof StoreMsg.DeltaEnd;
+      readonly epoch: string;
+      readonly seq: number;
+      readonly stream: number;
+      readonly fence?: number;
+    }
+  | { readonly kind: typeof StoreMsg.Heartbeat; readonly epoch: string; readonly seq: number; readonly fence?: number }
   | {
       readonly kind: typeof StoreMsg.ChunkAck;
       readonly cloneId: string;
@@ -115,13 +133,15 @@ export type StoreMessage =
       readonly stream: number;
       readonly code: string;
       readonly text: string;
+      /** The master's fencing epoch (revision 4; absent without a lease). */
+      readonly fence?: number;
     }
   /**
    * The master did not keep some of this clone's commands (they arrived too far ahead of a missing
    * one): none of them was applied; the clone sends its unsettled commands again, from `from` on,
    * in order. `held`: commands the master still holds for this clone.
    */
-  | { readonly kind: typeof StoreMsg.Resend; readonly from: number; readonly held: number }
+  | { readonly kind: typeof StoreMsg.Resend; readonly from: number; readonly held: number; readonly fence?: number }
   /** The clone received every change up to `seq` of the delta answering its attach `stream`. */
   | {
       readonly kind: typeof StoreMsg.DeltaAck;
@@ -159,7 +179,35 @@ function encodeChange(c: Change): Data {
   }
 }
 
-export function encodeStoreMessage(m: StoreMessage): VectorData {
+/**
+ * Field counts of the kinds a master sends: revision 4 may append one more, the master's fencing
+ * epoch (a count, present only when the master holds a lease).
+ */
+const MASTER_FIELDS: ReadonlyMap<number, number> = new Map([
+  [StoreMsg.Ack, 6],
+  [StoreMsg.Update, 4],
+  [StoreMsg.SnapshotBegin, 4],
+  [StoreMsg.SnapshotChunk, 5],
+  [StoreMsg.SnapshotEnd, 5],
+  [StoreMsg.DeltaEnd, 4],
+  [StoreMsg.Heartbeat, 3],
+  [StoreMsg.SyncFailed, 4],
+  [StoreMsg.Resend, 3],
+]);
+
+/**
+ * A store message as a Broker vector. `fence` (default: the message's own `fence`) is the
+ * master's fencing epoch: appended to the kinds a master sends when it is above 0; without a
+ * lease it is absent and the layout is revision 3's.
+ */
+export function encodeStoreMessage(m: StoreMessage, fence?: number): VectorData {
+  const v = encodeFields(m);
+  const f = fence ?? ('fence' in m ? m.fence : undefined) ?? 0;
+  if (f > 0 && MASTER_FIELDS.has(m.kind)) (v.elements as Data[]).push(count(f));
+  return v;
+}
+
+function encodeFields(m: StoreMessage): VectorData {
   switch (m.kind) {
     case StoreMsg.Command:
       return vector([
@@ -260,9 +308,19 @@ const REVISED = new Set<number>([
   StoreMsg.ChunkAck,
 ]);
 
+/** Decodes and validates a store message; throws a `DecodeError` when it is malformed. */
 export function decodeStoreMessage(d: Data): StoreMessage {
   const f = vec(d, 'message');
   const kind = num(f[0], 'kind');
+  const base = MASTER_FIELDS.get(kind);
+  if (base === undefined || f.length !== base + 1) return decodeFields(f, kind);
+  // Revision 4: a master's message with its fencing epoch appended.
+  const fence = num(f[base], 'fencing epoch');
+  const m = decodeFields(f.slice(0, base), kind);
+  return fence > 0 ? ({ ...m, fence } as StoreMessage) : m;
+}
+
+function decodeFields(f: readonly Data[], kind: number): StoreMessage {
   const want = (len: number): void => {
     if (f.length === len) return;
     if (REVISED.has(kind) && f.length === len - 1) {

@@ -34,6 +34,8 @@ import { storeRefusal } from './store-guard.js';
 import { Emitter } from '../util/emitter.js';
 import { checkOptionsObject, fnOption, intOption, numberOption } from '../util/options.js';
 import { ConfigError } from '../errors.js';
+import type { LeaseKv } from '../backbone/types.js';
+import { MasterLease, watchMaster } from './master-lease.js';
 
 /** An expiry: milliseconds, or a Broker timespan. 0 clears a key's expiry. */
 export type Expiry = number | TimespanData;
@@ -42,6 +44,19 @@ export type Expiry = number | TimespanData;
 export interface WriteOptions {
   /** Expire the key this long after this change (and after each later change that passes none). */
   readonly expiry?: Expiry;
+}
+
+/**
+ * A store master's lease (single writer across machines, see `master-lease.ts`): the bucket (the
+ * cluster's JetStream KV, `natsLeaseKv` from `isobroker/node`), the lease's time to live and its
+ * renewal period.
+ */
+export interface MasterLeaseConfig {
+  readonly kv: LeaseKv;
+  /** ms; keep it at the bucket's TTL. @default 6000 */
+  readonly ttl?: number;
+  /** ms, below `ttl`. @default ttl / 3 */
+  readonly renewInterval?: number;
 }
 
 /** Options of `createMaster`, each resolved once against {@link DEFAULT_MASTER_OPTIONS}; an invalid value throws a `ConfigError`. */
@@ -91,6 +106,17 @@ export interface MasterOptions {
   readonly cloneRetention?: number;
   /** Heartbeat to clones, ms. @default 1000 */
   readonly heartbeatInterval?: number;
+  /**
+   * Claim the store's lease before serving (one master per store across machines, enforced by
+   * the bucket rather than by who is reachable): `createMaster` rejects with `master_exists` while
+   * another endpoint holds it. The lease's revision is stamped on everything the master sends as
+   * its fencing epoch. A master whose lease is lost (not renewed within `ttl`, or taken over)
+   * steps down at once: it serves nobody and refuses writes with `stale_data`; it claims the lease
+   * again every renewal period until it holds it (and serves again: clones resync by delta) or
+   * finds another master holding it (then it stays down and reports `master_exists` on its error
+   * channel). @default none: one master per reachable network, as Broker
+   */
+  readonly lease?: MasterLeaseConfig;
   /** Expiry check period, ms. @default 100 (Broker's) */
   readonly expiryTick?: number;
   /** Backend failures and other non-fatal problems. @default ignored */
@@ -112,6 +138,13 @@ export interface CloneOptions {
   readonly persistence?: ClonePersistence;
   /** Largest write (encoded key plus arguments) sent to the master; larger ones fail at once with `value_too_large`. @default 16711680 (16 MiB − 64 KiB) */
   readonly maxEntryBytes?: number;
+  /**
+   * Watch the store's lease (the masters' bucket): when a new master takes the store, messages of
+   * the older one are ignored at once (fencing works without it too, from the first message of
+   * the new master) and the clone attaches to the new one without waiting for its timeouts.
+   * @default none
+   */
+  readonly lease?: { readonly kv: LeaseKv };
   readonly onError?: (err: StoreError) => void;
   readonly timers?: Timers;
 }
@@ -181,6 +214,7 @@ export function resolveMasterOptions(o: MasterOptions = {}) {
     cloneRetention: numberOption('cloneRetention', o.cloneRetention, d.cloneRetention, 1, 365 * DAY_MS),
     heartbeatInterval: numberOption('heartbeatInterval', o.heartbeatInterval, d.heartbeatInterval, 1, DAY_MS),
     expiryTick: numberOption('expiryTick', o.expiryTick, d.expiryTick, 1, DAY_MS),
+    lease: leaseOption(o.lease),
     onError: fnOption('onError', o.onError),
     timers: objectOption('timers', o.timers, ['now', 'setTimeout', 'clearTimeout']),
   };
@@ -202,9 +236,24 @@ export function resolveCloneOptions(o: CloneOptions = {}) {
     resyncInterval: numberOption('resyncInterval', o.resyncInterval, d.resyncInterval, 1, DAY_MS),
     persistence: objectOption('persistence', o.persistence, ['load', 'write', 'reset', 'close']),
     maxEntryBytes: intOption('maxEntryBytes', o.maxEntryBytes, d.maxEntryBytes, 64, DEFAULT_MAX_ENTRY_BYTES),
+    lease: o.lease === undefined ? undefined : { kv: leaseKvOption((o.lease as { kv?: LeaseKv } | null)?.kv) },
     onError: fnOption('onError', o.onError),
     timers: objectOption('timers', o.timers, ['now', 'setTimeout', 'clearTimeout']),
   };
+}
+
+function leaseKvOption(kv: LeaseKv | undefined): LeaseKv {
+  const checked = objectOption('lease.kv', kv, ['create', 'update', 'get', 'delete', 'watch']);
+  if (checked === undefined) throw new ConfigError('lease.kv', 'expected a lease bucket (LeaseKv)');
+  return checked;
+}
+
+/** A master's lease option: the bucket checked; ttl and renewInterval are checked by `MasterLease`. */
+function leaseOption(l: MasterLeaseConfig | undefined): MasterLeaseConfig | undefined {
+  if (l === undefined) return undefined;
+  if (l === null || typeof l !== 'object') throw new ConfigError('lease', 'expected an object with kv');
+  const kv = leaseKvOption(l.kv);
+  return { ...l, kv };
 }
 
 const toData = (v: unknown): Data => (isData(v) ? v : from(v));
@@ -316,9 +365,10 @@ abstract class StoreHandle {
 /** Masters hosted per endpoint (an endpoint never receives its own publishes). */
 const localMasters = new WeakMap<Endpoint, Set<string>>();
 
-function sender(ep: Endpoint): (topic: string, msg: StoreMessage) => number {
+/** Sends store messages on `ep`; a master with a lease stamps its fencing epoch (`fence()`) on each. */
+function sender(ep: Endpoint, fence?: () => number): (topic: string, msg: StoreMessage) => number {
   return (topic, msg) => {
-    const bytes = encodeValue(encodeStoreMessage(msg));
+    const bytes = encodeValue(encodeStoreMessage(msg, fence?.()));
     if (!ep.isClosed) ep.publishEncoded(topic, bytes); // a store outliving its endpoint goes quiet
 
     return bytes.length;
@@ -342,22 +392,28 @@ function receiver(onMessage: (m: StoreMessage) => void, onError: (e: StoreError)
 export class StoreMaster extends StoreHandle {
   protected readonly core: MasterCore;
   private readonly unsubscribe: () => void;
+  /** The store's lease, when the master was created with one (held: it is claimed before serving). */
+  private readonly lease: MasterLease | undefined;
+  private reclaimTimer: unknown;
 
   /** @internal use `createMaster` */
   constructor(
     readonly endpoint: Endpoint,
     readonly name: string,
     opts: MasterOptions = {},
+    lease?: MasterLease,
   ) {
     super();
     const o = resolveMasterOptions(opts);
     if (o.onError) this.errors.on('error', o.onError);
     const onError = (e: StoreError): void => this.errors.emit('error', e);
+    const timers = o.timers ?? systemTimers;
+    this.lease = lease;
     this.core = new MasterCore({
       name,
       backend: o.backend ?? createMemoryBackend(),
-      timers: o.timers ?? systemTimers,
-      send: sender(endpoint),
+      timers,
+      send: sender(endpoint, lease && (() => lease.epoch)),
       changeLogSize: o.changeLogSize,
       chunkSize: o.chunkSize,
       chunkBytes: o.chunkBytes,
@@ -386,12 +442,52 @@ export class StoreMaster extends StoreHandle {
       if (ev.code !== 'forbidden' || ev.context === undefined || storeRefusal(ev.context, name) === undefined) return;
       onError(new StoreError('forbidden', `master of ${name}: ${ev.context}`));
     });
+    const offLost = lease?.on('lost', ({ epoch, reason }) => {
+      this.core.setStandby(true);
+      onError(
+        new StoreError('stale_data', `master of ${name} stepped down (lease epoch ${epoch}): ${reason.message}`, {
+          cause: reason,
+        }),
+      );
+      this.reclaim(timers, lease, onError);
+    });
     this.unsubscribe = () => {
       sub.unsubscribe();
       offRefused();
+      offLost?.();
+      if (this.reclaimTimer !== undefined) timers.clearTimeout(this.reclaimTimer);
       localMasters.get(endpoint)?.delete(name);
     };
     endpoint.flushSubscriptions();
+  }
+
+  /**
+   * After losing the lease: claim it again every renewal period. Held again, the master serves
+   * again (a new, higher epoch); another holder means it was superseded: it stays down for good.
+   */
+  private reclaim(timers: Timers, lease: MasterLease, onError: (e: StoreError) => void): void {
+    this.reclaimTimer = timers.setTimeout(() => {
+      this.reclaimTimer = undefined;
+      lease.claim().then(
+        () => this.core.setStandby(false),
+        (err: unknown) => {
+          if (lease.state === 'released') return;
+          if (err instanceof StoreError && err.code === 'master_exists') {
+            onError(new StoreError('master_exists', `master of ${this.name} superseded: ${err.message}`));
+            return;
+          }
+          this.reclaim(timers, lease, onError);
+        },
+      );
+    }, lease.renewInterval);
+  }
+
+  /**
+   * The store's lease (masters created with `lease`): its fencing epoch (0 before the first claim)
+   * and whether it is held now (false: the master stepped down).
+   */
+  get leaseState(): { readonly epoch: number; readonly held: boolean } | undefined {
+    return this.lease && { epoch: this.lease.epoch, held: this.lease.held };
   }
 
   async clear(): Promise<void> {
@@ -413,6 +509,15 @@ export class StoreMaster extends StoreHandle {
     this.core.close();
     this.unsubscribe();
     this.endpoint.flushSubscriptions();
+    // Handed back at once, so another master need not wait for the lease to expire.
+    this.lease
+      ?.release()
+      .catch((err: unknown) =>
+        this.errors.emit(
+          'error',
+          new StoreError('backend_failure', `master of ${this.name}: releasing its lease failed: ${String(err)}`),
+        ),
+      );
   }
 }
 
@@ -448,6 +553,12 @@ export class StoreClone extends StoreHandle {
     });
     const rx = receiver((m) => this.core.onMessage(m), onError);
     this.subs = [endpoint.subscribe(updatesTopic(name), rx), endpoint.subscribe(cloneTopic(name, this.cloneId), rx)];
+    if (o.lease) {
+      const off = watchMaster(o.lease.kv, name, (h) => {
+        if (h) this.core.raiseFence(h.epoch);
+      });
+      this.subs.push({ unsubscribe: off });
+    }
     // A hub that refuses this store's traffic says so in a `forbidden` notice (store permissions).
     const offRefused = endpoint.on('error', (ev) => {
       if (ev.code === 'limit_exceeded' && ev.context !== undefined) {
@@ -480,6 +591,13 @@ export class StoreClone extends StoreHandle {
   }
   get position(): { epoch: string | undefined; seq: number } {
     return { epoch: this.core.epoch, seq: this.core.seq };
+  }
+  /**
+   * Fencing: the highest fencing epoch seen from a master of this store (0 without leases) and
+   * how many messages from masters of lower epochs (stepped down) were ignored.
+   */
+  get fencing(): { readonly epoch: number; readonly ignored: number } {
+    return this.core.fencing;
   }
   onStatus(fn: (s: CloneStatus) => void): () => void {
     return this.core.onStatus(fn);
@@ -525,14 +643,41 @@ export class StoreClone extends StoreHandle {
  */
 export async function createMaster(endpoint: Endpoint, name: string, opts: MasterOptions = {}): Promise<StoreMaster> {
   const topic = masterTopic(name);
-  if (localMasters.get(endpoint)?.has(name) || endpoint.reachable().some((r) => r.filter.includes(topic))) {
+  const exists = (): StoreError =>
+    new StoreError('master_exists', `a master for store '${name}' already exists in the network`);
+  if (localMasters.get(endpoint)?.has(name)) throw exists();
+  const leaseOpts = resolveMasterOptions(opts).lease;
+  let lease: MasterLease | undefined;
+  if (leaseOpts) {
+    // The lease decides (a stepped-down master may still be reachable): claimed before serving.
+    lease = new MasterLease({
+      kv: leaseOpts.kv,
+      store: name,
+      endpointId: endpoint.id,
+      name: endpoint.name,
+      ...(leaseOpts.ttl === undefined ? {} : { ttl: leaseOpts.ttl }),
+      ...(leaseOpts.renewInterval === undefined ? {} : { renewInterval: leaseOpts.renewInterval }),
+      ...(opts.timers ? { timers: opts.timers } : {}),
+    });
+    // Reserved while claiming, so a second createMaster here is refused rather than taking over
+    // this endpoint's own lease.
+    let names = localMasters.get(endpoint);
+    if (!names) localMasters.set(endpoint, (names = new Set()));
+    names.add(name);
+    try {
+      await lease.claim();
+    } catch (err) {
+      names.delete(name);
+      throw err;
+    }
+  } else if (endpoint.reachable().some((r) => r.filter.includes(topic))) {
     // Masters subscribe to exactly their topic, and internal prefixes are never folded into
     // broader ones, so an announced filter lists every master it hosts.
-    throw new StoreError('master_exists', `a master for store '${name}' already exists in the network`);
+    throw exists();
   }
   // A hub hosting masters checks the store permissions of the connections it serves.
   installStoreGuard(endpoint);
-  return new StoreMaster(endpoint, name, opts);
+  return new StoreMaster(endpoint, name, opts, lease);
 }
 
 /** Creates a clone of store `name` on `endpoint`; it syncs with the master in the background. */
