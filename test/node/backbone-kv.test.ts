@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { connect, type NatsConnection } from 'nats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LeaseEntry, LeaseKv } from '../../src/backbone/types.js';
-import { connectNats, natsLeaseKv } from '../../src/node/index.js';
+import { connectNats, type NatsClient, natsLeaseKv } from '../../src/node/index.js';
 import { describeNats, type NatsCluster, startNatsCluster, until } from '../support/nats-cluster.js';
 
 const bytes = (s: string) => new TextEncoder().encode(s);
@@ -194,7 +194,8 @@ describeNats('natsLeaseKv on a three-server NATS cluster', () => {
   it('the stream leader killed with SIGKILL: operations and watches resume', async () => {
     const bucket = 'failover';
     const probe: NatsConnection = await connect({ servers: [...cluster.urls], name: 'kv-test-probe' });
-    conns.push(probe);
+    const client: NatsClient = probe; // a nats.js connection is a NatsClient as it is (compile-time check)
+    conns.push(client);
     const info = await (await probe.jetstreamManager()).streams.info(`KV_${bucket}`).catch(() => undefined);
     expect(info).toBeUndefined(); // a fresh bucket
     const { kv } = await open(bucket, 0, { timeout: 1000 });

@@ -9,7 +9,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { accessSync, constants, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { createConnection, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { connect, type NatsConnection } from 'nats';
@@ -350,4 +350,62 @@ async function meshFormed(servers: readonly Server[], ms: number): Promise<void>
   } finally {
     await Promise.all(conns.map((nc) => nc.close()));
   }
+}
+
+/** A TCP proxy in front of one server, to cut one client off (`cut`) and let it back (`restore`). */
+export interface NatsProxy {
+  /** `nats://127.0.0.1:port`: connect a client here (with `ignoreClusterUpdates`, so it stays). */
+  readonly url: string;
+  /** Drops every proxied connection and refuses new ones until `restore`. */
+  cut(): void;
+  restore(): void;
+  close(): Promise<void>;
+}
+
+/** Starts a proxy on 127.0.0.1 that forwards each connection to `target` (`nats://host:port`). */
+export async function natsProxy(target: string): Promise<NatsProxy> {
+  const { hostname, port } = new URL(target.replace(/^nats:/, 'http:'));
+  const sockets = new Set<Socket>();
+  let refusing = false;
+  const track = (s: Socket) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+    s.on('error', () => s.destroy());
+  };
+  const server = createServer((client) => {
+    track(client);
+    if (refusing) {
+      client.destroy();
+      return;
+    }
+    const upstream = createConnection({ host: hostname, port: Number(port) });
+    track(upstream);
+    client.pipe(upstream);
+    upstream.pipe(client);
+    client.on('close', () => upstream.destroy());
+    upstream.on('close', () => client.destroy());
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve());
+  });
+  const addr = server.address();
+  const localPort = typeof addr === 'object' && addr ? addr.port : 0;
+  const dropAll = () => {
+    for (const s of sockets) s.destroy();
+  };
+  return {
+    url: `nats://127.0.0.1:${localPort}`,
+    cut() {
+      refusing = true;
+      dropAll();
+    },
+    restore() {
+      refusing = false;
+    },
+    close() {
+      dropAll();
+      return new Promise((resolve) => server.close(() => resolve()));
+    },
+  };
 }
