@@ -123,6 +123,9 @@ export async function waitFor(cond: () => boolean, what: string, ms = 15_000): P
 
 let round = 0;
 
+/** How late publishers learn new partial prefixes in the tests (presence's delay); the linger is 4× it. */
+const PRESENCE_LAG = 60;
+
 /** Every node's probe prefix: part of its interest, so that probes and markers reach it. */
 const probePrefix = (i: number): string => `probe/${i}/`;
 
@@ -187,7 +190,9 @@ export function backboneContract(
       world = await makeWorld(n);
       nodes = world.connections
         .slice(0, n)
-        .map((nc, i) => new TestNode(i, nc, { rttInterval: 0, extensionLinger: 100, ...options, ...extra }));
+        .map(
+          (nc, i) => new TestNode(i, nc, { rttInterval: 0, extensionLinger: 4 * PRESENCE_LAG, ...options, ...extra }),
+        );
       for (const node of nodes) await setInterest(nodes, node, []);
       return nodes;
     };
@@ -348,13 +353,13 @@ export function backboneContract(
       // The publisher learns the new partial prefixes a little later, as presence would tell it.
       sub.filter = ['p/a/'];
       sub.backbone.setInterest(['p/a/', probePrefix(1)]);
-      await sleep(20);
+      await sleep(PRESENCE_LAG);
       pub.backbone.remotePartials(sub.id, sub.backbone.partials());
       let mark = published['p/a/bc']!.length;
       await waitFor(() => exact('p/a/bc').length >= mark + 30, 'traffic after widening');
       sub.filter = ['p/a/b'];
       sub.backbone.setInterest(['p/a/b', probePrefix(1)]);
-      await sleep(20);
+      await sleep(PRESENCE_LAG);
       pub.backbone.remotePartials(sub.id, sub.backbone.partials());
       mark = published['p/a/bc']!.length;
       await waitFor(() => exact('p/a/bc').length >= mark + 30, 'traffic after narrowing');
