@@ -346,6 +346,13 @@ export class PresenceTracker {
   private updateNodes(ep: Endpoint, next: readonly PresenceNode[], out: Pending[]): void {
     const prev = ep.nodes;
     ep.nodes = next;
+    // The common case: a heartbeat listing the same nodes as the one before, all of them up.
+    if (
+      sameList(prev, next, (x, y) => x.name === y.name && x.id === y.id && x.role === y.role) &&
+      next.every((n) => this.nodesByName.get(n.name)?.id === n.id)
+    ) {
+      return;
+    }
     if (prev.length > 0) {
       const listed = new Set(next.map((n) => n.name));
       for (const n of prev) {
