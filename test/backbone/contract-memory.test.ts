@@ -1,8 +1,8 @@
-/** The backbone contract on the in-memory NATS (one "server", a host per connection). */
+/** The backbone contract on the in-memory NATS (one "server", a host per connection), exact and superset mode. */
 import { MemoryNats, type MemoryNatsConnection } from '../../src/backbone/memory-nats.js';
-import { backboneContract } from './contract.js';
+import { type BackboneWorld, backboneContract } from './contract.js';
 
-backboneContract('memory NATS', async (n) => {
+async function memoryWorld(n: number): Promise<BackboneWorld> {
   const nats = new MemoryNats({ seed: 1 });
   const connections: MemoryNatsConnection[] = [];
   for (let i = 0; i < n; i++) connections.push(nats.connect({ name: `c${i}`, noEcho: true, host: `h${i}` }));
@@ -12,4 +12,7 @@ backboneContract('memory NATS', async (n) => {
     reconnect: (i) => nats.reconnect(connections[i]!),
     close: () => nats.close(),
   };
-});
+}
+
+backboneContract('memory NATS', memoryWorld);
+backboneContract('memory NATS', memoryWorld, { superset: true });
