@@ -5,8 +5,8 @@
  * stamped on everything it sends to clones, which ignore anything from a lower epoch. It renews
  * the lease every `renewInterval` with an `update` at the revision it last wrote, and steps down
  * at once when an update is refused (`wrong_revision`: someone else holds the key) or when no
- * renewal got through for `ttl` (the bucket's TTL expires a dead master's lease, so another
- * master may claim it from then on). Clones find the master with `currentMaster` / `watchMaster`.
+ * renewal got through for `ttl` less a small margin (the bucket's TTL expires a dead master's
+ * lease, so another master may claim it from then on). Clones find the master with `currentMaster` / `watchMaster`.
  *
  * Pure: the bucket and the clock are handed in.
  */
@@ -132,6 +132,8 @@ export class MasterLease {
   readonly key: string;
   readonly ttl: number;
   readonly renewInterval: number;
+  /** How long before the bucket could expire the lease the master steps down: ttl/10, at most 1 s. */
+  readonly margin: number;
   private readonly kv: LeaseKv;
   private readonly timers: Timers;
   private readonly events = new Emitter<MasterLeaseEvents>();
@@ -151,6 +153,7 @@ export class MasterLease {
     this.ttl = numberOption('lease.ttl', opts.ttl, DEFAULT_LEASE_TTL, 10, 3_600_000);
     this.renewInterval = numberOption('lease.renewInterval', opts.renewInterval, this.ttl / 3, 1, this.ttl);
     this.timers = opts.timers ?? systemTimers;
+    this.margin = Math.min(this.ttl / 10, 1000);
   }
 
   /** Where the lease stands. */
@@ -279,10 +282,14 @@ export class MasterLease {
     }, this.renewInterval);
   }
 
-  /** The bucket expires our lease `ttl` after the last write it accepted, which we sent at `sentAt`. */
+  /**
+   * The bucket expires our lease `ttl` after the last write it accepted, which we sent at `sentAt`
+   * (so it was accepted no earlier): we step down a safety margin before that, so the stepped-down
+   * master is quiet before anyone else can claim the lease.
+   */
   private armDeadline(sentAt: number): void {
     if (this.deadlineTimer !== undefined) this.timers.clearTimeout(this.deadlineTimer);
-    const left = Math.max(0, sentAt + this.ttl - this.timers.now());
+    const left = Math.max(0, sentAt + this.ttl - this.margin - this.timers.now());
     this.deadlineTimer = this.timers.setTimeout(() => {
       this.deadlineTimer = undefined;
       if (this.st !== 'held') return;
