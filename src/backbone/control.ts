@@ -43,6 +43,12 @@ export interface ControlMessage {
   readonly stores: readonly PresenceStore[];
   /** The sender's heartbeat interval, ms. */
   readonly interval: number;
+  /**
+   * What the sender wants from the backbone (bounded, possibly coarsened: a superset), so that
+   * members tell native routers behind them what to send, and publishers skip topics nobody
+   * wants. Absent: unknown, taken as everything.
+   */
+  readonly filter?: readonly string[];
 }
 
 /** How often an endpoint sends a heartbeat, ms. */
@@ -59,6 +65,8 @@ export const CONTROL_LIMITS = Object.freeze({
   maxBytes: 64 * 1024,
   maxNodes: 1024,
   maxPartials: 1024,
+  /** Prefixes of the interest filter. */
+  maxFilter: 1024,
   /** UTF-8 bytes of one partial prefix. */
   maxPartialBytes: 4096,
   maxStores: 4096,
@@ -155,13 +163,13 @@ function nodesOf(v: unknown): PresenceNode[] {
   return out;
 }
 
-function partialsOf(v: unknown): string[] {
-  const arr = list(v, 'p', CONTROL_LIMITS.maxPartials);
+function partialsOf(v: unknown, key = 'p', max: number = CONTROL_LIMITS.maxPartials): string[] {
+  const arr = list(v, key, max);
   const out: string[] = [];
   const seen = new Set<string>();
   for (let i = 0; i < arr.length; i++) {
     const p = arr[i];
-    const path = `p[${i}]`;
+    const path = `${key}[${i}]`;
     if (typeof p !== 'string') fail(invalid(path, `expected a string, got ${describe(p)}`));
     // A UTF-16 code unit takes at most 3 UTF-8 bytes: only long strings need counting.
     if (p.length * 3 > CONTROL_LIMITS.maxPartialBytes && utf8Length(p) > CONTROL_LIMITS.maxPartialBytes) {
@@ -230,6 +238,7 @@ export function decodeControl(bytes: Uint8Array): ControlMessage | undefined {
     partials: partialsOf(o.p),
     stores: storesOf(o.st),
     interval: count(o.i, 'i'),
+    ...(o.f === undefined ? {} : { filter: partialsOf(o.f, 'f', CONTROL_LIMITS.maxFilter) }),
   };
 }
 
@@ -249,6 +258,7 @@ export function encodeControl(m: ControlMessage): Uint8Array {
     nd: m.nodes.map((n) => [n.name, n.role, n.id]),
     p: m.partials,
     st: m.stores.map((s) => [s.name, s.epoch]),
+    ...(m.filter === undefined ? {} : { f: m.filter }),
   };
   const bytes = encoder.encode(JSON.stringify(wire));
   try {

@@ -66,6 +66,8 @@ export interface PresenceEndpoint {
   readonly nodes: readonly PresenceNode[];
   readonly partials: readonly string[];
   readonly stores: readonly PresenceStore[];
+  /** What it wants from the backbone; undefined: unknown (taken as everything). */
+  readonly filter: readonly string[] | undefined;
 }
 
 /** A cluster node that is up, and the endpoint that hosts it. */
@@ -92,6 +94,8 @@ export interface PresenceEvents {
     readonly id: string;
     readonly partials: readonly string[];
     readonly stores: readonly PresenceStore[];
+    /** What it wants from the backbone; undefined: unknown (taken as everything). */
+    readonly filter: readonly string[] | undefined;
   };
   /** A cluster node came up. */
   nodeUp: PresenceNodeState;
@@ -132,6 +136,7 @@ interface Endpoint {
   nodes: readonly PresenceNode[];
   partials: readonly string[];
   stores: readonly PresenceStore[];
+  filter: readonly string[] | undefined;
 }
 
 interface NodeEntry {
@@ -264,6 +269,7 @@ export class PresenceTracker {
         nodes: [],
         partials: [],
         stores: [],
+        filter: undefined,
       };
       this.eps.set(m.id, ep);
       out.push(['endpointUp', { id: m.id, name: m.name }]);
@@ -284,10 +290,15 @@ export class PresenceTracker {
       return;
     }
     if (m.kind === 'hello') out.push(['helloSeen', { id: m.id, name: m.name }]);
-    if (!sameStrings(ep.partials, m.partials) || !sameStores(ep.stores, m.stores)) {
+    if (
+      !sameStrings(ep.partials, m.partials) ||
+      !sameStores(ep.stores, m.stores) ||
+      !(ep.filter === m.filter || (ep.filter && m.filter && sameStrings(ep.filter, m.filter)))
+    ) {
       ep.partials = m.partials;
       ep.stores = m.stores;
-      out.push(['changed', { id: ep.id, partials: m.partials, stores: m.stores }]);
+      ep.filter = m.filter;
+      out.push(['changed', { id: ep.id, partials: m.partials, stores: m.stores, filter: m.filter }]);
     }
     this.updateNodes(ep, m.nodes, out);
     this.arm();

@@ -9,6 +9,12 @@
  */
 
 export const DEDUP_WINDOW = 4096;
+/**
+ * Most origins tracked at once. Backbone messages may carry origins nobody announced (routers
+ * behind another backbone member), so the table is bounded: past this, the longest-tracked
+ * origin is forgotten (at worst one of its later duplicates gets through once).
+ */
+export const MAX_DEDUP_ORIGINS = 65_536;
 const RESTART_JUMP = 1 << 20;
 
 class Window {
@@ -58,6 +64,7 @@ export class Deduplicator {
   accept(origin: string, seq: number): boolean {
     const w = this.windows.get(origin);
     if (!w || Math.abs(seq - w.highest) > RESTART_JUMP) {
+      if (!w && this.windows.size >= MAX_DEDUP_ORIGINS) this.windows.delete(this.windows.keys().next().value!);
       this.windows.set(origin, new Window(seq));
       return true;
     }

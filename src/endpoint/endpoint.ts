@@ -37,6 +37,8 @@ import { LocalSubscriptions, type MessageHandler } from './local-subscriptions.j
 import type { AcceptAuth, AuditEvent, Revalidate } from '../auth/types.js';
 import { AccessControl, needsAccess, refuseNativeTransport } from './access.js';
 import type { TopicGuardRegistration } from './topic-guards.js';
+import type { Backbone } from '../backbone/types.js';
+import { BackboneLink, type BackboneLinkOptions } from './backbone-link.js';
 
 export type { PeerInfo } from './sessions.js';
 
@@ -118,6 +120,7 @@ export class Endpoint {
   private filterDirty = false;
   private filter: readonly string[] = [];
   private closed = false;
+  private backboneLink: BackboneLink | undefined;
 
   constructor(options: EndpointOptions = {}) {
     this.opts = resolveEndpointOptions(options);
@@ -541,10 +544,43 @@ export class Endpoint {
     });
   }
 
+  // ---- backbone
+
+  /**
+   * Attaches a message backbone (e.g. NATS: `attachBackbone` of `isobroker/node` makes one from a
+   * NATS connection): the endpoint reaches every endpoint attached to the same backbone, runs
+   * presence on it, and relays between it and its native peers with split horizon. One backbone
+   * per endpoint.
+   */
+  attachBackbone(backbone: Backbone, options?: BackboneLinkOptions): BackboneLink {
+    this.assertOpen();
+    if (this.backboneLink) throw new ConfigError('backbone', `endpoint ${this.name} already has a backbone`);
+    this.backboneLink = new BackboneLink(
+      backbone,
+      { selfId: this.id, selfName: this.name, timers: this.opts.timers, overlay: this.overlay },
+      options,
+    );
+    return this.backboneLink;
+  }
+
+  /** The attached backbone's link (presence, stats), undefined when none is attached. */
+  get backbone(): BackboneLink | undefined {
+    return this.backboneLink;
+  }
+
+  /** Detaches the backbone (a bye on it first); the NATS connection stays the caller's. */
+  async detachBackbone(): Promise<void> {
+    const link = this.backboneLink;
+    this.backboneLink = undefined;
+    await link?.detach();
+  }
+
   /** Closes every peering and connection; the endpoint cannot be used afterwards. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    const link = this.backboneLink;
+    this.backboneLink = undefined;
     for (const p of this.peerings.values()) p.stop();
     this.peerings.clear();
     this.overlay.closeAll(); // every native session says bye; the overlay's timers stop
@@ -553,6 +589,7 @@ export class Endpoint {
         s.close(s.direction === 'inbound' ? CloseCode.GoingAway : CloseCode.Normal, 'endpoint closed');
     }
     for (const h of this.handlers) h.close();
+    await link?.detach();
   }
 
   /** True once `close()` was called. */

@@ -95,6 +95,32 @@ export interface OverlayStats {
   violations: number;
 }
 
+/**
+ * The endpoint's message backbone as the overlay sees it (`backbone-link.ts`): one special peer
+ * with split horizon. What arrives from it is never sent back to it, nor to a native router peer
+ * that is on the same backbone (a member: it got the message from the backbone too); what we
+ * send to it does not also go to member router peers natively.
+ */
+export interface OverlayBackbone {
+  /** Whether endpoint `id` is attached to the same backbone (present in its presence). */
+  isMember(id: string): boolean;
+  /** Whether some other endpoint on the backbone wants `topic` (its presence tells its interest). */
+  wants(topic: string): boolean;
+  /** Every prefix some other endpoint on the backbone wants: what we ask our native peers for. */
+  remoteUnion(): Iterable<string>;
+  /** Sends one encoded data message on the backbone. */
+  send(topic: string, encoded: Uint8Array): void;
+  /** What we want from the backbone changed (a bounded, normalised filter). */
+  interest(filter: readonly string[]): void;
+}
+
+/**
+ * What a backbone member adds to the filter it announces to routers: it relays messages of
+ * endpoints on the backbone, which no router's table knows. Routers accept relayed messages of
+ * origins they do not know while some endpoint announcing this is reachable (PROTOCOL.md §8).
+ */
+export const BACKBONE_GATEWAY_PREFIX = '<$>/ib/backbone-gateway';
+
 /** An endpoint reachable through the overlay, as `Endpoint.reachable()` lists it. */
 export interface ReachableEndpoint {
   readonly id: string;
@@ -138,6 +164,11 @@ export class Overlay {
   private auditSuppressed = 0;
   private closing = false;
   private readonly native: NativeAccess | undefined;
+  /** The attached backbone, and the interest we last told it. */
+  private backbone: OverlayBackbone | undefined;
+  private backboneFilter: readonly string[] | undefined;
+  /** Whether some reachable router is a backbone gateway (undefined: compute again). */
+  private gatewayKnown: boolean | undefined;
   /** Peers we unpeered ourselves (their close is peer_removed, not peer_lost). */
   private readonly removing = new WeakSet<NativeSession>();
   private readonly sessionEvents: SessionEvents = {
@@ -209,6 +240,52 @@ export class Overlay {
     this.interestTimer = this.gcTimer = undefined;
   }
 
+  /** Attaches (or, with undefined, detaches) the endpoint's backbone. */
+  setBackbone(b: OverlayBackbone | undefined): void {
+    this.backbone = b;
+    this.backboneFilter = undefined;
+    this.markDirty();
+  }
+
+  /** The backbone's membership changed: what we want from it is computed again. */
+  backboneMembersChanged(): void {
+    if (this.backbone) this.markDirty();
+  }
+
+  /**
+   * A data message that arrived on the backbone: duplicate filter, local delivery, and on to our
+   * leaves, our hubs and the router peers that are not on the backbone (never back to it).
+   */
+  receiveBackbone(m: DataMessage, origin: string): void {
+    if (origin === this.cfg.selfId) return;
+    if (m.seq > MAX_DATA_SEQ) {
+      this.counters.refused++;
+      return;
+    }
+    if (!this.dedup.accept(origin, m.seq)) {
+      this.counters.duplicates++;
+      return;
+    }
+    this.counters.received++;
+    this.hooks.deliver(m.topic, m.valueBytes, origin);
+    if (m.ttl <= 1) {
+      this.counters.ttlExpired++;
+      return;
+    }
+    this.forward(undefined, m, m.origin, origin, m.seq, m.ttl - 1);
+  }
+
+  /** An origin that left the backbone: its duplicate window goes. */
+  forgetOrigin(origin: string): void {
+    if (!this.router.isReachable(origin)) this.dedup.forget(origin);
+  }
+
+  /** Reports a backbone frame that could not be decoded (rate-limited, like a peer's). */
+  backboneBadFrame(context: string): void {
+    this.counters.badFrames++;
+    this.audit(errorEvent('deserialization_failed', { remote: 'backbone' }, context));
+  }
+
   /** Sets our own subscription filter (local subscribers and JSON v1 clients, normalised). */
   setFilter(filter: readonly string[]): void {
     if (sameFilter(filter, this.localFilter)) return;
@@ -225,17 +302,21 @@ export class Overlay {
     const hops = this.router.routes(topic);
     const leaves = this.leaves.size > 0 ? this.leaves.match(topic) : NONE;
     const ups = this.uplinks.size > 0 ? this.uplinks.match(topic) : NONE;
-    if (hops.length === 0 && leaves.length === 0 && ups.length === 0) return;
+    const bb = this.backbone;
+    const toBackbone = bb !== undefined && bb.wants(topic);
+    if (hops.length === 0 && leaves.length === 0 && ups.length === 0 && !toBackbone) return;
     const valueBytes = typeof value === 'function' ? value() : value;
     const encoded = encodeDataMessage(topic, this.selfBytes, this.nextSeq(), this.cfg.ttl, valueBytes);
-    for (const hop of hops) this.routerPeers.get(hop)?.sendData(encoded);
+    for (const hop of hops) if (bb === undefined || !bb.isMember(hop)) this.routerPeers.get(hop)?.sendData(encoded);
     for (const s of leaves) if (!s.access?.filtered || s.access.mayReceive(topic, valueBytes)) s.sendData(encoded);
     for (const s of ups) s.sendData(encoded);
+    if (toBackbone) bb.send(topic, encoded);
   }
 
-  /** True when some peer (router, leaf or hub) wants `topic`. */
+  /** True when some peer (router, leaf, hub, or an endpoint on the backbone) wants `topic`. */
   hasRoute(topic: string): boolean {
     return (
+      (this.backbone !== undefined && this.backbone.wants(topic)) ||
       this.router.routes(topic).length > 0 ||
       (this.leaves.size > 0 && this.leaves.match(topic).length > 0) ||
       (this.uplinks.size > 0 && this.uplinks.match(topic).length > 0)
@@ -303,7 +384,11 @@ export class Overlay {
     this.lastInterestAt = this.cfg.timers.now();
     // Leaves' prefixes are cut after a few segments (per-client topics fold into one prefix), so
     // that clients joining and leaving rarely change what routers hear.
-    const own = [...this.localFilter, ...this.leaves.coarseUnion()];
+    const local = [...this.localFilter, ...this.leaves.coarseUnion()];
+    if (this.backbone) this.flushBackboneInterest(local);
+    // A backbone member asks its native peers for what the endpoints on the backbone want too,
+    // and tells them it is a gateway.
+    const own = this.backbone ? [...local, ...this.backbone.remoteUnion(), BACKBONE_GATEWAY_PREFIX] : local;
     const toRouters = boundFilter(own, ROUTER_FILTER_BOUNDS);
     if (!sameFilter(toRouters, this.routerFilter)) {
       this.routerFilter = toRouters;
@@ -336,10 +421,24 @@ export class Overlay {
     }
   }
 
+  /**
+   * What we want from the backbone: our own interest and our leaves', our hubs', and that of every
+   * router we reach that is not on the backbone itself (we carry its traffic to it).
+   */
+  private flushBackboneInterest(own: readonly string[]): void {
+    const bb = this.backbone!;
+    const wanted = [...own, ...this.uplinks.union()];
+    for (const a of this.router.reachableEndpoints()) if (!bb.isMember(a.origin)) wanted.push(...a.filter);
+    const filter = boundFilter(wanted, ROUTER_FILTER_BOUNDS);
+    if (this.backboneFilter !== undefined && sameFilter(filter, this.backboneFilter)) return;
+    this.backboneFilter = filter;
+    bb.interest(filter);
+  }
+
   /** What leaves should hear now, computed from scratch. */
   private freshLeafFilter(): string[] {
     return this.computeLeafFilter(
-      [...this.localFilter, ...this.leaves.coarseUnion()],
+      [...this.localFilter, ...this.leaves.coarseUnion(), ...(this.backbone?.remoteUnion() ?? [])],
       this.router.reachableEndpoints().flatMap((a) => a.filter),
     );
   }
@@ -431,7 +530,12 @@ export class Overlay {
       case 'hub':
         this.flushInterest();
         this.uplinkFilter = boundFilter(
-          [...this.localFilter, ...this.leaves.union(), ...this.router.reachableEndpoints().flatMap((a) => a.filter)],
+          [
+            ...this.localFilter,
+            ...this.leaves.union(),
+            ...this.router.reachableEndpoints().flatMap((a) => a.filter),
+            ...(this.backbone?.remoteUnion() ?? []),
+          ],
           ROUTER_FILTER_BOUNDS,
         );
         s.sendControlEncoded(this.interestMessage(this.uplinkFilter));
@@ -503,8 +607,9 @@ export class Overlay {
     }
     if (origin === this.cfg.selfId) return;
     if (s.kind === 'router' && origin !== s.peerId) {
-      // Relayed by a router: only for an origin the routing table knows, and within bounds.
-      if (!this.router.isReachable(origin)) {
+      // Relayed by a router: only for an origin the routing table knows (or, behind a backbone
+      // gateway, an endpoint on the backbone), and within bounds.
+      if (!this.router.isReachable(origin) && !this.gatewayReachable()) {
         this.counters.refused++;
         return;
       }
@@ -537,7 +642,7 @@ export class Overlay {
    * seq and TTL are written anew), and every peer queues those same bytes.
    */
   private forward(
-    from: NativeSession,
+    from: NativeSession | undefined,
     m: DataMessage,
     originBytes: Uint8Array,
     origin: string,
@@ -547,9 +652,11 @@ export class Overlay {
     const topic = m.topic;
     let encoded: Uint8Array | undefined;
     const hops = this.router.routes(topic);
+    const bb = this.backbone;
     for (let i = 0; i < hops.length; i++) {
       const hop = hops[i]!;
-      if (hop === from.peerId || hop === origin) continue;
+      if (hop === from?.peerId || hop === origin) continue;
+      if (bb?.isMember(hop)) continue;
       const target = this.routerPeers.get(hop);
       if (!target) continue;
       if (encoded === undefined) {
@@ -586,6 +693,20 @@ export class Overlay {
         } else hub.sendData((ours ??= encodeRelayedData(m, this.selfBytes, this.nextSeq(), ttl)));
         this.counters.forwarded++;
       }
+    }
+    // Split horizon: what came from the backbone, or from a peer on it, is not sent to it again.
+    if (
+      bb !== undefined &&
+      from !== undefined &&
+      !(from.peerId !== undefined && bb.isMember(from.peerId)) &&
+      bb.wants(topic)
+    ) {
+      if (encoded === undefined) {
+        if (seq < 0) seq = this.nextSeq();
+        encoded = encodeRelayedData(m, originBytes, seq, ttl);
+      }
+      bb.send(topic, encoded);
+      this.counters.forwarded++;
     }
   }
 
@@ -665,7 +786,7 @@ export class Overlay {
       const encoded = encodeMessage(m);
       for (const other of this.routerPeers.values()) if (other !== s) other.sendControlEncoded(encoded);
       this.report(changes);
-      if (this.leaves.size > 0 || this.uplinks.size > 0) this.markDirty();
+      if (this.leaves.size > 0 || this.uplinks.size > 0 || this.backbone) this.markDirty();
     }
     if (
       !s.established &&
@@ -747,6 +868,7 @@ export class Overlay {
   }
 
   private report(changes: RouteChanges): void {
+    this.gatewayKnown = undefined;
     for (const a of changes.discovered)
       this.hooks.status(statusEvent('endpoint_discovered', { id: a.origin, name: a.name }));
     for (const a of changes.unreachable) {
@@ -754,6 +876,16 @@ export class Overlay {
       this.hooks.status(statusEvent('endpoint_unreachable', { id: a.origin, name: a.name }));
     }
     if (this.router.tombstoneCount > 0) this.armGc();
+  }
+
+  /** Whether some reachable router announces itself as a backbone gateway. */
+  private gatewayReachable(): boolean {
+    if (this.gatewayKnown === undefined) {
+      this.gatewayKnown = this.router
+        .reachableEndpoints()
+        .some((a) => a.filter.some((p) => BACKBONE_GATEWAY_PREFIX.startsWith(p) && p.startsWith('<$>/')));
+    }
+    return this.gatewayKnown;
   }
 
   /** Collects tombstones once they are older than `tombstoneTime`. */
