@@ -59,6 +59,7 @@ import type {
   BackboneStats,
   NatsConnectionLike,
   NatsMsgLike,
+  NatsStatusLike,
   NatsSubscriptionLike,
 } from './types.js';
 
@@ -201,6 +202,7 @@ export class NatsBackbone implements Backbone {
   readonly #seen = new Set<string>();
   #peekedTopic = '';
   #peekedKey = '';
+  #statusIterator: AsyncIterator<NatsStatusLike> | undefined;
   /** Set while `close` hands the queue to the client although disconnected. */
   #forceSend = false;
 
@@ -332,7 +334,7 @@ export class NatsBackbone implements Backbone {
    */
   async close(): Promise<void> {
     if (this.#closed) return;
-    const wasConnected = this.#state === 'connected' || this.#state === 'reconnected';
+    const wasConnected = this.#state !== 'disconnected' && this.#state !== 'closed';
     if (wasConnected) {
       this.#batcher.flush();
     } else if (this.#state === 'disconnected' && !this.#nc.isClosed()) {
@@ -340,6 +342,7 @@ export class NatsBackbone implements Backbone {
       this.#drainQueue(true);
     }
     this.#closed = true;
+    this.#stopWatching();
     if (this.#rttTimer !== undefined) this.#o.timers.clearTimeout(this.#rttTimer);
     this.#rttTimer = undefined;
     for (const t of this.#lingerTimers) this.#o.timers.clearTimeout(t);
@@ -623,13 +626,27 @@ export class NatsBackbone implements Backbone {
 
   async #watchStatus(): Promise<void> {
     try {
-      for await (const s of this.#nc.status()) {
-        if (this.#closed) return;
-        if (s.type === 'disconnect') this.#onDisconnect();
-        else if (s.type === 'reconnect') this.#onReconnect();
+      const it = this.#nc.status()[Symbol.asyncIterator]();
+      this.#statusIterator = it;
+      for (;;) {
+        const r = await it.next();
+        if (r.done === true || this.#closed) return;
+        if (r.value.type === 'disconnect') this.#onDisconnect();
+        else if (r.value.type === 'reconnect') this.#onReconnect();
       }
     } catch (e) {
-      this.#report(e);
+      if (!this.#closed) this.#report(e);
+    }
+  }
+
+  /** Ends the status iteration (where the client's iterator supports it). */
+  #stopWatching(): void {
+    const it = this.#statusIterator;
+    this.#statusIterator = undefined;
+    try {
+      it?.return?.()?.catch(() => {});
+    } catch {
+      // nothing to stop
     }
   }
 

@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { MemoryNats, type MemoryNatsConnection } from '../../src/backbone/memory-nats.js';
 import { NatsBackbone, type NatsBackboneOptions } from '../../src/backbone/nats-backbone.js';
-import type { BackboneSink, BackboneState, NatsConnectionLike } from '../../src/backbone/types.js';
+import type { BackboneSink, BackboneState, NatsConnectionLike, NatsStatusLike } from '../../src/backbone/types.js';
 import { decodeFrame } from '../../src/codec/native/frame.js';
 import { encodeDataMessage } from '../../src/codec/native/messages.js';
 import { encodeValue } from '../../src/codec/native/values.js';
@@ -371,6 +371,39 @@ describe('NatsBackbone', () => {
     const seqs = subSink.frames.flatMap((f) => decodeFrame(f).map((m) => ('seq' in m ? m.seq : -1)));
     expect(seqs).toHaveLength(2);
     expect(seqs[0]).toBeLessThan(seqs[1]!);
+  });
+
+  it('close sends the open batches, also of a backbone never started, and ends its status iteration', async () => {
+    const nats = new MemoryNats();
+    const rx = new NatsBackbone(nats.connect({ noEcho: true }), { rttInterval: 0 });
+    const rxSink = recorder();
+    rx.start(rxSink);
+    rx.setInterest(['s/']);
+    await settle();
+    const nc = nats.connect({ noEcho: true });
+    let returned = 0;
+    const status = (): AsyncIterable<NatsStatusLike> => {
+      const it = nc.status()[Symbol.asyncIterator]();
+      return {
+        [Symbol.asyncIterator]: () => ({
+          next: () => it.next(),
+          return: async () => {
+            returned++;
+            return (await it.return?.()) ?? { value: undefined, done: true };
+          },
+        }),
+      };
+    };
+    const b = new NatsBackbone(wrap(nc, { status }), { rttInterval: 0 });
+    b.publish('s/x', msg('s/x'));
+    b.start(recorder());
+    await b.close();
+    expect(returned).toBe(1);
+    const unstarted = new NatsBackbone(nats.connect({ noEcho: true }), { rttInterval: 0 });
+    unstarted.publish('s/y', msg('s/y'));
+    await unstarted.close();
+    await settle();
+    expect(rxSink.topics()).toEqual(['s/x', 's/y']);
   });
 
   it('goes closed when the connection closes under it: counted drops, publish refused', async () => {
