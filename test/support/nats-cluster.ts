@@ -121,7 +121,13 @@ function freePort(host: string): Promise<number> {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Retries `fn` every `every` ms until it resolves, for at most `ms`; rejects with the last error. */
+/** An error `until` does not retry. */
+export class FatalError extends Error {}
+
+/**
+ * Retries `fn` every `every` ms until it resolves, for at most `ms`; rejects with the last error
+ * (at once for a `FatalError`).
+ */
 export async function until<T>(what: string, ms: number, fn: () => Promise<T>, every = 200): Promise<T> {
   const end = Date.now() + ms;
   let last: unknown;
@@ -129,6 +135,7 @@ export async function until<T>(what: string, ms: number, fn: () => Promise<T>, e
     try {
       return await fn();
     } catch (e) {
+      if (e instanceof FatalError) throw e;
       last = e;
     }
     if (Date.now() >= end) {
@@ -245,7 +252,7 @@ class Server implements NatsServerHandle {
   /** Waits until the server accepts clients and answers JetStream requests. */
   async ready(ms: number): Promise<void> {
     await until(`${this.name} (${this.url}) ready`, ms, async () => {
-      if (!this.running) throw new Error(`${this.name} exited: ${this.log()}`);
+      if (!this.running) throw new FatalError(`${this.name} exited: ${this.log()}`);
       const nc = await probeConnect(this.url);
       try {
         await (await nc.jetstreamManager({ timeout: 2000 })).getAccountInfo();
@@ -290,6 +297,18 @@ function configText(
  * elected) and a message published on each server reaches a subscriber on each other one.
  */
 export async function startNatsCluster(opts: NatsClusterOptions = {}): Promise<NatsCluster> {
+  // A port picked free may be taken by another process before the server binds it: then that
+  // server exits at once, and the cluster starts again on other ports (a few times at most).
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce(opts);
+    } catch (e) {
+      if (!(e instanceof FatalError) || attempt >= 3) throw e;
+    }
+  }
+}
+
+async function startOnce(opts: NatsClusterOptions): Promise<NatsCluster> {
   const bin = NATS_SERVER;
   if (bin === undefined) throw new Error(MISSING);
   installExitHook();
