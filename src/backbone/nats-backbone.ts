@@ -12,7 +12,7 @@
  *   a message in flight nor a publisher that has not yet seen our new partial prefixes loses
  *   anything. Meanwhile a message on a lingering subscription is delivered only when its topic
  *   is wanted now, and until one more linger passed, batches are deduplicated by the identity
- *   (topic, origin, sequence number) of their first message: a batch that reached two of our
+ *   (origin, sequence number) of their first message (at most 16,384 remembered, ~1 MiB): a batch that reached two of our
  *   subscriptions (old and new, or an extension subject and the topic's own) is delivered once.
  *   In a steady state the subscriptions of a normalised filter never overlap, and nothing is
  *   peeked at (superset mode aside).
@@ -110,7 +110,7 @@ export const DEFAULT_EXTENSION_LINGER = 2000;
 /** nats-server's default `max_payload`, used when the connection does not tell. */
 const DEFAULT_MAX_PAYLOAD = 1024 * 1024;
 /** Most batch identities remembered during an interest change. */
-const SEEN_LIMIT = 65536;
+const SEEN_LIMIT = 16384;
 /** Most topics whose subjects are remembered. */
 const SUBJECT_CACHE_SIZE = 4096;
 
@@ -598,7 +598,7 @@ export class NatsBackbone implements Backbone {
   }
 
   /**
-   * Reads the topic and identity (topic, origin, sequence number) of a frame's first data
+   * Reads the topic and identity (origin, sequence number) of a frame's first data
    * message into `#peekedTopic` and `#peekedKey`. False when it is no such frame: it is passed
    * on as it is, and the sink reports it.
    */
@@ -613,7 +613,7 @@ export class NatsBackbone implements Backbone {
       const origin = r.binExact('Data origin', ENDPOINT_ID_BYTES);
       const seq = r.uint('Data seq');
       this.#peekedTopic = topic;
-      this.#peekedKey = `${seq} ${String.fromCharCode(...origin)} ${topic}`;
+      this.#peekedKey = `${seq} ${String.fromCharCode(...origin)}`;
       return true;
     } catch {
       return false;
