@@ -406,6 +406,34 @@ describe('NatsBackbone', () => {
     expect(rxSink.topics()).toEqual(['s/x', 's/y']);
   });
 
+  it('a batch still open when the disconnect is seen goes to the queue before what is published afterwards', async () => {
+    const nats = new MemoryNats();
+    const rx = new NatsBackbone(nats.connect({ noEcho: true }), { rttInterval: 0 });
+    const rxSink = recorder();
+    rx.start(rxSink);
+    rx.setInterest(['d/']);
+    await settle();
+    const conn = nats.connect({ noEcho: true });
+    const b = new NatsBackbone(conn, { rttInterval: 0 });
+    b.start({
+      data: () => {},
+      control: () => {},
+      // The link publishes from its state callback (a hello, say): behind the open batch.
+      state: (s) => {
+        if (s === 'disconnected') b.publish('d/x', msg('d/x', 'second'));
+      },
+    });
+    nats.disconnect(conn);
+    b.publish('d/x', msg('d/x', 'first'));
+    await settle();
+    expect(b.stats()).toMatchObject({ state: 'disconnected', queued: 2 });
+    nats.reconnect(conn);
+    await settle();
+    const seqs = rxSink.frames.flatMap((f) => decodeFrame(f).map((m) => ('seq' in m ? m.seq : -1)));
+    expect(seqs).toHaveLength(2);
+    expect(seqs[0]).toBeLessThan(seqs[1]!);
+  });
+
   it('goes closed when the connection closes under it: counted drops, publish refused', async () => {
     const { pub, pubConn, pubSink } = pair();
     pub.publish('q/a', msg('q/a'));
