@@ -12,10 +12,13 @@
  *   a message in flight nor a publisher that has not yet seen our new partial prefixes loses
  *   anything. Meanwhile a message on a lingering subscription is delivered only when its topic
  *   is wanted now, and until one more linger passed, batches are deduplicated by the identity
- *   (origin, sequence number) of their first message (at most 16,384 remembered, ~1 MiB): a batch that reached two of our
- *   subscriptions (old and new, or an extension subject and the topic's own) is delivered once.
- *   In a steady state the subscriptions of a normalised filter never overlap, and nothing is
- *   peeked at (superset mode aside).
+ *   (origin, sequence number) of their first message (at most 16,384 remembered, ~1 MiB): a
+ *   batch that reached two of our subscriptions (old and new, or an extension subject and the
+ *   topic's own) is delivered once. In a steady state the subscriptions of a normalised filter
+ *   never overlap, and nothing is peeked at (superset mode aside).
+ * - State: `start` tells the sink `connected` before it returns; a reconnect first drains the
+ *   queue, then tells `reconnected` and `connected`; the connection closing tells `closed` (what
+ *   was queued is counted as dropped), and so does `close`.
  * - Superset mode: the receiver filters by the topic of the frame's first message (all messages
  *   of a batch share it) and counts what it drops as `wasted`.
  * - The connection must be opened with `noEcho` (the Node adapter does): the backbone cannot
