@@ -47,7 +47,7 @@ export interface ClusterEvents {
   nodeUp: { readonly name: string; readonly id: string };
   /** A node's peering was lost (Zeek's `Cluster::node_down`). */
   nodeDown: { readonly name: string; readonly id: string };
-  /** A hello claimed a name that another live endpoint already holds. */
+  /** A hello claimed a name another live endpoint holds (over a backbone: a replaced id is still listed). */
   duplicate: { readonly name: string; readonly id: string; readonly existingId: string };
   /** An asynchronous failure: a listener threw. */
   error: ErrorEvent;
