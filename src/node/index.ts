@@ -65,3 +65,5 @@ export type { ConnectNatsOptions } from './backbone/connect.js';
 export { natsLeaseKv } from './backbone/nats-lease-kv.js';
 export type { NatsLeaseKvOptions } from './backbone/nats-lease-kv.js';
 export type { NatsClient, NatsJetStreamConnection } from './backbone/load-nats.js';
+export { attachBackbone } from './backbone/attach.js';
+export type { AttachBackboneOptions } from './backbone/attach.js';
