@@ -281,7 +281,10 @@ export class CloneCore {
     if (!(epoch > this.fenceSeen)) return;
     this.fenceSeen = epoch;
     if (this.status === 'closed' || this.status === 'loading') return;
-    if (this.status === 'in-sync' || this.attaching || this.snapshot) this.attach();
+    // Only a clone that followed an older master (not one that has heard from none yet: its
+    // attach is answered by whoever holds the lease).
+    const older = this.fenceFollowed > 0 && this.fenceFollowed < epoch;
+    if (older && (this.status === 'in-sync' || this.attaching || this.snapshot)) this.attach();
   }
 
   onMessage(msg: StoreMessage): void {

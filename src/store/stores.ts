@@ -364,6 +364,22 @@ abstract class StoreHandle {
 
 /** Masters hosted per endpoint (an endpoint never receives its own publishes). */
 const localMasters = new WeakMap<Endpoint, Set<string>>();
+/** The master handles open per endpoint (for `mastersOn`). */
+const openMasters = new WeakMap<Endpoint, Set<StoreMaster>>();
+
+/**
+ * The stores `endpoint` masters now, each with its fencing epoch (0 without a lease); a master
+ * that lost its lease is left out. What a backbone's presence heartbeat lists (`stores`), so that
+ * without a lease bucket a conflicting master elsewhere can be noticed.
+ */
+export function mastersOn(endpoint: Endpoint): { readonly name: string; readonly epoch: number }[] {
+  const out: { name: string; epoch: number }[] = [];
+  for (const m of openMasters.get(endpoint) ?? []) {
+    const l = m.leaseState;
+    if (l === undefined || l.held) out.push({ name: m.name, epoch: l?.epoch ?? 0 });
+  }
+  return out;
+}
 
 /** Sends store messages on `ep`; a master with a lease stamps its fencing epoch (`fence()`) on each. */
 function sender(ep: Endpoint, fence?: () => number): (topic: string, msg: StoreMessage) => number {
@@ -437,6 +453,9 @@ export class StoreMaster extends StoreHandle {
     let names = localMasters.get(endpoint);
     if (!names) localMasters.set(endpoint, (names = new Set()));
     names.add(name);
+    let open = openMasters.get(endpoint);
+    if (!open) openMasters.set(endpoint, (open = new Set()));
+    open.add(this);
     // A hub that refuses to let this endpoint serve the store says so (store permission `master`).
     const offRefused = endpoint.on('error', (ev) => {
       if (ev.code !== 'forbidden' || ev.context === undefined || storeRefusal(ev.context, name) === undefined) return;
@@ -457,6 +476,7 @@ export class StoreMaster extends StoreHandle {
       offLost?.();
       if (this.reclaimTimer !== undefined) timers.clearTimeout(this.reclaimTimer);
       localMasters.get(endpoint)?.delete(name);
+      openMasters.get(endpoint)?.delete(this);
     };
     endpoint.flushSubscriptions();
   }

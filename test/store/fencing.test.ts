@@ -18,6 +18,7 @@ import {
   updatesTopic,
   type StoreMessage,
 } from '../../src/store/store-protocol.js';
+import { mastersOn } from '../../src/store/stores.js';
 import { SimClock } from '../support/sim-network.js';
 import { simEndpoints, type SimNet } from '../support/sim-endpoints.js';
 
@@ -137,6 +138,25 @@ describe('a clone ignores masters of lower epochs', () => {
     core.close();
   });
 
+  it('a lease watch raising the epoch re-attaches only a clone that followed an older master', async () => {
+    const { core, sent } = clone();
+    await core.start();
+    const attaches = () => sent.filter((m) => m.kind === StoreMsg.Attach).length;
+    expect(attaches()).toBe(1);
+    core.raiseFence(5); // the first holder seen while the first attach is out: no second attach
+    expect(attaches()).toBe(1);
+    const stream = (sent.at(-1) as { stream: number }).stream;
+    core.onMessage({ kind: StoreMsg.SnapshotBegin, epoch: 'E', seq: 0, stream, fence: 5 });
+    core.onMessage({ kind: StoreMsg.SnapshotEnd, epoch: 'E', seq: 0, chunks: 0, stream, fence: 5 });
+    expect(core.status).toBe('in-sync');
+    core.raiseFence(5); // the same master: nothing
+    expect(attaches()).toBe(1);
+    core.raiseFence(9); // a newer one took the store: attach to it at once
+    expect(attaches()).toBe(2);
+    expect(core.status).toBe('stale');
+    core.close();
+  });
+
   it('without leases nothing is fenced', async () => {
     const { core, sent } = clone();
     await sync(core, sent, 'E', 0);
@@ -189,6 +209,22 @@ describe('masters with leases', () => {
     await expect(s.settle(createMaster(s.eps[winner]!, 'kv', opts))).rejects.toMatchObject({ code: 'master_exists' });
   });
 
+  it('mastersOn lists the masters of an endpoint: epoch 0 without a lease', async () => {
+    const s = simEndpoints(1);
+    net = s;
+    expect(mastersOn(s.eps[0]!)).toEqual([]);
+    const a = await s.settle(createMaster(s.eps[0]!, 'a', { timers: s.clock }));
+    const b = await s.settle(createMaster(s.eps[0]!, 'b', { timers: s.clock }));
+    expect(mastersOn(s.eps[0]!)).toEqual([
+      { name: 'a', epoch: 0 },
+      { name: 'b', epoch: 0 },
+    ]);
+    a.close();
+    expect(mastersOn(s.eps[0]!)).toEqual([{ name: 'b', epoch: 0 }]);
+    b.close();
+    expect(a.leaseState).toBeUndefined();
+  });
+
   it('the lease decides, not reachability: a master is refused while another holds the lease even when unseen', async () => {
     const s = simEndpoints(2); // not peered: neither sees the other
     net = s;
@@ -220,11 +256,13 @@ describe('masters with leases', () => {
     const epoch = m.leaseState!.epoch;
     expect(c.fencing.epoch).toBe(epoch);
     const snapshotBytes = m.resyncBytes.snapshot;
+    expect(mastersOn(s.eps[0]!)).toEqual([{ name: 'kv', epoch }]);
 
     kv.unavailable(true);
     await s.until(() => !m.leaseState!.held, 7000, 'the master steps down');
     expect(errors).toContain('stale_data');
     await expect(s.settle(m.put('b', count(2)))).rejects.toMatchObject({ code: 'stale_data' });
+    expect(mastersOn(s.eps[0]!)).toEqual([]); // a presence heartbeat no longer lists it
     // Clones hear nothing more: stale, and after staleInterval their queries fail.
     await s.until(() => c.status === 'stale', 2000, 'clone stale');
     await s.run(2500);
@@ -233,6 +271,7 @@ describe('masters with leases', () => {
     kv.unavailable(false);
     await s.until(() => m.leaseState!.held, 5000, 'the master holds its lease again');
     expect(m.leaseState!.epoch).toBeGreaterThan(epoch);
+    expect(mastersOn(s.eps[0]!)).toEqual([{ name: 'kv', epoch: m.leaseState!.epoch }]);
     await s.until(() => c.status === 'in-sync', 5000, 'clone in sync again');
     expect(c.fencing.epoch).toBe(m.leaseState!.epoch);
     expect(m.resyncBytes.snapshot).toBe(snapshotBytes); // by delta
