@@ -8,7 +8,7 @@
  */
 import { decodeFrame } from '../codec/native/messages.js';
 import { MessageKind } from '../codec/native/kinds.js';
-import { DecodeError } from '../errors.js';
+import { ConfigError, DecodeError } from '../errors.js';
 import { idFromBytes } from '../util/ids.js';
 import type { Timers } from '../util/timers.js';
 import {
@@ -23,6 +23,13 @@ import { PresenceTracker } from '../backbone/presence.js';
 import type { Backbone, BackboneState, BackboneStats } from '../backbone/types.js';
 import { InterestTable, boundFilter, normalizeInterest, type FilterBounds } from './interest.js';
 import type { Overlay } from './overlay.js';
+import type { Endpoint } from './endpoint.js';
+import {
+  backboneSeams,
+  type BackboneLinkApi,
+  type BackboneLinkStats,
+  type EndpointBackboneSeam,
+} from './backbone-seam.js';
 
 /**
  * What an endpoint subscribes to on the backbone and tells in its heartbeats, at most: a superset
@@ -32,7 +39,7 @@ export const BACKBONE_FILTER_BOUNDS: FilterBounds = { maxPrefixes: 512, maxBytes
 /** An endpoint whose heartbeats do not tell its interest wants everything. */
 const EVERYTHING: readonly string[] = normalizeInterest(['', '<$>/']);
 
-/** Options of `endpoint.attachBackbone(backbone, options)`. */
+/** Options of `linkBackbone(endpoint, backbone, options)`. */
 export interface BackboneLinkOptions {
   /** The cluster nodes this endpoint hosts (a cluster node: itself), listed in its heartbeats. @default none */
   readonly nodes?: readonly PresenceNode[];
@@ -42,28 +49,22 @@ export interface BackboneLinkOptions {
   readonly presenceTimeout?: number;
 }
 
-/** Statistics of a backbone link: the backbone's own and presence's. */
-export interface BackboneLinkStats extends BackboneStats {
-  /** Other endpoints present on the backbone now. */
-  readonly endpoints: number;
-  /** Frames that could not be decoded, and control messages refused. */
-  readonly badFrames: number;
-  readonly badControl: number;
-  /** Heartbeats sent, and those that could not be encoded (too many nodes or stores). */
-  readonly heartbeats: number;
-  readonly heartbeatFailures: number;
+export type { BackboneLinkStats } from './backbone-seam.js';
+
+/**
+ * Attaches a message backbone to an endpoint (from a NATS connection: `attachBackbone` of
+ * `isobroker/node`): the endpoint reaches every endpoint attached to the same backbone, runs
+ * presence on it, and relays between it and its native peers with split horizon. One backbone
+ * per endpoint; `endpoint.backbone` returns the link, `endpoint.detachBackbone()` ends it.
+ */
+export function linkBackbone(endpoint: Endpoint, backbone: Backbone, options?: BackboneLinkOptions): BackboneLink {
+  const seam = backboneSeams.get(endpoint);
+  if (!seam) throw new ConfigError('endpoint', 'expected an isobroker Endpoint');
+  return seam.setLink(() => new BackboneLink(backbone, seam, options));
 }
 
-/** What the link needs from its endpoint. */
-export interface BackboneLinkHost {
-  readonly selfId: string;
-  readonly selfName: string;
-  readonly timers: Timers;
-  readonly overlay: Overlay;
-}
-
-/** The link of one endpoint to its backbone; made by `endpoint.attachBackbone`. */
-export class BackboneLink {
+/** The link of one endpoint to its backbone; made by `linkBackbone`. */
+export class BackboneLink implements BackboneLinkApi {
   /** Who is on the backbone: endpoints and the cluster nodes they host. */
   readonly presence: PresenceTracker;
   private nodes: readonly PresenceNode[];
@@ -82,7 +83,7 @@ export class BackboneLink {
 
   constructor(
     readonly backbone: Backbone,
-    private readonly host: BackboneLinkHost,
+    private readonly host: EndpointBackboneSeam,
     options: BackboneLinkOptions = {},
   ) {
     this.nodes = options.nodes ?? [];
@@ -127,7 +128,6 @@ export class BackboneLink {
       },
       interest: (filter) => this.setInterest(filter),
     });
-    this.heartbeat('hello');
     this.schedule();
   }
 
@@ -218,7 +218,8 @@ export class BackboneLink {
   private onState(state: BackboneState): void {
     // After a (re)connect everyone may have forgotten us, and we them: a hello makes everyone
     // answer at once instead of within a heartbeat interval.
-    if (state === 'connected' || state === 'reconnected') this.heartbeat('hello');
+    // (`connected` follows `start` and every `reconnected`.)
+    if (state === 'connected') this.heartbeat('hello');
   }
 
   private onData(frame: Uint8Array): void {

@@ -37,8 +37,7 @@ import { LocalSubscriptions, type MessageHandler } from './local-subscriptions.j
 import type { AcceptAuth, AuditEvent, Revalidate } from '../auth/types.js';
 import { AccessControl, needsAccess, refuseNativeTransport } from './access.js';
 import type { TopicGuardRegistration } from './topic-guards.js';
-import type { Backbone } from '../backbone/types.js';
-import { BackboneLink, type BackboneLinkOptions } from './backbone-link.js';
+import { backboneSeams, type BackboneLinkApi } from './backbone-seam.js';
 
 export type { PeerInfo } from './sessions.js';
 
@@ -120,7 +119,7 @@ export class Endpoint {
   private filterDirty = false;
   private filter: readonly string[] = [];
   private closed = false;
-  private backboneLink: BackboneLink | undefined;
+  private backboneLink: BackboneLinkApi | undefined;
 
   constructor(options: EndpointOptions = {}) {
     this.opts = resolveEndpointOptions(options);
@@ -175,6 +174,19 @@ export class Endpoint {
       error: (ev) => this.emit('error', ev),
     };
     for (const p of this.opts.protocols) this.use(p);
+    backboneSeams.set(this, {
+      selfId: this.id,
+      selfName: this.name,
+      timers: this.opts.timers,
+      overlay: this.overlay,
+      setLink: (make) => {
+        this.assertOpen();
+        if (this.backboneLink) throw new ConfigError('backbone', `endpoint ${this.name} already has a backbone`);
+        const link = make();
+        this.backboneLink = link;
+        return link;
+      },
+    });
   }
 
   // ---- protocol plug-ins
@@ -547,24 +559,11 @@ export class Endpoint {
   // ---- backbone
 
   /**
-   * Attaches a message backbone (e.g. NATS: `attachBackbone` of `isobroker/node` makes one from a
-   * NATS connection): the endpoint reaches every endpoint attached to the same backbone, runs
-   * presence on it, and relays between it and its native peers with split horizon. One backbone
-   * per endpoint.
+   * The attached backbone's link (presence, stats), undefined when none is attached. A backbone
+   * is attached with `linkBackbone(endpoint, backbone)`, or from a NATS connection with
+   * `attachBackbone` of `isobroker/node`.
    */
-  attachBackbone(backbone: Backbone, options?: BackboneLinkOptions): BackboneLink {
-    this.assertOpen();
-    if (this.backboneLink) throw new ConfigError('backbone', `endpoint ${this.name} already has a backbone`);
-    this.backboneLink = new BackboneLink(
-      backbone,
-      { selfId: this.id, selfName: this.name, timers: this.opts.timers, overlay: this.overlay },
-      options,
-    );
-    return this.backboneLink;
-  }
-
-  /** The attached backbone's link (presence, stats), undefined when none is attached. */
-  get backbone(): BackboneLink | undefined {
+  get backbone(): BackboneLinkApi | undefined {
     return this.backboneLink;
   }
 

@@ -8,6 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Endpoint, MemoryNetwork, dataToJs, type Message } from 'isobroker';
 import { MemoryNats } from '../../src/backbone/memory-nats.js';
 import { NatsBackbone } from '../../src/backbone/nats-backbone.js';
+import { linkBackbone } from '../../src/endpoint/backbone-link.js';
 import { encodeDataMessage, encodeFrame, encodeValue } from '../../src/codec/native/messages.js';
 import { idToBytes, newEndpointId } from '../../src/util/ids.js';
 import { string } from '../../src/data/constructors.js';
@@ -27,7 +28,7 @@ function world() {
     closers.push(() => ep.close());
     if (opts.backbone) {
       const nc = nats.connect({ name, noEcho: true, host: name });
-      ep.attachBackbone(new NatsBackbone(nc));
+      linkBackbone(ep, new NatsBackbone(nc));
     }
     return ep;
   };
@@ -54,7 +55,7 @@ describe('endpoints on a backbone', () => {
     await until(present(a, 2), 5000, 'presence of b and c at a');
     await until(() => a.backbone!.stats().subscriptions > 0 && b.backbone!.stats().subscriptions > 0);
     // b's prefix ends inside a segment: a must have learnt it before `managerX` reaches b.
-    await until(() => (a.backbone!.backbone as NatsBackbone).stats().subscriptions > 0);
+    await until(() => a.backbone!.presence.endpoint(b.id)?.partials.length === 1, 5000, "b's partial prefix at a");
     await new Promise((r) => setTimeout(r, 50));
     for (const t of ['zeek/cluster/manager', 'zeek/cluster/manager/x', 'zeek/cluster/managerX', 'zeek/cluster/worker'])
       a.publish(t, t);
