@@ -41,6 +41,8 @@ export interface NatsLeaseKvOptions {
 const JS_WRONG_LAST_SEQUENCE = 10071;
 /** JetStream's error code for a message over the stream's limit. */
 const JS_MESSAGE_TOO_LARGE = 10054;
+/** Attempts to open (or create) the bucket while JetStream does not answer. */
+const OPEN_ATTEMPTS = 3;
 /** How long a failed watch waits before it watches again, ms (doubling up to the maximum). */
 const WATCH_RETRY_MIN = 100;
 const WATCH_RETRY_MAX = 2000;
@@ -64,7 +66,7 @@ interface NatsErrorShape {
 }
 
 /** Maps a nats.js failure to isobroker's codes. */
-function mapError(e: unknown, what: string): Error {
+function mapError(e: unknown, what: string): IsobrokerError {
   const ne = (e ?? {}) as NatsErrorShape;
   const detail = ne.api_error?.description ?? ne.message ?? String(e);
   if (ne.api_error?.err_code === JS_WRONG_LAST_SEQUENCE || /wrong last sequence/i.test(ne.message ?? '')) {
@@ -86,8 +88,8 @@ const toEntry = (e: KvEntry | null | undefined): LeaseEntry | undefined =>
 
 /**
  * Opens (creating it when missing) the JetStream KV bucket `bucket` on `nc` (a nats.js
- * `NatsConnection`) as a `LeaseKv`. Rejects with `unavailable` when JetStream does not answer and
- * `missing_dependency` never (the connection brings nats.js with it).
+ * `NatsConnection`) as a `LeaseKv`. Rejects with `unavailable` when JetStream does not answer
+ * (after three attempts, each within `timeout`).
  */
 export async function natsLeaseKv(
   nc: NatsJetStreamConnection,
@@ -103,14 +105,19 @@ export async function natsLeaseKv(
   const timeout = numberOption('timeout', options?.timeout, 5000, 1);
   const watchCheckInterval = numberOption('watchCheckInterval', options?.watchCheckInterval, 1000, 0);
   if (nc.isClosed()) throw new ClosedError('natsLeaseKv: the NATS connection is closed');
-  let kv: KV;
-  try {
-    const js = (nc as unknown as NatsConnection).jetstream({ timeout });
-    kv = await js.views.kv(bucket, { history: 1, replicas, ttl, allow_direct: false });
-  } catch (e) {
-    throw mapError(e, `natsLeaseKv ${bucket}`);
+  const js = (nc as unknown as NatsConnection).jetstream({ timeout });
+  // Several endpoints opening a new bucket at once: nats-server 2.9 may leave one of the racing
+  // stream creations unanswered (a timeout) although the stream exists; opening again finds it.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const kv = await js.views.kv(bucket, { history: 1, replicas, ttl, allow_direct: false });
+      return new NatsLeaseKv(kv, nc, bucket, watchCheckInterval);
+    } catch (e) {
+      const err = mapError(e, `natsLeaseKv ${bucket}`);
+      if (err.code !== 'unavailable' || attempt >= OPEN_ATTEMPTS || nc.isClosed()) throw err;
+      await new Promise((r) => setTimeout(r, 100 * attempt));
+    }
   }
-  return new NatsLeaseKv(kv, nc, bucket, watchCheckInterval);
 }
 
 class NatsLeaseKv implements LeaseKv {
