@@ -15,6 +15,7 @@ export default defineConfig({
       { find: /^isobroker\/node$/, replacement: here('./src/node/index.ts') },
       { find: /^isobroker\/browser$/, replacement: here('./src/browser/index.ts') },
       { find: /^isobroker\/json-v1$/, replacement: here('./src/json-v1.ts') },
+      { find: /^isobroker\/backbone$/, replacement: here('./src/backbone.ts') },
     ],
   },
   build: { outDir: here('./web-demo/dist'), emptyOutDir: true },

@@ -104,7 +104,7 @@ const ALLOWED_IMPORTS: Readonly<Record<Layer, readonly Layer[]>> = {
 /** The layer of a repo path, or undefined for a file the table does not place. */
 function layerOf(path: string): Layer | undefined {
   if (path === 'src/errors.ts') return 'errors';
-  if (path === 'src/index.ts' || path === 'src/internal.ts' || path === 'src/json-v1.ts') return 'entry';
+  if (['src/index.ts', 'src/internal.ts', 'src/json-v1.ts', 'src/backbone.ts'].includes(path)) return 'entry';
   const m = /^src\/([^/]+)\//.exec(path);
   const dir = m?.[1];
   return dir !== undefined && dir in ALLOWED_IMPORTS && dir !== 'entry' && dir !== 'errors'

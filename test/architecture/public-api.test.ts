@@ -11,6 +11,7 @@ import { describe, expect, it } from 'vitest';
 import * as browserEntry from 'isobroker/browser';
 import * as nodeEntry from 'isobroker/node';
 import * as jsonV1Entry from 'isobroker/json-v1';
+import * as backboneEntry from 'isobroker/backbone';
 import * as root from 'isobroker';
 import * as internal from '../../src/internal.js';
 
@@ -206,6 +207,7 @@ describe('the public API', () => {
       ...Object.keys(nodeEntry).map((n) => `isobroker/node: ${n}`),
       ...Object.keys(browserEntry).map((n) => `isobroker/browser: ${n}`),
       ...Object.keys(jsonV1Entry).map((n) => `isobroker/json-v1: ${n}`),
+      ...Object.keys(backboneEntry).map((n) => `isobroker/backbone: ${n}`),
     ].filter((e) => isInternalName(e.split(': ')[1]!));
     expect(leaks).toEqual([]);
   });
@@ -230,6 +232,16 @@ describe('the public API', () => {
     expect(Object.keys(jsonV1Entry).filter((n) => rootNames.includes(n))).toEqual([]);
     const decls = exportedDeclarations('src/json-v1.ts');
     expect(decls.map((d) => d.name)).toContain('jsonV1');
+    expect(decls.filter((d) => !d.documented).map((d) => `${d.name} (${d.where})`)).toEqual([]);
+  });
+
+  it('"isobroker/backbone" holds the backbone, documented, and "isobroker" none of it', () => {
+    expect(Object.keys(backboneEntry)).toEqual(
+      expect.arrayContaining(['NatsBackbone', 'linkBackbone', 'PresenceTracker', 'MemoryNats', 'MasterLease']),
+    );
+    expect(Object.keys(backboneEntry).filter((n) => rootNames.includes(n))).toEqual([]);
+    const decls = exportedDeclarations('src/backbone.ts');
+    expect(decls.map((d) => d.name)).toContain('NatsBackbone');
     expect(decls.filter((d) => !d.documented).map((d) => `${d.name} (${d.where})`)).toEqual([]);
   });
 });

@@ -120,6 +120,7 @@ describe('the packed tarball', () => {
       'dist/src/node/index.d.ts',
       'dist/src/browser/index.js',
       'dist/src/json-v1.js',
+      'dist/src/backbone.js',
       'dist/server/cli/cli.js',
       'bin/isobroker.js',
     ]) {
