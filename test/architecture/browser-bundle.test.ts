@@ -96,11 +96,17 @@ describe('browser bundles', () => {
     const native = await bundleForBrowser({ contents: consumer(false) });
     expect(native.inputs).toContain('src/endpoint/endpoint.ts');
     expect(jsonInputs(native)).toEqual([]);
+    // Nor any backbone code: that comes with isobroker/backbone only.
+    expect(native.inputs.filter((i) => /^src\/backbone\/|backbone-link/.test(i))).toEqual([]);
     const withJson = await bundleForBrowser({ contents: consumer(true) });
     expect(jsonInputs(withJson)).toEqual(
       expect.arrayContaining(['src/endpoint/json-v1/plugin.ts', 'src/codec/json-v1/encode.ts']),
     );
     expect(bundleProblems(withJson)).toEqual([]);
+  });
+
+  it('bundles "./backbone" (src/backbone.ts) without Node built-ins', async () => {
+    expect(bundleProblems(await bundleForBrowser({ file: 'src/backbone.ts' }))).toEqual([]);
   });
 
   it('bundles "./json-v1" (src/json-v1.ts) without Node built-ins', async () => {
