@@ -20,9 +20,10 @@
  *
  * Nodes (names are global on the backbone), Zeek's rules: a listed node comes up (`nodeUp`)
  * when its name is not up; a name listed with a new id while the old id is up downs the old id
- * first (`nodeDown`, reason `replaced`) then ups the new one. A replaced id is retired: if its
- * process is still alive and keeps listing it (two processes claiming one name), it is ignored —
- * one `duplicate` event the first time — instead of flapping between the two. A node no longer
+ * first (`nodeDown`, reason `replaced`) then ups the new one. A replaced (name, id) is retired: if
+ * its process is still alive and keeps listing it (two processes claiming one name), it is
+ * ignored — one `duplicate` event the first time — instead of flapping between the two; it stays
+ * retired even after the newer id went down. A node no longer
  * listed by its endpoint goes down (`unlisted`), and every node of an endpoint that goes down
  * goes down with it (`endpoint_down`).
  *
@@ -49,7 +50,7 @@ export const MAX_PRESENCE_ENDPOINTS = 10_000;
 export interface PresenceOptions {
   /** An endpoint is down after this long without a heartbeat, ms. @default PRESENCE_TIMEOUT (2000) */
   readonly timeout?: number;
-  /** At most this many endpoints are tracked (and as many retired node ids remembered). @default 10,000 */
+  /** At most this many endpoints are tracked (and as many retired node ids and byes remembered). @default 10,000 */
   readonly maxEndpoints?: number;
 }
 
@@ -152,6 +153,8 @@ const sameList = <T>(a: readonly T[], b: readonly T[], eq: (x: T, y: T) => boole
   a.length === b.length && a.every((x, i) => eq(x, b[i]!));
 const sameStores = (a: readonly PresenceStore[], b: readonly PresenceStore[]): boolean =>
   sameList(a, b, (x, y) => x.name === y.name && x.epoch === y.epoch);
+/** A retired (name, id) pair; ids have a fixed length, so the key is unambiguous. */
+const retiredKey = (name: string, id: string): string => `${id}${name}`;
 const sameStrings = (a: readonly string[], b: readonly string[]): boolean => sameList(a, b, (x, y) => x === y);
 
 /**
@@ -167,7 +170,7 @@ export class PresenceTracker {
   private readonly eps = new Map<string, Endpoint>();
   /** Nodes up, by name. */
   private readonly nodesByName = new Map<string, NodeEntry>();
-  /** Replaced node ids → whether a `duplicate` was reported for them (oldest first, bounded). */
+  /** Replaced (name, id) pairs → whether a `duplicate` was reported for them (oldest first, bounded). */
   private readonly retired = new Map<string, boolean>();
   /** Ids that said bye → [their last seq, until when it is remembered] (oldest first). */
   private readonly byes = new Map<string, [number, number]>();
@@ -286,6 +289,7 @@ export class PresenceTracker {
     if (m.kind === 'bye') {
       this.down(ep, 'bye', out);
       this.remember(this.byes, m.id, [m.seq, now + this.timeout]);
+      this.arm();
       this.flush(out);
       return;
     }
@@ -365,30 +369,36 @@ export class PresenceTracker {
       return;
     }
     if (prev.length > 0) {
-      const listed = new Set(next.map((n) => n.name));
+      // Nodes it held and no longer lists as they were: unlisted, or listed with a new id.
+      const listed = new Map(next.map((n) => [n.name, n.id]));
       for (const n of prev) {
-        if (listed.has(n.name)) continue;
+        const now = listed.get(n.name);
+        if (now === n.id) continue;
         const cur = this.nodesByName.get(n.name);
-        if (cur?.id === n.id && cur.endpoint === ep.id) this.nodeDown(cur, 'unlisted', out);
+        if (cur?.id !== n.id || cur.endpoint !== ep.id) continue;
+        if (now === undefined) this.nodeDown(cur, 'unlisted', out);
+        else {
+          this.remember(this.retired, retiredKey(n.name, n.id), false);
+          this.nodeDown(cur, 'replaced', out);
+        }
       }
     }
     for (const n of next) {
-      const retired = this.retired.get(n.id);
-      if (retired !== undefined) {
+      const key = retiredKey(n.name, n.id);
+      const reported = this.retired.get(key);
+      if (reported !== undefined) {
         this.counts.duplicates++;
-        if (!retired) {
-          this.retired.set(n.id, true);
-          const holder = this.nodesByName.get(n.name);
-          if (holder !== undefined && holder.id !== n.id) {
-            out.push(['duplicate', { name: n.name, id: n.id, existingId: holder.id, endpoint: ep.id }]);
-          }
+        const holder = this.nodesByName.get(n.name);
+        if (!reported && holder !== undefined) {
+          this.retired.set(key, true);
+          out.push(['duplicate', { name: n.name, id: n.id, existingId: holder.id, endpoint: ep.id }]);
         }
         continue;
       }
       const cur = this.nodesByName.get(n.name);
       if (cur?.id === n.id) continue;
       if (cur !== undefined) {
-        this.remember(this.retired, cur.id, false);
+        this.remember(this.retired, retiredKey(cur.name, cur.id), false);
         this.nodeDown(cur, 'replaced', out);
       }
       const entry: NodeEntry = { name: n.name, role: n.role, id: n.id, endpoint: ep.id };

@@ -4,12 +4,14 @@
  * restarts detected; Zeek's node rules (a name with a new id downs the old id first), retired
  * ids ignored instead of flapping; partial and store changes; the bound on tracked endpoints.
  */
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { encodeControl, type ControlMessage, type PresenceNode } from '../../src/backbone/control.js';
 import { PresenceTracker, type PresenceEvents } from '../../src/backbone/presence.js';
 import { SimClock } from '../support/sim-network.js';
 
 const SELF = '00000000-0000-4000-8000-000000000000';
+const SEED = Number(process.env.FUZZ_SEED ?? Date.now() % 2 ** 31);
 const id = (n: number): string => `00000000-0000-4000-8000-${n.toString(16).padStart(12, '0')}`;
 
 function msg(
@@ -303,5 +305,113 @@ describe('PresenceTracker', () => {
     tracker.receive(msg('heartbeat', 1, 1, { nodes: [node('w', 11)] }));
     expect(take()).toEqual(['up 1', 'nodeUp w 11 @1']);
     expect(tracker.stats().listenerErrors).toBe(1);
+  });
+});
+
+/** Synchronous manual timers for the property test (nothing fires until `advance`). */
+class ManualTimers {
+  t = 0;
+  private pending: { at: number; fn: () => void; cancelled: boolean }[] = [];
+  readonly now = (): number => this.t;
+  readonly setTimeout = (fn: () => void, ms: number): unknown => {
+    const h = { at: this.t + ms, fn, cancelled: false };
+    this.pending.push(h);
+    return h;
+  };
+  readonly clearTimeout = (h: unknown): void => {
+    (h as { cancelled: boolean }).cancelled = true;
+  };
+  get armed(): number {
+    return this.pending.filter((p) => !p.cancelled).length;
+  }
+  advance(ms: number): void {
+    const end = this.t + ms;
+    for (;;) {
+      this.pending = this.pending.filter((p) => !p.cancelled);
+      const next = this.pending.reduce<(typeof this.pending)[number] | undefined>(
+        (a, p) => (p.at <= end && (a === undefined || p.at < a.at) ? p : a),
+        undefined,
+      );
+      if (!next) break;
+      this.t = Math.max(this.t, next.at);
+      next.cancelled = true;
+      next.fn();
+    }
+    this.t = end;
+  }
+}
+
+describe('PresenceTracker invariants (property)', () => {
+  const op = fc.oneof(
+    fc.record({
+      t: fc.constant('msg' as const),
+      kind: fc.constantFrom('hello', 'heartbeat', 'heartbeat', 'heartbeat', 'bye' as const),
+      from: fc.integer({ min: 1, max: 5 }),
+      seqStep: fc.integer({ min: -3, max: 3 }),
+      nodes: fc.uniqueArray(fc.tuple(fc.integer({ min: 0, max: 3 }), fc.integer({ min: 1, max: 6 })), {
+        maxLength: 3,
+        selector: ([n]) => n,
+      }),
+      partials: fc.subarray(['a', 'b/c']),
+    }),
+    fc.record({ t: fc.constant('advance' as const), ms: fc.integer({ min: 0, max: 1500 }) }),
+  );
+
+  it('events alternate, state matches them, nothing outlives the timeout', () => {
+    fc.assert(
+      fc.property(fc.array(op, { maxLength: 60 }), (ops) => {
+        const timers = new ManualTimers();
+        const tracker = new PresenceTracker(SELF, timers, { timeout: 2000, maxEndpoints: 3 });
+        const epUp = new Map<string, boolean>();
+        const nodeUp = new Map<string, string>(); // name → id, from the events
+        const fail = (what: string): never => {
+          throw new Error(what);
+        };
+        tracker.on('endpointUp', (e) => (epUp.get(e.id) ? fail(`up twice ${e.id}`) : epUp.set(e.id, true)));
+        tracker.on('endpointDown', (e) => (epUp.get(e.id) ? epUp.set(e.id, false) : fail(`down while down ${e.id}`)));
+        tracker.on('nodeUp', (n) =>
+          nodeUp.has(n.name) ? fail(`nodeUp while up ${n.name}`) : nodeUp.set(n.name, n.id),
+        );
+        tracker.on('nodeDown', (n) =>
+          nodeUp.get(n.name) === n.id ? nodeUp.delete(n.name) : fail(`nodeDown ${n.name}`),
+        );
+        const seqs = new Map<number, number>();
+        const lastAccepted = new Map<string, number>();
+        for (const o of ops) {
+          if (o.t === 'advance') timers.advance(o.ms);
+          else {
+            const seq = Math.max(0, (seqs.get(o.from) ?? 0) + o.seqStep);
+            seqs.set(o.from, seq);
+            tracker.receive(
+              msg(o.kind, o.from, seq, {
+                nodes: o.nodes.map(([n, i]) => node(`n${n}`, i)),
+                partials: o.partials,
+              }),
+            );
+          }
+          expect(tracker.stats().listenerErrors).toBe(0);
+          const eps = tracker.endpoints();
+          expect(eps.length).toBeLessThanOrEqual(3);
+          expect(new Set(eps.map((e) => e.id))).toEqual(new Set([...epUp].filter(([, up]) => up).map(([id]) => id)));
+          for (const e of eps) {
+            expect(timers.now() - e.lastSeen).toBeLessThan(2000);
+            if (lastAccepted.has(e.id) && lastAccepted.get(e.id)! > e.lastSeen) fail('lastSeen went back');
+            lastAccepted.set(e.id, e.lastSeen);
+          }
+          const nodes = tracker.nodes();
+          expect(new Map(nodes.map((n) => [n.name, n.id]))).toEqual(nodeUp);
+          for (const n of nodes) {
+            const host = tracker.endpoint(n.endpoint);
+            expect(host?.nodes.some((x) => x.name === n.name && x.id === n.id)).toBe(true);
+          }
+          expect(timers.armed).toBe(eps.length > 0 ? 1 : 0);
+        }
+        timers.advance(2000);
+        expect(tracker.endpoints()).toEqual([]);
+        expect(nodeUp.size).toBe(0);
+        expect(timers.armed).toBe(0);
+      }),
+      { seed: SEED, numRuns: Number(process.env.FUZZ_RUNS ?? 300) },
+    );
   });
 });
