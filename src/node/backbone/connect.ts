@@ -17,7 +17,11 @@ export interface ConnectNatsOptions {
   readonly pingInterval?: number;
   /** Unanswered pings before the client reconnects elsewhere (default 2). */
   readonly maxPingOut?: number;
-  /** Timeout of the first connection, ms (default 5000). */
+  /**
+   * How long one connection attempt may take, ms (default 2000). Also bounds each reconnect
+   * attempt: nats.js first tries the server it lost, and a stopped (not dead) server accepts the
+   * TCP connection but never answers — this long is lost before the next server is tried.
+   */
   readonly timeout?: number;
   /** Further nats.js `ConnectionOptions` (credentials, TLS, …), applied last. */
   readonly extra?: Readonly<Record<string, unknown>>;
@@ -43,7 +47,7 @@ export async function connectNats(
   const reconnectTimeWait = intOption('reconnectTimeWait', options?.reconnectTimeWait, 250, 0);
   const pingInterval = intOption('pingInterval', options?.pingInterval, 2000, 1);
   const maxPingOut = intOption('maxPingOut', options?.maxPingOut, 2, 1);
-  const timeout = intOption('timeout', options?.timeout, 5000, 1);
+  const timeout = intOption('timeout', options?.timeout, 2000, 1);
   checkOptionsObject('extra', options?.extra);
   const nats = await loadNats();
   return nats.connect({
