@@ -30,6 +30,9 @@ const messageArb: fc.Arbitrary<ControlMessage> = fc.record({
   partials: fc.uniqueArray(fc.string({ unit: 'grapheme', maxLength: 20 }), { maxLength: 4 }),
   stores: fc.uniqueArray(fc.record({ name: nameArb, epoch: countArb }), { maxLength: 4, selector: (s) => s.name }),
   interval: countArb,
+  filter: fc.option(fc.uniqueArray(fc.string({ unit: 'grapheme', maxLength: 20 }), { maxLength: 4 }), {
+    nil: undefined,
+  }),
 });
 
 /** Decodes; fails the property on anything thrown that is not a DecodeError. */
@@ -69,7 +72,7 @@ function mutateBytes(b: Uint8Array, muts: readonly ByteMutation[]): Uint8Array {
 
 // Value-level mutations of the wire object: replace a field or an element with any JSON value.
 const anyJson = fc.jsonValue({ maxDepth: 3 });
-const WIRE_KEYS = ['v', 'k', 'id', 'n', 's', 'i', 'nd', 'p', 'st'] as const;
+const WIRE_KEYS = ['v', 'k', 'id', 'n', 's', 'i', 'nd', 'p', 'st', 'f'] as const;
 
 describe('control decoder fuzz', () => {
   console.log(`control fuzz seed ${SEED} (FUZZ_SEED=${SEED} replays)`);

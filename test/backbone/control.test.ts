@@ -168,6 +168,17 @@ describe('control messages', () => {
     expect(decodeError(new Uint8Array()).code).toBe('control_invalid');
   });
 
+  it('carries an optional interest filter (f), checked like the partials', () => {
+    const m: ControlMessage = { ...base, filter: ['', 'zeek/', 'é'] };
+    expect(decodeControl(encodeControl(m))).toEqual(m);
+    expect(decodeControl(enc(wire()))).not.toHaveProperty('filter');
+    expect(decodeError(enc(wire({ f: ['a', 'a'] }))).message).toContain('f[1]:');
+    expect(decodeError(enc(wire({ f: 'zeek/' }))).message).toContain('f:');
+    expect(decodeError(enc(wire({ f: Array.from({ length: 1025 }, (_, i) => `${i}`) }))).code).toBe(
+      'control_too_large',
+    );
+  });
+
   it('refuses to encode what receivers would refuse', () => {
     const bad: ControlMessage[] = [
       { ...base, id: 'nope' },
