@@ -103,4 +103,15 @@ describe('a cluster on a backbone', () => {
     for (const [k, t] of downAt) if (k.endsWith('>logger-1')) expect(t - t0, k).toBeLessThan(100);
     expect(nodes.get('manager')!.pools.loggerPool.hrwTopic('x')).toBe('');
   });
+
+  it('a cluster node closed on an endpoint that stays on the backbone is unlisted, so down at once', async () => {
+    const { clock, nodes, downAt, allUp } = cluster();
+    expect(await clock.runUntil(allUp, 1000)).toBe(true);
+    const t0 = clock.now();
+    nodes.get('worker-2')!.close();
+    const seen = (): boolean => NAMES.filter((n) => n !== 'worker-2').every((o) => downAt.has(`${o}>worker-2`));
+    expect(await clock.runUntil(seen, 1000, 1)).toBe(true);
+    for (const [k, t] of downAt) if (k.endsWith('>worker-2')) expect(t - t0, k).toBeLessThan(100);
+    expect(endpoints[NAMES.indexOf('worker-2')]!.backbone?.presence.endpoints()).toHaveLength(5);
+  });
 });
