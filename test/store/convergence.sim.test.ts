@@ -21,7 +21,7 @@
  * `SIM_SEED=n` runs one seed; `SIM_SEEDS=200` or `SIM_SEEDS=1000-1199` runs many; `SIM_HARSH=3`
  * triples every fault rate and the length of the chaos; `SIM_TRACE=file` writes the full trace
  * of every store message of a run to `file` (`{run}` in it becomes the topology and seed, e.g.
- * `SIM_TRACE=/tmp/sim-{run}.log`). The last section holds minimal reproductions of what the
+ * `SIM_TRACE=/tmp/sim-{run}.log`); `SIM_SUMMARY=1` prints what happened in every run. The last section holds minimal reproductions of what the
  * seeds found, one per bug.
  */
 import { writeFileSync } from 'node:fs';
@@ -51,11 +51,18 @@ import {
   type StoreClone,
   type StoreMaster,
 } from 'isobroker';
+import { MemoryLeaseKv, MemoryNats, NatsBackbone, linkBackbone, type MemoryNatsConnection } from 'isobroker/backbone';
 import { decodeValue, idFromBytes } from '../../src/internal.js';
+import type { StoreMessage } from '../../src/store/store-protocol.js';
 import { Rng, SimClock, SimNetwork, type SimFaults } from '../support/sim-network.js';
 
-type Topology = 'chain' | 'ring' | 'star';
-const TOPOLOGIES: readonly Topology[] = ['chain', 'ring', 'star'];
+/**
+ * `backbone`: most endpoints attach to one in-memory NATS (each its own host), one or two others
+ * peer natively with a member (which relays for them); `lease`: the same, and the master holds a
+ * lease in an in-memory lease bucket (fencing epochs) that becomes unavailable now and then.
+ */
+type Topology = 'chain' | 'ring' | 'star' | 'backbone' | 'lease';
+const TOPOLOGIES: readonly Topology[] = ['chain', 'ring', 'star', 'backbone', 'lease'];
 const FILE = 'test/store/convergence.sim.test.ts';
 const STORE = 'kv';
 
@@ -80,6 +87,47 @@ function seedsToRun(): number[] {
 
 // ---- scenarios
 
+/** Faults of the in-memory NATS: rates per second of chaos, `dropRate` per delivered copy. */
+interface BackboneFaults {
+  /** Two groups of hosts cannot reach each other (messages lost silently, nobody told). */
+  readonly partitionRate: number;
+  readonly partitionMs: readonly [number, number];
+  /** One host cut off every other. */
+  readonly isolateRate: number;
+  readonly isolateMs: readonly [number, number];
+  /** A member's connection cut by its server: it buffers what it publishes, loses what comes to it. */
+  readonly disconnectRate: number;
+  readonly disconnectMs: readonly [number, number];
+  readonly dropRate: number;
+}
+
+/** The master's lease and the faults of its bucket (rates per second of chaos). */
+interface LeaseFaults {
+  /** The bucket's and the lease's time to live, ms. */
+  readonly ttl: number;
+  /** The bucket loses its quorum (every client's operations fail). */
+  readonly unavailableRate: number;
+  readonly unavailableMs: readonly [number, number];
+  /**
+   * The master's client alone is cut off from the bucket; half of the time its backbone
+   * connection (or its member's) is cut too, for as long or a little longer (a master's machine
+   * off the network).
+   */
+  readonly isolateRate: number;
+  readonly isolateMs: readonly [number, number];
+}
+
+interface BackboneScenario {
+  /** ep0…ep{members-1} are on the backbone. */
+  readonly members: number;
+  /** ep{members+i} peers natively with member `behind[i]` only (not on the backbone: relayed). */
+  readonly behind: readonly number[];
+  /** ep0 and ep1 also peer natively (split horizon must keep every message on one path). */
+  readonly memberLink: boolean;
+  readonly faults: BackboneFaults;
+  readonly lease?: LeaseFaults;
+}
+
 interface Scenario {
   readonly topology: Topology;
   readonly seed: number;
@@ -100,13 +148,51 @@ interface Scenario {
   readonly cloneRestarts: readonly { readonly at: number; readonly clone: number; readonly downMs: number }[];
   /** The master closes at `at` ms into the chaos and comes back `downMs` later (on a new backend: a new incarnation). */
   readonly masterRestart?: { readonly at: number; readonly downMs: number; readonly freshBackend: boolean };
+  readonly backbone?: BackboneScenario;
+}
+
+function backboneScenario(rng: Rng, n: number, edges: [number, number][], lease: boolean): BackboneScenario {
+  const members = n - rng.pick([0, 1, 1, 2]);
+  const behind = Array.from({ length: n - members }, () => rng.int(0, members - 1));
+  for (const [i, m] of behind.entries()) edges.push([members + i, m]);
+  const memberLink = rng.chance(0.3);
+  if (memberLink) edges.push([1, 0]);
+  return {
+    members,
+    behind,
+    memberLink,
+    faults: {
+      partitionRate: rng.pick([0.3, 0.6, 1.2]) * HARSH,
+      partitionMs: [50, rng.pick([500, 1500, 3000])],
+      isolateRate: rng.pick([0, 0.2, 0.5]) * HARSH,
+      isolateMs: [100, rng.pick([1000, 3000])],
+      disconnectRate: rng.pick([0.3, 0.6, 1.2]) * HARSH,
+      disconnectMs: [10, rng.pick([300, 1500])],
+      dropRate: Math.min(0.5, rng.pick([0, 0.01, 0.05]) * HARSH),
+    },
+    ...(lease
+      ? {
+          lease: {
+            ttl: rng.pick([600, 1200, 3000]),
+            unavailableRate: rng.pick([0.2, 0.5]) * HARSH,
+            unavailableMs: [100, rng.pick([800, 2500])],
+            isolateRate: rng.pick([0.2, 0.5]) * HARSH,
+            isolateMs: [100, rng.pick([800, 2500])],
+          },
+        }
+      : {}),
+  };
 }
 
 function scenario(topology: Topology, seed: number): Scenario {
-  const rng = new Rng(seed * 3 + TOPOLOGIES.indexOf(topology));
+  const t = TOPOLOGIES.indexOf(topology);
+  // (The first three topologies keep the seeds they always had.)
+  const rng = new Rng(seed * 3 + (t < 3 ? t : 1000 * t));
   const n = rng.int(4, 6);
   const edges: [number, number][] = [];
-  if (topology === 'star') for (let i = 1; i < n; i++) edges.push([i, 0]);
+  let backbone: BackboneScenario | undefined;
+  if (topology === 'backbone' || topology === 'lease') backbone = backboneScenario(rng, n, edges, topology === 'lease');
+  else if (topology === 'star') for (let i = 1; i < n; i++) edges.push([i, 0]);
   else {
     for (let i = 1; i < n; i++) edges.push([i, i - 1]);
     if (topology === 'ring') edges.push([0, n - 1]);
@@ -155,6 +241,7 @@ function scenario(topology: Topology, seed: number): Scenario {
     ...(rng.chance(0.3)
       ? { masterRestart: { at: rng.int(200, 1500), downMs: rng.int(0, 400), freshBackend: rng.chance(0.3) } }
       : {}),
+    ...(backbone ? { backbone } : {}),
   };
 }
 
@@ -166,6 +253,13 @@ const describeScenario = (s: Scenario): string =>
   s.cloneRestarts.map((r) => `; clone #${r.clone} (mod live) restarts at +${r.at} ms after ${r.downMs} ms`).join('') +
   (s.masterRestart
     ? `; master restarts at +${s.masterRestart.at} ms after ${s.masterRestart.downMs} ms${s.masterRestart.freshBackend ? ' with a fresh backend' : ''}`
+    : '') +
+  (s.backbone
+    ? `; backbone members ep0…ep${s.backbone.members - 1}` +
+      s.backbone.behind.map((m, i) => `, ep${s.backbone!.members + i} behind ep${m}`).join('') +
+      (s.backbone.memberLink ? ', ep0 and ep1 also peered natively' : '') +
+      `; backbone faults ${JSON.stringify(s.backbone.faults)}` +
+      (s.backbone.lease ? `; lease ${JSON.stringify(s.backbone.lease)}` : '')
     : '');
 
 // ---- writes
@@ -414,11 +508,148 @@ function simEndpoint(net: SimNetwork, name: string, rng: Rng, opts: EndpointOpti
   return ep;
 }
 
+/** The backbone's faults as they happened. */
+interface BackboneChaosStats {
+  partitions: number;
+  isolations: number;
+  disconnects: number;
+  kvOutages: number;
+  kvIsolations: number;
+}
+
+/**
+ * Rolls the backbone's faults (and the lease bucket's) every 10 ms of virtual time from `rng`, and
+ * ends them in `heal()`. Partitions and isolations end on their own; `MemoryNats` only heals all
+ * at once, so the ones still due are applied again after each change.
+ */
+function backboneChaos(
+  clock: SimClock,
+  rng: Rng,
+  nats: MemoryNats,
+  conns: readonly MemoryNatsConnection[],
+  f: BackboneFaults,
+  note: (line: string) => void,
+  lease?: {
+    readonly kv: MemoryLeaseKv;
+    readonly masterKv: MemoryLeaseKv;
+    /** The backbone connection the master's traffic takes. */
+    readonly masterConn: MemoryNatsConnection;
+    readonly faults: LeaseFaults;
+  },
+): { readonly stats: BackboneChaosStats; heal(): void } {
+  const stats: BackboneChaosStats = { partitions: 0, isolations: 0, disconnects: 0, kvOutages: 0, kvIsolations: 0 };
+  const hosts = conns.map((c) => c.host);
+  const cuts: { until: number; a: string[]; b: string[] | undefined }[] = [];
+  let kvDownUntil = 0;
+  let masterCutUntil = 0;
+  const tick = 10;
+  const per = tick / 1000;
+  nats.dropRate(f.dropRate);
+  let timer: unknown;
+  const roll = (): void => {
+    timer = clock.setTimeout(() => {
+      const now = clock.now();
+      let changed = false;
+      for (let i = cuts.length - 1; i >= 0; i--) {
+        if (now < cuts[i]!.until) continue;
+        cuts.splice(i, 1);
+        changed = true;
+      }
+      if (hosts.length >= 2 && rng.chance(f.partitionRate * per)) {
+        const shuffled = [...hosts];
+        for (let i = shuffled.length - 1; i > 0; i--) {
+          const j = rng.int(0, i);
+          [shuffled[i], shuffled[j]] = [shuffled[j]!, shuffled[i]!];
+        }
+        const k = rng.int(1, hosts.length - 1);
+        const ms = rng.int(...f.partitionMs);
+        cuts.push({ until: now + ms, a: shuffled.slice(0, k), b: shuffled.slice(k) });
+        stats.partitions++;
+        changed = true;
+        note(`backbone: ${shuffled.slice(0, k).join(',')} | ${shuffled.slice(k).join(',')} for ${ms} ms`);
+      }
+      if (rng.chance(f.isolateRate * per)) {
+        const h = rng.pick(hosts);
+        const ms = rng.int(...f.isolateMs);
+        cuts.push({ until: now + ms, a: [h], b: undefined });
+        stats.isolations++;
+        changed = true;
+        note(`backbone: ${h} isolated for ${ms} ms`);
+      }
+      if (changed) {
+        nats.heal();
+        for (const c of cuts) {
+          if (c.b) nats.partition(c.a, c.b);
+          else nats.isolate(...c.a);
+        }
+      }
+      if (rng.chance(f.disconnectRate * per)) {
+        const c = rng.pick(conns);
+        const ms = rng.int(...f.disconnectMs);
+        if (c.isConnected()) {
+          nats.disconnect(c, ms);
+          stats.disconnects++;
+          note(`backbone: ${c.name} disconnected for ${ms} ms`);
+        }
+      }
+      if (lease) {
+        const lf = lease.faults;
+        if (kvDownUntil > 0 && now >= kvDownUntil) {
+          kvDownUntil = 0;
+          lease.kv.unavailable(false);
+          note('lease bucket available');
+        } else if (kvDownUntil === 0 && rng.chance(lf.unavailableRate * per)) {
+          kvDownUntil = now + rng.int(...lf.unavailableMs);
+          lease.kv.unavailable(true);
+          stats.kvOutages++;
+          note(`lease bucket unavailable for ${kvDownUntil - now} ms`);
+        }
+        if (masterCutUntil > 0 && now >= masterCutUntil) {
+          masterCutUntil = 0;
+          lease.masterKv.isolate(false);
+          note("the master's lease client is back");
+        } else if (masterCutUntil === 0 && rng.chance(lf.isolateRate * per)) {
+          const ms = rng.int(...lf.isolateMs);
+          masterCutUntil = now + ms;
+          lease.masterKv.isolate(true);
+          stats.kvIsolations++;
+          note(`the master's lease client is cut off for ${ms} ms`);
+          if (rng.chance(0.5) && lease.masterConn.isConnected()) {
+            // Back on the backbone a little later than in the bucket: by then the clones may know
+            // of the new epoch from their lease watches, and what it buffered is of the old one.
+            const longer = ms + rng.int(0, 1000);
+            nats.disconnect(lease.masterConn, longer);
+            stats.disconnects++;
+            note(`backbone: ${lease.masterConn.name} disconnected for ${longer} ms with it`);
+          }
+        }
+      }
+      roll();
+    }, tick);
+  };
+  roll();
+  return {
+    stats,
+    heal: () => {
+      clock.clearTimeout(timer);
+      cuts.length = 0;
+      nats.heal();
+      nats.dropRate(0);
+      for (const c of conns) nats.reconnect(c);
+      lease?.kv.unavailable(false);
+      lease?.masterKv.isolate(false);
+      note('backbone healed');
+    },
+  };
+}
+
 interface Outcome {
   readonly problems: string[];
   readonly report: string;
   /** Summarises the run; equal for two runs of one seed when the simulation is deterministic. */
   readonly fingerprint: string;
+  /** What happened, in a line (`SIM_SUMMARY=1` prints it for every run). */
+  readonly summary: string;
 }
 
 async function simulate(sc: Scenario): Promise<Outcome> {
@@ -426,6 +657,7 @@ async function simulate(sc: Scenario): Promise<Outcome> {
   const idRng = root.fork();
   const netRng = root.fork();
   const writeRng = root.fork();
+  const backboneRng = root.fork();
   const restoreGlobals = seedGlobals(idRng);
   const clock = new SimClock();
   const names = new Map<string, string>();
@@ -442,14 +674,37 @@ async function simulate(sc: Scenario): Promise<Outcome> {
   const live = (): SimClone[] => clones.filter((x) => x.live);
   let master: StoreMaster | undefined;
   const writes: WriteRecord[] = [];
+  const bb = sc.backbone;
+  const nats = bb ? new MemoryNats({ timers: clock, seed: backboneRng.int(1, 2 ** 31) }) : undefined;
+  const conns: MemoryNatsConnection[] = [];
+  // The master's lease: a bucket on the virtual clock, the master's own client of it (cut off
+  // alone now and then), and one client per clone (watching who holds it).
+  const kv = bb?.lease ? new MemoryLeaseKv(clock, { ttl: bb.lease.ttl }) : undefined;
+  const masterKv = kv?.client();
+  let stepDowns = 0;
+  let fencedOut = 0;
   try {
     for (let i = 0; i < sc.n; i++) {
       eps.push(
         simEndpoint(net, `ep${i}`, idRng, { sendBufferSize: sc.sendBufferSize, highWaterMark: sc.highWaterMark }),
       );
     }
+    if (nats && bb) {
+      for (const ep of eps.slice(0, bb.members)) {
+        const nc = nats.connect({ name: ep.name, noEcho: true, host: ep.name });
+        conns.push(nc);
+        linkBackbone(ep, new NatsBackbone(nc, { timers: clock }));
+      }
+    }
     for (const [a, b] of sc.edges) eps[a]!.peer(`ws://ep${b}`).catch(() => undefined);
-    const meshed = await clock.runUntil(() => eps.every((e) => e.reachable().length === sc.n - 1), 5000);
+    const meshed = await clock.runUntil(
+      () =>
+        bb
+          ? eps.slice(0, bb.members).every((e) => e.backbone!.stats().endpoints === bb.members - 1) &&
+            sc.edges.every(([a, b]) => eps[a]!.reachable().some((r) => r.name === `ep${b}`))
+          : eps.every((e) => e.reachable().length === sc.n - 1),
+      5000,
+    );
     if (!meshed) throw new Error('the calm network did not connect');
 
     // The master; a restart makes a new one over the same backend (or, for a new incarnation, a new one).
@@ -457,8 +712,8 @@ async function simulate(sc: Scenario): Promise<Outcome> {
     // Counter key → the amounts the master applied, with the incarnation (epoch) that applied each.
     const applied = new Map<string, { amount: number; epoch: string }[]>();
     const inserted = new Set<string>(); // keys of unique putUniques the master inserted
-    const startMaster = async (backend: StoreBackend): Promise<StoreMaster> => {
-      const mm = await createMaster(eps[sc.masterAt]!, STORE, {
+    const createOnce = (backend: StoreBackend): Promise<StoreMaster> =>
+      createMaster(eps[sc.masterAt]!, STORE, {
         backend,
         timers: clock,
         heartbeatInterval: 100,
@@ -466,8 +721,32 @@ async function simulate(sc: Scenario): Promise<Outcome> {
         chunkSize: 3,
         chunkWindow: 2,
         changeLogSize: sc.changeLogSize,
-        onError: (e) => storeErrors.push(`master: ${e.code} ${e.message}`),
+        ...(masterKv && bb?.lease ? { lease: { kv: masterKv, ttl: bb.lease.ttl } } : {}),
+        onError: (e) => {
+          // Losing the lease to an unavailable bucket is what the lease runs are about (counted);
+          // a release that fails for the same reason leaves the lease to expire (taken over anyway).
+          if (masterKv && e.code === 'stale_data' && /stepped down/.test(e.message)) {
+            stepDowns++;
+            net.note(`master steps down: ${e.message}`);
+          } else if (masterKv && e.code === 'backend_failure' && /releasing its lease/.test(e.message)) {
+            net.note(e.message);
+          } else storeErrors.push(`master: ${e.code} ${e.message}`);
+        },
       });
+    /** Creates the master; with a lease, tries again while the bucket cannot be reached. */
+    const createRetrying = async (backend: StoreBackend): Promise<StoreMaster> => {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await createOnce(backend);
+        } catch (err) {
+          if (!masterKv || attempt >= 50 || !(err instanceof StoreError) || err.code !== 'backend_failure') throw err;
+          net.note(`the master cannot claim its lease yet: ${err.message}`);
+        }
+        await clock.run(100);
+      }
+    };
+    const startMaster = async (backend: StoreBackend): Promise<StoreMaster> => {
+      const mm = await createRetrying(backend);
       masterShadow.clear();
       for (const [k, v] of masterEntries(mm)) masterShadow.set(toText(k), [k, v]);
       follow(masterShadow, (fn) => mm.onChange(fn));
@@ -496,9 +775,22 @@ async function simulate(sc: Scenario): Promise<Outcome> {
         mutationBufferInterval: sc.mutationBufferInterval,
         staleInterval: 1e9,
         persistence,
+        ...(kv ? { lease: { kv: kv.client() } } : {}),
         onError: (e) => storeErrors.push(`${name}: ${e.code} ${e.message}`),
       });
       names.set(c.cloneId, name);
+      // Fencing: a message of a master older than one the clone has seen must be ignored.
+      const core = (c as unknown as { core: { onMessage(m: StoreMessage): void } }).core;
+      const onMessage = core.onMessage.bind(core);
+      core.onMessage = (msg) => {
+        const before = c.fencing;
+        const fence = (msg as { readonly fence?: number }).fence ?? 0;
+        onMessage(msg);
+        if (fence >= before.epoch) return;
+        fencedOut++;
+        if (c.fencing.ignored === before.ignored)
+          problems.push(`${name} took a message of fencing epoch ${fence} after seeing epoch ${before.epoch}`);
+      };
       c.onStatus((st) => net.note(`${name} is ${st} at seq ${c.position.seq}`));
       // A restarted clone shows what it persisted at once; its change feed continues from there.
       const fed = new Map<string, [Data, Data]>([...c.entries()].map(([k, v]) => [toText(k), [k, v]]));
@@ -590,6 +882,25 @@ async function simulate(sc: Scenario): Promise<Outcome> {
     writer('master', () => master!, writeRng.fork(), false);
     for (const x of clones) cloneWriter(x);
     net.setFaults(sc.faults);
+    const chaos =
+      nats && bb
+        ? backboneChaos(
+            clock,
+            backboneRng,
+            nats,
+            conns,
+            bb.faults,
+            (line) => net.note(line),
+            kv && masterKv && bb.lease
+              ? {
+                  kv,
+                  masterKv,
+                  masterConn: conns[sc.masterAt < bb.members ? sc.masterAt : bb.behind[sc.masterAt - bb.members]!]!,
+                  faults: bb.lease,
+                }
+              : undefined,
+          )
+        : undefined;
 
     // Scripted events of the chaos phase, in time order.
     const events: { at: number; run: () => Promise<void> }[] = [];
@@ -638,9 +949,11 @@ async function simulate(sc: Scenario): Promise<Outcome> {
     // Send-buffer overflows (drop_oldest) counted by the sessions still open, for the summary.
     const overflows = eps.reduce((n, e) => n + e.peers().reduce((k, p) => k + (p.stats?.overflows ?? 0), 0), 0);
     net.heal();
+    chaos?.heal();
     const settledAt = t();
     const converged = (): boolean =>
       writes.every((w) => w.state !== 'pending') &&
+      master!.leaseState?.held !== false &&
       live().every(
         (x) => x.c.status === 'in-sync' && diff(masterEntries(master!), [...x.c.entries()].sort(byKey)).length === 0,
       );
@@ -665,6 +978,8 @@ async function simulate(sc: Scenario): Promise<Outcome> {
       if (fed.length > 0)
         problems.push(`${x.name}'s change feed does not add up to its contents: ${fed.slice(0, 5).join('; ')}`);
     }
+    if (m.leaseState && !m.leaseState.held)
+      problems.push(`the master does not hold its lease after the heal (epoch ${m.leaseState.epoch})`);
     const mfed = diff(want, [...masterShadow.values()].sort(byKey));
     if (mfed.length > 0)
       problems.push(`the master's change feed does not add up to its contents: ${mfed.slice(0, 5).join('; ')}`);
@@ -735,7 +1050,11 @@ async function simulate(sc: Scenario): Promise<Outcome> {
     const tally = (s: WriteRecord['state']): number => writes.filter((w) => w.state === s).length;
     const summary =
       `${writes.length} writes (${tally('resolved')} resolved, ${tally('rejected')} rejected, ${tally('pending')} pending); ` +
-      `master seq ${m.position.seq}, ${want.length} keys; ${healedIn}; network ${JSON.stringify(net.stats)}; ${overflows} send-buffer overflows on the open sessions`;
+      `master seq ${m.position.seq}, ${want.length} keys; ${healedIn}; network ${JSON.stringify(net.stats)}; ${overflows} send-buffer overflows on the open sessions` +
+      (nats && chaos ? `; backbone ${JSON.stringify(chaos.stats)}, nats ${JSON.stringify(nats.stats())}` : '') +
+      (m.leaseState
+        ? `; lease epoch ${m.leaseState.epoch}, ${stepDowns} step-downs, ${fencedOut} messages of older epochs fenced out`
+        : '');
     const report = [
       `store convergence failed: ${sc.topology}, seed ${sc.seed}`,
       `replay: ${HARSH === 1 ? '' : `SIM_HARSH=${HARSH} `}SIM_SEED=${sc.seed} npx vitest run ${FILE} -t "${sc.topology} seed ${sc.seed}"`,
@@ -760,11 +1079,12 @@ async function simulate(sc: Scenario): Promise<Outcome> {
           ...net.traceTail(Infinity),
         ].join('\n'),
       );
-    return { problems, report, fingerprint };
+    return { problems, report, fingerprint, summary: `${describeScenario(sc)}\n  => ${summary}` };
   } finally {
     for (const x of clones) x.c.close();
     master?.close();
     for (const e of eps) void e.close();
+    void nats?.close();
     restoreGlobals();
   }
 }
@@ -776,16 +1096,21 @@ describe('store convergence on a simulated faulty network', () => {
     for (const seed of seedsToRun()) {
       it(`${topology} seed ${seed}`, { timeout: SIM_TIMEOUT_MS }, async () => {
         const out = await simulate(scenario(topology, seed));
+        if (process.env.SIM_SUMMARY) console.log(`${topology} seed ${seed}: ${out.summary}`);
         if (out.problems.length > 0) expect.fail(out.report);
       });
     }
   }
 
-  it('replays a seed exactly (same faults, same writes, same outcome)', { timeout: 2 * SIM_TIMEOUT_MS }, async () => {
-    const a = await simulate(scenario('ring', 1));
-    const b = await simulate(scenario('ring', 1));
-    expect(b.fingerprint).toBe(a.fingerprint);
-  });
+  for (const topology of ['ring', 'lease'] as const) {
+    it(`replays a ${topology} seed exactly (same faults, same writes, same outcome)`, {
+      timeout: 2 * SIM_TIMEOUT_MS,
+    }, async () => {
+      const a = await simulate(scenario(topology, 1));
+      const b = await simulate(scenario(topology, 1));
+      expect(b.fingerprint).toBe(a.fingerprint);
+    });
+  }
 });
 
 // ---- minimal reproductions of what the seeds found
