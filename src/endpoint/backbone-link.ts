@@ -10,7 +10,7 @@ import { decodeFrame } from '../codec/native/messages.js';
 import { MessageKind } from '../codec/native/kinds.js';
 import { ConfigError, DecodeError } from '../errors.js';
 import { idFromBytes } from '../util/ids.js';
-import type { Timers } from '../util/timers.js';
+import { Emitter, type Unsubscribe } from '../util/emitter.js';
 import {
   HEARTBEAT_INTERVAL,
   PRESENCE_TIMEOUT,
@@ -25,6 +25,7 @@ import { InterestTable, boundFilter, normalizeInterest, type FilterBounds } from
 import type { Overlay } from './overlay.js';
 import type { Endpoint } from './endpoint.js';
 import {
+  backboneAttachHooks,
   backboneSeams,
   type BackboneLinkApi,
   type BackboneLinkStats,
@@ -60,7 +61,15 @@ export type { BackboneLinkStats } from './backbone-seam.js';
 export function linkBackbone(endpoint: Endpoint, backbone: Backbone, options?: BackboneLinkOptions): BackboneLink {
   const seam = backboneSeams.get(endpoint);
   if (!seam) throw new ConfigError('endpoint', 'expected an isobroker Endpoint');
-  return seam.setLink(() => new BackboneLink(backbone, seam, options));
+  const link = seam.setLink(() => new BackboneLink(backbone, seam, options));
+  for (const hook of backboneAttachHooks) {
+    try {
+      hook(endpoint, link);
+    } catch {
+      // The hook's layer failed to take note; the link stands.
+    }
+  }
+  return link;
 }
 
 /** The link of one endpoint to its backbone; made by `linkBackbone`. */
@@ -76,6 +85,8 @@ export class BackboneLink implements BackboneLinkApi {
   private encodeFailures = 0;
   private seq = 0;
   private heartbeats = 0;
+  private lastState: BackboneState = 'connecting';
+  private readonly events = new Emitter<{ state: BackboneState }>();
   private badFrames = 0;
   private timer: unknown;
   private detached = false;
@@ -215,7 +226,22 @@ export class BackboneLink implements BackboneLinkApi {
     this.heartbeat('heartbeat');
   }
 
+  /** The backbone connection's state now. */
+  get state(): BackboneState {
+    return this.lastState;
+  }
+
+  /**
+   * Listens to the connection's state (`connected`, `disconnected`, `reconnected`, `closed`);
+   * returns a function that stops listening. A listener that throws is ignored.
+   */
+  on(event: 'state', fn: (state: BackboneState) => void): Unsubscribe {
+    return this.events.on(event, fn);
+  }
+
   private onState(state: BackboneState): void {
+    this.lastState = state;
+    this.events.emit('state', state);
     // After a (re)connect everyone may have forgotten us, and we them: a hello makes everyone
     // answer at once instead of within a heartbeat interval.
     // (`connected` follows `start` and every `reconnected`.)

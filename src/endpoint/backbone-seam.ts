@@ -5,7 +5,8 @@
  */
 import type { PresenceNode, PresenceStore } from '../backbone/control.js';
 import type { PresenceTracker } from '../backbone/presence.js';
-import type { BackboneStats } from '../backbone/types.js';
+import type { BackboneState, BackboneStats } from '../backbone/types.js';
+import type { Unsubscribe } from '../util/emitter.js';
 import type { Timers } from '../util/timers.js';
 import type { Overlay } from './overlay.js';
 
@@ -32,6 +33,10 @@ export interface BackboneLinkApi {
   stats(): BackboneLinkStats;
   /** Says bye, stops presence and closes the backbone (the NATS connection stays the caller's). */
   detach(): Promise<void>;
+  /** The backbone connection's state now. */
+  readonly state: BackboneState;
+  /** Listens to the connection's state changes; returns a function that stops listening. */
+  on(event: 'state', fn: (state: BackboneState) => void): Unsubscribe;
 }
 
 /** What `linkBackbone` needs of an endpoint. Not part of the API. */
@@ -43,6 +48,13 @@ export interface EndpointBackboneSeam {
   /** Makes and records the link (throws, making nothing, when closed or already linked). */
   setLink<T extends BackboneLinkApi>(make: () => T): T;
 }
+
+/**
+ * Called with every link `linkBackbone` makes, once `endpoint.backbone` returns it: how a layer
+ * above learns of a backbone attached after its own objects (the store layer lists the masters
+ * already open in the link's heartbeats). A hook that throws is ignored.
+ */
+export const backboneAttachHooks = new Set<(endpoint: object, link: BackboneLinkApi) => void>();
 
 /** Each endpoint's seam, set by its constructor. */
 export const backboneSeams = new WeakMap<object, EndpointBackboneSeam>();

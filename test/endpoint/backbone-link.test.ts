@@ -123,7 +123,12 @@ describe('endpoints on a backbone', () => {
     const b = w.make('b', { backbone: true });
     await until(present(a, 1), 5000, 'b present at a');
     expect(a.backbone!.presence.isPresent(b.id)).toBe(true);
+    expect(b.backbone!.state).toBe('connected');
+    const states: string[] = [];
+    b.backbone!.on('state', (st) => states.push(st));
     await b.detachBackbone();
+    expect(states).toEqual(['closed']);
+    expect(b.backbone).toBeUndefined();
     await until(present(a, 0), 5000, 'b gone at a after its bye');
     expect(a.backbone!.presence.isPresent(b.id)).toBe(false);
   });
