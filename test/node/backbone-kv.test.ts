@@ -11,7 +11,7 @@ import { connect, type NatsConnection } from 'nats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LeaseEntry, LeaseKv } from '../../src/backbone/types.js';
 import { connectNats, type NatsClient, natsLeaseKv } from '../../src/node/index.js';
-import { describeNats, type NatsCluster, startNatsCluster, until } from '../support/nats-cluster.js';
+import { describeNats, type NatsCluster, startNatsCluster, streamInfo, until } from '../support/nats-cluster.js';
 
 const bytes = (s: string) => new TextEncoder().encode(s);
 const text = (b: Uint8Array | undefined) => (b === undefined ? undefined : new TextDecoder().decode(b));
@@ -191,15 +191,42 @@ describeNats('natsLeaseKv on a three-server NATS cluster', () => {
     await expect(natsLeaseKv(nc, 'leases')).rejects.toMatchObject({ code: 'closed' });
   });
 
+  it("a watcher's own server killed (not the stream leader): it moves and hears what changed meanwhile", async () => {
+    const bucket = 'moving-watcher';
+    const { kv } = await open(bucket, 0);
+    const probe = await connect({ servers: [...cluster.urls], name: 'kv-test-probe-2' });
+    conns.push(probe);
+    const leaderName = (await streamInfo(probe, `KV_${bucket}`))?.cluster?.leader;
+    const victim = cluster.servers.findIndex((s) => s.name !== leaderName);
+    // The writer sits on the third server (neither the leader nor the watcher's).
+    const writerAt = cluster.servers.findIndex((s, i) => s.name !== leaderName && i !== victim);
+    const { kv: writer } = await open(bucket, writerAt);
+    const { nc: watcherNc, kv: watcherKv } = await open(bucket, victim);
+    expect(watcherNc.getServer()).toContain(`:${cluster.servers[victim]!.port}`);
+    let rev = await kv.create('lease', bytes('v0'));
+    const w = recorder(watcherKv, 'lease');
+    await until('watch started', 10_000, async () => expect(w.seen).toEqual([`v0@${rev}`]));
+    await cluster.servers[victim]!.kill('SIGKILL');
+    rev = await writer.update('lease', bytes('v1'), rev);
+    await until('the change heard after moving', 30_000, async () => expect(w.seen.at(-1)).toBe(`v1@${rev}`));
+    expect(watcherNc.getServer()).not.toContain(`:${cluster.servers[victim]!.port}`);
+    rev = await writer.update('lease', bytes('v2'), rev);
+    await until('later changes too', 10_000, async () => expect(w.seen.at(-1)).toBe(`v2@${rev}`));
+    expect(w.seen.filter((x) => x === undefined)).toEqual([]);
+    expect(new Set(w.seen).size).toBe(w.seen.length);
+    w.stop();
+    await cluster.servers[victim]!.restart();
+  }, 60_000);
+
   it('the stream leader killed with SIGKILL: operations and watches resume', async () => {
     const bucket = 'failover';
     const probe: NatsConnection = await connect({ servers: [...cluster.urls], name: 'kv-test-probe' });
     const client: NatsClient = probe; // a nats.js connection is a NatsClient as it is (compile-time check)
     conns.push(client);
-    const info = await (await probe.jetstreamManager()).streams.info(`KV_${bucket}`).catch(() => undefined);
+    const info = await streamInfo(probe, `KV_${bucket}`);
     expect(info).toBeUndefined(); // a fresh bucket
     const { kv } = await open(bucket, 0, { timeout: 1000 });
-    const si = await (await probe.jetstreamManager()).streams.info(`KV_${bucket}`);
+    const si = (await streamInfo(probe, `KV_${bucket}`))!;
     expect(si.config.num_replicas).toBe(3);
     const leaderName = si.cluster?.leader;
     const leader = cluster.servers.find((s) => s.name === leaderName);
@@ -242,7 +269,7 @@ describeNats('natsLeaseKv on a three-server NATS cluster', () => {
     const recoveredAt = Date.now();
     await until('watch resumed', 60_000, async () => expect(w.seen.at(-1)).toBe(`v1@${rev}`));
     const watchAt = Date.now();
-    const newLeader = (await (await probe.jetstreamManager()).streams.info(`KV_${bucket}`)).cluster?.leader;
+    const newLeader = (await streamInfo(probe, `KV_${bucket}`))?.cluster?.leader;
     expect(newLeader).not.toBe(leaderName);
     console.log(
       `stream leader ${leaderName} killed: update ok after ${recoveredAt - killedAt} ms (${attempts} attempts, ${failures} failed, last ${lastError || '-'}), watch after ${watchAt - killedAt} ms, new leader ${newLeader}`,

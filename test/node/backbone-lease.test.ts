@@ -9,7 +9,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { LeaseKv } from '../../src/backbone/types.js';
 import { connectNats, type NatsClient, natsLeaseKv } from '../../src/node/index.js';
 import { type LeaseHolder, leaseKey, MasterLease, watchMaster } from '../../src/store/master-lease.js';
-import { describeNats, type NatsCluster, startNatsCluster, until } from '../support/nats-cluster.js';
+import { describeNats, type NatsCluster, startNatsCluster, streamInfo, until } from '../support/nats-cluster.js';
 
 describeNats('store master leases on JetStream KV of a three-server NATS cluster', () => {
   let cluster: NatsCluster;
@@ -80,7 +80,7 @@ describeNats('store master leases on JetStream KV of a three-server NATS cluster
     const epoch = await lease.claim();
 
     const probe = await connect({ servers: [...cluster.urls], name: 'lease-probe' });
-    const leaderName = (await (await probe.jetstreamManager()).streams.info('KV_failover-lease')).cluster?.leader;
+    const leaderName = (await streamInfo(probe, 'KV_failover-lease'))?.cluster?.leader;
     await probe.close();
     const leader = cluster.servers.find((s) => s.name === leaderName);
     expect(leader, `stream leader ${leaderName}`).toBeDefined();

@@ -12,7 +12,7 @@ import { accessSync, constants, mkdtempSync, rmSync, writeFileSync } from 'node:
 import { createConnection, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
-import { connect, type NatsConnection } from 'nats';
+import { connect, type NatsConnection, type StreamInfo } from 'nats';
 import { describe, it } from 'vitest';
 
 /** The loopback addresses the three servers listen on. */
@@ -145,6 +145,19 @@ export async function until<T>(what: string, ms: number, fn: () => Promise<T>, e
     }
     await sleep(every);
   }
+}
+
+/** A stream's info (undefined: no such stream), asked again while JetStream does not answer. */
+export function streamInfo(nc: NatsConnection, stream: string): Promise<StreamInfo | undefined> {
+  return until(`info of stream ${stream}`, 20_000, async () => {
+    const jsm = await nc.jetstreamManager({ timeout: 2000 });
+    try {
+      return await jsm.streams.info(stream);
+    } catch (e) {
+      if ((e as Error).message === 'stream not found') return undefined;
+      throw e;
+    }
+  });
 }
 
 /** A connection to exactly one server (no reconnects, no cluster gossip), for probes. */
