@@ -17,6 +17,7 @@ import { codecSection } from './codec.js';
 import { trieSection } from './trie.js';
 import { aclSection } from './acl.js';
 import { pubsubSection } from './pubsub.js';
+import { backboneSection } from './backbone.js';
 import { metricsSection } from './metrics.js';
 import { connectionsSection } from './connections.js';
 import { authSection } from './auth.js';
@@ -32,6 +33,7 @@ export const SECTIONS: readonly BenchSection[] = [
   trieSection,
   aclSection,
   pubsubSection,
+  backboneSection,
   metricsSection,
   connectionsSection,
   authSection,
