@@ -149,6 +149,11 @@ interface Scenario {
   /** The master closes at `at` ms into the chaos and comes back `downMs` later (on a new backend: a new incarnation). */
   readonly masterRestart?: { readonly at: number; readonly downMs: number; readonly freshBackend: boolean };
   readonly backbone?: BackboneScenario;
+  /**
+   * Lease runs: a second master (on a fresh backend: a new incarnation) tries to claim the lease
+   * from this endpoint every 200 ms from the start of the chaos, and serves once it holds it.
+   */
+  readonly standbyAt?: number;
 }
 
 function backboneScenario(rng: Rng, n: number, edges: [number, number][], lease: boolean): BackboneScenario {
@@ -198,8 +203,13 @@ function scenario(topology: Topology, seed: number): Scenario {
     if (topology === 'ring') edges.push([0, n - 1]);
   }
   const masterAt = rng.int(0, n - 1);
+  // Lease runs: half of them have a second master waiting on an endpoint without clones (a clone
+  // cannot follow a master on its own endpoint), which takes over when the lease expires.
+  const standbyAt = topology === 'lease' && rng.chance(0.5) ? (masterAt + rng.int(1, n - 1)) % n : undefined;
+  const cloneEps = Array.from({ length: n }, (_, i) => i).filter((i) => i !== masterAt && i !== standbyAt);
   const cloneAt: number[] = [];
-  for (let i = 0; i < n; i++) if (i !== masterAt && (cloneAt.length < 2 || rng.chance(0.8))) cloneAt.push(i);
+  for (let i = 0; i < n; i++)
+    if (i !== masterAt && i !== standbyAt && (cloneAt.length < 2 || rng.chance(0.8))) cloneAt.push(i);
   if (rng.chance(0.3)) cloneAt.push(rng.pick(cloneAt)); // two clones on one endpoint
   return {
     topology,
@@ -231,17 +241,18 @@ function scenario(topology: Topology, seed: number): Scenario {
     // (A clone on the master's own endpoint is a case of its own, tested below.)
     lateClones: Array.from({ length: rng.pick([0, 0, 1, 2]) }, () => ({
       at: rng.int(100, 2000),
-      ep: (masterAt + rng.int(1, n - 1)) % n,
+      ep: standbyAt === undefined ? (masterAt + rng.int(1, n - 1)) % n : rng.pick(cloneEps),
     })),
     cloneRestarts: Array.from({ length: rng.pick([0, 0, 1, 2]) }, () => ({
       at: rng.int(100, 2000),
       clone: rng.int(0, 9),
       downMs: rng.int(0, 500),
     })),
-    ...(rng.chance(0.3)
+    ...(standbyAt === undefined && rng.chance(0.3)
       ? { masterRestart: { at: rng.int(200, 1500), downMs: rng.int(0, 400), freshBackend: rng.chance(0.3) } }
       : {}),
     ...(backbone ? { backbone } : {}),
+    ...(standbyAt === undefined ? {} : { standbyAt }),
   };
 }
 
@@ -260,7 +271,8 @@ const describeScenario = (s: Scenario): string =>
       (s.backbone.memberLink ? ', ep0 and ep1 also peered natively' : '') +
       `; backbone faults ${JSON.stringify(s.backbone.faults)}` +
       (s.backbone.lease ? `; lease ${JSON.stringify(s.backbone.lease)}` : '')
-    : '');
+    : '') +
+  (s.standbyAt === undefined ? '' : `; a standby master on ep${s.standbyAt}`);
 
 // ---- writes
 
@@ -682,7 +694,11 @@ async function simulate(sc: Scenario): Promise<Outcome> {
   const kv = bb?.lease ? new MemoryLeaseKv(clock, { ttl: bb.lease.ttl }) : undefined;
   const masterKv = kv?.client();
   let stepDowns = 0;
+  let superseded = 0;
   let fencedOut = 0;
+  /** Every master made (restarts, a standby taking over), for the lease holder and the cleanup. */
+  const masters: StoreMaster[] = [];
+  let finished = false;
   try {
     for (let i = 0; i < sc.n; i++) {
       eps.push(
@@ -708,12 +724,13 @@ async function simulate(sc: Scenario): Promise<Outcome> {
     if (!meshed) throw new Error('the calm network did not connect');
 
     // The master; a restart makes a new one over the same backend (or, for a new incarnation, a new one).
-    const masterShadow = new Map<string, [Data, Data]>();
+    /** Each master's change feed applied to a map. */
+    const shadows = new Map<StoreMaster, Map<string, [Data, Data]>>();
     // Counter key → the amounts the master applied, with the incarnation (epoch) that applied each.
     const applied = new Map<string, { amount: number; epoch: string }[]>();
     const inserted = new Set<string>(); // keys of unique putUniques the master inserted
-    const createOnce = (backend: StoreBackend): Promise<StoreMaster> =>
-      createMaster(eps[sc.masterAt]!, STORE, {
+    const createOnce = (backend: StoreBackend, at = sc.masterAt, leaseKv = masterKv): Promise<StoreMaster> =>
+      createMaster(eps[at]!, STORE, {
         backend,
         timers: clock,
         heartbeatInterval: 100,
@@ -721,7 +738,7 @@ async function simulate(sc: Scenario): Promise<Outcome> {
         chunkSize: 3,
         chunkWindow: 2,
         changeLogSize: sc.changeLogSize,
-        ...(masterKv && bb?.lease ? { lease: { kv: masterKv, ttl: bb.lease.ttl } } : {}),
+        ...(leaseKv && bb?.lease ? { lease: { kv: leaseKv, ttl: bb.lease.ttl } } : {}),
         onError: (e) => {
           // Losing the lease to an unavailable bucket is what the lease runs are about (counted);
           // a release that fails for the same reason leaves the lease to expire (taken over anyway).
@@ -730,7 +747,11 @@ async function simulate(sc: Scenario): Promise<Outcome> {
             net.note(`master steps down: ${e.message}`);
           } else if (masterKv && e.code === 'backend_failure' && /releasing its lease/.test(e.message)) {
             net.note(e.message);
-          } else storeErrors.push(`master: ${e.code} ${e.message}`);
+          } else if (sc.standbyAt !== undefined && e.code === 'master_exists' && /superseded/.test(e.message)) {
+            // The other master took the lease while this one was down: it stays down.
+            superseded++;
+            net.note(`a master on ep${at} is superseded: ${e.message}`);
+          } else storeErrors.push(`master on ep${at}: ${e.code} ${e.message}`);
         },
       });
     /** Creates the master; with a lease, tries again while the bucket cannot be reached. */
@@ -745,11 +766,12 @@ async function simulate(sc: Scenario): Promise<Outcome> {
         await clock.run(100);
       }
     };
-    const startMaster = async (backend: StoreBackend): Promise<StoreMaster> => {
-      const mm = await createRetrying(backend);
-      masterShadow.clear();
-      for (const [k, v] of masterEntries(mm)) masterShadow.set(toText(k), [k, v]);
-      follow(masterShadow, (fn) => mm.onChange(fn));
+    /** Follows a new master's change feed. */
+    const observe = (mm: StoreMaster): StoreMaster => {
+      masters.push(mm);
+      const shadow = new Map<string, [Data, Data]>();
+      for (const [k, v] of masterEntries(mm)) shadow.set(toText(k), [k, v]);
+      shadows.set(mm, follow(shadow, (fn) => mm.onChange(fn)));
       mm.onChange((ev) => {
         if (ev.type === 'insert' && ev.key.type === 'string' && ev.key.value.startsWith('uniq/'))
           inserted.add(ev.key.value);
@@ -762,6 +784,9 @@ async function simulate(sc: Scenario): Promise<Outcome> {
       });
       return mm;
     };
+    const startMaster = async (backend: StoreBackend): Promise<StoreMaster> => observe(await createRetrying(backend));
+    /** The master that holds the lease (with leases), else the last one started. */
+    const current = (): StoreMaster => masters.find((mm) => mm.leaseState?.held) ?? master!;
     const backend = durable(createMemoryBackend());
     master = await startMaster(backend);
     await Promise.all(Array.from({ length: 30 }, (_, i) => master!.put(`pre${i}`, set([count(i)]))));
@@ -879,7 +904,7 @@ async function simulate(sc: Scenario): Promise<Outcome> {
         true,
         () => x.live,
       );
-    writer('master', () => master!, writeRng.fork(), false);
+    writer('master', current, writeRng.fork(), false);
     for (const x of clones) cloneWriter(x);
     net.setFaults(sc.faults);
     const chaos =
@@ -901,6 +926,25 @@ async function simulate(sc: Scenario): Promise<Outcome> {
               : undefined,
           )
         : undefined;
+    const standbyAt = sc.standbyAt;
+    if (standbyAt !== undefined && kv) {
+      const standbyKv = kv.client();
+      const attempt = (): void => {
+        if (finished) return;
+        createOnce(durable(createMemoryBackend()), standbyAt, standbyKv).then(
+          (mm) => {
+            master = observe(mm);
+            net.note(`the master on ep${standbyAt} takes over with lease epoch ${mm.leaseState?.epoch}`);
+          },
+          (err: unknown) => {
+            if (err instanceof StoreError && (err.code === 'master_exists' || err.code === 'backend_failure'))
+              clock.setTimeout(attempt, 200);
+            else storeErrors.push(`the master on ep${standbyAt} failed to start: ${String(err)}`);
+          },
+        );
+      };
+      clock.setTimeout(attempt, 200);
+    }
 
     // Scripted events of the chaos phase, in time order.
     const events: { at: number; run: () => Promise<void> }[] = [];
@@ -953,13 +997,13 @@ async function simulate(sc: Scenario): Promise<Outcome> {
     const settledAt = t();
     const converged = (): boolean =>
       writes.every((w) => w.state !== 'pending') &&
-      master!.leaseState?.held !== false &&
+      current().leaseState?.held !== false &&
       live().every(
-        (x) => x.c.status === 'in-sync' && diff(masterEntries(master!), [...x.c.entries()].sort(byKey)).length === 0,
+        (x) => x.c.status === 'in-sync' && diff(masterEntries(current()), [...x.c.entries()].sort(byKey)).length === 0,
       );
     const ok = await clock.runUntil(converged, 30_000, 50);
     await clock.run(1500); // every expiry is due by now: it must replicate too
-    const m = master;
+    const m = current();
     const healedIn = ok
       ? `converged ${t() - 1500 - settledAt} ms after healing`
       : 'did not converge within 30 s after healing';
@@ -980,7 +1024,7 @@ async function simulate(sc: Scenario): Promise<Outcome> {
     }
     if (m.leaseState && !m.leaseState.held)
       problems.push(`the master does not hold its lease after the heal (epoch ${m.leaseState.epoch})`);
-    const mfed = diff(want, [...masterShadow.values()].sort(byKey));
+    const mfed = diff(want, [...shadows.get(m)!.values()].sort(byKey));
     if (mfed.length > 0)
       problems.push(`the master's change feed does not add up to its contents: ${mfed.slice(0, 5).join('; ')}`);
     const pending = writes.filter((w) => w.state === 'pending');
@@ -1030,7 +1074,7 @@ async function simulate(sc: Scenario): Promise<Outcome> {
     // Per-clone order: among the writes that resolved, the master applied each clone's in order.
     for (const x of clones) {
       const key = string(`order/${x.name}`);
-      const v = master.exists(key) ? master.get(key) : undefined;
+      const v = m.exists(key) ? m.get(key) : undefined;
       if (v?.type !== 'vector') continue;
       const ok = new Set(writes.filter((w) => w.who === x.name && w.state === 'resolved').map((w) => w.n));
       const seen = v.elements.map((e) => (e.type === 'count' ? Number(e.value) : -1)).filter((n) => ok.has(n));
@@ -1053,7 +1097,7 @@ async function simulate(sc: Scenario): Promise<Outcome> {
       `master seq ${m.position.seq}, ${want.length} keys; ${healedIn}; network ${JSON.stringify(net.stats)}; ${overflows} send-buffer overflows on the open sessions` +
       (nats && chaos ? `; backbone ${JSON.stringify(chaos.stats)}, nats ${JSON.stringify(nats.stats())}` : '') +
       (m.leaseState
-        ? `; lease epoch ${m.leaseState.epoch}, ${stepDowns} step-downs, ${fencedOut} messages of older epochs fenced out`
+        ? `; lease epoch ${m.leaseState.epoch} held on ep${eps.indexOf(m.endpoint)}, ${stepDowns} step-downs, ${superseded} superseded, ${fencedOut} messages of older epochs fenced out`
         : '');
     const report = [
       `store convergence failed: ${sc.topology}, seed ${sc.seed}`,
@@ -1081,8 +1125,9 @@ async function simulate(sc: Scenario): Promise<Outcome> {
       );
     return { problems, report, fingerprint, summary: `${describeScenario(sc)}\n  => ${summary}` };
   } finally {
+    finished = true;
     for (const x of clones) x.c.close();
-    master?.close();
+    for (const mm of masters) mm.close();
     for (const e of eps) void e.close();
     void nats?.close();
     restoreGlobals();
