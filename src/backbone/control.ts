@@ -27,6 +27,12 @@ export interface PresenceNode {
 export interface PresenceStore {
   readonly name: string;
   readonly epoch: number;
+  /**
+   * When a master without a lease (epoch 0) claimed the store, ms since 1970 on its clock: of two
+   * such masters that find each other, the later claim steps down. Absent: unknown, or leased.
+   * On the wire: `sc`, one entry per `st` entry, 0 for absent (older builds ignore it).
+   */
+  readonly claimedAt?: number;
 }
 
 /** A presence message: hello on (re)connect, a heartbeat every interval, bye on a clean close. */
@@ -200,6 +206,17 @@ function storesOf(v: unknown): PresenceStore[] {
   return out;
 }
 
+/** The optional claim times `sc` (one per store, 0: none) merged into the stores. */
+function claimsOf(v: unknown, stores: PresenceStore[]): PresenceStore[] {
+  if (v === undefined) return stores;
+  const arr = list(v, 'sc', CONTROL_LIMITS.maxStores);
+  if (arr.length !== stores.length) fail(invalid('sc', `expected ${stores.length} entries, one per store`));
+  return stores.map((s, i) => {
+    const t = count(arr[i], `sc[${i}]`);
+    return t === 0 ? s : { ...s, claimedAt: t };
+  });
+}
+
 /**
  * Decodes a control message. Returns `undefined` for a message this build does not understand
  * but must tolerate (another version `v`, or a `kind` other than hello, heartbeat and bye): the
@@ -236,7 +253,7 @@ export function decodeControl(bytes: Uint8Array): ControlMessage | undefined {
     seq: count(o.s, 's'),
     nodes: nodesOf(o.nd),
     partials: partialsOf(o.p),
-    stores: storesOf(o.st),
+    stores: claimsOf(o.sc, storesOf(o.st)),
     interval: count(o.i, 'i'),
     ...(o.f === undefined ? {} : { filter: partialsOf(o.f, 'f', CONTROL_LIMITS.maxFilter) }),
   };
@@ -258,6 +275,7 @@ export function encodeControl(m: ControlMessage): Uint8Array {
     nd: m.nodes.map((n) => [n.name, n.role, n.id]),
     p: m.partials,
     st: m.stores.map((s) => [s.name, s.epoch]),
+    ...(m.stores.some((s) => s.claimedAt !== undefined) ? { sc: m.stores.map((s) => s.claimedAt ?? 0) } : {}),
     ...(m.filter === undefined ? {} : { f: m.filter }),
   };
   const bytes = encoder.encode(JSON.stringify(wire));

@@ -152,7 +152,7 @@ type Pending = { [K in keyof PresenceEvents]: [K, PresenceEvents[K]] }[keyof Pre
 const sameList = <T>(a: readonly T[], b: readonly T[], eq: (x: T, y: T) => boolean): boolean =>
   a.length === b.length && a.every((x, i) => eq(x, b[i]!));
 const sameStores = (a: readonly PresenceStore[], b: readonly PresenceStore[]): boolean =>
-  sameList(a, b, (x, y) => x.name === y.name && x.epoch === y.epoch);
+  sameList(a, b, (x, y) => x.name === y.name && x.epoch === y.epoch && x.claimedAt === y.claimedAt);
 /** A retired (name, id) pair; ids have a fixed length, so the key is unambiguous. */
 const retiredKey = (name: string, id: string): string => `${id}${name}`;
 const sameStrings = (a: readonly string[], b: readonly string[]): boolean => sameList(a, b, (x, y) => x === y);

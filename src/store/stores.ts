@@ -36,6 +36,7 @@ import { checkOptionsObject, fnOption, intOption, numberOption } from '../util/o
 import { ConfigError } from '../errors.js';
 import type { LeaseKv } from '../backbone/types.js';
 import { MasterLease, watchMaster } from './master-lease.js';
+import { BackboneMasters, conflictingMaster, type BackboneMaster } from './backbone-masters.js';
 
 /** An expiry: milliseconds, or a Broker timespan. 0 clears a key's expiry. */
 export type Expiry = number | TimespanData;
@@ -114,7 +115,8 @@ export interface MasterOptions {
    * steps down at once: it serves nobody and refuses writes with `stale_data`; it claims the lease
    * again every renewal period until it holds it (and serves again: clones resync by delta) or
    * finds another master holding it (then it stays down and reports `master_exists` on its error
-   * channel). @default none: one master per reachable network, as Broker
+   * channel). @default none: one master per reachable network, as Broker (on a backbone, best
+   * effort from presence heartbeats: a conflicting later master steps down once they cross)
    */
   readonly lease?: MasterLeaseConfig;
   /** Expiry check period, ms. @default 100 (Broker's) */
@@ -367,18 +369,36 @@ const localMasters = new WeakMap<Endpoint, Set<string>>();
 /** The master handles open per endpoint (for `mastersOn`). */
 const openMasters = new WeakMap<Endpoint, Set<StoreMaster>>();
 
+/** The masters open on `endpoint` that serve (a master that lost its lease is left out). */
+function servingMasters(endpoint: Endpoint): BackboneMaster[] {
+  const out: BackboneMaster[] = [];
+  for (const m of openMasters.get(endpoint) ?? []) {
+    const l = m.leaseState;
+    if (l !== undefined && !l.held) continue;
+    out.push({
+      name: m.name,
+      epoch: l?.epoch ?? 0,
+      claimedAt: l === undefined ? m.claimedAt : undefined,
+      stepDown: (reason) => m.stepDown(reason),
+    });
+  }
+  return out;
+}
+
+let backboneMastersInstance: BackboneMasters | undefined;
+/** Presence heartbeats of endpoints with a backbone list their masters (made with the first master). */
+function backboneMasters(): BackboneMasters {
+  backboneMastersInstance ??= new BackboneMasters(servingMasters);
+  return backboneMastersInstance;
+}
+
 /**
  * The stores `endpoint` masters now, each with its fencing epoch (0 without a lease); a master
  * that lost its lease is left out. What a backbone's presence heartbeat lists (`stores`), so that
  * without a lease bucket a conflicting master elsewhere can be noticed.
  */
 export function mastersOn(endpoint: Endpoint): { readonly name: string; readonly epoch: number }[] {
-  const out: { name: string; epoch: number }[] = [];
-  for (const m of openMasters.get(endpoint) ?? []) {
-    const l = m.leaseState;
-    if (l === undefined || l.held) out.push({ name: m.name, epoch: l?.epoch ?? 0 });
-  }
-  return out;
+  return servingMasters(endpoint).map((m) => ({ name: m.name, epoch: m.epoch }));
 }
 
 /** Sends store messages on `ep`; a master with a lease stamps its fencing epoch (`fence()`) on each. */
@@ -411,6 +431,12 @@ export class StoreMaster extends StoreHandle {
   /** The store's lease, when the master was created with one (held: it is claimed before serving). */
   private readonly lease: MasterLease | undefined;
   private reclaimTimer: unknown;
+  private closed = false;
+  /**
+   * When this master was created, ms on its clock (an integer ≥ 1): without a lease, of two
+   * masters of one store that find each other on a backbone, the later one steps down.
+   */
+  readonly claimedAt: number;
 
   /** @internal use `createMaster` */
   constructor(
@@ -424,6 +450,7 @@ export class StoreMaster extends StoreHandle {
     if (o.onError) this.errors.on('error', o.onError);
     const onError = (e: StoreError): void => this.errors.emit('error', e);
     const timers = o.timers ?? systemTimers;
+    this.claimedAt = Math.max(1, Math.floor(timers.now()));
     this.lease = lease;
     this.core = new MasterCore({
       name,
@@ -461,8 +488,10 @@ export class StoreMaster extends StoreHandle {
       if (ev.code !== 'forbidden' || ev.context === undefined || storeRefusal(ev.context, name) === undefined) return;
       onError(new StoreError('forbidden', `master of ${name}: ${ev.context}`));
     });
+    const offHeld = lease?.on('held', () => backboneMasters().changed(endpoint));
     const offLost = lease?.on('lost', ({ epoch, reason }) => {
       this.core.setStandby(true);
+      backboneMasters().changed(endpoint);
       onError(
         new StoreError('stale_data', `master of ${name} stepped down (lease epoch ${epoch}): ${reason.message}`, {
           cause: reason,
@@ -474,11 +503,15 @@ export class StoreMaster extends StoreHandle {
       sub.unsubscribe();
       offRefused();
       offLost?.();
+      offHeld?.();
       if (this.reclaimTimer !== undefined) timers.clearTimeout(this.reclaimTimer);
       localMasters.get(endpoint)?.delete(name);
       openMasters.get(endpoint)?.delete(this);
+      backboneMasters().changed(endpoint);
     };
     endpoint.flushSubscriptions();
+    // Listed in the backbone's heartbeats (when the endpoint has one) from now on.
+    backboneMasters().changed(endpoint);
   }
 
   /**
@@ -525,7 +558,21 @@ export class StoreMaster extends StoreHandle {
   get resyncBytes(): { readonly delta: number; readonly snapshot: number } {
     return { ...this.core.resyncBytes };
   }
+  /** True once closed (by `close()`, or stepped down for an earlier master found on the backbone). */
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** @internal Closes the master for good, then reports `reason` on its error channel. */
+  stepDown(reason: StoreError): void {
+    if (this.closed) return;
+    this.close();
+    this.errors.emit('error', reason);
+  }
+
   close(): void {
+    if (this.closed) return;
+    this.closed = true;
     this.core.close();
     this.unsubscribe();
     this.endpoint.flushSubscriptions();
@@ -657,7 +704,11 @@ export class StoreClone extends StoreHandle {
 
 /**
  * Creates the master of store `name` on `endpoint`. Refused with `master_exists` when a master of
- * that name is already reachable (there is one master per store in the whole network). Installs
+ * that name is already reachable (there is one master per store in the whole network), or, on an
+ * endpoint with a backbone, listed in another member's presence heartbeats. Without a lease,
+ * masters created on two members before either heard of the other both serve until their
+ * heartbeats cross; then the later one closes and reports `master_exists` on its error channel
+ * (best effort under partition: see backbone-masters.ts). With `lease` the bucket decides. Installs
  * the store permission guard on `endpoint` (`installStoreGuard`): connections it serves with a
  * principal need `read`, `write` or `master` on a store for its traffic.
  */
@@ -690,10 +741,20 @@ export async function createMaster(endpoint: Endpoint, name: string, opts: Maste
       names.delete(name);
       throw err;
     }
-  } else if (endpoint.reachable().some((r) => r.filter.includes(topic))) {
-    // Masters subscribe to exactly their topic, and internal prefixes are never folded into
-    // broader ones, so an announced filter lists every master it hosts.
-    throw exists();
+  } else {
+    if (endpoint.reachable().some((r) => r.filter.includes(topic))) {
+      // Masters subscribe to exactly their topic, and internal prefixes are never folded into
+      // broader ones, so an announced filter lists every master it hosts.
+      throw exists();
+    }
+    // On a backbone: another member's heartbeats list it (best effort: see backbone-masters.ts).
+    const other = conflictingMaster(endpoint, name);
+    if (other) {
+      throw new StoreError(
+        'master_exists',
+        `a master for store '${name}' already exists on the backbone, at endpoint '${other.name}' (${other.id})`,
+      );
+    }
   }
   // A hub hosting masters checks the store permissions of the connections it serves.
   installStoreGuard(endpoint);
