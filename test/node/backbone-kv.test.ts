@@ -171,7 +171,7 @@ describeNats('natsLeaseKv on a three-server NATS cluster', () => {
   });
 
   it('ttl: an entry not renewed expires; the watcher hears undefined and create works again', async () => {
-    const { kv } = await open('expiring', 1, { ttl: 1500 });
+    const { nc, kv } = await open('expiring', 1, { ttl: 1500 });
     const w = recorder(kv, 'lease');
     const r1 = await kv.create('lease', bytes('m'));
     await until('entry seen', 10_000, async () => expect(w.seen).toEqual([`m@${r1}`]), 50);
@@ -182,6 +182,12 @@ describeNats('natsLeaseKv on a three-server NATS cluster', () => {
     expect(r3).toBeGreaterThan(r2);
     await until('new entry seen', 10_000, async () => expect(w.seen.at(-1)).toBe(`n@${r3}`));
     w.stop();
+    // The bucket exists with its ttl: another ttl is refused, none given takes the bucket's.
+    await expect(natsLeaseKv(nc, 'expiring', { ttl: 6000 })).rejects.toMatchObject({
+      code: 'invalid_config',
+      option: 'ttl',
+    });
+    await expect(natsLeaseKv(nc, 'expiring')).resolves.toBeDefined();
   });
 
   it('a closed connection rejects with closed', async () => {

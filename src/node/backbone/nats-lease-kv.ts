@@ -18,7 +18,7 @@
  */
 import type { KV, KvEntry, NatsConnection, QueuedIterator } from 'nats';
 import type { LeaseEntry, LeaseKv } from '../../backbone/types.js';
-import { ClosedError, IsobrokerError, ValueError } from '../../errors.js';
+import { ClosedError, ConfigError, IsobrokerError, ValueError } from '../../errors.js';
 import { checkOptionsObject, intOption, numberOption } from '../../util/options.js';
 import type { NatsJetStreamConnection } from './load-nats.js';
 
@@ -26,7 +26,11 @@ import type { NatsJetStreamConnection } from './load-nats.js';
 export interface NatsLeaseKvOptions {
   /** Replicas of the bucket's stream (1–5; default 3, as a lease needs a quorum). Used when creating it. */
   readonly replicas?: number;
-  /** Entries expire this many ms after their last write (the stream's max age; 0 = never, the default). */
+  /**
+   * Entries expire this many ms after their last write (the stream's max age; 0 = never, the
+   * default). Used when creating the bucket; an existing bucket with another ttl is refused
+   * (`invalid_config`) when this is given.
+   */
   readonly ttl?: number;
   /** Timeout of each JetStream request, ms (default 5000). */
   readonly timeout?: number;
@@ -101,7 +105,7 @@ export async function natsLeaseKv(
     throw new ValueError(`bucket: expected a name of letters, digits, '-' and '_', got ${JSON.stringify(bucket)}`);
   }
   const replicas = intOption('replicas', options?.replicas, 3, 1, 5);
-  const ttl = numberOption('ttl', options?.ttl, 0, 0);
+  const ttl = intOption('ttl', options?.ttl, 0, 0);
   const timeout = numberOption('timeout', options?.timeout, 5000, 1);
   const watchCheckInterval = numberOption('watchCheckInterval', options?.watchCheckInterval, 1000, 0);
   if (nc.isClosed()) throw new ClosedError('natsLeaseKv: the NATS connection is closed');
@@ -111,8 +115,15 @@ export async function natsLeaseKv(
   for (let attempt = 1; ; attempt++) {
     try {
       const kv = await js.views.kv(bucket, { history: 1, replicas, ttl, allow_direct: false });
+      // An existing bucket keeps its own max age: a lease ttl it does not match would let a
+      // second master claim a lease the first still believes it holds.
+      const has = (await kv.status()).ttl;
+      if (options?.ttl !== undefined && has !== ttl) {
+        throw new ConfigError('ttl', `bucket ${bucket} exists with a ttl of ${has} ms, not ${ttl} ms`);
+      }
       return new NatsLeaseKv(kv, nc, bucket, watchCheckInterval);
     } catch (e) {
+      if (e instanceof ConfigError) throw e;
       const err = mapError(e, `natsLeaseKv ${bucket}`);
       if (err.code !== 'unavailable' || attempt >= OPEN_ATTEMPTS || nc.isClosed()) throw err;
       await new Promise((r) => setTimeout(r, 100 * attempt));
