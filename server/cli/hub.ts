@@ -22,6 +22,13 @@ import {
 import { checkOrigin, insecureWarnings, parseCidrList, validatePeerFlags, validateSecurityFlags } from './hub-flags.js';
 import { PeerCredentials } from './hub-peer-credentials.js';
 import {
+  BACKBONE_OPTIONS,
+  backboneFromFlags,
+  describeBackbone,
+  startBackbone,
+  type RunningBackbone,
+} from './backbone.js';
+import {
   PolicyFileError,
   openHubSecurity,
   policyErrorLines,
@@ -106,7 +113,7 @@ function fileHasData(path: string): boolean {
 export const HUB_COMMAND = defineCommand({
   name: 'hub',
   synopsis:
-    '[--listen HOST:PORT] [--peer URL]... [--peer-token-file FILE] [--peer-ca FILE] [--peer-cert FILE --peer-key FILE] [--name NAME] [--master NAME[:sqlite:PATH]]... [--allow-origin ORIGIN]... [--allow-host NAME]... [--overflow-policy [KIND=]POLICY]... [--buffer-size [KIND=]N]... [--buffer-bytes [KIND=]N]... [--no-routers] [--policy FILE] [--audit-log FILE] [--tls-cert FILE --tls-key FILE [--tls-ca FILE] [--tls-client-auth none|request|require]] [--trust-proxy CIDRS] [--origin URL]... [--cookie-name NAME] [--insecure-transport] [--insecure-no-auth] [--metrics HOST:PORT] [--quiet]',
+    '[--listen HOST:PORT] [--peer URL]... [--peer-token-file FILE] [--peer-ca FILE] [--peer-cert FILE --peer-key FILE] [--name NAME] [--master NAME[:sqlite:PATH]]... [--allow-origin ORIGIN]... [--allow-host NAME]... [--overflow-policy [KIND=]POLICY]... [--buffer-size [KIND=]N]... [--buffer-bytes [KIND=]N]... [--no-routers] [--policy FILE] [--audit-log FILE] [--tls-cert FILE --tls-key FILE [--tls-ca FILE] [--tls-client-auth none|request|require]] [--trust-proxy CIDRS] [--origin URL]... [--cookie-name NAME] [--insecure-transport] [--insecure-no-auth] [--metrics HOST:PORT] [--backbone URLS [--backbone-namespace NS] [--backbone-separator /|.]] [--quiet]',
   description: `
 Runs one endpoint that listens (native protocol and Broker JSON v1 on one port), relays between
 its peers, and can host data-store masters (in memory, or in a SQLite file). Prints one line on
@@ -121,7 +128,12 @@ exits 1 listing every error, on a reload the last good policy stays.
 
 Hub-to-hub: --peer links present --peer-token-file (a token with role hub and --node, or an API
 key) and, for wss:// peers, --peer-ca/--peer-cert/--peer-key (mutual TLS, the certificate's CN
-mapped by the other hub's policy "certificates"). A refused peering is logged and retried.`,
+mapped by the other hub's policy "certificates"). A refused peering is logged and retried.
+
+Backbone: --backbone nats://a:4222,nats://b:4222 joins the NATS backbone (needs the nats
+package): every hub and cluster node attached to the same NATS system and namespace is reached
+without peering. A NATS system that cannot be reached is said once on stderr and retried in the
+background; the hub serves its clients meanwhile. On stop the hub says bye on the backbone.`,
   options: {
     listen: {
       type: 'string',
@@ -291,6 +303,7 @@ mapped by the other hub's policy "certificates"). A refused peering is logged an
       help: 'serve the Prometheus metrics (GET /metrics) on this address instead of the --listen port; with --policy only to a token or API key with the role metrics (or a hub or node credential)',
       check: checkHostPort,
     },
+    ...BACKBONE_OPTIONS,
     quiet: { type: 'boolean', help: 'do not log status lines to stderr' },
   },
   validate: (v) => {
@@ -299,6 +312,7 @@ mapped by the other hub's policy "certificates"). A refused peering is logged an
     if (dup !== undefined) throw new UsageError(`--master: store ${JSON.stringify(dup)} given twice`);
     validateSecurityFlags(v);
     validatePeerFlags(v);
+    backboneFromFlags(v);
   },
 });
 
@@ -356,6 +370,7 @@ export async function runHub(argv: readonly string[]): Promise<number> {
   if (!v) return 0;
   const { host, port } = parseHostPort(v.listen);
   const specs = v.master.map((m) => parseMasterSpec(m));
+  const backboneConfig = backboneFromFlags(v);
   for (const w of insecureWarnings(v)) process.stderr.write(`isobroker hub: ${w}\n`);
   // The policy, audit log and certificates load before anything else: an invalid policy stops
   // the start with every error listed.
@@ -419,6 +434,7 @@ export async function runHub(argv: readonly string[]): Promise<number> {
   let listener: Awaited<ReturnType<typeof listen>> | undefined;
   let metricsServer: Awaited<ReturnType<typeof serveMetrics>> | undefined;
   let onHup: (() => void) | undefined;
+  let backbone: RunningBackbone | undefined;
   try {
     for (const spec of specs) {
       // Opening the backend may fail (corrupt file with failure mode FAIL): before we listen.
@@ -531,11 +547,29 @@ export async function runHub(argv: readonly string[]): Promise<number> {
       };
       process.on('SIGHUP', onHup);
     }
+    // The backbone: attached before the ready line when NATS answers at once; otherwise said on
+    // stderr once and retried in the background while the hub serves.
+    if (backboneConfig) {
+      backbone = startBackbone(ep, backboneConfig, {
+        name: `isobroker hub ${ep.name}`,
+        log,
+        warn,
+      });
+      try {
+        await backbone.firstAttempt;
+      } catch (err) {
+        throw new FatalError(`--backbone: ${message(err)}`);
+      }
+    }
+    const bbServer = backbone?.server();
     const hosted =
       (specs.length ? `, masters ${specs.map((s) => s.name).join(' ')}` : '') +
       (fresh.length ? `; created ${fresh.join(', ')}` : '') +
       (v['no-routers'] ? '; router links refused (--no-routers)' : '') +
       (v.policy !== undefined ? `; auth: policy ${v.policy}` : '') +
+      (backboneConfig
+        ? `; ${describeBackbone(backboneConfig)}: ${bbServer !== undefined ? `connected to ${bbServer}` : 'not reachable yet, retrying'}`
+        : '') +
       `; metrics ${metricsServer?.url ?? `${listener.url.replace(/^ws/, 'http')}/metrics`}`;
     process.stdout.write(
       `isobroker hub ${ep.name} (${ep.id}) ready: native ${listener.url}, Broker JSON v1 ${listener.jsonUrl}${hosted}\n`,
@@ -550,6 +584,8 @@ export async function runHub(argv: readonly string[]): Promise<number> {
     clearInterval(suppressedTimer);
     reportSuppressed(true);
     for (const m of masters) m.close();
+    // A bye on the backbone before the endpoint closes; then the NATS connection closes.
+    await backbone?.close();
     await ep.close();
     await listener?.close();
     await metricsServer?.close();

@@ -1,13 +1,14 @@
 /**
  * `createMetrics`: a Prometheus registry (prom-client) for one hub or cluster node and the HTTP
  * handler that serves it. Everything isobroker-specific is read at scrape time from the objects'
- * own introspection (`endpoint.stats()`, `peers()`, `routing()`, store stats, the log router's
- * `stats()`), so metrics cost nothing per message; the process metrics are prom-client's defaults
+ * own introspection (`endpoint.stats()`, `peers()`, `routing()`, the backbone link's `stats()`,
+ * store stats, the log router's `stats()`), so metrics cost nothing per message; the process metrics are prom-client's defaults
  * (CPU, resident memory, event-loop lag, GC pauses, heap). See the README's metrics table.
  */
 import type { Server } from 'node:http';
 import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { ISOBROKER_VERSION, type ClusterNode, type Endpoint, type LinksOptions, type LogRouter } from '../../index.js';
+import { registerBackboneMetrics } from './backbone-metrics.js';
 import { registerClusterMetrics } from './cluster-metrics.js';
 import { registerEndpointMetrics } from './endpoint-metrics.js';
 import { type MetricsAuthOptions, type MetricsHandler, metricsHandler } from './http-handler.js';
@@ -61,6 +62,7 @@ export function createMetrics(options: MetricsOptions): Metrics {
   });
   info.set({ name: endpoint.name, id: endpoint.id, role: endpoint.role, version: ISOBROKER_VERSION }, 1);
   registerEndpointMetrics(registry, endpoint, options.links);
+  registerBackboneMetrics(registry, endpoint);
   if (options.stores && options.stores.length > 0) offs.push(registerStoreMetrics(registry, options.stores));
   if (options.logRouter) registerLogMetrics(registry, options.logRouter);
   if (options.cluster) offs.push(registerClusterMetrics(registry, options.cluster));
