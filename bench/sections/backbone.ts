@@ -26,6 +26,7 @@ import { formatCount, formatOps, formatRatio, type Table } from '../lib/markdown
 import { processCpuMs, sleep, type ChildHandle, ProcessSet } from '../lib/processes.js';
 import { RpcClient } from '../lib/rpc.js';
 import {
+  type SectionChart,
   goalAtLeast,
   goalAtMost,
   type BenchSection,
@@ -33,6 +34,7 @@ import {
   type SectionContext,
   type SectionReport,
 } from '../lib/section.js';
+import { groupedBarChartSvg } from '../lib/svg-chart.js';
 import { median } from '../lib/timing.js';
 import type { HubPresenceEvent } from '../lib/backbone-hub.js';
 import { PubSubLoad, type RoundResult, type RoundSpec } from './pubsub-load.js';
@@ -58,7 +60,7 @@ interface Durations {
 }
 
 const FULL: Durations = {
-  warmupMs: 1000,
+  warmupMs: 2000,
   roundMs: 1000,
   rounds: 5,
   rateRounds: 3,
@@ -557,6 +559,42 @@ function goals(
   return out;
 }
 
+function charts(results: readonly ScenarioResult[], tables: readonly Table[]): SectionChart[] {
+  if (results.length === 0) return [];
+  const groups = results.map((r) => `1→${r.subscribers}`);
+  const series = (f: (r: ScenarioResult, p: PathId) => number) =>
+    PATHS.map((p) => ({
+      name: p === 'backbone' ? 'NATS backbone' : 'direct native peerings',
+      values: results.map((r) => f(r, p)),
+    }));
+  return [
+    {
+      file: 'throughput',
+      title: 'Deliveries per second at full speed: NATS backbone against direct peerings',
+      after: tables[0]!.title,
+      svg: groupedBarChartSvg({
+        title: 'Deliveries per second across hubs at full speed (more is better)',
+        axis: 'delivered messages per second',
+        groups,
+        series: series((r, p) => median(r.byPath.get(p)!.peak.map((y) => y.deliveredPerSec))),
+        format: formatOps,
+      }),
+    },
+    {
+      file: 'p99-half-peak',
+      title: 'p99 latency at half the lower peak: NATS backbone against direct peerings',
+      after: tables[1]!.title,
+      svg: groupedBarChartSvg({
+        title: 'p99 publish-to-delivery latency at half the lower peak (less is better)',
+        axis: 'p99 latency',
+        groups,
+        series: series((r, p) => p99(r, p)),
+        format: ms,
+      }),
+    },
+  ];
+}
+
 // ---- the section ------------------------------------------------------------------------------
 
 async function run(ctx: SectionContext): Promise<SectionReport> {
@@ -616,6 +654,7 @@ async function run(ctx: SectionContext): Promise<SectionReport> {
   ];
   return {
     tables,
+    charts: charts(results, tables),
     goals: goals(results, kills, cuts, leases),
     notes: [
       `Machine load (1-minute load average) ${loadBefore.toFixed(2)} before and ${loadAfter.toFixed(2)} after the ` +
@@ -641,6 +680,10 @@ function methodNotes(d: Durations): string[] {
       'median of per-round ratios. The rate-limited pass runs both paths at half the lower of the two peaks, ' +
       `${d.rateRounds} round(s) each: its p99 and its loss are the steady-state figures. Broker CPU: hub processes ` +
       '(and for the backbone the three nats-servers) over the round; 100% is one core.',
+    'Reading the figures: with the in-flight window a path delivers at most window ÷ latency, and every process on ' +
+      'a message’s way waits for a core: across hubs the backbone puts four processes in a row (hub, nats-server, ' +
+      'nats-server, hub) where direct peerings put two, on 2 cores shared with the rest of the machine (see the load ' +
+      'above), so here the backbone pays for its hops in latency and throughput alike.',
     `Failover: a steady stream (${STEADY_RATE} messages/s, publisher on hub 1, subscriber on hub 2); SIGKILL of the ` +
       "NATS server the publisher's hub uses (odd trials) or the subscriber's hub uses (even trials); the figure is the " +
       'time from the kill to the delivery of the first message published after it. nats.js sees the closed socket at ' +
