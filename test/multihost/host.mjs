@@ -5,16 +5,32 @@
  * attached to the backbone. Runs from dist/ (`npm run build` first).
  *
  * Layout (the same rule as test/multihost/layout.mjs): `manager` on h1; `proxy-i` and `worker-i`
- * on host hi. Every worker publishes, every 20 ms, one event to `mh/all/<worker>` (everyone
- * subscribes to `mh/all/`) and one to the proxy HRW picks for key `k-<n mod 64>`.
+ * on host hi, `logger-i` on every host but h1. Every worker publishes, every 20 ms, one event to
+ * `mh/all/<worker>` (everyone subscribes to `mh/all/`) and one to the proxy HRW picks for key
+ * `k-<n mod 64>`, and writes 10 conn.log records (uid `<worker>:<n>`) through its LogRouter
+ * (acknowledged batches to the live loggers, handed over when one stays down).
  *
  * Output: one JSON object per line on stdout, `t` = Date.now() (one clock for all hosts):
  * `ready`, `presence` (the hub's endpointUp/endpointDown/nodeUp/nodeDown), `node` (a cluster
  * node's nodeUp/nodeDown, with `allUp`), `hrw` (a worker's HRW choice for every key after each
- * change), and on SIGTERM one `summary` per subscriber (received, duplicates, out of order per
- * origin), then `exit`. Every wait is bounded.
+ * change). On SIGUSR2 the workers stop and wait (at most 15 s) until the loggers acknowledged
+ * every log batch: `quiet`. On SIGTERM: one `summary` per subscriber (received, duplicates, out of
+ * order per origin), one `logs` per logger (the record numbers it wrote per worker, as a bitset) and
+ * per worker (records written, router stats), then `exit`. Every wait is bounded.
  */
-import { ClusterNode, Endpoint, nodeTopic, string } from '../../dist/src/index.js';
+import {
+  CONN_LOG,
+  ClusterNode,
+  Endpoint,
+  LogRouter,
+  address,
+  enumValue,
+  nodeTopic,
+  port,
+  string,
+  timestamp,
+  toRecord,
+} from '../../dist/src/index.js';
 import { attachBackbone, connectNats } from '../../dist/src/node/index.js';
 import { HRW_KEYS, layoutFor, nodesOn } from './layout.mjs';
 
@@ -104,6 +120,43 @@ async function endpointOn(name, nodes) {
 
 const timers = [];
 let published = 0;
+/** Log routers: loggers' (with their writers) and workers'. */
+const loggers = [];
+const logSenders = [];
+
+/** A log writer in memory: which record numbers of each worker it wrote, and how often. */
+function bitsetWriter() {
+  const per = new Map(); // worker → Map(n → times)
+  return {
+    write(_stream, records) {
+      for (const r of records) {
+        const uid = r.elements[1]?.value ?? '';
+        const i = uid.lastIndexOf(':');
+        const origin = uid.slice(0, i);
+        const n = Number(uid.slice(i + 1));
+        let m = per.get(origin);
+        if (!m) per.set(origin, (m = new Map()));
+        m.set(n, (m.get(n) ?? 0) + 1);
+      }
+    },
+    async flush() {},
+    async close() {},
+    /** Per worker: the numbers written as a bitset (bit n-1 set: record n), base64; how many were written twice here. */
+    summary() {
+      const o = {};
+      for (const [origin, m] of per) {
+        const max = Math.max(...m.keys());
+        const bits = new Uint8Array(Math.ceil(max / 8));
+        for (const n of m.keys()) bits[(n - 1) >> 3] |= 1 << ((n - 1) & 7);
+        o[origin] = {
+          bits: Buffer.from(bits).toString('base64'),
+          twiceHere: [...m.values()].filter((c) => c > 1).length,
+        };
+      }
+      return o;
+    },
+  };
+}
 
 async function main() {
   // The hub: no cluster node; reports what backbone presence says.
@@ -142,6 +195,10 @@ async function main() {
       const p = parse(m);
       if (p) record(p.origin, p.n);
     });
+    if (role === 'logger') {
+      const writer = bitsetWriter();
+      loggers.push({ name, writer, router: new LogRouter(node, { writer }) });
+    }
     if (role === 'proxy') {
       const hrwRecord = counter(`${name}/hrw`);
       ep.subscribe(nodeTopic(name), (m) => {
@@ -153,18 +210,50 @@ async function main() {
     if (role === 'worker') {
       let n = 0;
       const pool = node.pools.proxyPool;
+      const router = new LogRouter(node, { ackTimeout: 1000, handoverTimeout: 1000 });
+      const sender = { name, router, records: 0 };
+      logSenders.push(sender);
       timers.push(
         setInterval(() => {
           n++;
           published++;
           ep.publish(`mh/all/${name}`, string(`${name}:${n}`));
           node.publishHrw(pool, HRW_KEYS[n % HRW_KEYS.length], string(`${name}:${n}`));
+          for (let k = 0; k < 10; k++) {
+            sender.records++;
+            router.write(
+              CONN_LOG,
+              toRecord(CONN_LOG, {
+                ts: timestamp(new Date()),
+                uid: `${name}:${sender.records}`,
+                'id.orig_h': address('10.0.0.1'),
+                'id.orig_p': port(1024 + (sender.records % 60000), 'tcp'),
+                'id.resp_h': address('10.0.0.2'),
+                'id.resp_p': port(80, 'tcp'),
+                proto: enumValue('tcp'),
+              }),
+            );
+          }
         }, tick),
       );
     }
   }
   out({ ev: 'ready', endpoints: endpoints.map((e) => e.id) });
 }
+
+let quieting = false;
+/** Stops the traffic and waits (at most 15 s) until the loggers acknowledged every log batch. */
+async function quiet() {
+  if (quieting) return;
+  quieting = true;
+  for (const t of timers) clearInterval(t);
+  const end = Date.now() + 15_000;
+  while (Date.now() < end && logSenders.some((s) => s.router.inFlight > 0)) {
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  out({ ev: 'quiet', logsInFlight: logSenders.reduce((a, s) => a + s.router.inFlight, 0) });
+}
+process.on('SIGUSR2', () => void quiet());
 
 let stopping = false;
 async function stop() {
@@ -174,6 +263,9 @@ async function stop() {
   // Let what is in flight arrive before counting.
   await new Promise((r) => setTimeout(r, 500));
   for (const s of subscribers) out({ ev: 'summary', obs: s.obs, origins: s.summary() });
+  for (const l of loggers) out({ ev: 'logs', obs: l.name, written: l.writer.summary(), stats: l.router.stats() });
+  for (const s of logSenders) out({ ev: 'logs', obs: s.name, records: s.records, stats: s.router.stats() });
+  for (const r of [...loggers, ...logSenders]) r.router.close();
   out({
     ev: 'stats',
     published,

@@ -1,7 +1,8 @@
 /**
  * The multi-host scenario's cluster layout and addresses, shared by the host program, the
  * scenario driver and the test: host `hi` (i = 1…N) has address 10.213.0.(10+i) on the private
- * test subnet and runs `proxy-i` and `worker-i`; h1 also runs the `manager`. Plain JS (no build).
+ * test subnet and runs `proxy-i` and `worker-i`; h1 also runs the `manager`, every other host a
+ * `logger-i`. Plain JS (no build).
  */
 
 /** The private test subnet (inside the script's own network namespace only). */
@@ -37,8 +38,9 @@ export function layoutFor(n) {
     const i = Number(h.slice(1));
     nodes.push({ name: `proxy-${i}`, role: 'proxy', host: hostAddress(h), port: 27760 + 2 * i });
     nodes.push({ name: `worker-${i}`, role: 'worker', host: hostAddress(h), port: 27761 + 2 * i });
+    if (i > 1) nodes.push({ name: `logger-${i}`, role: 'logger', host: hostAddress(h), port: 27700 + i });
   }
-  return { nodes, managerIsLogger: true };
+  return { nodes, managerIsLogger: false };
 }
 
 /** The names of the nodes that run on `host`. */

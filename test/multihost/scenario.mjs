@@ -7,7 +7,8 @@
  * 2. waits until every cluster node sees every other node up, lets traffic run;
  * 3. cuts one host off (its veth link down), waits until the others see it down;
  * 4. heals (link up), waits until every node sees every other up again, lets traffic run;
- * 5. stops every process by PID (SIGTERM, SIGKILL after a bound) and writes:
+ * 5. lets the workers' log batches be acknowledged (SIGUSR2, `quiet`), then stops every process
+ *    by PID (SIGTERM, SIGKILL after a bound) and writes:
  *    `<out>/events.jsonl` (every line the hosts printed, plus `phase` lines) and
  *    `<out>/result.json` (phase times; `ok` false with `error` when a phase timed out).
  * Every wait is bounded; exit code 0 when every phase completed.
@@ -190,6 +191,16 @@ async function run() {
 }
 
 async function stopAll() {
+  // The workers stop and wait until their log batches are acknowledged (each host says `quiet`).
+  const hostProcs = procs.filter((p) => p.name.startsWith('host-') && p.proc.exitCode === null);
+  for (const p of hostProcs) {
+    try {
+      process.kill(p.proc.pid, 'SIGUSR2');
+    } catch {}
+  }
+  const quiet = () => events.filter((e) => e.ev === 'quiet').length >= hostProcs.length;
+  await waitFor(quiet, 20_000);
+  phase('quiet');
   phase('stopping');
   // Hosts first (they print their summaries on SIGTERM), then the servers.
   await Promise.all(procs.filter((p) => p.name.startsWith('host-')).map((p) => stopProc(p, 8000)));
