@@ -34,6 +34,10 @@ if (!out || !natsServer || !(hostsN >= 2 && hostsN <= 8) || !(hold >= 0 && hold 
   );
   process.exit(2);
 }
+if (process.env.ISOBROKER_MH_INSIDE !== '1') {
+  process.stderr.write('scenario.mjs runs only inside scripts/netns-multihost.sh (it changes links)\n');
+  process.exit(2);
+}
 mkdirSync(out, { recursive: true });
 const here = dirname(fileURLToPath(import.meta.url));
 const hosts = hostNames(hostsN);
@@ -50,11 +54,21 @@ const record = (o) => {
 const phase = (name, extra = {}) => record({ t: Date.now(), ev: 'phase', name, ...extra });
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-/** Polls `pred` every 50 ms for at most `ms`; false when it never held. */
+/** Throws when a process of the scenario died early or a host reported a fatal error. */
+function checkAlive() {
+  const fatal = events.find((e) => e.ev === 'fatal');
+  if (fatal) throw new Error(`${fatal.host}: ${fatal.message}`);
+  const dead = procs.find((p) => p.proc.exitCode !== null || p.proc.signalCode !== null);
+  if (dead)
+    throw new Error(`${dead.name} exited early (${dead.proc.exitCode ?? dead.proc.signalCode}); see ${dead.name}.log`);
+}
+
+/** Polls `pred` every 50 ms for at most `ms`; false when it never held. Throws as `checkAlive`. */
 async function waitFor(pred, ms) {
   const end = Date.now() + ms;
   while (Date.now() < end) {
     if (pred()) return true;
+    checkAlive();
     await sleep(50);
   }
   return pred();
@@ -199,7 +213,11 @@ async function stopAll() {
     } catch {}
   }
   const quiet = () => events.filter((e) => e.ev === 'quiet').length >= hostProcs.length;
-  await waitFor(quiet, 20_000);
+  try {
+    await waitFor(quiet, 20_000);
+  } catch {
+    // a host died: stop the rest all the same
+  }
   phase('quiet');
   phase('stopping');
   // Hosts first (they print their summaries on SIGTERM), then the servers.
