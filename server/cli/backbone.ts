@@ -206,7 +206,13 @@ export function startBackbone(endpoint: Endpoint, config: BackboneConfig, o: Sta
       ...(config.separator !== undefined ? { separator: config.separator } : {}),
       ...(o.nodes ? { nodes: o.nodes } : {}),
     });
-    link.on('state', (state) => o.log(`backbone ${state}${state === 'connected' ? ` to ${conn.getServer()}` : ''}`));
+    const say = (state: string): void =>
+      o.log(`backbone ${state}${state === 'connected' ? ` to ${conn.getServer()}` : ''}`);
+    // The first state may be told while attaching, before anyone listens.
+    if (link.state !== 'connecting') say(link.state);
+    link.on('state', say);
+    link.presence.on('endpointUp', (ev) => o.log(`backbone: endpoint ${ev.name} (${ev.id}) up`));
+    link.presence.on('endpointDown', (ev) => o.log(`backbone: endpoint ${ev.name} (${ev.id}) down (${ev.reason})`));
     o.onAttached?.(link);
   };
   const loop = async (): Promise<void> => {
