@@ -5,7 +5,7 @@
  * lease the bucket decides.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { Endpoint, MemoryNetwork } from 'isobroker';
+import { Endpoint, MemoryNetwork, toText } from 'isobroker';
 import { MemoryNats } from '../../src/backbone/memory-nats.js';
 import { MemoryLeaseKv } from '../../src/backbone/memory-kv.js';
 import { NatsBackbone } from '../../src/backbone/nats-backbone.js';
@@ -13,7 +13,7 @@ import { decodeControl, encodeControl, type ControlMessage } from '../../src/bac
 import { linkBackbone } from '../../src/endpoint/backbone-link.js';
 import { StoreError } from '../../src/errors.js';
 import { isLaterClaim, mustStepDown, type BackboneMaster } from '../../src/store/backbone-masters.js';
-import { createMaster, mastersOn, type MasterOptions } from '../../src/store/stores.js';
+import { createClone, createMaster, mastersOn, type MasterOptions } from '../../src/store/stores.js';
 import { systemTimers, type Timers } from '../../src/util/timers.js';
 import { until } from '../support/endpoints.js';
 
@@ -125,6 +125,29 @@ describe('store masters in presence heartbeats', () => {
     // A write to the one that stepped down fails; the other takes writes.
     await expect(ra.m.put('k', 1)).rejects.toThrow();
     await rb.m.put('k', 1);
+  });
+
+  it("a clone that followed the master that stepped down ends up with the remaining master's data", async () => {
+    const w = world();
+    const [a, b, c] = [w.make('a'), w.make('b'), w.make('c')];
+    w.nats.partition(['a', 'c'], ['b']);
+    const ra = await master(a, 'users', { timers: claimAt(2000) });
+    const rb = await master(b, 'users', { timers: claimAt(1000) });
+    await ra.m.put('k', 'from a');
+    await rb.m.put('k', 'from b');
+    const clone = await createClone(c, 'users', { masterTimeout: 300, resyncInterval: 100 });
+    closers.push(() => clone.close());
+    await clone.whenInSync(5000);
+    expect(toText(clone.get('k'))).toBe('from a'); // the only master c can reach
+    w.nats.heal();
+    await until(() => ra.m.isClosed, 5000, "a's later master stepped down");
+    await until(
+      () => clone.status === 'in-sync' && toText(clone.get('k')) === 'from b',
+      10_000,
+      "b's data at the clone",
+    );
+    await clone.put('n', 1);
+    await until(() => rb.m.exists('n'), 5000, "the clone's write at b");
   });
 
   it('equal claim times: the greater endpoint id steps down, whichever side looks', async () => {
