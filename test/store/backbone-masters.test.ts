@@ -198,6 +198,24 @@ describe('store masters on a backbone with a lease', () => {
     expect((refused as StoreError).message).toContain('lease');
   });
 
+  it('a master that lost its lease is unlisted at once, and listed with its new epoch when it holds it again', async () => {
+    const w = world();
+    const kv = new MemoryLeaseKv();
+    const a = w.make('a');
+    const b = w.make('b');
+    const { m } = await master(a, 'users', { lease: { kv, ttl: 300, renewInterval: 50 } });
+    const epoch = m.leaseState!.epoch;
+    await until(() => listedAt(b, a)[0]?.epoch === epoch, 5000, "a's store at b");
+    kv.unavailable(true);
+    await until(() => !m.leaseState!.held, 5000, 'the master steps down');
+    await until(() => listedAt(b, a).length === 0, 5000, 'unlisted at b');
+    kv.unavailable(false);
+    await until(() => m.leaseState!.held, 5000, 'the lease held again');
+    await until(() => listedAt(b, a).length === 1, 5000, 'listed again at b');
+    expect(listedAt(b, a)[0]!.epoch).toBe(m.leaseState!.epoch);
+    expect(m.leaseState!.epoch).toBeGreaterThan(epoch);
+  });
+
   it('a leased master never steps down for presence; a lease-less one yields to it', async () => {
     const w = world();
     const kv = new MemoryLeaseKv();
