@@ -2,7 +2,8 @@
  * One "host" of the multi-host scenario (scripts/netns-multihost.sh), run inside that host's
  * network namespace: a hub endpoint and the host's cluster nodes, each endpoint on its own NATS
  * connection to this host's nats-server only (so cutting the host's link cuts all of them off),
- * attached to the backbone. Runs from dist/ (`npm run build` first).
+ * attached to the backbone, and a client peered with the host's `isobroker hub` (`--hub URL`).
+ * Runs from dist/ (`npm run build` first).
  *
  * Layout (the same rule as test/multihost/layout.mjs): `manager` on h1; `proxy-i` and `worker-i`
  * on host hi, `logger-i` on every host but h1. Every worker publishes, every 20 ms, one event to
@@ -237,6 +238,19 @@ async function main() {
         }, tick),
       );
     }
+  }
+  // A client of this host's `isobroker hub` (native peering, not on the backbone): it gets the
+  // workers' events through the hub's backbone link.
+  const hubUrl = args.get('hub');
+  if (hubUrl) {
+    const client = new Endpoint({ name: `client-${host}` });
+    endpoints.push(client);
+    const clientRecord = counter(`client-${host}`);
+    client.subscribe('mh/all/', (m) => {
+      const p = parse(m);
+      if (p) clientRecord(p.origin, p.n);
+    });
+    void client.peer(hubUrl, { retry: 250 }).catch((e) => out({ ev: 'fatal', message: `peer ${hubUrl}: ${e}` }));
   }
   out({ ev: 'ready', endpoints: endpoints.map((e) => e.id) });
 }

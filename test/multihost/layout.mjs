@@ -12,6 +12,8 @@ export const SUBNET_BITS = 24;
 /** The NATS client and route ports on every host. */
 export const NATS_PORT = 4222;
 export const ROUTE_PORT = 6222;
+/** The port of each host's `isobroker hub` (native and JSON v1 WebSocket). */
+export const HUB_PORT = 27800;
 
 /** The keys whose HRW choice the workers report. */
 export const HRW_KEYS = Array.from({ length: 64 }, (_, i) => `k-${i}`);

@@ -1,7 +1,8 @@
 /**
  * Multi-host on one machine (issue 14): scripts/netns-multihost.sh builds three "hosts" as network
- * namespaces inside its own, each with a nats-server (routes between them), a hub and cluster
- * nodes (test/multihost/host.mjs), runs real traffic, cuts h3's link, heals it, and records
+ * namespaces inside its own, each with a nats-server (routes between them), a hub (`isobroker hub
+ * --backbone`, with a client peered to it) and cluster nodes (test/multihost/host.mjs), runs real
+ * traffic, cuts h3's link, heals it, and records
  * every presence and cluster event. This test checks, from the recorded events:
  * - the others see h3's hub down (presence endpointDown) and its nodes down (nodeDown) — the
  *   time from the cut is reported; the bound asserted is a generous 10 s;
@@ -151,12 +152,15 @@ suite(`multi-host over network namespaces${reason ? ` [skipped: ${reason}]` : ''
       }
     }
     for (const hub of ['hub-h1', 'hub-h2']) {
-      const down = events.find(
-        (e) => e.obs === hub && e.kind === 'endpointDown' && e.name === `hub-${CUT}` && e.t >= result.cutAt,
-      );
-      expect(down, `${hub} sees hub-${CUT} down`).toBeDefined();
-      expect(down!.reason).toBe('timeout'); // no bye: the host was cut off, not stopped
-      times.push(`${hub}>hub-${CUT} ${down!.t - result.cutAt}`);
+      // the in-process hub and the `isobroker hub` process of the cut-off host
+      for (const name of [`hub-${CUT}`, `cli-hub-${CUT}`]) {
+        const down = events.find(
+          (e) => e.obs === hub && e.kind === 'endpointDown' && e.name === name && e.t >= result.cutAt,
+        );
+        expect(down, `${hub} sees ${name} down`).toBeDefined();
+        expect(down!.reason).toBe('timeout'); // no bye: the host was cut off, not stopped
+        times.push(`${hub}>${name} ${down!.t - result.cutAt}`);
+      }
     }
     const ms = times.map((s) => Number(s.split(' ')[1]));
     console.log(
@@ -212,9 +216,16 @@ suite(`multi-host over network namespaces${reason ? ` [skipped: ${reason}]` : ''
 
   it('no duplicate, nothing out of order; no loss between hosts that stayed connected', () => {
     const summaries = events.filter((e) => e.ev === 'summary');
-    // the manager; on every host the hub, the proxy (broadcast and HRW) and the worker; the loggers
-    expect(summaries.length).toBe(1 + 3 * 4 + LOGGERS.length);
-    const hostOf = (n: string) => (n === 'manager' ? 'h1' : n.startsWith('hub-') ? n.slice(4) : `h${n.at(-1)}`);
+    // the manager; on every host the hub, the client of the CLI hub, the proxy (broadcast and
+    // HRW) and the worker; the loggers
+    expect(summaries.length).toBe(1 + 3 * 5 + LOGGERS.length);
+    for (const h of ['h1', 'h2', 'h3']) expect(summaries.map((s) => s.obs)).toContain(`client-${h}`);
+    const hostOf = (n: string) =>
+      n === 'manager'
+        ? 'h1'
+        : n.startsWith('hub-') || n.startsWith('client-')
+          ? n.slice(n.indexOf('-') + 1)
+          : `h${n.at(-1)}`;
     const loss: string[] = [];
     let received = 0;
     for (const s of summaries) {

@@ -3,7 +3,8 @@
  * namespace (the "switch": it holds the bridge and one veth end per host) once the hosts exist.
  * Never run it by hand outside the script: it runs `ip link set` on the links it is given.
  *
- * 1. each host runs a nats-server (routes to every other host) and test/multihost/host.mjs;
+ * 1. each host runs a nats-server (routes to every other host), a hub (`isobroker hub --backbone`
+ *    on its host's server) and test/multihost/host.mjs;
  * 2. waits until every cluster node sees every other node up, lets traffic run;
  * 3. cuts one host off (its veth link down), waits until the others see it down;
  * 4. heals (link up), waits until every node sees every other up again, lets traffic run;
@@ -18,7 +19,7 @@ import { execFileSync } from 'node:child_process';
 import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { NATS_PORT, ROUTE_PORT, hostAddress, hostNames, hostOf, layoutFor } from './layout.mjs';
+import { HUB_PORT, NATS_PORT, ROUTE_PORT, hostAddress, hostNames, hostOf, layoutFor } from './layout.mjs';
 
 const args = new Map();
 for (let i = 2; i + 1 < process.argv.length; i += 2) args.set(process.argv[i].replace(/^--/, ''), process.argv[i + 1]);
@@ -166,6 +167,23 @@ async function run() {
     writeFileSync(conf, natsConfig(h));
     startIn(h, `nats-${h}`, natsServer, ['-c', conf]);
   }
+  // The hub of each host: the real command line (`isobroker hub --backbone`) on its host's server.
+  for (const h of hosts) {
+    startIn(h, `cli-hub-${h}`, process.execPath, [
+      join(here, '../../bin/isobroker.js'),
+      'hub',
+      '--name',
+      `cli-hub-${h}`,
+      '--listen',
+      `${hostAddress(h)}:${HUB_PORT}`,
+      '--insecure-transport',
+      '--insecure-no-auth',
+      '--backbone',
+      `nats://${hostAddress(h)}:${NATS_PORT}`,
+      '--backbone-namespace',
+      'multihost',
+    ]);
+  }
   for (const h of hosts) {
     startIn(
       h,
@@ -179,6 +197,8 @@ async function run() {
         String(hostsN),
         '--nats',
         `nats://${hostAddress(h)}:${NATS_PORT}`,
+        '--hub',
+        `ws://${hostAddress(h)}:${HUB_PORT}`,
       ],
       onHostLine,
     );
