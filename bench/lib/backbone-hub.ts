@@ -9,13 +9,15 @@
  * - `peer {url}`: a native peering with another hub;
  * - `server`: the NATS server the connection uses now; `present`: the endpoint names presence
  *   sees up; `events`: presence events with their wall-clock time (`Date.now()`), oldest first;
- *   `stats`: the backbone link's statistics.
+ *   `stats`: the backbone link's statistics; `profile-start` / `profile-stop {path}`: a V8 CPU
+ *   profile of this process over a stretch of work.
  *
  * Prints `ready <url>` once it listens; exits when stdin closes or on SIGTERM.
  */
 import { Endpoint } from '../../src/index.js';
 import { attachBackbone, connectNats, listen, type NatsClient } from '../../src/node/index.js';
 import type { BackboneLink } from '../../src/endpoint/backbone-link.js';
+import { startCpuProfile, stopCpuProfile } from './profiler.js';
 import { serveRpc } from './rpc.js';
 
 /** A presence event as this hub saw it. */
@@ -87,6 +89,8 @@ serveRpc(
     present: () => link?.presence.endpoints().map((e) => e.name) ?? [],
     events: () => events,
     stats: () => link?.stats() ?? null,
+    'profile-start': () => startCpuProfile(),
+    'profile-stop': (args) => stopCpuProfile((args as { path: string }).path),
   },
   shutdown,
 );

@@ -11,6 +11,7 @@
  * WebSocket leaves of their hubs) run in the benchmark process (`../lib/backbone-clients.ts`).
  */
 import { loadavg } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { connect, type NatsConnection } from 'nats';
 import { connectNats, natsLeaseKv, type NatsClient } from '../../src/node/index.js';
@@ -39,6 +40,7 @@ import { median } from '../lib/timing.js';
 import type { HubPresenceEvent } from '../lib/backbone-hub.js';
 import { PubSubLoad, type RoundResult, type RoundSpec } from './pubsub-load.js';
 import { nowUs } from './pubsub-payload.js';
+import { summarizeCpuProfile } from './pubsub-profile.js';
 
 /** Messages published per event-loop turn (as in the pub/sub section). */
 const BURST = 500;
@@ -95,7 +97,9 @@ interface Hub {
 interface PathSetup {
   readonly path: PathId;
   readonly hubs: readonly Hub[];
-  readonly brokerPids: () => number[];
+  readonly hubPids: () => number[];
+  /** The nats-server processes (none for the direct path). */
+  readonly natsPids: () => number[];
 }
 
 async function startHub(procs: ProcessSet, name: string): Promise<Hub> {
@@ -137,7 +141,7 @@ async function backboneFormed(hubs: readonly Hub[]): Promise<void> {
 interface PathRounds {
   readonly peak: RoundResult[];
   readonly rate: RoundResult[];
-  readonly peakCpu: number[];
+  readonly peakCpu: RoundCpu[];
 }
 
 interface ScenarioResult {
@@ -153,13 +157,32 @@ async function measuredRound(
   load: PubSubLoad,
   setup: PathSetup,
   spec: RoundSpec,
-): Promise<{ r: RoundResult; cpuPct: number }> {
-  const pids = setup.brokerPids();
-  const cpu0 = pids.map((p) => processCpuMs(p) ?? 0);
+): Promise<{ r: RoundResult; cpu: RoundCpu }> {
+  const hubs = setup.hubPids();
+  const nats = setup.natsPids();
+  const read = (pids: number[]) => pids.map((p) => processCpuMs(p) ?? 0);
+  const [h0, n0] = [read(hubs), read(nats)];
   const r = await load.round(spec);
-  const cpu1 = pids.map((p) => processCpuMs(p) ?? 0);
-  const used = cpu1.reduce((n, c, i) => n + c - cpu0[i]!, 0);
-  return { r, cpuPct: (used / r.elapsedMs) * 100 };
+  const [h1, n1] = [read(hubs), read(nats)];
+  const used = (a: number[], b: number[]) => b.reduce((n, c, i) => n + c - a[i]!, 0);
+  const hubMs = used(h0, h1);
+  const natsMs = used(n0, n1);
+  return {
+    r,
+    cpu: {
+      hubPct: (hubMs / r.elapsedMs) * 100,
+      natsPct: nats.length === 0 ? Number.NaN : (natsMs / r.elapsedMs) * 100,
+      usPerDelivery: ((hubMs + natsMs) * 1000) / Math.max(1, r.delivered),
+    },
+  };
+}
+
+/** CPU of a path's brokers over one round; 100% is one core. */
+interface RoundCpu {
+  readonly hubPct: number;
+  readonly natsPct: number;
+  /** Hub and nats-server CPU time per delivered message, µs. */
+  readonly usPerDelivery: number;
 }
 
 /** Subscriber hubs: the 1→1 subscriber sits on hub 1 (another hub, another NATS server). */
@@ -202,9 +225,9 @@ async function runScenario(
       for (let k = 0; k < setups.length; k++) {
         const s = setups[(r + k) % setups.length]!;
         ctx.log(`backbone ${label}: round ${r + 1}/${d.rounds}, ${s.path} at full speed`);
-        const { r: out, cpuPct } = await measuredRound(loads.get(s.path)!, s, peakSpec);
+        const { r: out, cpu } = await measuredRound(loads.get(s.path)!, s, peakSpec);
         byPath.get(s.path)!.peak.push(out);
-        byPath.get(s.path)!.peakCpu.push(cpuPct);
+        byPath.get(s.path)!.peakCpu.push(cpu);
         got.set(s.path, out.deliveredPerSec);
       }
       ratios.push(got.get('backbone')! / got.get('direct')!);
@@ -225,6 +248,59 @@ async function runScenario(
   } finally {
     await Promise.all(clients.map((c) => c.close()));
   }
+}
+
+// ---- profiles -------------------------------------------------------------------------------------
+
+/** Files listed in the profile table. */
+const PROFILE_FILES = 10;
+
+interface HubProfile {
+  readonly path: PathId;
+  readonly delivered: number;
+  /** Self time per file, ms, of the publisher's hub and of the subscriber's hub. */
+  readonly files: readonly ReadonlyMap<string, number>[];
+  readonly busyMs: readonly number[];
+}
+
+/**
+ * One 1→1 round at full speed per path with the V8 CPU profiler running in the publisher's and
+ * the subscriber's hub: where each hub's time goes, per delivered message.
+ */
+async function profileHubs(
+  ctx: SectionContext,
+  procs: ProcessSet,
+  setups: readonly PathSetup[],
+  d: Durations,
+): Promise<HubProfile[]> {
+  const dir = procs.tempDir('isobroker-bench-backbone-prof-');
+  const out: HubProfile[] = [];
+  for (const s of setups) {
+    ctx.log(`backbone: profiling the ${s.path} path's hubs, 1→1 at full speed`);
+    const load = new PubSubLoad(1);
+    const hubs = [s.hubs[0]!, s.hubs[1]!];
+    const c = await openSpread(hubs[0]!.url, [hubs[1]!.url], load.deliver);
+    try {
+      load.attach(c);
+      await load.ready(15_000);
+      const spec: RoundSpec = { durationMs: d.roundMs, burst: BURST, inFlightCap: IN_FLIGHT_CAP, drainMs: d.drainMs };
+      await load.round({ ...spec, durationMs: d.warmupMs });
+      await Promise.all(hubs.map((h) => h.rpc.call('profile-start', {}, 5000)));
+      const r = await load.round({ ...spec, durationMs: 2 * d.roundMs });
+      const files = hubs.map((h) => join(dir, `${s.path}-${h.name}.cpuprofile`));
+      await Promise.all(hubs.map((h, i) => h.rpc.call('profile-stop', { path: files[i] }, CALL_MS)));
+      const sums = files.map((f) => summarizeCpuProfile(f, 1000));
+      out.push({
+        path: s.path,
+        delivered: r.delivered,
+        files: sums.map((x) => new Map(x.files.map((e) => [e.name, e.selfMs]))),
+        busyMs: sums.map((x) => x.busyMs),
+      });
+    } finally {
+      await c.close();
+    }
+  }
+  return out;
 }
 
 // ---- failover ---------------------------------------------------------------------------------
@@ -423,13 +499,26 @@ function throughputTable(results: readonly ScenarioResult[]): Table {
         ms(median(x.peak.map((y) => y.p99Ms))),
         formatCount(sum(x.peak.map((y) => y.lost))),
         formatCount(sum(x.peak.map((y) => y.duplicates))),
-        pct(median(x.peakCpu)),
+        pct(median(x.peakCpu.map((c) => c.hubPct))),
+        p === 'direct' ? '–' : pct(median(x.peakCpu.map((c) => c.natsPct))),
+        `${median(x.peakCpu.map((c) => c.usPerDelivery)).toFixed(1)} µs`,
       ]);
     }
   }
   return {
     title: 'Full speed: deliveries per second (median of rounds)',
-    headers: ['scenario', 'path', 'delivered/s', 'p50', 'p99', 'lost', 'duplicates', 'broker CPU'],
+    headers: [
+      'scenario',
+      'path',
+      'delivered/s',
+      'p50',
+      'p99',
+      'lost',
+      'duplicates',
+      'hub CPU',
+      'nats-server CPU',
+      'broker CPU per delivery',
+    ],
     rows,
   };
 }
@@ -472,6 +561,38 @@ function ratioTable(results: readonly ScenarioResult[]): Table {
       formatRatio(p99(r, 'backbone') / p99(r, 'direct')),
     ]),
   };
+}
+
+function profileTables(profiles: readonly HubProfile[]): Table[] {
+  if (profiles.length === 0) return [];
+  const perDelivery = (p: HubProfile, i: number, file: string) =>
+    ((p.files[i]!.get(file) ?? 0) * 1000) / Math.max(1, p.delivered);
+  const total = new Map<string, number>();
+  for (const p of profiles) {
+    for (const [i, m] of p.files.entries()) {
+      for (const f of m.keys()) {
+        if (f === '(idle)' || f === '(program)') continue;
+        total.set(f, (total.get(f) ?? 0) + perDelivery(p, i, f));
+      }
+    }
+  }
+  const top = [...total.entries()]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, PROFILE_FILES)
+    .map(([f]) => f);
+  const us = (x: number) => `${x.toFixed(2)} µs`;
+  const cells = (f: (p: HubProfile, i: number) => number) => profiles.flatMap((p) => [0, 1].map((i) => us(f(p, i))));
+  return [
+    {
+      title:
+        "Where the hubs' CPU goes, 1→1 at full speed (V8 sampling profiler): self time per delivered message, by file",
+      headers: ['file', ...profiles.flatMap((p) => [`${p.path}: publisher's hub`, `${p.path}: subscriber's hub`])],
+      rows: [
+        ['all (busy)', ...cells((p, i) => (p.busyMs[i]! * 1000) / Math.max(1, p.delivered))],
+        ...top.map((file) => [file, ...cells((p, i) => perDelivery(p, i, file))]),
+      ],
+    },
+  ];
 }
 
 function killTable(trials: readonly KillTrial[]): Table {
@@ -612,6 +733,7 @@ async function run(ctx: SectionContext): Promise<SectionReport> {
   let kills: KillTrial[] = [];
   let cuts: CutTrial[] = [];
   let leases: LeaseTrial[] = [];
+  let profiles: HubProfile[] = [];
   const loadBefore = loadavg()[0]!;
   let loadAfter = NaN;
   try {
@@ -632,11 +754,12 @@ async function run(ctx: SectionContext): Promise<SectionReport> {
     }
     const natsPids = () => c.servers.map((s) => s.pid).filter((p): p is number => p !== undefined);
     const setups: PathSetup[] = [
-      { path: 'backbone', hubs: bb, brokerPids: () => [...bb.map((h) => h.child.pid), ...natsPids()] },
-      { path: 'direct', hubs: direct, brokerPids: () => direct.map((h) => h.child.pid) },
+      { path: 'backbone', hubs: bb, hubPids: () => bb.map((h) => h.child.pid), natsPids },
+      { path: 'direct', hubs: direct, hubPids: () => direct.map((h) => h.child.pid), natsPids: () => [] },
     ];
     for (const n of [1, 3]) results.push(await runScenario(ctx, setups, n, d));
     loadAfter = loadavg()[0]!;
+    profiles = await profileHubs(ctx, procs, setups, d);
     kills = await killTrials(ctx, c, bb, d);
     cuts = await cutTrials(ctx, bb, d);
     leases = await leaseTrials(ctx, c, d);
@@ -648,6 +771,7 @@ async function run(ctx: SectionContext): Promise<SectionReport> {
     throughputTable(results),
     rateTable(results),
     ratioTable(results),
+    ...profileTables(profiles),
     killTable(kills),
     cutTable(cuts),
     leaseTable(leases),
@@ -678,8 +802,9 @@ function methodNotes(d: Durations): string[] {
       'as lost and repeats as duplicates per (origin, sequence). Per scenario both paths are warmed up, then run ' +
       `interleaved for ${d.rounds} round(s) of ${d.roundMs} ms (the starting path alternating); the ratio is the ` +
       'median of per-round ratios. The rate-limited pass runs both paths at half the lower of the two peaks, ' +
-      `${d.rateRounds} round(s) each: its p99 and its loss are the steady-state figures. Broker CPU: hub processes ` +
-      '(and for the backbone the three nats-servers) over the round; 100% is one core.',
+      `${d.rateRounds} round(s) each: its p99 and its loss are the steady-state figures. CPU: the three hub processes, ` +
+      'and the three nats-servers, over the round (100% is one core); per delivery: both together over the messages ' +
+      'delivered in the round.',
     'Reading the figures: with the in-flight window a path delivers at most window ÷ latency, and every process on ' +
       'a message’s way waits for a core: across hubs the backbone puts four processes in a row (hub, nats-server, ' +
       'nats-server, hub) where direct peerings put two, on 2 cores shared with the rest of the machine (see the load ' +
