@@ -295,3 +295,52 @@ suite(`multi-host over network namespaces${reason ? ` [skipped: ${reason}]` : ''
     console.log(`multihost logs: ${report.join('; ')}`);
   });
 });
+
+/** Why namespaces cannot be made here, or undefined (the refusal tests need no nats-server or build). */
+function noNamespaces(): string | undefined {
+  const r = missing();
+  return r?.startsWith('needs root') || r?.startsWith('unshare') ? r : undefined;
+}
+const nsReason = noNamespaces();
+const nsSuite = nsReason === undefined || process.env.CI ? describe : describe.skip;
+
+nsSuite(`netns-multihost.sh refuses to run unless isolated${nsReason ? ` [skipped: ${nsReason}]` : ''}`, () => {
+  /**
+   * Runs the script's inner half (as if re-executed) in a throwaway network and mount namespace
+   * prepared by `setup`: nothing it could do there reaches the machine.
+   */
+  function inner(setup: string, outer: string): { code: number; stderr: string } {
+    if (nsReason !== undefined) throw new Error(`${nsReason}; on CI this test must run`);
+    const cmd = `${setup}; ISOBROKER_MH_INSIDE=1 ISOBROKER_MH_OUTER_NETNS=${outer} bash ${SCRIPT} check`;
+    try {
+      execFileSync('unshare', ['--net', '--mount', '--propagation', 'private', 'bash', '-c', cmd], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+        timeout: 30_000,
+      });
+      return { code: 0, stderr: '' };
+    } catch (e) {
+      const err = e as { status: number | null; stderr: Buffer };
+      return { code: err.status ?? -1, stderr: err.stderr.toString() };
+    }
+  }
+
+  it('in the network namespace it was started from', () => {
+    const r = inner('true', '$(readlink /proc/self/ns/net)');
+    expect(r.code).toBe(3);
+    expect(r.stderr).toContain('refusing: not in a network namespace of its own');
+  });
+
+  it('with a default route', () => {
+    const veth =
+      'ip link add vta type veth peer name vtb && ip addr add 10.213.1.1/24 dev vta && ip link set vta up && ip link set vtb up';
+    const r = inner(`${veth} && ip route add default via 10.213.1.2`, 'another');
+    expect(r.code).toBe(3);
+    expect(r.stderr).toContain('refusing: this namespace has IPv4 routes: default via 10.213.1.2');
+  });
+
+  it('with a link besides lo', () => {
+    const r = inner('ip link add vta type veth peer name vtb', 'another');
+    expect(r.code).toBe(3);
+    expect(r.stderr).toContain('refusing: this namespace has links other than lo');
+  });
+});
