@@ -55,6 +55,7 @@ import { MemoryLeaseKv, MemoryNats, NatsBackbone, linkBackbone, type MemoryNatsC
 import { decodeValue, idFromBytes } from '../../src/internal.js';
 import type { StoreMessage } from '../../src/store/store-protocol.js';
 import { Rng, SimClock, SimNetwork, type SimFaults } from '../support/sim-network.js';
+import { simEndpoints } from '../support/sim-endpoints.js';
 
 /**
  * `backbone`: most endpoints attach to one in-memory NATS (each its own host), one or two others
@@ -771,7 +772,10 @@ async function simulate(sc: Scenario): Promise<Outcome> {
       masters.push(mm);
       const shadow = new Map<string, [Data, Data]>();
       for (const [k, v] of masterEntries(mm)) shadow.set(toText(k), [k, v]);
-      shadows.set(mm, follow(shadow, (fn) => mm.onChange(fn)));
+      shadows.set(
+        mm,
+        follow(shadow, (fn) => mm.onChange(fn)),
+      );
       mm.onChange((ev) => {
         if (ev.type === 'insert' && ev.key.type === 'string' && ev.key.value.startsWith('uniq/'))
           inserted.add(ev.key.value);
@@ -1140,7 +1144,13 @@ describe('store convergence on a simulated faulty network', () => {
   for (const topology of TOPOLOGIES) {
     for (const seed of seedsToRun()) {
       it(`${topology} seed ${seed}`, { timeout: SIM_TIMEOUT_MS }, async () => {
-        const out = await simulate(scenario(topology, seed));
+        const sc = scenario(topology, seed);
+        const out = await simulate(sc).catch((err: unknown) => {
+          throw new Error(
+            `${topology} seed ${seed} threw: ${err instanceof Error ? err.message : String(err)}\nscenario: ${describeScenario(sc)}`,
+            { cause: err },
+          );
+        });
         if (process.env.SIM_SUMMARY) console.log(`${topology} seed ${seed}: ${out.summary}`);
         if (out.problems.length > 0) expect.fail(out.report);
       });
@@ -1542,6 +1552,77 @@ describe('minimised failures found by the seeds (each names the bug it pins down
       expect(lost.hit()).toBe(true);
       expect(inc.state).not.toBe('pending');
       expect(toText(d.master.get('c'))).toBe('1');
+    });
+  });
+});
+
+describe('minimised failures found by the backbone seeds (skipped until fixed: each names its owner)', () => {
+  it.skip('two backbone members also peered natively do not announce each other their own interest', async () => {
+    // Found by backbone seeds with ep0 and ep1 also peered natively and a master restart: the
+    // restarted master is refused with master_exists ("already exists in the network"). A member
+    // announces to its native peers what the backbone wants (the union of the other members'
+    // heartbeat filters), and that includes the native peer's own interest when the peer is a
+    // member too: ep1, subscribed to nothing, announces ep0's `x/` back to ep0. So ep0 routes
+    // x/ messages natively to ep1 as well, and createMaster on ep0 finds its own closed master's
+    // topic in ep1's filter until ep1 hears of the change over the backbone (during a partition:
+    // until it heals). Without the backbone, ep1 announces nothing and the restart works.
+    // Owner: src/endpoint/overlay.ts / backbone-link.ts (split horizon for interest).
+    const s = simEndpoints(2);
+    const nats = new MemoryNats({ timers: s.clock });
+    try {
+      for (const ep of s.eps)
+        linkBackbone(
+          ep,
+          new NatsBackbone(nats.connect({ name: ep.name, noEcho: true, host: ep.name }), { timers: s.clock }),
+        );
+      await s.until(() => s.eps.every((e) => e.backbone!.stats().endpoints === 1), 5000, 'presence');
+      s.eps[1]!.peer(s.url(0)).catch(() => undefined);
+      await s.until(() => s.eps[0]!.reachable().some((r) => r.name === 'ep1'), 5000, 'the native peering');
+      s.eps[0]!.subscribe('x/', () => undefined);
+      const first = await createMaster(s.eps[0]!, STORE, { timers: s.clock });
+      await s.run(1000);
+      expect(s.eps[0]!.reachable().find((r) => r.name === 'ep1')?.filter).not.toContain('x/');
+      first.close();
+      await s.run(1);
+      const again = await createMaster(s.eps[0]!, STORE, { timers: s.clock });
+      again.close();
+    } finally {
+      await s.close();
+      await nats.close();
+    }
+  });
+
+  it.skip('a clone whose Attach was lost attaches again while the master keeps writing', async () => {
+    // Found by backbone seed 115 (SIM_SEEDS=115): after the heal, presence of the master's member
+    // timed out at the clone's member (its heartbeats had been lost in a partition), so the
+    // clone lost its route to the master for a moment, went stale and attached, and that Attach
+    // was lost. The master's broadcasts kept arriving, each one right after the clone's seq:
+    // CloneCore.onMessage counts such an Update as progress of the delta it waits for (deltaNext,
+    // deltaProgress; it even sends a DeltaAck for it), so tick() finds the delta "streaming" and
+    // never sends the Attach again while the master writes (SNAPSHOT_STALL_MS, 10 s, after the
+    // last write). The clone stays stale, its copy frozen (the broadcasts are buffered), for as
+    // long as the master is busy. Owner: src/store/clone.ts.
+    await withDuo({}, async ({ clock, net, master, clone }) => {
+      let attachLost = false;
+      let n = 0;
+      const write = (): void => {
+        if (n >= 60) return;
+        void master.put(`w${n}`, count(n++));
+        clock.setTimeout(write, 50);
+      };
+      net.dropWhere((topic, bytes) => {
+        const m = storeFields(topic, bytes);
+        if (!attachLost && m?.kind === 3) {
+          // The clone's Attach is lost; from now on the master writes every 50 ms for 3 s.
+          attachLost = true;
+          clock.setTimeout(write, 0);
+          return true;
+        }
+        return !attachLost && m?.kind === 9; // heartbeats lost until then: the clone goes stale
+      });
+      const synced = await clock.runUntil(() => attachLost && clone.status === 'in-sync', 2500);
+      expect(attachLost).toBe(true);
+      expect({ synced, status: clone.status }).toEqual({ synced: true, status: 'in-sync' });
     });
   });
 });
