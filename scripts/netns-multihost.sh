@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Multi-host on one machine (issue 14): "hosts" as network namespaces INSIDE this script's own
 # network, mount and PID namespaces, joined by veth pairs to a bridge on the private test subnet
-# 10.213.0.0/24. Each host runs a nats-server (routes to the others), a hub endpoint and cluster
-# nodes (test/multihost/host.mjs); a partition takes one host's link down, a heal brings it up.
+# 10.213.0.0/24. Each host runs a nats-server (routes to the others), a hub (`isobroker hub
+# --backbone` on its host's server), and test/multihost/host.mjs: cluster nodes (manager, proxies,
+# workers, loggers), an in-process hub endpoint, a client of the hub. A partition takes one host's
+# link down (the switch side of its veth pair), a heal brings it up.
 #
 # Usage (root):  scripts/netns-multihost.sh check                 build the hosts, probe them with TCP, tear down
 #                scripts/netns-multihost.sh partition --out DIR   the partition scenario (test/multihost/scenario.mjs)
@@ -34,7 +36,7 @@ die() {
 
 mode=${1:-}
 [[ $mode == check || $mode == partition ]] || {
-  sed -n '8,11p' "${BASH_SOURCE[0]}" | sed 's/^# //' >&2
+  sed -n '/^# Usage/,/^# Needs/p' "${BASH_SOURCE[0]}" | sed 's/^# //' >&2
   exit 2
 }
 shift
