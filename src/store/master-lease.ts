@@ -17,7 +17,7 @@ import { numberOption } from '../util/options.js';
 import { systemTimers, type Timers } from '../util/timers.js';
 
 /** Default lease time to live, ms: a master cut off from the bucket steps down after this long. */
-export const DEFAULT_LEASE_TTL = 6000;
+export const DEFAULT_LEASE_TTL = 15_000;
 
 /** Who holds a store's lease, as the bucket says. */
 export interface LeaseHolder {
@@ -41,7 +41,7 @@ export interface MasterLeaseOptions {
   readonly endpointId: string;
   /** The claiming endpoint's name, shown to whoever finds the lease taken. @default the id */
   readonly name?: string;
-  /** Lease time to live, ms (keep it at the bucket's TTL). @default 6000 */
+  /** Lease time to live, ms (keep it at the bucket's TTL; JetStream elects a new stream leader in 4–10 s, so at least 15 s there). @default 15000 */
   readonly ttl?: number;
   /** Renewal period, ms (below `ttl`). @default ttl / 3 */
   readonly renewInterval?: number;
@@ -316,22 +316,48 @@ export class MasterLease {
         },
         (err: unknown) => {
           if (this.st !== 'held' || this.fence !== epoch) return;
-          if (errorCode(err) === 'wrong_revision') {
-            this.lose(
-              new StoreError(
-                'master_exists',
-                `lease of store '${this.opts.store}' was taken over (epoch ${epoch} superseded)`,
-                { cause: err },
-              ),
-            );
-            return;
-          }
+          if (errorCode(err) === 'wrong_revision') return this.checkStillOurs(epoch, err);
           this.events.emit('renewFailed', unavailable(this.opts.store, 'renewal', err));
         },
       )
       .finally(() => {
         this.inFlight = undefined;
       });
+  }
+
+  /**
+   * A renewal refused for its revision: either someone else holds the key now, or our previous
+   * renewal was stored but its reply was lost (the key moved on under our own claim). The entry
+   * tells which; only the first loses the lease.
+   */
+  private async checkStillOurs(epoch: number, cause: unknown): Promise<void> {
+    let entry: LeaseEntry | undefined;
+    try {
+      entry = await this.kv.get(this.key);
+    } catch (err) {
+      if (this.st === 'held' && this.fence === epoch)
+        this.events.emit('renewFailed', unavailable(this.opts.store, 'renewal', err));
+      return;
+    }
+    if (this.st !== 'held' || this.fence !== epoch) return;
+    const holder = entry && parseHolder(entry);
+    if (entry && holder?.endpointId === this.opts.endpointId && holder.epoch === epoch) {
+      this.revision = entry.revision;
+      // When that write happened is unknown: renew again at once, and its answer sets the deadline.
+      this.timers.setTimeout(() => {
+        if (this.st === 'held' && this.fence === epoch) this.renew();
+      }, 0);
+      return;
+    }
+    this.lose(
+      new StoreError(
+        'master_exists',
+        `lease of store '${this.opts.store}' was taken over (epoch ${epoch} superseded)`,
+        {
+          cause,
+        },
+      ),
+    );
   }
 
   private lose(reason: StoreError): void {

@@ -54,7 +54,7 @@ export interface WriteOptions {
  */
 export interface MasterLeaseConfig {
   readonly kv: LeaseKv;
-  /** ms; keep it at the bucket's TTL. @default 6000 */
+  /** ms; keep it at the bucket's TTL (at least 15 s on JetStream: a stream leader election takes 4–10 s). @default 15000 */
   readonly ttl?: number;
   /** ms, below `ttl`. @default ttl / 3 */
   readonly renewInterval?: number;

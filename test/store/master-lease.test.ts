@@ -52,6 +52,29 @@ describe('lease keys', () => {
 });
 
 describe('MasterLease', () => {
+  it('a renewal stored but whose reply was lost does not cost the lease: the next one re-reads the entry', async () => {
+    const { clock, kv } = setup();
+    let loseReplies = 0;
+    // The bucket applies the update, but the answer never comes back (a timeout at the client).
+    const lossy = Object.create(kv) as MemoryLeaseKv;
+    lossy.update = async (key, value, revision) => {
+      const rev = await kv.update(key, value, revision);
+      if (loseReplies-- > 0) throw Object.assign(new Error('timeout'), { code: 'unavailable' });
+      return rev;
+    };
+    const a = new MasterLease({ kv: lossy, store: 'kv', endpointId: 'A', name: 'node-A', timers: clock, ttl: 6000 });
+    const lost: unknown[] = [];
+    a.on('lost', (e) => lost.push(e));
+    const epoch = await settle(clock, a.claim());
+    loseReplies = 1;
+    await clock.run(2100); // one renewal: stored, reply lost
+    await clock.run(2100); // the next: wrong_revision, then the entry still names A at this epoch
+    await clock.run(6000);
+    expect(lost.map((e) => (e as { reason: Error }).reason.message)).toEqual([]);
+    expect(a.state).toBe('held');
+    expect((await settle(clock, currentMaster(kv, 'kv')))?.epoch).toBe(epoch);
+  });
+
   it('claims with create: the revision is the fencing epoch, and the value names the holder', async () => {
     const { clock, kv } = setup();
     await settle(clock, kv.create('store.other', new Uint8Array([1]))); // revisions are bucket-wide
