@@ -585,7 +585,7 @@ function profileTables(profiles: readonly HubProfile[]): Table[] {
   return [
     {
       title:
-        "Where the hubs' CPU goes, 1→1 at full speed (V8 sampling profiler): self time per delivered message, by file",
+        "Where the hubs' time goes, 1→1 at full speed (V8 sampling profiler): sampled self time per delivered message, by file",
       headers: ['file', ...profiles.flatMap((p) => [`${p.path}: publisher's hub`, `${p.path}: subscriber's hub`])],
       rows: [
         ['all (busy)', ...cells((p, i) => (p.busyMs[i]! * 1000) / Math.max(1, p.delivered))],
@@ -809,6 +809,10 @@ function methodNotes(d: Durations): string[] {
       'a message’s way waits for a core: across hubs the backbone puts four processes in a row (hub, nats-server, ' +
       'nats-server, hub) where direct peerings put two, on 2 cores shared with the rest of the machine (see the load ' +
       'above), so here the backbone pays for its hops in latency and throughput alike.',
+    'Profile: one more 1→1 round per path after the measured ones, the V8 profiler running in the publisher’s and ' +
+      'the subscriber’s hub. Its samples are wall time of the main thread: on this loaded machine a socket write that ' +
+      'wakes the receiving process (a nats-server, a leaf) often gives it the core, and the wait is charged to ' +
+      '`writev`/`writeBuffer`; the CPU columns above (from /proc) are CPU time.',
     `Failover: a steady stream (${STEADY_RATE} messages/s, publisher on hub 1, subscriber on hub 2); SIGKILL of the ` +
       "NATS server the publisher's hub uses (odd trials) or the subscriber's hub uses (even trials); the figure is the " +
       'time from the kill to the delivery of the first message published after it. nats.js sees the closed socket at ' +
