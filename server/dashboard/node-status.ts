@@ -2,7 +2,8 @@
  * A cluster node's status for the dashboard: twice a second (`STATS_INTERVAL_MS`) the node
  * publishes `isobroker::node_stats` on `isobroker/stats/<name>` (layout in `shapes.ts`) with its
  * counters, its peers, the busiest topics it published on since the last stats, and every
- * connection with its send queue (from `endpoint.peers()`).
+ * connection with its send queue (from `endpoint.peers()`), and its backbone link when it has one
+ * (state, server, endpoints seen, queue, drops, reconnects, RTT).
  *
  * Topics are counted by a wrapper around the endpoint's `publish` and `publishEncoded`, so that
  * everything the node sends — the demo's events, log writes, store updates — counts: each message
@@ -13,6 +14,8 @@
 import { DEFAULT_LINKS, type Endpoint, type LogRouter, type PeerInfo } from '../../src/index.js';
 import { encodeValue } from '../../src/internal.js';
 import {
+  type BackboneStatus,
+  MAX_BACKBONE_NODES,
   MAX_STATS_CLIENTS,
   MAX_STATS_TOPICS,
   STATS_INTERVAL_MS,
@@ -142,6 +145,30 @@ export function clientsOf(ep: Endpoint): ClientInfo[] {
     });
 }
 
+/** `ep`'s backbone link as the dashboard shows it, undefined without one. */
+export function backboneStatusOf(ep: Endpoint): BackboneStatus | undefined {
+  const link = ep.backbone;
+  const s = link?.stats();
+  if (link === undefined || s === undefined) return undefined;
+  const nodes = link.presence
+    .nodes()
+    .slice(0, MAX_BACKBONE_NODES)
+    .map((n) => n.name);
+  return {
+    nodes,
+    state: s.state,
+    server: s.server ?? '',
+    endpoints: s.endpoints,
+    queued: s.queued,
+    dropped: s.dropped,
+    reconnects: s.reconnects,
+    ...(s.rtt !== undefined ? { rtt: s.rtt } : {}),
+    published: s.published,
+    received: s.batchesIn,
+    wasted: s.wasted,
+  };
+}
+
 /**
  * Starts publishing `ep`'s status every `STATS_INTERVAL_MS` as node `name` of role `role`;
  * returns the stop function.
@@ -168,6 +195,7 @@ export function startNodeStatus(ep: Endpoint, name: string, role: string, router
     const l = router.stats();
     const now = Date.now();
     const topics = counter.take();
+    const bb = backboneStatusOf(ep);
     ep.publish(
       statsTopic(name),
       nodeStatsEvent({
@@ -187,10 +215,11 @@ export function startNodeStatus(ep: Endpoint, name: string, role: string, router
           duplicates: l.duplicates,
         },
         publishedBytes: counter.bytes,
-        drops: drops + l.dropped,
+        drops: drops + l.dropped + (bb?.dropped ?? 0),
         intervalMs: now - last,
         topics,
         clients,
+        ...(bb ? { backbone: bb } : {}),
       }),
     );
     last = now;

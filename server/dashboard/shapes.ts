@@ -125,6 +125,33 @@ export interface ClientInfo {
   readonly drops: number;
 }
 
+/** At most this many backbone node names per stats event. */
+export const MAX_BACKBONE_NODES = 256;
+
+/** A node's NATS backbone link (when one is attached): its state and counters. */
+export interface BackboneStatus {
+  /** `connecting`, `connected`, `disconnected`, `reconnected` or `closed`. */
+  readonly state: string;
+  /** The NATS server connected to (`host:port`), empty when not known. */
+  readonly server: string;
+  /** Other endpoints present on the backbone now. */
+  readonly endpoints: number;
+  /** Names of the cluster nodes present on the backbone now (at most `MAX_BACKBONE_NODES`). */
+  readonly nodes: readonly string[];
+  /** Data messages waiting in the outbound queue (while disconnected). */
+  readonly queued: number;
+  /** Data messages the outbound queue dropped. */
+  readonly dropped: number;
+  readonly reconnects: number;
+  /** Last round trip to the server, ms; undefined before the first measurement. */
+  readonly rtt?: number;
+  /** Data messages handed to the backbone, and NATS messages received (totals). */
+  readonly published: number;
+  readonly received: number;
+  /** Superset mode: batches received that nothing wanted. */
+  readonly wasted: number;
+}
+
 /** The fields of one `node_stats` event. Counters are totals since the node started. */
 export interface NodeStats {
   readonly name: string;
@@ -152,6 +179,8 @@ export interface NodeStats {
   readonly topics?: readonly TopicSample[];
   /** Connections now. */
   readonly clients?: readonly ClientInfo[];
+  /** The backbone link, when the node has one. */
+  readonly backbone?: BackboneStatus;
 }
 
 const str = (d: Data | undefined): string | undefined => (d?.type === 'string' ? d.value : undefined);
@@ -192,7 +221,51 @@ export function nodeStatsEvent(s: NodeStats): Data {
         ]),
       ),
     ),
+    backboneData(s.backbone),
   ]);
+}
+
+/** The backbone as an event argument: an empty vector without one; the RTT in microseconds with a known flag. */
+function backboneData(b: BackboneStatus | undefined): Data {
+  if (!b) return vector([]);
+  return vector([
+    string(b.state),
+    string(b.server),
+    vector(b.nodes.slice(0, MAX_BACKBONE_NODES).map((x) => string(x))),
+    nat(b.endpoints),
+    nat(b.queued),
+    nat(b.dropped),
+    nat(b.reconnects),
+    nat((b.rtt ?? 0) * 1000),
+    count(b.rtt === undefined ? 0 : 1),
+    nat(b.published),
+    nat(b.received),
+    nat(b.wasted),
+  ]);
+}
+
+function readBackbone(d: Data | undefined): BackboneStatus | undefined {
+  const [state, server, names, ...rest] = elems(d) ?? [];
+  const st = str(state);
+  const sv = str(server);
+  const nodes = strings(names);
+  const n = rest.map(num);
+  if (st === undefined || sv === undefined || !nodes || n.length !== 9 || n.some((x) => x === undefined))
+    return undefined;
+  const [endpoints, queued, dropped, reconnects, rttUs, rttKnown, published, received, wasted] = n as number[];
+  return {
+    state: st,
+    server: sv,
+    nodes: nodes.slice(0, MAX_BACKBONE_NODES),
+    endpoints: endpoints!,
+    queued: queued!,
+    dropped: dropped!,
+    reconnects: reconnects!,
+    ...(rttKnown === 1 ? { rtt: rttUs! / 1000 } : {}),
+    published: published!,
+    received: received!,
+    wasted: wasted!,
+  };
 }
 
 function readClient(d: Data): ClientInfo | undefined {
@@ -227,7 +300,7 @@ function readClient(d: Data): ClientInfo | undefined {
 
 /** The arguments of a `node_stats` event, or undefined when they do not have its layout. */
 export function readNodeStats(args: readonly Data[]): NodeStats | undefined {
-  const [name, role, id, peers, published, received, logging, traffic, interval, topics, clients] = args;
+  const [name, role, id, peers, published, received, logging, traffic, interval, topics, clients, backbone] = args;
   const n = str(name);
   const r = str(role);
   const p = num(published);
@@ -266,6 +339,8 @@ export function readNodeStats(args: readonly Data[]): NodeStats | undefined {
   }
   const cs = elems(clients);
   if (cs) out.clients = cs.slice(0, MAX_STATS_CLIENTS).flatMap((c) => readClient(c) ?? []);
+  const bb = readBackbone(backbone);
+  if (bb) out.backbone = bb;
   return out;
 }
 

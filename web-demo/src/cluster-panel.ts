@@ -1,6 +1,6 @@
 /**
  * Cluster mode's live part: subscribes to every node's stats, keeps the cluster state, and drives
- * the totals, topology, rate charts, nodes, topics and clients panels: the topology at most once
+ * the totals, topology, rate charts, nodes, topics, clients and backbone panels: the topology at most once
  * per frame and once a second regardless (so that silent nodes turn down), the charts and tables
  * once a second (uptimes count, charts scroll).
  */
@@ -8,7 +8,7 @@ import type { Endpoint } from 'isobroker';
 import { ClusterState, STATS_TOPIC_PREFIX, nodeStatsOf, readSupervisorStates } from './cluster-state.js';
 import { CLUSTER_JSON_PATH, type ClusterInfo } from './config.js';
 import { frameScheduler } from './dom.js';
-import { ClientsView, NodesView, TopicsView, TotalsView } from './ops-views.js';
+import { BackboneView, ClientsView, NodesView, TopicsView, TotalsView } from './ops-views.js';
 import { RatesView } from './rates-view.js';
 import { TopologyView } from './topology-view.js';
 
@@ -24,6 +24,7 @@ export interface ClusterPanelElements {
   readonly nodes: HTMLTableSectionElement;
   readonly topics: { body: HTMLTableSectionElement; empty: HTMLElement };
   readonly clients: { body: HTMLTableSectionElement; meta: HTMLElement };
+  readonly backbone: { panel: HTMLElement; body: HTMLTableSectionElement; meta: HTMLElement };
 }
 
 export function startClusterPanel(endpoint: Endpoint, info: ClusterInfo, el: ClusterPanelElements): () => void {
@@ -34,6 +35,7 @@ export function startClusterPanel(endpoint: Endpoint, info: ClusterInfo, el: Clu
   const nodes = new NodesView(el.nodes, state);
   const topics = new TopicsView(el.topics.body, el.topics.empty, state);
   const clients = new ClientsView(el.clients.body, el.clients.meta, state);
+  const backbone = new BackboneView(el.backbone, state);
   // The topology follows every change (a node down shows at once); charts and tables, which
   // cost more to draw, follow once a second.
   const slow = (): void => {
@@ -42,6 +44,7 @@ export function startClusterPanel(endpoint: Endpoint, info: ClusterInfo, el: Clu
     nodes.render();
     topics.render();
     clients.render();
+    backbone.render();
   };
   const render = (): void => topology.render();
   const frame = frameScheduler(render);

@@ -1,7 +1,7 @@
 /**
  * What the page knows about the cluster's nodes, from their `isobroker::node_stats` events (layout
  * in `server/dashboard/shapes.ts`) and the launcher's `/cluster.json`: up/down (down after
- * `DOWN_AFTER_MS` of silence), current peers and connections, message and byte rates derived from
+ * `DOWN_AFTER_MS` of silence), current peers and connections, the backbone link, message and byte rates derived from
  * the totals, the busiest topics, drops, and each node's uptime and restarts. Pure state: the
  * views read it, a timer calls `tick`.
  */
@@ -10,6 +10,7 @@ import {
   STATS_TOPIC_PREFIX,
   nodeStatsOf,
   readNodeStats,
+  type BackboneStatus,
   type ClientInfo,
   type NodeStats,
   type TopicSample,
@@ -17,7 +18,7 @@ import {
 import { ROLE_ORDER, type LayoutNode, type Role } from './config.js';
 
 export { STATS_EVENT, STATS_TOPIC_PREFIX, nodeStatsOf, readNodeStats };
-export type { NodeStats };
+export type { BackboneStatus, NodeStats };
 
 /** A node not heard from this long is down. */
 export const DOWN_AFTER_MS = 2000;
@@ -63,6 +64,8 @@ export interface NodeState {
   /** The topic samples of the last `TOPIC_WINDOW_MS`. */
   topics: { t: number; intervalMs: number; topics: readonly TopicSample[] }[];
   clients: readonly ClientInfo[];
+  /** Its NATS backbone link, when it has one (from its latest stats). */
+  backbone: BackboneStatus | undefined;
   /** The launcher's view (`/cluster.json` `nodes`): `failed` when the node cannot start. */
   supervisor: SupervisorState | undefined;
 }
@@ -180,6 +183,7 @@ export class ClusterState {
     n.publishedBytes = bytes;
     n.drops = s.drops ?? n.drops;
     n.clients = s.clients ?? [];
+    n.backbone = s.backbone;
     this.evaluate(now);
     this.changed();
   }
@@ -195,7 +199,13 @@ export class ClusterState {
     let any = false;
     for (const n of this.nodes.values()) {
       const fresh = n.lastSeen !== undefined && now - n.lastSeen < DOWN_AFTER_MS;
-      const listed = n === manager || !managerFresh || !n.inLayout || manager!.peers.includes(n.name);
+      // Over a backbone nodes do not peer: the manager lists them as present on the backbone.
+      const listed =
+        n === manager ||
+        !managerFresh ||
+        !n.inLayout ||
+        manager!.peers.includes(n.name) ||
+        manager!.backbone?.nodes.includes(n.name) === true;
       const up = fresh && listed;
       if (up !== n.up) {
         n.up = up;
@@ -355,6 +365,7 @@ function blank(name: string, role: Role, inLayout: boolean): NodeState {
     history: [],
     topics: [],
     clients: [],
+    backbone: undefined,
     supervisor: undefined,
   };
 }

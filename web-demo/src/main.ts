@@ -83,6 +83,11 @@ async function main(): Promise<void> {
       nodes: byId<HTMLTableSectionElement>('nodes-body'),
       topics: { body: byId<HTMLTableSectionElement>('topics-body'), empty: byId('topics-empty') },
       clients: { body: byId<HTMLTableSectionElement>('clients-body'), meta: byId('clients-meta') },
+      backbone: {
+        panel: byId('backbone-panel'),
+        body: byId<HTMLTableSectionElement>('backbone-body'),
+        meta: byId('backbone-meta'),
+      },
     });
     // The clone loads its IndexedDB copy now and syncs once the peering is up.
     new StoreBrowser(endpoint, cfg.cluster.stores, {

@@ -181,3 +181,50 @@ export class ClientsView {
     });
   }
 }
+
+/**
+ * The backbone panel: each node's NATS backbone link (state, server, endpoints seen, queue, drops,
+ * reconnects, RTT). Hidden while no node reports one.
+ */
+/** The pill colour of a backbone state. */
+const PILL: Record<string, string> = {
+  connected: 'up',
+  connecting: 'starting',
+  reconnected: 'starting',
+  disconnected: 'down',
+  closed: 'down',
+};
+
+export class BackboneView {
+  readonly render: () => void;
+
+  constructor(el: { panel: HTMLElement; body: HTMLTableSectionElement; meta: HTMLElement }, state: ClusterState) {
+    this.render = throttle(TABLE_EVERY_MS, () => {
+      const nodes = ROLE_ORDER.flatMap((r) => state.byRole(r)).filter((n) => n.backbone !== undefined);
+      el.panel.hidden = nodes.length === 0;
+      el.body.replaceChildren(
+        ...nodes.map((n) => {
+          const b = n.backbone!;
+          const st = n.up ? b.state : 'unknown';
+          return h(
+            'tr',
+            { 'data-testid': 'backbone-row', 'data-node': n.name, 'data-state': st },
+            h('td', {}, n.name),
+            h('td', {}, h('span', { class: 'pill', 'data-state': PILL[st] ?? 'down' }, st)),
+            h('td', { class: 'addr', title: b.server }, b.server || '—'),
+            h('td', { class: 'num', title: b.nodes.join(', ') }, String(b.endpoints)),
+            h('td', { class: `num${b.queued > 0 ? ' warn' : ''}` }, compact(b.queued)),
+            h('td', { class: `num${b.dropped > 0 ? ' warn' : ''}` }, compact(b.dropped)),
+            h('td', { class: 'num' }, String(b.reconnects)),
+            h('td', { class: 'num' }, b.rtt === undefined ? '—' : `${b.rtt.toFixed(b.rtt < 10 ? 2 : 0)} ms`),
+            h('td', { class: 'num', title: 'superset mode: batches received that nothing wanted' }, compact(b.wasted)),
+          );
+        }),
+      );
+      const servers = new Set(nodes.map((n) => n.backbone!.server).filter(Boolean)).size;
+      el.meta.textContent = nodes.length
+        ? `${nodes.length} node${nodes.length === 1 ? '' : 's'} on the NATS backbone through ${servers} server${servers === 1 ? '' : 's'}`
+        : '';
+    });
+  }
+}
