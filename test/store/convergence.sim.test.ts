@@ -1,12 +1,21 @@
 /**
  * Seeded convergence of data stores on a simulated faulty network (CONVENTIONS 10).
  *
- * Endpoints in a chain, a ring or a star peer over `SimNetwork`; a master sits on one of them and
- * clones on others. Every clone and the master write at random (every operation, with and
- * without expiry, now and then a clear) while the network delays, reorders between links, cuts,
- * half-opens, partitions, isolates, drops and duplicates, clones join late or restart on their
- * persistence, and the master may restart (on its durable backend, or on a fresh one). Then the
- * faults stop and the network heals, and:
+ * Endpoints in a chain, a ring or a star peer over `SimNetwork`, or (`backbone`) attach to one
+ * in-memory NATS on the same virtual clock, each its own host, with one or two routers behind a
+ * member over `SimNetwork` (the member relays for them) and now and then two members peered
+ * natively too; the backbone partitions hosts, isolates one, cuts a member's connection (its
+ * publishes wait in the client's buffer) and loses messages at random. `lease` runs add a master
+ * lease in an in-memory bucket that loses its quorum, or cuts the master off alone (with or
+ * without its backbone connection): the master steps down and claims the lease again, and in
+ * half of the runs a standby master elsewhere takes over; clones must never take a message of
+ * an older fencing epoch, and the master holding the lease at the end is the one checked.
+ *
+ * A master sits on one of the endpoints and clones on others. Every clone and the master write
+ * at random (every operation, with and without expiry, now and then a clear) while the network
+ * delays, reorders between links, cuts, half-opens, partitions, isolates, drops and duplicates,
+ * clones join late or restart on their persistence, and the master may restart (on its durable
+ * backend, or on a fresh one). Then the faults stop and the network heals, and:
  * - every live clone reaches `in-sync` with exactly the master's contents;
  * - every write promise settled (resolved, or rejected with a StoreError);
  * - no increment was applied twice by one master incarnation, every resolved one was applied,
@@ -15,14 +24,16 @@
  * - each clone's writes were applied in the order it made them;
  * - a putUnique of a key nothing else touches resolves to true exactly when it inserted, and a
  *   write that cannot succeed never resolves;
- * - every change feed (master's and clones') adds up to its store's contents.
+ * - every change feed (master's and clones') adds up to its store's contents;
+ * - on a backbone, every member sees every other again (presence), and with a lease, a master
+ *   holds it and no clone applied a message of an older fencing epoch.
  *
  * Everything runs on virtual time from one seed: a failure prints the command that replays it.
  * `SIM_SEED=n` runs one seed; `SIM_SEEDS=200` or `SIM_SEEDS=1000-1199` runs many; `SIM_HARSH=3`
  * triples every fault rate and the length of the chaos; `SIM_TRACE=file` writes the full trace
  * of every store message of a run to `file` (`{run}` in it becomes the topology and seed, e.g.
- * `SIM_TRACE=/tmp/sim-{run}.log`); `SIM_SUMMARY=1` prints what happened in every run. The last section holds minimal reproductions of what the
- * seeds found, one per bug.
+ * `SIM_TRACE=/tmp/sim-{run}.log`); `SIM_SUMMARY=1` prints what happened in every run. The last
+ * sections hold minimal reproductions of what the seeds found, one per bug.
  */
 import { writeFileSync } from 'node:fs';
 import { describe, expect, it, vi } from 'vitest';
@@ -999,7 +1010,16 @@ async function simulate(sc: Scenario): Promise<Outcome> {
     net.heal();
     chaos?.heal();
     const settledAt = t();
+    /** Members that do not see every other member on the backbone (presence). */
+    const unseen = (): string[] =>
+      bb
+        ? eps
+            .slice(0, bb.members)
+            .filter((e) => e.backbone!.stats().endpoints !== bb.members - 1)
+            .map((e) => `${e.name} sees ${e.backbone!.stats().endpoints} of ${bb.members - 1}`)
+        : [];
     const converged = (): boolean =>
+      unseen().length === 0 &&
       writes.every((w) => w.state !== 'pending') &&
       current().leaseState?.held !== false &&
       live().every(
@@ -1026,6 +1046,7 @@ async function simulate(sc: Scenario): Promise<Outcome> {
       if (fed.length > 0)
         problems.push(`${x.name}'s change feed does not add up to its contents: ${fed.slice(0, 5).join('; ')}`);
     }
+    for (const u of unseen()) problems.push(`after the heal, on the backbone, ${u} other members`);
     if (m.leaseState && !m.leaseState.held)
       problems.push(`the master does not hold its lease after the heal (epoch ${m.leaseState.epoch})`);
     const mfed = diff(want, [...shadows.get(m)!.values()].sort(byKey));
