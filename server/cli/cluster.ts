@@ -31,6 +31,14 @@ import {
   untilSignal,
 } from './args.js';
 
+import {
+  BACKBONE_OPTIONS,
+  backboneFromFlags,
+  backboneFromLayout,
+  describeBackbone,
+  withBackbone,
+  type BackboneConfig,
+} from './backbone.js';
 import { PolicyFileError, demoClusterAuth, policyClusterAuth, type ClusterAuth } from '../cluster/auth.js';
 import { startDashboardServer, type NodeStatus } from '../dashboard/server.js';
 import type { TokenReply, TokenRequest } from '../cluster/node.js';
@@ -52,7 +60,7 @@ export function restartDelay(failedStarts: number): number {
 export const CLUSTER_COMMAND = defineCommand({
   name: 'cluster',
   synopsis:
-    '[--layout FILE] [--dir DIR] [--demo] [--http HOST:PORT] [--format tsv|json] [--policy FILE --key-file FILE [--kid KID]]',
+    '[--layout FILE] [--dir DIR] [--demo] [--http HOST:PORT] [--format tsv|json] [--policy FILE --key-file FILE [--kid KID]] [--backbone URLS [--backbone-namespace NS] [--backbone-separator /|.]]',
   description: `
 Starts every node of a layout on this machine as a child process (like zeekctl deploy), prints a
 status line as each comes up, restarts a node that crashes, serves the dashboard, and stops
@@ -63,7 +71,10 @@ a doubling delay up to ${MAX_RESTART_DELAY_MS / 1000} s. Nodes stop on their own
 Auth: with --policy every node enforces that policy, and the launcher mints each node a token
 (its role, node claim = its name) and the dashboard page short-lived ones (role dashboard),
 signing with --key-file. --demo without --policy runs with auth on too: a fresh secret and a
-demo policy are made at start in a private temporary directory, removed when the launcher stops.`,
+demo policy are made at start in a private temporary directory, removed when the launcher stops.
+
+Backbone: --backbone (or the layout's "backbone": {"servers": [...], "namespace"}) makes every
+node join the NATS backbone instead of peering: nodes are up while backbone presence lists them.`,
   options: {
     layout: {
       type: 'string',
@@ -122,12 +133,14 @@ demo policy are made at start in a private temporary directory, removed when the
       help: 'the policy key id of --key-file',
       check: checkNonEmpty,
     },
+    ...BACKBONE_OPTIONS,
   },
   validate: (v) => {
     if (v.policy !== undefined && v['key-file'] === undefined)
       throw new UsageError("--policy needs --key-file (the launcher mints the nodes' tokens)");
     if (v.policy === undefined && v['key-file'] !== undefined) throw new UsageError('--key-file needs --policy');
     if (v.kid !== undefined && v['key-file'] === undefined) throw new UsageError('--kid needs --key-file');
+    backboneFromFlags(v);
   },
 });
 
@@ -139,11 +152,13 @@ export function dashboardOrigins(host: string, port: number): string[] {
   return [`http://${h}:${port}`];
 }
 
-/** Reads and checks a layout file; every problem is a usage error naming the flag. */
-export function loadLayout(file: string, flag = '--layout'): ClusterLayout {
+/** Reads and checks a layout file (its `backbone` key too); every problem is a usage error naming the flag. */
+export function loadLayout(file: string, flag = '--layout'): ClusterLayout & { readonly backbone?: BackboneConfig } {
   const text = readOptionFile(file, flag);
   try {
-    return parseLayout(JSON.parse(text));
+    const json: unknown = JSON.parse(text);
+    const backbone = backboneFromLayout(json);
+    return { ...parseLayout(json), ...(backbone ? { backbone } : {}) };
   } catch (err) {
     throw new UsageError(
       `${flag}: ${JSON.stringify(file)} is not a valid layout: ${err instanceof Error ? err.message : String(err)}`,
@@ -189,7 +204,11 @@ export async function runCluster(argv: readonly string[]): Promise<number> {
   // Everything is checked before anything starts: no node, no directory, no port.
   const v = parseOrMeta(CLUSTER_COMMAND, argv);
   if (!v) return EXIT.ok;
-  const layout = v.layout ? loadLayout(v.layout) : defaultLayout();
+  // --backbone takes the place of the layout's backbone key.
+  const layout = withBackbone<ClusterLayout & { readonly backbone?: BackboneConfig }>(
+    v.layout ? loadLayout(v.layout) : defaultLayout(),
+    backboneFromFlags(v),
+  );
   if (!layout.nodes.some((n) => n.role === 'manager')) throw new UsageError('--layout: the layout has no manager node');
   const dir = resolve(v.dir);
   const { host: httpHost, port: httpPort } = parseHostPort(v.http, '--http');
@@ -221,7 +240,7 @@ export async function runCluster(argv: readonly string[]): Promise<number> {
 
 async function supervise(
   v: ClusterValues,
-  layout: ClusterLayout,
+  layout: ClusterLayout & { readonly backbone?: BackboneConfig },
   dir: string,
   httpHost: string,
   httpPort: number,
@@ -372,6 +391,7 @@ async function supervise(
         ? 'auth on: a fresh demo secret and policy (removed at exit); every node and the dashboard hold tokens'
         : `auth on: policy ${v.policy}; every node and the dashboard hold tokens`,
     );
+  if (layout.backbone) say(`nodes join the ${describeBackbone(layout.backbone)} (no peerings between them)`);
   for (const c of children) start(c);
   say(`dashboard ${dashboard.url}`);
 

@@ -42,6 +42,13 @@ import { startDemo } from './demo.js';
 import { PolicyFileError, openHubSecurity, policyErrorLines, type HubSecurity } from '../cli/hub-auth.js';
 import { tailingWriter } from '../dashboard/log-tail.js';
 import { startNodeStatus } from '../dashboard/node-status.js';
+import {
+  backboneFromLayout,
+  describeBackbone,
+  startBackbone,
+  type BackboneConfig,
+  type RunningBackbone,
+} from '../cli/backbone.js';
 
 export { STATS_EVENT, STATS_INTERVAL_MS, statsTopic } from '../dashboard/shapes.js';
 /** A node whose launcher is gone stops within this (ms), even if a clean stop hangs. */
@@ -143,14 +150,16 @@ function nodeTokenSource(file: string | undefined, fromLauncher: boolean): (() =
     });
 }
 
-export function readLayout(file: string): ClusterLayout {
+/** Reads a layout file: the layout, and its `backbone` key when it has one. */
+export function readLayout(file: string): ClusterLayout & { readonly backbone?: BackboneConfig } {
   let json: unknown;
   try {
     json = JSON.parse(readFileSync(file, 'utf8'));
   } catch (err) {
     throw new UsageError(`cannot read layout ${file}: ${err instanceof Error ? err.message : String(err)}`);
   }
-  return parseLayout(json);
+  const backbone = backboneFromLayout(json);
+  return { ...parseLayout(json), ...(backbone ? { backbone } : {}) };
 }
 
 export async function runNode(argv: readonly string[]): Promise<number> {
@@ -194,6 +203,38 @@ export async function runNode(argv: readonly string[]): Promise<number> {
     );
   const ep = new Endpoint({ name: spec.name, role: spec.role });
   ep.on('error', (e) => log(`error ${e.code}: ${e.message}${e.context ? ` (${e.context})` : ''}`));
+  // With a backbone, the node joins it before the cluster node starts: membership then follows
+  // backbone presence (no peerings). A NATS system that cannot be reached is said once and
+  // retried; the node is ready once attached.
+  let backbone: RunningBackbone | undefined;
+  if (layout.backbone) {
+    backbone = startBackbone(ep, layout.backbone, {
+      name: `isobroker node ${spec.name}`,
+      nodes: [{ name: spec.name, role: spec.role, id: ep.id }],
+      log,
+      warn: log,
+    });
+    const stopped = untilSignal();
+    let why: string | undefined;
+    try {
+      why = await Promise.race([backbone.attached.then(() => undefined), launcherGone, stopped]);
+    } catch (err) {
+      why = `cannot join the backbone: ${err instanceof Error ? err.message : String(err)}`;
+      await backbone.close();
+      await ep.close();
+      await security.close();
+      throw new FatalError(`node ${spec.name} ${why}`);
+    } finally {
+      stopped.cancel();
+    }
+    if (why !== undefined) {
+      log(`${why}: stopping before the backbone answered`);
+      await backbone.close();
+      await ep.close();
+      await security.close();
+      return why === 'launcher gone' ? 1 : 0;
+    }
+  }
   const node = new ClusterNode(ep, layout, spec.name, getToken ? { getToken } : undefined);
   node.on('nodeUp', ({ name }) => log(`node up: ${name}`));
   node.on('nodeDown', ({ name }) => log(`node down: ${name}`));
@@ -231,6 +272,8 @@ export async function runNode(argv: readonly string[]): Promise<number> {
     await writer?.close().catch(() => undefined);
     metrics?.close();
     await metricsServer?.close();
+    // A bye on the backbone, then the NATS connection closes.
+    await backbone?.close();
     await ep.close();
     await security.close();
   };
@@ -298,7 +341,8 @@ export async function runNode(argv: readonly string[]): Promise<number> {
     ? startDemo({ node, router, knownHosts: clones[0], services: tables[0], seed: Number(v.seed) })
     : undefined;
 
-  process.stdout.write(`isobroker node ${spec.name} (${spec.role}) ready: ${listener.url}\n`);
+  const bb = layout.backbone ? `; ${describeBackbone(layout.backbone)}: connected to ${backbone?.server() ?? '?'}` : '';
+  process.stdout.write(`isobroker node ${spec.name} (${spec.role}) ready: ${listener.url}${bb}\n`);
   const signal = untilSignal();
   const sig = await Promise.race([signal, launcherGone]);
   signal.cancel();
