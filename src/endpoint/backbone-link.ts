@@ -20,9 +20,8 @@ import {
   type PresenceStore,
 } from '../backbone/control.js';
 import { PresenceTracker } from '../backbone/presence.js';
-import type { Backbone, BackboneState, BackboneStats } from '../backbone/types.js';
+import type { Backbone, BackboneState } from '../backbone/types.js';
 import { InterestTable, boundFilter, normalizeInterest, type FilterBounds } from './interest.js';
-import type { Overlay } from './overlay.js';
 import type { Endpoint } from './endpoint.js';
 import {
   backboneAttachHooks,
@@ -170,6 +169,7 @@ export class BackboneLink implements BackboneLinkApi {
     if (this.detached) return;
     this.heartbeat('bye');
     this.detached = true;
+    this.host.clearLink(this);
     if (this.timer !== undefined) this.host.timers.clearTimeout(this.timer);
     this.timer = undefined;
     this.host.overlay.setBackbone(undefined);

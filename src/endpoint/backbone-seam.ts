@@ -47,6 +47,8 @@ export interface EndpointBackboneSeam {
   readonly overlay: Overlay;
   /** Makes and records the link (throws, making nothing, when closed or already linked). */
   setLink<T extends BackboneLinkApi>(make: () => T): T;
+  /** Forgets `link` if it is the one recorded (it detached itself). */
+  clearLink(link: BackboneLinkApi): void;
 }
 
 /**

@@ -186,6 +186,9 @@ export class Endpoint {
         this.backboneLink = link;
         return link;
       },
+      clearLink: (link) => {
+        if (this.backboneLink === link) this.backboneLink = undefined;
+      },
     });
   }
 

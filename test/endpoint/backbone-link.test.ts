@@ -131,6 +131,13 @@ describe('endpoints on a backbone', () => {
     expect(b.backbone).toBeUndefined();
     await until(present(a, 0), 5000, 'b gone at a after its bye');
     expect(a.backbone!.presence.isPresent(b.id)).toBe(false);
+    // Detached through its link, a backbone can be attached again.
+    const link = linkBackbone(b, new NatsBackbone(w.nats.connect({ name: 'b2', noEcho: true, host: 'b' })));
+    await until(present(a, 1), 5000, 'b back at a');
+    await link.detach();
+    expect(b.backbone).toBeUndefined();
+    linkBackbone(b, new NatsBackbone(w.nats.connect({ name: 'b3', noEcho: true, host: 'b' })));
+    await until(present(a, 1), 5000, 'b back again at a');
   });
 
   it('a forged or broken frame on a data subject is counted and reported, and traffic goes on', async () => {
