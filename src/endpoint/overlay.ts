@@ -303,20 +303,20 @@ export class Overlay {
     const leaves = this.leaves.size > 0 ? this.leaves.match(topic) : NONE;
     const ups = this.uplinks.size > 0 ? this.uplinks.match(topic) : NONE;
     const bb = this.backbone;
-    const toBackbone = bb !== undefined && bb.wants(topic);
+    const toBackbone = bb?.wants(topic) === true;
     if (hops.length === 0 && leaves.length === 0 && ups.length === 0 && !toBackbone) return;
     const valueBytes = typeof value === 'function' ? value() : value;
     const encoded = encodeDataMessage(topic, this.selfBytes, this.nextSeq(), this.cfg.ttl, valueBytes);
     for (const hop of hops) if (bb === undefined || !bb.isMember(hop)) this.routerPeers.get(hop)?.sendData(encoded);
     for (const s of leaves) if (!s.access?.filtered || s.access.mayReceive(topic, valueBytes)) s.sendData(encoded);
     for (const s of ups) s.sendData(encoded);
-    if (toBackbone) bb.send(topic, encoded);
+    if (toBackbone) bb!.send(topic, encoded);
   }
 
   /** True when some peer (router, leaf, hub, or an endpoint on the backbone) wants `topic`. */
   hasRoute(topic: string): boolean {
     return (
-      (this.backbone !== undefined && this.backbone.wants(topic)) ||
+      this.backbone?.wants(topic) === true ||
       this.router.routes(topic).length > 0 ||
       (this.leaves.size > 0 && this.leaves.match(topic).length > 0) ||
       (this.uplinks.size > 0 && this.uplinks.match(topic).length > 0)
