@@ -488,6 +488,10 @@ function describeStoreMessage(names: Map<string, string>) {
         return undefined; // heartbeats: too many to trace
       case '10':
         return `ChunkAck ${who(str(1))} ${num(2)}`;
+      case '12':
+        return `Resend from ${num(1)}${dest}`;
+      case '13':
+        return `DeltaAck ${who(str(1))} seq ${num(2)} stream ${num(3)}`;
       default:
         return `store message kind ${num(0)}${dest}`;
     }
