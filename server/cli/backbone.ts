@@ -28,9 +28,12 @@ export interface BackboneConfig {
 
 const URL_WHAT = 'NATS server URLs, comma-separated (nats://host:port,nats://host:port)';
 
-/** Whether `text` is one NATS server URL: `nats://` or `tls://`, a host, an optional port 1–65535, nothing after. */
+/**
+ * Whether `text` is one NATS server URL: `nats://`, a host, an optional port 1–65535, nothing after.
+ * (nats.js ignores a URL's scheme — TLS is its `tls` option — so `tls://` is refused, not misread.)
+ */
 function isNatsUrl(text: string): boolean {
-  const m = /^(nats|tls):\/\/(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(?::(\d{1,5}))?\/?$/.exec(text);
+  const m = /^(nats):\/\/(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(?::(\d{1,5}))?\/?$/.exec(text);
   if (!m) return false;
   return m[3] === undefined || (Number(m[3]) >= 1 && Number(m[3]) <= 65535);
 }
@@ -149,6 +152,8 @@ export const BACKBONE_RETRY_MS = 1000;
 export interface RunningBackbone {
   /** Resolves once the first connection attempt answered or failed (the caller's ready line may wait for it). */
   readonly firstAttempt: Promise<void>;
+  /** Resolves with the link once attached (never when `close` comes first; rejects as `firstAttempt` does). */
+  readonly attached: Promise<BackboneLink>;
   /** The link, once attached. */
   link(): BackboneLink | undefined;
   /** The NATS server connected to, once connected. */
@@ -167,8 +172,6 @@ export interface StartBackboneOptions {
   readonly log: (line: string) => void;
   /** Warnings, printed even when quiet (an unreachable NATS system, once). */
   readonly warn: (line: string) => void;
-  /** Called once the backbone is attached (before the first heartbeat is answered). */
-  readonly onAttached?: (link: BackboneLink) => void;
 }
 
 const sleep = (ms: number, cancel: { wake?: () => void }): Promise<void> =>
@@ -199,6 +202,12 @@ export function startBackbone(endpoint: Endpoint, config: BackboneConfig, o: Sta
     firstDone = ok;
     firstFail = fail;
   });
+  let attachedOk: (l: BackboneLink) => void = () => undefined;
+  const attached = new Promise<BackboneLink>((ok, fail) => {
+    attachedOk = ok;
+    void firstAttempt.catch(fail);
+  });
+  attached.catch(() => undefined);
   const attach = (conn: NatsClient): void => {
     nc = conn;
     link = attachBackbone(endpoint, conn, {
@@ -213,7 +222,7 @@ export function startBackbone(endpoint: Endpoint, config: BackboneConfig, o: Sta
     link.on('state', say);
     link.presence.on('endpointUp', (ev) => o.log(`backbone: endpoint ${ev.name} (${ev.id}) up`));
     link.presence.on('endpointDown', (ev) => o.log(`backbone: endpoint ${ev.name} (${ev.id}) down (${ev.reason})`));
-    o.onAttached?.(link);
+    attachedOk(link);
   };
   const loop = async (): Promise<void> => {
     let warned = false;
@@ -247,6 +256,7 @@ export function startBackbone(endpoint: Endpoint, config: BackboneConfig, o: Sta
   void loop();
   return {
     firstAttempt,
+    attached,
     link: () => link,
     server: () => (nc && !nc.isClosed() ? nc.getServer() : undefined),
     async close() {
