@@ -45,6 +45,15 @@ describe('hub --backbone flags', () => {
     expect(() => parse('--backbone-separator', '.')).toThrow('--backbone-separator needs --backbone');
   });
 
+  it('a bad URL stops the real hub before it starts: exit 2, one line naming the flag', async () => {
+    const cli = spawnCli(['hub', '--listen', '127.0.0.1:0', '--backbone', 'nats://a:4222,http://b:4222']);
+    expect(await cli.exited).toBe(2);
+    expect(cli.stdout).toEqual([]);
+    expect(cli.stderr).toEqual([
+      'isobroker hub: --backbone: expected NATS server URLs, comma-separated (nats://host:port,nats://host:port), got "nats://a:4222,http://b:4222"',
+    ]);
+  });
+
   it("reads a layout's backbone key strictly", () => {
     expect(backboneFromLayout({ nodes: [] })).toBeUndefined();
     expect(backboneFromLayout({ backbone: { servers: ['nats://a:4222'], namespace: 'ns' } })).toEqual({
