@@ -132,7 +132,7 @@ export class BackboneLink implements BackboneLinkApi {
     host.overlay.setBackbone({
       isMember: (id) => this.presence.isPresent(id),
       wants: (topic) => this.remote.size > 0 && this.remote.match(topic).length > 0,
-      remoteUnion: () => this.remote.union(),
+      remoteFilters: () => this.remoteFilters(),
       send: (topic, encoded) => {
         backbone.publish(topic, encoded);
       },
@@ -214,6 +214,10 @@ export class BackboneLink implements BackboneLinkApi {
       interval: this.interval,
       filter: this.filter,
     });
+  }
+
+  private *remoteFilters(): Iterable<readonly [string, readonly string[]]> {
+    for (const id of this.remote.keys()) yield [id, this.remote.filterOf(id) ?? []];
   }
 
   /** Subscribes what we want (bounded) and tells everyone at once when it changed. */

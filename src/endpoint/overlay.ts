@@ -106,8 +106,8 @@ export interface OverlayBackbone {
   isMember(id: string): boolean;
   /** Whether some other endpoint on the backbone wants `topic` (its presence tells its interest). */
   wants(topic: string): boolean;
-  /** Every prefix some other endpoint on the backbone wants: what we ask our native peers for. */
-  remoteUnion(): Iterable<string>;
+  /** Each other endpoint on the backbone, with what it wants. */
+  remoteFilters(): Iterable<readonly [string, readonly string[]]>;
   /** Sends one encoded data message on the backbone. */
   send(topic: string, encoded: Uint8Array): void;
   /** What we want from the backbone changed (a bounded, normalised filter). */
@@ -388,7 +388,7 @@ export class Overlay {
     if (this.backbone) this.flushBackboneInterest(local);
     // A backbone member asks its native peers for what the endpoints on the backbone want too,
     // and tells them it is a gateway.
-    const own = this.backbone ? [...local, ...this.backbone.remoteUnion(), BACKBONE_GATEWAY_PREFIX] : local;
+    const own = this.backbone ? [...local, ...this.backboneUnion(), BACKBONE_GATEWAY_PREFIX] : local;
     const toRouters = boundFilter(own, ROUTER_FILTER_BOUNDS);
     if (!sameFilter(toRouters, this.routerFilter)) {
       this.routerFilter = toRouters;
@@ -435,10 +435,22 @@ export class Overlay {
     bb.interest(filter);
   }
 
+  /**
+   * What the endpoints on the backbone want, to ask our native peers for — except those we reach
+   * natively: they announce their own interest on the overlay, and echoing it back to them would
+   * make them look as if they wanted their own topics (a store master's, say).
+   */
+  private backboneUnion(): string[] {
+    const out: string[] = [];
+    if (!this.backbone) return out;
+    for (const [id, filter] of this.backbone.remoteFilters()) if (!this.router.isReachable(id)) out.push(...filter);
+    return out;
+  }
+
   /** What leaves should hear now, computed from scratch. */
   private freshLeafFilter(): string[] {
     return this.computeLeafFilter(
-      [...this.localFilter, ...this.leaves.coarseUnion(), ...(this.backbone?.remoteUnion() ?? [])],
+      [...this.localFilter, ...this.leaves.coarseUnion(), ...this.backboneUnion()],
       this.router.reachableEndpoints().flatMap((a) => a.filter),
     );
   }
@@ -534,7 +546,7 @@ export class Overlay {
             ...this.localFilter,
             ...this.leaves.union(),
             ...this.router.reachableEndpoints().flatMap((a) => a.filter),
-            ...(this.backbone?.remoteUnion() ?? []),
+            ...this.backboneUnion(),
           ],
           ROUTER_FILTER_BOUNDS,
         );

@@ -144,6 +144,7 @@ export class MasterLease {
   private revision = 0;
   private renewTimer: unknown;
   private deadlineTimer: unknown;
+  private retryTimer: unknown;
   private inFlight: Promise<void> | undefined;
   private claiming: Promise<number> | undefined;
 
@@ -318,6 +319,7 @@ export class MasterLease {
           if (this.st !== 'held' || this.fence !== epoch) return;
           if (errorCode(err) === 'wrong_revision') return this.checkStillOurs(epoch, err);
           this.events.emit('renewFailed', unavailable(this.opts.store, 'renewal', err));
+          this.retrySoon(epoch);
         },
       )
       .finally(() => {
@@ -366,7 +368,24 @@ export class MasterLease {
     this.events.emit('lost', { epoch: this.fence, reason });
   }
 
+  /**
+   * A renewal failed (the bucket did not answer): try again well before the next period, so that
+   * a bucket back before the deadline keeps the lease.
+   */
+  private retrySoon(epoch: number): void {
+    if (this.retryTimer !== undefined) return;
+    this.retryTimer = this.timers.setTimeout(
+      () => {
+        this.retryTimer = undefined;
+        if (this.st === 'held' && this.fence === epoch) this.renew();
+      },
+      Math.min(this.renewInterval / 4, 500),
+    );
+  }
+
   private clearTimers(): void {
+    if (this.retryTimer !== undefined) this.timers.clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
     if (this.renewTimer !== undefined) this.timers.clearTimeout(this.renewTimer);
     if (this.deadlineTimer !== undefined) this.timers.clearTimeout(this.deadlineTimer);
     this.renewTimer = undefined;
