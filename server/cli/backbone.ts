@@ -152,7 +152,7 @@ export const BACKBONE_RETRY_MS = 1000;
 export interface RunningBackbone {
   /** Resolves once the first connection attempt answered or failed (the caller's ready line may wait for it). */
   readonly firstAttempt: Promise<void>;
-  /** Resolves with the link once attached (never when `close` comes first; rejects as `firstAttempt` does). */
+  /** Resolves with the link once attached; never when `close` comes first; rejects when attaching cannot work (no `nats` package, the endpoint refuses). */
   readonly attached: Promise<BackboneLink>;
   /** The link, once attached. */
   link(): BackboneLink | undefined;
@@ -203,9 +203,10 @@ export function startBackbone(endpoint: Endpoint, config: BackboneConfig, o: Sta
     firstFail = fail;
   });
   let attachedOk: (l: BackboneLink) => void = () => undefined;
+  let attachedFail: (e: unknown) => void = () => undefined;
   const attached = new Promise<BackboneLink>((ok, fail) => {
     attachedOk = ok;
-    void firstAttempt.catch(fail);
+    attachedFail = fail;
   });
   attached.catch(() => undefined);
   const attach = (conn: NatsClient): void => {
@@ -227,19 +228,13 @@ export function startBackbone(endpoint: Endpoint, config: BackboneConfig, o: Sta
   const loop = async (): Promise<void> => {
     let warned = false;
     for (let attempt = 1; !stopped; attempt++) {
+      let conn: NatsClient;
       try {
-        const conn = await connectNats(config.servers, { name: o.name });
-        if (stopped || endpoint.isClosed) {
-          await conn.close().catch(() => undefined);
-          return;
-        }
-        attach(conn);
-        if (warned) o.warn(`backbone: connected to ${conn.getServer()} after ${attempt} attempts`);
-        firstDone();
-        return;
+        conn = await connectNats(config.servers, { name: o.name });
       } catch (e) {
         if ((e as { code?: string }).code === 'missing_dependency') {
           firstFail(e);
+          attachedFail(e);
           return;
         }
         if (!warned) {
@@ -250,7 +245,25 @@ export function startBackbone(endpoint: Endpoint, config: BackboneConfig, o: Sta
         }
         firstDone();
         await sleep(BACKBONE_RETRY_MS, cancel);
+        continue;
       }
+      if (stopped || endpoint.isClosed) {
+        await conn.close().catch(() => undefined);
+        return;
+      }
+      try {
+        attach(conn);
+      } catch (e) {
+        // Not a NATS problem (the endpoint has a backbone already, bad options): retrying cannot help.
+        await conn.close().catch(() => undefined);
+        o.warn(`backbone: cannot attach: ${messageOf(e)}`);
+        firstFail(e);
+        attachedFail(e);
+        return;
+      }
+      if (warned) o.warn(`backbone: connected to ${conn.getServer()} after ${attempt} attempts`);
+      firstDone();
+      return;
     }
   };
   void loop();
