@@ -71,6 +71,12 @@ describeNats('the dashboard over a NATS backbone', () => {
         timeout: 15_000,
       });
     }
+    // The topology draws no peering; each node tells its backbone state instead.
+    await page.waitForSelector(`${tid('node-worker-1')}[data-state="up"][data-backbone="connected"]`, {
+      state: 'attached',
+      timeout: 10_000,
+    });
+    expect(await page.getAttribute('#topology svg', 'data-links')).toBe('0');
     const row = await page.textContent(`${tid('backbone-row')}[data-node="manager"]`);
     expect(row).toMatch(/connected127\.0\.0\.1[123]:\d+2/); // state, server, 2 endpoints seen
     expect(await page.textContent(tid('backbone-meta'))).toMatch(

@@ -1,6 +1,7 @@
 /**
  * The topology: every node grouped by role (manager and loggers on top, proxies, then workers),
- * a line per peering the nodes report, and each node's up/down state. An SVG, rebuilt when the
+ * a line per peering the nodes report (none over a NATS backbone: the tooltip tells each node's
+ * backbone state), and each node's up/down state. An SVG, rebuilt when the
  * set of nodes changes and updated in place otherwise.
  */
 import { svg } from './dom.js';
@@ -140,7 +141,10 @@ export class TopologyView {
           : n.lastSeen === undefined
             ? 'no stats received yet'
             : 'down: no stats for 2 s';
-      el.title.textContent = `${n.name} (${n.role})${n.id ? `\nid ${n.id}` : ''}\n${why}\npeers: ${n.peers.join(', ') || '—'}`;
+      const bb = n.backbone;
+      el.title.textContent = `${n.name} (${n.role})${n.id ? `\nid ${n.id}` : ''}\n${why}\npeers: ${n.peers.join(', ') || '—'}${bb ? `\nbackbone: ${bb.state}${bb.server ? ` via ${bb.server}` : ''}, ${bb.endpoints} endpoints seen` : ''}`;
+      if (bb) el.g.dataset.backbone = bb.state;
+      else delete el.g.dataset.backbone;
       if (failed) el.g.dataset.error = n.supervisor?.lastError ?? '';
       else delete el.g.dataset.error;
     }
