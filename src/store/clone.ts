@@ -287,7 +287,11 @@ export class CloneCore {
     if (older && (this.status === 'in-sync' || this.attaching || this.snapshot)) this.attach();
   }
 
-  onMessage(msg: StoreMessage): void {
+  /**
+   * A message from the master: `via` says whether it came on the store's broadcast topic or on
+   * this clone's own topic (resyncs, answers); undefined when unknown.
+   */
+  onMessage(msg: StoreMessage, via?: 'broadcast' | 'direct'): void {
     if (this.status === 'closed' || this.status === 'loading') return;
     // Fencing (PROTOCOL.md §9): a message from a master older than one already seen is ignored,
     // so a stepped-down master's late broadcasts never reach the copy. Without leases it is 0.
@@ -308,8 +312,14 @@ export class CloneCore {
       case StoreMsg.Update:
         if (this.snapshot || this.attaching) {
           this.buffered.push(msg);
-          // A delta in progress extends the run of changes after our seq (broadcasts ahead of it do not).
-          if (this.attaching && msg.seq <= this.deltaNext && msg.seq + msg.changes.length > this.deltaNext) {
+          // A delta in progress extends the run of changes after our seq (broadcasts ahead of it do
+          // not; nor does a broadcast that happens to follow it: it would hide a lost Attach).
+          if (
+            this.attaching &&
+            via !== 'broadcast' &&
+            msg.seq <= this.deltaNext &&
+            msg.seq + msg.changes.length > this.deltaNext
+          ) {
             this.deltaNext = msg.seq + msg.changes.length;
             this.deltaProgress = this.lastHeard;
             // Received up to here: the master sends the next part of the delta within its window.

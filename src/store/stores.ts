@@ -618,8 +618,16 @@ export class StoreClone extends StoreHandle {
       maxEntryBytes: o.maxEntryBytes,
       onError,
     });
-    const rx = receiver((m) => this.core.onMessage(m), onError);
-    this.subs = [endpoint.subscribe(updatesTopic(name), rx), endpoint.subscribe(cloneTopic(name, this.cloneId), rx)];
+    this.subs = [
+      endpoint.subscribe(
+        updatesTopic(name),
+        receiver((m) => this.core.onMessage(m, 'broadcast'), onError),
+      ),
+      endpoint.subscribe(
+        cloneTopic(name, this.cloneId),
+        receiver((m) => this.core.onMessage(m, 'direct'), onError),
+      ),
+    ];
     if (o.lease) {
       const off = watchMaster(o.lease.kv, name, (h) => {
         if (h) this.core.raiseFence(h.epoch);
