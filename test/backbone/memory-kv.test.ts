@@ -2,31 +2,9 @@
 import { describe, expect, it } from 'vitest';
 import { MemoryLeaseKv } from '../../src/backbone/memory-kv.js';
 import type { LeaseEntry } from '../../src/backbone/types.js';
-import type { Timers } from '../../src/util/timers.js';
+import { ManualTimers } from '../support/manual-timers.js';
 
 /** Manual timers: nothing fires until the test calls `advance`. */
-class ManualTimers implements Timers {
-  t = 0;
-  private pending: { at: number; fn: () => void; cancelled: boolean }[] = [];
-  readonly now = (): number => this.t;
-  readonly setTimeout = (fn: () => void, ms: number): unknown => {
-    const h = { at: this.t + ms, fn, cancelled: false };
-    this.pending.push(h);
-    return h;
-  };
-  readonly clearTimeout = (h: unknown): void => {
-    (h as { cancelled: boolean }).cancelled = true;
-  };
-  advance(ms: number): void {
-    this.t += ms;
-    for (;;) {
-      const due = this.pending.filter((p) => !p.cancelled && p.at <= this.t).sort((a, b) => a.at - b.at)[0];
-      if (!due) break;
-      this.pending.splice(this.pending.indexOf(due), 1);
-      due.fn();
-    }
-  }
-}
 
 const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
 const dec = (b: Uint8Array): string => new TextDecoder().decode(b);

@@ -12,34 +12,9 @@ import { encodeDataMessage } from '../../src/codec/native/messages.js';
 import { encodeValue } from '../../src/codec/native/values.js';
 import { count, string } from '../../src/data/constructors.js';
 import { ConfigError } from '../../src/errors.js';
-import type { Timers } from '../../src/util/timers.js';
+import { ManualTimers } from '../support/manual-timers.js';
 
 /** Manual timers: nothing fires until the test calls `advance`. */
-class ManualTimers implements Timers {
-  t = 0;
-  private pending: { at: number; fn: () => void; cancelled: boolean }[] = [];
-  readonly now = (): number => this.t;
-  readonly setTimeout = (fn: () => void, ms: number): unknown => {
-    const h = { at: this.t + ms, fn, cancelled: false };
-    this.pending.push(h);
-    return h;
-  };
-  readonly clearTimeout = (h: unknown): void => {
-    (h as { cancelled: boolean }).cancelled = true;
-  };
-  get armed(): number {
-    return this.pending.filter((p) => !p.cancelled).length;
-  }
-  advance(ms: number): void {
-    this.t += ms;
-    for (;;) {
-      const due = this.pending.filter((p) => !p.cancelled && p.at <= this.t).sort((a, b) => a.at - b.at)[0];
-      if (!due) break;
-      this.pending.splice(this.pending.indexOf(due), 1);
-      due.fn();
-    }
-  }
-}
 
 const settle = (): Promise<void> => new Promise((r) => setImmediate(r));
 const ORIGIN = new Uint8Array(16).fill(7);

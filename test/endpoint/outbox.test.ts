@@ -1,35 +1,10 @@
 /** Outbox: batching per turn, control before data, congestion back-off, flushNow and close. */
 import { describe, expect, it } from 'vitest';
 import { Outbox, type OutboxOptions } from '../../src/endpoint/outbox.js';
-import type { Timers } from '../../src/util/timers.js';
 import type { Frame, Transport, TransportHandlers } from '../../src/transport/transport.js';
+import { ManualTimers } from '../support/manual-timers.js';
 
 /** Manual timers: nothing fires until the test calls `advance`. */
-class ManualTimers implements Timers {
-  t = 0;
-  private pending: { at: number; fn: () => void; cancelled: boolean }[] = [];
-  readonly now = (): number => this.t;
-  readonly setTimeout = (fn: () => void, ms: number): unknown => {
-    const h = { at: this.t + ms, fn, cancelled: false };
-    this.pending.push(h);
-    return h;
-  };
-  readonly clearTimeout = (h: unknown): void => {
-    (h as { cancelled: boolean }).cancelled = true;
-  };
-  get armed(): number {
-    return this.pending.filter((p) => !p.cancelled).length;
-  }
-  advance(ms: number): void {
-    this.t += ms;
-    for (;;) {
-      const due = this.pending.filter((p) => !p.cancelled && p.at <= this.t).sort((a, b) => a.at - b.at)[0];
-      if (!due) break;
-      this.pending.splice(this.pending.indexOf(due), 1);
-      due.fn();
-    }
-  }
-}
 
 /** A transport that records what is sent and reports whatever backlog the test sets. */
 class RecordingTransport implements Transport {

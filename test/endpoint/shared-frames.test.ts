@@ -20,31 +20,9 @@ import { resolveLinks, type LinksOptions } from '../../src/endpoint/links.js';
 import { Overlay } from '../../src/endpoint/overlay.js';
 import type { Frame, Transport, TransportHandlers } from '../../src/transport/transport.js';
 import { idFromBytes, idToBytes } from '../../src/util/ids.js';
-import type { Timers } from '../../src/util/timers.js';
+import { ManualTimers } from '../support/manual-timers.js';
 
 /** Manual timers: nothing fires until the test calls `advance`. */
-class ManualTimers implements Timers {
-  t = 0;
-  private pending: { at: number; fn: () => void; cancelled: boolean }[] = [];
-  readonly now = (): number => this.t;
-  readonly setTimeout = (fn: () => void, ms: number): unknown => {
-    const h = { at: this.t + ms, fn, cancelled: false };
-    this.pending.push(h);
-    return h;
-  };
-  readonly clearTimeout = (h: unknown): void => {
-    (h as { cancelled: boolean }).cancelled = true;
-  };
-  advance(ms: number): void {
-    this.t += ms;
-    for (;;) {
-      const due = this.pending.filter((p) => !p.cancelled && p.at <= this.t).sort((a, b) => a.at - b.at)[0];
-      if (!due) break;
-      this.pending.splice(this.pending.indexOf(due), 1);
-      due.fn();
-    }
-  }
-}
 
 /** A connection whose far side is the test: records what the hub sends, reports a set backlog. */
 class TestLink implements Transport {
