@@ -262,17 +262,7 @@ export class Overlay {
       this.counters.refused++;
       return;
     }
-    if (!this.dedup.accept(origin, m.seq)) {
-      this.counters.duplicates++;
-      return;
-    }
-    this.counters.received++;
-    this.hooks.deliver(m.topic, m.valueBytes, origin);
-    if (m.ttl <= 1) {
-      this.counters.ttlExpired++;
-      return;
-    }
-    this.forward(undefined, m, m.origin, origin, m.seq, m.ttl - 1);
+    this.acceptRelayed(undefined, m, origin);
   }
 
   /** An origin that left the backbone: its duplicate window goes. */
@@ -633,6 +623,14 @@ export class Overlay {
         );
       }
     }
+    this.acceptRelayed(s, m, origin);
+  }
+
+  /**
+   * A message of someone else's origin, from a router (`from`) or the backbone (undefined): once
+   * (duplicate filter), delivered here, and sent on while its TTL lasts.
+   */
+  private acceptRelayed(from: NativeSession | undefined, m: DataMessage, origin: string): void {
     if (!this.dedup.accept(origin, m.seq)) {
       this.counters.duplicates++;
       return;
@@ -643,7 +641,7 @@ export class Overlay {
       this.counters.ttlExpired++;
       return;
     }
-    this.forward(s, m, m.origin, origin, m.seq, m.ttl - 1);
+    this.forward(from, m, m.origin, origin, m.seq, m.ttl - 1);
   }
 
   /**
