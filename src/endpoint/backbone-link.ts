@@ -9,6 +9,7 @@
 import { decodeFrame } from '../codec/native/messages.js';
 import { MessageKind } from '../codec/native/kinds.js';
 import { ConfigError, DecodeError } from '../errors.js';
+import { sameBytes } from '../util/bytes.js';
 import { idFromBytes } from '../util/ids.js';
 import { Emitter, type Unsubscribe } from '../util/emitter.js';
 import {
@@ -262,13 +263,20 @@ export class BackboneLink implements BackboneLinkApi {
       return;
     }
     const overlay = this.host.overlay;
+    // A batch usually holds one origin's messages: its id is made once.
+    let lastOrigin: Uint8Array | undefined;
+    let lastOriginId = '';
     for (const m of msgs) {
       if (m.kind !== MessageKind.Data) {
         this.badFrames++;
         overlay.backboneBadFrame(`message kind ${m.kind} on a backbone data subject`);
         continue;
       }
-      overlay.receiveBackbone(m, idFromBytes(m.origin));
+      if (lastOrigin === undefined || !sameBytes(lastOrigin, m.origin)) {
+        lastOrigin = m.origin;
+        lastOriginId = idFromBytes(m.origin);
+      }
+      overlay.receiveBackbone(m, lastOriginId);
     }
   }
 

@@ -29,6 +29,7 @@ import type { DecodeError } from '../errors.js';
 import type { Transport } from '../transport/transport.js';
 import { Deduplicator } from './dedup.js';
 import { MAX_FILTER_PREFIXES, MAX_NEIGHBORS } from './limits.js';
+import { sameBytes } from '../util/bytes.js';
 import { idFromBytes, idToBytes, randomBytes } from '../util/ids.js';
 import {
   InterestTable,
@@ -913,12 +914,6 @@ export class Overlay {
 }
 
 const NONE: readonly NativeSession[] = Object.freeze([]);
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
 
 function toWire(a: Announcement): AnnounceMessage {
   return {
