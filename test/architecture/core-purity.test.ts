@@ -49,6 +49,11 @@ const CORE_LAYERS = [
   'logging',
 ] as const;
 
+/** Every core layer below `layer` in CORE_LAYERS's order (the layers a top layer may import). */
+function layersBelow(layer: (typeof CORE_LAYERS)[number]): Layer[] {
+  return CORE_LAYERS.slice(0, CORE_LAYERS.indexOf(layer));
+}
+
 /**
  * Which layers each layer may import (its own layer is always allowed). `entry` is `src/index.ts`,
  * the `"."` export, `src/json-v1.ts`, the `"./json-v1"` export, and `src/internal.ts`, the repository's own entry for internals. Topic and message are siblings above data and do not import each other.
@@ -67,35 +72,10 @@ const ALLOWED_IMPORTS: Readonly<Record<Layer, readonly Layer[]>> = {
   backbone: ['errors', 'util', 'data', 'topic', 'message', 'codec', 'transport'],
   endpoint: ['errors', 'util', 'data', 'topic', 'message', 'auth', 'codec', 'transport', 'backbone'],
   store: ['errors', 'util', 'data', 'topic', 'message', 'auth', 'codec', 'transport', 'backbone', 'endpoint'],
-  cluster: [
-    'errors',
-    'util',
-    'data',
-    'topic',
-    'message',
-    'auth',
-    'codec',
-    'transport',
-    'backbone',
-    'endpoint',
-    'store',
-  ],
+  cluster: layersBelow('cluster'),
   // Zeek logging: streams, records, formats and writers (pure), and the router that ships
   // log writes to the cluster's loggers (it reads the layout and node topics).
-  logging: [
-    'errors',
-    'util',
-    'data',
-    'topic',
-    'message',
-    'auth',
-    'codec',
-    'transport',
-    'backbone',
-    'endpoint',
-    'store',
-    'cluster',
-  ],
+  logging: layersBelow('logging'),
   entry: [...CORE_LAYERS],
   node: [...CORE_LAYERS, 'entry'],
   browser: [...CORE_LAYERS, 'entry'],
