@@ -15,14 +15,10 @@ import {
   address,
   count,
   createClone,
-  enumValue,
   hrwTopic,
   nodeTopic,
   parseZeekTsv,
-  port,
   string,
-  timestamp,
-  toRecord,
   toText,
   type StoreClone,
 } from 'isobroker';
@@ -31,6 +27,7 @@ import { killAll, spawnCli } from '../support/processes.js';
 import { layoutOf } from '../support/cluster.js';
 import { processClusterEnv, type ProcessClusterEnv } from '../support/process-cluster.js';
 import { sleep, until } from '../support/endpoints.js';
+import { connRecord } from '../support/log-records.js';
 
 const cleanup: (() => unknown)[] = [];
 afterEach(async () => {
@@ -111,18 +108,7 @@ describe('cluster failures with real processes', () => {
 
     const total = 3000;
     for (let i = 0; i < total; i++) {
-      router.write(
-        CONN_LOG,
-        toRecord(CONN_LOG, {
-          ts: timestamp(new Date()),
-          uid: `C${i}`,
-          'id.orig_h': address('10.0.0.1'),
-          'id.orig_p': port(1000 + (i % 50000), 'tcp'),
-          'id.resp_h': address('10.0.0.2'),
-          'id.resp_p': port(80, 'tcp'),
-          proto: enumValue('tcp'),
-        }),
-      );
+      router.write(CONN_LOG, connRecord(i));
       // Both loggers have acknowledged a record before the load starts (interest updates are debounced).
       if (i === 1) await until(() => router.inFlight === 0, 10_000, 'both loggers reachable');
       if (i % 100 === 99) await sleep(20); // about 5000 records/s

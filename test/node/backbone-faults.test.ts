@@ -23,11 +23,6 @@ import {
   type LogStream,
   type LogWriter,
   type Message,
-  address,
-  enumValue,
-  port,
-  timestamp,
-  toRecord,
 } from 'isobroker';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { type AttachBackboneOptions, attachBackbone, connectNats, type NatsClient } from '../../src/node/index.js';
@@ -39,6 +34,7 @@ import {
   startNatsCluster,
   until,
 } from '../support/nats-cluster.js';
+import { connRecord } from '../support/log-records.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -246,18 +242,7 @@ describeNats('backbone fault cases on a three-server NATS cluster', () => {
     let cutAt = 0;
     let restoredAt = 0;
     for (let i = 0; i < total; i++) {
-      router.write(
-        CONN_LOG,
-        toRecord(CONN_LOG, {
-          ts: timestamp(new Date()),
-          uid: `C${i}`,
-          'id.orig_h': address('10.0.0.1'),
-          'id.orig_p': port(1000 + (i % 50000), 'tcp'),
-          'id.resp_h': address('10.0.0.2'),
-          'id.resp_p': port(80, 'tcp'),
-          proto: enumValue('tcp'),
-        }),
-      );
+      router.write(CONN_LOG, connRecord(i));
       if (i === 1) await until('both loggers reachable', 10_000, async () => expect(router.inFlight).toBe(0));
       if (i % 100 === 99) await sleep(20);
       if (i === total / 3) {
